@@ -1,0 +1,49 @@
+"""The `ktb` command.
+
+Each command group lives in its own module exposing `add_parser(subparsers)`; the
+parser it adds carries a `handler` default that receives the parsed arguments.
+
+Example:
+    ktb translate train --data ding --model-dir runs/de_en --budget-minutes 20
+"""
+
+import argparse
+import importlib
+import sys
+
+# Command group name -> module under keras_transformer_bit.cli.
+COMMAND_MODULES = {
+    "translate": "keras_transformer_bit.cli.translate",
+    "bit": "keras_transformer_bit.cli.bit",
+    "tune": "keras_transformer_bit.cli.tune",
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="ktb",
+        description="Train, evaluate, tune and export Transformer and BiT models.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES.values():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return args.handler(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

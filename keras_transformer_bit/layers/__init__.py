@@ -1,0 +1,1 @@
+"""Public layers: one per file. Add one import line per layer."""

@@ -1,0 +1,34 @@
+"""Session-wide test setup.
+
+The CPU is split into two logical devices before any TensorFlow op runs, so that
+MirroredStrategy tests can run in-process (the split must happen before TF
+initialises its devices; it cannot be done from inside a test).
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(
+        _cpus[0],
+        [tf.config.LogicalDeviceConfiguration()] * 2,
+    )
+except RuntimeError:  # already initialised by an earlier import
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _reset_keras_state():
+    """Every test starts with float32 and fresh layer-name counters."""
+    import keras
+
+    keras.config.set_dtype_policy("float32")
+    keras.utils.clear_session()
+    yield
+    keras.config.set_dtype_policy("float32")
