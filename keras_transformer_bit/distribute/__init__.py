@@ -1,1 +1,41 @@
-"""distribute."""
+"""Scale out: strategies, the multi-worker training loop, TF_CONFIG, speed switches.
+
+Example:
+>>> strategy = keras_transformer_bit.distribute.get_strategy("auto")
+"""
+
+from keras_transformer_bit.distribute.batch_scaling import (  # noqa: F401
+    average_loss,
+    global_batch_size,
+    per_replica_batch_size,
+    scale_learning_rate,
+)
+from keras_transformer_bit.distribute.cluster_error import (  # noqa: F401
+    WORKER_FAILURE_EXIT_CODE,
+    ClusterError,
+)
+from keras_transformer_bit.distribute.custom_training_loop import (  # noqa: F401
+    CustomTrainingLoop,
+)
+from keras_transformer_bit.distribute.get_strategy import (  # noqa: F401
+    STRATEGY_NAMES,
+    describe_strategy,
+    get_strategy,
+    is_distributed,
+    is_multi_worker,
+)
+from keras_transformer_bit.distribute.local_cluster import LocalCluster  # noqa: F401
+from keras_transformer_bit.distribute.mixed_precision import (  # noqa: F401
+    resolve_jit_compile,
+    set_mixed_precision,
+)
+from keras_transformer_bit.distribute.tf_config import (  # noqa: F401
+    free_ports,
+    is_chief,
+    make_tf_config,
+    read_tf_config,
+    validate_tf_config,
+)
+from keras_transformer_bit.distribute.training_callbacks import (  # noqa: F401
+    training_callbacks,
+)

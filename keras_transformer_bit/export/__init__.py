@@ -1,1 +1,4 @@
 """export."""
+from keras_transformer_bit.export.export_image_classifier import (  # noqa: F401
+    export_image_classifier,
+)

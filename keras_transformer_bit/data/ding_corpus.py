@@ -1,0 +1,144 @@
+"""German→English example sentences from the Ding dictionary (Debian trans-de-en)."""
+
+import os
+import re
+
+from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+
+DING_DE_EN_PATH = "/usr/share/trans/de-en"
+DING_INSTALL_COMMAND = "sudo apt-get install trans-de-en"
+
+# Dictionary annotations: grammar {f} {pl} {vt}, usage and field labels [Br.]
+# [med.], search keys <...> and abbreviations /ABBR/ (" /Abl./").
+_ANNOTATION = re.compile(r"\{[^}]*\}|\[[^\]]*\]|<[^>]*>|(?<!\S)/[^/\s]+/(?!\S)")
+_SPACES = re.compile(r"\s+")
+_SENTENCE_START = re.compile(r"^[\"'„“‘(¿¡]*[^\W\d_]")
+_SENTENCE_END = re.compile(r"[.!?…][\"'“”’)]*$")
+
+
+def strip_annotations(text):
+    """Removes Ding annotations and squeezes whitespace.
+
+    Example:
+    >>> strip_annotations("Aal {m} [cook.] /A./")
+    'Aal'
+    """
+    text = _ANNOTATION.sub(" ", text)
+    text = _SPACES.sub(" ", text).strip()
+    return re.sub(r" ([.,!?;:])", r"\1", text)
+
+
+def is_sentence(text, min_words=3):
+    """Whether `text` looks like a sentence: several words, starting with a
+    capital letter, ending with sentence punctuation."""
+    if len(text.split()) < min_words or not _SENTENCE_END.search(text):
+        return False
+    start = _SENTENCE_START.match(text)
+    return bool(start) and start.group(0)[-1].isupper()
+
+
+def parse_ding_line(line, min_words=3):
+    """Returns the sentence pairs of one dictionary line.
+
+    A line reads `German :: English`; `|` separates sub-entries that align one to
+    one across the sides and `;` separates alternatives, of which the first is
+    kept. Only pairs where both sides are sentences are returned.
+
+    Args:
+        line: str. One line of the dictionary.
+        min_words: int. Fewest words on each side. Defaults to `3`.
+
+    Returns:
+        A list of (german, english) tuples, or `None` for a malformed line (no
+        `::`, or a different number of sub-entries on the two sides).
+
+    Example:
+    >>> parse_ding_line("Haus {n} | Das Haus ist alt. :: house | The house is old.")
+    [('Das Haus ist alt.', 'The house is old.')]
+    """
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return []
+    sides = line.split(" :: ")
+    if len(sides) != 2:
+        return None
+    german_entries = sides[0].split(" | ")
+    english_entries = sides[1].split(" | ")
+    if len(german_entries) != len(english_entries):
+        return None
+    pairs = []
+    for german, english in zip(german_entries, english_entries):
+        german = strip_annotations(german.split("; ")[0])
+        english = strip_annotations(english.split("; ")[0])
+        if is_sentence(german, min_words) and is_sentence(english, min_words):
+            pairs.append((german, english))
+    return pairs
+
+
+def load_ding_de_en(
+    path=DING_DE_EN_PATH,
+    test_size=1000,
+    validation_size=1000,
+    seed=1234,
+    min_words=3,
+    max_words=40,
+):
+    """Reads the Ding German→English example sentences as a `ParallelCorpus`.
+
+    The split is deterministic: pairs are deduplicated by German side, sorted and
+    shuffled with `seed`, then the first `test_size` go to test and the next
+    `validation_size` to validation.
+
+    Args:
+        path: str. The Ding dictionary file. Defaults to the Debian location
+            `/usr/share/trans/de-en` (package `trans-de-en`).
+        test_size: int. Defaults to `1000`.
+        validation_size: int. Defaults to `1000`.
+        seed: int. Defaults to `1234`.
+        min_words: int. Fewest words on each side. Defaults to `3`.
+        max_words: int. Most words on each side. Defaults to `40`.
+
+    Returns:
+        A `ParallelCorpus` with source language "de" and target language "en".
+
+    Example:
+    >>> corpus = load_ding_de_en()  # doctest: +SKIP
+    >>> len(corpus.test)  # doctest: +SKIP
+    1000
+    """
+    if not os.path.exists(path):
+        message = f"The Ding German-English dictionary was not found at {path}."
+        if path == DING_DE_EN_PATH:
+            message += f" Install it with: {DING_INSTALL_COMMAND}"
+        raise FileNotFoundError(message)
+    pairs = []
+    num_malformed = 0
+    with open(path, "rb") as file:
+        for line_number, raw_line in enumerate(file, start=1):
+            try:
+                line = raw_line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path}:{line_number} is not valid UTF-8 ({error.reason} at "
+                    f"byte {error.start})."
+                ) from None
+            line_pairs = parse_ding_line(line, min_words)
+            if line_pairs is None:
+                num_malformed += 1
+                continue
+            pairs.extend(
+                (german, english)
+                for german, english in line_pairs
+                if len(german.split()) <= max_words
+                and len(english.split()) <= max_words
+            )
+    return ParallelCorpus.from_pairs(
+        pairs,
+        test_size=test_size,
+        validation_size=validation_size,
+        seed=seed,
+        source_language="de",
+        target_language="en",
+        name="ding_de_en",
+        num_malformed=num_malformed,
+    )

@@ -1,0 +1,117 @@
+"""Per-image preprocessing for BiT: decode, RGB, resize, random crop and flip.
+
+Every random op is stateless and takes an explicit seed, so a pipeline is
+reproducible from one integer while each element and each epoch still gets its
+own draw (see `image_classification_pipeline`).
+"""
+
+import tensorflow as tf
+
+
+def _check_channels(channels):
+    if channels is not None and channels not in (1, 2, 3, 4):
+        raise ValueError(
+            "images must have 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA) "
+            f"channels. Received: an image with {channels} channels"
+        )
+
+
+def to_rgb(image):
+    """Returns a float32 RGB image `(H, W, 3)` with values in [0, 255].
+
+    Grayscale is repeated over the three channels; an alpha channel is
+    composited over a white background (transparent pixels of icons and
+    stamps carry arbitrary colours).
+
+    Args:
+        image: `(H, W)` or `(H, W, C)` pixels with C in {1, 2, 3, 4}, uint8 or
+            float in [0, 255].
+
+    Example:
+    >>> to_rgb(tf.zeros((4, 5), "uint8")).shape
+    TensorShape([4, 5, 3])
+    """
+    image = tf.convert_to_tensor(image)
+    if image.shape.rank == 2:
+        image = image[..., tf.newaxis]
+    if image.shape.rank != 3:
+        raise ValueError(
+            "an image must have rank 2 (H, W) or 3 (H, W, C). "
+            f"Received: an image of shape {image.shape}"
+        )
+    _check_channels(image.shape[-1])
+    image = tf.cast(image, tf.float32)
+    opaque = tf.fill(tf.concat([tf.shape(image)[:2], [1]], 0), 255.0)
+    if image.shape[-1] is not None:
+        channels = image.shape[-1]
+        color = image[..., : 3 if channels >= 3 else 1]
+        alpha = image[..., -1:] if channels in (2, 4) else opaque
+    else:
+        channels = tf.shape(image)[-1]
+        tf.debugging.assert_less_equal(
+            channels, 4, message="images must have at most 4 channels"
+        )
+        color, alpha = tf.switch_case(
+            channels - 1,
+            [
+                lambda: (image[..., :1], opaque),
+                lambda: (image[..., :1], image[..., 1:2]),
+                lambda: (image[..., :3], opaque),
+                lambda: (image[..., :3], image[..., 3:4]),
+            ],
+        )
+    # Gray (one channel) broadcasts to three; RGB stays.
+    color = tf.broadcast_to(color, tf.concat([tf.shape(color)[:2], [3]], 0))
+    alpha = alpha / 255.0
+    rgb = color * alpha + 255.0 * (1.0 - alpha)
+    return tf.ensure_shape(rgb, [None, None, 3])
+
+
+def decode_image(image):
+    """Decodes encoded JPEG/PNG/GIF/BMP bytes, or passes pixels through; to RGB.
+
+    Args:
+        image: a scalar tf.string of encoded bytes, or `(H, W)` / `(H, W, C)`
+            pixels.
+
+    Returns:
+        float32 `(H, W, 3)` in [0, 255].
+    """
+    image = tf.convert_to_tensor(image)
+    if image.dtype == tf.string:
+        if image.shape.rank != 0:
+            raise ValueError(
+                "encoded images must be scalar strings (one image per "
+                f"element). Received: shape {image.shape}"
+            )
+        image = tf.io.decode_image(image, channels=0, expand_animations=False)
+    return to_rgb(image)
+
+
+def _seed_pair(seed, offset):
+    return tf.stack([tf.cast(seed, tf.int64), tf.constant(offset, tf.int64)])
+
+
+def preprocess_for_training(image, seed, resize_size, crop_size):
+    """Resizes to `resize_size` square, crops `crop_size` at random, maybe flips.
+
+    The BiT fine-tuning augmentation (Kolesnikov et al. 2019, §3.3).
+
+    Args:
+        image: encoded bytes or pixels (see `decode_image`).
+        seed: int64 scalar tensor; every element needs its own.
+        resize_size: int.
+        crop_size: int, <= `resize_size`.
+    """
+    image = decode_image(image)
+    image = tf.image.resize(image, [resize_size, resize_size])
+    image = tf.image.stateless_random_crop(
+        image, [crop_size, crop_size, 3], seed=_seed_pair(seed, 0)
+    )
+    return tf.image.stateless_random_flip_left_right(image, seed=_seed_pair(seed, 1))
+
+
+def preprocess_for_evaluation(image, crop_size):
+    """Resizes straight to `crop_size` square, as the BiT evaluation does."""
+    image = decode_image(image)
+    return tf.image.resize(image, [crop_size, crop_size])

@@ -1,0 +1,178 @@
+"""Images with integer class labels: what every image reader returns."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_transformer_bit.data.few_shot import few_shot_indices
+
+
+def _check_pixel_array(images):
+    images = np.asarray(images)
+    if images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 2, 3, 4)):
+        return images
+    raise ValueError(
+        "images must be an array of shape (N, H, W) (grayscale) or "
+        "(N, H, W, C) with C in {1, 2, 3, 4} channels. "
+        f"Received: images.shape={images.shape}"
+    )
+
+
+class LabeledImages:
+    """A labelled image collection, held as pixels, files or a `tf.data` source.
+
+    Readers (`load_fashion_mnist`, `load_image_folder`, `load_tfds_images`)
+    return one. Labels are always in memory (few-shot sampling and the
+    HyperRule need them); images stay where they are until `as_dataset()`.
+
+    Args:
+        images: one of: a uint8 array `(N, H, W)` or `(N, H, W, C)`; a list of
+            N image file paths; or a `tf.data.Dataset` of N images (encoded
+            bytes or pixel tensors) in a fixed order.
+        labels: int array `(N,)` with values in `[0, num_classes)`.
+        class_names: list of str, or `None` (names are then the indices).
+        image_size: `(height, width)` typical of the images, or `None` to
+            read it from the first images.
+
+    Example:
+    >>> images = LabeledImages(np.zeros((6, 8, 8), "uint8"), [0, 1, 2] * 2)
+    >>> len(images.few_shot(2, seed=0)), images.num_classes
+    (6, 3)
+    """
+
+    def __init__(self, images, labels, class_names=None, image_size=None):
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                "labels must be a 1-D array of ints. "
+                f"Received: labels with shape {labels.shape} and dtype {labels.dtype}"
+            )
+        if labels.size and labels.min() < 0:
+            raise ValueError(
+                f"labels must be >= 0. Received: a label of {labels.min()}"
+            )
+        if isinstance(images, tf.data.Dataset):
+            pass
+        elif isinstance(images, (list, tuple)) and (
+            not images or isinstance(images[0], str)
+        ):
+            images = list(images)
+        else:
+            images = _check_pixel_array(images)
+        if not isinstance(images, tf.data.Dataset) and len(images) != len(labels):
+            raise ValueError(
+                "images and labels must have the same length. Received: "
+                f"{len(images)} images and {len(labels)} labels"
+            )
+        if class_names is None:
+            num_classes = int(labels.max()) + 1 if labels.size else 0
+            class_names = [str(i) for i in range(num_classes)]
+        elif labels.size and labels.max() >= len(class_names):
+            raise ValueError(
+                f"labels must be < len(class_names)={len(class_names)}. "
+                f"Received: a label of {labels.max()}"
+            )
+        self.images = images
+        self.labels = labels.astype("int64")
+        self.class_names = list(class_names)
+        self._image_size = tuple(image_size) if image_size is not None else None
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def image_size(self):
+        """`(height, width)`: the median over the first 8 images unless given."""
+        if self._image_size is None:
+            if isinstance(self.images, np.ndarray):
+                self._image_size = tuple(int(d) for d in self.images.shape[1:3])
+            else:
+                from keras_transformer_bit.data.image_preprocessing import to_rgb
+
+                shapes = [
+                    tuple(to_rgb(image).shape[:2])
+                    for image, _ in self.as_dataset().take(8)
+                ]
+                if not shapes:
+                    raise ValueError("image_size of an empty LabeledImages.")
+                self._image_size = tuple(int(d) for d in np.median(shapes, axis=0))
+        return self._image_size
+
+    def select(self, indices):
+        """Returns the examples at `indices` (in that order for arrays/files)."""
+        indices = np.asarray(indices, dtype="int64")
+        if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
+            raise ValueError(
+                f"indices must be in [0, {len(self)}). Received: indices from "
+                f"{indices.min()} to {indices.max()}"
+            )
+        if isinstance(self.images, np.ndarray):
+            images = self.images[indices]
+        elif isinstance(self.images, list):
+            images = [self.images[i] for i in indices]
+        else:
+            # A stream can only be filtered, so the order stays the stream's.
+            indices = np.unique(indices)
+            keep = np.zeros(len(self), dtype=bool)
+            keep[indices] = True
+            keep = tf.constant(keep)
+            images = (
+                self.images.enumerate()
+                .filter(lambda i, image: tf.gather(keep, i))
+                .map(lambda i, image: image)
+            )
+        return LabeledImages(
+            images, self.labels[indices], self.class_names, self._image_size
+        )
+
+    def select_classes(self, classes):
+        """Keeps the examples of `classes` and relabels them `0..len(classes)-1`."""
+        classes = [int(c) for c in classes]
+        unknown = [c for c in classes if not 0 <= c < self.num_classes]
+        if unknown or len(set(classes)) != len(classes):
+            raise ValueError(
+                f"classes must be distinct ints in [0, {self.num_classes}). "
+                f"Received: classes={classes}"
+            )
+        indices = np.flatnonzero(np.isin(self.labels, classes))
+        subset = self.select(indices)
+        mapping = np.full(self.num_classes, -1, dtype="int64")
+        mapping[classes] = np.arange(len(classes))
+        return LabeledImages(
+            subset.images,
+            mapping[subset.labels],
+            [self.class_names[c] for c in classes],
+            self._image_size,
+        )
+
+    def few_shot(self, shots, seed=0):
+        """Returns `shots` examples of every class, drawn with `seed`."""
+        return self.select(
+            few_shot_indices(self.labels, shots, seed=seed, num_classes=self.num_classes)
+        )
+
+    def as_dataset(self):
+        """A `tf.data.Dataset` of `(image, label)` in order, images undecoded.
+
+        Images are pixel tensors for arrays and encoded bytes for files;
+        `ktb.data.image_classification_pipeline` takes either.
+        """
+        labels = tf.data.Dataset.from_tensor_slices(self.labels)
+        if isinstance(self.images, np.ndarray):
+            images = tf.data.Dataset.from_tensor_slices(self.images)
+        elif isinstance(self.images, list):
+            images = tf.data.Dataset.from_tensor_slices(
+                tf.constant(self.images, dtype=tf.string)
+            ).map(tf.io.read_file)
+        else:
+            images = self.images
+        return tf.data.Dataset.zip((images, labels))
+
+    def __repr__(self):
+        return (
+            f"LabeledImages(num_examples={len(self)}, "
+            f"num_classes={self.num_classes})"
+        )

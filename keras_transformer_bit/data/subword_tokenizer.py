@@ -1,0 +1,283 @@
+"""A WordPiece subword tokenizer built from a corpus with tensorflow-text."""
+
+import json
+import os
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
+RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
+NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
+VOCABULARY_FILE = "vocabulary.txt"
+CONFIG_FILE = "tokenizer.json"
+
+# WordPiece splits punctuation off words, so a plain join gives "here ." and
+# "don ' t". These rewrites put the usual spacing back; sacreBLEU scores
+# detokenized text, and its 13a tokenizer re-splits "." but not "'" or "-".
+_PUNCTUATION_REWRITES = (
+    (r" ([.,!?;:%)\]}»…])", r"\1"),
+    (r"([(\[{«¿¡„]) ", r"\1"),
+    # Twice, because matches cannot overlap: "a - b - c" needs two passes.
+    (r"([\p{L}\p{N}]) ([-'’/]) ([\p{L}\p{N}])", r"\1\2\3"),
+    (r"([\p{L}\p{N}]) ([-'’/]) ([\p{L}\p{N}])", r"\1\2\3"),
+    (r"\" ([^\"]*?) \"", r"\"\1\""),
+    (r"^ +| +$", r""),
+)
+
+
+def _normalize(strings, lower_case, normalization_form):
+    strings = tf.convert_to_tensor(strings, dtype=tf.string)
+    if lower_case:
+        # case_fold_utf8 also applies NFKC; an explicit form is applied after it.
+        strings = tf_text.case_fold_utf8(strings)
+    if normalization_form is not None:
+        strings = tf_text.normalize_utf8(strings, normalization_form)
+    return strings
+
+
+class SubwordTokenizer(tf.Module):
+    """WordPiece tokenizer with reserved tokens, traceable into a SavedModel.
+
+    Text is Unicode-normalised (optionally lower-cased), split on whitespace and
+    punctuation, and cut into subwords with `tensorflow_text.FastWordpieceTokenizer`.
+    The first four ids are reserved: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3.
+    `tokenize` and `detokenize` use only TensorFlow and tensorflow-text ops, so they
+    trace into `tf.function`s and SavedModels (load those with
+    `import tensorflow_text` so the ops are registered).
+
+    Build one from text with `SubwordTokenizer.build`, save it with `save` and
+    reload it with `SubwordTokenizer.load`.
+
+    Args:
+        vocabulary: list of str. The subword vocabulary; it must start with
+            `"[PAD]", "[UNK]", "[START]", "[END]"`. Suffix pieces carry the
+            `"##"` prefix.
+        lower_case: bool. Case-fold text before tokenizing (accents are kept).
+            Defaults to `False`.
+        normalization_form: str or `None`. Unicode normalisation applied before
+            tokenizing: one of `"NFC"`, `"NFKC"`, `"NFD"`, `"NFKD"` or `None`.
+            Defaults to `"NFC"`.
+        name: str. Name of the module. Defaults to `None`.
+
+    Example:
+    >>> tokenizer = SubwordTokenizer.build(
+    ...     ["Ich bin hier.", "Du bist dort."], vocabulary_size=60)
+    >>> ids = tokenizer.tokenize(["Ich bin dort."])
+    >>> tokenizer.detokenize(ids.to_tensor()).numpy()
+    array([b'Ich bin dort.'], dtype=object)
+    """
+
+    pad_id = 0
+    unknown_id = 1
+    start_id = 2
+    end_id = 3
+
+    def __init__(
+        self, vocabulary, lower_case=False, normalization_form="NFC", name=None
+    ):
+        super().__init__(name=name)
+        vocabulary = [str(token) for token in vocabulary]
+        if tuple(vocabulary[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
+            raise ValueError(
+                "vocabulary must start with the reserved tokens "
+                f"{list(RESERVED_TOKENS)}. Received: "
+                f"vocabulary[:4]={vocabulary[: len(RESERVED_TOKENS)]}"
+            )
+        if len(set(vocabulary)) != len(vocabulary):
+            raise ValueError("vocabulary must not contain duplicate tokens.")
+        if normalization_form not in NORMALIZATION_FORMS:
+            raise ValueError(
+                f"normalization_form must be one of {NORMALIZATION_FORMS}. "
+                f"Received: normalization_form={normalization_form!r}"
+            )
+        # A tuple, so tf.Module does not wrap it in a tracking list.
+        self._vocabulary = tuple(vocabulary)
+        self.lower_case = bool(lower_case)
+        self.normalization_form = normalization_form
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=vocabulary,
+            suffix_indicator="##",
+            unknown_token="[UNK]",
+            token_out_type=tf.int64,
+            support_detokenization=True,
+        )
+        self._tokens = tf.constant(vocabulary, dtype=tf.string)
+
+    @property
+    def vocabulary(self):
+        return list(self._vocabulary)
+
+    @property
+    def vocabulary_size(self):
+        return len(self._vocabulary)
+
+    def normalize(self, strings):
+        """Applies the Unicode normalisation and case folding to `strings`."""
+        return _normalize(strings, self.lower_case, self.normalization_form)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, strings):
+        """Splits strings into subword ids.
+
+        Args:
+            strings: string tensor of shape `(N,)`.
+
+        Returns:
+            `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
+            tokens are added.
+        """
+        return self._wordpiece.tokenize(self.normalize(strings))
+
+    @tf.function(reduce_retracing=True)
+    def detokenize(self, token_ids):
+        """Turns ids back into text.
+
+        Everything from the first `[END]` on is dropped, as are the other reserved
+        tokens (padding, `[UNK]`, `[START]`). Subwords are joined into words and the
+        usual spacing around punctuation is restored.
+
+        Args:
+            token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
+
+        Returns:
+            string tensor of shape `(N,)`.
+        """
+        if isinstance(token_ids, tf.RaggedTensor):
+            token_ids = token_ids.to_tensor(default_value=self.pad_id)
+        token_ids = tf.cast(token_ids, tf.int64)
+        before_end = tf.equal(
+            tf.cumsum(tf.cast(tf.equal(token_ids, self.end_id), tf.int32), axis=1), 0
+        )
+        keep = tf.logical_and(before_end, token_ids >= len(RESERVED_TOKENS))
+        kept_ids = tf.ragged.boolean_mask(token_ids, keep)
+        text = self._wordpiece.detokenize(kept_ids)
+        for pattern, rewrite in _PUNCTUATION_REWRITES:
+            text = tf.strings.regex_replace(text, pattern, rewrite)
+        return text
+
+    def id_to_token(self, token_ids):
+        """Maps ids to their subword strings (for inspection)."""
+        return tf.gather(self._tokens, token_ids)
+
+    def token_to_id(self, token):
+        """Returns the id of a vocabulary entry (e.g. `"[END]"`)."""
+        try:
+            return self._vocabulary.index(token)
+        except ValueError:
+            raise ValueError(
+                f"token is not in the vocabulary. Received: token={token!r}"
+            ) from None
+
+    def get_config(self):
+        return {
+            "lower_case": self.lower_case,
+            "normalization_form": self.normalization_form,
+            "vocabulary_size": self.vocabulary_size,
+        }
+
+    def save(self, directory):
+        """Writes `vocabulary.txt` and `tokenizer.json` into `directory`."""
+        os.makedirs(directory, exist_ok=True)
+        vocabulary_path = os.path.join(directory, VOCABULARY_FILE)
+        config_path = os.path.join(directory, CONFIG_FILE)
+        for path, content in (
+            (vocabulary_path, "".join(token + "\n" for token in self._vocabulary)),
+            (config_path, json.dumps(self.get_config(), indent=2) + "\n"),
+        ):
+            # Write then rename, so a crash never leaves a half-written file.
+            with open(path + ".tmp", "w", encoding="utf-8") as file:
+                file.write(content)
+            os.replace(path + ".tmp", path)
+
+    @classmethod
+    def load(cls, directory):
+        """Reads a tokenizer written by `save`."""
+        vocabulary_path = os.path.join(directory, VOCABULARY_FILE)
+        config_path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.exists(vocabulary_path):
+            raise FileNotFoundError(
+                f"No tokenizer vocabulary found. Expected the file {vocabulary_path}"
+            )
+        with open(vocabulary_path, encoding="utf-8") as file:
+            vocabulary = file.read().split("\n")
+        if vocabulary and vocabulary[-1] == "":
+            vocabulary.pop()
+        config = {}
+        if os.path.exists(config_path):
+            with open(config_path, encoding="utf-8") as file:
+                config = json.load(file)
+        expected_size = config.pop("vocabulary_size", len(vocabulary))
+        if expected_size != len(vocabulary):
+            raise ValueError(
+                f"{vocabulary_path} has {len(vocabulary)} tokens but {config_path} "
+                f"records vocabulary_size={expected_size}."
+            )
+        return cls(vocabulary, **config)
+
+    @classmethod
+    def build(
+        cls,
+        texts,
+        vocabulary_size=8000,
+        lower_case=False,
+        normalization_form="NFC",
+        min_count=2,
+    ):
+        """Learns a WordPiece vocabulary from text.
+
+        Uses tensorflow-text's vocabulary learner
+        (`tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset`).
+
+        Args:
+            texts: iterable of str, or a `tf.data.Dataset` of scalar strings.
+            vocabulary_size: int. The largest vocabulary size wanted (the learner
+                lands within 5% below it, or below when the text is small).
+                Defaults to `8000`.
+            lower_case: bool. See the class. Defaults to `False`.
+            normalization_form: str or `None`. See the class. Defaults to `"NFC"`.
+            min_count: int. Words seen fewer times are ignored when choosing
+                subwords. Defaults to `2`.
+
+        Returns:
+            A `SubwordTokenizer`.
+        """
+        if not isinstance(vocabulary_size, int) or vocabulary_size <= len(
+            RESERVED_TOKENS
+        ):
+            raise ValueError(
+                "vocabulary_size must be an int greater than "
+                f"{len(RESERVED_TOKENS)}. Received: vocabulary_size={vocabulary_size}"
+            )
+        if isinstance(texts, tf.data.Dataset):
+            dataset = texts
+        else:
+            texts = list(texts)
+            if not texts:
+                raise ValueError(
+                    "Cannot build a vocabulary from an empty corpus. Received: texts=[]"
+                )
+            dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+        if normalization_form not in NORMALIZATION_FORMS:
+            raise ValueError(
+                f"normalization_form must be one of {NORMALIZATION_FORMS}. "
+                f"Received: normalization_form={normalization_form!r}"
+            )
+        dataset = dataset.batch(1024).map(
+            lambda strings: _normalize(strings, lower_case, normalization_form)
+        )
+        if not any(True for _ in dataset.unbatch().take(1)):
+            raise ValueError("Cannot build a vocabulary from an empty corpus.")
+        vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
+            dataset,
+            vocab_size=vocabulary_size,
+            reserved_tokens=list(RESERVED_TOKENS),
+            bert_tokenizer_params={"lower_case": False},
+            learn_params={"lower_thresh": min_count},
+        )
+        if len(vocabulary) <= len(RESERVED_TOKENS):
+            raise ValueError(
+                "The corpus produced no subwords: it holds no words seen at least "
+                f"min_count={min_count} times."
+            )
+        return cls(vocabulary, lower_case, normalization_form)

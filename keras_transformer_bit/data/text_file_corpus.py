@@ -1,0 +1,129 @@
+"""Parallel corpora from plain text: a TSV file or two line-aligned files."""
+
+import os
+
+from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+
+ON_MALFORMED = ("skip", "raise")
+
+
+def _check_on_malformed(on_malformed):
+    if on_malformed not in ON_MALFORMED:
+        raise ValueError(
+            f"on_malformed must be one of {ON_MALFORMED}. "
+            f"Received: on_malformed={on_malformed!r}"
+        )
+
+
+def _read_lines(path):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Corpus file not found: {path}")
+    with open(path, "rb") as file:
+        raw = file.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line_number = raw[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}:{line_number} is not valid UTF-8 ({error.reason} at byte "
+            f"{error.start}). Convert the file to UTF-8, e.g. with iconv."
+        ) from None
+    return text.splitlines()
+
+
+def read_tsv_corpus(
+    path,
+    source_column=0,
+    target_column=1,
+    on_malformed="skip",
+    **split_kwargs,
+):
+    """Reads tab-separated sentence pairs.
+
+    A line is malformed when it lacks one of the columns or either side is empty.
+    Such lines are counted in `num_malformed` and skipped, or raise with
+    `on_malformed="raise"`. Blank lines are ignored.
+
+    Args:
+        path: str. A UTF-8 text file, one pair per line.
+        source_column: int. Column of the source sentence. Defaults to `0`.
+        target_column: int. Column of the target sentence. Defaults to `1`.
+        on_malformed: str. `"skip"` or `"raise"`. Defaults to `"skip"`.
+        **split_kwargs: passed to `ParallelCorpus.from_pairs` (`test_size`,
+            `validation_size`, `seed`, `source_language`, ...).
+
+    Returns:
+        A `ParallelCorpus`.
+
+    Example:
+    >>> corpus = read_tsv_corpus("pairs.tsv", test_size=100)  # doctest: +SKIP
+    """
+    _check_on_malformed(on_malformed)
+    pairs = []
+    num_malformed = 0
+    width = max(source_column, target_column) + 1
+    for line_number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue
+        columns = line.split("\t")
+        source = columns[source_column].strip() if len(columns) >= width else ""
+        target = columns[target_column].strip() if len(columns) >= width else ""
+        if not source or not target:
+            if on_malformed == "raise":
+                raise ValueError(
+                    f"{path}:{line_number} is malformed: expected {width} "
+                    f"tab-separated non-empty columns. Received: {line!r}"
+                )
+            num_malformed += 1
+            continue
+        pairs.append((source, target))
+    split_kwargs.setdefault("name", os.path.basename(path))
+    return ParallelCorpus.from_pairs(pairs, num_malformed=num_malformed, **split_kwargs)
+
+
+def read_aligned_corpus(source_path, target_path, on_malformed="skip", **split_kwargs):
+    """Reads two files whose lines are translations of each other.
+
+    Files with different line counts raise. A line pair where one side is empty
+    is malformed: counted and skipped, or raised with `on_malformed="raise"`.
+
+    Args:
+        source_path: str. UTF-8 file of source sentences, one per line.
+        target_path: str. UTF-8 file of target sentences, one per line.
+        on_malformed: str. `"skip"` or `"raise"`. Defaults to `"skip"`.
+        **split_kwargs: passed to `ParallelCorpus.from_pairs`.
+
+    Returns:
+        A `ParallelCorpus`.
+
+    Example:
+    >>> corpus = read_aligned_corpus("train.de", "train.en")  # doctest: +SKIP
+    """
+    _check_on_malformed(on_malformed)
+    source_lines = _read_lines(source_path)
+    target_lines = _read_lines(target_path)
+    if len(source_lines) != len(target_lines):
+        raise ValueError(
+            "Aligned corpus files must have the same number of lines. Received: "
+            f"{source_path} has {len(source_lines)}, {target_path} has "
+            f"{len(target_lines)}."
+        )
+    pairs = []
+    num_malformed = 0
+    for line_number, (source, target) in enumerate(
+        zip(source_lines, target_lines), start=1
+    ):
+        source, target = source.strip(), target.strip()
+        if not source and not target:
+            continue
+        if not source or not target:
+            if on_malformed == "raise":
+                raise ValueError(
+                    f"Line {line_number} of {source_path} / {target_path} has an "
+                    "empty side; expected a sentence on both."
+                )
+            num_malformed += 1
+            continue
+        pairs.append((source, target))
+    split_kwargs.setdefault("name", os.path.basename(source_path))
+    return ParallelCorpus.from_pairs(pairs, num_malformed=num_malformed, **split_kwargs)

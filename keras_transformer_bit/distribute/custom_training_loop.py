@@ -1,0 +1,515 @@
+"""A training loop on `strategy.run` for one device, many devices or many hosts.
+
+Keras 3 `model.fit` fails under `MultiWorkerMirroredStrategy`
+(keras-team/keras#20585), so multi-worker training goes through this loop; it
+runs unchanged on one device and under `MirroredStrategy`, which is how the
+tests compare the three.
+"""
+
+import os
+import shutil
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_transformer_bit.distribute.cluster_error import (
+    WORKER_FAILURE_EXIT_CODE,
+    ClusterError,
+)
+from keras_transformer_bit.distribute.get_strategy import is_multi_worker
+from keras_transformer_bit.distribute.mixed_precision import resolve_jit_compile
+
+CHECKPOINT_DIRNAME = "checkpoints"
+LOGS_DIRNAME = "logs"
+
+# Errors TensorFlow raises when a peer dies or the network breaks mid-collective.
+_CLUSTER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+)
+
+
+class _Watchdog:
+    """Ends the process when no step finishes for `timeout_seconds`.
+
+    A collective waiting for a dead peer can block forever inside TensorFlow,
+    out of reach of Python exceptions; exiting is then the only bounded way out.
+    """
+
+    def __init__(self, timeout_seconds, describe):
+        self.timeout_seconds = timeout_seconds
+        self.describe = describe
+        self._last_beat = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def beat(self):
+        self._last_beat = time.monotonic()
+
+    def _run(self):
+        while not self._stop.wait(min(1.0, self.timeout_seconds / 4)):
+            idle = time.monotonic() - self._last_beat
+            if idle > self.timeout_seconds:
+                sys.stderr.write(
+                    f"\nERROR: no training progress for {idle:.0f} s "
+                    f"(step_timeout_seconds={self.timeout_seconds}) during "
+                    f"{self.describe()}. Another worker probably died or the "
+                    "network failed. Exiting with status "
+                    f"{WORKER_FAILURE_EXIT_CODE}; restart every worker with the "
+                    "same command to resume from the last checkpoint.\n"
+                )
+                sys.stderr.flush()
+                sys.stdout.flush()
+                os._exit(WORKER_FAILURE_EXIT_CODE)
+
+
+class CustomTrainingLoop:
+    """Trains a Keras model with `strategy.run`, checkpoints and resumes.
+
+    Each replica computes the loss of its slice of the global batch, sums it
+    and divides by the size of the *global* batch (an all-reduced count: the
+    number of examples, or of real tokens for losses with a `pad_token_id`
+    such as `ktb.recipes.LabelSmoothedCrossEntropy`); the optimizer sums the
+    gradients over replicas. One step therefore equals one step of a single
+    device on the whole global batch, whatever the number of replicas.
+
+    Around the steps the loop:
+    - distributes the dataset (`tf.data.Dataset` of global batches: split and
+      sharded by `tf.distribute`; or a function `input_context -> dataset of
+      per-replica batches` that shards itself);
+    - saves a checkpoint (model, optimizer, epoch) at the end of every epoch
+      into `model_dir/checkpoints` on the chief; the other workers write to a
+      private directory they delete (all workers must take part in saving);
+    - restores the latest checkpoint when `fit` starts, continuing at the next
+      epoch, so rerunning a killed command loses at most one epoch;
+    - writes TensorBoard scalars under `model_dir/logs` (chief);
+    - with several workers, turns a dead peer into a `ClusterError` and, when
+      TensorFlow blocks instead of failing, ends the process after
+      `step_timeout_seconds` without progress, with a message, so no worker hangs.
+
+    Build the model (and the optimizer) under `strategy.scope()`.
+
+    Args:
+        model: a `keras.Model` created under `strategy.scope()`.
+        optimizer: a `keras.optimizers.Optimizer`. Wrapped in a
+            `LossScaleOptimizer` when the dtype policy is `mixed_float16`.
+        loss: a `keras.losses.Loss`, a loss name, or a function
+            `(y_true, y_pred) -> per-example losses`.
+        metrics: list of `keras.metrics.Metric` (or names). Defaults to none.
+        strategy: the `tf.distribute.Strategy` the model was built under.
+            Defaults to the current one.
+        model_dir: str or None. Where checkpoints and logs go; None: neither.
+        max_checkpoints: int. Checkpoints kept. Defaults to `2`.
+        step_timeout_seconds: float or None. Multi-worker only: seconds without
+            a finished step (tracing included) after which the process exits
+            with status 75. Defaults to `600`.
+        jit_compile: bool or `"auto"`. XLA for the replica step; refused with a
+            strategy on CPU (see `resolve_jit_compile`). Defaults to `False`.
+
+    Example:
+    >>> strategy = ktb.distribute.get_strategy("auto")
+    >>> with strategy.scope():
+    ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    ...     optimizer = keras.optimizers.SGD(0.1)
+    >>> loop = ktb.distribute.CustomTrainingLoop(
+    ...     model, optimizer, "sparse_categorical_crossentropy", strategy=strategy)
+    >>> history = loop.fit(dataset, epochs=2)  # batches of the global batch size
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        loss,
+        metrics=None,
+        strategy=None,
+        model_dir=None,
+        max_checkpoints=2,
+        step_timeout_seconds=600,
+        jit_compile=False,
+    ):
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.model = model
+        self.model_dir = model_dir
+        self.max_checkpoints = max_checkpoints
+        self.step_timeout_seconds = step_timeout_seconds
+        self.jit_compile = resolve_jit_compile(jit_compile, self.strategy)
+        self._check_model_in_scope()
+        self.loss = keras.losses.get(loss) if isinstance(loss, str) else loss
+        if not callable(self.loss):
+            raise ValueError(
+                "loss must be a keras.losses.Loss, a loss name or a function "
+                f"(y_true, y_pred) -> per-example losses. Received: loss={loss!r}"
+            )
+        self._summed_loss = self._make_summed_loss(self.loss)
+        self._pad_token_id = getattr(self.loss, "pad_token_id", None)
+        with self.strategy.scope():
+            if keras.config.dtype_policy().name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer
+            ):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.optimizer.build(model.trainable_variables)
+            self.metrics = [keras.metrics.get(m) for m in (metrics or [])]
+            self.metrics = [
+                m if isinstance(m, keras.metrics.Metric) else keras.metrics.Mean(m)
+                for m in self.metrics
+            ]
+            self._loss_tracker = keras.metrics.Mean(name="loss")
+        self.is_chief = self._is_chief()
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self._checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=self.optimizer, epoch=self.epoch
+        )
+        self._manager = None
+        self._train_function = None
+        self._eval_function = None
+        self._activity = "start-up"
+
+    # ---------------------------------------------------------------- set-up
+    def _check_model_in_scope(self):
+        variables = self.model.trainable_variables
+        if not variables:
+            raise ValueError(
+                "The model has no trainable variables; build it (call it once or "
+                "give it an Input) under strategy.scope() before creating the loop."
+            )
+        value = getattr(variables[0], "value", variables[0])
+        if not self.strategy.extended.variable_created_in_scope(value):
+            raise ValueError(
+                "The model's variables were not created under the strategy's "
+                "scope. Build model and optimizer inside `with strategy.scope():`. "
+                f"Received: strategy={type(self.strategy).__name__}"
+            )
+
+    @staticmethod
+    def _make_summed_loss(loss):
+        if isinstance(loss, keras.losses.Loss):
+            config = {**loss.get_config(), "reduction": "sum"}
+            return type(loss).from_config(config)
+
+        def summed(y_true, y_pred, sample_weight=None):
+            values = tf.cast(loss(y_true, y_pred), tf.float32)
+            if sample_weight is not None:
+                values = values * tf.cast(sample_weight, tf.float32)
+            return tf.reduce_sum(values)
+
+        return summed
+
+    def _is_chief(self):
+        extended = self.strategy.extended
+        if not is_multi_worker(self.strategy):
+            return True
+        task_type, task_id = extended._task_type, extended._task_id
+        if task_type == "chief":
+            return True
+        return task_type == "worker" and task_id == 0 and (
+            "chief" not in extended._cluster_spec.jobs
+        )
+
+    def _checkpoint_dir(self):
+        directory = os.path.join(self.model_dir, CHECKPOINT_DIRNAME)
+        if self.is_chief:
+            return directory
+        extended = self.strategy.extended
+        return os.path.join(
+            self.model_dir, ".workers", f"{extended._task_type}_{extended._task_id}"
+        )
+
+    # ---------------------------------------------------------------- steps
+    def _loss_and_count(self, y, y_pred, sample_weight):
+        if self._pad_token_id is not None:
+            weights = tf.cast(tf.not_equal(y, self._pad_token_id), tf.float32)
+            if sample_weight is not None:
+                sample_weight = tf.cast(sample_weight, tf.float32)
+                if sample_weight.shape.rank == 1:
+                    sample_weight = sample_weight[:, None]
+                weights = weights * sample_weight
+            count = tf.reduce_sum(weights)
+        else:
+            count = tf.cast(tf.shape(tf.nest.flatten(y_pred)[0])[0], tf.float32)
+        loss_sum = self._summed_loss(y, y_pred, sample_weight=sample_weight)
+        return tf.cast(loss_sum, tf.float32), count
+
+    def _replica_loss(self, data, training):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred = self.model(x, training=training)
+        loss_sum, count = self._loss_and_count(y, y_pred, sample_weight)
+        # The denominator is global: all-reduce the count over replicas.
+        context = tf.distribute.get_replica_context()
+        global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+        loss = loss_sum / tf.maximum(global_count, 1.0)
+        return x, y, sample_weight, y_pred, loss, count, global_count
+
+    def _update_metrics(self, y, y_pred, sample_weight, loss, global_count):
+        # loss * global_count / num_replicas summed over replicas is the loss sum.
+        self._loss_tracker.update_state(
+            loss * self.strategy.num_replicas_in_sync,
+            sample_weight=global_count / self.strategy.num_replicas_in_sync,
+        )
+        for metric in self.metrics:
+            metric.update_state(y, y_pred, sample_weight=sample_weight)
+
+    def _replica_train_step(self, data):
+        with tf.GradientTape() as tape:
+            _, y, sample_weight, y_pred, loss, _, global_count = self._replica_loss(
+                data, training=True
+            )
+            total = loss
+            if self.model.losses:
+                total = total + tf.nn.scale_regularization_loss(
+                    tf.add_n([tf.cast(v, tf.float32) for v in self.model.losses])
+                )
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                total = self.optimizer.scale_loss(total)
+        variables = self.model.trainable_variables
+        gradients = tape.gradient(total, variables)
+        self.optimizer.apply(gradients, variables)
+        self._update_metrics(y, y_pred, sample_weight, loss, global_count)
+        return loss
+
+    def _replica_eval_step(self, data):
+        _, y, sample_weight, y_pred, loss, _, global_count = self._replica_loss(
+            data, training=False
+        )
+        self._update_metrics(y, y_pred, sample_weight, loss, global_count)
+        return loss
+
+    def _make_function(self, replica_step):
+        if self.jit_compile:
+            replica_step = tf.function(replica_step, jit_compile=True)
+
+        @tf.function
+        def distributed_step(data):
+            per_replica = self.strategy.run(replica_step, args=(data,))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, None)
+
+        return distributed_step
+
+    # ---------------------------------------------------------------- data
+    def distribute_dataset(self, dataset):
+        """Distributes a dataset of global batches, or a per-replica dataset fn."""
+        if isinstance(dataset, tf.distribute.DistributedDataset):
+            return dataset
+        if callable(dataset) and not isinstance(dataset, tf.data.Dataset):
+            return self.strategy.distribute_datasets_from_function(dataset)
+        if not isinstance(dataset, tf.data.Dataset):
+            raise ValueError(
+                "dataset must be a tf.data.Dataset of global batches or a function "
+                f"input_context -> tf.data.Dataset. Received: dataset={dataset!r}"
+            )
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    # ---------------------------------------------------------------- checkpoints
+    def restore(self):
+        """Restores the latest checkpoint of `model_dir`; returns its epoch."""
+        if not self.model_dir:
+            return 0
+        chief_dir = os.path.join(self.model_dir, CHECKPOINT_DIRNAME)
+        latest = tf.train.latest_checkpoint(chief_dir)
+        if latest:
+            self._checkpoint.restore(latest).expect_partial()
+        epoch = int(self.epoch.numpy())
+        if is_multi_worker(self.strategy):
+            self._check_workers_agree(epoch)
+        return epoch
+
+    def _check_workers_agree(self, epoch):
+        # Workers that see different checkpoints would run different loops and
+        # deadlock; all-reduce the epoch and compare.
+        value = tf.constant(float(epoch))
+        per_replica = self.strategy.run(lambda: tf.identity(value))
+        total = float(self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, None))
+        expected = epoch * self.strategy.num_replicas_in_sync
+        if abs(total - expected) > 0.5:
+            raise ClusterError(
+                "Workers restored different checkpoints (this worker: epoch "
+                f"{epoch}). model_dir must be storage every worker sees (a shared "
+                f"file system or a bucket). Received: model_dir={self.model_dir!r}"
+            )
+
+    def save_checkpoint(self):
+        """Saves model, optimizer and epoch (chief: `model_dir/checkpoints`)."""
+        if not self.model_dir:
+            return None
+        if self._manager is None:
+            self._manager = tf.train.CheckpointManager(
+                self._checkpoint, self._checkpoint_dir(), max_to_keep=self.max_checkpoints
+            )
+        path = self._manager.save()
+        if not self.is_chief:
+            shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
+            self._manager = None
+            return None
+        return path
+
+    def export(self, path):
+        """Saves the model (`.keras`, or `.weights.h5` for weights) on the chief.
+
+        Returns:
+            The path on the chief, None on the other workers.
+        """
+        if not self.is_chief:
+            return None
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if path.endswith(".weights.h5"):
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        return path
+
+    # ---------------------------------------------------------------- loops
+    def _results(self):
+        results = {"loss": float(self._loss_tracker.result())}
+        for metric in self.metrics:
+            value = metric.result()
+            if isinstance(value, dict):
+                results.update({k: float(v) for k, v in value.items()})
+            else:
+                results[metric.name] = float(value)
+        return results
+
+    def _reset_metrics(self):
+        self._loss_tracker.reset_state()
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _run(self, body):
+        multi_worker = is_multi_worker(self.strategy)
+        try:
+            if multi_worker and self.step_timeout_seconds:
+                with _Watchdog(self.step_timeout_seconds, lambda: self._activity) as dog:
+                    return body(dog)
+            return body(None)
+        except _CLUSTER_ERRORS as error:
+            if not multi_worker:
+                raise
+            raise ClusterError(
+                f"Lost contact with the cluster during {self._activity}: "
+                f"{str(error).strip().splitlines()[-1][:300]}. A worker probably "
+                "died or the network failed. Restart every worker with the same "
+                "command; training resumes from the last checkpoint in "
+                f"{self.model_dir!r}."
+            ) from error
+
+    def fit(self, dataset, epochs=1, steps_per_epoch=None, validation_data=None, verbose=1):
+        """Trains for `epochs` epochs, resuming from the latest checkpoint.
+
+        Args:
+            dataset: `tf.data.Dataset` of global batches `(x, y)` or
+                `(x, y, sample_weight)`, or a function `input_context ->
+                tf.data.Dataset` of per-replica batches.
+            epochs: int. The epoch to stop after (counting restored ones).
+            steps_per_epoch: int or None. With an int the dataset is iterated
+                continuously (it should repeat); None: one pass per epoch.
+            validation_data: optional dataset evaluated after each epoch.
+            verbose: int. 0 silent, 1 one line per epoch on the chief.
+
+        Returns:
+            dict of lists: `"epoch"`, `"loss"`, the metrics, `"val_*"` and
+            `"seconds"` for every epoch run by this call.
+        """
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int. Received: epochs={epochs}")
+        if self._train_function is None:
+            self._train_function = self._make_function(self._replica_train_step)
+        distributed = self.distribute_dataset(dataset)
+        writer = None
+        if self.model_dir and self.is_chief:
+            writer = tf.summary.create_file_writer(
+                os.path.join(self.model_dir, LOGS_DIRNAME, "train")
+            )
+        history = {"epoch": []}
+
+        def body(watchdog):
+            self._activity = "restoring the checkpoint"
+            initial_epoch = self.restore()
+            if verbose and self.is_chief and initial_epoch:
+                print(f"Resuming after epoch {initial_epoch} from {self.model_dir}")
+            iterator = iter(distributed) if steps_per_epoch else None
+            for epoch in range(initial_epoch, epochs):
+                start = time.perf_counter()
+                self._reset_metrics()
+                self._activity = f"epoch {epoch + 1} (training)"
+                steps = 0
+                if iterator is None:
+                    for data in distributed:
+                        self._train_function(data)
+                        steps += 1
+                        watchdog and watchdog.beat()
+                else:
+                    for _ in range(steps_per_epoch):
+                        self._train_function(next(iterator))
+                        steps += 1
+                        watchdog and watchdog.beat()
+                logs = self._results()
+                if validation_data is not None:
+                    self._activity = f"epoch {epoch + 1} (validation)"
+                    val = self.evaluate(validation_data, _watchdog=watchdog)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                self.epoch.assign(epoch + 1)
+                self._activity = f"epoch {epoch + 1} (checkpoint)"
+                self.save_checkpoint()
+                watchdog and watchdog.beat()
+                seconds = time.perf_counter() - start
+                history["epoch"].append(epoch + 1)
+                for name, value in {**logs, "seconds": seconds}.items():
+                    history.setdefault(name, []).append(value)
+                if writer is not None:
+                    with writer.as_default(step=epoch + 1):
+                        for name, value in logs.items():
+                            tf.summary.scalar(name, value)
+                    writer.flush()
+                if verbose and self.is_chief:
+                    text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
+                    print(
+                        f"epoch {epoch + 1}/{epochs} - {steps} steps - {text} - "
+                        f"{seconds:.1f} s",
+                        flush=True,
+                    )
+            return history
+
+        return self._run(body)
+
+    def evaluate(self, dataset, steps=None, _watchdog=None):
+        """Returns the loss and metrics over a dataset of global batches."""
+        if self._eval_function is None:
+            self._eval_function = self._make_function(self._replica_eval_step)
+        distributed = self.distribute_dataset(dataset)
+        self._reset_metrics()
+
+        def body(watchdog):
+            iterator = iter(distributed)
+            done = 0
+            while steps is None or done < steps:
+                optional = iterator.get_next_as_optional()
+                if not optional.has_value():
+                    break
+                self._eval_function(optional.get_value())
+                done += 1
+                watchdog and watchdog.beat()
+            return self._results()
+
+        if _watchdog is not None:
+            return body(_watchdog)
+        return self._run(body)
+
+    def weights(self):
+        """The model's weights as NumPy arrays (handy for comparisons)."""
+        return [np.asarray(w) for w in self.model.get_weights()]

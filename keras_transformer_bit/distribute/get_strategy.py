@@ -1,0 +1,200 @@
+"""Picks a `tf.distribute` strategy by name: one device, mirrored or multi-worker."""
+
+import tensorflow as tf
+
+from keras_transformer_bit.distribute.cluster_error import ClusterError
+from keras_transformer_bit.distribute.tf_config import (
+    TRAINING_JOBS,
+    num_training_tasks,
+    peer_addresses,
+    read_tf_config,
+    unreachable_addresses,
+)
+
+STRATEGY_NAMES = ("auto", "one_device", "mirrored", "multi_worker")
+
+# A process can join one cluster only: TensorFlow starts its gRPC server once,
+# so repeated requests for the multi-worker strategy return the first one.
+_multi_worker_strategy = None
+
+
+def _training_devices():
+    """GPUs when there are any, else the (logical) CPUs, as device names."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return [device.name for device in gpus]
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def _configure_coordination(config, register_timeout_seconds, heartbeat_seconds):
+    """Bounds how long the cluster may take to form and to notice a dead task.
+
+    Without this TensorFlow waits for missing workers indefinitely when the
+    cluster forms. MultiWorkerMirroredStrategy leaves an existing coordination
+    configuration alone, so setting it first is enough.
+    """
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.eager import context
+
+    if context.context().coordination_service is not None:
+        return
+    cluster_spec = tf.train.ClusterSpec(config["cluster"])
+    jobs = [
+        coordination_config_pb2.CoordinatedJob(
+            name=job, num_tasks=cluster_spec.num_tasks(job)
+        )
+        for job in TRAINING_JOBS
+        if job in cluster_spec.jobs
+    ]
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(cluster_spec),
+        cluster_register_timeout_in_ms=int(register_timeout_seconds * 1000),
+        heartbeat_timeout_in_ms=int((heartbeat_seconds or 0) * 1000),
+        coordinated_jobs=jobs,
+    )
+
+
+def _multi_worker(
+    communication_timeout_seconds,
+    cluster_register_timeout_seconds,
+    heartbeat_timeout_seconds,
+):
+    global _multi_worker_strategy
+    if _multi_worker_strategy is not None:
+        return _multi_worker_strategy
+    config = read_tf_config()
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=communication_timeout_seconds
+    )
+    if config is None or num_training_tasks(config) == 1:
+        # One process: the strategy runs without a server (useful for testing
+        # the multi-worker code path on a laptop).
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=options
+        )
+    else:
+        _configure_coordination(
+            config, cluster_register_timeout_seconds, heartbeat_timeout_seconds
+        )
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=options
+            )
+        except (
+            tf.errors.DeadlineExceededError,
+            tf.errors.UnavailableError,
+            tf.errors.AbortedError,
+            tf.errors.InternalError,
+        ) as error:
+            peers = peer_addresses(config)
+            missing = unreachable_addresses(peers) or peers
+            task = config["task"]
+            raise ClusterError(
+                f"The cluster did not form within {cluster_register_timeout_seconds}"
+                f" s: task {task['type']}:{task['index']} could not reach "
+                f"{missing}. Start every task listed in TF_CONFIG (with its "
+                f"own task index), check the addresses and firewalls. "
+                f"TF_CONFIG cluster: {config['cluster']}. "
+                f"TensorFlow said: {str(error).splitlines()[0]}"
+            ) from error
+    _multi_worker_strategy = strategy
+    return strategy
+
+
+def get_strategy(
+    name="auto",
+    devices=None,
+    communication_timeout_seconds=None,
+    cluster_register_timeout_seconds=120,
+    heartbeat_timeout_seconds=None,
+):
+    """Returns a `tf.distribute.Strategy` for training on this machine or cluster.
+
+    - `"one_device"`: `OneDeviceStrategy` on the first GPU, else the CPU.
+    - `"mirrored"`: `MirroredStrategy` over all GPUs, or all logical CPUs when
+      there is no GPU (synchronous data parallelism inside one process).
+    - `"multi_worker"`: `MultiWorkerMirroredStrategy` driven by the `TF_CONFIG`
+      environment variable (validated first). Train with
+      `keras_transformer_bit.distribute.CustomTrainingLoop`: Keras 3
+      `model.fit` does not work with this strategy (keras-team/keras#20585).
+    - `"auto"`: `"multi_worker"` when `TF_CONFIG` lists more than one training
+      task, `"mirrored"` when this process sees more than one device, else
+      TensorFlow's default strategy (one device, no overhead).
+
+    A `tf.distribute.Strategy` passed as `name` is returned unchanged, so entry
+    points can accept either.
+
+    Args:
+        name: str or `tf.distribute.Strategy`. Defaults to `"auto"`.
+        devices: list of device names for `"mirrored"`/`"one_device"`. Defaults
+            to all GPUs, else all logical CPUs.
+        communication_timeout_seconds: float or None. Time limit of each
+            collective of the multi-worker strategy. Defaults to None (none).
+        cluster_register_timeout_seconds: float. How long a worker waits for the
+            other tasks of `TF_CONFIG` before failing with a `ClusterError`.
+            Defaults to `120`.
+        heartbeat_timeout_seconds: float or None. After how long without a
+            heartbeat a task counts as dead (the survivors then fail instead of
+            waiting). Defaults to TensorFlow's default (10 s).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: for an unknown name or a malformed `TF_CONFIG`.
+        ClusterError: when the tasks of `TF_CONFIG` cannot be reached in time.
+
+    Example:
+    >>> strategy = keras_transformer_bit.distribute.get_strategy("mirrored")
+    >>> with strategy.scope():
+    ...     model = keras.Sequential([keras.layers.Dense(1)])
+    """
+    if isinstance(name, tf.distribute.Strategy):
+        return name
+    if name not in STRATEGY_NAMES:
+        raise ValueError(
+            f"Unknown strategy name. Expected one of {', '.join(STRATEGY_NAMES)}. "
+            f"Received: name={name!r}"
+        )
+    if name == "auto":
+        config = read_tf_config()
+        if num_training_tasks(config) > 1:
+            name = "multi_worker"
+        elif len(devices or _training_devices()) > 1:
+            name = "mirrored"
+        else:
+            return tf.distribute.get_strategy()
+    if name == "multi_worker":
+        return _multi_worker(
+            communication_timeout_seconds,
+            cluster_register_timeout_seconds,
+            heartbeat_timeout_seconds,
+        )
+    devices = list(devices or _training_devices())
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(devices[0])
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` spans more than one process."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._num_workers > 1
+    )
+
+
+def is_distributed(strategy):
+    """Whether `strategy` is a real `tf.distribute` strategy, not TF's default."""
+    # The default strategy's class is private; its name is the stable handle.
+    return type(strategy).__name__ != "_DefaultDistributionStrategy"
+
+
+def describe_strategy(strategy):
+    """A one-line summary, e.g. `"MirroredStrategy, 2 replicas"`."""
+    kind = type(strategy).__name__
+    text = f"{kind}, {strategy.num_replicas_in_sync} replica(s)"
+    if is_multi_worker(strategy):
+        text += f" over {strategy.extended._num_workers} workers"
+    return text

@@ -1,0 +1,182 @@
+"""One Transformer decoder block: causal self-attention, cross-attention, FFN."""
+
+import keras
+
+from keras_transformer_bit.layers.multi_head_attention import MultiHeadAttention
+from keras_transformer_bit.layers.transformer_encoder_layer import (
+    TransformerEncoderLayer,
+    padding_to_attention_mask,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer_bit")
+class TransformerDecoderLayer(TransformerEncoderLayer):
+    """Causal self-attention, cross-attention and a feed-forward network (§3.1).
+
+    Shares its arguments, residual wiring and feed-forward network with
+    `TransformerEncoderLayer` and adds a cross-attention sub-layer over the
+    encoder output. As there, `norm_first=False` is the paper's post-LN
+    (`x = norm(x + sublayer(x))`) and `norm_first=True`, the default, is pre-LN
+    (`x = x + sublayer(norm(x))`), which keeps an identity residual path and
+    trains deep stacks stably without a long warm-up (Xiong et al. 2020).
+
+    For incremental decoding pass `self_attention_cache` (with
+    `self_attention_cache_update_index`) and `cross_attention_cache`, in the
+    `MultiHeadAttention` cache layout `(batch, 2, length, num_heads, head_dim)`.
+    When a cache is given and `cross_attention_cache` is `None`, the cross
+    attention cache is computed from `encoder_sequence` and returned.
+
+    Args:
+        hidden_dim: int. Width of the inputs and outputs (`d_model`).
+        intermediate_dim: int. Width of the feed-forward hidden layer (`d_ff`).
+        num_heads: int. Number of attention heads; must divide `hidden_dim`.
+        dropout: float in [0, 1). Dropout on each sub-layer output before the
+            residual addition. Defaults to `0.1`.
+        attention_dropout: float in [0, 1). Dropout on attention
+            probabilities. Defaults to `0.0`.
+        activation: activation of the feed-forward hidden layer. Defaults to
+            `"relu"`.
+        layer_norm_epsilon: float. Defaults to `1e-6`.
+        norm_first: bool. Pre-LN when `True`, post-LN when `False`. Defaults to
+            `True`.
+        kernel_initializer: initializer of the dense kernels. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: initializer of the biases. Defaults to `"zeros"`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        decoder_sequence: `(batch, target_length, hidden_dim)`.
+        encoder_sequence: `(batch, source_length, hidden_dim)`; may be `None`
+            when `cross_attention_cache` is given.
+        decoder_padding_mask: bool/int `(batch, target_length)`.
+        encoder_padding_mask: bool/int `(batch, source_length)`.
+        self_attention_cache: `(batch, 2, max_length, num_heads, head_dim)`.
+        self_attention_cache_update_index: int or scalar int tensor; position of
+            the first element of `decoder_sequence`.
+        cross_attention_cache: `(batch, 2, source_length, num_heads, head_dim)`.
+        use_causal_mask: bool. Defaults to `True`.
+        return_attention_scores: bool. Also return the self- and
+            cross-attention probabilities.
+        training: bool. Enables dropout.
+
+    Returns:
+        `outputs`; followed by `self_attention_scores, cross_attention_scores`
+        when `return_attention_scores`; followed by `self_attention_cache,
+        cross_attention_cache` when a cache is given.
+
+    Example:
+    >>> layer = keras_transformer_bit.layers.TransformerDecoderLayer(
+    ...     hidden_dim=16, intermediate_dim=32, num_heads=2)
+    >>> x = keras.ops.ones((2, 5, 16))
+    >>> layer(x, encoder_sequence=keras.ops.ones((2, 3, 16))).shape
+    (2, 5, 16)
+    """
+
+    def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        super().build(decoder_sequence_shape)
+        shape = (None, None, self.hidden_dim)
+        self.cross_attention = MultiHeadAttention(
+            self.num_heads,
+            self.hidden_dim // self.num_heads,
+            dropout=self.attention_dropout,
+            name="cross_attention",
+            **self._sublayer_kwargs(),
+        )
+        self.cross_attention.build(shape, encoder_sequence_shape or shape)
+        self.cross_attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon,
+            dtype=self.dtype_policy,
+            name="cross_attention_norm",
+        )
+        self.cross_attention_norm.build(shape)
+        self.cross_attention_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="cross_attention_dropout"
+        )
+        self.built = True
+
+    def call(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        decoder_padding_mask=None,
+        encoder_padding_mask=None,
+        self_attention_cache=None,
+        self_attention_cache_update_index=None,
+        cross_attention_cache=None,
+        use_causal_mask=True,
+        return_attention_scores=False,
+        training=None,
+    ):
+        use_cache = self_attention_cache is not None or (
+            cross_attention_cache is not None
+        )
+        if encoder_sequence is None and cross_attention_cache is None:
+            raise ValueError(
+                "TransformerDecoderLayer needs encoder_sequence or "
+                "cross_attention_cache. Received: encoder_sequence=None, "
+                "cross_attention_cache=None"
+            )
+        if use_cache and cross_attention_cache is None:
+            cross_attention_cache = self.cross_attention.compute_key_value_cache(
+                encoder_sequence
+            )
+
+        def self_attention(h):
+            return self.self_attention(
+                h,
+                h,
+                attention_mask=padding_to_attention_mask(decoder_padding_mask),
+                use_causal_mask=use_causal_mask,
+                cache=self_attention_cache,
+                cache_update_index=self_attention_cache_update_index,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
+
+        x = self._residual(
+            decoder_sequence,
+            self.self_attention_norm,
+            self_attention,
+            self.self_attention_dropout,
+            training,
+        )
+        self_scores = None
+        if return_attention_scores and self_attention_cache is not None:
+            x, self_scores, self_attention_cache = x
+        elif return_attention_scores:
+            x, self_scores = x
+        elif self_attention_cache is not None:
+            x, self_attention_cache = x
+
+        def cross_attention(h):
+            return self.cross_attention(
+                h,
+                encoder_sequence,
+                attention_mask=padding_to_attention_mask(encoder_padding_mask),
+                cache=cross_attention_cache,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
+
+        x = self._residual(
+            x,
+            self.cross_attention_norm,
+            cross_attention,
+            self.cross_attention_dropout,
+            training,
+        )
+        cross_scores = None
+        if return_attention_scores and cross_attention_cache is not None:
+            x, cross_scores, _ = x
+        elif return_attention_scores:
+            x, cross_scores = x
+        elif cross_attention_cache is not None:
+            x, _ = x
+
+        x = self._feedforward(x, training)
+        outputs = [x]
+        if return_attention_scores:
+            outputs += [self_scores, cross_scores]
+        if use_cache:
+            outputs += [self_attention_cache, cross_attention_cache]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)

@@ -1,0 +1,479 @@
+"""The Transformer encoder-decoder (Vaswani et al. 2017)."""
+
+import copy
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_transformer_bit.layers.multi_head_attention import (
+    _check_positive_int,
+    _check_rate,
+)
+from keras_transformer_bit.layers.token_and_position_embedding import (
+    TokenAndPositionEmbedding,
+)
+from keras_transformer_bit.layers.transformer_decoder_layer import (
+    TransformerDecoderLayer,
+)
+from keras_transformer_bit.layers.transformer_encoder_layer import (
+    TransformerEncoderLayer,
+)
+from keras_transformer_bit.models.transformer.transformer_presets import (
+    transformer_presets,
+)
+
+INPUT_NAMES = ("encoder_inputs", "decoder_inputs")
+
+
+def _concrete_value(x):
+    """Returns `x` as NumPy when it holds values (eager), `None` when symbolic."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, keras.KerasTensor):
+        return None
+    try:
+        return ops.convert_to_numpy(x)
+    except Exception:  # a traced (graph) tensor has no value yet
+        return None
+
+
+@keras.saving.register_keras_serializable(package="keras_transformer_bit")
+class Transformer(keras.Model):
+    """The Transformer encoder-decoder for sequence-to-sequence tasks.
+
+    Source and target token ids (0 = padding) are embedded, scaled by
+    `sqrt(hidden_dim)` and given sinusoidal (or learned) positions; a stack of
+    `num_layers` encoder layers reads the source; a stack of `num_layers`
+    decoder layers reads the shifted target with causal self-attention and
+    attends to the encoder output; a final projection gives logits over the
+    target vocabulary. Padding is masked from every attention (the model
+    computes the masks from the ids), so appending padding to either input does
+    not change the logits at real positions.
+
+    With `norm_first=True` (pre-LN, the default, see
+    `TransformerEncoderLayer`) each stack ends in a layer normalization.
+
+    The model is a functional subclass; besides calling it, generation code
+    uses `encode`, `build_decoder_cache` and `decode_step`, which run the same
+    layers one target position at a time with a key/value cache.
+
+    Args:
+        vocabulary_size: int. Size of the target vocabulary (and the source one
+            when `share_embeddings`).
+        num_layers: int. Number of encoder layers and of decoder layers.
+        num_heads: int. Attention heads; must divide `hidden_dim`.
+        hidden_dim: int. Model width (`d_model`).
+        intermediate_dim: int. Feed-forward width (`d_ff`).
+        dropout: float in [0, 1). Residual and embedding dropout (`P_drop`).
+            Defaults to `0.1`.
+        attention_dropout: float in [0, 1). Dropout on attention probabilities.
+            Defaults to `0.0`.
+        max_sequence_length: int. Longest sequence the learned position
+            embedding covers. Defaults to `1024`.
+        source_vocabulary_size: int. Size of the source vocabulary when it is
+            not shared. Defaults to `vocabulary_size`.
+        share_embeddings: bool. One embedding matrix for source and target
+            (§3.4); needs equal vocabularies. Defaults to `False`.
+        tie_output_embeddings: bool. Use the transposed target embedding as the
+            output projection (§3.4). Defaults to `True`.
+        position_encoding: `"sine"` or `"learned"`. Defaults to `"sine"`.
+        norm_first: bool. Pre-LN (`True`) or the paper's post-LN (`False`).
+            Defaults to `True`.
+        activation: feed-forward activation. Defaults to `"relu"`.
+        layer_norm_epsilon: float. Defaults to `1e-6`.
+        start_token_id: int. Id that starts every target sequence. Defaults to
+            `2`.
+        end_token_id: int. Id that ends a target sequence. Defaults to `3`.
+        pad_token_id: int. Padding id, masked everywhere. Defaults to `0`.
+        dtype: dtype policy of the layers, e.g. `"mixed_bfloat16"`. The
+            logits are always float32.
+        **kwargs: `keras.Model` keyword arguments (`name`, ...).
+
+    Call arguments:
+        inputs: dict with `"encoder_inputs"` `(batch, source_length)` and
+            `"decoder_inputs"` `(batch, target_length)` int ids.
+        training: bool. Enables dropout.
+
+    Returns:
+        Float32 logits `(batch, target_length, vocabulary_size)`.
+
+    Example:
+    >>> model = keras_transformer_bit.models.Transformer.from_preset(
+    ...     "transformer_tiny", vocabulary_size=100)
+    >>> ids = np.array([[2, 5, 6, 3]])
+    >>> model({"encoder_inputs": ids, "decoder_inputs": ids}).shape
+    (1, 4, 100)
+
+    References:
+        Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.1,
+        attention_dropout=0.0,
+        max_sequence_length=1024,
+        source_vocabulary_size=None,
+        share_embeddings=False,
+        tie_output_embeddings=True,
+        position_encoding="sine",
+        norm_first=True,
+        activation="relu",
+        layer_norm_epsilon=1e-6,
+        start_token_id=2,
+        end_token_id=3,
+        pad_token_id=0,
+        dtype=None,
+        **kwargs,
+    ):
+        for name, value in (
+            ("vocabulary_size", vocabulary_size),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+            ("hidden_dim", hidden_dim),
+            ("intermediate_dim", intermediate_dim),
+            ("max_sequence_length", max_sequence_length),
+        ):
+            _check_positive_int(name, value)
+        if source_vocabulary_size is not None:
+            _check_positive_int("source_vocabulary_size", source_vocabulary_size)
+        if hidden_dim % num_heads:
+            raise ValueError(
+                "num_heads must divide hidden_dim. Received: "
+                f"hidden_dim={hidden_dim}, num_heads={num_heads}"
+            )
+        _check_rate("dropout", dropout)
+        _check_rate("attention_dropout", attention_dropout)
+        if share_embeddings and source_vocabulary_size not in (None, vocabulary_size):
+            raise ValueError(
+                "share_embeddings=True needs one vocabulary for source and "
+                f"target. Received: vocabulary_size={vocabulary_size}, "
+                f"source_vocabulary_size={source_vocabulary_size}. Pass "
+                "share_embeddings=False for separate vocabularies."
+            )
+        for name, value in (
+            ("start_token_id", start_token_id),
+            ("end_token_id", end_token_id),
+            ("pad_token_id", pad_token_id),
+        ):
+            if not isinstance(value, int) or not 0 <= value < vocabulary_size:
+                raise ValueError(
+                    f"{name} must be an int in [0, vocabulary_size="
+                    f"{vocabulary_size}). Received: {name}={value}"
+                )
+
+        # === Layers ===
+        def embedding(vocabulary, name):
+            return TokenAndPositionEmbedding(
+                vocabulary,
+                max_sequence_length,
+                hidden_dim,
+                position_encoding=position_encoding,
+                dtype=dtype,
+                name=name,
+            )
+
+        block_kwargs = dict(
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+            activation=activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            norm_first=norm_first,
+            dtype=dtype,
+        )
+        self.target_embedding = embedding(vocabulary_size, "target_embedding")
+        if share_embeddings:
+            self.source_embedding = self.target_embedding
+        else:
+            self.source_embedding = embedding(
+                source_vocabulary_size or vocabulary_size, "source_embedding"
+            )
+        self.encoder_embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="encoder_embedding_dropout"
+        )
+        self.decoder_embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="decoder_embedding_dropout"
+        )
+        self.encoder_layers = [
+            TransformerEncoderLayer(**block_kwargs, name=f"encoder_layer_{i}")
+            for i in range(num_layers)
+        ]
+        self.decoder_layers = [
+            TransformerDecoderLayer(**block_kwargs, name=f"decoder_layer_{i}")
+            for i in range(num_layers)
+        ]
+        self.encoder_final_norm = self.decoder_final_norm = None
+        if norm_first:
+            self.encoder_final_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=dtype, name="encoder_final_norm"
+            )
+            self.decoder_final_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=dtype, name="decoder_final_norm"
+            )
+        self.output_projection = None
+        if not tie_output_embeddings:
+            self.output_projection = keras.layers.Dense(
+                vocabulary_size, dtype=dtype, name="output_projection"
+            )
+
+        # === Config (the graph below reads it) ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.max_sequence_length = max_sequence_length
+        self.source_vocabulary_size = source_vocabulary_size
+        self.share_embeddings = share_embeddings
+        self.tie_output_embeddings = tie_output_embeddings
+        self.position_encoding = position_encoding
+        self.norm_first = norm_first
+        self.activation = activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.start_token_id = start_token_id
+        self.end_token_id = end_token_id
+        self.pad_token_id = pad_token_id
+
+        # === Functional model ===
+        encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
+        decoder_inputs = keras.Input((None,), dtype="int32", name="decoder_inputs")
+        encoder_outputs, encoder_padding_mask = self._encode(encoder_inputs)
+        logits = self._decode(decoder_inputs, encoder_outputs, encoder_padding_mask)
+        super().__init__(
+            inputs={"encoder_inputs": encoder_inputs, "decoder_inputs": decoder_inputs},
+            outputs=logits,
+            dtype=dtype,
+            **kwargs,
+        )
+
+    # --- The graph, shared by the functional model and the generation methods.
+
+    def _encode(self, encoder_inputs, training=None):
+        padding_mask = ops.not_equal(encoder_inputs, self.pad_token_id)
+        x = self.source_embedding(encoder_inputs)
+        x = self.encoder_embedding_dropout(x, training=training)
+        for layer in self.encoder_layers:
+            x = layer(x, padding_mask=padding_mask, training=training)
+        if self.encoder_final_norm is not None:
+            x = self.encoder_final_norm(x)
+        return x, padding_mask
+
+    def _project(self, x):
+        if self.decoder_final_norm is not None:
+            x = self.decoder_final_norm(x)
+        if self.output_projection is None:
+            logits = self.target_embedding(x, reverse=True)
+        else:
+            logits = self.output_projection(x)
+        return ops.cast(logits, "float32")
+
+    def _decode(self, decoder_inputs, encoder_outputs, encoder_padding_mask):
+        padding_mask = ops.not_equal(decoder_inputs, self.pad_token_id)
+        x = self.target_embedding(decoder_inputs)
+        x = self.decoder_embedding_dropout(x)
+        for layer in self.decoder_layers:
+            x = layer(
+                x,
+                encoder_sequence=encoder_outputs,
+                decoder_padding_mask=padding_mask,
+                encoder_padding_mask=encoder_padding_mask,
+            )
+        return self._project(x)
+
+    # --- Input validation.
+
+    def __call__(self, inputs, *args, **kwargs):
+        self._check_inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _check_inputs(self, inputs):
+        if not isinstance(inputs, dict):
+            raise ValueError(
+                "Transformer takes a dict with keys "
+                f"{list(INPUT_NAMES)}. Received: inputs of type {type(inputs)}"
+            )
+        missing = [name for name in INPUT_NAMES if name not in inputs]
+        if missing:
+            raise ValueError(
+                f"Transformer inputs are missing keys {missing}; expected "
+                f"{list(INPUT_NAMES)}. Received keys: {sorted(inputs)}"
+            )
+        vocabulary_sizes = {
+            "encoder_inputs": self.source_vocabulary_size or self.vocabulary_size,
+            "decoder_inputs": self.vocabulary_size,
+        }
+        for name in INPUT_NAMES:
+            ids = inputs[name]
+            if isinstance(ids, (list, tuple)):
+                ids = np.asarray(ids)
+            if len(ids.shape) != 2:
+                raise ValueError(
+                    f"{name} must be a rank-2 (batch, length) tensor of token "
+                    f"ids. Received: {name} with shape {tuple(ids.shape)}"
+                )
+            dtype = keras.backend.standardize_dtype(ids.dtype)
+            if "int" not in dtype:
+                raise ValueError(
+                    f"{name} must hold integer token ids. Received: {name} "
+                    f"with dtype {dtype}"
+                )
+            values = _concrete_value(ids)
+            if values is not None and values.size:
+                low, high = int(values.min()), int(values.max())
+                if low < 0 or high >= vocabulary_sizes[name]:
+                    raise ValueError(
+                        f"{name} ids must be in [0, {vocabulary_sizes[name]}) "
+                        f"(the vocabulary size). Received: ids from {low} to "
+                        f"{high}"
+                    )
+
+    # --- Generation helpers (keras.ops only, traceable, any batch size).
+
+    def encode(self, encoder_inputs, training=False):
+        """Runs the encoder.
+
+        Args:
+            encoder_inputs: int `(batch, source_length)` source ids.
+            training: bool. Enables dropout.
+
+        Returns:
+            `(encoder_outputs, encoder_padding_mask)`: `(batch, source_length,
+            hidden_dim)` and bool `(batch, source_length)`.
+        """
+        return self._encode(ops.cast(encoder_inputs, "int32"), training=training)
+
+    def build_decoder_cache(self, encoder_outputs, max_length):
+        """Creates the per-layer key/value caches for incremental decoding.
+
+        Args:
+            encoder_outputs: `(batch, source_length, hidden_dim)` from `encode`.
+            max_length: int. Number of target positions the cache holds.
+
+        Returns:
+            `(self_attention_cache, cross_attention_cache)`: zeros of shape
+            `(batch, num_layers, 2, max_length, num_heads, head_dim)` and the
+            projected encoder keys/values `(batch, num_layers, 2,
+            source_length, num_heads, head_dim)`.
+        """
+        batch_size = ops.shape(encoder_outputs)[0]
+        head_dim = self.hidden_dim // self.num_heads
+        self_attention_cache = ops.zeros(
+            (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim),
+            dtype=encoder_outputs.dtype,
+        )
+        cross_attention_cache = ops.stack(
+            [
+                layer.cross_attention.compute_key_value_cache(encoder_outputs)
+                for layer in self.decoder_layers
+            ],
+            axis=1,
+        )
+        return self_attention_cache, cross_attention_cache
+
+    def decode_step(
+        self,
+        token_ids,
+        index,
+        encoder_padding_mask,
+        self_attention_cache,
+        cross_attention_cache,
+    ):
+        """Decodes target position `index` from the caches.
+
+        Args:
+            token_ids: int `(batch, 1)`, the target token at position `index`.
+            index: int or scalar int tensor, its position.
+            encoder_padding_mask: bool `(batch, source_length)` from `encode`.
+            self_attention_cache: `(batch, num_layers, 2, max_length, num_heads,
+                head_dim)`, filled for positions `< index`.
+            cross_attention_cache: from `build_decoder_cache`.
+
+        Returns:
+            `(logits, self_attention_cache)`: float32 `(batch,
+            vocabulary_size)` logits for the next token and the cache with
+            position `index` written.
+        """
+        index = ops.cast(index, "int32")
+        x = self.target_embedding(ops.cast(token_ids, "int32"), start_index=index)
+        layer_caches = []
+        for i, layer in enumerate(self.decoder_layers):
+            x, layer_cache, _ = layer(
+                x,
+                encoder_padding_mask=encoder_padding_mask,
+                self_attention_cache=self_attention_cache[:, i],
+                self_attention_cache_update_index=index,
+                cross_attention_cache=cross_attention_cache[:, i],
+                use_causal_mask=True,
+                training=False,
+            )
+            layer_caches.append(layer_cache)
+        logits = self._project(x)[:, -1, :]
+        return logits, ops.stack(layer_caches, axis=1)
+
+    # --- Presets and config.
+
+    @classmethod
+    def presets(cls):
+        """The preset names and their descriptions."""
+        return {name: p["description"] for name, p in transformer_presets.items()}
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """Builds a preset, e.g. `from_preset("transformer_base", dropout=0.2)`.
+
+        Args:
+            name: str. One of `transformer_tiny`, `transformer_base`,
+                `transformer_big`.
+            **overrides: constructor arguments replacing the preset's.
+
+        Returns:
+            A `Transformer`.
+        """
+        if name not in transformer_presets:
+            raise ValueError(
+                f"Unknown Transformer preset {name!r}. Known presets: "
+                f"{sorted(transformer_presets)}"
+            )
+        config = copy.deepcopy(transformer_presets[name]["config"])
+        config.update(overrides)
+        return cls(**config)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "max_sequence_length": self.max_sequence_length,
+            "source_vocabulary_size": self.source_vocabulary_size,
+            "share_embeddings": self.share_embeddings,
+            "tie_output_embeddings": self.tie_output_embeddings,
+            "position_encoding": self.position_encoding,
+            "norm_first": self.norm_first,
+            "activation": self.activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "start_token_id": self.start_token_id,
+            "end_token_id": self.end_token_id,
+            "pad_token_id": self.pad_token_id,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,246 @@
+"""BiT-HyperRule: fine-tuning hyperparameters from the dataset alone.
+
+Kolesnikov et al. 2019, "Big Transfer (BiT): General Visual Representation
+Learning", §3.3: the resolution follows the image size, the schedule length and
+MixUp follow the dataset size; everything else is fixed (SGD with momentum 0.9,
+learning rate 0.003, batch 512, no weight decay). The rule is a handful of small
+pure functions; `bit_hyperrule` bundles their answers in a `BiTHyperRule`.
+"""
+
+import dataclasses
+import math
+import numbers
+
+import keras
+
+from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
+
+BASE_BATCH_SIZE = 512
+BASE_LEARNING_RATE = 0.003
+MOMENTUM = 0.9
+SMALL_IMAGE_AREA = 96 * 96
+SMALL_DATASET_SIZE = 20_000
+MEDIUM_DATASET_SIZE = 500_000
+
+
+def _check_dataset_size(dataset_size):
+    if (
+        isinstance(dataset_size, bool)
+        or not isinstance(dataset_size, numbers.Integral)
+        or dataset_size < 1
+    ):
+        raise ValueError(
+            "dataset_size must be a positive int (the number of training "
+            f"examples). Received: dataset_size={dataset_size!r}"
+        )
+    return int(dataset_size)
+
+
+def _check_image_size(image_size):
+    try:
+        height, width = image_size
+    except (TypeError, ValueError):
+        height = width = None
+    if not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
+        for d in (height, width)
+    ):
+        raise ValueError(
+            "image_size must be a (height, width) pair of positive ints. "
+            f"Received: image_size={image_size!r}"
+        )
+    return int(height), int(width)
+
+
+def bit_resolution(image_size):
+    """Returns `(resize_size, crop_size)` for images of `image_size`.
+
+    Images smaller than 96x96 in area are resized to 160 and cropped to 128;
+    others are resized to 512 and cropped to 480.
+
+    Example:
+    >>> bit_resolution((32, 32))
+    (160, 128)
+    """
+    height, width = _check_image_size(image_size)
+    return (160, 128) if height * width < SMALL_IMAGE_AREA else (512, 480)
+
+
+def bit_schedule_supports(dataset_size):
+    """Returns the schedule supports (optimizer steps at batch 512).
+
+    Example:
+    >>> bit_schedule_supports(5000)
+    (100, 200, 300, 400, 500)
+    """
+    dataset_size = _check_dataset_size(dataset_size)
+    if dataset_size < SMALL_DATASET_SIZE:
+        return (100, 200, 300, 400, 500)
+    if dataset_size < MEDIUM_DATASET_SIZE:
+        return (500, 3000, 6000, 9000, 10_000)
+    return (500, 6000, 12_000, 18_000, 20_000)
+
+
+def bit_mixup_alpha(dataset_size):
+    """Returns the MixUp alpha: 0.1 from 20k examples on, else 0 (no MixUp).
+
+    Example:
+    >>> bit_mixup_alpha(50_000)
+    0.1
+    """
+    dataset_size = _check_dataset_size(dataset_size)
+    return 0.0 if dataset_size < SMALL_DATASET_SIZE else 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class BiTHyperRule:
+    """The hyperparameters the BiT-HyperRule picks for one dataset.
+
+    Build it with `bit_hyperrule(dataset_size, image_size)`.
+
+    Attributes:
+        dataset_size: int. Number of training examples.
+        image_size: (int, int). Original (height, width) of the images.
+        resize_size: int. Training images are resized to this square size...
+        crop_size: int. ...then randomly cropped to this one; evaluation
+            images are resized straight to it.
+        supports: tuple of ints. Schedule supports in optimizer updates of
+            `batch_size` examples; the last one is the length of training.
+        mixup_alpha: float. MixUp Beta(alpha, alpha) parameter; 0 disables it.
+        base_learning_rate: float. Peak learning rate at `batch_size`.
+        momentum: float. SGD momentum.
+        weight_decay: float. Always 0: the rule uses none.
+        batch_size: int. Examples per optimizer update.
+    """
+
+    dataset_size: int
+    image_size: tuple
+    resize_size: int
+    crop_size: int
+    supports: tuple
+    mixup_alpha: float
+    base_learning_rate: float = BASE_LEARNING_RATE
+    momentum: float = MOMENTUM
+    weight_decay: float = 0.0
+    batch_size: int = BASE_BATCH_SIZE
+
+    @property
+    def total_steps(self):
+        """Optimizer updates in the full run."""
+        return self.supports[-1]
+
+    def scaled_to_batch_size(self, batch_size):
+        """Returns the rule for `batch_size` examples per update.
+
+        The learning rate scales by `batch_size / 512` and the supports by
+        `512 / batch_size` (rounded up), so the run sees the same number of
+        examples. Prefer gradient accumulation (`learning_rate_schedule` and
+        `optimizer` with `gradient_accumulation_steps`) when you can afford
+        the steps: it reproduces the batch-512 updates exactly.
+
+        Args:
+            batch_size: int. Examples per optimizer update.
+        """
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, numbers.Integral)
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive int. Received: batch_size={batch_size}"
+            )
+        # Same number of examples seen at every support; same lr per example.
+        supports = tuple(
+            math.ceil(s * self.batch_size / batch_size) for s in self.supports
+        )
+        if any(b <= a for a, b in zip(supports, supports[1:])):
+            raise ValueError(
+                f"batch_size={batch_size} is too large for this schedule: the "
+                f"scaled supports {supports} are no longer strictly increasing."
+            )
+        learning_rate = self.base_learning_rate * batch_size / self.batch_size
+        return dataclasses.replace(
+            self,
+            supports=supports,
+            base_learning_rate=learning_rate,
+            batch_size=int(batch_size),
+        )
+
+    def learning_rate_schedule(self, gradient_accumulation_steps=1):
+        """Returns the `BiTSchedule` of this rule.
+
+        Args:
+            gradient_accumulation_steps: int. Micro-batches per update, as
+                given to the optimizer (its step counter counts micro-batches).
+        """
+        return BiTSchedule(
+            self.base_learning_rate,
+            self.supports,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+        )
+
+    def optimizer(self, gradient_accumulation_steps=1):
+        """Returns SGD with momentum on this rule's schedule.
+
+        With `gradient_accumulation_steps=k`, feed micro-batches of
+        `batch_size // k` examples for `total_steps * k` steps: the optimizer
+        averages `k` gradients before each update, which equals one update on
+        the whole batch when the loss is a mean over examples.
+
+        Args:
+            gradient_accumulation_steps: int. Micro-batches per update.
+        """
+        schedule = self.learning_rate_schedule(gradient_accumulation_steps)
+        return keras.optimizers.SGD(
+            learning_rate=schedule,
+            momentum=self.momentum,
+            gradient_accumulation_steps=(
+                gradient_accumulation_steps if gradient_accumulation_steps > 1 else None
+            ),
+        )
+
+    def gradient_accumulation_steps_for(self, micro_batch_size):
+        """Micro-batches per update to reach `batch_size` with `micro_batch_size`.
+
+        Raises:
+            ValueError: if `micro_batch_size` does not divide `batch_size`.
+        """
+        if (
+            isinstance(micro_batch_size, bool)
+            or not isinstance(micro_batch_size, numbers.Integral)
+            or micro_batch_size < 1
+            or self.batch_size % micro_batch_size
+        ):
+            raise ValueError(
+                f"micro_batch_size must be a positive divisor of "
+                f"batch_size={self.batch_size}. "
+                f"Received: micro_batch_size={micro_batch_size}"
+            )
+        return self.batch_size // int(micro_batch_size)
+
+
+def bit_hyperrule(dataset_size, image_size):
+    """Returns the BiT-HyperRule hyperparameters for a dataset.
+
+    Args:
+        dataset_size: int. Number of training examples.
+        image_size: (int, int). Original (height, width) of the images.
+
+    Returns:
+        A `BiTHyperRule`.
+
+    Example:
+    >>> rule = keras_transformer_bit.recipes.bit_hyperrule(5000, (32, 32))
+    >>> rule.resize_size, rule.crop_size, rule.supports, rule.mixup_alpha
+    (160, 128, (100, 200, 300, 400, 500), 0.0)
+    >>> optimizer = rule.optimizer(gradient_accumulation_steps=16)  # batch 32 x 16
+    """
+    resize_size, crop_size = bit_resolution(image_size)
+    return BiTHyperRule(
+        dataset_size=_check_dataset_size(dataset_size),
+        image_size=_check_image_size(image_size),
+        resize_size=resize_size,
+        crop_size=crop_size,
+        supports=bit_schedule_supports(dataset_size),
+        mixup_alpha=bit_mixup_alpha(dataset_size),
+    )

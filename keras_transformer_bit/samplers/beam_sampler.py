@@ -1,0 +1,234 @@
+"""Beam search with the GNMT length penalty (Wu et al. 2016, §7)."""
+
+import math
+
+import keras
+from keras import ops
+
+_NEG_INF = float("-inf")
+
+
+class BeamSampler:
+    """Beam search that keeps finished and alive hypotheses apart.
+
+    Every step extends each alive hypothesis by every token and keeps the
+    `beam_size` best extensions by log-probability. An extension that ends
+    with `end_token_id` (or fills the buffer) is frozen: it leaves the alive
+    set and enters the finished set, scored by its log-probability divided by
+    the GNMT length penalty `((5 + length) / 6) ** length_penalty`, where
+    `length` counts the generated tokens including the end token. The finished
+    set keeps the `beam_size` best scores. The search stops for a sequence
+    when no alive hypothesis can beat the `num_return_sequences`-th best
+    finished one: log-probabilities only fall as hypotheses grow, so the best
+    alive log-probability divided by the largest penalty still reachable
+    bounds every score the alive hypotheses can reach. With `beam_size=1` this
+    is exactly greedy decoding.
+
+    The step function contract is `Sampler`'s: `next_fn(token_ids, index,
+    state) -> (logits, state)`, called on `batch * beam_size` rows (row
+    `b * beam_size + k` is beam `k` of sequence `b`). Each tensor of `state`
+    is repeated `beam_size` times along its first axis at the start and
+    reordered along it whenever hypotheses are reordered; keep per-sequence
+    constants (such as a cross-attention cache) out of `state`.
+
+    Args:
+        beam_size: int >= 1. Alive hypotheses per sequence. Defaults to `4`.
+        length_penalty: float. The GNMT `alpha`; `0` ranks by log-probability
+            alone, larger values favour longer outputs. Defaults to `0.6`.
+        num_return_sequences: int in `[1, beam_size]`. How many of the best
+            finished hypotheses to return. Defaults to `1`.
+
+    Call arguments:
+        next_fn: the step function.
+        token_ids: int tensor `(batch, length)`: the prompt in positions
+            `0..start_index`, then padding.
+        state: the initial state of `next_fn` (batch-sized). Defaults to `()`.
+        start_index: int. Position of the last prompt token. Defaults to `0`.
+        end_token_id: int or `None`. Defaults to `None`.
+        pad_token_id: int. Defaults to `0`.
+
+    Returns:
+        `(token_ids, scores)`. With `num_return_sequences=1`: int32
+        `(batch, length)` and float32 `(batch,)`; otherwise `(batch, n,
+        length)` and `(batch, n)`, best first. Scores are length-penalised
+        log-probabilities.
+
+    Example:
+    >>> import numpy as np
+    >>> table = np.log(np.array([[.1, .5, .4], [.1, .1, .8], [.1, .8, .1]]))
+    >>> def next_fn(token_ids, index, state):
+    ...     last = ops.take(token_ids, index, axis=1)
+    ...     return ops.take(table, last, axis=0), state
+    >>> sampler = BeamSampler(beam_size=3, length_penalty=0.0)
+    >>> ids, scores = sampler(next_fn, np.zeros((1, 3), "int32"))
+    >>> ops.convert_to_numpy(ids).tolist()
+    [[0, 1, 2]]
+
+    References:
+        Wu et al., 2016. Google's Neural Machine Translation System.
+    """
+
+    def __init__(self, beam_size=4, length_penalty=0.6, num_return_sequences=1):
+        if (
+            isinstance(beam_size, bool)
+            or not isinstance(beam_size, int)
+            or beam_size < 1
+        ):
+            raise ValueError(
+                f"beam_size must be an int >= 1. Received: beam_size={beam_size}"
+            )
+        if not isinstance(length_penalty, (int, float)) or not math.isfinite(
+            length_penalty
+        ):
+            raise ValueError(
+                "length_penalty must be a finite float. "
+                f"Received: length_penalty={length_penalty}"
+            )
+        if (
+            isinstance(num_return_sequences, bool)
+            or not isinstance(num_return_sequences, int)
+            or not 1 <= num_return_sequences <= beam_size
+        ):
+            raise ValueError(
+                "num_return_sequences must be an int in [1, beam_size="
+                f"{beam_size}]. Received: num_return_sequences={num_return_sequences}"
+            )
+        self.beam_size = beam_size
+        self.length_penalty = float(length_penalty)
+        self.num_return_sequences = num_return_sequences
+
+    def length_penalty_factor(self, length):
+        """`((5 + length) / 6) ** length_penalty` for a generated length."""
+        length = ops.cast(length, "float32")
+        return ops.power((5.0 + length) / 6.0, self.length_penalty)
+
+    def __call__(
+        self,
+        next_fn,
+        token_ids,
+        state=(),
+        start_index=0,
+        end_token_id=None,
+        pad_token_id=0,
+    ):
+        token_ids = ops.cast(token_ids, "int32")
+        batch_size = ops.shape(token_ids)[0]
+        length = token_ids.shape[1]
+        beam_size = self.beam_size
+        positions = ops.arange(length, dtype="int32")[None, None, :]
+        max_new_tokens = length - 1 - start_index
+        batch_offsets = ops.arange(batch_size, dtype="int32")[:, None] * beam_size
+
+        def cond(
+            index,
+            alive_ids,
+            alive_log_probs,
+            finished_ids,
+            finished_scores,
+            done,
+            state,
+        ):
+            return ops.logical_and(index < length - 1, ops.logical_not(ops.all(done)))
+
+        def body(
+            index,
+            alive_ids,
+            alive_log_probs,
+            finished_ids,
+            finished_scores,
+            done,
+            state,
+        ):
+            flat_ids = ops.reshape(alive_ids, (-1, length))
+            logits, state = next_fn(flat_ids, index, state)
+            log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+            vocabulary_size = log_probs.shape[-1]
+            candidates = alive_log_probs[:, :, None] + ops.reshape(
+                log_probs, (-1, beam_size, vocabulary_size)
+            )
+            top_log_probs, top_indices = ops.top_k(
+                ops.reshape(candidates, (-1, beam_size * vocabulary_size)),
+                k=beam_size,
+            )
+            top_indices = ops.cast(top_indices, "int32")
+            parents = top_indices // vocabulary_size
+            tokens = top_indices % vocabulary_size
+
+            # Reorder hypotheses (and the step function's state) by parent.
+            new_ids = ops.take_along_axis(alive_ids, parents[:, :, None], axis=1)
+            new_ids = ops.where(positions == index + 1, tokens[:, :, None], new_ids)
+            gather = ops.reshape(parents + batch_offsets, (-1,))
+            state = keras.tree.map_structure(
+                lambda x: ops.take(x, gather, axis=0), state
+            )
+
+            new_length = index + 1 - start_index
+            ends = _ends(tokens, end_token_id, new_length >= max_new_tokens)
+            new_scores = ops.where(
+                ends, top_log_probs / self.length_penalty_factor(new_length), _NEG_INF
+            )
+            alive_log_probs = ops.where(ends, _NEG_INF, top_log_probs)
+
+            # Merge the new finished hypotheses into the finished set; on ties
+            # the older hypothesis (first in the concatenation) wins.
+            merged_scores = ops.concatenate([finished_scores, new_scores], axis=1)
+            merged_ids = ops.concatenate([finished_ids, new_ids], axis=1)
+            finished_scores, keep = ops.top_k(merged_scores, k=beam_size)
+            finished_ids = ops.take_along_axis(
+                merged_ids, ops.cast(keep, "int32")[:, :, None], axis=1
+            )
+
+            # Early stop: the best score any alive hypothesis can still reach.
+            largest_penalty = ops.maximum(
+                self.length_penalty_factor(new_length + 1),
+                self.length_penalty_factor(max_new_tokens),
+            )
+            best_reachable = ops.max(alive_log_probs, axis=1) / largest_penalty
+            threshold = finished_scores[:, self.num_return_sequences - 1]
+            done = ops.logical_or(done, best_reachable <= threshold)
+            return (
+                index + 1,
+                new_ids,
+                alive_log_probs,
+                finished_ids,
+                finished_scores,
+                done,
+                state,
+            )
+
+        first_beam = ops.arange(beam_size) == 0
+        loop_vars = (
+            ops.convert_to_tensor(start_index, "int32"),
+            ops.repeat(token_ids[:, None, :], beam_size, axis=1),
+            ops.repeat(
+                ops.where(first_beam, 0.0, _NEG_INF)[None, :], batch_size, axis=0
+            ),
+            ops.full((batch_size, beam_size, length), pad_token_id, "int32"),
+            ops.full((batch_size, beam_size), _NEG_INF, "float32"),
+            ops.zeros((batch_size,), "bool"),
+            keras.tree.map_structure(lambda x: ops.repeat(x, beam_size, axis=0), state),
+        )
+        outputs = ops.while_loop(cond, body, loop_vars)
+        finished_ids, finished_scores = outputs[3], outputs[4]
+        n = self.num_return_sequences
+        if n == 1:
+            return finished_ids[:, 0], finished_scores[:, 0]
+        return finished_ids[:, :n], finished_scores[:, :n]
+
+    def get_config(self):
+        return {
+            "beam_size": self.beam_size,
+            "length_penalty": self.length_penalty,
+            "num_return_sequences": self.num_return_sequences,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _ends(tokens, end_token_id, buffer_full):
+    """Whether each new hypothesis is finished: it ended or filled the buffer."""
+    if end_token_id is None:
+        return ops.logical_or(ops.zeros_like(tokens, "bool"), buffer_full)
+    return ops.logical_or(tokens == end_token_id, buffer_full)

@@ -1,0 +1,154 @@
+"""The decoding loop shared by the one-token-per-step samplers."""
+
+import keras
+from keras import ops
+
+
+class Sampler:
+    """Base class of the samplers that pick one token per sequence per step.
+
+    A sampler drives a step function `next_fn(token_ids, index, state) ->
+    (logits, state)`:
+
+    - `token_ids`: int32 tensor `(batch, length)`, the whole token buffer.
+      Positions `0..index` hold the tokens so far; the rest are padding.
+    - `index`: scalar int32 tensor, the position of the last token so far.
+    - `state`: any nest of tensors with a leading batch dimension (for
+      example a key/value cache), or `()`.
+    - `logits`: float tensor `(batch, vocabulary_size)`, the scores of the
+      token that goes to position `index + 1`.
+
+    A cached step function reads only `token_ids[:, index]`; a full-recompute
+    one may rerun a model over the whole buffer. The loop is a
+    `keras.ops.while_loop` with static shapes, so it compiles inside
+    `tf.function` (also with `jit_compile=True`). It stops when every
+    sequence has produced `end_token_id`, or when the buffer is full.
+
+    Subclasses implement `select(logits)`, which returns the next token ids.
+
+    Args:
+        temperature: float. Logits are divided by it before `select` and
+            before scoring. Defaults to `1.0`.
+
+    Call arguments:
+        next_fn: the step function described above.
+        token_ids: int tensor `(batch, length)`. The prompt in positions
+            `0..start_index` (for translation: the start token), then padding.
+            `length` bounds the output.
+        state: the initial state of `next_fn`. Defaults to `()`.
+        start_index: int. Position of the last prompt token. Defaults to `0`.
+        end_token_id: int or `None`. A sequence stops after producing it and
+            is padded with `pad_token_id` afterwards. Defaults to `None`.
+        pad_token_id: int. Defaults to `0`.
+
+    Returns:
+        `(token_ids, scores)`: the filled int32 buffer `(batch, length)` and the
+        float32 log-probability `(batch,)` of each generated continuation
+        (end token included, padding excluded) under the temperature-scaled
+        model distribution.
+    """
+
+    def __init__(self, temperature=1.0):
+        if not isinstance(temperature, (int, float)) or temperature <= 0:
+            raise ValueError(
+                "temperature must be a positive float. "
+                f"Received: temperature={temperature}"
+            )
+        self.temperature = float(temperature)
+
+    def select(self, logits):
+        """Returns int32 next tokens `(batch,)` from float32 logits `(batch, V)`."""
+        raise NotImplementedError
+
+    def start(self):
+        """Hook run once at the beginning of a call (e.g. to reset a seed)."""
+
+    def __call__(
+        self,
+        next_fn,
+        token_ids,
+        state=(),
+        start_index=0,
+        end_token_id=None,
+        pad_token_id=0,
+    ):
+        token_ids = ops.cast(token_ids, "int32")
+        length = ops.shape(token_ids)[1]
+        batch_size = ops.shape(token_ids)[0]
+        positions = ops.arange(length, dtype="int32")[None, :]
+        self.start()
+
+        def cond(index, token_ids, scores, finished, state):
+            return ops.logical_and(
+                index < length - 1, ops.logical_not(ops.all(finished))
+            )
+
+        def body(index, token_ids, scores, finished, state):
+            logits, state = next_fn(token_ids, index, state)
+            logits = ops.cast(logits, "float32") / self.temperature
+            next_tokens = ops.cast(self.select(logits), "int32")
+            log_probs = ops.take_along_axis(
+                ops.log_softmax(logits, axis=-1), next_tokens[:, None], axis=-1
+            )[:, 0]
+            scores = scores + ops.where(finished, 0.0, log_probs)
+            next_tokens = ops.where(finished, pad_token_id, next_tokens)
+            if end_token_id is not None:
+                finished = ops.logical_or(finished, next_tokens == end_token_id)
+            token_ids = ops.where(
+                positions == index + 1, next_tokens[:, None], token_ids
+            )
+            return index + 1, token_ids, scores, finished, state
+
+        loop_vars = (
+            ops.convert_to_tensor(start_index, "int32"),
+            token_ids,
+            ops.zeros((batch_size,), "float32"),
+            ops.zeros((batch_size,), "bool"),
+            state,
+        )
+        _, token_ids, scores, _, _ = ops.while_loop(cond, body, loop_vars)
+        return token_ids, scores
+
+    def get_config(self):
+        return {"temperature": self.temperature}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class RandomSampler(Sampler):
+    """Base class of the samplers that draw tokens at random.
+
+    The random stream comes from a `keras.random.SeedGenerator`. With an int
+    `seed` the stream restarts at every call, so a call is reproducible: the
+    same inputs and seed give the same tokens. With `seed=None` the stream
+    continues from call to call.
+
+    Args:
+        temperature: float. Logits are divided by it. Defaults to `1.0`.
+        seed: int or `None`. Defaults to `None`.
+    """
+
+    def __init__(self, temperature=1.0, seed=None):
+        super().__init__(temperature=temperature)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an int or None. Received: seed={seed}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def start(self):
+        if self.seed is not None:
+            self.seed_generator.state.assign(
+                ops.convert_to_tensor([self.seed, 0], self.seed_generator.state.dtype)
+            )
+
+    def draw(self, logits):
+        """Draws one token per row of `logits` (unnormalised log-probabilities)."""
+        samples = keras.random.categorical(
+            logits, 1, seed=self.seed_generator, dtype="int32"
+        )
+        return samples[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}

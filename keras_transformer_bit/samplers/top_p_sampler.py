@@ -1,0 +1,53 @@
+"""Nucleus (top-p) sampling (Holtzman et al. 2020)."""
+
+from keras import ops
+
+from keras_transformer_bit.samplers.sampler import RandomSampler
+
+
+class TopPSampler(RandomSampler):
+    """Samples the next token from the smallest set holding probability `p`.
+
+    Tokens are sorted by probability (after dividing the logits by
+    `temperature`); a token stays a candidate when the probability of the
+    tokens ranked above it is below `p`, so the most likely token always
+    stays. The next token is drawn from the renormalised candidates. See
+    `Sampler` for the step function contract and the call arguments.
+
+    Args:
+        p: float in `(0, 1]`. The probability mass to keep. Defaults to `0.9`.
+        temperature: float. Defaults to `1.0`.
+        seed: int or `None`. With an int, every call restarts the same random
+            stream, so results are reproducible. Defaults to `None`.
+
+    Example:
+    >>> import numpy as np
+    >>> def next_fn(token_ids, index, state):
+    ...     return ops.log(ops.convert_to_tensor([[0.05, 0.6, 0.3, 0.05]])), state
+    >>> ids, _ = TopPSampler(p=0.8, seed=1)(next_fn, np.zeros((1, 6), "int32"))
+    >>> set(ops.convert_to_numpy(ids)[0, 1:].tolist()) <= {1, 2}
+    True
+
+    References:
+        Holtzman et al., 2020. The Curious Case of Neural Text Degeneration.
+    """
+
+    def __init__(self, p=0.9, temperature=1.0, seed=None):
+        super().__init__(temperature=temperature, seed=seed)
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+            raise ValueError(f"top_p must be a float in (0, 1]. Received: top_p={p}")
+        self.p = float(p)
+
+    def select(self, logits):
+        vocabulary_size = logits.shape[-1]
+        sorted_logits, sorted_indices = ops.top_k(logits, k=vocabulary_size)
+        sorted_probabilities = ops.softmax(sorted_logits, axis=-1)
+        mass_above = ops.cumsum(sorted_probabilities, axis=-1) - sorted_probabilities
+        keep = mass_above < self.p
+        # The top token always stays, even if rounding puts its mass above p.
+        keep = ops.logical_or(keep, ops.arange(vocabulary_size)[None, :] == 0)
+        choice = self.draw(ops.where(keep, sorted_logits, -1e9))
+        return ops.take_along_axis(sorted_indices, choice[:, None], axis=-1)[:, 0]
+
+    def get_config(self):
+        return {**super().get_config(), "p": self.p}

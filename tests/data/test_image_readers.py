@@ -1,0 +1,115 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_transformer_bit.data import (
+    image_classification_pipeline,
+    load_fashion_mnist,
+    load_image_folder,
+    load_tfds_images,
+)
+from keras_transformer_bit.data.fashion_mnist import DEFAULT_DIRECTORY
+
+TUXPAINT_STAMPS = "/usr/share/tuxpaint/stamps"
+
+
+def _write_idx(path, array, magic):
+    header = magic.to_bytes(4, "big") + b"".join(
+        d.to_bytes(4, "big") for d in array.shape
+    )
+    with gzip.open(path, "wb") as file:
+        file.write(header + array.astype("uint8").tobytes())
+
+
+@pytest.mark.skipif(
+    not os.path.exists(os.path.join(DEFAULT_DIRECTORY, "t10k-labels-idx1-ubyte.gz")),
+    reason="apt-get install dataset-fashion-mnist",
+)
+def test_fashion_mnist_debian_files():
+    test = load_fashion_mnist("test")
+    assert test.images.shape == (10_000, 28, 28)
+    assert test.images.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(test.labels), [1000] * 10)
+    assert test.class_names[test.labels[0]] == "Ankle boot"
+    assert test.image_size == (28, 28)
+
+
+def test_fashion_mnist_missing_and_truncated(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        load_fashion_mnist("train", directory=str(tmp_path))
+    with pytest.raises(ValueError, match="split"):
+        load_fashion_mnist("validation")
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28)), 0x803)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 2, 3]), 0x801)
+    small = load_fashion_mnist("test", directory=str(tmp_path))
+    np.testing.assert_array_equal(small.labels, [1, 2, 3])
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as file:
+        file.write((0x801).to_bytes(4, "big") + (5).to_bytes(4, "big") + b"\x01\x02")
+    with pytest.raises(ValueError, match="truncated"):
+        load_fashion_mnist("test", directory=str(tmp_path))
+
+
+def test_image_folder_mixed_formats(tmp_path):
+    (tmp_path / "cats" / "nested").mkdir(parents=True)
+    (tmp_path / "dogs").mkdir()
+    (tmp_path / "empty").mkdir()
+    rng = np.random.default_rng(0)
+    files = {
+        "cats/a.png": tf.io.encode_png(rng.integers(0, 255, (10, 12, 4), "uint8")),
+        "cats/nested/b.jpg": tf.io.encode_jpeg(rng.integers(0, 255, (7, 9, 3), "uint8")),
+        "dogs/c.PNG": tf.io.encode_png(rng.integers(0, 255, (20, 5, 1), "uint8")),
+        "dogs/notes.txt": b"not an image",
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(bytes(content.numpy()) if hasattr(content, "numpy") else content)
+    data = load_image_folder(str(tmp_path))
+    assert data.class_names == ["cats", "dogs"]
+    np.testing.assert_array_equal(data.labels, [0, 0, 1])
+    images, labels = next(iter(image_classification_pipeline(
+        data, 2, training=False, batch_size=8, crop_size=6,
+    )))
+    assert images.shape == (3, 6, 6, 3)
+    np.testing.assert_array_equal(np.argmax(labels, -1), [0, 0, 1])
+    with pytest.raises(FileNotFoundError, match="directory"):
+        load_image_folder(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="no class subfolders"):
+        load_image_folder(str(tmp_path / "empty"))
+
+
+@pytest.mark.skipif(not os.path.isdir(TUXPAINT_STAMPS), reason="apt-get install tuxpaint-stamps-default")
+def test_image_folder_tuxpaint_stamps():
+    stamps = load_image_folder(TUXPAINT_STAMPS, extensions=(".png",))
+    assert "animals" in stamps.class_names
+    assert len(stamps) > 100
+    sample = stamps.select(np.linspace(0, len(stamps) - 1, 6).astype(int))
+    images, labels = next(iter(image_classification_pipeline(
+        sample, stamps.num_classes, training=True, batch_size=6, crop_size=32,
+        resize_size=40, seed=0,
+    )))
+    assert images.shape == (6, 32, 32, 3)
+    assert float(tf.reduce_min(images)) >= 0 and float(tf.reduce_max(images)) <= 255.001
+
+
+def test_tfds_by_name_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=40):
+        data = load_tfds_images("cifar10", split="train")
+        assert len(data) == 40
+        assert data.num_classes == 10
+        assert data.image_size == (32, 32)
+        labels_from_stream = [int(y) for _, y in data.as_dataset()]
+        np.testing.assert_array_equal(labels_from_stream, data.labels)
+        present = np.unique(data.labels)
+        subset = data.select(np.flatnonzero(np.isin(data.labels, present[:2])))
+        batches = list(image_classification_pipeline(
+            subset, 10, training=False, batch_size=16, crop_size=8,
+        ))
+        assert sum(len(x) for x, _ in batches) == len(subset)
+        got = np.concatenate([np.argmax(y, -1) for _, y in batches])
+        np.testing.assert_array_equal(got, subset.labels)
+        with pytest.raises(ValueError, match="no feature 'picture'"):
+            load_tfds_images("cifar10", image_key="picture")

@@ -1,0 +1,83 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_transformer_bit.data.image_preprocessing import decode_image
+from keras_transformer_bit.export import export_image_classifier
+from keras_transformer_bit.models import BiTClassifier
+
+# Runs in a fresh interpreter: only TensorFlow, not this package, is imported.
+_SERVE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    path, images_path, out_path = sys.argv[1:]
+    serving = tf.saved_model.load(path).signatures["serving_default"]
+    images = np.load(images_path, allow_pickle=True)["images"]
+    outputs = serving(images=tf.constant(list(images), tf.string))
+    np.savez(out_path, **{k: v.numpy() for k, v in outputs.items()})
+    print(json.dumps(sorted(outputs)))
+    """
+)
+
+
+@pytest.mark.large
+def test_export_serves_bytes_in_fresh_process(tmp_path):
+    keras.utils.set_random_seed(0)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=3)
+    head = classifier.head
+    head.kernel.assign(np.random.default_rng(0).normal(size=head.kernel.shape) * 0.1)
+    rng = np.random.default_rng(1)
+    encoded = [
+        tf.io.encode_png(rng.integers(0, 255, (40, 30, 3), "uint8")),
+        tf.io.encode_jpeg(rng.integers(0, 255, (20, 20, 3), "uint8")),
+        tf.io.encode_png(rng.integers(0, 255, (25, 33, 1), "uint8")),  # gray
+        tf.io.encode_png(rng.integers(0, 255, (32, 32, 4), "uint8")),  # RGBA
+    ]
+    encoded = np.array([bytes(e.numpy()) for e in encoded], dtype=object)
+    path = os.path.join(tmp_path, "served")
+    os.makedirs(path)  # an older export is replaced
+    export_image_classifier(classifier, path, image_size=24, class_names=["a", "b", "c"])
+    assert sorted(os.listdir(tmp_path)) == ["served"]  # no staging leftovers
+
+    np.savez(tmp_path / "images.npz", images=encoded)
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_SCRIPT, path, str(tmp_path / "images.npz"),
+         str(tmp_path / "out.npz")],
+        capture_output=True, text=True, timeout=240,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    keys = json.loads(result.stdout.strip().splitlines()[-1])
+    assert keys == ["logits", "probabilities", "top_class", "top_class_name"]
+    served = np.load(tmp_path / "out.npz")
+
+    pixels = tf.stack([tf.image.resize(decode_image(e), [24, 24]) for e in encoded])
+    expected = classifier(pixels, training=False).numpy()
+    np.testing.assert_allclose(served["logits"], expected, atol=1e-4)
+    np.testing.assert_allclose(
+        served["probabilities"], tf.nn.softmax(expected).numpy(), atol=1e-5
+    )
+    np.testing.assert_array_equal(served["top_class"], expected.argmax(-1))
+    np.testing.assert_array_equal(
+        served["top_class_name"].astype(str), np.array(["a", "b", "c"])[expected.argmax(-1)]
+    )
+
+
+def test_export_bad_input(tmp_path):
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    with pytest.raises(ValueError, match="class_names"):
+        export_image_classifier(classifier, str(tmp_path / "x"), 16, ["only one"])
+    with pytest.raises(ValueError, match="image_size"):
+        export_image_classifier(classifier, str(tmp_path / "x"), image_size=(0, 4))
+    with pytest.raises(ValueError, match="Keras model"):
+        export_image_classifier(object(), str(tmp_path / "x"))
+    assert os.listdir(tmp_path) == []

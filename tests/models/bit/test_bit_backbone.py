@@ -1,0 +1,78 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer_bit.layers import StandardizedConv2D
+from keras_transformer_bit.models import BiTBackbone
+from keras_transformer_bit.models.bit import count_parameters
+
+SMALL = {"block_depths": [1, 2], "base_width": 8, "norm_groups": 4}
+
+
+def test_output_shape_and_strides():
+    backbone = BiTBackbone(**SMALL)
+    # 33 -> pad 3, 7x7/2 -> 17 -> pad 1, pool 3/2 -> 9 -> block 2 stride 2 -> 5.
+    features = backbone(np.zeros((2, 33, 30, 3), "float32"))
+    assert tuple(features.shape) == (2, 5, 4, 64)
+    assert backbone.num_features == 64
+    assert backbone.units_per_block == (1, 2)
+    assert isinstance(backbone.get_layer("root_conv"), StandardizedConv2D)
+    assert backbone.get_layer("block2_unit01").strides == 2
+    assert backbone.get_layer("block2_unit01").use_projection
+    assert not backbone.get_layer("block2_unit02").use_projection
+    # Features follow group norm + ReLU.
+    assert float(keras.ops.min(features)) >= 0.0
+
+
+def test_no_strided_layer_pads_same():
+    backbone = BiTBackbone(**SMALL)
+    paddings = [
+        layer.padding
+        for layer in backbone.layers
+        if hasattr(layer, "padding") and hasattr(layer, "strides")
+    ]
+    unit = backbone.get_layer("block2_unit01")
+    paddings += [unit.spatial_conv.padding, unit.projection_conv.padding]
+    assert paddings and set(paddings) == {"valid"}
+
+
+def test_count_parameters_matches_built_small_models():
+    for config in (
+        SMALL,
+        {**SMALL, "width_factor": 2},
+        {**SMALL, "norm_layer": "batch_norm", "conv_layer": "conv2d"},
+    ):
+        assert BiTBackbone(**config).count_params() == count_parameters(config)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"depth": 34}, "depth=34"),
+        ({}, "exactly one of depth and block_depths"),
+        ({"depth": 50, "block_depths": [1]}, "exactly one"),
+        ({"block_depths": [1, 0]}, r"block_depths=\[1, 0\]"),
+        ({"block_depths": [1], "width_factor": 0}, "width_factor=0"),
+        ({"block_depths": [1], "base_width": 8}, "divisible by norm_groups"),
+        ({"block_depths": [1], "conv_layer": "conv1d"}, "conv_layer='conv1d'"),
+        ({"block_depths": [1], "image_shape": (32, 32, 1)}, r"\(32, 32, 1\)"),
+    ],
+)
+def test_invalid_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BiTBackbone(**kwargs)
+
+
+def test_wrong_rank_or_channels():
+    backbone = BiTBackbone(**SMALL)
+    with pytest.raises(ValueError, match="rank 4"):
+        backbone(np.zeros((32, 32, 3), "float32"))
+    with pytest.raises(ValueError, match="1 channels"):
+        backbone(np.zeros((1, 32, 32, 1), "float32"))
+
+
+def test_config_round_trip():
+    backbone = BiTBackbone(**SMALL, width_factor=2, standardization_epsilon=1e-8)
+    revived = BiTBackbone.from_config(backbone.get_config())
+    assert revived.get_config() == backbone.get_config()
+    assert revived.count_params() == backbone.count_params()

@@ -1,0 +1,127 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_transformer_bit.models import BiTBackbone, BiTClassifier
+from keras_transformer_bit.models.bit import PRESETS, count_parameters
+from tests.helpers import run_model_saving_test
+
+SMALL = {"block_depths": [1, 1], "base_width": 8, "norm_groups": 4}
+
+
+def _images(shape=(2, 24, 24, 3), seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, shape).astype("float32")
+
+
+def _randomize(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign(rng.normal(0.0, 0.5, weight.shape).astype("float32"))
+    return model
+
+
+def test_head_starts_at_zero_and_inputs_are_rescaled():
+    classifier = BiTClassifier(BiTBackbone(**SMALL), num_classes=3)
+    np.testing.assert_array_equal(np.asarray(classifier.head.kernel), 0.0)
+    np.testing.assert_array_equal(np.asarray(classifier(_images())), 0.0)
+    rescaled = classifier.get_layer("rescaling")(np.array([0.0, 127.5, 255.0]))
+    np.testing.assert_allclose(np.asarray(rescaled), [-1.0, 0.0, 1.0])
+
+
+def test_any_image_size():
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=4)
+    for shape in [(1, 32, 32, 3), (3, 50, 41, 3)]:
+        assert tuple(classifier(_images(shape)).shape) == (shape[0], 4)
+
+
+def test_saving_round_trip():
+    classifier = _randomize(BiTClassifier(BiTBackbone(**SMALL), num_classes=3))
+    run_model_saving_test(classifier, _images())
+
+
+def test_mixed_precision_logits_are_float32():
+    classifier = BiTClassifier(
+        BiTBackbone(**SMALL, dtype="mixed_bfloat16"), num_classes=3
+    )
+    logits = classifier(_images())
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    assert all(w.dtype == "float32" for w in classifier.weights)
+
+
+def test_trains():
+    classifier = BiTClassifier(BiTBackbone(**SMALL), num_classes=2)
+    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    images, labels = _images((4, 16, 16, 3)), np.array([0, 1, 0, 1])
+    losses = []
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(labels, classifier(images, training=True))
+        variables = classifier.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        losses.append(float(loss))
+    # The zero head starts every class at the same logit: loss log(2).
+    np.testing.assert_allclose(losses[0], np.log(2.0), rtol=1e-5)
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("num_classes", [0, -3, 2.5, True])
+def test_num_classes_must_be_positive(num_classes):
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1"):
+        BiTClassifier(BiTBackbone(**SMALL), num_classes=num_classes)
+    with pytest.raises(ValueError, match="num_classes"):
+        BiTClassifier.from_preset("bit_tiny", num_classes=num_classes)
+
+
+def test_wrong_rank_or_channels():
+    classifier = BiTClassifier(BiTBackbone(**SMALL), num_classes=3)
+    with pytest.raises(ValueError, match="rank 4"):
+        classifier(np.zeros((24, 24, 3), "float32"))
+    # Keras' own input check may speak first; both name the shapes.
+    with pytest.raises(ValueError, match=r"\(1, 24, 24, 4\)"):
+        classifier(np.zeros((1, 24, 24, 4), "float32"))
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="bit_m_r18x1"):
+        BiTClassifier.from_preset("bit_m_r18x1")
+
+
+def test_preset_table():
+    official = {
+        "r50x1": 25.55,
+        "r50x3": 217.32,
+        "r101x1": 44.54,
+        "r101x3": 387.93,
+        "r152x2": 236.34,
+        "r152x4": 936.53,
+    }
+    for upstream, tag, classes in [
+        ("s", "imagenet", 1000),
+        ("m", "imagenet21k", 21843),
+    ]:
+        for arch, millions in official.items():
+            preset = PRESETS[f"bit_{upstream}_{arch}"]
+            count = count_parameters(preset["config"], num_classes=1000)
+            assert round(count / 1e6, 2) == millions
+            assert preset["parameter_count"] == count
+            assert preset["num_classes"] == classes and preset["weights"] == tag
+            file_name = f"BiT-{upstream.upper()}-{arch.upper()}.npz"
+            assert preset["weights_file"] == file_name
+            assert preset["weights_url"] == (
+                "https://storage.googleapis.com/bit_models/" + file_name
+            )
+    tiny = PRESETS["bit_tiny"]
+    assert tiny["parameter_count"] == count_parameters(tiny["config"], 10)
+
+
+@pytest.mark.large
+@pytest.mark.parametrize(
+    "name, expected", [("bit_m_r50x1", 25_549_352), ("bit_m_r101x1", 44_541_480)]
+)
+def test_built_parameter_counts(name, expected):
+    classifier = BiTClassifier.from_preset(name, num_classes=1000)
+    assert classifier.count_params() == expected
+    config = classifier.backbone.get_config()
+    assert count_parameters(config, num_classes=1000) == expected
