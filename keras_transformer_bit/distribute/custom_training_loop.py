@@ -278,6 +278,13 @@ class CustomTrainingLoop:
                 total = self.optimizer.scale_loss(total)
         variables = self.model.trainable_variables
         gradients = tape.gradient(total, variables)
+        # Embedding gradients arrive as IndexedSlices whose sizes differ between
+        # replicas (different tokens per batch); batched all-reduce needs dense
+        # tensors of equal shapes on every replica.
+        gradients = [
+            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+            for g in gradients
+        ]
         self.optimizer.apply(gradients, variables)
         self._update_metrics(y, y_pred, sample_weight, loss, global_count)
         return loss

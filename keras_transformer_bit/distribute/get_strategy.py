@@ -175,7 +175,14 @@ def get_strategy(
     devices = list(devices or _training_devices())
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(devices[0])
-    return tf.distribute.MirroredStrategy(devices)
+    cross_device_ops = None
+    if not any("GPU" in device.upper() for device in devices):
+        # On CPUs reduce on one device instead of with collective ops: every new
+        # MirroredStrategy restarts TF's collective instance keys, and a second
+        # strategy in the same process then collides with the first one's cached
+        # shapes ("Shape mismatch in the collective instance").
+        cross_device_ops = tf.distribute.ReductionToOneDevice()
+    return tf.distribute.MirroredStrategy(devices, cross_device_ops=cross_device_ops)
 
 
 def is_multi_worker(strategy):

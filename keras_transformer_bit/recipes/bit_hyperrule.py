@@ -166,6 +166,31 @@ class BiTHyperRule:
             batch_size=int(batch_size),
         )
 
+    def shortened(self, fraction):
+        """Returns the rule with every support multiplied by `fraction`.
+
+        Not part of the HyperRule: for smoke runs and fixed compute budgets.
+        Supports are rounded up and kept strictly increasing.
+        """
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1]. Received: fraction={fraction}")
+        supports = [math.ceil(s * fraction) for s in self.supports]
+        for i in range(1, len(supports)):
+            supports[i] = max(supports[i], supports[i - 1] + 1)
+        return dataclasses.replace(self, supports=tuple(supports))
+
+    def with_crop_size(self, crop_size):
+        """Returns the rule at another resolution, same resize/crop ratio.
+
+        Not part of the HyperRule: for small machines.
+        """
+        if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
+            raise ValueError(
+                f"crop_size must be a positive int. Received: crop_size={crop_size}"
+            )
+        resize_size = round(crop_size * self.resize_size / self.crop_size)
+        return dataclasses.replace(self, resize_size=resize_size, crop_size=crop_size)
+
     def learning_rate_schedule(self, gradient_accumulation_steps=1):
         """Returns the `BiTSchedule` of this rule.
 

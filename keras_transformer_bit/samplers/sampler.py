@@ -62,6 +62,7 @@ class Sampler:
 
     def start(self):
         """Hook run once at the beginning of a call (e.g. to reset a seed)."""
+        return None
 
     def __call__(
         self,

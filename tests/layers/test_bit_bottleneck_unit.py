@@ -67,9 +67,7 @@ def test_shortcut_reads_the_preactivated_input():
     norm = keras.layers.GroupNormalization(groups=1, epsilon=1e-5)
     activated = np.maximum(np.asarray(norm(inputs)), 0.0)[:, ::2, ::2, :]
     kernel = np.asarray(unit.projection_conv.standardized_kernel())[0, 0]
-    np.testing.assert_allclose(
-        np.asarray(unit(inputs)), activated @ kernel, atol=1e-5
-    )
+    np.testing.assert_allclose(np.asarray(unit(inputs)), activated @ kernel, atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -280,8 +280,11 @@ def default_name(prefix):
 
 def check_image_shape(images, who):
     """Raises a clear error unless `images` is `(batch, height, width, 3)`."""
-    shape = tuple(images.shape) if hasattr(images, "shape") else None
-    if shape is None or len(shape) != 4:
+    try:
+        shape = tuple(images.shape)
+    except (AttributeError, ValueError, TypeError):
+        return  # no static shape (e.g. an unknown-rank trace): nothing to check
+    if len(shape) != 4:
         raise ValueError(
             f"{who} expects images of rank 4 (batch, height, width, 3), channels "
             f"last. Received: shape={shape}"

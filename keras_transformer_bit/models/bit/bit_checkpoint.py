@@ -145,8 +145,21 @@ def checkpoint_num_classes(arrays):
     return None if kernel is None else int(kernel.shape[-1])
 
 
+def checkpoint_architecture(arrays):
+    """Describes the network a checkpoint holds, e.g. for error messages."""
+    units = []
+    while any(key.startswith(f"resnet/block{len(units) + 1}/") for key in arrays):
+        prefix = f"resnet/block{len(units) + 1}/unit"
+        units.append(
+            len({key[: len(prefix) + 2] for key in arrays if key.startswith(prefix)})
+        )
+    root = arrays.get("resnet/root_block/standardized_conv2d/kernel")
+    width = "unknown" if root is None else root.shape[-1]
+    return f"units per block {tuple(units)}, root width {width}"
+
+
 def _describe(shape_by_key, keys, limit=20):
-    lines = [f"  {key}: {shape_by_key[key]}" for key in sorted(keys)[:limit]]
+    lines = [f"  {key}: {shape_by_key[key]}" for key in keys[:limit]]
     if len(keys) > limit:
         lines.append(f"  ... and {len(keys) - limit} more")
     return "\n".join(lines)
@@ -195,14 +208,18 @@ def load_bit_checkpoint(model, path_or_arrays, head="keep"):
         arrays = {k: v for k, v in arrays.items() if k not in (HEAD_KERNEL, HEAD_BIAS)}
     expected = {key: _official_shape(key, v) for key, v in variables.items()}
     found = {key: tuple(value.shape) for key, value in arrays.items()}
-    missing = set(expected) - set(found)
-    unexpected = set(found) - set(expected)
-    mismatched = sorted(
-        key for key in set(expected) & set(found) if found[key] != expected[key]
-    )
+    # Listed in network order (root first), the order a reader checks them in.
+    missing = [key for key in expected if key not in found]
+    unexpected = [key for key in found if key not in expected]
+    mismatched = [
+        key for key in expected if key in found and found[key] != expected[key]
+    ]
     if missing or unexpected or mismatched:
+        message = _mismatch_message(expected, found, missing, unexpected, mismatched)
         raise ValueError(
-            _mismatch_message(expected, found, missing, unexpected, mismatched)
+            f"{message}\nThe checkpoint holds {checkpoint_architecture(arrays)}; "
+            f"the model is units per block {tuple(backbone.units_per_block)}, root "
+            f"width {backbone.base_width * backbone.width_factor}."
         )
     for key, variable in variables.items():
         variable.assign(arrays[key].reshape(tuple(variable.shape)).astype("float32"))
@@ -228,7 +245,8 @@ def _mismatch_message(expected, found, missing, unexpected, mismatched, limit=20
         if len(mismatched) > limit:
             lines.append(f"  ... and {len(mismatched) - limit} more")
         parts.append(f"Mismatched shapes ({len(mismatched)}):\n" + "\n".join(lines))
-    if HEAD_KERNEL in mismatched:
+    if not missing and not unexpected and set(mismatched) <= {HEAD_KERNEL, HEAD_BIAS}:
+        parts[0] = "The checkpoint's head has another class count than the model."
         parts.append("For another class count, load with head='replace'.")
     return "\n".join(parts)
 

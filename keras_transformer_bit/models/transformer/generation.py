@@ -17,7 +17,11 @@ from keras_transformer_bit.samplers import BeamSampler, get_sampler
 
 
 def _check_max_length(model, max_length):
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length <= 0:
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, int)
+        or max_length <= 0
+    ):
         raise ValueError(
             f"max_length must be a positive int. Received: max_length={max_length}"
         )

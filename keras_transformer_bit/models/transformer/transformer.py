@@ -421,6 +421,29 @@ class Transformer(keras.Model):
         logits = self._project(x)[:, -1, :]
         return logits, ops.stack(layer_caches, axis=1)
 
+    def generate(self, source_ids, max_length=64, method="greedy", **kwargs):
+        """Generates target ids with the cached decoder (added by issue 3).
+
+        See `keras_transformer_bit.models.transformer.generation.generate` for
+        the options (`beam_size`, `length_penalty`, `num_return_sequences`,
+        `top_k`, `top_p`, `temperature`, `seed`, `return_scores`,
+        `jit_compile`).
+
+        Args:
+            source_ids: int `(batch, source_length)` source ids, 0 = padding.
+            max_length: int. Most target tokens to generate. Defaults to `64`.
+            method: `"greedy"`, `"beam"`, `"top_k"` or `"top_p"`.
+                Defaults to `"greedy"`.
+            **kwargs: the method's options.
+
+        Returns:
+            int32 `(batch, max_length)` ids without the start token (end token
+            kept, then padding); with `return_scores=True` also the scores.
+        """
+        from keras_transformer_bit.models.transformer.generation import generate
+
+        return generate(self, source_ids, max_length=max_length, method=method, **kwargs)
+
     # --- Presets and config.
 
     @classmethod

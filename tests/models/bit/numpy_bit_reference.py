@@ -132,7 +132,13 @@ def forward(arrays, images, groups, padding="official", pool_pad_value=0.0):
     """
     a = {k: v.astype("float64") for k, v in arrays.items()}
     x = images.astype("float64") / 127.5 - 1.0
-    x = _conv(x, _standardize(a["resnet/root_block/standardized_conv2d/kernel"]), 2, 3, padding)
+    x = _conv(
+        x,
+        _standardize(a["resnet/root_block/standardized_conv2d/kernel"]),
+        2,
+        3,
+        padding,
+    )
     x = _max_pool(x, padding, pool_pad_value)
     block = 1
     while f"resnet/block{block}/unit01/a/group_norm/gamma" in a:
@@ -144,20 +150,36 @@ def forward(arrays, images, groups, padding="official", pool_pad_value=0.0):
                 x, a[f"{p}/a/group_norm/gamma"], a[f"{p}/a/group_norm/beta"], groups
             )
             proj = f"{p}/a/proj/standardized_conv2d/kernel"
-            shortcut = _conv(out, _standardize(a[proj]), stride, 0, "official") if proj in a else x
-            out = _conv(out, _standardize(a[f"{p}/a/standardized_conv2d/kernel"]), 1, 0, padding)
+            shortcut = (
+                _conv(out, _standardize(a[proj]), stride, 0, "official")
+                if proj in a
+                else x
+            )
+            out = _conv(
+                out, _standardize(a[f"{p}/a/standardized_conv2d/kernel"]), 1, 0, padding
+            )
             out = _group_norm_relu(
                 out, a[f"{p}/b/group_norm/gamma"], a[f"{p}/b/group_norm/beta"], groups
             )
-            out = _conv(out, _standardize(a[f"{p}/b/standardized_conv2d/kernel"]), stride, 1, padding)
+            out = _conv(
+                out,
+                _standardize(a[f"{p}/b/standardized_conv2d/kernel"]),
+                stride,
+                1,
+                padding,
+            )
             out = _group_norm_relu(
                 out, a[f"{p}/c/group_norm/gamma"], a[f"{p}/c/group_norm/beta"], groups
             )
-            out = _conv(out, _standardize(a[f"{p}/c/standardized_conv2d/kernel"]), 1, 0, padding)
+            out = _conv(
+                out, _standardize(a[f"{p}/c/standardized_conv2d/kernel"]), 1, 0, padding
+            )
             x = out + shortcut
             unit += 1
         block += 1
-    x = _group_norm_relu(x, a["resnet/group_norm/gamma"], a["resnet/group_norm/beta"], groups)
+    x = _group_norm_relu(
+        x, a["resnet/group_norm/gamma"], a["resnet/group_norm/beta"], groups
+    )
     features = x.mean(axis=(1, 2))
     kernel = a["resnet/head/conv2d/kernel"][0, 0]
     return features @ kernel + a["resnet/head/conv2d/bias"]

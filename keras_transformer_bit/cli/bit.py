@@ -1,0 +1,190 @@
+"""`ktb bit train|evaluate|export`: fine-tune BiT with the HyperRule and serve it.
+
+Examples:
+    ktb bit train --data fashion_mnist --model-dir runs/fmnist --preset bit_tiny \\
+        --shots 10 --crop-size 32 --batch-size 64 --schedule-scale 0.2
+    ktb bit train --data tfds:oxford_iiit_pet --model-dir runs/pets \\
+        --preset bit_m_r50x1 --weights imagenet21k --micro-batch-size 32
+    ktb bit evaluate --model-dir runs/pets
+    ktb bit export --model-dir runs/pets --output exported/pets
+"""
+
+import dataclasses
+import json
+import os
+
+DATA_HELP = (
+    "'fashion_mnist' (Debian dataset-fashion-mnist), 'tfds:NAME' (TensorFlow "
+    "Datasets), or 'folder:PATH' / PATH (one subfolder per class)"
+)
+CONFIG_FILE = "bit_config.json"
+MODEL_FILE = "model.keras"
+
+
+def load_split(data, split):
+    """Reads `--data` for `split` ("train" or "test") as a `LabeledImages`."""
+    from keras_transformer_bit import data as ktb_data
+
+    if data == "fashion_mnist":
+        return ktb_data.load_fashion_mnist(split)
+    if data.startswith("tfds:"):
+        return ktb_data.load_tfds_images(data[len("tfds:") :], split)
+    path = data[len("folder:") :] if data.startswith("folder:") else data
+    if os.path.isdir(path):
+        return ktb_data.load_image_folder(path)
+    raise ValueError(f"--data must be {DATA_HELP}. Received: --data={data!r}")
+
+
+def _add_common(parser):
+    parser.add_argument("--data", required=True, help=DATA_HELP)
+    parser.add_argument("--model-dir", required=True, help="where the run lives")
+    parser.add_argument("--strategy", default="auto", help="auto, one_device, mirrored")
+    parser.add_argument(
+        "--mixed-precision", action="store_true",
+        help="mixed_float16 on GPU, mixed_bfloat16 on CPU",
+    )
+    parser.add_argument("--batch-size", type=int, default=None)
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "bit", help="BiT: fine-tune with the HyperRule, evaluate, export"
+    )
+    commands = parser.add_subparsers(dest="bit_command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="fine-tune with the BiT-HyperRule")
+    _add_common(train)
+    train.add_argument("--preset", default="bit_m_r50x1")
+    train.add_argument("--weights", default=None, help="preset weights tag or .npz")
+    train.add_argument("--shots", type=int, default=None, help="examples per class")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--micro-batch-size", type=int, default=None,
+        help="accumulate gradients to the rule's batch of 512",
+    )
+    train.add_argument(
+        "--crop-size", type=int, default=None,
+        help="override the rule's resolution (keeps its resize/crop ratio)",
+    )
+    train.add_argument(
+        "--schedule-scale", type=float, default=1.0,
+        help="run this fraction of the schedule (smoke runs, budgets)",
+    )
+    train.set_defaults(handler=train_command)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
+    _add_common(evaluate)
+    evaluate.add_argument("--split", default="test")
+    evaluate.set_defaults(handler=evaluate_command)
+
+    export = commands.add_parser("export", help="SavedModel taking image bytes")
+    export.add_argument("--model-dir", required=True)
+    export.add_argument("--output", default=None, help="defaults to MODEL_DIR/export")
+    export.set_defaults(handler=export_command)
+    return parser
+
+
+def _setup(args):
+    from keras_transformer_bit import distribute
+
+    if args.mixed_precision:
+        distribute.set_mixed_precision("auto")
+    return distribute.get_strategy(args.strategy)
+
+
+def _read_config(model_dir):
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} not found: --model-dir must hold a run of `ktb bit train`."
+        )
+    with open(path) as file:
+        return json.load(file)
+
+
+def _load_model(model_dir):
+    import keras
+
+    import keras_transformer_bit  # noqa: F401  (registers the BiT classes)
+
+    return keras.saving.load_model(os.path.join(model_dir, MODEL_FILE), compile=False)
+
+
+def train_command(args):
+    import keras
+
+    from keras_transformer_bit import models, recipes
+
+    strategy = _setup(args)
+    train = load_split(args.data, "train")
+    if args.shots:
+        train = train.few_shot(args.shots, seed=args.seed)
+    rule = recipes.bit_hyperrule(len(train), train.image_size)
+    if args.crop_size:
+        rule = rule.with_crop_size(args.crop_size)
+    if args.batch_size:
+        rule = rule.scaled_to_batch_size(args.batch_size)
+    if args.schedule_scale != 1.0:
+        rule = rule.shortened(args.schedule_scale)
+    print(
+        f"{len(train)} examples, {train.num_classes} classes; HyperRule: resize "
+        f"{rule.resize_size}, crop {rule.crop_size}, batch {rule.batch_size}, "
+        f"lr {rule.base_learning_rate:g}, supports {list(rule.supports)}, "
+        f"MixUp {rule.mixup_alpha}"
+    )
+    keras.utils.set_random_seed(args.seed)
+    with strategy.scope():
+        kwargs = {"head": "replace"} if args.weights else {}
+        classifier = models.BiTClassifier.from_preset(
+            args.preset, num_classes=train.num_classes, weights=args.weights, **kwargs
+        )
+    recipes.bit_fine_tune(
+        classifier, train, rule, micro_batch_size=args.micro_batch_size,
+        seed=args.seed, strategy=strategy, verbose=2,
+    )
+    os.makedirs(args.model_dir, exist_ok=True)
+    classifier.save(os.path.join(args.model_dir, MODEL_FILE))
+    config = {
+        "data": args.data,
+        "preset": args.preset,
+        "weights": args.weights,
+        "shots": args.shots,
+        "crop_size": rule.crop_size,
+        "class_names": train.class_names,
+        "rule": dataclasses.asdict(rule),
+    }
+    with open(os.path.join(args.model_dir, CONFIG_FILE), "w") as file:
+        json.dump(config, file, indent=2, default=list)
+    print(f"Saved {os.path.join(args.model_dir, MODEL_FILE)}")
+    return 0
+
+
+def evaluate_command(args):
+    from keras_transformer_bit import recipes
+
+    strategy = _setup(args)
+    config = _read_config(args.model_dir)
+    with strategy.scope():
+        classifier = _load_model(args.model_dir)
+    test = load_split(args.data, args.split)
+    result = recipes.bit_evaluate(
+        classifier, test, config["crop_size"], batch_size=args.batch_size or 256
+    )
+    print(json.dumps(result))
+    with open(os.path.join(args.model_dir, f"{args.split}_metrics.json"), "w") as file:
+        json.dump(result, file)
+    return 0
+
+
+def export_command(args):
+    from keras_transformer_bit.export import export_image_classifier
+
+    config = _read_config(args.model_dir)
+    classifier = _load_model(args.model_dir)
+    output = args.output or os.path.join(args.model_dir, "export")
+    export_image_classifier(
+        classifier, output, image_size=config["crop_size"],
+        class_names=config["class_names"],
+    )
+    print(f"Exported {output}")
+    return 0
