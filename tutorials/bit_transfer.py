@@ -68,19 +68,23 @@ def parse_args(argv=None):
     parser.add_argument("--crop-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=128, help="per update")
     parser.add_argument(
-        "--micro-batch-size", type=int, default=None,
+        "--micro-batch-size",
+        type=int,
+        default=None,
         help="accumulate gradients over micro-batches of this size",
     )
     parser.add_argument("--schedule-scale", type=float, default=0.05)
     parser.add_argument(
-        "--full-hyperrule", action="store_true",
+        "--full-hyperrule",
+        action="store_true",
         help="use the rule's resolution, batch 512 and schedule unchanged",
     )
-    parser.add_argument("--upstream-steps", type=int, default=1500)
+    parser.add_argument("--upstream-steps", type=int, default=1000)
     parser.add_argument("--upstream-batch-size", type=int, default=64)
     parser.add_argument("--test-examples", type=int, default=None)
     parser.add_argument(
-        "--jit-compile", action="store_true",
+        "--jit-compile",
+        action="store_true",
         help="XLA-compile training (pays off for long runs, not for short ones)",
     )
     parser.add_argument("--dataset", default=None, help="a TFDS name instead")
@@ -119,8 +123,14 @@ def pretrain_upstream(train, test, args, path):
     )
     resize = round(args.crop_size * 1.25)
     batches = image_classification_pipeline(
-        train, train.num_classes, training=True, batch_size=args.upstream_batch_size,
-        crop_size=args.crop_size, resize_size=resize, seed=1234, cache=True,
+        train,
+        train.num_classes,
+        training=True,
+        batch_size=args.upstream_batch_size,
+        crop_size=args.crop_size,
+        resize_size=resize,
+        seed=1234,
+        cache=True,
     )
     warmup = max(1, args.upstream_steps // 20)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -189,8 +199,12 @@ def run(args):
                 )
                 run_started = time.time()
                 bit_fine_tune(
-                    classifier, subset, rule,
-                    micro_batch_size=args.micro_batch_size, seed=seed, verbose=0,
+                    classifier,
+                    subset,
+                    rule,
+                    micro_batch_size=args.micro_batch_size,
+                    seed=seed,
+                    verbose=0,
                     jit_compile=args.jit_compile,
                 )
                 accuracy = bit_evaluate(classifier, test, rule.crop_size)["accuracy"]

@@ -40,7 +40,8 @@ def _add_common(parser):
     parser.add_argument("--model-dir", required=True, help="where the run lives")
     parser.add_argument("--strategy", default="auto", help="auto, one_device, mirrored")
     parser.add_argument(
-        "--mixed-precision", action="store_true",
+        "--mixed-precision",
+        action="store_true",
         help="mixed_float16 on GPU, mixed_bfloat16 on CPU",
     )
     parser.add_argument("--batch-size", type=int, default=None)
@@ -59,15 +60,21 @@ def add_parser(subparsers):
     train.add_argument("--shots", type=int, default=None, help="examples per class")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
-        "--micro-batch-size", type=int, default=None,
+        "--micro-batch-size",
+        type=int,
+        default=None,
         help="accumulate gradients to the rule's batch of 512",
     )
     train.add_argument(
-        "--crop-size", type=int, default=None,
+        "--crop-size",
+        type=int,
+        default=None,
         help="override the rule's resolution (keeps its resize/crop ratio)",
     )
     train.add_argument(
-        "--schedule-scale", type=float, default=1.0,
+        "--schedule-scale",
+        type=float,
+        default=1.0,
         help="run this fraction of the schedule (smoke runs, budgets)",
     )
     train.set_defaults(handler=train_command)
@@ -139,8 +146,13 @@ def train_command(args):
             args.preset, num_classes=train.num_classes, weights=args.weights, **kwargs
         )
     recipes.bit_fine_tune(
-        classifier, train, rule, micro_batch_size=args.micro_batch_size,
-        seed=args.seed, strategy=strategy, verbose=2,
+        classifier,
+        train,
+        rule,
+        micro_batch_size=args.micro_batch_size,
+        seed=args.seed,
+        strategy=strategy,
+        verbose=2,
     )
     os.makedirs(args.model_dir, exist_ok=True)
     classifier.save(os.path.join(args.model_dir, MODEL_FILE))
@@ -183,7 +195,9 @@ def export_command(args):
     classifier = _load_model(args.model_dir)
     output = args.output or os.path.join(args.model_dir, "export")
     export_image_classifier(
-        classifier, output, image_size=config["crop_size"],
+        classifier,
+        output,
+        image_size=config["crop_size"],
         class_names=config["class_names"],
     )
     print(f"Exported {output}")

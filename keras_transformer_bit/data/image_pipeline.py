@@ -135,9 +135,7 @@ def image_classification_pipeline(
     element_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     dataset = tf.data.Dataset.zip((dataset, element_seeds)).map(
         lambda example, element_seed: (
-            preprocess_for_training(
-                example[0], element_seed, resize_size, crop_size
-            ),
+            preprocess_for_training(example[0], element_seed, resize_size, crop_size),
             one_hot(example[1]),
         ),
         num_parallel_calls=autotune,

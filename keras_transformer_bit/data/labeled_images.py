@@ -90,10 +90,12 @@ class LabeledImages:
             if isinstance(self.images, np.ndarray):
                 self._image_size = tuple(int(d) for d in self.images.shape[1:3])
             else:
-                from keras_transformer_bit.data.image_preprocessing import to_rgb
+                from keras_transformer_bit.data.image_preprocessing import (
+                    decode_image,
+                )
 
                 shapes = [
-                    tuple(to_rgb(image).shape[:2])
+                    tuple(decode_image(image).shape[:2])
                     for image, _ in self.as_dataset().take(8)
                 ]
                 if not shapes:
@@ -151,7 +153,9 @@ class LabeledImages:
     def few_shot(self, shots, seed=0):
         """Returns `shots` examples of every class, drawn with `seed`."""
         return self.select(
-            few_shot_indices(self.labels, shots, seed=seed, num_classes=self.num_classes)
+            few_shot_indices(
+                self.labels, shots, seed=seed, num_classes=self.num_classes
+            )
         )
 
     def as_dataset(self):
@@ -173,6 +177,5 @@ class LabeledImages:
 
     def __repr__(self):
         return (
-            f"LabeledImages(num_examples={len(self)}, "
-            f"num_classes={self.num_classes})"
+            f"LabeledImages(num_examples={len(self)}, num_classes={self.num_classes})"
         )

@@ -266,18 +266,34 @@ class SubwordTokenizer(tf.Module):
         dataset = dataset.batch(1024).map(
             lambda strings: _normalize(strings, lower_case, normalization_form)
         )
-        if not any(True for _ in dataset.unbatch().take(1)):
+        num_words = 0
+        for words in dataset.map(tf_text.WhitespaceTokenizer().tokenize):
+            num_words += int(tf.size(words.flat_values))
+        if num_words == 0:
             raise ValueError("Cannot build a vocabulary from an empty corpus.")
-        vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
-            dataset,
-            vocab_size=vocabulary_size,
-            reserved_tokens=list(RESERVED_TOKENS),
-            bert_tokenizer_params={"lower_case": False},
-            learn_params={"lower_thresh": min_count},
+        # The learner binary-searches the subword count threshold between
+        # min_count and upper_thresh. The threshold that gives vocabulary_size
+        # tokens lies far below the default ceiling (1e7, clipped to the top word
+        # count), so start from words-per-vocabulary-entry and save most passes.
+        upper_thresh = max(min_count + 1, 4 * num_words // vocabulary_size)
+        vocabulary = cls._learn(
+            dataset, vocabulary_size, min_count, upper_thresh
         )
+        if len(vocabulary) > vocabulary_size * 1.05:
+            vocabulary = cls._learn(dataset, vocabulary_size, min_count, None)
         if len(vocabulary) <= len(RESERVED_TOKENS):
             raise ValueError(
                 "The corpus produced no subwords: it holds no words seen at least "
                 f"min_count={min_count} times."
             )
         return cls(vocabulary, lower_case, normalization_form)
+
+    @staticmethod
+    def _learn(dataset, vocabulary_size, min_count, upper_thresh):
+        return bert_vocab_from_dataset.bert_vocab_from_dataset(
+            dataset,
+            vocab_size=vocabulary_size,
+            reserved_tokens=list(RESERVED_TOKENS),
+            bert_tokenizer_params={"lower_case": False},
+            learn_params={"lower_thresh": min_count, "upper_thresh": upper_thresh},
+        )

@@ -13,7 +13,7 @@ def load_tfds_images(
     label_key="label",
     download=True,
 ):
-    """Loads a TFDS image classification dataset (e.g. `"cifar10"`, `"oxford_flowers102"`).
+    """Loads a TFDS image classification dataset, e.g. `"cifar10"`, by name.
 
     Images stay encoded (`tfds.decode.SkipDecoding`) so that reading the labels
     is cheap; the pipeline decodes them.

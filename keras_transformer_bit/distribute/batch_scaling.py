@@ -51,7 +51,9 @@ def per_replica_batch_size(global_batch_size, strategy):
     return global_batch_size // replicas
 
 
-def scale_learning_rate(learning_rate, global_batch_size, base_batch_size, rule="linear"):
+def scale_learning_rate(
+    learning_rate, global_batch_size, base_batch_size, rule="linear"
+):
     """Scales a learning rate tuned at `base_batch_size` to `global_batch_size`.
 
     Args:

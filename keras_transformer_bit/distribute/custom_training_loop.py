@@ -217,8 +217,10 @@ class CustomTrainingLoop:
         task_type, task_id = extended._task_type, extended._task_id
         if task_type == "chief":
             return True
-        return task_type == "worker" and task_id == 0 and (
-            "chief" not in extended._cluster_spec.jobs
+        return (
+            task_type == "worker"
+            and task_id == 0
+            and ("chief" not in extended._cluster_spec.jobs)
         )
 
     def _checkpoint_dir(self):
@@ -338,9 +340,12 @@ class CustomTrainingLoop:
     def _check_workers_agree(self, epoch):
         # Workers that see different checkpoints would run different loops and
         # deadlock; all-reduce the epoch and compare.
-        value = tf.constant(float(epoch))
-        per_replica = self.strategy.run(lambda: tf.identity(value))
-        total = float(self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, None))
+        @tf.function
+        def all_reduced_sum(value):
+            per_replica = self.strategy.run(tf.identity, args=(value,))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, None)
+
+        total = float(all_reduced_sum(tf.constant(float(epoch))))
         expected = epoch * self.strategy.num_replicas_in_sync
         if abs(total - expected) > 0.5:
             raise ClusterError(
@@ -355,7 +360,9 @@ class CustomTrainingLoop:
             return None
         if self._manager is None:
             self._manager = tf.train.CheckpointManager(
-                self._checkpoint, self._checkpoint_dir(), max_to_keep=self.max_checkpoints
+                self._checkpoint,
+                self._checkpoint_dir(),
+                max_to_keep=self.max_checkpoints,
             )
         path = self._manager.save()
         if not self.is_chief:
@@ -401,7 +408,9 @@ class CustomTrainingLoop:
         multi_worker = is_multi_worker(self.strategy)
         try:
             if multi_worker and self.step_timeout_seconds:
-                with _Watchdog(self.step_timeout_seconds, lambda: self._activity) as dog:
+                with _Watchdog(
+                    self.step_timeout_seconds, lambda: self._activity
+                ) as dog:
                     return body(dog)
             return body(None)
         except _CLUSTER_ERRORS as error:
@@ -415,7 +424,15 @@ class CustomTrainingLoop:
                 f"{self.model_dir!r}."
             ) from error
 
-    def fit(self, dataset, epochs=1, steps_per_epoch=None, validation_data=None, verbose=1):
+    def fit(
+        self,
+        dataset,
+        epochs=1,
+        steps_per_epoch=None,
+        validation_data=None,
+        verbose=1,
+        on_epoch_end=None,
+    ):
         """Trains for `epochs` epochs, resuming from the latest checkpoint.
 
         Args:
@@ -427,13 +444,17 @@ class CustomTrainingLoop:
                 continuously (it should repeat); None: one pass per epoch.
             validation_data: optional dataset evaluated after each epoch.
             verbose: int. 0 silent, 1 one line per epoch on the chief.
+            on_epoch_end: optional function `(epoch, logs) -> None` called on
+                every worker after each epoch's checkpoint (epoch counts from 1).
 
         Returns:
             dict of lists: `"epoch"`, `"loss"`, the metrics, `"val_*"` and
             `"seconds"` for every epoch run by this call.
         """
         if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int. Received: epochs={epochs}")
+            raise ValueError(
+                f"epochs must be a positive int. Received: epochs={epochs}"
+            )
         if self._train_function is None:
             self._train_function = self._make_function(self._replica_train_step)
         distributed = self.distribute_dataset(dataset)
@@ -483,6 +504,8 @@ class CustomTrainingLoop:
                         for name, value in logs.items():
                             tf.summary.scalar(name, value)
                     writer.flush()
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch + 1, logs)
                 if verbose and self.is_chief:
                     text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
                     print(

@@ -30,10 +30,13 @@ class LocalCluster:
     ...     return_codes = cluster.wait(timeout_seconds=300)
     """
 
-    def __init__(self, command, num_workers=2, env=None, log_dir=None, host="127.0.0.1"):
+    def __init__(
+        self, command, num_workers=2, env=None, log_dir=None, host="127.0.0.1"
+    ):
         if not isinstance(num_workers, int) or num_workers < 1:
             raise ValueError(
-                f"num_workers must be a positive int. Received: num_workers={num_workers}"
+                "num_workers must be a positive int. "
+                f"Received: num_workers={num_workers}"
             )
         self.command = list(command)
         self.num_workers = num_workers

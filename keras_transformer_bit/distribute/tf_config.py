@@ -25,8 +25,7 @@ def _fail(message, raw):
 def _check_address(job, index, address, raw):
     if not isinstance(address, str) or address.count(":") < 1:
         _fail(
-            f"cluster['{job}'][{index}] must be a 'host:port' string, got "
-            f"{address!r}",
+            f"cluster['{job}'][{index}] must be a 'host:port' string, got {address!r}",
             raw,
         )
     host, _, port = address.rpartition(":")
@@ -69,7 +68,9 @@ def validate_tf_config(config):
     seen = {}
     for job, addresses in cluster.items():
         if job not in KNOWN_JOBS:
-            _fail(f"unknown job {job!r} in the cluster; expected one of {KNOWN_JOBS}", raw)
+            _fail(
+                f"unknown job {job!r} in the cluster; expected one of {KNOWN_JOBS}", raw
+            )
         if not isinstance(addresses, list) or not addresses:
             _fail(f"cluster['{job}'] must be a non-empty list of 'host:port'", raw)
         for index, address in enumerate(addresses):
@@ -91,8 +92,7 @@ def validate_tf_config(config):
     task_type, task_index = task.get("type"), task.get("index")
     if task_type not in cluster:
         _fail(
-            f"task type {task_type!r} is not a job of the cluster "
-            f"({sorted(cluster)})",
+            f"task type {task_type!r} is not a job of the cluster ({sorted(cluster)})",
             raw,
         )
     if (

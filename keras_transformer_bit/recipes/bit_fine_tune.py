@@ -114,7 +114,7 @@ def bit_evaluate(classifier, test_images, crop_size, batch_size=256, verbose=0):
     """
     dataset = _data().image_classification_pipeline(
         test_images,
-        classifier.num_classes,
+        test_images.num_classes,
         training=False,
         batch_size=batch_size,
         crop_size=crop_size,
@@ -124,9 +124,7 @@ def bit_evaluate(classifier, test_images, crop_size, batch_size=256, verbose=0):
     logits = np.asarray(classifier.predict(dataset, verbose=verbose), "float64")
     labels = test_images.labels
     if len(logits) != len(labels):
-        raise RuntimeError(
-            f"evaluated {len(logits)} examples, expected {len(labels)}"
-        )
+        raise RuntimeError(f"evaluated {len(logits)} examples, expected {len(labels)}")
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_probabilities = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
     return {

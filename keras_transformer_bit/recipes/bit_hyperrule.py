@@ -173,7 +173,9 @@ class BiTHyperRule:
         Supports are rounded up and kept strictly increasing.
         """
         if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1]. Received: fraction={fraction}")
+            raise ValueError(
+                f"fraction must be in (0, 1]. Received: fraction={fraction}"
+            )
         supports = [math.ceil(s * fraction) for s in self.supports]
         for i in range(1, len(supports)):
             supports[i] = max(supports[i], supports[i - 1] + 1)
@@ -184,7 +186,11 @@ class BiTHyperRule:
 
         Not part of the HyperRule: for small machines.
         """
-        if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
+        if (
+            isinstance(crop_size, bool)
+            or not isinstance(crop_size, int)
+            or crop_size < 1
+        ):
             raise ValueError(
                 f"crop_size must be a positive int. Received: crop_size={crop_size}"
             )

@@ -14,7 +14,9 @@ def _image_folder(root, per_class=3):
         os.makedirs(root / name)
         for i in range(per_class):
             pixels = rng.integers(0, 255, (12, 10, 3), "uint8") // (label + 1)
-            (root / name / f"{i}.png").write_bytes(bytes(tf.io.encode_png(pixels).numpy()))
+            (root / name / f"{i}.png").write_bytes(
+                bytes(tf.io.encode_png(pixels).numpy())
+            )
     return root
 
 
@@ -22,14 +24,38 @@ def _image_folder(root, per_class=3):
 def test_train_evaluate_export(tmp_path, capsys):
     data = str(_image_folder(tmp_path / "images"))
     model_dir = str(tmp_path / "run")
-    common = ["--data", f"folder:{data}", "--model-dir", model_dir, "--strategy", "auto"]
-    assert main(
-        ["bit", "train", *common, "--preset", "bit_tiny", "--shots", "2",
-         "--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.005"]
-    ) == 0
+    common = [
+        "--data",
+        f"folder:{data}",
+        "--model-dir",
+        model_dir,
+        "--strategy",
+        "auto",
+    ]
+    assert (
+        main(
+            [
+                "bit",
+                "train",
+                *common,
+                "--preset",
+                "bit_tiny",
+                "--shots",
+                "2",
+                "--batch-size",
+                "4",
+                "--crop-size",
+                "16",
+                "--schedule-scale",
+                "0.0001",
+            ]
+        )
+        == 0
+    )
     config = json.load(open(os.path.join(model_dir, "bit_config.json")))
     assert config["crop_size"] == 16
-    assert config["rule"]["supports"] == [1, 2, 3, 4, 5]  # 1/200 of [800, ..., 4000]
+    # [100, ..., 500] at batch 512 -> x128 at batch 4 -> x0.0001, rounded up.
+    assert config["rule"]["supports"] == [2, 3, 4, 6, 7]
     assert config["class_names"] == ["circles", "squares"]
 
     assert main(["bit", "evaluate", *common, "--split", "test"]) == 0
@@ -45,7 +71,17 @@ def test_train_evaluate_export(tmp_path, capsys):
 
 def test_bad_data_and_missing_run(tmp_path):
     with pytest.raises(ValueError, match="--data must be"):
-        main(["bit", "train", "--data", "nonsense", "--model-dir", str(tmp_path),
-              "--preset", "bit_tiny"])
+        main(
+            [
+                "bit",
+                "train",
+                "--data",
+                "nonsense",
+                "--model-dir",
+                str(tmp_path),
+                "--preset",
+                "bit_tiny",
+            ]
+        )
     with pytest.raises(FileNotFoundError, match="ktb bit train"):
         main(["bit", "export", "--model-dir", str(tmp_path)])

@@ -31,13 +31,17 @@ def test_k_larger_than_smallest_class():
 
 
 def test_labeled_images_few_shot_and_select_classes():
-    images = np.arange(30, dtype="uint8").reshape(30, 1, 1) * np.ones((1, 2, 2), "uint8")
+    images = np.arange(30, dtype="uint8").reshape(30, 1, 1) * np.ones(
+        (1, 2, 2), "uint8"
+    )
     data = LabeledImages(images, np.arange(30) % 5, list("abcde"))
     subset = data.select_classes([3, 1])
     assert subset.class_names == ["d", "b"]
     assert len(subset) == 12
     # Relabelled 0..1, pixels still those of the original classes.
-    np.testing.assert_array_equal(subset.images[:, 0, 0] % 5, np.where(subset.labels == 0, 3, 1))
+    np.testing.assert_array_equal(
+        subset.images[:, 0, 0] % 5, np.where(subset.labels == 0, 3, 1)
+    )
     shots = subset.few_shot(2, seed=0)
     np.testing.assert_array_equal(np.bincount(shots.labels), [2, 2])
     with pytest.raises(ValueError, match="exceeds the smallest class"):

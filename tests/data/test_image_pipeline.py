@@ -41,8 +41,13 @@ def test_horizontal_flip_is_random_per_element_and_epoch():
 def test_random_crop_positions_vary():
     original = np.arange(256, dtype="uint8").reshape(1, 16, 16)  # unique pixels
     dataset = image_classification_pipeline(
-        LabeledImages(original, [0]), 1, training=True, batch_size=32,
-        crop_size=12, resize_size=16, seed=1,
+        LabeledImages(original, [0]),
+        1,
+        training=True,
+        batch_size=32,
+        crop_size=12,
+        resize_size=16,
+        seed=1,
     )
     batch, labels = next(iter(dataset))
     assert batch.shape == (32, 12, 12, 3)
@@ -53,7 +58,9 @@ def test_random_crop_positions_vary():
             crop = crop[:, ::-1]
         top, left = divmod(crop[0, 0], 16)
         # Every crop is an exact 12x12 window of the original.
-        np.testing.assert_array_equal(crop, original[0, top : top + 12, left : left + 12])
+        np.testing.assert_array_equal(
+            crop, original[0, top : top + 12, left : left + 12]
+        )
         windows.add((top, left))
     assert len(windows) > 8  # of 25 possible positions
 
@@ -77,10 +84,19 @@ def test_evaluation_sees_every_example_exactly_once():
 def test_grayscale_becomes_rgb():
     data = LabeledImages(np.full((3, 28, 28), 77, "uint8"), [0, 1, 2])
     for training in (True, False):
-        images, labels = next(iter(image_classification_pipeline(
-            data, 3, training=training, batch_size=3, crop_size=24,
-            resize_size=32, seed=0,
-        )))
+        images, labels = next(
+            iter(
+                image_classification_pipeline(
+                    data,
+                    3,
+                    training=training,
+                    batch_size=3,
+                    crop_size=24,
+                    resize_size=32,
+                    seed=0,
+                )
+            )
+        )
         assert images.shape == (3, 24, 24, 3)
         assert images.dtype == tf.float32
         np.testing.assert_allclose(images.numpy(), 77.0, atol=1e-3)
@@ -123,7 +139,8 @@ def test_mixup_one_lambda_per_batch_beta_distributed():
         mixed_labels = mixed_labels.numpy()
         # Labels and pixels are mixed alike: pixel = sum_j weight_j * 10 j.
         np.testing.assert_allclose(
-            mixed_images.numpy()[:, 0, 0, 0], mixed_labels @ (np.arange(num) * 10.0),
+            mixed_images.numpy()[:, 0, 0, 0],
+            mixed_labels @ (np.arange(num) * 10.0),
             atol=1e-3,
         )
         np.testing.assert_allclose(mixed_labels.sum(-1), 1.0, atol=1e-6)
@@ -149,7 +166,9 @@ def test_pipeline_applies_mixup_per_batch():
     )
     for batch_images, batch_labels in dataset.take(3):
         pixels = batch_images.numpy()[:, 0, 0, 0]
-        np.testing.assert_allclose(pixels, batch_labels.numpy() @ (np.arange(16) * 10.0), atol=1e-2)
+        np.testing.assert_allclose(
+            pixels, batch_labels.numpy() @ (np.arange(16) * 10.0), atol=1e-2
+        )
         # At most a few examples drew themselves as partner; the rest are mixed.
         assert np.mean(batch_labels.numpy().max(-1) < 1.0) > 0.5
 

@@ -38,7 +38,9 @@ def test_fashion_mnist_debian_files():
 
 
 def test_fashion_mnist_missing_and_truncated(tmp_path):
-    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+    with pytest.raises(
+        FileNotFoundError, match="apt-get install dataset-fashion-mnist"
+    ):
         load_fashion_mnist("train", directory=str(tmp_path))
     with pytest.raises(ValueError, match="split"):
         load_fashion_mnist("validation")
@@ -59,18 +61,30 @@ def test_image_folder_mixed_formats(tmp_path):
     rng = np.random.default_rng(0)
     files = {
         "cats/a.png": tf.io.encode_png(rng.integers(0, 255, (10, 12, 4), "uint8")),
-        "cats/nested/b.jpg": tf.io.encode_jpeg(rng.integers(0, 255, (7, 9, 3), "uint8")),
+        "cats/nested/b.jpg": tf.io.encode_jpeg(
+            rng.integers(0, 255, (7, 9, 3), "uint8")
+        ),
         "dogs/c.PNG": tf.io.encode_png(rng.integers(0, 255, (20, 5, 1), "uint8")),
         "dogs/notes.txt": b"not an image",
     }
     for name, content in files.items():
-        (tmp_path / name).write_bytes(bytes(content.numpy()) if hasattr(content, "numpy") else content)
+        (tmp_path / name).write_bytes(
+            bytes(content.numpy()) if hasattr(content, "numpy") else content
+        )
     data = load_image_folder(str(tmp_path))
     assert data.class_names == ["cats", "dogs"]
     np.testing.assert_array_equal(data.labels, [0, 0, 1])
-    images, labels = next(iter(image_classification_pipeline(
-        data, 2, training=False, batch_size=8, crop_size=6,
-    )))
+    images, labels = next(
+        iter(
+            image_classification_pipeline(
+                data,
+                2,
+                training=False,
+                batch_size=8,
+                crop_size=6,
+            )
+        )
+    )
     assert images.shape == (3, 6, 6, 3)
     np.testing.assert_array_equal(np.argmax(labels, -1), [0, 0, 1])
     with pytest.raises(FileNotFoundError, match="directory"):
@@ -79,16 +93,27 @@ def test_image_folder_mixed_formats(tmp_path):
         load_image_folder(str(tmp_path / "empty"))
 
 
-@pytest.mark.skipif(not os.path.isdir(TUXPAINT_STAMPS), reason="apt-get install tuxpaint-stamps-default")
+@pytest.mark.skipif(
+    not os.path.isdir(TUXPAINT_STAMPS), reason="apt-get install tuxpaint-stamps-default"
+)
 def test_image_folder_tuxpaint_stamps():
     stamps = load_image_folder(TUXPAINT_STAMPS, extensions=(".png",))
     assert "animals" in stamps.class_names
     assert len(stamps) > 100
     sample = stamps.select(np.linspace(0, len(stamps) - 1, 6).astype(int))
-    images, labels = next(iter(image_classification_pipeline(
-        sample, stamps.num_classes, training=True, batch_size=6, crop_size=32,
-        resize_size=40, seed=0,
-    )))
+    images, labels = next(
+        iter(
+            image_classification_pipeline(
+                sample,
+                stamps.num_classes,
+                training=True,
+                batch_size=6,
+                crop_size=32,
+                resize_size=40,
+                seed=0,
+            )
+        )
+    )
     assert images.shape == (6, 32, 32, 3)
     assert float(tf.reduce_min(images)) >= 0 and float(tf.reduce_max(images)) <= 255.001
 
@@ -105,9 +130,15 @@ def test_tfds_by_name_with_mock_data():
         np.testing.assert_array_equal(labels_from_stream, data.labels)
         present = np.unique(data.labels)
         subset = data.select(np.flatnonzero(np.isin(data.labels, present[:2])))
-        batches = list(image_classification_pipeline(
-            subset, 10, training=False, batch_size=16, crop_size=8,
-        ))
+        batches = list(
+            image_classification_pipeline(
+                subset,
+                10,
+                training=False,
+                batch_size=16,
+                crop_size=8,
+            )
+        )
         assert sum(len(x) for x, _ in batches) == len(subset)
         got = np.concatenate([np.argmax(y, -1) for _, y in batches])
         np.testing.assert_array_equal(got, subset.labels)

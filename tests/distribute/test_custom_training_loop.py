@@ -1,7 +1,5 @@
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_transformer_bit as ktb
 from tests.distribute import toy_tasks
@@ -19,12 +17,10 @@ def _train(task, strategy, steps_per_epoch=2, epochs=2, model_dir=None, weights=
         toy_tasks.make_loss(task),
         strategy=strategy,
         model_dir=model_dir,
-        verbose=0,
-    ) if False else ktb.distribute.CustomTrainingLoop(
-        model, optimizer, toy_tasks.make_loss(task), strategy=strategy,
-        model_dir=model_dir,
     )
-    dataset = toy_tasks.make_dataset(task, global_batch_size=8, num_examples=8 * steps_per_epoch)
+    dataset = toy_tasks.make_dataset(
+        task, global_batch_size=8, num_examples=8 * steps_per_epoch
+    )
     history = loop.fit(dataset, epochs=epochs, verbose=0)
     return loop, history
 
@@ -41,9 +37,7 @@ def test_mirrored_equals_one_device(task):
     diff = max(
         np.max(np.abs(a - b)) for a, b in zip(reference.weights(), loop.weights())
     )
-    moved = max(
-        np.max(np.abs(a - b)) for a, b in zip(initial, loop.weights())
-    )
+    moved = max(np.max(np.abs(a - b)) for a, b in zip(initial, loop.weights()))
     print(task, "max abs diff", diff, "moved", moved, ref_history, history)
     assert moved > 1e-3
     assert diff <= 1e-5

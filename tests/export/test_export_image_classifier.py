@@ -47,14 +47,24 @@ def test_export_serves_bytes_in_fresh_process(tmp_path):
     encoded = np.array([bytes(e.numpy()) for e in encoded], dtype=object)
     path = os.path.join(tmp_path, "served")
     os.makedirs(path)  # an older export is replaced
-    export_image_classifier(classifier, path, image_size=24, class_names=["a", "b", "c"])
+    export_image_classifier(
+        classifier, path, image_size=24, class_names=["a", "b", "c"]
+    )
     assert sorted(os.listdir(tmp_path)) == ["served"]  # no staging leftovers
 
     np.savez(tmp_path / "images.npz", images=encoded)
     result = subprocess.run(
-        [sys.executable, "-c", _SERVE_SCRIPT, path, str(tmp_path / "images.npz"),
-         str(tmp_path / "out.npz")],
-        capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-c",
+            _SERVE_SCRIPT,
+            path,
+            str(tmp_path / "images.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -259,12 +259,21 @@ class Transformer(keras.Model):
 
     # --- The graph, shared by the functional model and the generation methods.
 
-    def _encode(self, encoder_inputs, training=None):
+    def _encode(self, encoder_inputs, training=None, scores=None):
         padding_mask = ops.not_equal(encoder_inputs, self.pad_token_id)
         x = self.source_embedding(encoder_inputs)
         x = self.encoder_embedding_dropout(x, training=training)
         for layer in self.encoder_layers:
-            x = layer(x, padding_mask=padding_mask, training=training)
+            if scores is None:
+                x = layer(x, padding_mask=padding_mask, training=training)
+            else:
+                x, layer_scores = layer(
+                    x,
+                    padding_mask=padding_mask,
+                    return_attention_scores=True,
+                    training=training,
+                )
+                scores["encoder_self_attention"].append(layer_scores)
         if self.encoder_final_norm is not None:
             x = self.encoder_final_norm(x)
         return x, padding_mask
@@ -278,18 +287,67 @@ class Transformer(keras.Model):
             logits = self.output_projection(x)
         return ops.cast(logits, "float32")
 
-    def _decode(self, decoder_inputs, encoder_outputs, encoder_padding_mask):
+    def _decode(
+        self,
+        decoder_inputs,
+        encoder_outputs,
+        encoder_padding_mask,
+        training=None,
+        scores=None,
+    ):
         padding_mask = ops.not_equal(decoder_inputs, self.pad_token_id)
         x = self.target_embedding(decoder_inputs)
-        x = self.decoder_embedding_dropout(x)
+        x = self.decoder_embedding_dropout(x, training=training)
         for layer in self.decoder_layers:
             x = layer(
                 x,
                 encoder_sequence=encoder_outputs,
                 decoder_padding_mask=padding_mask,
                 encoder_padding_mask=encoder_padding_mask,
+                return_attention_scores=scores is not None,
+                training=training,
             )
+            if scores is not None:
+                x, self_scores, cross_scores = x
+                scores["decoder_self_attention"].append(self_scores)
+                scores["cross_attention"].append(cross_scores)
         return self._project(x)
+
+    def call_with_attention_scores(self, inputs, training=False):
+        """Computes the logits and every layer's attention probabilities.
+
+        Runs the same layers as calling the model (for inspection and
+        plots); validates `inputs` the same way.
+
+        Args:
+            inputs: dict with `"encoder_inputs"` and `"decoder_inputs"` ids.
+            training: bool. Enables dropout.
+
+        Returns:
+            `(logits, scores)` where `scores` maps `"encoder_self_attention"`,
+            `"decoder_self_attention"` and `"cross_attention"` to lists (one
+            entry per layer) of `(batch, num_heads, query_length, key_length)`
+            probabilities.
+        """
+        self._check_inputs(inputs)
+        scores = {
+            "encoder_self_attention": [],
+            "decoder_self_attention": [],
+            "cross_attention": [],
+        }
+        encoder_outputs, encoder_padding_mask = self._encode(
+            ops.convert_to_tensor(inputs["encoder_inputs"], "int32"),
+            training=training,
+            scores=scores,
+        )
+        logits = self._decode(
+            ops.convert_to_tensor(inputs["decoder_inputs"], "int32"),
+            encoder_outputs,
+            encoder_padding_mask,
+            training=training,
+            scores=scores,
+        )
+        return logits, scores
 
     # --- Input validation.
 
@@ -442,7 +500,9 @@ class Transformer(keras.Model):
         """
         from keras_transformer_bit.models.transformer.generation import generate
 
-        return generate(self, source_ids, max_length=max_length, method=method, **kwargs)
+        return generate(
+            self, source_ids, max_length=max_length, method=method, **kwargs
+        )
 
     # --- Presets and config.
 

@@ -11,7 +11,7 @@ transformer_presets = {
         "description": (
             "2 layers, d_model 64, 4 heads, d_ff 256: for tests and CPU demos."
         ),
-        "parameters": 298_752,
+        "parameters": 297_728,
         "config": {
             "vocabulary_size": 1000,
             "num_layers": 2,
@@ -29,7 +29,7 @@ transformer_presets = {
             "Vaswani et al. 2017 base model: 6+6 layers, d_model 512, 8 heads, "
             "d_ff 2048, P_drop 0.1 (paper: 65M parameters)."
         ),
-        "parameters": 63_098_880,
+        "parameters": 63_084_544,
         "config": {
             "vocabulary_size": 37000,
             "num_layers": 6,
@@ -47,7 +47,7 @@ transformer_presets = {
             "Vaswani et al. 2017 big model: 6+6 layers, d_model 1024, 16 heads, "
             "d_ff 4096, P_drop 0.3 (paper: 213M parameters)."
         ),
-        "parameters": 214_266_880,
+        "parameters": 214_249_472,
         "config": {
             "vocabulary_size": 37000,
             "num_layers": 6,

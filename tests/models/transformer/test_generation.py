@@ -20,14 +20,15 @@ def _model(seed, **overrides):
         intermediate_dim=32,
         dropout=0.0,
         max_sequence_length=32,
+        tie_output_embeddings=False,
+        end_token_id=5,
     )
     config.update(overrides)
     model = Transformer(**config)
-    # Sharper logits than the default initialisation, so the decoded
-    # sequences vary and end tokens appear.
-    for weight in model.weights:
-        if "embeddings" in weight.path:
-            weight.assign(weight.numpy() * 8.0)
+    # Sharper logits than the default initialisation (top probability about
+    # 0.3), so decoded sequences vary, end tokens appear and sampling differs.
+    kernel = model.get_layer("output_projection").kernel
+    kernel.assign(kernel.numpy() * 3.0)
     return model
 
 
@@ -70,9 +71,9 @@ def _full_recompute_greedy(model, source_ids, max_length):
     return padded, log_probs
 
 
-@pytest.mark.parametrize("seed, max_length", [(0, 1), (1, 6), (2, 12), (3, 20)])
+@pytest.mark.parametrize("seed, max_length", [(0, 1), (1, 9), (2, 20)])
 def test_cached_greedy_equals_full_recompute(seed, max_length):
-    model = _model(seed, end_token_id=3 + seed)
+    model = _model(seed)
     source_ids = _source(seed)
     expected_ids, expected_scores = _full_recompute_greedy(
         model, source_ids, max_length
@@ -95,7 +96,7 @@ def test_xla_and_post_ln_model():
 
 
 def test_cached_beam_equals_full_recompute_beam():
-    model = _model(5, end_token_id=7)
+    model = _model(5)
     source_ids = _source(5, batch_size=3)
     beam_size, max_length = 3, 8
     repeated_source = ops.convert_to_tensor(np.repeat(source_ids, beam_size, axis=0))
@@ -130,7 +131,7 @@ def test_cached_beam_equals_full_recompute_beam():
 
 
 def test_beam_size_one_is_greedy_and_rows_are_independent():
-    model = _model(6, end_token_id=5)
+    model = _model(6)
     source_ids = _source(6)
     greedy = ops.convert_to_numpy(
         model.generate(source_ids, max_length=9, jit_compile=False)
@@ -182,7 +183,12 @@ def test_sampling_is_reproducible():
         ({"method": "greedy", "top_k": 3}, "Unknown options for method='greedy'"),
     ],
 )
-def test_bad_arguments(kwargs, message):
-    model = _model(0)
+def test_bad_arguments(small_model, kwargs, message):
+    kwargs = {"max_length": 8, **kwargs}
     with pytest.raises(ValueError, match=message):
-        model.generate(_source(0), **kwargs)
+        small_model.generate(_source(0), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return _model(0)

@@ -1,0 +1,126 @@
+"""SavedModel export of a `Translator` for TF Serving."""
+
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from keras_transformer_bit.samplers import RandomSampler
+
+
+def _write_atomically(path, write):
+    """Writes a directory with `write(staging)`, then renames it into `path`.
+
+    The staging directory sits next to `path` (same file system), so the final
+    rename is atomic: a reader (e.g. TF Serving polling a version directory)
+    sees either no export or a complete one, and a failed export leaves
+    nothing behind.
+    """
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    name = os.path.basename(path)
+    staging = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    try:
+        write(staging)
+        if os.path.exists(path):
+            previous = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
+            os.rmdir(previous)
+            os.replace(path, previous)
+            os.replace(staging, path)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def export_translator(translator, path, method=None, **generate_kwargs):
+    """Writes a SavedModel whose `serving_default` translates strings.
+
+    The signature `serving_default` takes `text` (`tf.string`, shape
+    `[None]`) and returns:
+    - `translation`: `tf.string` `[None]`;
+    - `scores`: float32 `[None]`, the decoder's score of each translation
+      (length-penalised log-probability for beam search).
+
+    Tokenization, cached decoding and detokenization all run inside the
+    graph, with TensorFlow and tensorflow-text ops only, so the export runs
+    in TF Serving (whose model server links the tensorflow-text ops) and in
+    any Python process that imports `tensorflow` and `tensorflow_text`. The
+    empty-input and long-input rules are the `Translator`'s. The decoding loop
+    is exported without XLA (TF Serving disables XLA on CPU by default).
+
+    The SavedModel is written into a temporary directory next to `path` and
+    renamed into place (replacing an older export), so no reader ever sees a
+    half-written export and a failure leaves nothing behind. For TF Serving,
+    export into a numbered version directory, e.g. `models/translator/1`.
+
+    Args:
+        translator: a `keras_transformer_bit.Translator`.
+        path: str. Output directory.
+        method: `"beam"`, `"greedy"`, `"top_k"`, `"top_p"` or `None`. `None`
+            keeps the translator's method and options (`"beam"` for a default
+            `Translator`); a method name replaces them with `generate_kwargs`.
+            Defaults to `None`.
+        **generate_kwargs: options of `method` (`beam_size`, `length_penalty`,
+            `top_k`, `top_p`, `temperature`, `seed`) and `max_length`,
+            `max_source_length`.
+
+    Returns:
+        `path`.
+
+    Example:
+    >>> export_translator(translator, "exported/translator/1")  # doctest: +SKIP
+    >>> import tensorflow_text  # registers the tokenizer ops  # doctest: +SKIP
+    >>> served = tf.saved_model.load("exported/translator/1")  # doctest: +SKIP
+    >>> served.signatures["serving_default"](text=tf.constant(["Hallo!"]))
+    {'translation': <tf.Tensor: ... dtype=string ...>, 'scores': ...}
+    """
+    from keras_transformer_bit.translator import Translator
+
+    if not isinstance(translator, Translator):
+        raise ValueError(
+            "translator must be a keras_transformer_bit.Translator. "
+            f"Received: {type(translator).__name__}"
+        )
+    options = {
+        "max_length": translator.max_length,
+        "max_source_length": translator.max_source_length,
+    }
+    if method is None:
+        method = translator.method
+        options.update(translator.generate_kwargs)
+    options.update(generate_kwargs)
+    exported = Translator(
+        translator.model,
+        translator.source_tokenizer,
+        translator.target_tokenizer,
+        method=method,
+        jit_compile=False,
+        **options,
+    )
+
+    def serve(text):
+        translation, scores = exported.translate_tensor(text)
+        return {"translation": translation, "scores": scores}
+
+    def write(directory):
+        archive = keras.export.ExportArchive()
+        archive.track(translator.model)
+        archive.track(translator.source_tokenizer)
+        archive.track(translator.target_tokenizer)
+        if isinstance(exported.sampler, RandomSampler):
+            archive.track(exported.sampler.seed_generator.state.value)
+        archive.add_endpoint(
+            name="serving_default",
+            fn=serve,
+            input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+        )
+        archive.write_out(directory, verbose=False)
+
+    _write_atomically(path, write)
+    return path

@@ -1,0 +1,128 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+import keras_transformer_bit as ktb
+from tests.tiny_translation import tiny_model, tiny_tokenizer
+
+TEXTS = ["Ich bin seit fünf Tagen hier.", "", "Du bist dort!", "wir sind hier ?"]
+
+LOAD_AND_TRANSLATE = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+outputs = served(text=tf.constant(json.loads(sys.argv[2])))
+print(json.dumps({
+    "modules": sorted(m for m in sys.modules if m.startswith("keras_transformer_bit")),
+    "translation": [t.decode() for t in outputs["translation"].numpy()],
+    "scores": outputs["scores"].numpy().tolist(),
+}))
+"""
+
+# saved_model_cli with the tensorflow-text ops registered, as its docs suggest
+# for custom ops.
+SAVED_MODEL_CLI = """
+import sys
+import tensorflow_text  # noqa: F401
+from tensorflow.python.tools import saved_model_cli
+sys.argv = ["saved_model_cli"] + sys.argv[1:]
+saved_model_cli.main()
+"""
+
+
+def _python(code, *args):
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
+    )
+
+
+def _finish(process):
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == 0, stderr[-3000:]
+    return stdout
+
+
+@pytest.fixture(scope="module")
+def translator():
+    tokenizer = tiny_tokenizer()
+    return ktb.Translator(
+        tiny_model(seed=1), tokenizer, tokenizer, beam_size=3, max_length=10
+    )
+
+
+@pytest.mark.large
+def test_export_runs_without_our_package(translator, tmp_path):
+    path = str(tmp_path / "translator" / "1")
+    assert ktb.export.export_translator(translator, path) == path
+    expected, expected_scores = translator.translate(TEXTS)
+    assert expected[1] == ""
+
+    # Three fresh processes at once: plain TF + tensorflow_text loading,
+    # `saved_model_cli show --all`, and `saved_model_cli run`.
+    load = _python(LOAD_AND_TRANSLATE, path, json.dumps(TEXTS))
+    show = _python(SAVED_MODEL_CLI, "show", "--dir", path, "--all")
+    run = _python(
+        SAVED_MODEL_CLI,
+        "run",
+        "--dir",
+        path,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--input_exprs",
+        "text=['Du bist dort!', '']",
+    )
+
+    result = json.loads(_finish(load).strip().splitlines()[-1])
+    assert result["modules"] == []  # our package was not imported
+    assert result["translation"] == expected
+    assert result["scores"] == pytest.approx(expected_scores, abs=1e-5)
+
+    shown = _finish(show)
+    assert "signature_def['serving_default']" in shown
+    assert "inputs['text'] tensor_info:" in shown
+    assert "outputs['translation'] tensor_info:" in shown
+    assert "outputs['scores'] tensor_info:" in shown
+    assert "dtype: DT_STRING" in shown and "shape: (-1)" in shown
+
+    ran = _finish(run)
+    assert "Result for output key translation:" in ran
+    assert repr(expected[2].encode()) in ran
+
+
+def test_export_is_atomic(translator, tmp_path, monkeypatch):
+    path = tmp_path / "translator"
+    ktb.export.export_translator(translator, str(path), method="greedy")
+    before = sorted(os.listdir(path))
+    assert "saved_model.pb" in before
+
+    def fail(obj, directory, *args, **kwargs):
+        with open(os.path.join(directory, "saved_model.pb"), "w") as f:
+            f.write("half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tf.saved_model, "save", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ktb.export.export_translator(translator, str(path), method="greedy")
+    # The old export is untouched and no staging directory is left behind.
+    assert sorted(os.listdir(path)) == before
+    assert os.path.getsize(path / "saved_model.pb") > 100
+    assert os.listdir(tmp_path) == ["translator"]
+
+
+def test_bad_arguments(translator, tmp_path):
+    with pytest.raises(ValueError, match="translator must be a"):
+        ktb.export.export_translator("model", str(tmp_path / "x"))
+    with pytest.raises(ValueError, match="Received: method='nucleus'"):
+        ktb.export.export_translator(translator, str(tmp_path / "x"), method="nucleus")
+    assert not os.path.exists(tmp_path / "x")

@@ -1,0 +1,65 @@
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer_bit.data import LabeledImages
+from keras_transformer_bit.models import BiTClassifier
+from keras_transformer_bit.recipes import bit_evaluate, bit_fine_tune, bit_hyperrule
+
+
+def test_shortened_and_with_crop_size():
+    rule = bit_hyperrule(100, (28, 28))
+    assert rule.shortened(0.05).supports == (5, 10, 15, 20, 25)
+    assert rule.shortened(0.001).supports == (1, 2, 3, 4, 5)  # kept increasing
+    smaller = rule.with_crop_size(32)
+    assert (smaller.resize_size, smaller.crop_size) == (40, 32)  # 160/128 ratio
+    with pytest.raises(ValueError, match="fraction"):
+        rule.shortened(0)
+    with pytest.raises(ValueError, match="crop_size"):
+        rule.with_crop_size(0)
+
+
+def test_evaluate_counts_every_example_once():
+    # Class 0 for white images, 1 for black ones; 2 of 10 labels are wrong.
+    images = np.repeat(np.array([255, 0], "uint8"), 5)[:, None, None] * np.ones(
+        (1, 4, 4), "uint8"
+    )
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0])
+    inputs = keras.Input((4, 4, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(pooled))
+    model.layers[-1].set_weights(
+        [np.array([[1, -1]] * 3, "float32") / 3, np.array([-127.5, 127.5], "float32")]
+    )
+    result = bit_evaluate(
+        model, LabeledImages(images, labels), crop_size=4, batch_size=4
+    )
+    assert result["num_examples"] == 10
+    assert result["accuracy"] == pytest.approx(0.8)
+
+
+@pytest.mark.large
+def test_fine_tune_runs_the_schedule_with_accumulation():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    data = LabeledImages(rng.integers(0, 255, (8, 12, 12), "uint8"), np.arange(8) % 2)
+    rule = dataclasses.replace(
+        bit_hyperrule(len(data), data.image_size).with_crop_size(16),
+        supports=(1, 2, 3),
+        batch_size=8,
+    )
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    history = bit_fine_tune(
+        classifier,
+        data,
+        rule,
+        micro_batch_size=4,
+        seed=0,
+        verbose=0,
+        jit_compile=False,
+    )
+    assert int(classifier.optimizer.iterations) == 3  # updates, from 6 micro-batches
+    assert np.isfinite(history.history["loss"][-1])
+    assert np.any(classifier.head.kernel.numpy() != 0)  # the zero head moved

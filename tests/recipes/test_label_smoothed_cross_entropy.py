@@ -1,0 +1,69 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer_bit.recipes import LabelSmoothedCrossEntropy
+
+RNG = np.random.default_rng(0)
+LOGITS = RNG.standard_normal((2, 4, 7)).astype("float32")
+LABELS = np.array([[3, 5, 1, 0], [6, 0, 0, 0]], "int32")
+
+
+def reference(labels, logits, epsilon, pad=0):
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    targets = (
+        np.eye(logits.shape[-1])[labels] * (1 - epsilon) + epsilon / logits.shape[-1]
+    )
+    per_token = -(targets * log_probs).sum(-1)
+    real = labels != pad
+    return per_token[real].sum() / real.sum()
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.1, 0.3])
+def test_matches_numpy_reference(epsilon):
+    loss = LabelSmoothedCrossEntropy(label_smoothing=epsilon)
+    np.testing.assert_allclose(
+        float(loss(LABELS, LOGITS)), reference(LABELS, LOGITS, epsilon), rtol=1e-5
+    )
+
+
+def test_no_smoothing_equals_sparse_cross_entropy_on_real_tokens():
+    loss = LabelSmoothedCrossEntropy(label_smoothing=0.0)
+    sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    real = LABELS != 0
+    expected = float(sparse(LABELS[real], LOGITS[real]))
+    np.testing.assert_allclose(float(loss(LABELS, LOGITS)), expected, rtol=1e-5)
+
+
+def test_padding_amount_does_not_change_the_loss():
+    loss = LabelSmoothedCrossEntropy()
+    padded_labels = np.pad(LABELS, ((0, 0), (0, 5)))
+    padded_logits = np.pad(LOGITS, ((0, 0), (0, 5), (0, 0)), constant_values=9.0)
+    np.testing.assert_allclose(
+        float(loss(padded_labels, padded_logits)),
+        float(loss(LABELS, LOGITS)),
+        rtol=1e-6,
+    )
+
+
+def test_sample_weight_per_sequence():
+    loss = LabelSmoothedCrossEntropy()
+    # Weight 0 on the second sequence leaves the first one's mean.
+    weighted = float(loss(LABELS, LOGITS, sample_weight=np.array([1.0, 0.0])))
+    np.testing.assert_allclose(weighted, float(loss(LABELS[:1], LOGITS[:1])), rtol=1e-5)
+
+
+def test_serialization_round_trip():
+    loss = LabelSmoothedCrossEntropy(label_smoothing=0.2, pad_token_id=None)
+    revived = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(revived, LabelSmoothedCrossEntropy)
+    assert revived.get_config() == loss.get_config()
+    np.testing.assert_allclose(
+        float(revived(LABELS, LOGITS)), float(loss(LABELS, LOGITS)), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_rejects_bad_smoothing(value):
+    with pytest.raises(ValueError, match=f"label_smoothing={value}"):
+        LabelSmoothedCrossEntropy(label_smoothing=value)

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_transformer_bit as ktb
+from tests.tiny_translation import tiny_model, tiny_tokenizer
+
+TEXTS = ["Ich bin seit fünf Tagen hier.", "Du bist dort!", "wir sind hier ?"]
+
+
+@pytest.fixture(scope="module")
+def parts():
+    return tiny_model(), tiny_tokenizer()
+
+
+def test_strings_in_strings_out_match_generate(parts):
+    model, tokenizer = parts
+    translator = ktb.Translator(
+        model, tokenizer, tokenizer, beam_size=3, length_penalty=0.6, max_length=12
+    )
+    translations, scores = translator.translate(TEXTS)
+    assert len(translations) == 3 and all(isinstance(t, str) for t in translations)
+    # The same pipeline by hand: tokenize, generate, detokenize.
+    source_ids = tokenizer.tokenize(tf.constant(TEXTS)).to_tensor()
+    ids, expected_scores = model.generate(
+        source_ids,
+        max_length=12,
+        method="beam",
+        beam_size=3,
+        length_penalty=0.6,
+        return_scores=True,
+        jit_compile=False,
+    )
+    expected = [t.decode() for t in tokenizer.detokenize(ids).numpy()]
+    assert translations == expected
+    np.testing.assert_allclose(scores, expected_scores.numpy(), rtol=1e-5)
+    assert translator(TEXTS[1]) == translations[1]
+    assert translator([]) == []
+
+
+def test_empty_and_long_inputs(parts):
+    model, tokenizer = parts
+    translator = ktb.Translator(
+        model, tokenizer, tokenizer, method="greedy", max_source_length=4, batch_size=2
+    )
+    long_text = "ich bin seit fünf tagen hier du bist dort"
+    translations, scores = translator.translate(["", TEXTS[1], "   ", long_text])
+    assert translations[0] == translations[2] == ""
+    assert scores[0] == scores[2] == 0.0
+    assert translations[1] == translator(TEXTS[1])
+    # Inputs longer than max_source_length are cut to their first tokens.
+    assert translations[3] == translator("ich bin seit fünf")
+    assert translator(["", ""]) == ["", ""]
+
+
+@pytest.mark.parametrize("bad", [3, [b"bytes"], ["ok", None], np.array(["x"])])
+def test_non_string_input(parts, bad):
+    model, tokenizer = parts
+    translator = ktb.Translator(model, tokenizer, tokenizer, method="greedy")
+    with pytest.raises(
+        TypeError, match="Translator takes a string or a list of strings"
+    ):
+        translator(bad)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"method": "sample"}, "Received: method='sample'"),
+        ({"beam_size": 0}, "Received: beam_size=0"),
+        ({"max_length": 0}, "Received: max_length=0"),
+        ({"max_source_length": -1}, "Received: max_source_length=-1"),
+        ({"num_return_sequences": 2}, "num_return_sequences must be 1"),
+        ({"method": "top_p", "top_p": 2.0}, "Received: top_p=2.0"),
+    ],
+)
+def test_bad_arguments(parts, kwargs, message):
+    model, tokenizer = parts
+    with pytest.raises(ValueError, match=message):
+        ktb.Translator(model, tokenizer, tokenizer, **kwargs)

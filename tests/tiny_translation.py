@@ -1,0 +1,35 @@
+"""A tiny tokenizer + random Transformer for the Translator and export tests."""
+
+import keras
+
+from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
+from keras_transformer_bit.models.transformer.transformer import Transformer
+
+WORDS = (
+    "ich bin seit fünf tagen hier du bist dort wir sind . , ! ? "
+    "i am here for five days you are there we"
+).split()
+VOCABULARY = ["[PAD]", "[UNK]", "[START]", "[END]"] + WORDS + ["##s", "##en"]
+
+
+def tiny_tokenizer():
+    return SubwordTokenizer(VOCABULARY, lower_case=True)
+
+
+def tiny_model(seed=0, **overrides):
+    keras.utils.set_random_seed(seed)
+    config = dict(
+        vocabulary_size=len(VOCABULARY),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        dropout=0.0,
+        max_sequence_length=24,
+        tie_output_embeddings=False,
+    )
+    config.update(overrides)
+    model = Transformer(**config)
+    kernel = model.get_layer("output_projection").kernel
+    kernel.assign(kernel.numpy() * 3.0)  # varied, sharper outputs
+    return model
