@@ -95,6 +95,11 @@ def parse_args(argv=None):
     parser.add_argument("--output", default=None, help="markdown table path")
     parser.add_argument("--work-dir", default=None)
     args = parser.parse_args(argv)
+    if args.dataset and not args.weights:
+        parser.error(
+            "--dataset needs --weights (a preset weights tag such as imagenet21k, "
+            "or an official-format .npz) to compare transfer with scratch"
+        )
     if args.quick:
         args.shots, args.seeds = [1, 5], 1
         args.schedule_scale = min(args.schedule_scale, 0.01)

@@ -44,7 +44,13 @@ def _add_common(parser):
         action="store_true",
         help="mixed_float16 on GPU, mixed_bfloat16 on CPU",
     )
-    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="train: examples per update (the rule's lr and schedule are scaled "
+        "linearly from 512); evaluate: examples per batch",
+    )
 
 
 def add_parser(subparsers):

@@ -107,10 +107,10 @@ def load_ding_de_en(
     1000
     """
     if not os.path.exists(path):
-        message = f"The Ding German-English dictionary was not found at {path}."
-        if path == DING_DE_EN_PATH:
-            message += f" Install it with: {DING_INSTALL_COMMAND}"
-        raise FileNotFoundError(message)
+        raise FileNotFoundError(
+            f"The Ding German-English dictionary was not found at {path}. On "
+            f"Debian or Ubuntu install it with: {DING_INSTALL_COMMAND}"
+        )
     pairs = []
     num_malformed = 0
     with open(path, "rb") as file:

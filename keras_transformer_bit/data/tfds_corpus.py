@@ -57,6 +57,7 @@ def load_tfds_corpus(
     Example:
     >>> corpus = load_tfds_corpus("ted_hrlr_translate/pt_to_en")  # doctest: +SKIP
     """
+    import tensorflow as tf
     import tensorflow_datasets as tfds
 
     try:
@@ -87,6 +88,11 @@ def load_tfds_corpus(
             download=download,
             shuffle_files=False,
         )
+        if any(spec.dtype != tf.string for spec in dataset.element_spec):
+            raise ValueError(
+                f"{name!r} is not a translation dataset: its supervised keys "
+                f"{supervised_keys} are not both text."
+            )
         loaded[split] = _decode_pairs(dataset, max_examples)
     train_split, validation_split, test_split = splits
     train = loaded.get(train_split)

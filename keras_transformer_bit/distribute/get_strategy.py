@@ -5,10 +5,12 @@ import tensorflow as tf
 from keras_transformer_bit.distribute.cluster_error import ClusterError
 from keras_transformer_bit.distribute.tf_config import (
     TRAINING_JOBS,
+    is_chief,
     num_training_tasks,
     peer_addresses,
     read_tf_config,
     unreachable_addresses,
+    wait_for_addresses,
 )
 
 STRATEGY_NAMES = ("auto", "one_device", "mirrored", "multi_worker")
@@ -56,6 +58,42 @@ def _configure_coordination(config, register_timeout_seconds, heartbeat_seconds)
     )
 
 
+def _cluster_error(config, timeout_seconds, cause):
+    peers = peer_addresses(config)
+    missing = unreachable_addresses(peers) or peers
+    task = config["task"]
+    return ClusterError(
+        f"The cluster did not form within {timeout_seconds} s: task "
+        f"{task['type']}:{task['index']} could not reach {missing}. Start every "
+        "task listed in TF_CONFIG (each with its own task index), and check the "
+        f"addresses and firewalls. TF_CONFIG cluster: {config['cluster']}. "
+        f"Cause: {cause}"
+    )
+
+
+def _build_checked(build, config, timeout_seconds):
+    """Builds the strategy with a bounded wait for the other tasks.
+
+    A worker that cannot reach the coordination leader fails with
+    DeadlineExceeded after `timeout_seconds`; the leader, however, would wait
+    for missing workers inside TensorFlow without a limit (holding the GIL, so
+    no Python timer can intervene). The leader therefore first waits, bounded,
+    for every peer's port: the other workers open theirs as soon as they start
+    looking for the leader.
+    """
+    if is_chief(config):
+        missing = wait_for_addresses(peer_addresses(config), timeout_seconds)
+        if missing:
+            raise _cluster_error(
+                config, timeout_seconds, f"no server listening on {missing}"
+            )
+    try:
+        return build()
+    except tf.errors.OpError as error:
+        cause = f"TensorFlow: {str(error).strip().splitlines()[0]}"
+        raise _cluster_error(config, timeout_seconds, cause) from error
+
+
 def _multi_worker(
     communication_timeout_seconds,
     cluster_register_timeout_seconds,
@@ -78,27 +116,13 @@ def _multi_worker(
         _configure_coordination(
             config, cluster_register_timeout_seconds, heartbeat_timeout_seconds
         )
-        try:
-            strategy = tf.distribute.MultiWorkerMirroredStrategy(
+        strategy = _build_checked(
+            lambda: tf.distribute.MultiWorkerMirroredStrategy(
                 communication_options=options
-            )
-        except (
-            tf.errors.DeadlineExceededError,
-            tf.errors.UnavailableError,
-            tf.errors.AbortedError,
-            tf.errors.InternalError,
-        ) as error:
-            peers = peer_addresses(config)
-            missing = unreachable_addresses(peers) or peers
-            task = config["task"]
-            raise ClusterError(
-                f"The cluster did not form within {cluster_register_timeout_seconds}"
-                f" s: task {task['type']}:{task['index']} could not reach "
-                f"{missing}. Start every task listed in TF_CONFIG (with its "
-                f"own task index), check the addresses and firewalls. "
-                f"TF_CONFIG cluster: {config['cluster']}. "
-                f"TensorFlow said: {str(error).splitlines()[0]}"
-            ) from error
+            ),
+            config,
+            cluster_register_timeout_seconds,
+        )
     _multi_worker_strategy = strategy
     return strategy
 

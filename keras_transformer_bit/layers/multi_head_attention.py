@@ -82,7 +82,7 @@ class MultiHeadAttention(keras.layers.Layer):
     >>> attention = keras_transformer_bit.layers.MultiHeadAttention(
     ...     num_heads=2, key_dim=8)
     >>> x = keras.ops.ones((2, 5, 16))
-    >>> attention(x, x, use_causal_mask=True).shape
+    >>> tuple(attention(x, x, use_causal_mask=True).shape)
     (2, 5, 16)
 
     References:

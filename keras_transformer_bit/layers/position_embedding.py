@@ -30,7 +30,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     Example:
     >>> layer = keras_transformer_bit.layers.PositionEmbedding(sequence_length=10)
-    >>> layer(keras.ops.zeros((2, 7, 16))).shape
+    >>> tuple(layer(keras.ops.zeros((2, 7, 16))).shape)
     (2, 7, 16)
     """
 

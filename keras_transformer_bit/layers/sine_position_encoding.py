@@ -34,7 +34,7 @@ class SinePositionEncoding(keras.layers.Layer):
 
     Example:
     >>> layer = keras_transformer_bit.layers.SinePositionEncoding()
-    >>> layer(keras.ops.zeros((2, 7, 16))).shape
+    >>> tuple(layer(keras.ops.zeros((2, 7, 16))).shape)
     (2, 7, 16)
 
     References:

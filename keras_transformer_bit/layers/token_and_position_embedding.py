@@ -57,7 +57,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     Example:
     >>> layer = keras_transformer_bit.layers.TokenAndPositionEmbedding(
     ...     vocabulary_size=100, sequence_length=32, embedding_dim=16)
-    >>> layer(keras.ops.ones((2, 7), dtype="int32")).shape
+    >>> tuple(layer(keras.ops.ones((2, 7), dtype="int32")).shape)
     (2, 7, 16)
     """
 

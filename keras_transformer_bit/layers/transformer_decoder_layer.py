@@ -68,7 +68,7 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
     >>> layer = keras_transformer_bit.layers.TransformerDecoderLayer(
     ...     hidden_dim=16, intermediate_dim=32, num_heads=2)
     >>> x = keras.ops.ones((2, 5, 16))
-    >>> layer(x, encoder_sequence=keras.ops.ones((2, 3, 16))).shape
+    >>> tuple(layer(x, encoder_sequence=keras.ops.ones((2, 3, 16))).shape)
     (2, 5, 16)
     """
 

@@ -81,7 +81,7 @@ class TransformerEncoderLayer(keras.layers.Layer):
     Example:
     >>> layer = keras_transformer_bit.layers.TransformerEncoderLayer(
     ...     hidden_dim=16, intermediate_dim=32, num_heads=2)
-    >>> layer(keras.ops.ones((2, 5, 16))).shape
+    >>> tuple(layer(keras.ops.ones((2, 5, 16))).shape)
     (2, 5, 16)
     """
 

@@ -105,7 +105,10 @@ def main():
             sys.stdout.flush()
             os._exit(ktb.distribute.WORKER_FAILURE_EXIT_CODE)
     if args.weights_out:
-        np.savez(args.weights_out, *model.get_weights())
+        config = ktb.distribute.read_tf_config()
+        task_index = config["task"]["index"] if config else 0
+        path = args.weights_out.format(task_index=task_index)
+        np.savez(path, *model.get_weights())
     print("DONE", flush=True)
 
 

@@ -102,7 +102,7 @@ class Transformer(keras.Model):
     >>> model = keras_transformer_bit.models.Transformer.from_preset(
     ...     "transformer_tiny", vocabulary_size=100)
     >>> ids = np.array([[2, 5, 6, 3]])
-    >>> model({"encoder_inputs": ids, "decoder_inputs": ids}).shape
+    >>> tuple(model({"encoder_inputs": ids, "decoder_inputs": ids}).shape)
     (1, 4, 100)
 
     References:
@@ -424,6 +424,16 @@ class Transformer(keras.Model):
             projected encoder keys/values `(batch, num_layers, 2,
             source_length, num_heads, head_dim)`.
         """
+        if (
+            self.position_encoding == "learned"
+            and isinstance(max_length, int)
+            and max_length > self.max_sequence_length
+        ):
+            raise ValueError(
+                "max_length must not exceed the max_sequence_length="
+                f"{self.max_sequence_length} of the learned position embedding. "
+                f"Received: max_length={max_length}"
+            )
         batch_size = ops.shape(encoder_outputs)[0]
         head_dim = self.hidden_dim // self.num_heads
         self_attention_cache = ops.zeros(

@@ -131,8 +131,7 @@ def test_padding_invariance():
     ):
         logits = numpy(model(inputs))
         np.testing.assert_allclose(logits[:, :5], reference, atol=1e-5)
-    # Changing a padded source position's *content* is impossible (it is 0),
-    # but removing the padding of sentence 2 must change its logits.
+    # Dropping the padding columns of the second source altogether agrees too.
     trimmed = numpy(
         model({"encoder_inputs": SOURCE[1:, :4], "decoder_inputs": TARGET[1:]})
     )
@@ -148,7 +147,23 @@ def test_saving_and_config_round_trip():
     )
     config = model.get_config()
     assert Transformer.from_config(config).get_config() == config
-    run_model_saving_test(model, INPUTS)
+    # The recipes travel with the compiled model.
+    model.compile(
+        optimizer=keras.optimizers.Adam(NoamSchedule(8, warmup_steps=5)),
+        loss=LabelSmoothedCrossEntropy(label_smoothing=0.2),
+        metrics=[MaskedTokenAccuracy()],
+    )
+    reloaded = run_model_saving_test(model, INPUTS)
+    assert reloaded.loss.get_config() == model.loss.get_config()
+    schedule = reloaded.optimizer.learning_rate
+    assert float(schedule) == float(model.optimizer.learning_rate)
+
+
+def test_learned_positions_bound_the_cache():
+    model = small_model(position_encoding="learned")
+    encoder_outputs, _ = model.encode(SOURCE)
+    with pytest.raises(ValueError, match="max_length=17"):
+        model.build_decoder_cache(encoder_outputs, 17)
 
 
 def test_saving_shared_and_tied():

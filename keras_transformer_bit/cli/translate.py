@@ -1,0 +1,497 @@
+"""`ktb translate train|evaluate|predict|export`: from a parallel corpus to a server.
+
+A run lives in one model directory:
+
+    translate_config.json       corpus, preset, vocabulary and pipeline settings
+    source_tokenizer/           vocabulary.txt + tokenizer.json
+    target_tokenizer/
+    model.keras                 the latest finished weights (and optimizer state)
+    history.json                one entry per epoch: losses, val_bleu, minutes
+    logs/                       TensorBoard (train, validation incl. BLEU)
+    backup/                     only while training (keras BackupAndRestore)
+
+Running `train` again on the same directory resumes: it reloads the model and
+continues with the next epoch (and from the last backup after a crash).
+
+Examples:
+    ktb translate train --data ding --model-dir runs/de_en --budget-minutes 20
+    ktb translate evaluate --model-dir runs/de_en --method beam
+    echo "Ich bin seit fünf Tagen hier." | ktb translate predict --model-dir runs/de_en
+    ktb translate export --model-dir runs/de_en --output exported/de_en
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+
+CONFIG_FILE = "translate_config.json"
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+MODEL_OVERRIDES = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
+
+
+def _write_json_atomically(path, content):
+    with open(path + ".tmp", "w", encoding="utf-8") as file:
+        json.dump(content, file, indent=2)
+        file.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def _read_json(path, default=None):
+    if not os.path.exists(path):
+        return default
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def _positive(name, value, kind=int):
+    if value is not None and (not isinstance(value, kind) or value <= 0):
+        raise ValueError(f"{name} must be > 0. Received: {name}={value!r}")
+
+
+def _tokenizer_dirs(model_dir):
+    return (
+        os.path.join(model_dir, "source_tokenizer"),
+        os.path.join(model_dir, "target_tokenizer"),
+    )
+
+
+def build_tokenizers(corpus, vocabulary_size, shared_vocabulary, lower_case=False):
+    """Learns WordPiece vocabularies from the training pairs of `corpus`."""
+    from keras_transformer_bit.data import SubwordTokenizer
+
+    sources = [source for source, _ in corpus.train]
+    targets = [target for _, target in corpus.train]
+    if shared_vocabulary:
+        tokenizer = SubwordTokenizer.build(
+            sources + targets, vocabulary_size=vocabulary_size, lower_case=lower_case
+        )
+        return tokenizer, tokenizer
+    return (
+        SubwordTokenizer.build(sources, vocabulary_size, lower_case=lower_case),
+        SubwordTokenizer.build(targets, vocabulary_size, lower_case=lower_case),
+    )
+
+
+def build_model(config, source_tokenizer, target_tokenizer):
+    """A `Transformer` for the config's preset and overrides, sized to the vocabularies."""
+    from keras_transformer_bit.models import Transformer
+
+    overrides = dict(config.get("model_overrides", {}))
+    overrides["vocabulary_size"] = target_tokenizer.vocabulary_size
+    overrides["source_vocabulary_size"] = source_tokenizer.vocabulary_size
+    overrides["share_embeddings"] = source_tokenizer is target_tokenizer or (
+        config.get("shared_vocabulary", False)
+    )
+    if overrides["share_embeddings"]:
+        overrides.pop("source_vocabulary_size")
+    return Transformer.from_preset(config["preset"], **overrides)
+
+
+def compile_model(model, config, steps_hint=None):
+    """Adam with the Noam schedule, label-smoothed loss, masked token accuracy."""
+    import keras
+
+    from keras_transformer_bit import recipes
+
+    schedule = recipes.NoamSchedule(
+        model.hidden_dim,
+        warmup_steps=config.get("warmup_steps", 1000),
+        scale=config.get("learning_rate_scale", 1.0),
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
+        loss=recipes.LabelSmoothedCrossEntropy(
+            label_smoothing=config.get("label_smoothing", 0.1)
+        ),
+        metrics=[recipes.MaskedTokenAccuracy()],
+        jit_compile=config.get("jit_compile", True),
+    )
+    return model
+
+
+def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
+    """Raises when the tokenizers do not match the model's embedding sizes."""
+    expected = {
+        "target": (model.vocabulary_size, target_tokenizer.vocabulary_size),
+        "source": (
+            model.source_vocabulary_size or model.vocabulary_size,
+            source_tokenizer.vocabulary_size,
+        ),
+    }
+    for side, (model_size, tokenizer_size) in expected.items():
+        if model_size != tokenizer_size:
+            raise ValueError(
+                f"The {side} vocabulary {where}has {tokenizer_size} tokens but the "
+                f"model expects {model_size}. The vocabulary files do not belong to "
+                "this model; retrain or restore the matching tokenizer directory."
+            )
+
+
+def load_run(model_dir):
+    """Loads the config, tokenizers and model of a trained run directory."""
+    import keras
+
+    from keras_transformer_bit.data import SubwordTokenizer
+
+    config = _read_json(os.path.join(model_dir, CONFIG_FILE))
+    model_path = os.path.join(model_dir, MODEL_FILE)
+    if config is None or not os.path.exists(model_path):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir}: expected {CONFIG_FILE} and "
+            f"{MODEL_FILE}. Train one with: ktb translate train --model-dir {model_dir}"
+        )
+    source_dir, target_dir = _tokenizer_dirs(model_dir)
+    source_tokenizer = SubwordTokenizer.load(source_dir)
+    target_tokenizer = (
+        source_tokenizer
+        if config.get("shared_vocabulary")
+        else SubwordTokenizer.load(target_dir)
+    )
+    model = keras.models.load_model(model_path)
+    check_vocabularies(model, source_tokenizer, target_tokenizer, f"in {model_dir} ")
+    return config, source_tokenizer, target_tokenizer, model
+
+
+def make_datasets(corpus, config, source_tokenizer, target_tokenizer):
+    from keras_transformer_bit.data.translation_pipeline import (
+        make_translation_dataset,
+    )
+
+    common = dict(
+        source_tokenizer=source_tokenizer,
+        target_tokenizer=target_tokenizer,
+        max_length=config["max_length"],
+        tokens_per_batch=config["tokens_per_batch"],
+    )
+    train = make_translation_dataset(
+        corpus.train, shuffle=True, seed=config["seed"], **common
+    )
+    validation = None
+    if corpus.validation:
+        validation = make_translation_dataset(
+            corpus.validation, shuffle=False, **common
+        )
+    return train, validation
+
+
+def _load_corpus(config):
+    from keras_transformer_bit.data.load_translation_corpus import (
+        load_translation_corpus,
+    )
+
+    return load_translation_corpus(
+        config["data"], seed=config["seed"], test_size=config["test_size"]
+    )
+
+
+def _config_from_args(args):
+    overrides = {
+        name: getattr(args, name)
+        for name in MODEL_OVERRIDES
+        if getattr(args, name, None) is not None
+    }
+    return {
+        "data": args.data,
+        "preset": args.preset,
+        "model_overrides": overrides,
+        "vocabulary_size": args.vocabulary_size,
+        "shared_vocabulary": not args.separate_vocabularies,
+        "lower_case": args.lower_case,
+        "max_length": args.max_length,
+        "tokens_per_batch": args.tokens_per_batch,
+        "warmup_steps": args.warmup_steps,
+        "learning_rate_scale": args.learning_rate_scale,
+        "label_smoothing": args.label_smoothing,
+        "seed": args.seed,
+        "test_size": args.test_size,
+        "jit_compile": not args.no_jit,
+    }
+
+
+def train(args):
+    """`ktb translate train`: build or reload a run and train it."""
+    _positive("--budget-minutes", args.budget_minutes, (int, float))
+    _positive("--epochs", args.epochs)
+    model_dir = args.model_dir
+    config_path = os.path.join(model_dir, CONFIG_FILE)
+    resuming = os.path.exists(config_path)
+    if resuming:
+        config = _read_json(config_path)
+        if args.data != config["data"]:
+            raise ValueError(
+                f"{model_dir} was trained on --data {config['data']}; resume it with "
+                f"the same corpus. Received: --data {args.data}"
+            )
+    else:
+        if os.path.isdir(model_dir) and os.listdir(model_dir):
+            raise ValueError(
+                f"--model-dir {model_dir} exists, is not empty and holds no "
+                f"{CONFIG_FILE}; choose a new directory."
+            )
+        config = _config_from_args(args)
+
+    import keras
+
+    from keras_transformer_bit import distribute
+    from keras_transformer_bit.data import SubwordTokenizer
+    from keras_transformer_bit.recipes.bleu import BleuCallback
+    from keras_transformer_bit.recipes.training_budget import TrainingBudget
+
+    keras.utils.set_random_seed(config["seed"])
+    if args.mixed_precision:
+        distribute.set_mixed_precision("auto")
+    strategy = distribute.get_strategy(args.strategy)
+
+    # Everything that can fail on bad input happens before the directory is
+    # written: reading the corpus, building vocabularies, the first batch.
+    corpus = _load_corpus(config)
+    print(corpus.summary())
+    source_dir, target_dir = _tokenizer_dirs(model_dir)
+    if resuming:
+        source_tokenizer = SubwordTokenizer.load(source_dir)
+        target_tokenizer = (
+            source_tokenizer
+            if config["shared_vocabulary"]
+            else SubwordTokenizer.load(target_dir)
+        )
+    else:
+        started = time.perf_counter()
+        source_tokenizer, target_tokenizer = build_tokenizers(
+            corpus,
+            config["vocabulary_size"],
+            config["shared_vocabulary"],
+            config["lower_case"],
+        )
+        print(
+            f"Built vocabularies of {source_tokenizer.vocabulary_size} (source) and "
+            f"{target_tokenizer.vocabulary_size} (target) subwords in "
+            f"{time.perf_counter() - started:.0f} s."
+        )
+    train_data, validation_data = make_datasets(
+        corpus, config, source_tokenizer, target_tokenizer
+    )
+
+    created_dir = not os.path.exists(model_dir)
+    model_path = os.path.join(model_dir, MODEL_FILE)
+    history_path = os.path.join(model_dir, HISTORY_FILE)
+    try:
+        with strategy.scope():
+            if os.path.exists(model_path):
+                model = keras.models.load_model(model_path)
+                check_vocabularies(
+                    model, source_tokenizer, target_tokenizer, f"in {model_dir} "
+                )
+            else:
+                model = build_model(config, source_tokenizer, target_tokenizer)
+                compile_model(model, config)
+        os.makedirs(model_dir, exist_ok=True)
+        if not resuming:
+            source_tokenizer.save(source_dir)
+            if not config["shared_vocabulary"]:
+                target_tokenizer.save(target_dir)
+            _write_json_atomically(config_path, config)
+        history = _read_json(history_path, default=[])
+        initial_epoch = len(history)
+        budget = TrainingBudget(args.budget_minutes) if args.budget_minutes else None
+        callbacks = [budget] if budget else []
+        if corpus.validation and args.bleu_every:
+            callbacks.append(
+                BleuCallback(
+                    corpus.validation,
+                    source_tokenizer,
+                    target_tokenizer,
+                    every_n_epochs=args.bleu_every,
+                    num_examples=args.bleu_examples,
+                    max_length=config["max_length"],
+                )
+            )
+        callbacks += distribute.training_callbacks(model_dir)
+        print(
+            f"Training {model.count_params():,} parameters from epoch "
+            f"{initial_epoch + 1} to {initial_epoch + args.epochs}"
+            + (f", budget {args.budget_minutes:g} min" if budget else "")
+        )
+        started = time.perf_counter()
+        fit_history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            initial_epoch=initial_epoch,
+            epochs=initial_epoch + args.epochs,
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+        minutes = (time.perf_counter() - started) / 60
+        epochs_run = len(fit_history.epoch)
+        for index in range(epochs_run):
+            entry = {
+                name: float(values[index])
+                for name, values in fit_history.history.items()
+                if index < len(values)
+            }
+            entry["epoch"] = fit_history.epoch[index] + 1
+            history.append(entry)
+        if history:
+            history[-1]["run_minutes"] = round(minutes, 2)
+        model.save(model_path + ".tmp.keras")
+        os.replace(model_path + ".tmp.keras", model_path)
+        _write_json_atomically(history_path, history)
+    except BaseException:
+        if created_dir and not os.path.exists(model_path):
+            shutil.rmtree(model_dir, ignore_errors=True)
+        raise
+    last = history[-1] if history else {}
+    print(
+        f"Saved {model_path} after {len(history)} epochs ({minutes:.1f} min this run)"
+        + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
+    )
+    return 0
+
+
+def make_translator(model, source_tokenizer, target_tokenizer, config, args):
+    from keras_transformer_bit.translator import Translator
+
+    kwargs = {}
+    if args.method == "beam":
+        kwargs = {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
+    return Translator(
+        model,
+        source_tokenizer,
+        target_tokenizer,
+        method=args.method,
+        max_length=config["max_length"],
+        max_source_length=config["max_length"],
+        **kwargs,
+    )
+
+
+def evaluate(args):
+    """`ktb translate evaluate`: sacreBLEU of a split (test by default)."""
+    from keras_transformer_bit.recipes.bleu import corpus_bleu
+
+    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    if args.data:
+        config = {**config, "data": args.data}
+    corpus = _load_corpus(config)
+    pairs = getattr(corpus, args.split)
+    if args.max_examples:
+        pairs = pairs[: args.max_examples]
+    if not pairs:
+        raise ValueError(f"The {args.split} split of {config['data']} is empty.")
+    translator = make_translator(model, source_tokenizer, target_tokenizer, config, args)
+    started = time.perf_counter()
+    hypotheses = translator([source for source, _ in pairs])
+    seconds = time.perf_counter() - started
+    bleu = corpus_bleu(hypotheses, [target for _, target in pairs])
+    result = {
+        "data": config["data"],
+        "split": args.split,
+        "num_sentences": len(pairs),
+        "method": args.method,
+        "bleu": round(bleu, 2),
+        "seconds": round(seconds, 1),
+    }
+    _write_json_atomically(
+        os.path.join(args.model_dir, f"eval_{args.split}_{args.method}.json"), result
+    )
+    for (source, reference), hypothesis in list(zip(pairs, hypotheses))[: args.show]:
+        print(f"  source:     {source}\n  reference:  {reference}\n  hypothesis: {hypothesis}")
+    print(
+        f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
+        f"{args.method}: {bleu:.2f} ({seconds:.0f} s)"
+    )
+    return 0
+
+
+def predict(args):
+    """`ktb translate predict`: translate sentences from arguments or stdin."""
+    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    texts = args.text or [line.rstrip("\n") for line in sys.stdin]
+    translator = make_translator(model, source_tokenizer, target_tokenizer, config, args)
+    for translation in translator(texts):
+        print(translation)
+    return 0
+
+
+def export(args):
+    """`ktb translate export`: write a SavedModel with a text-to-text signature."""
+    from keras_transformer_bit.export import export_translator
+
+    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    translator = make_translator(model, source_tokenizer, target_tokenizer, config, args)
+    if os.path.exists(args.output):
+        raise ValueError(f"--output {args.output} already exists; choose a new path.")
+    export_translator(translator, args.output)
+    print(f"Exported {args.output} (serving_default: text -> translation)")
+    return 0
+
+
+def _add_decoding(parser):
+    parser.add_argument("--method", default="beam", help="beam, greedy, top_k, top_p")
+    parser.add_argument("--beam-size", type=int, default=4)
+    parser.add_argument("--length-penalty", type=float, default=0.6)
+
+
+def add_parser(subparsers):
+    from keras_transformer_bit.data.load_translation_corpus import CORPUS_HELP
+
+    parser = subparsers.add_parser(
+        "translate", help="Transformer translation: train, evaluate, predict, export"
+    )
+    commands = parser.add_subparsers(dest="translate_command", metavar="COMMAND")
+
+    train_parser = commands.add_parser("train", help="train (or resume) a translator")
+    train_parser.add_argument("--data", default="ding", help=CORPUS_HELP)
+    train_parser.add_argument("--model-dir", required=True)
+    train_parser.add_argument("--preset", default="transformer_tiny")
+    for name in MODEL_OVERRIDES:
+        train_parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=float if name == "dropout" else int,
+            default=None,
+            help=f"override the preset's {name}",
+        )
+    train_parser.add_argument("--budget-minutes", type=float, default=None)
+    train_parser.add_argument("--epochs", type=int, default=1000)
+    train_parser.add_argument("--vocabulary-size", type=int, default=8000)
+    train_parser.add_argument("--separate-vocabularies", action="store_true")
+    train_parser.add_argument("--lower-case", action="store_true")
+    train_parser.add_argument("--max-length", type=int, default=64)
+    train_parser.add_argument("--tokens-per-batch", type=int, default=4096)
+    train_parser.add_argument("--warmup-steps", type=int, default=1000)
+    train_parser.add_argument("--learning-rate-scale", type=float, default=1.0)
+    train_parser.add_argument("--label-smoothing", type=float, default=0.1)
+    train_parser.add_argument("--bleu-every", type=int, default=1, help="epochs; 0: off")
+    train_parser.add_argument("--bleu-examples", type=int, default=200)
+    train_parser.add_argument("--seed", type=int, default=1234)
+    train_parser.add_argument("--test-size", type=int, default=1000)
+    train_parser.add_argument("--no-jit", action="store_true", help="disable XLA")
+    train_parser.add_argument("--mixed-precision", action="store_true")
+    train_parser.add_argument("--strategy", default="auto")
+    train_parser.set_defaults(handler=train)
+
+    evaluate_parser = commands.add_parser("evaluate", help="sacreBLEU on a split")
+    evaluate_parser.add_argument("--model-dir", required=True)
+    evaluate_parser.add_argument("--data", default=None, help="defaults to the run's")
+    evaluate_parser.add_argument(
+        "--split", default="test", choices=("train", "validation", "test")
+    )
+    evaluate_parser.add_argument("--max-examples", type=int, default=None)
+    evaluate_parser.add_argument("--show", type=int, default=5, help="samples to print")
+    _add_decoding(evaluate_parser)
+    evaluate_parser.set_defaults(handler=evaluate)
+
+    predict_parser = commands.add_parser("predict", help="translate text")
+    predict_parser.add_argument("--model-dir", required=True)
+    predict_parser.add_argument("text", nargs="*", help="sentences (default: stdin)")
+    _add_decoding(predict_parser)
+    predict_parser.set_defaults(handler=predict)
+
+    export_parser = commands.add_parser("export", help="write a SavedModel")
+    export_parser.add_argument("--model-dir", required=True)
+    export_parser.add_argument("--output", required=True)
+    _add_decoding(export_parser)
+    export_parser.set_defaults(handler=export)
+    return parser

@@ -1,0 +1,55 @@
+"""One entry point that turns a corpus name or path into a `ParallelCorpus`."""
+
+import os
+
+from keras_transformer_bit.data.ding_corpus import load_ding_de_en
+from keras_transformer_bit.data.sword_corpus import load_sword_en_es
+from keras_transformer_bit.data.text_file_corpus import (
+    read_aligned_corpus,
+    read_tsv_corpus,
+)
+from keras_transformer_bit.data.tfds_corpus import load_tfds_corpus
+
+CORPUS_HELP = (
+    "'ding' (German->English, Debian trans-de-en), 'sword_en_es' or 'sword_es_en' "
+    "(Bible verses, Debian sword-text-web + sword-text-sparv), 'tfds:NAME' (e.g. "
+    "tfds:ted_hrlr_translate/pt_to_en), a tab-separated file, or two line-aligned "
+    "files as 'SOURCE_FILE,TARGET_FILE'"
+)
+
+
+def load_translation_corpus(data="ding", seed=1234, test_size=1000, **kwargs):
+    """Loads a parallel corpus named by a short string (the CLI's `--data`).
+
+    Args:
+        data: str. One of `"ding"`, `"sword_en_es"`, `"sword_es_en"`,
+            `"tfds:<name>"`, a path to a TSV file, or `"<source>,<target>"`
+            paths of two aligned files. Defaults to `"ding"`.
+        seed: int. Split seed. Defaults to `1234`.
+        test_size: int. Test pairs. Defaults to `1000`.
+        **kwargs: passed to the reader (e.g. `on_malformed`, `max_examples`).
+
+    Returns:
+        A `ParallelCorpus`.
+
+    Example:
+    >>> corpus = load_translation_corpus("ding")  # doctest: +SKIP
+    >>> len(corpus.test)  # doctest: +SKIP
+    1000
+    """
+    if not isinstance(data, str) or not data:
+        raise ValueError(f"data must be {CORPUS_HELP}. Received: data={data!r}")
+    if data in ("ding", "ding_de_en"):
+        return load_ding_de_en(seed=seed, test_size=test_size, **kwargs)
+    if data in ("sword_en_es", "sword_es_en"):
+        return load_sword_en_es(data[-5:-3], seed=seed, test_size=test_size, **kwargs)
+    if data.startswith("tfds:"):
+        return load_tfds_corpus(data[len("tfds:") :], seed=seed, **kwargs)
+    if "," in data and not os.path.exists(data):
+        source_path, target_path = data.split(",", 1)
+        return read_aligned_corpus(
+            source_path, target_path, seed=seed, test_size=test_size, **kwargs
+        )
+    if os.path.isfile(data):
+        return read_tsv_corpus(data, seed=seed, test_size=test_size, **kwargs)
+    raise ValueError(f"data must be {CORPUS_HELP}. Received: data={data!r}")

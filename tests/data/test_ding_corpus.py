@@ -1,0 +1,93 @@
+import os
+
+import pytest
+
+from keras_transformer_bit.data.ding_corpus import (
+    DING_DE_EN_PATH,
+    load_ding_de_en,
+    parse_ding_line,
+    strip_annotations,
+)
+
+LINES = [
+    "# Version :: devel 2023-01-30",
+    "Haus {n} | Das Haus ist sehr alt. :: house | The house is very old.",
+    "Abendessen {n}; Abendbrot {n} [Ös.] | Das Abendessen hat mir geschmeckt. :: "
+    "supper; evening meal | I enjoyed my supper.",
+    "Ablöse {f} /Abl./ | Ich muss jetzt gehen.; Ich gehe jetzt. :: key money [Br.] | "
+    "I have to go now.; I am going now.",
+    "Bitte {f} | Bitte :: request | please",
+    "kaputt | Es ist kaputt. | zu viel :: broken | It is broken.",  # misaligned
+    "Keine Trennzeichen hier",  # no ' :: '
+]
+
+
+def test_strip_annotations():
+    assert strip_annotations("Aal {m} (auf der Karte) [cook.] /A./ <Aale>") == (
+        "Aal (auf der Karte)"
+    )
+    assert strip_annotations("Er kam {vi} [ugs.] .") == "Er kam."
+
+
+def test_parse_line_aligns_sub_entries_and_keeps_sentences():
+    assert parse_ding_line(LINES[0]) == []
+    assert parse_ding_line(LINES[1]) == [("Das Haus ist sehr alt.", "The house is very old.")]
+    assert parse_ding_line(LINES[2]) == [
+        ("Das Abendessen hat mir geschmeckt.", "I enjoyed my supper.")
+    ]
+    # First alternative after ';' only; annotations removed.
+    assert parse_ding_line(LINES[3]) == [("Ich muss jetzt gehen.", "I have to go now.")]
+    assert parse_ding_line(LINES[4]) == []  # not sentences
+    assert parse_ding_line(LINES[5]) is None
+    assert parse_ding_line(LINES[6]) is None
+
+
+def _write_ding(path, num_sentences):
+    lines = list(LINES)
+    for index in range(num_sentences):
+        lines.append(
+            f"Satz {index} {{m}} | Das ist Satz Nummer {index}. :: "
+            f"sentence {index} | This is sentence number {index}."
+        )
+    lines.append(LINES[1])  # a duplicate
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_load_splits_deterministically(tmp_path):
+    path = tmp_path / "de-en"
+    _write_ding(path, 60)
+    corpus = load_ding_de_en(str(path), test_size=10, validation_size=5, seed=7)
+    again = load_ding_de_en(str(path), test_size=10, validation_size=5, seed=7)
+    other = load_ding_de_en(str(path), test_size=10, validation_size=5, seed=8)
+    assert (len(corpus.train), len(corpus.validation), len(corpus.test)) == (48, 5, 10)
+    assert corpus.num_malformed == 2
+    assert corpus.test == again.test and corpus.train == again.train
+    assert corpus.test != other.test
+    sources = [s for split in (corpus.train, corpus.validation, corpus.test) for s, _ in split]
+    assert len(sources) == len(set(sources)) == 63
+    assert (corpus.source_language, corpus.target_language) == ("de", "en")
+
+
+def test_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install trans-de-en"):
+        load_ding_de_en(str(tmp_path / "missing"))
+    bad = tmp_path / "bad"
+    bad.write_bytes(LINES[1].encode() + b"\nDas ist \xff kaputt. :: x\n")
+    with pytest.raises(ValueError, match=r"bad:2 is not valid UTF-8"):
+        load_ding_de_en(str(bad))
+    empty = tmp_path / "empty"
+    empty.write_text("# only a comment\nBitte | Danke :: please | thanks\n")
+    with pytest.raises(ValueError, match="empty"):
+        load_ding_de_en(str(empty))
+
+
+@pytest.mark.large
+@pytest.mark.skipif(not os.path.exists(DING_DE_EN_PATH), reason="trans-de-en missing")
+def test_real_ding_corpus():
+    corpus = load_ding_de_en()
+    assert len(corpus.test) == 1000 and len(corpus.validation) == 1000
+    assert len(corpus.train) > 15000
+    train_sources = {source for source, _ in corpus.train}
+    assert not train_sources & {source for source, _ in corpus.test}
+    for source, target in corpus.test[:50]:
+        assert "{" not in source and "[" not in target and " :: " not in source

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_transformer_bit.data import SubwordTokenizer
+from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.data.translation_pipeline import (
+    make_translation_dataset,
+    padding_statistics,
+)
+
+WORDS = "der die das haus hund katze ist groß klein alt neu und".split()
+
+
+@pytest.fixture(scope="module")
+def pairs_and_tokenizer():
+    rng = np.random.default_rng(0)
+    pairs = []
+    for _ in range(400):
+        length = int(rng.integers(1, 30))
+        words = [WORDS[i] for i in rng.integers(0, len(WORDS), length)]
+        pairs.append((" ".join(words), " ".join(reversed(words)) + " ."))
+    vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "."] + WORDS
+    return pairs, SubwordTokenizer(vocabulary)
+
+
+def _batches(dataset):
+    return [(x["encoder_inputs"].numpy(), x["decoder_inputs"].numpy(), y.numpy())
+            for x, y in dataset]
+
+
+def test_batches_hold_shifted_targets_within_budget(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+    dataset = make_translation_dataset(
+        pairs, tokenizer, tokenizer, max_length=24, tokens_per_batch=96,
+        bucket_width=8, shuffle=False,
+    )
+    batches = _batches(dataset)
+    kept = [p for p in pairs if len(p[0].split()) <= 24 and len(p[1].split()) + 1 <= 24]
+    assert sum(len(source) for source, _, _ in batches) == len(kept)
+    for source, decoder, labels in batches:
+        assert source.dtype == decoder.dtype == labels.dtype == np.int32
+        width = source.shape[1]
+        assert width in (8, 16, 24) and decoder.shape == labels.shape == (len(source), width)
+        assert source.size <= 96
+        lengths = np.count_nonzero(decoder, axis=1)
+        assert width - 8 < lengths.max() or width - 8 < np.count_nonzero(source, 1).max()
+        np.testing.assert_array_equal(decoder[:, 0], 2)
+        for row_decoder, row_labels, n in zip(decoder, labels, lengths):
+            np.testing.assert_array_equal(row_decoder[1:n], row_labels[: n - 1])
+            assert row_labels[n - 1] == 3 and not row_labels[n:].any()
+    # Unshuffled, the first pair of the first bucket to fill comes back intact.
+    first_source = tokenizer.detokenize(tf.constant(batches[0][0][:1]))
+    assert first_source.numpy()[0].decode() in {s for s, _ in kept}
+
+
+def test_shuffle_is_seeded_and_padding_beats_fixed_length(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+
+    def first_batch(seed):
+        dataset = make_translation_dataset(
+            pairs, tokenizer, tokenizer, max_length=32, tokens_per_batch=128, seed=seed
+        )
+        return next(iter(dataset))[0]["encoder_inputs"].numpy()
+
+    np.testing.assert_array_equal(first_batch(1), first_batch(1))
+    assert not np.array_equal(first_batch(1), first_batch(2))
+    dataset = make_translation_dataset(
+        pairs, tokenizer, tokenizer, max_length=32, tokens_per_batch=128, shuffle=False
+    )
+    statistics = padding_statistics(dataset, max_length=32)
+    assert statistics["num_pairs"] == 400
+    assert statistics["padding_fraction"] < 0.5 * statistics["fixed_length_padding_fraction"]
+
+
+def test_bad_inputs(pairs_and_tokenizer, tmp_path):
+    pairs, tokenizer = pairs_and_tokenizer
+    with pytest.raises(ValueError, match="max_length=2"):
+        make_translation_dataset(pairs[:20], tokenizer, tokenizer, max_length=2)
+    with pytest.raises(ValueError, match="zero pairs"):
+        make_translation_dataset([], tokenizer, tokenizer)
+    with pytest.raises(ValueError, match="tokens_per_batch=8"):
+        make_translation_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=8)
+    with pytest.raises(ValueError, match="data must be"):
+        load_translation_corpus(str(tmp_path / "nope.tsv"))
+
+
+def test_load_translation_corpus_from_files(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"Satz {i}.\tSentence {i}.\n" for i in range(30)))
+    corpus = load_translation_corpus(str(path), test_size=5)
+    assert len(corpus.test) == 5 and corpus.name == "pairs.tsv"
+    (tmp_path / "a.de").write_text("Eins.\nZwei.\nDrei.\nVier.\n")
+    (tmp_path / "a.en").write_text("One.\nTwo.\nThree.\nFour.\n")
+    corpus = load_translation_corpus(
+        f"{tmp_path / 'a.de'},{tmp_path / 'a.en'}", test_size=1, validation_size=1
+    )
+    assert sorted(corpus.train + corpus.validation + corpus.test)[0] == ("Drei.", "Three.")
