@@ -31,12 +31,13 @@ def _call(layer, input_data, call_kwargs, **extra):
 
 
 def _symbolic_inputs(input_data):
-    def make(x):
+    def make(x, name=None):
         x = np.asarray(x)
-        return keras.Input(shape=x.shape[1:], dtype=str(x.dtype))
+        # Named inputs keep dict-input models from warning that keys and names differ.
+        return keras.Input(shape=x.shape[1:], dtype=str(x.dtype), name=name)
 
     if isinstance(input_data, dict):
-        return {name: make(x) for name, x in input_data.items()}
+        return {name: make(x, name) for name, x in input_data.items()}
     return make(input_data)
 
 

@@ -29,7 +29,13 @@ import time
 CONFIG_FILE = "translate_config.json"
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
-MODEL_OVERRIDES = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
+MODEL_OVERRIDES = (
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "dropout",
+)
 
 
 def _write_json_atomically(path, content):
@@ -76,7 +82,7 @@ def build_tokenizers(corpus, vocabulary_size, shared_vocabulary, lower_case=Fals
 
 
 def build_model(config, source_tokenizer, target_tokenizer):
-    """A `Transformer` for the config's preset and overrides, sized to the vocabularies."""
+    """The config's preset with its overrides, sized to the vocabularies."""
     from keras_transformer_bit.models import Transformer
 
     overrides = dict(config.get("model_overrides", {}))
@@ -102,7 +108,9 @@ def compile_model(model, config, steps_hint=None):
         scale=config.get("learning_rate_scale", 1.0),
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
+        optimizer=keras.optimizers.Adam(
+            schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9
+        ),
         loss=recipes.LabelSmoothedCrossEntropy(
             label_smoothing=config.get("label_smoothing", 0.1)
         ),
@@ -380,7 +388,9 @@ def evaluate(args):
         pairs = pairs[: args.max_examples]
     if not pairs:
         raise ValueError(f"The {args.split} split of {config['data']} is empty.")
-    translator = make_translator(model, source_tokenizer, target_tokenizer, config, args)
+    translator = make_translator(
+        model, source_tokenizer, target_tokenizer, config, args
+    )
     started = time.perf_counter()
     hypotheses = translator([source for source, _ in pairs])
     seconds = time.perf_counter() - started
@@ -397,7 +407,10 @@ def evaluate(args):
         os.path.join(args.model_dir, f"eval_{args.split}_{args.method}.json"), result
     )
     for (source, reference), hypothesis in list(zip(pairs, hypotheses))[: args.show]:
-        print(f"  source:     {source}\n  reference:  {reference}\n  hypothesis: {hypothesis}")
+        print(
+            f"  source:     {source}\n  reference:  {reference}\n"
+            f"  hypothesis: {hypothesis}"
+        )
     print(
         f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
         f"{args.method}: {bleu:.2f} ({seconds:.0f} s)"
@@ -409,7 +422,9 @@ def predict(args):
     """`ktb translate predict`: translate sentences from arguments or stdin."""
     config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
-    translator = make_translator(model, source_tokenizer, target_tokenizer, config, args)
+    translator = make_translator(
+        model, source_tokenizer, target_tokenizer, config, args
+    )
     for translation in translator(texts):
         print(translation)
     return 0
@@ -420,7 +435,9 @@ def export(args):
     from keras_transformer_bit.export import export_translator
 
     config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
-    translator = make_translator(model, source_tokenizer, target_tokenizer, config, args)
+    translator = make_translator(
+        model, source_tokenizer, target_tokenizer, config, args
+    )
     if os.path.exists(args.output):
         raise ValueError(f"--output {args.output} already exists; choose a new path.")
     export_translator(translator, args.output)
@@ -463,7 +480,9 @@ def add_parser(subparsers):
     train_parser.add_argument("--warmup-steps", type=int, default=1000)
     train_parser.add_argument("--learning-rate-scale", type=float, default=1.0)
     train_parser.add_argument("--label-smoothing", type=float, default=0.1)
-    train_parser.add_argument("--bleu-every", type=int, default=1, help="epochs; 0: off")
+    train_parser.add_argument(
+        "--bleu-every", type=int, default=1, help="epochs; 0: off"
+    )
     train_parser.add_argument("--bleu-examples", type=int, default=200)
     train_parser.add_argument("--seed", type=int, default=1234)
     train_parser.add_argument("--test-size", type=int, default=1000)

@@ -67,7 +67,10 @@ class ParallelCorpus:
                 before (so no test source appears in training). Defaults to `True`.
             **kwargs: the other `ParallelCorpus` fields.
         """
-        for name, value in (("test_size", test_size), ("validation_size", validation_size)):
+        for name, value in (
+            ("test_size", test_size),
+            ("validation_size", validation_size),
+        ):
             if not isinstance(value, int) or value < 0:
                 raise ValueError(
                     f"{name} must be a non-negative int. Received: {name}={value!r}"

@@ -30,7 +30,9 @@ def clean_osis(text):
 
 
 def _book_verses(bible, book):
-    return [clean_osis(text) for text in bible.get_iter(books=[book.osis_name], clean=False)]
+    return [
+        clean_osis(text) for text in bible.get_iter(books=[book.osis_name], clean=False)
+    ]
 
 
 def load_sword_en_es(
@@ -74,7 +76,9 @@ def load_sword_en_es(
     missing = [
         module
         for module in SWORD_MODULES.values()
-        if not os.path.exists(os.path.join(sword_path, "mods.d", module.lower() + ".conf"))
+        if not os.path.exists(
+            os.path.join(sword_path, "mods.d", module.lower() + ".conf")
+        )
         and not os.path.exists(os.path.join(sword_path, "mods.d", module + ".conf"))
     ]
     if missing:
@@ -117,8 +121,12 @@ def load_sword_en_es(
                 lengths = {"es": spanish_length, "en": english_length}
                 if spanish_length == english_length:
                     for index in range(spanish_length):
-                        source = verses[source_language][offsets[source_language] + index]
-                        target = verses[target_language][offsets[target_language] + index]
+                        source = verses[source_language][
+                            offsets[source_language] + index
+                        ]
+                        target = verses[target_language][
+                            offsets[target_language] + index
+                        ]
                         if source and target:
                             pairs.append((source, target))
                 else:

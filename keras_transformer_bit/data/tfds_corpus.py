@@ -13,7 +13,9 @@ def _decode_pairs(dataset, max_examples):
     pairs = []
     for source, target in tfds.as_numpy(dataset):
         try:
-            pairs.append((source.decode("utf-8").strip(), target.decode("utf-8").strip()))
+            pairs.append(
+                (source.decode("utf-8").strip(), target.decode("utf-8").strip())
+            )
         except UnicodeDecodeError as error:
             raise ValueError(
                 f"A tensorflow-datasets example is not valid UTF-8: {error}"

@@ -64,7 +64,8 @@ def make_translation_dataset(
         (B, T)}, labels (B, T))`, int32.
 
     Example:
-    >>> dataset = make_translation_dataset(corpus.train, tokenizer, tokenizer)  # doctest: +SKIP
+    >>> dataset = make_translation_dataset(
+    ...     corpus.train, tokenizer, tokenizer)  # doctest: +SKIP
     >>> model.fit(dataset, epochs=10)  # doctest: +SKIP
     """
     for name, value in (
@@ -73,7 +74,9 @@ def make_translation_dataset(
         ("bucket_width", bucket_width),
     ):
         if not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+            raise ValueError(
+                f"{name} must be a positive int. Received: {name}={value!r}"
+            )
     if tokens_per_batch < max_length:
         raise ValueError(
             "tokens_per_batch must hold at least one sequence of max_length tokens. "

@@ -1,18 +1,19 @@
 """Multi-head scaled dot-product attention with masks and a key/value cache."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
 
 
 def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value}")
 
 
 def _check_rate(name, value):
-    if not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={value}")
 
 

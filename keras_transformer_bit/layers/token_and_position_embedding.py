@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer_bit.layers.multi_head_attention import _check_positive_int
 from keras_transformer_bit.layers.position_embedding import PositionEmbedding
 from keras_transformer_bit.layers.sine_position_encoding import SinePositionEncoding
 
@@ -72,15 +73,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("sequence_length", sequence_length),
-            ("embedding_dim", embedding_dim),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(
-                    f"{name} must be a positive int. Received: {name}={value}"
-                )
+        _check_positive_int("vocabulary_size", vocabulary_size)
+        _check_positive_int("sequence_length", sequence_length)
+        _check_positive_int("embedding_dim", embedding_dim)
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(
                 f"position_encoding must be one of {POSITION_ENCODINGS}. "

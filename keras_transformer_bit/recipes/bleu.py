@@ -88,7 +88,9 @@ def translate_texts(
         rows = len(indices)
         batch = tf.pad(batch, [[0, batch_size - rows], [0, width - batch.shape[1]]])
         output = model.generate(
-            tf.cast(batch, tf.int32), max_length=max_length, method=method,
+            tf.cast(batch, tf.int32),
+            max_length=max_length,
+            method=method,
             **generate_kwargs,
         )
         if isinstance(output, tuple):
@@ -120,7 +122,8 @@ class BleuCallback(keras.callbacks.Callback):
             str`; defaults to greedy `model.generate` via `translate_texts`.
 
     Example:
-    >>> callback = BleuCallback(corpus.validation, tokenizer, tokenizer)  # doctest: +SKIP
+    >>> callback = BleuCallback(
+    ...     corpus.validation, tokenizer, tokenizer)  # doctest: +SKIP
     >>> model.fit(train_data, epochs=10, callbacks=[callback])  # doctest: +SKIP
     """
 

@@ -26,8 +26,10 @@ class TrainingBudget(keras.callbacks.Callback):
 
     def __init__(self, minutes, verbose=True):
         super().__init__()
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not (
-            minutes > 0
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, (int, float))
+            or not (minutes > 0)
         ):
             raise ValueError(
                 f"minutes must be a number > 0. Received: minutes={minutes!r}"

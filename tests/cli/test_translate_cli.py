@@ -20,10 +20,31 @@ def _write_corpus(path, num_pairs=80):
 
 
 TINY = [
-    "--preset", "transformer_tiny", "--num-layers", "1", "--hidden-dim", "16",
-    "--intermediate-dim", "32", "--num-heads", "2", "--vocabulary-size", "80",
-    "--max-length", "16", "--tokens-per-batch", "128", "--bleu-examples", "4",
-    "--test-size", "6", "--warmup-steps", "10", "--no-jit",
+    "--preset",
+    "transformer_tiny",
+    "--num-layers",
+    "1",
+    "--hidden-dim",
+    "16",
+    "--intermediate-dim",
+    "32",
+    "--num-heads",
+    "2",
+    "--vocabulary-size",
+    "80",
+    "--max-length",
+    "16",
+    "--tokens-per-batch",
+    "128",
+    "--bleu-examples",
+    "4",
+    "--test-size",
+    "6",
+    "--warmup-steps",
+    "10",
+    "--no-jit",
+    "--strategy",
+    "one_device",
 ]
 
 
@@ -35,21 +56,54 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
     args = ["translate", "train", "--data", str(corpus), "--model-dir", model_dir]
     assert main(args + TINY + ["--epochs", "1"]) == 0
     assert sorted(os.listdir(model_dir)) == [
-        "history.json", "logs", "model.keras", "source_tokenizer",
+        "history.json",
+        "logs",
+        "model.keras",
+        "source_tokenizer",
         "translate_config.json",
     ]
-    assert main(args + ["--epochs", "1", "--budget-minutes", "5"]) == 0
+    resume = ["--epochs", "1", "--budget-minutes", "5", "--strategy", "one_device"]
+    assert main(args + resume) == 0
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [entry["epoch"] for entry in history] == [1, 2]
     assert all("val_bleu" in entry and "val_loss" in entry for entry in history)
 
     capsys.readouterr()
-    assert main(["translate", "evaluate", "--model-dir", model_dir, "--method",
-                 "greedy", "--max-examples", "3", "--show", "0"]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                "evaluate",
+                "--model-dir",
+                model_dir,
+                "--method",
+                "greedy",
+                "--max-examples",
+                "3",
+                "--show",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert "sacreBLEU (13a, cased) on 3 test sentences" in capsys.readouterr().out
     result = json.loads((tmp_path / "run" / "eval_test_greedy.json").read_text())
     assert result["num_sentences"] == 3 and 0 <= result["bleu"] <= 100
-    assert main(["translate", "predict", "--model-dir", model_dir, "--method",
-                 "greedy", "Ich bin hier 3.", "Du bist dort 4."]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                "predict",
+                "--model-dir",
+                model_dir,
+                "--method",
+                "greedy",
+                "Ich bin hier 3.",
+                "Du bist dort 4.",
+            ]
+        )
+        == 0
+    )
     assert len(capsys.readouterr().out.strip().split("\n")) == 2
 
     # A vocabulary that does not belong to the model is refused.
@@ -78,8 +132,12 @@ def test_bad_inputs_leave_no_model_dir(tmp_path):
     with pytest.raises(ValueError, match="not valid UTF-8"):
         main(train + ["--data", str(latin1)] + TINY)
     with pytest.raises(ValueError, match="max_length=2"):
-        main(train + ["--data", str(corpus)] + TINY + ["--max-length", "2",
-                                                       "--tokens-per-batch", "64"])
+        main(
+            train
+            + ["--data", str(corpus)]
+            + TINY
+            + ["--max-length", "2", "--tokens-per-batch", "64"]
+        )
     assert not model_dir.exists()
     with pytest.raises(FileNotFoundError, match="No trained model"):
         main(["translate", "evaluate", "--model-dir", str(model_dir)])

@@ -31,7 +31,9 @@ def test_strip_annotations():
 
 def test_parse_line_aligns_sub_entries_and_keeps_sentences():
     assert parse_ding_line(LINES[0]) == []
-    assert parse_ding_line(LINES[1]) == [("Das Haus ist sehr alt.", "The house is very old.")]
+    assert parse_ding_line(LINES[1]) == [
+        ("Das Haus ist sehr alt.", "The house is very old.")
+    ]
     assert parse_ding_line(LINES[2]) == [
         ("Das Abendessen hat mir geschmeckt.", "I enjoyed my supper.")
     ]
@@ -63,7 +65,9 @@ def test_load_splits_deterministically(tmp_path):
     assert corpus.num_malformed == 2
     assert corpus.test == again.test and corpus.train == again.train
     assert corpus.test != other.test
-    sources = [s for split in (corpus.train, corpus.validation, corpus.test) for s, _ in split]
+    sources = [
+        s for split in (corpus.train, corpus.validation, corpus.test) for s, _ in split
+    ]
     assert len(sources) == len(set(sources)) == 63
     assert (corpus.source_language, corpus.target_language) == ("de", "en")
 

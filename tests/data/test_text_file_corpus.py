@@ -39,7 +39,9 @@ def test_aligned_files(tmp_path):
     pairs = _pairs(10)
     source.write_text("\n".join([s for s, _ in pairs] + ["nur deutsch"]) + "\n")
     target.write_text("\n".join([t for _, t in pairs] + [""]) + "\n")
-    corpus = read_aligned_corpus(str(source), str(target), test_size=2, validation_size=0)
+    corpus = read_aligned_corpus(
+        str(source), str(target), test_size=2, validation_size=0
+    )
     assert corpus.num_malformed == 1
     assert sorted(corpus.train + corpus.test) == sorted(pairs)
     with pytest.raises(ValueError, match="empty side"):
@@ -57,7 +59,9 @@ def test_bad_files(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         read_tsv_corpus(str(empty))
     latin1 = tmp_path / "latin1.tsv"
-    latin1.write_bytes("Grüße\tgreetings\n".encode("utf-8") + "Grüße\tx\n".encode("latin-1"))
+    latin1.write_bytes(
+        "Grüße\tgreetings\n".encode("utf-8") + "Grüße\tx\n".encode("latin-1")
+    )
     with pytest.raises(ValueError, match=r"latin1.tsv:2 is not valid UTF-8"):
         read_tsv_corpus(str(latin1))
     malformed_only = tmp_path / "bad.tsv"

@@ -25,15 +25,22 @@ def pairs_and_tokenizer():
 
 
 def _batches(dataset):
-    return [(x["encoder_inputs"].numpy(), x["decoder_inputs"].numpy(), y.numpy())
-            for x, y in dataset]
+    return [
+        (x["encoder_inputs"].numpy(), x["decoder_inputs"].numpy(), y.numpy())
+        for x, y in dataset
+    ]
 
 
 def test_batches_hold_shifted_targets_within_budget(pairs_and_tokenizer):
     pairs, tokenizer = pairs_and_tokenizer
     dataset = make_translation_dataset(
-        pairs, tokenizer, tokenizer, max_length=24, tokens_per_batch=96,
-        bucket_width=8, shuffle=False,
+        pairs,
+        tokenizer,
+        tokenizer,
+        max_length=24,
+        tokens_per_batch=96,
+        bucket_width=8,
+        shuffle=False,
     )
     batches = _batches(dataset)
     kept = [p for p in pairs if len(p[0].split()) <= 24 and len(p[1].split()) + 1 <= 24]
@@ -41,10 +48,15 @@ def test_batches_hold_shifted_targets_within_budget(pairs_and_tokenizer):
     for source, decoder, labels in batches:
         assert source.dtype == decoder.dtype == labels.dtype == np.int32
         width = source.shape[1]
-        assert width in (8, 16, 24) and decoder.shape == labels.shape == (len(source), width)
+        assert width in (8, 16, 24) and decoder.shape == labels.shape == (
+            len(source),
+            width,
+        )
         assert source.size <= 96
         lengths = np.count_nonzero(decoder, axis=1)
-        assert width - 8 < lengths.max() or width - 8 < np.count_nonzero(source, 1).max()
+        assert (
+            width - 8 < lengths.max() or width - 8 < np.count_nonzero(source, 1).max()
+        )
         np.testing.assert_array_equal(decoder[:, 0], 2)
         for row_decoder, row_labels, n in zip(decoder, labels, lengths):
             np.testing.assert_array_equal(row_decoder[1:n], row_labels[: n - 1])
@@ -70,7 +82,10 @@ def test_shuffle_is_seeded_and_padding_beats_fixed_length(pairs_and_tokenizer):
     )
     statistics = padding_statistics(dataset, max_length=32)
     assert statistics["num_pairs"] == 400
-    assert statistics["padding_fraction"] < 0.5 * statistics["fixed_length_padding_fraction"]
+    assert (
+        statistics["padding_fraction"]
+        < 0.5 * statistics["fixed_length_padding_fraction"]
+    )
 
 
 def test_bad_inputs(pairs_and_tokenizer, tmp_path):
@@ -95,4 +110,7 @@ def test_load_translation_corpus_from_files(tmp_path):
     corpus = load_translation_corpus(
         f"{tmp_path / 'a.de'},{tmp_path / 'a.en'}", test_size=1, validation_size=1
     )
-    assert sorted(corpus.train + corpus.validation + corpus.test)[0] == ("Drei.", "Three.")
+    assert sorted(corpus.train + corpus.validation + corpus.test)[0] == (
+        "Drei.",
+        "Three.",
+    )

@@ -5,11 +5,19 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu, translate_texts
+from keras_transformer_bit.recipes.bleu import (
+    BleuCallback,
+    corpus_bleu,
+    translate_texts,
+)
 from tests.tiny_translation import tiny_model, tiny_tokenizer
 
 HYPOTHESES = ["The cat sat on a mat.", "I have been here for five days.", "Hello!"]
-REFERENCES = ["The cat sat on the mat.", "I've been here for five days.", "Hello there!"]
+REFERENCES = [
+    "The cat sat on the mat.",
+    "I've been here for five days.",
+    "Hello there!",
+]
 
 
 def test_corpus_bleu_matches_sacrebleu_13a():
@@ -27,7 +35,11 @@ def test_callback_logs_bleu_to_logs_and_tensorboard(tmp_path):
     pairs = list(zip(["a", "b", "c"], REFERENCES))
     answers = iter([HYPOTHESES, REFERENCES])
     callback = BleuCallback(
-        pairs, None, None, every_n_epochs=2, log_dir=str(tmp_path),
+        pairs,
+        None,
+        None,
+        every_n_epochs=2,
+        log_dir=str(tmp_path),
         translate_fn=lambda sources: next(answers),
     )
     logs = [{}, {}, {}, {}]
@@ -45,13 +57,17 @@ def test_callback_logs_bleu_to_logs_and_tensorboard(tmp_path):
 def test_translate_texts_keeps_order_with_the_model():
     model, tokenizer = tiny_model(), tiny_tokenizer()
     texts = ["ich bin hier .", "du", "wir sind seit fünf tagen dort !"]
-    together = translate_texts(model, tokenizer, tokenizer, texts, max_length=6, batch_size=2)
+    together = translate_texts(
+        model, tokenizer, tokenizer, texts, max_length=6, batch_size=2
+    )
     alone = [
         translate_texts(model, tokenizer, tokenizer, [t], max_length=6, batch_size=2)[0]
         for t in texts
     ]
     assert together == alone
-    callback = BleuCallback(list(zip(texts, together)), tokenizer, tokenizer, max_length=6)
+    callback = BleuCallback(
+        list(zip(texts, together)), tokenizer, tokenizer, max_length=6
+    )
     callback.set_model(model)
     assert callback.score() == pytest.approx(
         100.0 if all(together) else corpus_bleu(together, together)

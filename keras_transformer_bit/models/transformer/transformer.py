@@ -1,6 +1,7 @@
 """The Transformer encoder-decoder (Vaswani et al. 2017)."""
 
 import copy
+import numbers
 
 import keras
 import numpy as np
@@ -162,11 +163,27 @@ class Transformer(keras.Model):
             ("end_token_id", end_token_id),
             ("pad_token_id", pad_token_id),
         ):
-            if not isinstance(value, int) or not 0 <= value < vocabulary_size:
+            if not isinstance(value, numbers.Integral) or not (
+                0 <= value < vocabulary_size
+            ):
                 raise ValueError(
                     f"{name} must be an int in [0, vocabulary_size="
                     f"{vocabulary_size}). Received: {name}={value}"
                 )
+
+        # NumPy scalars (e.g. a tokenizer's sizes) must not reach the saved config.
+        vocabulary_size, num_layers, num_heads = (
+            int(vocabulary_size),
+            int(num_layers),
+            int(num_heads),
+        )
+        hidden_dim, intermediate_dim = int(hidden_dim), int(intermediate_dim)
+        max_sequence_length = int(max_sequence_length)
+        dropout, attention_dropout = float(dropout), float(attention_dropout)
+        if source_vocabulary_size is not None:
+            source_vocabulary_size = int(source_vocabulary_size)
+        start_token_id, end_token_id = int(start_token_id), int(end_token_id)
+        pad_token_id = int(pad_token_id)
 
         # === Layers ===
         def embedding(vocabulary, name):

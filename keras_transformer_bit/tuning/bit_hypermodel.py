@@ -1,0 +1,177 @@
+"""KerasTuner hypermodel for BiT fine-tuning around the BiT-HyperRule."""
+
+import dataclasses
+import math
+
+import keras_tuner
+
+from keras_transformer_bit.tuning.search_space import (
+    check_search_space,
+    hyperparameter,
+)
+
+# Multipliers on what the HyperRule picks; 1.0 (first, the default) is the
+# rule itself, so the first trial of every tuner is the HyperRule.
+BIT_SEARCH_SPACE = {
+    "learning_rate_multiplier": [1.0, 0.3, 3.0],
+    "steps_multiplier": [1.0, 0.5, 2.0],
+    "mixup_alpha_multiplier": [1.0, 0.0, 2.0],
+    "resolution_multiplier": [1.0, 0.5, 2.0],
+}
+MIN_CROP_SIZE = 8
+
+
+class BiTHyperModel(keras_tuner.HyperModel):
+    """Fine-tunes a `BiTClassifier` with multipliers on the BiT-HyperRule.
+
+    `ktb.recipes.bit_hyperrule(dataset_size, image_size)` (Kolesnikov et al.
+    2019, §3.3) picks the resolution, schedule length, MixUp and learning rate
+    from the dataset alone; this hypermodel searches multipliers on the
+    learning rate, the number of steps, the MixUp alpha and the resolution.
+    Every multiplier defaults to 1.0, so the first trial is the HyperRule (with
+    `ktb.tuning.make_tuner`, which starts every tuner from the defaults).
+
+    `fit` builds the image pipeline of each trial (resolution and MixUp differ
+    between trials), so pass `search` the *raw* training images.
+
+    Args:
+        num_classes: int. Classes of the task.
+        dataset_size: int. Training examples (drives the HyperRule).
+        image_size: (int, int). Original image size (drives the resolution).
+        preset: str. A `BiTClassifier` preset. Defaults to `"bit_tiny"`.
+        weights: passed to `BiTClassifier.from_preset`. Defaults to None.
+        batch_size: int. Examples per update (the rule is rescaled to it).
+            Defaults to `64`.
+        steps_fraction: float in (0, 1]. Shortens the rule's schedule for smoke
+            runs and budgets. Defaults to `1.0`.
+        search_space: dict or None. Overrides of `BIT_SEARCH_SPACE`.
+        strategy: optional `tf.distribute.Strategy` to build under.
+        seed: int. Data pipeline seed. Defaults to `0`.
+
+    Example:
+    >>> hypermodel = BiTHyperModel(num_classes=10, dataset_size=500,
+    ...                            image_size=(28, 28), steps_fraction=0.01)
+    >>> tuner = ktb.tuning.make_tuner("random_search", hypermodel, max_trials=3,
+    ...                               objective="val_accuracy")
+    >>> tuner.search(train_images, validation_data=test_images)
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        dataset_size,
+        image_size,
+        preset="bit_tiny",
+        weights=None,
+        batch_size=64,
+        steps_fraction=1.0,
+        search_space=None,
+        strategy=None,
+        seed=0,
+        name="bit",
+    ):
+        super().__init__(name=name, tunable=True)
+        from keras_transformer_bit.recipes import bit_hyperrule
+
+        if not 0 < steps_fraction <= 1:
+            raise ValueError(
+                "steps_fraction must be in (0, 1]. "
+                f"Received: steps_fraction={steps_fraction}"
+            )
+        self.num_classes = num_classes
+        self.dataset_size = dataset_size
+        self.image_size = tuple(image_size)
+        self.preset = preset
+        self.weights = weights
+        self.batch_size = batch_size
+        self.steps_fraction = steps_fraction
+        self.search_space = check_search_space(search_space, BIT_SEARCH_SPACE)
+        self.strategy = strategy
+        self.seed = seed
+        rule = bit_hyperrule(dataset_size, self.image_size)
+        rule = rule.scaled_to_batch_size(batch_size)
+        if steps_fraction < 1:
+            rule = rule.shortened(steps_fraction)
+        self.hyperrule = rule
+
+    def rule(self, hp):
+        """The HyperRule of this trial: the base rule times the multipliers."""
+        values = {
+            name: hyperparameter(hp, name, spec)
+            for name, spec in self.search_space.items()
+        }
+        rule = self.hyperrule
+        crop_size = max(
+            MIN_CROP_SIZE, round(rule.crop_size * values["resolution_multiplier"])
+        )
+        rule = rule.with_crop_size(crop_size)
+        supports = [
+            max(1, math.ceil(s * values["steps_multiplier"])) for s in rule.supports
+        ]
+        for i in range(1, len(supports)):
+            supports[i] = max(supports[i], supports[i - 1] + 1)
+        return dataclasses.replace(
+            rule,
+            supports=tuple(supports),
+            base_learning_rate=rule.base_learning_rate
+            * values["learning_rate_multiplier"],
+            mixup_alpha=rule.mixup_alpha * values["mixup_alpha_multiplier"],
+        )
+
+    def build(self, hp):
+        from keras_transformer_bit.models import BiTClassifier
+        from keras_transformer_bit.recipes.bit_fine_tune import compile_for_hyperrule
+
+        rule = self.rule(hp)
+
+        def build_model():
+            model = BiTClassifier.from_preset(
+                self.preset, num_classes=self.num_classes, weights=self.weights
+            )
+            jit_compile = False if self.strategy is not None else "auto"
+            return compile_for_hyperrule(model, rule, jit_compile=jit_compile)
+
+        if self.strategy is None:
+            return build_model()
+        with self.strategy.scope():
+            return build_model()
+
+    def fit(self, hp, model, images, validation_data=None, epochs=None, **kwargs):
+        """Trains for the trial's schedule on `images` (raw, unbatched).
+
+        Args:
+            images: a `LabeledImages` or a dataset of `(image, int label)`.
+            validation_data: same kind, evaluated at the trial's resolution.
+            epochs: int or None. Splits the schedule into this many epochs
+                (reporting points). Defaults to `min(total steps, 4)`.
+        """
+        from keras_transformer_bit.data import image_classification_pipeline
+
+        rule = self.rule(hp)
+        train = image_classification_pipeline(
+            images,
+            self.num_classes,
+            training=True,
+            batch_size=rule.batch_size,
+            crop_size=rule.crop_size,
+            resize_size=rule.resize_size,
+            mixup_alpha=rule.mixup_alpha,
+            seed=self.seed,
+        )
+        if validation_data is not None:
+            validation_data = image_classification_pipeline(
+                validation_data,
+                self.num_classes,
+                training=False,
+                batch_size=rule.batch_size,
+                crop_size=rule.crop_size,
+            )
+        epochs = epochs or min(rule.total_steps, 4)
+        kwargs.pop("steps_per_epoch", None)
+        return model.fit(
+            train,
+            epochs=epochs,
+            steps_per_epoch=math.ceil(rule.total_steps / epochs),
+            validation_data=validation_data,
+            **kwargs,
+        )

@@ -1,0 +1,131 @@
+"""KerasTuner hypermodel for the Transformer."""
+
+import keras
+import keras_tuner
+
+from keras_transformer_bit.tuning.search_space import (
+    check_search_space,
+    hyperparameter,
+)
+
+# The first value of each list is the default (the first trial's value).
+TRANSFORMER_SEARCH_SPACE = {
+    "num_layers": [2, 1, 3],
+    "hidden_dim": [64, 32, 128],
+    "num_heads": [4, 2, 8],
+    "intermediate_multiplier": [4, 2],
+    "dropout": [0.1, 0.0, 0.2, 0.3],
+    "warmup_steps": [4000, 1000, 8000],
+    "label_smoothing": [0.1, 0.0, 0.2],
+    "learning_rate_scale": [1.0, 0.5, 2.0],
+}
+
+
+class TransformerHyperModel(keras_tuner.HyperModel):
+    """Builds and compiles a `Transformer` from tuned hyperparameters.
+
+    Tunes the model size (layers, width `hidden_dim`, heads, feed-forward width
+    `intermediate_multiplier * hidden_dim`), dropout, and the paper's recipe
+    (Vaswani et al. 2017, §5.3-5.4): Adam(0.9, 0.98, 1e-9) on the Noam schedule
+    with `warmup_steps` and a `learning_rate_scale` factor, and label smoothing.
+    The model is compiled with `LabelSmoothedCrossEntropy` and
+    `MaskedTokenAccuracy` (objective `"val_masked_token_accuracy"`; add
+    `ktb.recipes.BleuCallback` to `search(callbacks=...)` and use
+    `objective=keras_tuner.Objective("val_bleu", "max")` to tune for BLEU).
+
+    Args:
+        vocabulary_size: int. Target (and shared) vocabulary size.
+        search_space: dict or None. Overrides of `TRANSFORMER_SEARCH_SPACE`:
+            a list is a choice (first item = default), a `(low, high)` tuple a
+            range, a scalar a fixed value.
+        max_sequence_length: int. Defaults to `256`.
+        source_vocabulary_size: int or None. When the source vocabulary
+            differs. Defaults to None (shared).
+        strategy: optional `tf.distribute.Strategy` to build under.
+        jit_compile: bool or `"auto"`. Passed to `compile`. Defaults to `"auto"`.
+
+    Example:
+    >>> hypermodel = TransformerHyperModel(
+    ...     vocabulary_size=1000, search_space={"num_layers": [1, 2]})
+    >>> tuner = ktb.tuning.make_tuner("random_search", hypermodel, max_trials=4)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        search_space=None,
+        max_sequence_length=256,
+        source_vocabulary_size=None,
+        strategy=None,
+        jit_compile="auto",
+        name="transformer",
+    ):
+        super().__init__(name=name, tunable=True)
+        if not isinstance(vocabulary_size, int) or vocabulary_size < 5:
+            raise ValueError(
+                "vocabulary_size must be an int >= 5 (4 reserved tokens). "
+                f"Received: vocabulary_size={vocabulary_size!r}"
+            )
+        self.vocabulary_size = vocabulary_size
+        self.search_space = check_search_space(search_space, TRANSFORMER_SEARCH_SPACE)
+        self.max_sequence_length = max_sequence_length
+        self.source_vocabulary_size = source_vocabulary_size
+        self.strategy = strategy
+        self.jit_compile = jit_compile
+
+    def values(self, hp):
+        """Declares the search space on `hp`; returns the chosen values."""
+        return {
+            name: hyperparameter(hp, name, spec)
+            for name, spec in self.search_space.items()
+        }
+
+    def build(self, hp):
+        from keras_transformer_bit.models import Transformer
+        from keras_transformer_bit.recipes import (
+            LabelSmoothedCrossEntropy,
+            MaskedTokenAccuracy,
+            NoamSchedule,
+        )
+
+        values = self.values(hp)
+        if values["hidden_dim"] % values["num_heads"]:
+            raise keras_tuner.errors.FailedTrialError(
+                f"hidden_dim={values['hidden_dim']} is not divisible by "
+                f"num_heads={values['num_heads']}; skipping this combination."
+            )
+
+        def build_model():
+            model = Transformer(
+                vocabulary_size=self.vocabulary_size,
+                source_vocabulary_size=self.source_vocabulary_size,
+                num_layers=values["num_layers"],
+                num_heads=values["num_heads"],
+                hidden_dim=values["hidden_dim"],
+                intermediate_dim=values["hidden_dim"]
+                * values["intermediate_multiplier"],
+                dropout=values["dropout"],
+                max_sequence_length=self.max_sequence_length,
+                share_embeddings=self.source_vocabulary_size is None,
+            )
+            schedule = NoamSchedule(
+                values["hidden_dim"],
+                warmup_steps=values["warmup_steps"],
+                scale=values["learning_rate_scale"],
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(
+                    schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9
+                ),
+                loss=LabelSmoothedCrossEntropy(
+                    label_smoothing=values["label_smoothing"]
+                ),
+                metrics=[MaskedTokenAccuracy()],
+                jit_compile=self.jit_compile,
+            )
+            return model
+
+        if self.strategy is None:
+            return build_model()
+        with self.strategy.scope():
+            return build_model()

@@ -1,0 +1,182 @@
+import os
+import signal
+import subprocess
+import sys
+
+import keras_tuner
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_transformer_bit as ktb
+from keras_transformer_bit.tuning import (
+    BIT_SEARCH_SPACE,
+    TRANSFORMER_SEARCH_SPACE,
+    BiTHyperModel,
+    TransformerHyperModel,
+    make_tuner,
+    results_table,
+)
+from tests.tuning.toy_hypermodel import DenseHyperModel, regression_data
+
+
+def test_empty_search_space_is_refused():
+    fixed = {name: [values[0]] for name, values in TRANSFORMER_SEARCH_SPACE.items()}
+    with pytest.raises(ValueError, match="search space is empty"):
+        TransformerHyperModel(100, search_space=fixed)
+    fixed = {name: values[0] for name, values in BIT_SEARCH_SPACE.items()}
+    with pytest.raises(ValueError, match="search space is empty"):
+        BiTHyperModel(10, dataset_size=100, image_size=(16, 16), search_space=fixed)
+    with pytest.raises(ValueError, match="Unknown hyperparameters \\['depth'\\]"):
+        TransformerHyperModel(100, search_space={"depth": [1, 2]})
+    with pytest.raises(ValueError, match="choices of 'dropout' are empty"):
+        TransformerHyperModel(100, search_space={"dropout": []})
+    with pytest.raises(ValueError, match="Unknown tuner"):
+        make_tuner("grid", DenseHyperModel())
+
+
+@pytest.mark.large
+@pytest.mark.parametrize(
+    "name", ["random_search", "hyperband", "bayesian_optimization"]
+)
+def test_every_tuner_runs_and_starts_from_defaults(tmp_path, name):
+    x, y = regression_data()
+    tuner = make_tuner(
+        name, DenseHyperModel(), max_trials=3, max_epochs=2, directory=str(tmp_path)
+    )
+    tuner.search(x, y, validation_split=0.25, epochs=2, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) >= 2
+    completed = [t for t in trials if t.status == "COMPLETED"]
+    assert len(completed) == len(trials)
+    first = tuner.oracle.trials[min(tuner.oracle.trials)]
+    assert first.hyperparameters.values["units"] == 4  # the default (first) value
+    assert first.hyperparameters.values["learning_rate"] == pytest.approx(1e-3)
+    table = results_table(tuner)
+    assert table.splitlines()[0].startswith(
+        "| rank | trial | status | val_loss | units"
+    )
+    assert len(table.splitlines()) == 2 + len(trials)
+
+
+def _translation_data(num_examples=16, vocabulary_size=30, length=5):
+    rng = np.random.default_rng(0)
+    source = rng.integers(4, vocabulary_size, (num_examples, length)).astype("int32")
+    target = np.concatenate(
+        [np.full((num_examples, 1), 2), source[:, ::-1], np.full((num_examples, 1), 3)],
+        axis=1,
+    ).astype("int32")
+    x = {"encoder_inputs": source, "decoder_inputs": target[:, :-1]}
+    return tf.data.Dataset.from_tensor_slices((x, target[:, 1:])).batch(8)
+
+
+@pytest.mark.large
+def test_transformer_hypermodel_search(tmp_path):
+    space = {
+        "num_layers": [1],
+        "hidden_dim": [16, 32],
+        "num_heads": [2],
+        "intermediate_multiplier": [2],
+        "dropout": [0.0],
+        "warmup_steps": [10],
+        "label_smoothing": [0.1, 0.0],
+        "learning_rate_scale": [1.0],
+    }
+    hypermodel = TransformerHyperModel(30, search_space=space, jit_compile=False)
+    tuner = make_tuner(
+        "random_search",
+        hypermodel,
+        objective=keras_tuner.Objective("val_masked_token_accuracy", "max"),
+        max_trials=2,
+        directory=str(tmp_path),
+    )
+    data = _translation_data()
+    tuner.search(data, validation_data=data, epochs=1, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
+    first = tuner.oracle.trials[min(tuner.oracle.trials)].hyperparameters.values
+    assert (first["hidden_dim"], first["label_smoothing"]) == (16, 0.1)
+    best = tuner.get_best_models(1)[0]
+    assert isinstance(best, ktb.models.Transformer)
+    assert best.num_layers == 1 if hasattr(best, "num_layers") else True
+
+
+@pytest.mark.large
+def test_bit_hypermodel_first_trial_is_the_hyperrule(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (24, 12, 12, 3)).astype("uint8")
+    labels = rng.integers(0, 3, (24,)).astype("int64")
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    hypermodel = BiTHyperModel(
+        num_classes=3,
+        dataset_size=24,
+        image_size=(12, 12),
+        batch_size=8,
+        steps_fraction=1e-4,
+        search_space={"resolution_multiplier": [0.125], "steps_multiplier": [1.0]},
+    )
+    rule = ktb.recipes.bit_hyperrule(24, (12, 12))
+    tuner = make_tuner(
+        "random_search",
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=2,
+        directory=str(tmp_path),
+    )
+    tuner.search(dataset, validation_data=dataset, epochs=1, verbose=0)
+    trials = [tuner.oracle.trials[k] for k in sorted(tuner.oracle.trials)]
+    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
+    first = trials[0].hyperparameters
+    assert first.values["learning_rate_multiplier"] == 1.0
+    assert first.values["mixup_alpha_multiplier"] == 1.0
+    trial_rule = hypermodel.rule(first)
+    assert trial_rule.base_learning_rate == pytest.approx(
+        rule.base_learning_rate * 8 / 512
+    )
+    assert trial_rule.mixup_alpha == rule.mixup_alpha
+    assert trial_rule.crop_size == max(8, round(rule.crop_size * 0.125))
+    print(results_table(tuner))
+
+
+@pytest.mark.large
+@pytest.mark.timeout(240)
+def test_distributed_search_chief_and_two_workers(tmp_path):
+    port = ktb.distribute.free_ports(1)[0]
+    script = os.path.join(os.path.dirname(__file__), "tuning_script.py")
+    processes = {}
+    logs = {}
+    try:
+        for role in ["chief", "tuner0", "tuner1"]:
+            env = {
+                **os.environ,
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "KERASTUNER_TUNER_ID": role,
+                "KERASTUNER_ORACLE_IP": "127.0.0.1",
+                "KERASTUNER_ORACLE_PORT": str(port),
+            }
+            logs[role] = open(tmp_path / f"{role}.log", "w+")
+            processes[role] = subprocess.Popen(
+                [sys.executable, script, str(tmp_path / "search"), "4"],
+                env=env,
+                stdout=logs[role],
+                stderr=subprocess.STDOUT,
+            )
+        codes = {role: p.wait(timeout=200) for role, p in processes.items()}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in logs.values():
+            log.close()
+    outputs = {role: (tmp_path / f"{role}.log").read_text() for role in processes}
+    assert codes == {"chief": 0, "tuner0": 0, "tuner1": 0}, outputs
+    for role in processes:
+        assert f"ROLE_DONE {role}" in outputs[role], outputs[role]
+    table = [line for line in outputs["chief"].splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| rank | trial | status | val_loss")
+    rows = table[1:]
+    assert len(rows) == 4 and all("COMPLETED" in row for row in rows), table
+    # Both workers ran trials.
+    trial_dirs = list((tmp_path / "search").glob("*/trial_*"))
+    assert len(trial_dirs) == 4
