@@ -135,6 +135,7 @@ def train_keras_hub(name, optimizer, tokenizer, corpus, minutes, seed):
         epochs=1000,
         callbacks=[budget],
         verbose=2,
+        shuffle=False,
     )
     started = time.perf_counter()
     hypotheses = keras_hub_greedy(model, tokenizer, [s for s, _ in corpus.test])
@@ -174,6 +175,7 @@ def train_ours(tokenizer, corpus, minutes, seed, beam_size):
         epochs=1000,
         callbacks=[budget],
         verbose=2,
+        shuffle=False,
     )
     translator = ktb.Translator(
         model,

@@ -11,10 +11,7 @@ import os
 # and distribution code are TensorFlow, so the package pins Keras to its TF backend.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_transformer_bit import layers  # noqa: E402
-from keras_transformer_bit import models  # noqa: E402
-from keras_transformer_bit import recipes  # noqa: E402
-from keras_transformer_bit import samplers  # noqa: E402
+from keras_transformer_bit import layers, models, recipes, samplers  # noqa: E402
 from keras_transformer_bit.version import __version__  # noqa: E402
 
 __all__ = ["layers", "models", "recipes", "samplers", "__version__"]

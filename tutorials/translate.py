@@ -132,6 +132,7 @@ history = model.fit(
         keras.callbacks.TensorBoard(os.path.join(args.output_dir, "logs")),
     ],
     verbose=2,
+    shuffle=False,  # the dataset shuffles itself, with a seed
 )
 model.save(os.path.join(args.output_dir, "model.keras"))
 print(f"Trained {len(history.epoch)} epochs in {budget.elapsed_seconds / 60:.1f} min")

@@ -330,6 +330,7 @@ def train(args):
             epochs=initial_epoch + args.epochs,
             callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
+            shuffle=False,  # the dataset shuffles itself, with a seed
         )
         minutes = (time.perf_counter() - started) / 60
         epochs_run = len(fit_history.epoch)

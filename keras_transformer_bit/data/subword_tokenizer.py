@@ -19,6 +19,8 @@ CONFIG_FILE = "tokenizer.json"
 # "don ' t". These rewrites put the usual spacing back; sacreBLEU scores
 # detokenized text, and its 13a tokenizer re-splits "." but not "'" or "-".
 _PUNCTUATION_REWRITES = (
+    # A suffix piece a model emits first (or after a space) keeps its "##".
+    (r"(^| )##", r"\1"),
     (r" ([.,!?;:%)\]}»…])", r"\1"),
     (r"([(\[{«¿¡„]) ", r"\1"),
     # Twice, because matches cannot overlap: "a - b - c" needs two passes.

@@ -86,19 +86,19 @@ def test_transformer_hypermodel_search(tmp_path):
     tuner = make_tuner(
         "random_search",
         hypermodel,
-        objective=keras_tuner.Objective("val_masked_token_accuracy", "max"),
-        max_trials=2,
+        objective=keras_tuner.Objective("masked_token_accuracy", "max"),
+        max_trials=1,
         directory=str(tmp_path),
     )
     data = _translation_data()
-    tuner.search(data, validation_data=data, epochs=1, verbose=0)
-    trials = list(tuner.oracle.trials.values())
-    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
-    first = tuner.oracle.trials[min(tuner.oracle.trials)].hyperparameters.values
-    assert (first["hidden_dim"], first["label_smoothing"]) == (16, 0.1)
-    best = tuner.get_best_models(1)[0]
-    assert isinstance(best, ktb.models.Transformer)
-    assert best.num_layers == 1 if hasattr(best, "num_layers") else True
+    tuner.search(data, epochs=1, verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "COMPLETED" and 0.0 <= trial.score <= 1.0
+    values = trial.hyperparameters.values
+    assert (values["hidden_dim"], values["label_smoothing"]) == (16, 0.1)
+    model = hypermodel.build(trial.hyperparameters)
+    assert isinstance(model, ktb.models.Transformer)
+    assert model.loss.label_smoothing == 0.1
 
 
 @pytest.mark.large
@@ -119,14 +119,14 @@ def test_bit_hypermodel_first_trial_is_the_hyperrule(tmp_path):
     tuner = make_tuner(
         "random_search",
         hypermodel,
-        objective="val_accuracy",
-        max_trials=2,
+        objective=keras_tuner.Objective("accuracy", "max"),
+        max_trials=1,
         directory=str(tmp_path),
     )
-    tuner.search(dataset, validation_data=dataset, epochs=1, verbose=0)
-    trials = [tuner.oracle.trials[k] for k in sorted(tuner.oracle.trials)]
-    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
-    first = trials[0].hyperparameters
+    tuner.search(dataset, epochs=1, verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "COMPLETED"
+    first = trial.hyperparameters
     assert first.values["learning_rate_multiplier"] == 1.0
     assert first.values["mixup_alpha_multiplier"] == 1.0
     trial_rule = hypermodel.rule(first)

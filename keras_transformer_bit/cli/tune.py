@@ -1,0 +1,205 @@
+"""`ktb tune transformer|bit`: hyperparameter search with KerasTuner.
+
+Examples:
+    ktb tune bit --data fashion_mnist --train-size 500 --tuner random_search \\
+        --max-trials 4 --steps-fraction 0.002 --directory runs/tune_bit
+    ktb tune transformer --data ding --max-examples 4000 --tuner hyperband \\
+        --max-epochs 3 --directory runs/tune_de_en \\
+        --search-space '{"num_layers": [1, 2], "dropout": {"min": 0.0, "max": 0.3}}'
+
+Distributed search: run the same command on every machine with
+KERASTUNER_TUNER_ID=chief (the oracle) or tuner0, tuner1, ... (the workers),
+KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set, and a --directory they
+all can write to. A search that was interrupted resumes where it stopped
+unless --overwrite is given.
+"""
+
+import json
+
+TUNER_CHOICES = ("random_search", "hyperband", "bayesian_optimization")
+
+
+def parse_search_space(text):
+    """Reads `--search-space` JSON: lists are choices, {"min", "max"} ranges.
+
+    Example:
+    >>> parse_search_space('{"dropout": {"min": 0.0, "max": 0.3}, "num_layers": [1]}')
+    {'dropout': (0.0, 0.3), 'num_layers': [1]}
+    """
+    if not text:
+        return None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"--search-space must be a JSON object ({error}). Received: {text!r}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"--search-space must be a JSON object. Received: {text!r}")
+    space = {}
+    for name, spec in raw.items():
+        if isinstance(spec, dict):
+            if set(spec) != {"min", "max"}:
+                raise ValueError(
+                    f"A range is {{'min': low, 'max': high}}. Received: {name}={spec!r}"
+                )
+            spec = (spec["min"], spec["max"])
+        space[name] = spec
+    return space
+
+
+def _add_common(parser):
+    parser.add_argument("--data", required=True, help="dataset (see the family's help)")
+    parser.add_argument("--tuner", default="random_search", choices=TUNER_CHOICES)
+    parser.add_argument("--max-trials", type=int, default=6)
+    parser.add_argument(
+        "--max-epochs", type=int, default=3, help="Hyperband's largest budget"
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per trial")
+    parser.add_argument("--directory", default="runs/tune", help="trial records")
+    parser.add_argument("--project-name", default=None)
+    parser.add_argument("--objective", default=None, help="metric to optimize")
+    parser.add_argument(
+        "--search-space",
+        default=None,
+        help='JSON, e.g. \'{"num_layers": [1, 2], "dropout": {"min": 0, "max": 0.3}}\'',
+    )
+    parser.add_argument("--strategy", default="auto", help="auto, one_device, mirrored")
+    parser.add_argument("--overwrite", action="store_true", help="start over")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top", type=int, default=10, help="rows of the results table")
+
+
+def add_parser(subparsers):
+    tune = subparsers.add_parser(
+        "tune", help="search hyperparameters (KerasTuner)", description=__doc__
+    )
+    families = tune.add_subparsers(dest="family", metavar="FAMILY", required=True)
+
+    transformer = families.add_parser(
+        "transformer", help="tune the Transformer on a parallel corpus"
+    )
+    _add_common(transformer)
+    transformer.add_argument(
+        "--max-examples", type=int, default=None, help="cap on sentence pairs read"
+    )
+    transformer.add_argument("--vocabulary-size", type=int, default=2000)
+    transformer.add_argument("--max-length", type=int, default=32)
+    transformer.add_argument("--tokens-per-batch", type=int, default=2048)
+    transformer.set_defaults(handler=transformer_command)
+
+    bit = families.add_parser("bit", help="tune BiT fine-tuning around the HyperRule")
+    _add_common(bit)
+    bit.add_argument("--preset", default="bit_tiny")
+    bit.add_argument("--weights", default=None)
+    bit.add_argument("--train-size", type=int, default=None, help="use N examples")
+    bit.add_argument("--validation-size", type=int, default=1000)
+    bit.add_argument("--batch-size", type=int, default=64)
+    bit.add_argument(
+        "--steps-fraction", type=float, default=1.0, help="shorten every schedule"
+    )
+    bit.set_defaults(handler=bit_command)
+
+
+def _search(args, hypermodel, objective, train, validation):
+    import keras_tuner
+
+    from keras_transformer_bit.tuning import make_tuner, results_table
+
+    if args.objective:
+        objective = keras_tuner.Objective(
+            args.objective, "min" if "loss" in args.objective else "max"
+        )
+    tuner = make_tuner(
+        args.tuner,
+        hypermodel,
+        objective=objective,
+        max_trials=args.max_trials,
+        max_epochs=args.max_epochs,
+        directory=args.directory,
+        project_name=args.project_name,
+        overwrite=args.overwrite,
+        seed=args.seed,
+    )
+    tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=2)
+    print(results_table(tuner, num_trials=args.top))
+    return tuner
+
+
+def transformer_command(args):
+    import keras_tuner
+
+    from keras_transformer_bit.data.load_translation_corpus import (
+        load_translation_corpus,
+    )
+    from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
+    from keras_transformer_bit.data.translation_pipeline import (
+        make_translation_dataset,
+    )
+    from keras_transformer_bit.distribute import get_strategy
+    from keras_transformer_bit.tuning import TransformerHyperModel
+
+    reader_kwargs = {}
+    if args.max_examples:
+        reader_kwargs["max_examples"] = args.max_examples
+    corpus = load_translation_corpus(args.data, seed=args.seed, **reader_kwargs)
+    texts = [s for s, _ in corpus.train] + [t for _, t in corpus.train]
+    tokenizer = SubwordTokenizer.build(texts, vocabulary_size=args.vocabulary_size)
+
+    def dataset(pairs, shuffle):
+        return make_translation_dataset(
+            pairs,
+            tokenizer,
+            tokenizer,
+            max_length=args.max_length,
+            tokens_per_batch=args.tokens_per_batch,
+            shuffle=shuffle,
+            seed=args.seed,
+        )
+
+    hypermodel = TransformerHyperModel(
+        tokenizer.vocabulary_size,
+        search_space=parse_search_space(args.search_space),
+        max_sequence_length=max(args.max_length, 64),
+        strategy=get_strategy(args.strategy),
+    )
+    objective = keras_tuner.Objective("val_masked_token_accuracy", "max")
+    _search(
+        args,
+        hypermodel,
+        objective,
+        dataset(corpus.train, True),
+        dataset(corpus.validation, False),
+    )
+    return 0
+
+
+def bit_command(args):
+    import keras_tuner
+
+    from keras_transformer_bit.cli.bit import load_split
+    from keras_transformer_bit.distribute import get_strategy
+    from keras_transformer_bit.tuning import BiTHyperModel
+
+    train = load_split(args.data, "train")
+    validation = load_split(args.data, "test")
+    if args.train_size:
+        train = train.few_shot(max(1, args.train_size // train.num_classes), args.seed)
+    if args.validation_size and args.validation_size < len(validation):
+        validation = validation.select(list(range(args.validation_size)))
+    strategy = get_strategy(args.strategy)
+    hypermodel = BiTHyperModel(
+        num_classes=train.num_classes,
+        dataset_size=len(train),
+        image_size=train.image_size,
+        preset=args.preset,
+        weights=args.weights,
+        batch_size=args.batch_size,
+        steps_fraction=args.steps_fraction,
+        search_space=parse_search_space(args.search_space),
+        strategy=strategy if strategy.num_replicas_in_sync > 1 else None,
+        seed=args.seed,
+    )
+    objective = keras_tuner.Objective("val_accuracy", "max")
+    _search(args, hypermodel, objective, train, validation)
+    return 0
