@@ -112,7 +112,8 @@ def parse_args(argv=None):
             "or an official-format .npz) to compare transfer with scratch"
         )
     if args.quick:
-        args.shots, args.seeds = [1, 5], 1
+        args.shots = [1, 5] if args.shots == [1, 5, 10] else args.shots
+        args.seeds = 1
         args.schedule_scale = min(args.schedule_scale, 0.04)
         args.upstream_steps = min(args.upstream_steps, 40)
         args.test_examples = args.test_examples or 500
@@ -276,7 +277,7 @@ def format_table(results, args, rules, upstream_accuracy, minutes, num_test):
         f"resize {rule.resize_size} / random crop {rule.crop_size} + flip, batch "
         f"{rule.batch_size}, base learning rate {rule.base_learning_rate:g}, "
         f"schedule supports {list(rule.supports)} (updates). Transfer starts from "
-        "the upstream weights with a new zero-initialised head; scratch from a "
+        "the pre-trained weights with a new zero-initialised head; scratch from a "
         "random initialisation.",
         "",
         f"Test accuracy (%) on all {num_test} downstream test images, mean ± sample "

@@ -15,7 +15,8 @@ import os
 
 DATA_HELP = (
     "'fashion_mnist' (Debian dataset-fashion-mnist), 'tfds:NAME' (TensorFlow "
-    "Datasets), or 'folder:PATH' / PATH (one subfolder per class)"
+    "Datasets), or 'folder:PATH' / PATH (one subfolder per class; a folder "
+    "has no splits, so evaluate with the test folder)"
 )
 CONFIG_FILE = "bit_config.json"
 MODEL_FILE = "model.keras"

@@ -225,6 +225,8 @@ def is_distributed(strategy):
 def describe_strategy(strategy):
     """A one-line summary, e.g. `"MirroredStrategy, 2 replicas"`."""
     kind = type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        kind = "MultiWorkerMirroredStrategy"  # not its internal class name
     text = f"{kind}, {strategy.num_replicas_in_sync} replica(s)"
     if is_multi_worker(strategy):
         text += f" over {strategy.extended._num_workers} workers"

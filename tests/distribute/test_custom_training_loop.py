@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -25,7 +26,14 @@ def _train(task, strategy, steps_per_epoch=2, epochs=2, model_dir=None, weights=
     return loop, history
 
 
-@pytest.mark.parametrize("task", ["dense", "transformer", "bit"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        "dense",
+        pytest.param("transformer", marks=pytest.mark.large),
+        pytest.param("bit", marks=pytest.mark.large),
+    ],
+)
 def test_mirrored_equals_one_device(task):
     mirrored = ktb.distribute.get_strategy("mirrored")
     assert mirrored.num_replicas_in_sync == 2
@@ -42,3 +50,33 @@ def test_mirrored_equals_one_device(task):
     assert moved > 1e-3
     assert diff <= 1e-5
     np.testing.assert_allclose(history["loss"], ref_history["loss"], atol=1e-5)
+
+
+@pytest.mark.large
+def test_resume_continues_epochs_and_weights(tmp_path):
+    strategy = ktb.distribute.get_strategy("mirrored")
+    straight, _ = _train("dense", strategy, epochs=3)
+    _train("dense", strategy, epochs=2, model_dir=str(tmp_path))
+    resumed, history = _train("dense", strategy, epochs=3, model_dir=str(tmp_path))
+    assert history["epoch"] == [3]  # epochs 1 and 2 came from the checkpoint
+    for a, b in zip(straight.weights(), resumed.weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert (tmp_path / "logs" / "train").is_dir()
+
+
+def test_model_built_outside_the_scope_is_refused():
+    model = toy_tasks.make_model("dense")
+    with pytest.raises(ValueError, match="not created under the strategy's scope"):
+        ktb.distribute.CustomTrainingLoop(
+            model,
+            keras.optimizers.SGD(),
+            "mse",
+            strategy=ktb.distribute.get_strategy("mirrored"),
+        )
+    with pytest.raises(ValueError, match="XLA"):
+        strategy = ktb.distribute.get_strategy("mirrored")
+        with strategy.scope():
+            model = toy_tasks.make_model("dense")
+        ktb.distribute.CustomTrainingLoop(
+            model, keras.optimizers.SGD(), "mse", strategy=strategy, jit_compile=True
+        )

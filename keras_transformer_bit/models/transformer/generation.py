@@ -51,11 +51,21 @@ def generate_ids(model, source_ids, sampler, max_length):
     self_attention_cache, cross_attention_cache = model.build_decoder_cache(
         encoder_outputs, max_length
     )
+    # Per-layer caches: each step then updates one (batch, 2, max_length,
+    # heads, head_dim) tensor per layer, instead of slicing and re-stacking
+    # the (batch, num_layers, ...) cache.
+    num_layers = len(model.decoder_layers)
+    self_attention_cache = tuple(self_attention_cache[:, i] for i in range(num_layers))
+    cross_attention_cache = tuple(
+        cross_attention_cache[:, i] for i in range(num_layers)
+    )
     if isinstance(sampler, BeamSampler):
         # Beams of one sentence share its cross-attention keys/values, so they
         # are repeated once here rather than reordered every step.
         beam_size = sampler.beam_size
-        cross_attention_cache = ops.repeat(cross_attention_cache, beam_size, axis=0)
+        cross_attention_cache = tuple(
+            ops.repeat(cache, beam_size, axis=0) for cache in cross_attention_cache
+        )
         encoder_padding_mask = ops.repeat(encoder_padding_mask, beam_size, axis=0)
     pad_mask = ops.arange(model.vocabulary_size) == model.pad_token_id
 

@@ -484,11 +484,21 @@ class Transformer(keras.Model):
                 head_dim)`, filled for positions `< index`.
             cross_attention_cache: from `build_decoder_cache`.
 
+        Both caches may also be tuples of per-layer tensors (`cache[:, i]`);
+        the self-attention cache is then returned as a tuple too. Generation
+        loops use that form: it spares slicing and re-stacking the whole cache
+        at every step.
+
         Returns:
             `(logits, self_attention_cache)`: float32 `(batch,
             vocabulary_size)` logits for the next token and the cache with
             position `index` written.
         """
+        per_layer = isinstance(self_attention_cache, (tuple, list))
+
+        def layer_slice(cache, i):
+            return cache[i] if isinstance(cache, (tuple, list)) else cache[:, i]
+
         index = ops.cast(index, "int32")
         x = self.target_embedding(ops.cast(token_ids, "int32"), start_index=index)
         layer_caches = []
@@ -496,14 +506,16 @@ class Transformer(keras.Model):
             x, layer_cache, _ = layer(
                 x,
                 encoder_padding_mask=encoder_padding_mask,
-                self_attention_cache=self_attention_cache[:, i],
+                self_attention_cache=layer_slice(self_attention_cache, i),
                 self_attention_cache_update_index=index,
-                cross_attention_cache=cross_attention_cache[:, i],
+                cross_attention_cache=layer_slice(cross_attention_cache, i),
                 use_causal_mask=True,
                 training=False,
             )
             layer_caches.append(layer_cache)
         logits = self._project(x)[:, -1, :]
+        if per_layer:
+            return logits, tuple(layer_caches)
         return logits, ops.stack(layer_caches, axis=1)
 
     def generate(self, source_ids, max_length=64, method="greedy", **kwargs):

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+import tensorflow as tf
+
+import keras_transformer_bit as ktb
+from keras_transformer_bit.distribute import get_strategy
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="auto, one_device, mirrored, multi_worker"):
+        get_strategy("horovod")
+
+
+def test_auto_picks_mirrored_over_the_two_logical_cpus(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    strategy = get_strategy("auto")
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert strategy.num_replicas_in_sync == 2
+    assert (
+        ktb.distribute.describe_strategy(strategy) == "MirroredStrategy, 2 replica(s)"
+    )
+
+
+def test_auto_with_one_device_is_the_default_strategy(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    strategy = get_strategy("auto", devices=["/cpu:0"])
+    assert not ktb.distribute.is_distributed(strategy)
+    assert strategy.num_replicas_in_sync == 1
+
+
+def test_one_device_and_passthrough():
+    strategy = get_strategy("one_device")
+    assert isinstance(strategy, tf.distribute.OneDeviceStrategy)
+    assert get_strategy(strategy) is strategy
+
+
+def test_auto_reads_a_malformed_tf_config(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="TF_CONFIG must be valid JSON"):
+        get_strategy("auto")
+
+
+def test_auto_single_task_tf_config_is_not_multi_worker(monkeypatch):
+    config = {
+        "cluster": {"worker": ["localhost:1"]},
+        "task": {"type": "worker", "index": 0},
+    }
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert isinstance(get_strategy("auto"), tf.distribute.MirroredStrategy)
