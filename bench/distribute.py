@@ -13,7 +13,8 @@ On one CPU the replicas share the same cores, so no speed-up is possible here:
 the ratios measure the *overhead* of each form of distribution (splitting the
 batch, all-reducing gradients, the extra process), which is what one pays on
 real multi-GPU or multi-host hardware before the extra devices pay it back.
-Steps/s are timed over `--steps` steps after a warm-up epoch of as many steps.
+Steps/s: the median of `--rounds` timed epochs of `--steps` steps each, after
+a warm-up epoch; one device and mirrored alternate round by round.
 Prints a markdown section for docs/benchmarks.md.
 
 Usage:
@@ -27,6 +28,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -69,8 +71,7 @@ def dataset(model_name, global_batch):
     return data.with_options(options)
 
 
-def measure(strategy, args):
-    """Steps per second of the training step after a warm-up epoch."""
+def make_loop(strategy, args):
     with strategy.scope():
         keras.utils.set_random_seed(0)
         if args.model == "transformer":
@@ -82,27 +83,44 @@ def measure(strategy, args):
             model = ktb.models.BiTClassifier.from_preset("bit_tiny", num_classes=10)
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         optimizer = keras.optimizers.Adam(1e-4)
-    loop = ktb.distribute.CustomTrainingLoop(model, optimizer, loss, strategy=strategy)
+    return ktb.distribute.CustomTrainingLoop(model, optimizer, loss, strategy=strategy)
+
+
+def time_rounds(loops, args):
+    """Steps/s of each loop per round; rounds of the loops are interleaved.
+
+    The first epoch of each loop traces and warms up and is not timed. The
+    machine is shared, so every setup is measured several times, alternating,
+    and the median is reported.
+    """
     data = dataset(args.model, args.global_batch)
-    # Epoch 1 traces and warms up; epoch 2 is timed.
-    history = loop.fit(data, epochs=2, steps_per_epoch=args.steps, verbose=0)
-    return args.steps / history["seconds"][-1]
+    for loop in loops.values():
+        loop.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)
+    rates = {name: [] for name in loops}
+    cpu = {name: [] for name in loops}
+    for _ in range(args.rounds):
+        for name, loop in loops.items():
+            start = time.process_time()
+            seconds = loop.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)
+            cpu[name].append((time.process_time() - start) / args.steps)
+            rates[name].append(args.steps / seconds["seconds"][0])
+    return rates, cpu
 
 
 def worker_main(args):
     strategy = ktb.distribute.get_strategy("multi_worker")
-    steps_per_second = measure(strategy, args)
-    if ktb.distribute.is_chief(ktb.distribute.read_tf_config()):
-        with open(args.json_out, "w") as out:
-            json.dump({"steps_per_second": steps_per_second}, out)
-    print(f"WORKER_DONE {steps_per_second:.3f}", flush=True)
+    rates, cpu = time_rounds({"workers": make_loop(strategy, args)}, args)
+    task_index = ktb.distribute.read_tf_config()["task"]["index"]
+    with open(args.json_out.format(task_index), "w") as out:
+        json.dump({"steps_per_second": rates["workers"], "cpu": cpu["workers"]}, out)
+    print(f"WORKER_DONE {rates}", flush=True)
 
 
 def run_workers(args):
-    json_out = os.path.join(tempfile.mkdtemp(prefix="ktb_bench_"), "workers.json")
+    json_out = os.path.join(tempfile.mkdtemp(prefix="ktb_bench_"), "worker_{}.json")
     command = [sys.executable, os.path.abspath(__file__), "--worker"]
     command += ["--model", args.model, "--global-batch", str(args.global_batch)]
-    command += ["--steps", str(args.steps)]
+    command += ["--steps", str(args.steps), "--rounds", str(args.rounds)]
     command += ["--json-out", json_out]
     with ktb.distribute.LocalCluster(command, num_workers=2) as cluster:
         codes = cluster.wait(timeout_seconds=args.timeout)
@@ -110,8 +128,13 @@ def run_workers(args):
             raise RuntimeError(
                 f"workers failed ({codes}):\n{cluster.output(0)}\n{cluster.output(1)}"
             )
-    with open(json_out) as data:
-        return json.load(data)["steps_per_second"]
+    reports = []
+    for index in range(2):
+        with open(json_out.format(index)) as data:
+            reports.append(json.load(data))
+    # Wall time: the chief's view. CPU: both processes together.
+    cpu = [a + b for a, b in zip(reports[0]["cpu"], reports[1]["cpu"])]
+    return reports[0]["steps_per_second"], cpu
 
 
 def main():
@@ -120,7 +143,8 @@ def main():
         "--model", choices=["transformer", "bit"], default="transformer"
     )
     parser.add_argument("--global-batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
@@ -128,34 +152,48 @@ def main():
     if args.worker:
         return worker_main(args)
 
-    results = {}
-    results["one device"] = measure(ktb.distribute.get_strategy("one_device"), args)
-    mirrored = ktb.distribute.get_strategy("mirrored")
-    results["2 mirrored logical CPUs"] = measure(mirrored, args)
-    results["2 local workers (loopback gRPC)"] = run_workers(args)
+    loops = {
+        "one device": make_loop(ktb.distribute.get_strategy("one_device"), args),
+        "2 mirrored logical CPUs": make_loop(
+            ktb.distribute.get_strategy("mirrored"), args
+        ),
+    }
+    results, cpu = time_rounds(loops, args)
+    name = "2 local workers (loopback gRPC)"
+    results[name], cpu[name] = run_workers(args)
 
-    base = results["one device"]
+    medians = {name: float(np.median(rates)) for name, rates in results.items()}
+    cpu_medians = {name: float(np.median(values)) for name, values in cpu.items()}
+    base = medians["one device"]
+    cpu_base = cpu_medians["one device"]
     command = "python bench/distribute.py"
-    if args.model != "transformer" or args.global_batch != 32 or args.steps != 20:
+    if args.model != "transformer" or args.global_batch != 32:
         command += f" --model {args.model} --global-batch {args.global_batch}"
-        command += f" --steps {args.steps}"
     lines = [
         "## Distributed training overhead (bench/distribute.py)",
         "",
         f"`{command}` on {platform.machine()} with {os.cpu_count()} CPU cores, "
         f"TF {tf.__version__}: `{args.model}` (tiny preset), global batch "
-        f"{args.global_batch}, {args.steps} timed steps after as many warm-up "
-        "steps, `CustomTrainingLoop` in every "
-        "column. All replicas share the same CPU cores, so the ratio is the cost "
-        "of distributing (no extra compute is available to pay it back).",
+        f"{args.global_batch}, `CustomTrainingLoop` in every row; median of "
+        f"{args.rounds} rounds of {args.steps} steps after a warm-up epoch "
+        "(one device and mirrored interleaved in one process, the workers in "
+        "their own run). All replicas share the same CPU cores, so this is the "
+        "cost of distributing, not a speed-up. On a shared machine two processes "
+        "also get a larger share of the cores than one, so wall-clock steps/s "
+        "can favour the workers; CPU seconds per step (all processes) is the "
+        "column that shows what distribution costs.",
         "",
-        "| setup | steps/s | vs one device | overhead per step |",
-        "|---|---|---|---|",
+        "| setup | steps/s (median) | range | vs one device | CPU s/step | "
+        "CPU overhead |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, value in results.items():
-        overhead = base / value - 1.0
+    for name, rates in results.items():
+        value = medians[name]
+        cpu_step = cpu_medians[name]
         lines.append(
-            f"| {name} | {value:.2f} | {value / base:.2f}x | {overhead * 100:+.0f}% |"
+            f"| {name} | {value:.2f} | {min(rates):.2f}-{max(rates):.2f} | "
+            f"{value / base:.2f}x | {cpu_step:.3f} | "
+            f"{(cpu_step / cpu_base - 1.0) * 100:+.0f}% |"
         )
     print("\n".join(lines))
     return 0

@@ -170,7 +170,12 @@ def train_ours(tokenizer, corpus, minutes, seed, beam_size):
     budget = TrainingBudget(minutes)
     history = model.fit(
         make_translation_dataset(
-            corpus.train, tokenizer, tokenizer, max_length=MAX_LENGTH, seed=seed
+            corpus.train,
+            tokenizer,
+            tokenizer,
+            max_length=MAX_LENGTH,
+            tokens_per_batch=2048,
+            seed=seed,
         ),
         epochs=1000,
         callbacks=[budget],

@@ -79,9 +79,10 @@ pieces = tokenizer.id_to_token(tokenizer.tokenize([example])[0]).numpy()
 print(f"  {example!r} -> {[piece.decode() for piece in pieces]}")
 
 # 3. tf.data: tokenize, add [START]/[END], drop long pairs, bucket by length
-#    under a budget of 4,096 tokens per batch.
+#    under a budget of 2,048 tokens per batch (on a CPU budget, more and smaller
+#    updates beat fewer big ones).
 train_data = make_translation_dataset(
-    corpus.train, tokenizer, tokenizer, max_length=MAX_LENGTH, tokens_per_batch=4096
+    corpus.train, tokenizer, tokenizer, max_length=MAX_LENGTH, tokens_per_batch=2048
 )
 validation_data = make_translation_dataset(
     corpus.validation, tokenizer, tokenizer, max_length=MAX_LENGTH, shuffle=False

@@ -106,6 +106,35 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
     )
     assert len(capsys.readouterr().out.strip().split("\n")) == 2
 
+    export_dir = tmp_path / "exported"
+    assert (
+        main(
+            [
+                "translate",
+                "export",
+                "--model-dir",
+                model_dir,
+                "--output",
+                str(export_dir),
+                "--method",
+                "greedy",
+            ]
+        )
+        == 0
+    )
+    assert (export_dir / "saved_model.pb").exists()
+    with pytest.raises(ValueError, match="already exists"):
+        main(
+            [
+                "translate",
+                "export",
+                "--model-dir",
+                model_dir,
+                "--output",
+                str(export_dir),
+            ]
+        )
+
     # A vocabulary that does not belong to the model is refused.
     vocabulary = tmp_path / "run" / "source_tokenizer" / "vocabulary.txt"
     vocabulary.write_text(vocabulary.read_text() + "zusatz\n")

@@ -100,11 +100,24 @@ def test_export_runs_without_our_package(translator, tmp_path):
     assert repr(expected[2].encode()) in ran
 
 
-def test_export_is_atomic(translator, tmp_path, monkeypatch):
+def test_sampling_export_and_atomic_write(translator, tmp_path, monkeypatch):
     path = tmp_path / "translator"
-    ktb.export.export_translator(translator, str(path), method="greedy")
+    options = dict(method="top_k", top_k=3, seed=5)
+    ktb.export.export_translator(translator, str(path), **options)
     before = sorted(os.listdir(path))
     assert "saved_model.pb" in before
+    # A seeded sampler restarts its stream at every request.
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    first = served(text=tf.constant(TEXTS))["translation"].numpy().tolist()
+    second = served(text=tf.constant(TEXTS))["translation"].numpy().tolist()
+    in_process = ktb.Translator(
+        translator.model,
+        translator.source_tokenizer,
+        translator.target_tokenizer,
+        max_length=translator.max_length,
+        **options,
+    )(TEXTS)
+    assert first == second == [t.encode() for t in in_process]
 
     def fail(obj, directory, *args, **kwargs):
         with open(os.path.join(directory, "saved_model.pb"), "w") as f:

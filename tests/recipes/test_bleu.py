@@ -1,7 +1,5 @@
 import glob
 
-import keras
-import numpy as np
 import pytest
 import sacrebleu
 
@@ -54,22 +52,26 @@ def test_callback_logs_bleu_to_logs_and_tensorboard(tmp_path):
         BleuCallback(pairs, None, None, every_n_epochs=0)
 
 
+@pytest.mark.large
 def test_translate_texts_keeps_order_with_the_model():
     model, tokenizer = tiny_model(), tiny_tokenizer()
     texts = ["ich bin hier .", "du", "wir sind seit fünf tagen dort !"]
-    together = translate_texts(
-        model, tokenizer, tokenizer, texts, max_length=6, batch_size=2
-    )
-    alone = [
-        translate_texts(model, tokenizer, tokenizer, [t], max_length=6, batch_size=2)[0]
-        for t in texts
-    ]
-    assert together == alone
+
+    def translate(sources, batch_size=2):
+        return translate_texts(
+            model,
+            tokenizer,
+            tokenizer,
+            sources,
+            max_length=6,
+            batch_size=batch_size,
+            jit_compile=False,
+        )
+
+    together = translate(texts)
+    assert together == [translate([text])[0] for text in texts]
     callback = BleuCallback(
-        list(zip(texts, together)), tokenizer, tokenizer, max_length=6
+        list(zip(texts, together)), tokenizer, tokenizer, translate_fn=translate
     )
     callback.set_model(model)
-    assert callback.score() == pytest.approx(
-        100.0 if all(together) else corpus_bleu(together, together)
-    )
-    assert isinstance(keras.callbacks.Callback, type) and np.isfinite(callback.score())
+    assert callback.score() == pytest.approx(corpus_bleu(together, together))
