@@ -96,7 +96,7 @@ def build_model(config, source_tokenizer, target_tokenizer):
     return Transformer.from_preset(config["preset"], **overrides)
 
 
-def compile_model(model, config, steps_hint=None):
+def compile_model(model, config):
     """Adam with the Noam schedule, label-smoothed loss, masked token accuracy."""
     import keras
 
@@ -348,8 +348,18 @@ def train(args):
         os.replace(model_path + ".tmp.keras", model_path)
         _write_json_atomically(history_path, history)
     except BaseException:
-        if created_dir and not os.path.exists(model_path):
-            shutil.rmtree(model_dir, ignore_errors=True)
+        # A fresh run that saved no model leaves nothing behind (the directory
+        # was empty or absent before, so everything in it is ours).
+        if not resuming and not os.path.exists(model_path):
+            if created_dir:
+                shutil.rmtree(model_dir, ignore_errors=True)
+            elif os.path.isdir(model_dir):
+                for entry in os.listdir(model_dir):
+                    path = os.path.join(model_dir, entry)
+                    if os.path.isdir(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.remove(path)
         raise
     last = history[-1] if history else {}
     print(
@@ -471,13 +481,26 @@ def add_parser(subparsers):
             default=None,
             help=f"override the preset's {name}",
         )
-    train_parser.add_argument("--budget-minutes", type=float, default=None)
-    train_parser.add_argument("--epochs", type=int, default=1000)
-    train_parser.add_argument("--vocabulary-size", type=int, default=8000)
+    train_parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="stop training after this much wall-clock time (minutes)",
+    )
+    train_parser.add_argument(
+        "--epochs", type=int, default=1000, help="epochs to add in this run"
+    )
+    train_parser.add_argument(
+        "--vocabulary-size", type=int, default=8000, help="WordPiece subwords"
+    )
     train_parser.add_argument("--separate-vocabularies", action="store_true")
     train_parser.add_argument("--lower-case", action="store_true")
-    train_parser.add_argument("--max-length", type=int, default=64)
-    train_parser.add_argument("--tokens-per-batch", type=int, default=4096)
+    train_parser.add_argument(
+        "--max-length", type=int, default=64, help="longer pairs are skipped"
+    )
+    train_parser.add_argument(
+        "--tokens-per-batch", type=int, default=4096, help="batch token budget"
+    )
     train_parser.add_argument("--warmup-steps", type=int, default=1000)
     train_parser.add_argument("--learning-rate-scale", type=float, default=1.0)
     train_parser.add_argument("--label-smoothing", type=float, default=0.1)

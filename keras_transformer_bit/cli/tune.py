@@ -81,8 +81,9 @@ def add_parser(subparsers):
     )
     _add_common(transformer)
     transformer.add_argument(
-        "--max-examples", type=int, default=None, help="cap on sentence pairs read"
+        "--max-examples", type=int, default=None, help="training pairs to use"
     )
+    transformer.add_argument("--validation-size", type=int, default=500)
     transformer.add_argument("--vocabulary-size", type=int, default=2000)
     transformer.add_argument("--max-length", type=int, default=32)
     transformer.add_argument("--tokens-per-batch", type=int, default=2048)
@@ -139,11 +140,11 @@ def transformer_command(args):
     from keras_transformer_bit.distribute import get_strategy
     from keras_transformer_bit.tuning import TransformerHyperModel
 
-    reader_kwargs = {}
-    if args.max_examples:
-        reader_kwargs["max_examples"] = args.max_examples
-    corpus = load_translation_corpus(args.data, seed=args.seed, **reader_kwargs)
-    texts = [s for s, _ in corpus.train] + [t for _, t in corpus.train]
+    corpus = load_translation_corpus(args.data, seed=args.seed)
+    # The corpus split is shuffled with the seed, so a prefix is a random sample.
+    train_pairs = corpus.train[: args.max_examples or None]
+    validation_pairs = corpus.validation[: args.validation_size or None]
+    texts = [s for s, _ in train_pairs] + [t for _, t in train_pairs]
     tokenizer = SubwordTokenizer.build(texts, vocabulary_size=args.vocabulary_size)
 
     def dataset(pairs, shuffle):
@@ -168,8 +169,8 @@ def transformer_command(args):
         args,
         hypermodel,
         objective,
-        dataset(corpus.train, True),
-        dataset(corpus.validation, False),
+        dataset(train_pairs, True),
+        dataset(validation_pairs, False),
     )
     return 0
 

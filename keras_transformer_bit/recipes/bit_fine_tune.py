@@ -5,6 +5,8 @@ import contextlib
 import keras
 import numpy as np
 
+from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
+
 
 def _data():
     # tf.data lives in keras_transformer_bit.data; import it on use.
@@ -44,8 +46,9 @@ def bit_fine_tune(
     """Trains `classifier` on `train_images` for the rule's full schedule.
 
     Every optimizer update sees `rule.batch_size` examples: either as one
-    batch, or as `rule.batch_size // micro_batch_size` accumulated
-    micro-batches (same update, less memory). Use
+    batch, or split into `rule.batch_size // micro_batch_size` parts whose
+    gradients are summed (`GradientAccumulation`: same update, the activation
+    memory of one part, works under every `tf.distribute` strategy). Use
     `rule.scaled_to_batch_size(b)` first to train with a smaller batch and a
     linearly scaled learning rate and schedule instead.
 
@@ -72,28 +75,35 @@ def bit_fine_tune(
     ...     "bit_tiny", num_classes=10)
     >>> bit_fine_tune(clf, train, rule, micro_batch_size=64, seed=0)
     """
-    if micro_batch_size is None:
-        accumulation, micro_batch_size = 1, rule.batch_size
-    else:
-        accumulation = rule.gradient_accumulation_steps_for(micro_batch_size)
+    num_splits = (
+        1
+        if micro_batch_size is None
+        else rule.gradient_accumulation_steps_for(micro_batch_size)
+    )
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        compile_for_hyperrule(classifier, rule, accumulation, jit_compile)
+        trained = (
+            GradientAccumulation(classifier, num_splits)
+            if num_splits > 1
+            else classifier
+        )
+        compile_for_hyperrule(trained, rule, jit_compile=jit_compile)
     dataset = _data().image_classification_pipeline(
         train_images,
         classifier.num_classes,
         training=True,
-        batch_size=micro_batch_size,
+        batch_size=rule.batch_size,  # split inside the step when accumulating
         crop_size=rule.crop_size,
         resize_size=rule.resize_size,
         mixup_alpha=rule.mixup_alpha,
         seed=seed,
         cache=len(train_images) <= 50_000,
     )
-    return classifier.fit(
+    return trained.fit(
         dataset,
-        steps_per_epoch=rule.total_steps * accumulation,
+        steps_per_epoch=rule.total_steps,
         epochs=1,
+        shuffle=False,  # the pipeline shuffles
         callbacks=callbacks,
         verbose=verbose,
     )

@@ -170,3 +170,28 @@ def test_bad_inputs_leave_no_model_dir(tmp_path):
     assert not model_dir.exists()
     with pytest.raises(FileNotFoundError, match="No trained model"):
         main(["translate", "evaluate", "--model-dir", str(model_dir)])
+
+
+def test_failure_during_training_leaves_nothing(tmp_path, monkeypatch):
+    from keras_transformer_bit import distribute
+
+    def broken(model_dir):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(distribute, "training_callbacks", broken)
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="disk full"):
+        main(
+            ["translate", "train", "--data", str(corpus), "--model-dir", str(model_dir)]
+            + TINY
+        )
+    assert not model_dir.exists()
+    model_dir.mkdir()
+    with pytest.raises(RuntimeError, match="disk full"):
+        main(
+            ["translate", "train", "--data", str(corpus), "--model-dir", str(model_dir)]
+            + TINY
+        )
+    assert model_dir.exists() and not os.listdir(model_dir)

@@ -100,6 +100,7 @@ def test_export_runs_without_our_package(translator, tmp_path):
     assert repr(expected[2].encode()) in ran
 
 
+@pytest.mark.large
 def test_sampling_export_and_atomic_write(translator, tmp_path, monkeypatch):
     path = tmp_path / "translator"
     options = dict(method="top_k", top_k=3, seed=5)

@@ -130,6 +130,7 @@ def test_cached_beam_equals_full_recompute_beam():
     )
 
 
+@pytest.mark.large
 def test_beam_size_one_is_greedy_and_rows_are_independent():
     model = _model(6)
     source_ids = _source(6)
@@ -147,6 +148,7 @@ def test_beam_size_one_is_greedy_and_rows_are_independent():
     np.testing.assert_array_equal(ops.convert_to_numpy(alone)[0], greedy[2])
 
 
+@pytest.mark.large
 def test_sampling_is_reproducible():
     model = _model(7)
     source_ids = _source(7)
