@@ -216,7 +216,11 @@ class BiTHyperRule:
         With `gradient_accumulation_steps=k`, feed micro-batches of
         `batch_size // k` examples for `total_steps * k` steps: the optimizer
         averages `k` gradients before each update, which equals one update on
-        the whole batch when the loss is a mean over examples.
+        the whole batch when the loss is a mean over examples. Keras applies
+        that update inside a conditional, which `tf.distribute` strategies
+        cannot synchronise: with a strategy, split the batch inside the step
+        instead (`ktb.recipes.GradientAccumulation`, which `bit_fine_tune`
+        uses) and keep `gradient_accumulation_steps=1` here.
 
         Args:
             gradient_accumulation_steps: int. Micro-batches per update.
