@@ -17,6 +17,28 @@ def _check_rate(name, value):
         raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={value}")
 
 
+def _heads_first(x):
+    """`(batch, length, heads, dim)` -> cache layout `(batch, heads, length, dim)`."""
+    return ops.transpose(x, (0, 2, 1, 3))
+
+
+def _split_cache(cache):
+    """The `(keys, values)` of a pair or of a stacked `(batch, 2, ...)` cache."""
+    if isinstance(cache, (tuple, list)):
+        if len(cache) != 2:
+            raise ValueError(
+                "A key/value cache pair must hold 2 tensors (keys, values). "
+                f"Received: a {type(cache).__name__} of {len(cache)}"
+            )
+        return cache[0], cache[1]
+    if len(cache.shape) != 5 or cache.shape[1] != 2:
+        raise ValueError(
+            "A stacked key/value cache must have shape (batch, 2, num_heads, "
+            f"length, head_dim). Received: cache with shape {cache.shape}"
+        )
+    return cache[:, 0], cache[:, 1]
+
+
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head scaled dot-product attention (Vaswani et al. 2017, §3.2).
@@ -32,14 +54,20 @@ class MultiHeadAttention(keras.layers.Layer):
     The softmax runs in float32 so that masked positions get exactly zero
     weight under mixed precision too.
 
-    Key/value cache. `cache` has shape `(batch, 2, cache_length, num_heads,
-    key_dim)` with keys in `cache[:, 0]` and values in `cache[:, 1]`:
+    Key/value cache. Cached keys and values are kept head-major, `(batch,
+    num_heads, length, head_dim)`, the layout both attention products read
+    directly (no transposes of the cache). `cache` is either a `(keys,
+    values)` pair of such tensors (the fast form that generation loops carry)
+    or one stacked tensor `(batch, 2, num_heads, length, head_dim)` with keys
+    in `cache[:, 0]` and values in `cache[:, 1]`; the returned cache has the
+    form that was passed in.
 
     - with `cache_update_index`, the keys/values of the given step(s) are
-      projected, written into the cache at that index and attention runs over
-      the whole cache (cache slots after the current step must be hidden, by
-      `use_causal_mask=True` or by `attention_mask`); returns
-      `(output, new_cache)`;
+      projected and written into the cache at that position along the length
+      axis with `ops.slice_update` (an in-place update under XLA), and
+      attention runs over the whole cache (cache slots after the current step
+      must be hidden, by `use_causal_mask=True` or by `attention_mask`);
+      returns `(output, new_cache)`;
     - without `cache_update_index`, the cached keys/values are used as they are
       (precomputed cross-attention, see `compute_key_value_cache`); returns
       `(output, cache)`.
@@ -68,7 +96,8 @@ class MultiHeadAttention(keras.layers.Layer):
             source_length)`; `True`/1 means "may attend". For a padding mask
             over keys pass `padding_mask[:, None, :]`.
         use_causal_mask: bool. Hide future positions. Defaults to `False`.
-        cache: optional key/value cache tensor, see above.
+        cache: optional key/value cache: a `(keys, values)` pair or a stacked
+            tensor, see above.
         cache_update_index: optional int or scalar int tensor, see above.
         return_attention_scores: bool. Also return the attention probabilities
             `(batch, num_heads, target_length, source_length)`. Defaults to
@@ -163,10 +192,15 @@ class MultiHeadAttention(keras.layers.Layer):
             key: `(batch, source_length, dim)`. Defaults to `value`.
 
         Returns:
-            A `(batch, 2, source_length, num_heads, key_dim)` cache.
+            A stacked `(batch, 2, num_heads, source_length, key_dim)` cache;
+            `cache[:, 0]` and `cache[:, 1]` form the equivalent `(keys,
+            values)` pair.
         """
         key = value if key is None else key
-        return ops.stack([self.key_dense(key), self.value_dense(value)], axis=1)
+        return ops.stack(
+            [_heads_first(self.key_dense(key)), _heads_first(self.value_dense(value))],
+            axis=1,
+        )
 
     def _compute_attention_mask(
         self,
@@ -214,25 +248,40 @@ class MultiHeadAttention(keras.layers.Layer):
                 f"cache_update_index={cache_update_index}"
             )
         query_heads = self.query_dense(query)
-        if cache is not None and cache_update_index is None:
-            key_heads, value_heads = cache[:, 0], cache[:, 1]
+        if cache is not None:
+            key_heads, value_heads = _split_cache(cache)
+            if cache_update_index is not None:
+                key = value if key is None else key
+                new_keys = _heads_first(self.key_dense(key))
+                new_values = _heads_first(self.value_dense(value))
+                if isinstance(cache, (tuple, list)):
+                    start = [0, 0, cache_update_index, 0]
+                    key_heads = ops.slice_update(
+                        key_heads, start, ops.cast(new_keys, key_heads.dtype)
+                    )
+                    value_heads = ops.slice_update(
+                        value_heads, start, ops.cast(new_values, value_heads.dtype)
+                    )
+                    cache = (key_heads, value_heads)
+                else:
+                    # One update of the stacked tensor; no re-stacking copy.
+                    new_entries = ops.stack([new_keys, new_values], axis=1)
+                    cache = ops.slice_update(
+                        cache,
+                        [0, 0, 0, cache_update_index, 0],
+                        ops.cast(new_entries, cache.dtype),
+                    )
+                    key_heads, value_heads = cache[:, 0], cache[:, 1]
+            key_equation, length_axis = "bhsk", 2
         else:
             key = value if key is None else key
             key_heads = self.key_dense(key)
             value_heads = self.value_dense(value)
-            if cache is not None:
-                start = [0, cache_update_index, 0, 0]
-                key_heads = ops.slice_update(
-                    cache[:, 0], start, ops.cast(key_heads, cache.dtype)
-                )
-                value_heads = ops.slice_update(
-                    cache[:, 1], start, ops.cast(value_heads, cache.dtype)
-                )
-                cache = ops.stack([key_heads, value_heads], axis=1)
+            key_equation, length_axis = "bshk", 1
 
         mask = self._compute_attention_mask(
             ops.shape(query_heads)[1],
-            ops.shape(key_heads)[1],
+            ops.shape(key_heads)[length_axis],
             attention_mask,
             use_causal_mask,
             cache_update_index,
@@ -240,14 +289,14 @@ class MultiHeadAttention(keras.layers.Layer):
         query_heads = query_heads * ops.cast(
             1.0 / math.sqrt(self.key_dim), query_heads.dtype
         )
-        scores = ops.einsum("bthk,bshk->bhts", query_heads, key_heads)
+        scores = ops.einsum(f"bthk,{key_equation}->bhts", query_heads, key_heads)
         # Softmax in float32: -1e9 and exp() of it are exact zeros there.
         scores = ops.cast(scores, "float32")
         if mask is not None:
             scores = ops.where(mask[:, None, :, :], scores, -1e9)
         probabilities = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         dropped = self.dropout_layer(probabilities, training=training)
-        attended = ops.einsum("bhts,bshk->bthk", dropped, value_heads)
+        attended = ops.einsum(f"bhts,{key_equation}->bthk", dropped, value_heads)
         output = self.output_dense(attended)
 
         outputs = [output]
@@ -278,8 +327,10 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         ]
         if return_attention_scores:
-            if cache is not None:
-                key_length = cache.shape[2]
+            if isinstance(cache, (tuple, list)):
+                key_length = cache[0].shape[2]
+            elif cache is not None:
+                key_length = cache.shape[3]
             else:
                 key_length = (value if key is None else key).shape[1]
             outputs.append(
@@ -289,7 +340,11 @@ class MultiHeadAttention(keras.layers.Layer):
                 )
             )
         if cache is not None:
-            outputs.append(keras.KerasTensor(cache.shape, dtype=cache.dtype))
+            outputs.append(
+                keras.tree.map_structure(
+                    lambda x: keras.KerasTensor(x.shape, dtype=x.dtype), cache
+                )
+            )
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def get_config(self):

@@ -21,10 +21,13 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
     trains deep stacks stably without a long warm-up (Xiong et al. 2020).
 
     For incremental decoding pass `self_attention_cache` (with
-    `self_attention_cache_update_index`) and `cross_attention_cache`, in the
-    `MultiHeadAttention` cache layout `(batch, 2, length, num_heads, head_dim)`.
-    When a cache is given and `cross_attention_cache` is `None`, the cross
-    attention cache is computed from `encoder_sequence` and returned.
+    `self_attention_cache_update_index`) and `cross_attention_cache` in a
+    `MultiHeadAttention` cache form: a `(keys, values)` pair of `(batch,
+    num_heads, length, head_dim)` tensors, or one stacked `(batch, 2,
+    num_heads, length, head_dim)` tensor. Each cache is returned in the form
+    it was given. When a cache is given and `cross_attention_cache` is `None`,
+    the cross-attention cache is computed from `encoder_sequence` (stacked
+    form) and returned.
 
     Args:
         hidden_dim: int. Width of the inputs and outputs (`d_model`).
@@ -50,10 +53,13 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
             when `cross_attention_cache` is given.
         decoder_padding_mask: bool/int `(batch, target_length)`.
         encoder_padding_mask: bool/int `(batch, source_length)`.
-        self_attention_cache: `(batch, 2, max_length, num_heads, head_dim)`.
+        self_attention_cache: `(batch, 2, num_heads, max_length, head_dim)`
+            or a `(keys, values)` pair of `(batch, num_heads, max_length,
+            head_dim)`.
         self_attention_cache_update_index: int or scalar int tensor; position of
             the first element of `decoder_sequence`.
-        cross_attention_cache: `(batch, 2, source_length, num_heads, head_dim)`.
+        cross_attention_cache: `(batch, 2, num_heads, source_length,
+            head_dim)` or a `(keys, values)` pair.
         use_causal_mask: bool. Defaults to `True`.
         return_attention_scores: bool. Also return the self- and
             cross-attention probabilities.

@@ -101,10 +101,15 @@ def test_causal_mask_merges_with_padding_and_hides_the_future():
     np.testing.assert_array_equal(numpy(scores1)[:, :, :3], numpy(scores2)[:, :, :3])
 
 
-def test_incremental_cache_matches_causal_self_attention():
+@pytest.mark.parametrize("form", ["stacked", "pair"])
+def test_incremental_cache_matches_causal_self_attention(form):
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
     full = numpy(layer(QUERY, QUERY, use_causal_mask=True))
-    cache = ops.zeros((2, 2, 5, 2, 4))
+    # Head-major layout: (batch, 2, num_heads, length, head_dim) or a pair of
+    # (batch, num_heads, length, head_dim).
+    cache = ops.zeros((2, 2, 2, 5, 4))
+    if form == "pair":
+        cache = (cache[:, 0], cache[:, 1])
     steps = []
     for index in range(5):
         step = QUERY[:, index : index + 1]
@@ -117,20 +122,34 @@ def test_incremental_cache_matches_causal_self_attention():
         )
         steps.append(numpy(output))
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
-    # The cache now holds the projected keys/values of the whole sequence.
+    # The cache now holds the projected keys/values of the whole sequence,
+    # in the form it was passed in.
+    if form == "pair":
+        assert isinstance(cache, tuple) and len(cache) == 2
+        cache = ops.stack(cache, axis=1)
     np.testing.assert_allclose(
         numpy(cache), numpy(layer.compute_key_value_cache(QUERY)), atol=1e-6
     )
+    # Keys of head h at position t are the key projection of QUERY[:, t].
+    kernel, bias = (numpy(w) for w in layer.key_dense.weights)
+    keys = np.einsum("btd,dhk->bhtk", QUERY, kernel) + bias[None, :, None, :]
+    np.testing.assert_allclose(numpy(cache)[:, 0], keys, atol=1e-5)
 
 
 def test_precomputed_cross_attention_cache():
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
     expected = numpy(layer(QUERY, VALUE))
     cache = layer.compute_key_value_cache(VALUE)
-    assert tuple(cache.shape) == (2, 2, 4, 2, 4)
+    assert tuple(cache.shape) == (2, 2, 2, 4, 4)
     output, returned = layer(QUERY, None, cache=cache)
     np.testing.assert_allclose(numpy(output), expected, atol=1e-6)
     assert returned is cache
+    pair = (cache[:, 0], cache[:, 1])
+    output, returned = layer(QUERY, None, cache=pair)
+    np.testing.assert_allclose(numpy(output), expected, atol=1e-6)
+    assert isinstance(returned, tuple) and len(returned) == 2
+    for got, passed in zip(returned, pair):
+        np.testing.assert_array_equal(numpy(got), numpy(passed))
 
 
 def test_compute_output_shape_and_symbolic_outputs():
@@ -169,3 +188,7 @@ def test_call_errors():
         layer(QUERY, QUERY, cache_update_index=0)
     with pytest.raises(ValueError, match="rank 3"):
         layer(QUERY, VALUE, attention_mask=np.ones((2, 4), bool))
+    with pytest.raises(ValueError, match="a tuple of 3"):
+        layer(QUERY, None, cache=(VALUE, VALUE, VALUE))
+    with pytest.raises(ValueError, match=r"shape \(2, 4, 8\)"):
+        layer(QUERY, None, cache=ops.convert_to_tensor(VALUE))

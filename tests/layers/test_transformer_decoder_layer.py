@@ -67,7 +67,8 @@ def test_no_future_leak_with_scores(training):
 def test_incremental_decoding_matches_full_call():
     layer = TransformerDecoderLayer(**ARGS)
     full = numpy(layer(DECODER, ENCODER, encoder_padding_mask=ENCODER_PADDING))
-    self_cache = ops.zeros((2, 2, 5, 2, 4))
+    # Head-major stacked caches: (batch, 2, num_heads, length, head_dim).
+    self_cache = ops.zeros((2, 2, 2, 5, 4))
     cross_cache = None
     steps = []
     for index in range(5):
@@ -81,7 +82,7 @@ def test_incremental_decoding_matches_full_call():
         )
         steps.append(numpy(output))
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
-    assert tuple(cross_cache.shape) == (2, 2, 4, 2, 4)
+    assert tuple(cross_cache.shape) == (2, 2, 2, 4, 4)
 
 
 def test_needs_encoder_sequence_or_cache():

@@ -1,13 +1,14 @@
 """Cached autoregressive decoding for the `Transformer`.
 
-The decoder runs one position per step. Each decoder layer keeps a fixed-size
-self-attention key/value cache `(batch, num_layers, 2, max_length, heads,
-head_dim)` into which step `i` writes its keys/values at index `i`, and the
-cross-attention keys/values are projected once from the encoder output, so a
-step costs one token's worth of decoder work instead of rerunning the decoder
-over the whole prefix. The samplers in `keras_transformer_bit.samplers` drive
-the step function in a `while_loop` with static shapes, which compiles with
-`tf.function` (and XLA, `jit_compile=True`).
+The decoder runs one position per step. Each decoder layer keeps fixed-size
+self-attention key and value caches `(batch, heads, max_length, head_dim)`
+into which step `i` writes its keys/values at index `i` (`slice_update`, in
+place under XLA), and the cross-attention keys/values are projected once from
+the encoder output, so a step costs one token's worth of decoder work instead
+of rerunning the decoder over the whole prefix. The samplers in
+`keras_transformer_bit.samplers` drive the step function in a `while_loop`
+with static shapes, which compiles with `tf.function` (and XLA,
+`jit_compile=True`).
 """
 
 import keras
@@ -48,23 +49,18 @@ def generate_ids(model, source_ids, sampler, max_length):
     source_ids = ops.cast(source_ids, "int32")
     batch_size = ops.shape(source_ids)[0]
     encoder_outputs, encoder_padding_mask = model.encode(source_ids)
+    # Per-layer (keys, values) pairs: each step then updates one (batch,
+    # heads, max_length, head_dim) tensor per layer in place, instead of
+    # slicing and re-stacking a (batch, num_layers, ...) cache.
     self_attention_cache, cross_attention_cache = model.build_decoder_cache(
-        encoder_outputs, max_length
-    )
-    # Per-layer caches: each step then updates one (batch, 2, max_length,
-    # heads, head_dim) tensor per layer, instead of slicing and re-stacking
-    # the (batch, num_layers, ...) cache.
-    num_layers = len(model.decoder_layers)
-    self_attention_cache = tuple(self_attention_cache[:, i] for i in range(num_layers))
-    cross_attention_cache = tuple(
-        cross_attention_cache[:, i] for i in range(num_layers)
+        encoder_outputs, max_length, per_layer=True
     )
     if isinstance(sampler, BeamSampler):
         # Beams of one sentence share its cross-attention keys/values, so they
         # are repeated once here rather than reordered every step.
         beam_size = sampler.beam_size
-        cross_attention_cache = tuple(
-            ops.repeat(cache, beam_size, axis=0) for cache in cross_attention_cache
+        cross_attention_cache = keras.tree.map_structure(
+            lambda cache: ops.repeat(cache, beam_size, axis=0), cross_attention_cache
         )
         encoder_padding_mask = ops.repeat(encoder_padding_mask, beam_size, axis=0)
     pad_mask = ops.arange(model.vocabulary_size) == model.pad_token_id

@@ -428,18 +428,30 @@ class Transformer(keras.Model):
         """
         return self._encode(ops.cast(encoder_inputs, "int32"), training=training)
 
-    def build_decoder_cache(self, encoder_outputs, max_length):
+    def build_decoder_cache(self, encoder_outputs, max_length, per_layer=False):
         """Creates the per-layer key/value caches for incremental decoding.
+
+        Keys and values are kept head-major, `(num_heads, length, head_dim)`
+        per sequence, the layout the attention products read without
+        transposes.
 
         Args:
             encoder_outputs: `(batch, source_length, hidden_dim)` from `encode`.
             max_length: int. Number of target positions the cache holds.
+            per_layer: bool. Return tuples of per-layer `(keys, values)`
+                pairs instead of two stacked tensors. Defaults to `False`.
 
         Returns:
-            `(self_attention_cache, cross_attention_cache)`: zeros of shape
-            `(batch, num_layers, 2, max_length, num_heads, head_dim)` and the
-            projected encoder keys/values `(batch, num_layers, 2,
-            source_length, num_heads, head_dim)`.
+            `(self_attention_cache, cross_attention_cache)`. Stacked (the
+            default): zeros of shape `(batch, num_layers, 2, num_heads,
+            max_length, head_dim)` and the projected encoder keys/values
+            `(batch, num_layers, 2, num_heads, source_length, head_dim)`
+            (index 0 of the third axis holds keys, 1 values). With
+            `per_layer=True`: two tuples with one `(keys, values)` pair per
+            decoder layer, each tensor `(batch, num_heads, length,
+            head_dim)`; that is the form generation loops carry, since a step
+            then updates each tensor in place instead of slicing and
+            re-stacking whole caches.
         """
         if (
             self.position_encoding == "learned"
@@ -453,18 +465,28 @@ class Transformer(keras.Model):
             )
         batch_size = ops.shape(encoder_outputs)[0]
         head_dim = self.hidden_dim // self.num_heads
+        cross_caches = [
+            layer.cross_attention.compute_key_value_cache(encoder_outputs)
+            for layer in self.decoder_layers
+        ]
+        if per_layer:
+            shape = (batch_size, self.num_heads, max_length, head_dim)
+            self_attention_cache = tuple(
+                (
+                    ops.zeros(shape, dtype=encoder_outputs.dtype),
+                    ops.zeros(shape, dtype=encoder_outputs.dtype),
+                )
+                for _ in self.decoder_layers
+            )
+            cross_attention_cache = tuple(
+                (cache[:, 0], cache[:, 1]) for cache in cross_caches
+            )
+            return self_attention_cache, cross_attention_cache
         self_attention_cache = ops.zeros(
-            (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim),
+            (batch_size, self.num_layers, 2, self.num_heads, max_length, head_dim),
             dtype=encoder_outputs.dtype,
         )
-        cross_attention_cache = ops.stack(
-            [
-                layer.cross_attention.compute_key_value_cache(encoder_outputs)
-                for layer in self.decoder_layers
-            ],
-            axis=1,
-        )
-        return self_attention_cache, cross_attention_cache
+        return self_attention_cache, ops.stack(cross_caches, axis=1)
 
     def decode_step(
         self,
@@ -480,19 +502,16 @@ class Transformer(keras.Model):
             token_ids: int `(batch, 1)`, the target token at position `index`.
             index: int or scalar int tensor, its position.
             encoder_padding_mask: bool `(batch, source_length)` from `encode`.
-            self_attention_cache: `(batch, num_layers, 2, max_length, num_heads,
-                head_dim)`, filled for positions `< index`.
-            cross_attention_cache: from `build_decoder_cache`.
-
-        Both caches may also be tuples of per-layer tensors (`cache[:, i]`);
-        the self-attention cache is then returned as a tuple too. Generation
-        loops use that form: it spares slicing and re-stacking the whole cache
-        at every step.
+            self_attention_cache: from `build_decoder_cache`, filled for
+                positions `< index`: stacked `(batch, num_layers, 2,
+                num_heads, max_length, head_dim)`, or a tuple with one
+                `(keys, values)` pair per layer (`per_layer=True`).
+            cross_attention_cache: from `build_decoder_cache`, in either form.
 
         Returns:
             `(logits, self_attention_cache)`: float32 `(batch,
-            vocabulary_size)` logits for the next token and the cache with
-            position `index` written.
+            vocabulary_size)` logits for the next token and the cache, in the
+            form it was given, with position `index` written.
         """
         per_layer = isinstance(self_attention_cache, (tuple, list))
 

@@ -55,9 +55,18 @@ def test_decode_step_matches_full_forward(position_encoding):
     full = numpy(model(INPUTS))
     encoder_outputs, encoder_padding_mask = model.encode(SOURCE)
     self_cache, cross_cache = model.build_decoder_cache(encoder_outputs, 5)
-    assert tuple(self_cache.shape) == (2, 2, 2, 5, 2, 4)
-    assert tuple(cross_cache.shape) == (2, 2, 2, 6, 2, 4)
-    steps = []
+    # (batch, num_layers, 2, num_heads, length, head_dim), head-major.
+    assert tuple(self_cache.shape) == (2, 2, 2, 2, 5, 4)
+    assert tuple(cross_cache.shape) == (2, 2, 2, 2, 6, 4)
+    self_pairs, cross_pairs = model.build_decoder_cache(
+        encoder_outputs, 5, per_layer=True
+    )
+    assert len(self_pairs) == len(cross_pairs) == 2
+    for i, (keys, values) in enumerate(cross_pairs):
+        np.testing.assert_array_equal(numpy(keys), numpy(cross_cache[:, i, 0]))
+        np.testing.assert_array_equal(numpy(values), numpy(cross_cache[:, i, 1]))
+    assert tuple(self_pairs[0][0].shape) == (2, 2, 5, 4)
+    steps, pair_steps = [], []
     for index in range(5):
         logits, self_cache = model.decode_step(
             TARGET[:, index : index + 1],
@@ -68,7 +77,20 @@ def test_decode_step_matches_full_forward(position_encoding):
         )
         assert tuple(logits.shape) == (2, VOCABULARY_SIZE)
         steps.append(numpy(logits))
+        logits, self_pairs = model.decode_step(
+            TARGET[:, index : index + 1],
+            ops.array(index),
+            encoder_padding_mask,
+            self_pairs,
+            cross_pairs,
+        )
+        pair_steps.append(numpy(logits))
     np.testing.assert_allclose(np.stack(steps, axis=1), full, atol=1e-5)
+    np.testing.assert_allclose(np.stack(pair_steps, axis=1), full, atol=1e-5)
+    # Both forms hold the same keys/values after the last step.
+    for i, (keys, values) in enumerate(self_pairs):
+        np.testing.assert_array_equal(numpy(keys), numpy(self_cache[:, i, 0]))
+        np.testing.assert_array_equal(numpy(values), numpy(self_cache[:, i, 1]))
 
 
 def _future_changed(t):
