@@ -146,13 +146,23 @@ class BeamSampler:
             candidates = alive_log_probs[:, :, None] + ops.reshape(
                 log_probs, (-1, beam_size, vocabulary_size)
             )
+            # The best beam_size extensions overall are among the best
+            # beam_size of each beam: a top_k per beam (batch * beam rows of
+            # vocabulary_size) then one over the beam * beam_size survivors,
+            # rather than a top_k over beam * vocabulary_size per sequence.
+            # Ties resolve as in the flat top_k: lower beam, then lower token.
+            k = min(beam_size, vocabulary_size)
+            beam_top, beam_tokens = ops.top_k(candidates, k=k)
             top_log_probs, top_indices = ops.top_k(
-                ops.reshape(candidates, (-1, beam_size * vocabulary_size)),
-                k=beam_size,
+                ops.reshape(beam_top, (-1, beam_size * k)), k=beam_size
             )
             top_indices = ops.cast(top_indices, "int32")
-            parents = top_indices // vocabulary_size
-            tokens = top_indices % vocabulary_size
+            parents = top_indices // k
+            tokens = ops.take_along_axis(
+                ops.reshape(ops.cast(beam_tokens, "int32"), (-1, beam_size * k)),
+                top_indices,
+                axis=1,
+            )
 
             # Reorder hypotheses (and the step function's state) by parent.
             new_ids = ops.take_along_axis(alive_ids, parents[:, :, None], axis=1)
