@@ -15,19 +15,27 @@ def _check_positive_int(name, value):
         raise ValueError(f"{name} must be a positive int. Received: {name}={value}")
 
 
-def make_conv(conv_layer, filters, kernel_size, strides, standardization_epsilon, **kw):
-    """Builds the convolution type named by `conv_layer` (valid padding, no bias)."""
+def make_conv(
+    conv_layer,
+    filters,
+    kernel_size,
+    strides,
+    standardization_epsilon,
+    padding="valid",
+    **kw,
+):
+    """Builds the convolution type named by `conv_layer` (no bias)."""
     if conv_layer == "standardized_conv2d":
         return StandardizedConv2D(
             filters,
             kernel_size,
             strides=strides,
-            padding="valid",
+            padding=padding,
             epsilon=standardization_epsilon,
             **kw,
         )
     return keras.layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="valid", use_bias=False, **kw
+        filters, kernel_size, strides=strides, padding=padding, use_bias=False, **kw
     )
 
 
@@ -67,9 +75,12 @@ class BiTBottleneckUnit(keras.layers.Layer):
 
     The first normalization and ReLU feed both the projection shortcut and the
     residual branch, as in the official BiT code; there is no activation after
-    the addition. The 3x3 convolution pads one pixel of zeros on every side and
-    then runs `valid`: with stride 2, `padding="same"` would pad only the
-    bottom/right and shift the sampling grid against the official weights.
+    the addition. The 3x3 convolution pads one pixel of zeros on every side.
+    With stride 2 the padding is explicit and the convolution `valid`:
+    `padding="same"` would pad only the bottom/right and shift the sampling
+    grid against the official weights. With stride 1, `padding="same"` pads
+    exactly one pixel on every side, so it is used there (the same result,
+    without materialising a padded copy when not compiled with XLA).
 
     The convolution and normalization types are arguments (as timm's ResNet-v2
     blocks take their layer types), so one code path serves BiT
@@ -145,13 +156,14 @@ class BiTBottleneckUnit(keras.layers.Layer):
         self.norm_layer = norm_layer
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-    def _conv(self, filters, kernel_size, strides, name):
+    def _conv(self, filters, kernel_size, strides, name, padding="valid"):
         return make_conv(
             self.conv_layer,
             filters,
             kernel_size,
             strides,
             self.standardization_epsilon,
+            padding=padding,
             kernel_initializer=self.kernel_initializer,
             name=name,
             dtype=self.dtype_policy,
@@ -198,7 +210,16 @@ class BiTBottleneckUnit(keras.layers.Layer):
         self.reduce_conv.build(shape)
         self.spatial_norm = self._norm("spatial_norm")
         self.spatial_norm.build(width_shape)
-        self.spatial_conv = self._conv(self.filters, 3, self.strides, "spatial_conv")
+        # Stride 1: "same" pads one pixel on every side, exactly the explicit
+        # padding, and spares the padded copy outside XLA. Stride 2: "same"
+        # would pad bottom/right only, so pad explicitly and run "valid".
+        self.spatial_conv = self._conv(
+            self.filters,
+            3,
+            self.strides,
+            "spatial_conv",
+            padding="same" if self.strides == 1 else "valid",
+        )
         self.spatial_conv.build(width_shape)
         self.expand_norm = self._norm("expand_norm")
         self.expand_norm.build(strided_shape)
@@ -214,7 +235,8 @@ class BiTBottleneckUnit(keras.layers.Layer):
             shortcut = inputs
         x = self.reduce_conv(x)
         x = ops.relu(self.spatial_norm(x, training=training))
-        x = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        if self.strides != 1:
+            x = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
         x = self.spatial_conv(x)
         x = ops.relu(self.expand_norm(x, training=training))
         x = self.expand_conv(x)

@@ -66,7 +66,5 @@ class FusedGroupNormalization(keras.layers.GroupNormalization):
             beta = ops.cast(self.beta, compute_dtype)
             offset = offset + ops.reshape(beta, (1, 1, groups, group_size))
         per_channel = (-1,) + (1,) * (rank - 2) + (channels,)
-        outputs = x * ops.reshape(scale, per_channel) + ops.reshape(
-            offset, per_channel
-        )
+        outputs = x * ops.reshape(scale, per_channel) + ops.reshape(offset, per_channel)
         return ops.cast(outputs, self.compute_dtype)
