@@ -1,9 +1,6 @@
 """Public layers: one per file. Add one import line per layer."""
 
 from keras_transformer_bit.layers.bit_bottleneck_unit import BiTBottleneckUnit  # noqa: F401
-from keras_transformer_bit.layers.fused_group_normalization import (  # noqa: F401
-    FusedGroupNormalization,
-)
 from keras_transformer_bit.layers.multi_head_attention import (  # noqa: F401
     MultiHeadAttention,
 )

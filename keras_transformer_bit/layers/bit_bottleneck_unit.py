@@ -1,9 +1,6 @@
 import keras
 from keras import ops
 
-from keras_transformer_bit.layers.fused_group_normalization import (
-    FusedGroupNormalization,
-)
 from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
 
 CONV_LAYERS = ("standardized_conv2d", "conv2d")
@@ -40,13 +37,11 @@ def make_conv(
 
 
 def make_norm(norm_layer, norm_groups, norm_epsilon, **kw):
-    """Builds the normalization type named by `norm_layer`.
-
-    Group norm is `FusedGroupNormalization`: Keras' layer and weights, with
-    one-pass statistics and a single multiply-add (faster on CPU).
-    """
+    """Builds the normalization type named by `norm_layer`."""
     if norm_layer == "group_norm":
-        return FusedGroupNormalization(groups=norm_groups, epsilon=norm_epsilon, **kw)
+        return keras.layers.GroupNormalization(
+            groups=norm_groups, epsilon=norm_epsilon, **kw
+        )
     return keras.layers.BatchNormalization(epsilon=norm_epsilon, **kw)
 
 
