@@ -279,7 +279,12 @@ def main():
             f"| {r['name']} | {r['params']:,} | {r['epochs']} | {r['bleu']:.2f} | "
             f"{r['decode_seconds']:.0f} |"
         )
-    lines += ["", f"Ours / better baseline: **{ratio:.2f}x** (target >= 2x).", ""]
+    verdict = (
+        f"**{ratio:.2f}x**"
+        if best_baseline > 0
+        else "undefined (both baselines at 0 BLEU; budget too short)"
+    )
+    lines += ["", f"Ours / better baseline: {verdict} (target >= 2x).", ""]
     text = "\n".join(lines)
     print(text)
     for r in results:

@@ -398,12 +398,17 @@ class Transformer(keras.Model):
                     f"ids. Received: {name} with shape {tuple(ids.shape)}"
                 )
             dtype = keras.backend.standardize_dtype(ids.dtype)
-            if "int" not in dtype:
+            values = _concrete_value(ids)
+            # Under a tf.distribute strategy, `fit` builds the model by tracing it
+            # on the MEAN of the first batch across replicas: float ids in a graph.
+            # So the dtype is checked where the user hands ids over directly: eager
+            # tensors and arrays, and symbolic keras.Input tensors.
+            user_facing = values is not None or isinstance(ids, keras.KerasTensor)
+            if "int" not in dtype and user_facing:
                 raise ValueError(
                     f"{name} must hold integer token ids. Received: {name} "
                     f"with dtype {dtype}"
                 )
-            values = _concrete_value(ids)
             if values is not None and values.size:
                 low, high = int(values.min()), int(values.max())
                 if low < 0 or high >= vocabulary_sizes[name]:

@@ -355,3 +355,34 @@ def test_tiny_transformer_learns_to_reverse_sequences():
     real = test_labels != 0
     greedy_accuracy = (predicted == test_labels)[real].mean()
     assert greedy_accuracy >= 0.9, greedy_accuracy
+
+
+@pytest.mark.large
+def test_fit_under_mirrored_strategy():
+    # Keras builds the model from a float MEAN of the first batch under a strategy;
+    # the integer-ids check must not reject that symbolic build.
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 50, size=(8, 6)).astype("int32")
+    with strategy.scope():
+        model = Transformer.from_preset(
+            "transformer_tiny",
+            vocabulary_size=50,
+            num_layers=1,
+            hidden_dim=16,
+            intermediate_dim=32,
+            num_heads=2,
+        )
+        model.compile(optimizer="adam", loss=LabelSmoothedCrossEntropy())
+    history = model.fit(
+        {"encoder_inputs": ids, "decoder_inputs": ids},
+        ids,
+        batch_size=4,
+        epochs=1,
+        verbose=0,
+    )
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises(ValueError, match="integer token ids"):
+        model({"encoder_inputs": ids.astype("float32"), "decoder_inputs": ids})
