@@ -103,7 +103,9 @@ def _setup(args):
 
     if args.mixed_precision:
         distribute.set_mixed_precision("auto")
-    return distribute.get_strategy(args.strategy)
+    strategy = distribute.get_strategy(args.strategy)
+    distribute.check_strategy_supports_fit(strategy, f"ktb bit {args.bit_command}")
+    return strategy
 
 
 def _read_config(model_dir):

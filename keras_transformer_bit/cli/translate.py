@@ -252,6 +252,7 @@ def train(args):
     if args.mixed_precision:
         distribute.set_mixed_precision("auto")
     strategy = distribute.get_strategy(args.strategy)
+    distribute.check_strategy_supports_fit(strategy, "ktb translate train")
 
     # Everything that can fail on bad input happens before the directory is
     # written: reading the corpus, building vocabularies, the first batch.

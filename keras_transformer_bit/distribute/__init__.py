@@ -19,6 +19,7 @@ from keras_transformer_bit.distribute.custom_training_loop import (  # noqa: F40
 )
 from keras_transformer_bit.distribute.get_strategy import (  # noqa: F401
     STRATEGY_NAMES,
+    check_strategy_supports_fit,
     describe_strategy,
     get_strategy,
     is_distributed,

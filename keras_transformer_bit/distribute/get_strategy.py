@@ -231,3 +231,27 @@ def describe_strategy(strategy):
     if is_multi_worker(strategy):
         text += f" over {strategy.extended._num_workers} workers"
     return text
+
+
+def check_strategy_supports_fit(strategy, entry_point):
+    """Refuses MultiWorkerMirroredStrategy for entry points that train with `fit`.
+
+    Keras 3 `model.fit` does not run under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585); multi-worker training goes through
+    `CustomTrainingLoop` instead, as `tutorials/multi_worker.py` shows.
+
+    Args:
+        strategy: the strategy an entry point is about to train under.
+        entry_point: str. The command named in the error, e.g. `"ktb bit train"`.
+
+    Raises:
+        ValueError: for a MultiWorkerMirroredStrategy.
+    """
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise ValueError(
+            f"{entry_point} trains with Keras `model.fit`, which does not run under "
+            "MultiWorkerMirroredStrategy (keras-team/keras#20585). Train on several "
+            "workers with tutorials/multi_worker.py (ktb.distribute."
+            "CustomTrainingLoop), or pick --strategy one_device or mirrored. "
+            f"Received: strategy={type(strategy).__name__}"
+        )

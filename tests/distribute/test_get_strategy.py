@@ -48,3 +48,16 @@ def test_auto_single_task_tf_config_is_not_multi_worker(monkeypatch):
     }
     monkeypatch.setenv("TF_CONFIG", json.dumps(config))
     assert isinstance(get_strategy("auto"), tf.distribute.MirroredStrategy)
+
+
+def test_fit_entry_points_refuse_multi_worker_strategy():
+    from unittest import mock
+
+    multi_worker = mock.create_autospec(
+        tf.distribute.MultiWorkerMirroredStrategy, instance=True
+    )
+    with pytest.raises(ValueError, match="ktb bit train trains with Keras"):
+        ktb.distribute.check_strategy_supports_fit(multi_worker, "ktb bit train")
+    # Strategies that `fit` supports pass.
+    ktb.distribute.check_strategy_supports_fit(get_strategy("one_device"), "x")
+    ktb.distribute.check_strategy_supports_fit(tf.distribute.get_strategy(), "x")
