@@ -1,14 +1,14 @@
 """Export a BiT classifier as a SavedModel that takes encoded image bytes."""
 
 import numbers
-import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
 from keras_transformer_bit.data.image_preprocessing import decode_image
+from keras_transformer_bit.export.write_directory_atomically import (
+    write_directory_atomically,
+)
 
 DEFAULT_IMAGE_SIZE = 224  # BiT's pre-training resolution (Kolesnikov et al., §3.1)
 
@@ -40,29 +40,6 @@ def _fold(model):
     if model.backbone.conv_layer != "standardized_conv2d":
         return model  # already folded (or plain ResNet-v2 convolutions)
     return fold_weight_standardization(model)
-
-
-def _write_atomically(path, write):
-    """Writes a directory with `write(tmp)`, then swaps it into `path`."""
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        write(staging)
-        if os.path.exists(path):
-            previous = tempfile.mkdtemp(
-                prefix=f".{os.path.basename(path)}.old-", dir=parent
-            )
-            os.rmdir(previous)
-            os.replace(path, previous)
-            os.replace(staging, path)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def export_image_classifier(
@@ -149,5 +126,5 @@ def export_image_classifier(
         )
         archive.write_out(directory, verbose=False)
 
-    _write_atomically(path, write)
+    write_directory_atomically(path, write)
     return path
