@@ -37,7 +37,10 @@ def test_any_image_size():
 
 def test_saving_round_trip():
     classifier = _randomize(BiTClassifier(BiTBackbone(**SMALL), num_classes=3))
-    run_model_saving_test(classifier, _images())
+    # The helper asserts equal outputs, configs and weights after the reload.
+    reloaded = run_model_saving_test(classifier, _images())
+    assert isinstance(reloaded, BiTClassifier)
+    assert reloaded.num_classes == 3
 
 
 def test_mixed_precision_logits_are_float32():

@@ -189,7 +189,10 @@ def test_learned_positions_bound_the_cache():
 
 
 def test_saving_shared_and_tied():
-    run_model_saving_test(small_model(share_embeddings=True), INPUTS)
+    # The helper asserts equal outputs, configs and weights after the reload.
+    reloaded = run_model_saving_test(small_model(share_embeddings=True), INPUTS)
+    assert reloaded.source_embedding is reloaded.target_embedding
+    assert reloaded.output_projection is None
 
 
 def test_embedding_sharing_and_tying_change_the_parameter_count():
