@@ -146,13 +146,9 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
             self.self_attention_dropout,
             training,
         )
-        self_scores = None
-        if return_attention_scores and self_attention_cache is not None:
-            x, self_scores, self_attention_cache = x
-        elif return_attention_scores:
-            x, self_scores = x
-        elif self_attention_cache is not None:
-            x, self_attention_cache = x
+        x, self_scores, self_attention_cache = _split_attention_output(
+            x, return_attention_scores, self_attention_cache
+        )
 
         def cross_attention(h):
             return self.cross_attention(
@@ -171,13 +167,9 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
             self.cross_attention_dropout,
             training,
         )
-        cross_scores = None
-        if return_attention_scores and cross_attention_cache is not None:
-            x, cross_scores, _ = x
-        elif return_attention_scores:
-            x, cross_scores = x
-        elif cross_attention_cache is not None:
-            x, _ = x
+        x, cross_scores, _ = _split_attention_output(
+            x, return_attention_scores, cross_attention_cache
+        )
 
         x = self._feedforward(x, training)
         outputs = [x]
@@ -186,3 +178,19 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         if use_cache:
             outputs += [self_attention_cache, cross_attention_cache]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _split_attention_output(output, return_attention_scores, cache):
+    """Unpacks `MultiHeadAttention`'s output, [scores], [cache] into a triple.
+
+    Missing scores come back as `None`; a missing cache comes back as `cache`.
+    """
+    if return_attention_scores and cache is not None:
+        return output
+    if return_attention_scores:
+        output, scores = output
+        return output, scores, cache
+    if cache is not None:
+        output, cache = output
+        return output, None, cache
+    return output, None, cache
