@@ -19,9 +19,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+from ding_tokenizer import load_or_build_tokenizer  # noqa: E402
 
 import keras_transformer_bit as ktb  # noqa: E402
-from keras_transformer_bit.data import SubwordTokenizer  # noqa: E402
 from keras_transformer_bit.data.ding_corpus import load_ding_de_en  # noqa: E402
 from keras_transformer_bit.data.translation_pipeline import (  # noqa: E402
     make_translation_dataset,
@@ -41,14 +41,9 @@ def main():
     args = parser.parse_args()
 
     corpus = load_ding_de_en()
-    if args.tokenizer_dir and os.path.exists(args.tokenizer_dir):
-        tokenizer = SubwordTokenizer.load(args.tokenizer_dir)
-    else:
-        tokenizer = SubwordTokenizer.build(
-            [s for pair in corpus.train for s in pair], args.vocabulary_size
-        )
-        if args.tokenizer_dir:
-            tokenizer.save(args.tokenizer_dir)
+    tokenizer = load_or_build_tokenizer(
+        corpus, args.tokenizer_dir, args.vocabulary_size
+    )
 
     def dataset():
         return make_translation_dataset(

@@ -29,10 +29,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from ding_tokenizer import load_or_build_tokenizer  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_transformer_bit as ktb  # noqa: E402
-from keras_transformer_bit.data import SubwordTokenizer  # noqa: E402
 from keras_transformer_bit.data.ding_corpus import load_ding_de_en  # noqa: E402
 from keras_transformer_bit.data.translation_pipeline import (  # noqa: E402
     make_translation_dataset,
@@ -221,14 +221,9 @@ def main():
         parser.error(f"--budget-minutes must be > 0. Received: {args.budget_minutes}")
 
     corpus = load_ding_de_en(seed=args.seed)
-    if args.tokenizer_dir and os.path.exists(args.tokenizer_dir):
-        tokenizer = SubwordTokenizer.load(args.tokenizer_dir)
-    else:
-        tokenizer = SubwordTokenizer.build(
-            [s for pair in corpus.train for s in pair], args.vocabulary_size
-        )
-        if args.tokenizer_dir:
-            tokenizer.save(args.tokenizer_dir)
+    tokenizer = load_or_build_tokenizer(
+        corpus, args.tokenizer_dir, args.vocabulary_size
+    )
     minutes = args.budget_minutes
     warmup = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=10**6, alpha=1.0, warmup_target=5e-4, warmup_steps=1000
