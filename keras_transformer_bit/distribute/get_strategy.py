@@ -1,5 +1,7 @@
 """Picks a `tf.distribute` strategy by name: one device, mirrored or multi-worker."""
 
+import itertools
+
 import tensorflow as tf
 
 from keras_transformer_bit.distribute.cluster_error import ClusterError
@@ -18,6 +20,10 @@ STRATEGY_NAMES = ("auto", "one_device", "mirrored", "multi_worker")
 # A process can join one cluster only: TensorFlow starts its gRPC server once,
 # so repeated requests for the multi-worker strategy return the first one.
 _multi_worker_strategy = None
+
+# Group-key offsets for successive MirroredStrategy objects (see below); a
+# strategy uses a handful of group keys, so ranges of 1000 never overlap.
+_COLLECTIVE_KEY_BASES = itertools.count(1000, 1000)
 
 
 def _training_devices():
@@ -201,12 +207,25 @@ def get_strategy(
         return tf.distribute.OneDeviceStrategy(devices[0])
     cross_device_ops = None
     if not any("GPU" in device.upper() for device in devices):
-        # On CPUs reduce on one device instead of with collective ops: every new
-        # MirroredStrategy restarts TF's collective instance keys, and a second
-        # strategy in the same process then collides with the first one's cached
-        # shapes ("Shape mismatch in the collective instance").
+        # On CPUs TF has no NCCL; one reducing device is its fastest choice.
         cross_device_ops = tf.distribute.ReductionToOneDevice()
-    return tf.distribute.MirroredStrategy(devices, cross_device_ops=cross_device_ops)
+    return _new_mirrored_strategy(devices, cross_device_ops)
+
+
+def _new_mirrored_strategy(devices, cross_device_ops):
+    """A `MirroredStrategy` whose collective keys no earlier one has used.
+
+    Every `tf.distribute.MirroredStrategy` starts its collective group keys at
+    the same number, and TF caches each (group, instance) pair's shapes for the
+    life of the process: a second strategy in one process (a notebook rerun, a
+    tuner trial, a test suite) then fails with "Shape mismatch in the
+    collective instance". Each strategy made here gets its own key range.
+    """
+    strategy = tf.distribute.MirroredStrategy.__new__(tf.distribute.MirroredStrategy)
+    # TF reads this attribute while constructing; it offsets the group keys.
+    strategy._collective_key_base = next(_COLLECTIVE_KEY_BASES)
+    strategy.__init__(devices, cross_device_ops=cross_device_ops)
+    return strategy
 
 
 def is_multi_worker(strategy):

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -61,3 +62,32 @@ def test_fit_entry_points_refuse_multi_worker_strategy():
     # Strategies that `fit` supports pass.
     ktb.distribute.check_strategy_supports_fit(get_strategy("one_device"), "x")
     ktb.distribute.check_strategy_supports_fit(tf.distribute.get_strategy(), "x")
+
+
+def _fit_with(strategy, units):
+    import keras
+
+    with strategy.scope():
+        model = keras.Sequential(
+            [keras.Input((5,)), keras.layers.Dense(units), keras.layers.Dense(3)]
+        )
+        model.compile("sgd", "mse")
+    x = np.ones((16, 5), "float32")
+    history = model.fit(x, x[:, :3], batch_size=8, verbose=0)
+    return history.history["loss"][0]
+
+
+def test_successive_mirrored_strategies_in_one_process_do_not_collide():
+    # Plain `tf.distribute.MirroredStrategy` objects all start their collective
+    # keys at the same number, so the second one's all-reduce is matched with
+    # the first one's cached shapes and fails ("Shape mismatch in the
+    # collective instance"). Ours get distinct key ranges, collectives included.
+    from keras_transformer_bit.distribute.get_strategy import _new_mirrored_strategy
+
+    devices = ["/cpu:0", "/cpu:1"]
+    for units in (64, 4, 7):
+        collective = _new_mirrored_strategy(devices, cross_device_ops=None)
+        assert isinstance(collective, tf.distribute.MirroredStrategy)
+        assert np.isfinite(_fit_with(collective, units))
+    for units in (9, 2):
+        assert np.isfinite(_fit_with(get_strategy("mirrored"), units))

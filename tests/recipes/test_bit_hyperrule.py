@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_transformer_bit as ktb
 from keras_transformer_bit.recipes import BiTSchedule, bit_hyperrule
 from keras_transformer_bit.recipes.bit_hyperrule import (
     bit_mixup_alpha,
@@ -209,7 +210,6 @@ def _train_dense(x, y, batch_size, wrap=None, strategy=None):
 
 
 def test_batch_splitting_equals_big_batch_also_mirrored():
-    import tensorflow as tf
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(48, 5)).astype("float32")
@@ -223,7 +223,7 @@ def test_batch_splitting_equals_big_batch_also_mirrored():
     )
     # Keras' optimizer-side accumulation fails under MirroredStrategy; the
     # split step does not (conftest gives two logical CPUs).
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = ktb.distribute.get_strategy("mirrored")
     mirrored_split, _ = _train_dense(x, y, 8, wrap=2, strategy=mirrored)
     for a, b in zip(big.get_weights(), mirrored_split.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
