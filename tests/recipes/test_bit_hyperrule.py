@@ -210,7 +210,6 @@ def _train_dense(x, y, batch_size, wrap=None, strategy=None):
 
 
 def test_batch_splitting_equals_big_batch_also_mirrored():
-
     rng = np.random.default_rng(0)
     x = rng.normal(size=(48, 5)).astype("float32")
     y = rng.normal(size=(48, 3)).astype("float32")
