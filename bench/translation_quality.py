@@ -9,8 +9,9 @@ same training budget for each of three models:
   fixed-length padding, plain cross-entropy, greedy decoding with
   `keras_hub.samplers.GreedySampler`; trained (a) with RMSprop as on keras.io
   and (b) with Adam and a linear warmup;
-- ours: `ktb.models.Transformer` (3+3 layers, width 128) fed length-bucketed
-  batches, Noam schedule, label smoothing, cached beam search (`ktb.Translator`).
+- ours: the tutorial's recipe, `ktb.recipes.translation_recipe()`: the
+  `transformer_small` preset (3+3 layers, width 128, shared tied embeddings) fed
+  length-bucketed batches, Noam schedule, label smoothing, cached beam search.
 
 All three are scored with sacreBLEU (13a, cased, detokenized) on the same 1,000
 test sentences. The machine is shared, so compare the numbers of one run only.
@@ -34,9 +35,6 @@ from keras import ops  # noqa: E402
 
 import keras_transformer_bit as ktb  # noqa: E402
 from keras_transformer_bit.data.ding_corpus import load_ding_de_en  # noqa: E402
-from keras_transformer_bit.data.translation_pipeline import (  # noqa: E402
-    make_translation_dataset,
-)
 from keras_transformer_bit.recipes.bleu import corpus_bleu  # noqa: E402
 from keras_transformer_bit.recipes.training_budget import TrainingBudget  # noqa: E402
 
@@ -154,52 +152,27 @@ def train_keras_hub(name, optimizer, tokenizer, corpus, minutes, seed):
     )
 
 
-def train_ours(tokenizer, corpus, minutes, seed, beam_size):
+def train_ours(tokenizer, corpus, minutes, seed):
+    """The tutorial's recipe (`ktb.recipes.translation_recipe()`), unchanged."""
+    recipe = ktb.recipes.translation_recipe()
     keras.utils.set_random_seed(seed)
-    model = ktb.models.Transformer.from_preset(
-        "transformer_tiny",
-        vocabulary_size=tokenizer.vocabulary_size,
-        num_layers=3,
-        hidden_dim=128,
-        intermediate_dim=512,
-        num_heads=4,
+    model = recipe.compile(
+        recipe.build_model(vocabulary_size=tokenizer.vocabulary_size), metrics=False
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            ktb.recipes.NoamSchedule(128, warmup_steps=1000), beta_2=0.98, epsilon=1e-9
-        ),
-        loss=ktb.recipes.LabelSmoothedCrossEntropy(label_smoothing=0.1),
-    )
+    train, _ = recipe.datasets(corpus, tokenizer, tokenizer, seed=seed)
     budget = TrainingBudget(minutes)
     history = model.fit(
-        make_translation_dataset(
-            corpus.train,
-            tokenizer,
-            tokenizer,
-            max_length=MAX_LENGTH,
-            tokens_per_batch=2048,
-            seed=seed,
-        ),
-        epochs=1000,
-        callbacks=[budget],
-        verbose=2,
-        shuffle=False,
+        train, epochs=1000, callbacks=[budget], verbose=2, shuffle=False
     )
-    translator = ktb.Translator(
-        model,
-        tokenizer,
-        tokenizer,
-        method="beam",
-        beam_size=beam_size,
-        length_penalty=0.6,
-        max_length=MAX_LENGTH,
-    )
+    translator = recipe.translator(model, tokenizer, tokenizer)
     started = time.perf_counter()
     hypotheses = translator([s for s, _ in corpus.test])
     decode_seconds = time.perf_counter() - started
     bleu = corpus_bleu(hypotheses, [t for _, t in corpus.test])
     return dict(
-        name=f"ours (ktb Transformer 3+3 d128, buckets, beam {beam_size})",
+        name=(
+            f"ours ({recipe.preset}: 3+3 d128, length buckets, beam {recipe.beam_size})"
+        ),
         bleu=bleu,
         epochs=len(history.epoch),
         params=model.count_params(),
@@ -211,9 +184,12 @@ def train_ours(tokenizer, corpus, minutes, seed, beam_size):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget-minutes", type=float, default=20.0)
-    parser.add_argument("--vocabulary-size", type=int, default=6000)
+    parser.add_argument(
+        "--vocabulary-size",
+        type=int,
+        default=ktb.recipes.translation_recipe().vocabulary_size,
+    )
     parser.add_argument("--tokenizer-dir", default=None)
-    parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--output", default="bench_translation_quality.md")
     args = parser.parse_args()
@@ -245,7 +221,7 @@ def main():
             minutes,
             args.seed,
         ),
-        lambda: train_ours(tokenizer, corpus, minutes, args.seed, args.beam_size),
+        lambda: train_ours(tokenizer, corpus, minutes, args.seed),
     ]
     results = []
     for run in runs:

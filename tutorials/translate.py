@@ -37,7 +37,6 @@ import keras_transformer_bit as ktb  # noqa: E402
 from keras_transformer_bit.data import SubwordTokenizer  # noqa: E402
 from keras_transformer_bit.data.ding_corpus import load_ding_de_en  # noqa: E402
 from keras_transformer_bit.data.translation_pipeline import (  # noqa: E402
-    make_translation_dataset,
     padding_statistics,
 )
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu  # noqa: E402
@@ -46,15 +45,15 @@ from keras_transformer_bit.recipes.training_budget import TrainingBudget  # noqa
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--budget-minutes", type=float, default=20.0)
 parser.add_argument("--output-dir", default="runs/tutorial_translate")
-parser.add_argument("--vocabulary-size", type=int, default=6000)
-parser.add_argument("--beam-size", type=int, default=4)
 parser.add_argument("--seed", type=int, default=1234)
 args = parser.parse_args()
 if not args.budget_minutes > 0:
     parser.error(f"--budget-minutes must be > 0. Received: {args.budget_minutes}")
 os.makedirs(args.output_dir, exist_ok=True)
 keras.utils.set_random_seed(args.seed)
-MAX_LENGTH = 48  # subword tokens; longer pairs are left out of training
+# Every training choice (model size, schedule, batching, beam) lives in one
+# recipe, shared with `ktb translate train` and bench/translation_quality.py.
+recipe = ktb.recipes.translation_recipe("cpu_budget")
 
 # 1. The corpus: dictionary example sentences, split deterministically.
 corpus = load_ding_de_en(test_size=1000, validation_size=1000, seed=args.seed)
@@ -67,7 +66,7 @@ for german, english in corpus.train[:3]:
 started = time.perf_counter()
 tokenizer = SubwordTokenizer.build(
     [sentence for pair in corpus.train for sentence in pair],
-    vocabulary_size=args.vocabulary_size,
+    vocabulary_size=recipe.vocabulary_size,
 )
 tokenizer.save(os.path.join(args.output_dir, "tokenizer"))
 print(
@@ -81,39 +80,20 @@ print(f"  {example!r} -> {[piece.decode() for piece in pieces]}")
 # 3. tf.data: tokenize, add [START]/[END], drop long pairs, bucket by length
 #    under a budget of 2,048 tokens per batch (on a CPU budget, more and smaller
 #    updates beat fewer big ones).
-train_data = make_translation_dataset(
-    corpus.train, tokenizer, tokenizer, max_length=MAX_LENGTH, tokens_per_batch=2048
+train_data, validation_data = recipe.datasets(
+    corpus, tokenizer, tokenizer, seed=args.seed
 )
-validation_data = make_translation_dataset(
-    corpus.validation, tokenizer, tokenizer, max_length=MAX_LENGTH, shuffle=False
-)
-padding = padding_statistics(train_data, max_length=MAX_LENGTH)
+padding = padding_statistics(train_data, max_length=recipe.max_length)
 print(
     f"\nOne epoch: {padding['num_batches']} batches, {padding['num_pairs']} pairs; "
     f"padding {padding['padding_fraction']:.0%} of positions with length buckets "
     f"vs {padding['fixed_length_padding_fraction']:.0%} with fixed-length batches"
 )
 
-# 4. A small Transformer (3+3 layers, width 128) trained within the budget.
-model = ktb.models.Transformer.from_preset(
-    "transformer_tiny",
-    vocabulary_size=tokenizer.vocabulary_size,
-    num_layers=3,
-    hidden_dim=128,
-    intermediate_dim=512,
-    num_heads=4,
-    dropout=0.1,
-)
-model.compile(
-    optimizer=keras.optimizers.Adam(
-        ktb.recipes.NoamSchedule(hidden_dim=128, warmup_steps=1000, scale=1.0),
-        beta_1=0.9,
-        beta_2=0.98,
-        epsilon=1e-9,
-    ),
-    loss=ktb.recipes.LabelSmoothedCrossEntropy(label_smoothing=0.1),
-    metrics=[ktb.recipes.MaskedTokenAccuracy()],
-)
+# 4. A small Transformer (3+3 layers, width 128, shared and tied embeddings),
+#    Adam on the warm-up / inverse-square-root schedule, label smoothing 0.1,
+#    trained within the budget.
+model = recipe.compile(recipe.build_model(vocabulary_size=tokenizer.vocabulary_size))
 print(f"\nTraining {model.count_params():,} parameters for {args.budget_minutes:g} min")
 budget = TrainingBudget(args.budget_minutes)
 history = model.fit(
@@ -126,9 +106,9 @@ history = model.fit(
             corpus.validation,
             tokenizer,
             tokenizer,
-            every_n_epochs=2,
+            every_n_epochs=4,
             num_examples=100,
-            max_length=MAX_LENGTH,
+            max_length=recipe.max_length,
         ),
         keras.callbacks.TensorBoard(os.path.join(args.output_dir, "logs")),
     ],
@@ -139,15 +119,7 @@ model.save(os.path.join(args.output_dir, "model.keras"))
 print(f"Trained {len(history.epoch)} epochs in {budget.elapsed_seconds / 60:.1f} min")
 
 # 5. Beam search over the 1,000 test sentences, scored with sacreBLEU.
-translator = ktb.Translator(
-    model,
-    tokenizer,
-    tokenizer,
-    method="beam",
-    beam_size=args.beam_size,
-    length_penalty=0.6,
-    max_length=MAX_LENGTH,
-)
+translator = recipe.translator(model, tokenizer, tokenizer)
 sources = [german for german, _ in corpus.test]
 references = [english for _, english in corpus.test]
 started = time.perf_counter()
@@ -155,7 +127,7 @@ hypotheses = translator(sources)
 bleu = corpus_bleu(hypotheses, references)
 print(
     f"\nsacreBLEU (13a, cased) on {len(sources)} test sentences, beam "
-    f"{args.beam_size}: {bleu:.2f}   ({time.perf_counter() - started:.0f} s)"
+    f"{recipe.beam_size}: {bleu:.2f}   ({time.perf_counter() - started:.0f} s)"
 )
 for source, reference, hypothesis in list(zip(sources, references, hypotheses))[:8]:
     print(f"  {source}\n    reference: {reference}\n    model:     {hypothesis}")

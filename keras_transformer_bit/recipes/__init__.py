@@ -21,3 +21,7 @@ from keras_transformer_bit.recipes.masked_token_accuracy import (  # noqa: F401
 )
 from keras_transformer_bit.recipes.noam_schedule import NoamSchedule  # noqa: F401
 from keras_transformer_bit.recipes.training_budget import TrainingBudget  # noqa: F401
+from keras_transformer_bit.recipes.translation_recipe import (  # noqa: F401
+    TranslationRecipe,
+    translation_recipe,
+)

@@ -24,6 +24,24 @@ transformer_presets = {
             "tie_output_embeddings": True,
         },
     },
+    "transformer_small": {
+        "description": (
+            "3+3 layers, d_model 128, 4 heads, d_ff 512: trains in minutes on a "
+            "few CPU cores (the translation tutorial's model)."
+        ),
+        "parameters": 2_157_056,
+        "config": {
+            "vocabulary_size": 6000,
+            "num_layers": 3,
+            "num_heads": 4,
+            "hidden_dim": 128,
+            "intermediate_dim": 512,
+            "dropout": 0.1,
+            "max_sequence_length": 256,
+            "share_embeddings": True,
+            "tie_output_embeddings": True,
+        },
+    },
     "transformer_base": {
         "description": (
             "Vaswani et al. 2017 base model: 6+6 layers, d_model 512, 8 heads, "

@@ -216,8 +216,9 @@ def test_embedding_sharing_and_tying_change_the_parameter_count():
 
 
 def test_tiny_preset_parameter_count():
-    model = Transformer.from_preset("transformer_tiny")
-    assert model.count_params() == transformer_presets["transformer_tiny"]["parameters"]
+    for name in ("transformer_tiny", "transformer_small"):
+        model = Transformer.from_preset(name)
+        assert model.count_params() == transformer_presets[name]["parameters"]
     model = Transformer.from_preset("transformer_tiny", vocabulary_size=50, dropout=0.2)
     assert model.vocabulary_size == 50 and model.dropout == 0.2
 

@@ -1,0 +1,222 @@
+"""How to train a translation Transformer: model, optimizer, loss, batching, decoding.
+
+One frozen dataclass holds every choice, so the tutorial, the `ktb translate`
+command and the quality benchmark train exactly the same way, and a change of
+recipe is a change of data. `translation_recipe()` returns the recipe tuned for
+a wall-clock budget on a few CPU cores; `translation_recipe("paper")` is the
+base model with the schedule of Vaswani et al. 2017 (§5.3-5.4).
+"""
+
+import dataclasses
+import numbers
+
+import keras
+
+from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropy,
+)
+from keras_transformer_bit.recipes.masked_token_accuracy import MaskedTokenAccuracy
+from keras_transformer_bit.recipes.noam_schedule import NoamSchedule
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationRecipe:
+    """Every choice needed to train and decode a translation `Transformer`.
+
+    Attributes:
+        preset: str. The `Transformer` preset.
+        model_overrides: dict. Constructor arguments that replace the preset's.
+        vocabulary_size: int. Target size of the shared subword vocabulary.
+        max_length: int. Longest source/target in subword tokens that is kept
+            for training, and the longest generated translation.
+        tokens_per_batch: int. Token budget of a length-bucketed batch.
+        warmup_steps: int. Warm-up of the Noam schedule.
+        learning_rate_scale: float. Multiplies the Noam schedule.
+        label_smoothing: float. Label smoothing of the loss.
+        beam_size: int. Beam width for evaluation and serving.
+        length_penalty: float. GNMT length penalty alpha of beam search.
+    """
+
+    preset: str
+    model_overrides: dict
+    vocabulary_size: int
+    max_length: int
+    tokens_per_batch: int
+    warmup_steps: int
+    learning_rate_scale: float
+    label_smoothing: float
+    beam_size: int
+    length_penalty: float
+
+    def build_model(self, vocabulary_size, **overrides):
+        """The preset with the recipe's overrides, sized to `vocabulary_size`.
+
+        Example:
+        >>> model = translation_recipe().build_model(vocabulary_size=6000)
+        """
+        from keras_transformer_bit.models import Transformer
+
+        arguments = {**self.model_overrides, **overrides}
+        return Transformer.from_preset(
+            self.preset, vocabulary_size=vocabulary_size, **arguments
+        )
+
+    def optimizer(self, hidden_dim):
+        """Adam (beta_2 0.98, epsilon 1e-9) on the Noam schedule for `hidden_dim`.
+
+        Example:
+        >>> optimizer = translation_recipe().optimizer(hidden_dim=256)
+        """
+        schedule = NoamSchedule(
+            hidden_dim, warmup_steps=self.warmup_steps, scale=self.learning_rate_scale
+        )
+        return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
+
+    def compile(self, model, jit_compile=False, metrics=True):
+        """Compiles `model` with the recipe's optimizer and label-smoothed loss.
+
+        Args:
+            model: a `Transformer`.
+            jit_compile: bool. XLA for the train step. Defaults to `False`: on a
+                CPU, XLA compiles once per batch shape (tens of seconds each) and
+                the compiled step is no faster.
+            metrics: bool. Track masked token accuracy. Defaults to `True`.
+
+        Returns:
+            The compiled `model`.
+
+        Example:
+        >>> recipe = translation_recipe()
+        >>> model = recipe.compile(recipe.build_model(vocabulary_size=6000))
+        """
+        model.compile(
+            optimizer=self.optimizer(model.hidden_dim),
+            loss=LabelSmoothedCrossEntropy(label_smoothing=self.label_smoothing),
+            metrics=[MaskedTokenAccuracy()] if metrics else None,
+            jit_compile=jit_compile,
+        )
+        return model
+
+    def datasets(self, corpus, source_tokenizer, target_tokenizer, seed=1234):
+        """Length-bucketed training and validation datasets for `corpus`.
+
+        Returns:
+            `(train, validation)`; `validation` is `None` when the corpus has no
+            validation split.
+
+        Example:
+        >>> train, validation = recipe.datasets(
+        ...     corpus, tokenizer, tokenizer)  # doctest: +SKIP
+        """
+        from keras_transformer_bit.data.translation_pipeline import (
+            make_translation_dataset,
+        )
+
+        common = dict(
+            source_tokenizer=source_tokenizer,
+            target_tokenizer=target_tokenizer,
+            max_length=self.max_length,
+            tokens_per_batch=self.tokens_per_batch,
+        )
+        train = make_translation_dataset(corpus.train, seed=seed, **common)
+        validation = None
+        if corpus.validation:
+            validation = make_translation_dataset(
+                corpus.validation, shuffle=False, **common
+            )
+        return train, validation
+
+    def translator(self, model, source_tokenizer, target_tokenizer):
+        """A beam-search `Translator` with the recipe's beam and length penalty.
+
+        Example:
+        >>> translator = recipe.translator(
+        ...     model, tokenizer, tokenizer)  # doctest: +SKIP
+        """
+        from keras_transformer_bit.translator import Translator
+
+        return Translator(
+            model,
+            source_tokenizer,
+            target_tokenizer,
+            method="beam",
+            beam_size=self.beam_size,
+            length_penalty=self.length_penalty,
+            max_length=self.max_length,
+        )
+
+
+# The recipes, as data. "cpu_budget" is tuned for about 20 minutes of training
+# on 2 CPU cores with about 20,000 sentence pairs (bench/translation_quality.py);
+# "paper" is the base model of Vaswani et al. 2017 (§5.3-5.4).
+translation_recipes = {
+    "cpu_budget": dict(
+        preset="transformer_small",
+        model_overrides={},
+        vocabulary_size=6000,
+        max_length=48,
+        tokens_per_batch=2048,
+        warmup_steps=500,
+        learning_rate_scale=0.8,
+        label_smoothing=0.1,
+        beam_size=4,
+        length_penalty=0.6,
+    ),
+    "paper": dict(
+        preset="transformer_base",
+        model_overrides={},
+        vocabulary_size=37000,
+        max_length=256,
+        tokens_per_batch=25000,
+        warmup_steps=4000,
+        learning_rate_scale=1.0,
+        label_smoothing=0.1,
+        beam_size=4,
+        length_penalty=0.6,
+    ),
+}
+
+
+def translation_recipe(name="cpu_budget", **changes):
+    """Returns the named `TranslationRecipe`, with `changes` applied.
+
+    Args:
+        name: str. `"cpu_budget"` (default) or `"paper"`.
+        **changes: fields of `TranslationRecipe` to replace.
+
+    Returns:
+        A `TranslationRecipe`.
+
+    Example:
+    >>> recipe = translation_recipe(warmup_steps=500)
+    >>> recipe.preset, recipe.warmup_steps
+    ('transformer_small', 500)
+    """
+    if name not in translation_recipes:
+        raise ValueError(
+            f"Unknown translation recipe. Expected one of "
+            f"{sorted(translation_recipes)}. Received: name={name!r}"
+        )
+    fields = {field.name for field in dataclasses.fields(TranslationRecipe)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise ValueError(
+            f"Unknown TranslationRecipe fields {unknown}. Expected some of "
+            f"{sorted(fields)}."
+        )
+    recipe = TranslationRecipe(**{**translation_recipes[name], **changes})
+    for field in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
+        value = getattr(recipe, field)
+        if (
+            not isinstance(value, numbers.Integral)
+            or isinstance(value, bool)
+            or (value <= 0)
+        ):
+            raise ValueError(
+                f"{field} must be a positive int. Received: {field}={value!r}"
+            )
+    if recipe.beam_size < 1:
+        raise ValueError(
+            f"beam_size must be a positive int. Received: beam_size={recipe.beam_size}"
+        )
+    return recipe
