@@ -34,6 +34,14 @@ official weights and a GPU, run the rule as is:
 Usage:
     python tutorials/bit_transfer.py            # the documented run (~25 min)
     python tutorials/bit_transfer.py --quick    # a smoke run (~1 min)
+
+Fault tolerance. Every training run (the upstream one and each fine-tune)
+lives in its own directory under `--work-dir`, is split into epochs and backs
+up after each (`ktb.distribute.training_callbacks`: BackupAndRestore, and
+TensorBoard logs there too). Interrupted, the same command with the same
+`--work-dir` resumes the run it was in at its last finished epoch (the
+finished ones are redone; pass `--work-dir` to keep the directory, which is
+otherwise a temporary one).
 """
 
 import argparse
@@ -61,6 +69,7 @@ from keras_transformer_bit.recipes import (  # noqa: E402
     bit_fine_tune,
     bit_hyperrule,
 )
+from keras_transformer_bit.recipes.bit_fine_tune import schedule_epochs  # noqa: E402
 
 UPSTREAM_CLASSES = [0, 1, 2, 3, 4]
 DOWNSTREAM_CLASSES = [5, 6, 7, 8, 9]
@@ -138,8 +147,12 @@ def cpu_rule(rule, args):
     return rule
 
 
-def pretrain_upstream(train, test, args, path):
-    """Trains bit_tiny on the upstream classes and saves it as official .npz."""
+def pretrain_upstream(train, test, args, path, model_dir):
+    """Trains bit_tiny on the upstream classes and saves it as official .npz.
+
+    The run is split into 10 epochs (`--upstream-steps` rounded up to whole
+    epochs), each ending with a backup under `model_dir`.
+    """
     keras.utils.set_random_seed(1234)
     classifier = ktb.models.BiTClassifier.from_preset(
         "bit_tiny", num_classes=train.num_classes
@@ -155,9 +168,11 @@ def pretrain_upstream(train, test, args, path):
         seed=1234,
         cache=True,
     )
-    warmup = max(1, args.upstream_steps // 20)
+    epochs, steps_per_epoch = schedule_epochs(args.upstream_steps, 10)
+    total_steps = epochs * steps_per_epoch
+    warmup = max(1, total_steps // 20)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, args.upstream_steps - warmup, warmup_target=0.05, warmup_steps=warmup
+        0.0, total_steps - warmup, warmup_target=0.05, warmup_steps=warmup
     )
     classifier.compile(
         optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
@@ -165,7 +180,13 @@ def pretrain_upstream(train, test, args, path):
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         jit_compile=False,
     )
-    classifier.fit(batches, steps_per_epoch=args.upstream_steps, epochs=1, verbose=2)
+    classifier.fit(
+        batches,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        callbacks=ktb.distribute.training_callbacks(model_dir),
+        verbose=2,
+    )
     result = bit_evaluate(classifier, test, args.crop_size)
     save_bit_checkpoint(classifier, path)
     return result["accuracy"]
@@ -201,7 +222,11 @@ def run(args):
         weights, preset = os.path.join(work_dir, "upstream.npz"), "bit_tiny"
         print(f"Upstream: bit_tiny on {upstream_train.class_names}")
         upstream_accuracy = pretrain_upstream(
-            upstream_train, upstream_test, args, weights
+            upstream_train,
+            upstream_test,
+            args,
+            weights,
+            os.path.join(work_dir, "upstream"),
         )
         print(f"Upstream test accuracy: {upstream_accuracy:.4f}")
     print(f"Downstream classes: {train.class_names}; test examples: {len(test)}")
@@ -228,6 +253,10 @@ def run(args):
                     rule,
                     micro_batch_size=args.micro_batch_size,
                     seed=seed,
+                    # Backups (resume after a crash) and TensorBoard logs.
+                    model_dir=os.path.join(
+                        work_dir, "runs", f"shots{shots}_seed{seed}_{method}"
+                    ),
                     verbose=0,
                     jit_compile=args.jit_compile,
                 )

@@ -28,6 +28,11 @@ Try it on this machine (two local workers on free loopback ports):
     python tutorials/multi_worker.py --launch-local 2 --model bit --epochs 3
     python tutorials/multi_worker.py --launch-local 2 --model transformer
 
+The `ktb` commands do the same with `--strategy multi_worker` and the same
+TF_CONFIG on every host (`ktb bit train ... --strategy multi_worker`,
+`ktb translate train ... --strategy multi_worker`; docs/scaling.md, section 3):
+this script shows the loop they use, in a page.
+
 Data: `bit` fine-tunes `bit_tiny` on 1,024 Fashion-MNIST images (the Debian
 package dataset-fashion-mnist) at 32x32; `transformer` learns to reverse
 random token sequences (no files needed).

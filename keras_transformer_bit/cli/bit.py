@@ -7,8 +7,28 @@ Examples:
         --preset bit_m_r50x1 --weights imagenet21k --micro-batch-size 32
     ktb bit evaluate --model-dir runs/pets
     ktb bit export --model-dir runs/pets --output exported/pets
+
+Training writes a backup into MODEL_DIR after each of `--num-epochs` epochs
+(the HyperRule schedule is split, unchanged, into that many parts): the same
+command run again after a crash resumes at the last finished epoch.
+
+Several hosts: run the same `ktb bit train ... --strategy multi_worker` on
+every host, each with its own TF_CONFIG (worker 0 is the chief), and a
+MODEL_DIR on storage all hosts share (docs/scaling.md, section 3):
+
+    export TF_CONFIG='{"cluster": {"worker": ["hostA:2222", "hostB:2222"]},
+                       "task": {"type": "worker", "index": 0}}'   # 1 on hostB
+    ktb bit train --data fashion_mnist --model-dir $SHARED/runs/fmnist \\
+        --preset bit_tiny --strategy multi_worker
+
+Keras `fit` does not run under MultiWorkerMirroredStrategy
+(keras-team/keras#20585), so that path trains with
+`ktb.distribute.CustomTrainingLoop`: the same model, loss, optimizer, schedule
+and batches, each global batch split over the workers; the chief writes the
+checkpoints, model.keras and bit_config.json.
 """
 
+import argparse
 import dataclasses
 import json
 import os
@@ -39,7 +59,12 @@ def load_split(data, split):
 def _add_common(parser):
     parser.add_argument("--data", required=True, help=DATA_HELP)
     parser.add_argument("--model-dir", required=True, help="where the run lives")
-    parser.add_argument("--strategy", default="auto", help="auto, one_device, mirrored")
+    parser.add_argument(
+        "--strategy",
+        default="auto",
+        help="auto, one_device, mirrored, or multi_worker (train only; one "
+        "process per host, each with its TF_CONFIG)",
+    )
     parser.add_argument(
         "--mixed-precision",
         action="store_true",
@@ -60,7 +85,12 @@ def add_parser(subparsers):
     )
     commands = parser.add_subparsers(dest="bit_command", metavar="COMMAND")
 
-    train = commands.add_parser("train", help="fine-tune with the BiT-HyperRule")
+    train = commands.add_parser(
+        "train",
+        help="fine-tune with the BiT-HyperRule",
+        description=__doc__,  # examples, backups, the multi-worker recipe
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_common(train)
     train.add_argument("--preset", default="bit_m_r50x1")
     train.add_argument("--weights", default=None, help="preset weights tag or .npz")
@@ -84,6 +114,13 @@ def add_parser(subparsers):
         default=1.0,
         help="run this fraction of the schedule (smoke runs, budgets)",
     )
+    train.add_argument(
+        "--num-epochs",
+        type=int,
+        default=None,
+        help="split the schedule into this many epochs, each ending with a "
+        "backup that a restarted run resumes from (default: bit_fine_tune's, 10)",
+    )
     train.set_defaults(handler=train_command)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
@@ -104,7 +141,8 @@ def _setup(args):
     if args.mixed_precision:
         distribute.set_mixed_precision("auto")
     strategy = distribute.get_strategy(args.strategy)
-    distribute.check_strategy_supports_fit(strategy, f"ktb bit {args.bit_command}")
+    if args.bit_command != "train":  # train has a multi-worker path
+        distribute.check_strategy_supports_fit(strategy, f"ktb bit {args.bit_command}")
     return strategy
 
 
@@ -129,8 +167,12 @@ def _load_model(model_dir):
 def train_command(args):
     import keras
 
-    from keras_transformer_bit import models, recipes
+    from keras_transformer_bit import distribute, models, recipes
 
+    if args.num_epochs is not None and args.num_epochs < 1:
+        raise ValueError(
+            f"--num-epochs must be >= 1. Received: --num-epochs={args.num_epochs}"
+        )
     strategy = _setup(args)
     train = load_split(args.data, "train")
     if args.shots:
@@ -142,18 +184,22 @@ def train_command(args):
         rule = rule.scaled_to_batch_size(args.batch_size)
     if args.schedule_scale != 1.0:
         rule = rule.shortened(args.schedule_scale)
-    print(
-        f"{len(train)} examples, {train.num_classes} classes; HyperRule: resize "
-        f"{rule.resize_size}, crop {rule.crop_size}, batch {rule.batch_size}, "
-        f"lr {rule.base_learning_rate:g}, supports {list(rule.supports)}, "
-        f"MixUp {rule.mixup_alpha}"
-    )
+    chief = distribute.is_chief_task(strategy)
+    if chief:
+        print(
+            f"{len(train)} examples, {train.num_classes} classes; HyperRule: resize "
+            f"{rule.resize_size}, crop {rule.crop_size}, batch {rule.batch_size}, "
+            f"lr {rule.base_learning_rate:g}, supports {list(rule.supports)}, "
+            f"MixUp {rule.mixup_alpha}; {distribute.describe_strategy(strategy)}",
+            flush=True,
+        )
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
         kwargs = {"head": "replace"} if args.weights else {}
         classifier = models.BiTClassifier.from_preset(
             args.preset, num_classes=train.num_classes, weights=args.weights, **kwargs
         )
+    os.makedirs(args.model_dir, exist_ok=True)
     recipes.bit_fine_tune(
         classifier,
         train,
@@ -161,10 +207,14 @@ def train_command(args):
         micro_batch_size=args.micro_batch_size,
         seed=args.seed,
         strategy=strategy,
+        **({"num_epochs": args.num_epochs} if args.num_epochs else {}),
+        model_dir=args.model_dir,  # backups (resume) and TensorBoard logs
         verbose=2,
     )
-    os.makedirs(args.model_dir, exist_ok=True)
-    classifier.save(os.path.join(args.model_dir, MODEL_FILE))
+    model_path = os.path.join(args.model_dir, MODEL_FILE)
+    distribute.save_model_on_chief(classifier, model_path, strategy)
+    if not chief:
+        return 0
     config = {
         "data": args.data,
         "preset": args.preset,
@@ -176,7 +226,7 @@ def train_command(args):
     }
     with open(os.path.join(args.model_dir, CONFIG_FILE), "w") as file:
         json.dump(config, file, indent=2, default=list)
-    print(f"Saved {os.path.join(args.model_dir, MODEL_FILE)}")
+    print(f"Saved {model_path}")
     return 0
 
 

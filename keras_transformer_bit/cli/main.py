@@ -3,8 +3,13 @@
 Each command group lives in its own module exposing `add_parser(subparsers)`; the
 parser it adds carries a `handler` default that receives the parsed arguments.
 
-Example:
+Examples:
     ktb translate train --data ding --model-dir runs/de_en --budget-minutes 20
+    ktb bit train --data fashion_mnist --model-dir runs/fmnist --preset bit_tiny
+
+Training scales with `--strategy`: `mirrored` (every local GPU) or
+`multi_worker` (the same command on every host, each with its TF_CONFIG;
+docs/scaling.md).
 """
 
 import argparse
@@ -22,7 +27,9 @@ COMMAND_MODULES = {
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="ktb",
-        description="Train, evaluate, tune and export Transformer and BiT models.",
+        description="Train, evaluate, tune and export Transformer and BiT models. "
+        "Training takes --strategy one_device, mirrored or multi_worker "
+        "(TF_CONFIG on every host; see docs/scaling.md).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES.values():

@@ -9,9 +9,26 @@ A run lives in one model directory:
     history.json                one entry per epoch: losses, val_bleu, minutes
     logs/                       TensorBoard (train, validation incl. BLEU)
     backup/                     only while training (keras BackupAndRestore)
+    checkpoints/                the same, with --strategy multi_worker
 
 Running `train` again on the same directory resumes: it reloads the model and
 continues with the next epoch (and from the last backup after a crash).
+
+Several hosts: run the same `ktb translate train ... --strategy multi_worker`
+on every host, each with its own TF_CONFIG (worker 0 is the chief), and a
+model directory on storage all of them share (docs/scaling.md, section 3):
+
+    export TF_CONFIG='{"cluster": {"worker": ["hostA:2222", "hostB:2222"]},
+                       "task": {"type": "worker", "index": 0}}'   # 1 on hostB
+    ktb translate train --data ding --model-dir $SHARED/runs/de_en \\
+        --strategy multi_worker --budget-minutes 60
+
+Keras `fit` does not run under MultiWorkerMirroredStrategy
+(keras-team/keras#20585), so that path trains with
+`ktb.distribute.CustomTrainingLoop`: the same model, loss, optimizer, schedule
+and batches, each global batch split over the workers. The chief writes the
+run directory; the budget is checked at epoch ends (all workers stop
+together) and BLEU is scored on the chief.
 
 Examples:
     ktb translate train --data ding --model-dir runs/de_en --budget-minutes 20
@@ -20,6 +37,7 @@ Examples:
     ktb translate export --model-dir runs/de_en --output exported/de_en
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -219,12 +237,108 @@ def _config_from_args(args):
     }
 
 
+def _epoch_entries(history_by_name, epochs):
+    """One `history.json` entry per epoch from per-metric lists of values."""
+    entries = []
+    for index, epoch in enumerate(epochs):
+        entry = {
+            name: float(values[index])
+            for name, values in history_by_name.items()
+            if index < len(values)
+        }
+        entry["epoch"] = epoch
+        entries.append(entry)
+    return entries
+
+
+def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
+    """Trains with `model.fit`; returns the history entries of the new epochs."""
+    initial_epoch, last_epoch = epochs
+    fit_history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        initial_epoch=initial_epoch,
+        epochs=last_epoch,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+        shuffle=False,  # the dataset shuffles itself, with a seed
+    )
+    return _epoch_entries(
+        fit_history.history, [epoch + 1 for epoch in fit_history.epoch]
+    )
+
+
+def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs):
+    """Trains with `CustomTrainingLoop`, for MultiWorkerMirroredStrategy.
+
+    Keras `fit` does not run under that strategy (keras-team/keras#20585). The
+    loop trains the same model with the same loss, optimizer (and its
+    schedule) and batches: every worker reads the whole corpus and keeps its
+    share of each global batch. Checkpoints under `model_dir/checkpoints`
+    (written by the chief, restored by all) let a killed job resume at its last
+    finished epoch; they are removed once `model.keras` holds the run.
+
+    The budget and BLEU callbacks run at epoch ends: the budget stops all
+    workers together after the epoch in which it runs out, and BLEU is scored
+    on the chief.
+    """
+    import tensorflow as tf
+
+    from keras_transformer_bit import distribute
+    from keras_transformer_bit.recipes import MaskedTokenAccuracy
+
+    train_data, validation_data = data
+    initial_epoch, last_epoch = epochs
+    loop = distribute.CustomTrainingLoop(
+        model,
+        model.optimizer,
+        model.loss,
+        metrics=[MaskedTokenAccuracy()],
+        strategy=strategy,
+        model_dir=model_dir,
+        jit_compile="auto" if config.get("jit_compile", True) else False,
+    )
+    # Every worker builds the same seeded batches and keeps its slice of each.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    if validation_data is not None:
+        validation_data = validation_data.with_options(options)
+    loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
+    started = time.perf_counter()
+    budget, bleu = callbacks
+
+    def on_epoch_end(epoch, logs):
+        if bleu is not None and loop.is_chief:
+            bleu.on_epoch_end(epoch - 1, logs)
+        if budget is not None and time.perf_counter() - started >= budget * 60:
+            print(f"Training budget of {budget:g} minutes spent; stopping.")
+            return True
+        return False
+
+    if bleu is not None:
+        bleu.set_model(model)
+    logs = loop.fit(
+        train_data.with_options(options),
+        epochs=last_epoch,
+        validation_data=validation_data,
+        verbose=1,
+        on_epoch_end=on_epoch_end,
+    )
+    logs.pop("seconds", None)
+    epochs_run = logs.pop("epoch")
+    return _epoch_entries(logs, epochs_run)
+
+
 def train(args):
     """`ktb translate train`: build or reload a run and train it."""
     _positive("--budget-minutes", args.budget_minutes, (int, float))
     _positive("--epochs", args.epochs)
     model_dir = args.model_dir
     config_path = os.path.join(model_dir, CONFIG_FILE)
+    # With several workers, each decides this before the cluster forms (in
+    # get_strategy), so none sees files the chief is about to write.
     resuming = os.path.exists(config_path)
     if resuming:
         config = _read_json(config_path)
@@ -252,12 +366,15 @@ def train(args):
     if args.mixed_precision:
         distribute.set_mixed_precision("auto")
     strategy = distribute.get_strategy(args.strategy)
-    distribute.check_strategy_supports_fit(strategy, "ktb translate train")
+    on_workers = distribute.needs_custom_training_loop(strategy)
+    # Only the chief writes into the model directory.
+    chief = distribute.is_chief_task(strategy)
 
     # Everything that can fail on bad input happens before the directory is
     # written: reading the corpus, building vocabularies, the first batch.
     corpus = _load_corpus(config)
-    print(corpus.summary())
+    if chief:
+        print(corpus.summary())
     source_dir, target_dir = _tokenizer_dirs(model_dir)
     if resuming:
         source_tokenizer = SubwordTokenizer.load(source_dir)
@@ -268,6 +385,7 @@ def train(args):
         )
     else:
         started = time.perf_counter()
+        # Learning a vocabulary is deterministic: every worker gets the same.
         source_tokenizer, target_tokenizer = build_tokenizers(
             corpus,
             config["vocabulary_size"],
@@ -297,61 +415,73 @@ def train(args):
                 model = build_model(config, source_tokenizer, target_tokenizer)
                 compile_model(model, config)
         os.makedirs(model_dir, exist_ok=True)
-        if not resuming:
+        if not resuming and chief:
             source_tokenizer.save(source_dir)
             if not config["shared_vocabulary"]:
                 target_tokenizer.save(target_dir)
             _write_json_atomically(config_path, config)
         history = _read_json(history_path, default=[])
-        initial_epoch = len(history)
-        budget = TrainingBudget(args.budget_minutes) if args.budget_minutes else None
-        callbacks = [budget] if budget else []
+        # The last epoch number, not the count: epochs that a crashed run
+        # finished (resumed from its backup) have no entry of their own.
+        initial_epoch = history[-1]["epoch"] if history else 0
+        bleu = None
         if corpus.validation and args.bleu_every:
-            callbacks.append(
-                BleuCallback(
-                    corpus.validation,
-                    source_tokenizer,
-                    target_tokenizer,
-                    every_n_epochs=args.bleu_every,
-                    num_examples=args.bleu_examples,
-                    max_length=config["max_length"],
+            bleu = BleuCallback(
+                corpus.validation,
+                source_tokenizer,
+                target_tokenizer,
+                every_n_epochs=args.bleu_every,
+                num_examples=args.bleu_examples,
+                max_length=config["max_length"],
+            )
+        if chief:
+            print(
+                f"Training {model.count_params():,} parameters from epoch "
+                f"{initial_epoch + 1} to {initial_epoch + args.epochs} "
+                f"({distribute.describe_strategy(strategy)})"
+                + (
+                    f", budget {args.budget_minutes:g} min"
+                    if args.budget_minutes
+                    else ""
                 )
             )
-        callbacks += distribute.training_callbacks(model_dir)
-        print(
-            f"Training {model.count_params():,} parameters from epoch "
-            f"{initial_epoch + 1} to {initial_epoch + args.epochs}"
-            + (f", budget {args.budget_minutes:g} min" if budget else "")
-        )
         started = time.perf_counter()
-        fit_history = model.fit(
-            train_data,
-            validation_data=validation_data,
-            initial_epoch=initial_epoch,
-            epochs=initial_epoch + args.epochs,
-            callbacks=callbacks,
-            verbose=1 if sys.stdout.isatty() else 2,
-            shuffle=False,  # the dataset shuffles itself, with a seed
-        )
+        epochs = (initial_epoch, initial_epoch + args.epochs)
+        if on_workers:
+            new_entries = _fit_on_workers(
+                model,
+                strategy,
+                config,
+                model_dir,
+                (train_data, validation_data),
+                (args.budget_minutes, bleu),
+                epochs,
+            )
+        else:
+            callbacks = (
+                [TrainingBudget(args.budget_minutes)] if args.budget_minutes else []
+            )
+            callbacks += [bleu] if bleu else []
+            callbacks += distribute.training_callbacks(model_dir)
+            new_entries = _fit_with_keras(
+                model, train_data, validation_data, callbacks, epochs
+            )
         minutes = (time.perf_counter() - started) / 60
-        epochs_run = len(fit_history.epoch)
-        for index in range(epochs_run):
-            entry = {
-                name: float(values[index])
-                for name, values in fit_history.history.items()
-                if index < len(values)
-            }
-            entry["epoch"] = fit_history.epoch[index] + 1
-            history.append(entry)
+        history += new_entries
         if history:
             history[-1]["run_minutes"] = round(minutes, 2)
-        model.save(model_path + ".tmp.keras")
-        os.replace(model_path + ".tmp.keras", model_path)
-        _write_json_atomically(history_path, history)
+        distribute.save_model_on_chief(model, model_path + ".tmp.keras", strategy)
+        if chief:
+            os.replace(model_path + ".tmp.keras", model_path)
+            _write_json_atomically(history_path, history)
+            # model.keras now holds the run: the crash-recovery state of both
+            # paths (the loop's checkpoints, fit's backup) is obsolete.
+            for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
+                shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
     except BaseException:
         # A fresh run that saved no model leaves nothing behind (the directory
         # was empty or absent before, so everything in it is ours).
-        if not resuming and not os.path.exists(model_path):
+        if chief and not resuming and not os.path.exists(model_path):
             if created_dir:
                 shutil.rmtree(model_dir, ignore_errors=True)
             elif os.path.isdir(model_dir):
@@ -363,10 +493,12 @@ def train(args):
                         os.remove(path)
         raise
     last = history[-1] if history else {}
-    print(
-        f"Saved {model_path} after {len(history)} epochs ({minutes:.1f} min this run)"
-        + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
-    )
+    if chief:
+        print(
+            f"Saved {model_path} after {last.get('epoch', 0)} epochs "
+            f"({minutes:.1f} min this run)"
+            + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
+        )
     return 0
 
 
@@ -471,7 +603,12 @@ def add_parser(subparsers):
     )
     commands = parser.add_subparsers(dest="translate_command", metavar="COMMAND")
 
-    train_parser = commands.add_parser("train", help="train (or resume) a translator")
+    train_parser = commands.add_parser(
+        "train",
+        help="train (or resume) a translator",
+        description=__doc__,  # the run directory, resuming, several hosts
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     train_parser.add_argument("--data", default="ding", help=CORPUS_HELP)
     train_parser.add_argument("--model-dir", required=True)
     train_parser.add_argument("--preset", default="transformer_tiny")
@@ -512,8 +649,17 @@ def add_parser(subparsers):
     train_parser.add_argument("--seed", type=int, default=1234)
     train_parser.add_argument("--test-size", type=int, default=1000)
     train_parser.add_argument("--no-jit", action="store_true", help="disable XLA")
-    train_parser.add_argument("--mixed-precision", action="store_true")
-    train_parser.add_argument("--strategy", default="auto")
+    train_parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="mixed_float16 on GPU, mixed_bfloat16 on CPU (logits stay float32)",
+    )
+    train_parser.add_argument(
+        "--strategy",
+        default="auto",
+        help="auto, one_device, mirrored, or multi_worker (one process per host, "
+        "each with its TF_CONFIG; see docs/scaling.md)",
+    )
     train_parser.set_defaults(handler=train)
 
     evaluate_parser = commands.add_parser("evaluate", help="sacreBLEU on a split")

@@ -15,6 +15,7 @@ from keras_transformer_bit.distribute.cluster_error import (  # noqa: F401
     ClusterError,
 )
 from keras_transformer_bit.distribute.custom_training_loop import (  # noqa: F401
+    CHECKPOINT_DIRNAME,
     CustomTrainingLoop,
 )
 from keras_transformer_bit.distribute.get_strategy import (  # noqa: F401
@@ -22,13 +23,18 @@ from keras_transformer_bit.distribute.get_strategy import (  # noqa: F401
     check_strategy_supports_fit,
     describe_strategy,
     get_strategy,
+    is_chief_task,
     is_distributed,
     is_multi_worker,
+    needs_custom_training_loop,
 )
 from keras_transformer_bit.distribute.local_cluster import LocalCluster  # noqa: F401
 from keras_transformer_bit.distribute.mixed_precision import (  # noqa: F401
     resolve_jit_compile,
     set_mixed_precision,
+)
+from keras_transformer_bit.distribute.save_model_on_chief import (  # noqa: F401
+    save_model_on_chief,
 )
 from keras_transformer_bit.distribute.tf_config import (  # noqa: F401
     free_ports,
@@ -38,5 +44,6 @@ from keras_transformer_bit.distribute.tf_config import (  # noqa: F401
     validate_tf_config,
 )
 from keras_transformer_bit.distribute.training_callbacks import (  # noqa: F401
+    BACKUP_DIRNAME,
     training_callbacks,
 )

@@ -9,6 +9,7 @@ tests compare the three.
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 
@@ -20,8 +21,12 @@ from keras_transformer_bit.distribute.cluster_error import (
     WORKER_FAILURE_EXIT_CODE,
     ClusterError,
 )
-from keras_transformer_bit.distribute.get_strategy import is_multi_worker
+from keras_transformer_bit.distribute.get_strategy import (
+    is_chief_task,
+    is_multi_worker,
+)
 from keras_transformer_bit.distribute.mixed_precision import resolve_jit_compile
+from keras_transformer_bit.distribute.save_model_on_chief import save_model_on_chief
 
 CHECKPOINT_DIRNAME = "checkpoints"
 LOGS_DIRNAME = "logs"
@@ -93,7 +98,9 @@ class CustomTrainingLoop:
       per-replica batches` that shards itself);
     - saves a checkpoint (model, optimizer, epoch) at the end of every epoch
       into `model_dir/checkpoints` on the chief; the other workers write to a
-      private directory they delete (all workers must take part in saving);
+      private scratch directory they delete (all workers must take part in
+      saving);
+      `export` saves the model the same way (chief: the path; others: scratch);
     - restores the latest checkpoint when `fit` starts, continuing at the next
       epoch, so rerunning a killed command loses at most one epoch;
     - writes TensorBoard scalars under `model_dir/logs` (chief);
@@ -163,21 +170,23 @@ class CustomTrainingLoop:
             ):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.optimizer = optimizer
-            self.optimizer.build(model.trainable_variables)
+            if not self.optimizer.built:  # a reloaded model's keeps its state
+                self.optimizer.build(model.trainable_variables)
             self.metrics = [keras.metrics.get(m) for m in (metrics or [])]
             self.metrics = [
                 m if isinstance(m, keras.metrics.Metric) else keras.metrics.Mean(m)
                 for m in self.metrics
             ]
             self._loss_tracker = keras.metrics.Mean(name="loss")
-        self.is_chief = self._is_chief()
+        self.is_chief = is_chief_task(self.strategy)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self._checkpoint = tf.train.Checkpoint(
             model=model, optimizer=self.optimizer, epoch=self.epoch
         )
         self._manager = None
-        self._train_function = None
-        self._eval_function = None
+        self._scratch_dir = None
+        self._all_reduced_sum = None
+        self._step_functions = {}
         self._activity = "start-up"
 
     # ---------------------------------------------------------------- set-up
@@ -210,27 +219,14 @@ class CustomTrainingLoop:
 
         return summed
 
-    def _is_chief(self):
-        extended = self.strategy.extended
-        if not is_multi_worker(self.strategy):
-            return True
-        task_type, task_id = extended._task_type, extended._task_id
-        if task_type == "chief":
-            return True
-        return (
-            task_type == "worker"
-            and task_id == 0
-            and ("chief" not in extended._cluster_spec.jobs)
-        )
-
     def _checkpoint_dir(self):
-        directory = os.path.join(self.model_dir, CHECKPOINT_DIRNAME)
         if self.is_chief:
-            return directory
-        extended = self.strategy.extended
-        return os.path.join(
-            self.model_dir, ".workers", f"{extended._task_type}_{extended._task_id}"
-        )
+            return os.path.join(self.model_dir, CHECKPOINT_DIRNAME)
+        # The other workers save too (saving may need every worker), into a
+        # private scratch directory that they delete right after.
+        if self._scratch_dir is None:
+            self._scratch_dir = tempfile.mkdtemp(prefix="ktb_worker_checkpoint_")
+        return self._scratch_dir
 
     # ---------------------------------------------------------------- steps
     def _loss_and_count(self, y, y_pred, sample_weight):
@@ -298,16 +294,30 @@ class CustomTrainingLoop:
         self._update_metrics(y, y_pred, sample_weight, loss, global_count)
         return loss
 
-    def _make_function(self, replica_step):
-        if self.jit_compile:
-            replica_step = tf.function(replica_step, jit_compile=True)
+    def _step_function(self, replica_step, element_spec):
+        """The traced step for batches of `element_spec`, made once per spec.
 
-        @tf.function
-        def distributed_step(data):
-            per_replica = self.strategy.run(replica_step, args=(data,))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, None)
+        The signature is the distributed dataset's element spec, whose unknown
+        dimensions stay unknown: batches of varying shape (the Transformer's
+        length buckets, uneven splits of a batch) reuse one trace. Each worker
+        then traces the same functions in the same order, which collectives
+        across workers require; retracing on shapes that only some workers see
+        would make their collectives disagree.
+        """
+        key = (replica_step.__name__, str(element_spec))
+        if key not in self._step_functions:
+            if self.jit_compile:
+                replica_step = tf.function(replica_step, jit_compile=True)
 
-        return distributed_step
+            @tf.function(input_signature=[element_spec])
+            def distributed_step(data):
+                per_replica = self.strategy.run(replica_step, args=(data,))
+                return self.strategy.reduce(
+                    tf.distribute.ReduceOp.SUM, per_replica, None
+                )
+
+            self._step_functions[key] = distributed_step
+        return self._step_functions[key]
 
     # ---------------------------------------------------------------- data
     def distribute_dataset(self, dataset):
@@ -337,15 +347,30 @@ class CustomTrainingLoop:
             self._check_workers_agree(epoch)
         return epoch
 
+    def _sum_over_replicas(self, value):
+        """All-reduces a Python number that every replica contributes once."""
+        if self._all_reduced_sum is None:
+
+            @tf.function
+            def all_reduced_sum(value):
+                per_replica = self.strategy.run(tf.identity, args=(value,))
+                return self.strategy.reduce(
+                    tf.distribute.ReduceOp.SUM, per_replica, None
+                )
+
+            self._all_reduced_sum = all_reduced_sum
+        return float(self._all_reduced_sum(tf.constant(float(value))))
+
+    def _any_worker(self, flag):
+        """Whether `flag` is true on any worker (the same answer on all)."""
+        if not is_multi_worker(self.strategy):
+            return bool(flag)
+        return self._sum_over_replicas(1.0 if flag else 0.0) > 0.5
+
     def _check_workers_agree(self, epoch):
         # Workers that see different checkpoints would run different loops and
         # deadlock; all-reduce the epoch and compare.
-        @tf.function
-        def all_reduced_sum(value):
-            per_replica = self.strategy.run(tf.identity, args=(value,))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, None)
-
-        total = float(all_reduced_sum(tf.constant(float(epoch))))
+        total = self._sum_over_replicas(epoch)
         expected = epoch * self.strategy.num_replicas_in_sync
         if abs(total - expected) > 0.5:
             raise ClusterError(
@@ -366,27 +391,35 @@ class CustomTrainingLoop:
             )
         path = self._manager.save()
         if not self.is_chief:
-            shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
             self._manager = None
             return None
         return path
 
+    def delete_checkpoints(self):
+        """Removes `model_dir/checkpoints` (chief), e.g. once a run is exported.
+
+        A later `fit` then starts from the model as it is, not from a
+        checkpoint: use it when the checkpoints only guard one run against
+        crashes, as `BackupAndRestore` does for `model.fit`.
+        """
+        self._manager = None
+        if self.model_dir and self.is_chief:
+            shutil.rmtree(
+                os.path.join(self.model_dir, CHECKPOINT_DIRNAME), ignore_errors=True
+            )
+
     def export(self, path):
-        """Saves the model (`.keras`, or `.weights.h5` for weights) on the chief.
+        """Saves the model (`.keras`, or `.weights.h5` for weights).
+
+        Every worker must call it (see `save_model_on_chief`): the chief
+        writes `path`, the others a scratch copy that they delete.
 
         Returns:
             The path on the chief, None on the other workers.
         """
-        if not self.is_chief:
-            return None
-        directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        if path.endswith(".weights.h5"):
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
-        return path
+        return save_model_on_chief(self.model, path, self.strategy)
 
     # ---------------------------------------------------------------- loops
     def _results(self):
@@ -432,6 +465,7 @@ class CustomTrainingLoop:
         validation_data=None,
         verbose=1,
         on_epoch_end=None,
+        total_steps=None,
     ):
         """Trains for `epochs` epochs, resuming from the latest checkpoint.
 
@@ -444,8 +478,15 @@ class CustomTrainingLoop:
                 continuously (it should repeat); None: one pass per epoch.
             validation_data: optional dataset evaluated after each epoch.
             verbose: int. 0 silent, 1 one line per epoch on the chief.
-            on_epoch_end: optional function `(epoch, logs) -> None` called on
-                every worker after each epoch's checkpoint (epoch counts from 1).
+            on_epoch_end: optional function `(epoch, logs) -> bool or None`
+                called on every worker after each epoch's checkpoint (epoch
+                counts from 1). It may add entries to `logs` (they reach the
+                history and TensorBoard); returning True on any worker stops
+                every worker after this epoch (e.g. a time budget).
+            total_steps: int or None. With `steps_per_epoch`: the steps of the
+                whole run, so the last epoch may be shorter (epoch `e` runs
+                `min(steps_per_epoch, total_steps - e * steps_per_epoch)`
+                steps); a schedule keyed on steps then ends where it should.
 
         Returns:
             dict of lists: `"epoch"`, `"loss"`, the metrics, `"val_*"` and
@@ -455,9 +496,23 @@ class CustomTrainingLoop:
             raise ValueError(
                 f"epochs must be a positive int. Received: epochs={epochs}"
             )
-        if self._train_function is None:
-            self._train_function = self._make_function(self._replica_train_step)
+        if total_steps is not None and (
+            not steps_per_epoch
+            or not isinstance(total_steps, int)
+            or not (epochs - 1) * steps_per_epoch < total_steps
+            or total_steps > epochs * steps_per_epoch
+        ):
+            raise ValueError(
+                "total_steps needs steps_per_epoch and must leave the last epoch "
+                "between 1 and steps_per_epoch steps: an int in "
+                "((epochs - 1) * steps_per_epoch, epochs * steps_per_epoch]. "
+                f"Received: total_steps={total_steps}, epochs={epochs}, "
+                f"steps_per_epoch={steps_per_epoch}"
+            )
         distributed = self.distribute_dataset(dataset)
+        train_function = self._step_function(
+            self._replica_train_step, distributed.element_spec
+        )
         writer = None
         if self.model_dir and self.is_chief:
             writer = tf.summary.create_file_writer(
@@ -478,12 +533,17 @@ class CustomTrainingLoop:
                 steps = 0
                 if iterator is None:
                     for data in distributed:
-                        self._train_function(data)
+                        train_function(data)
                         steps += 1
                         watchdog and watchdog.beat()
                 else:
-                    for _ in range(steps_per_epoch):
-                        self._train_function(next(iterator))
+                    steps_this_epoch = steps_per_epoch
+                    if total_steps is not None:
+                        steps_this_epoch = min(
+                            steps_per_epoch, total_steps - epoch * steps_per_epoch
+                        )
+                    for _ in range(steps_this_epoch):
+                        train_function(next(iterator))
                         steps += 1
                         watchdog and watchdog.beat()
                 logs = self._results()
@@ -496,6 +556,10 @@ class CustomTrainingLoop:
                 self.save_checkpoint()
                 watchdog and watchdog.beat()
                 seconds = time.perf_counter() - start
+                stop = False
+                if on_epoch_end is not None:
+                    self._activity = f"epoch {epoch + 1} (on_epoch_end)"
+                    stop = bool(on_epoch_end(epoch + 1, logs))
                 history["epoch"].append(epoch + 1)
                 for name, value in {**logs, "seconds": seconds}.items():
                     history.setdefault(name, []).append(value)
@@ -504,8 +568,6 @@ class CustomTrainingLoop:
                         for name, value in logs.items():
                             tf.summary.scalar(name, value)
                     writer.flush()
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch + 1, logs)
                 if verbose and self.is_chief:
                     text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
                     print(
@@ -513,15 +575,18 @@ class CustomTrainingLoop:
                         f"{seconds:.1f} s",
                         flush=True,
                     )
+                if self._any_worker(stop):
+                    break
             return history
 
         return self._run(body)
 
     def evaluate(self, dataset, steps=None, _watchdog=None):
         """Returns the loss and metrics over a dataset of global batches."""
-        if self._eval_function is None:
-            self._eval_function = self._make_function(self._replica_eval_step)
         distributed = self.distribute_dataset(dataset)
+        eval_function = self._step_function(
+            self._replica_eval_step, distributed.element_spec
+        )
         self._reset_metrics()
 
         def body(watchdog):
@@ -531,7 +596,7 @@ class CustomTrainingLoop:
                 optional = iterator.get_next_as_optional()
                 if not optional.has_value():
                     break
-                self._eval_function(optional.get_value())
+                eval_function(optional.get_value())
                 done += 1
                 watchdog and watchdog.beat()
             return self._results()

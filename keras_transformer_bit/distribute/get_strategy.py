@@ -235,6 +235,30 @@ def is_multi_worker(strategy):
     )
 
 
+def is_chief_task(strategy):
+    """Whether this process writes the shared files of a training run.
+
+    True outside multi-worker training; with several workers, for the task of
+    type "chief", or for worker 0 when the cluster has no "chief" job (the
+    convention of `TF_CONFIG`).
+
+    Example:
+    >>> is_chief_task(tf.distribute.get_strategy())
+    True
+    """
+    if not is_multi_worker(strategy):
+        return True
+    extended = strategy.extended
+    task_type, task_id = extended._task_type, extended._task_id
+    if task_type == "chief":
+        return True
+    return (
+        task_type == "worker"
+        and task_id == 0
+        and "chief" not in extended._cluster_spec.jobs
+    )
+
+
 def is_distributed(strategy):
     """Whether `strategy` is a real `tf.distribute` strategy, not TF's default."""
     # The default strategy's class is private; its name is the stable handle.
@@ -252,25 +276,41 @@ def describe_strategy(strategy):
     return text
 
 
+def needs_custom_training_loop(strategy):
+    """Whether Keras `model.fit` cannot train under `strategy`.
+
+    True for `MultiWorkerMirroredStrategy` (keras-team/keras#20585), with one
+    worker or many: train with `CustomTrainingLoop` there, as `ktb bit train`,
+    `ktb translate train` and `ktb.recipes.bit_fine_tune` do.
+
+    Example:
+    >>> needs_custom_training_loop(tf.distribute.get_strategy())
+    False
+    """
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def check_strategy_supports_fit(strategy, entry_point):
     """Refuses MultiWorkerMirroredStrategy for entry points that train with `fit`.
 
     Keras 3 `model.fit` does not run under MultiWorkerMirroredStrategy
     (keras-team/keras#20585); multi-worker training goes through
-    `CustomTrainingLoop` instead, as `tutorials/multi_worker.py` shows.
+    `CustomTrainingLoop` instead, as `ktb bit train`, `ktb translate train` and
+    `tutorials/multi_worker.py` do.
 
     Args:
         strategy: the strategy an entry point is about to train under.
-        entry_point: str. The command named in the error, e.g. `"ktb bit train"`.
+        entry_point: str. The command named in the error, e.g. `"ktb tune"`.
 
     Raises:
         ValueError: for a MultiWorkerMirroredStrategy.
     """
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if needs_custom_training_loop(strategy):
         raise ValueError(
             f"{entry_point} trains with Keras `model.fit`, which does not run under "
             "MultiWorkerMirroredStrategy (keras-team/keras#20585). Train on several "
-            "workers with tutorials/multi_worker.py (ktb.distribute."
-            "CustomTrainingLoop), or pick --strategy one_device or mirrored. "
-            f"Received: strategy={type(strategy).__name__}"
+            "workers with `ktb bit train` or `ktb translate train` "
+            "(--strategy multi_worker), or with ktb.distribute.CustomTrainingLoop "
+            "as tutorials/multi_worker.py does; or pick --strategy one_device or "
+            f"mirrored. Received: strategy={type(strategy).__name__}"
         )

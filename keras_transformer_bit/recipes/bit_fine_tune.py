@@ -1,11 +1,17 @@
 """Fine-tune and evaluate a BiT classifier with the BiT-HyperRule."""
 
 import contextlib
+import math
+import numbers
 
 import keras
 import numpy as np
 
 from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
+
+# Epochs the HyperRule schedule is split into: a backup after each, so a crash
+# costs at most a tenth of the run.
+DEFAULT_NUM_EPOCHS = 10
 
 
 def _data():
@@ -31,6 +37,46 @@ def compile_for_hyperrule(
     return classifier
 
 
+def schedule_epochs(total_steps, num_epochs):
+    """Splits `total_steps` updates into at most `num_epochs` epochs.
+
+    Returns `(epochs, steps_per_epoch)` with `steps_per_epoch =
+    ceil(total_steps / num_epochs)`; the last epoch runs the remaining
+    `total_steps - (epochs - 1) * steps_per_epoch` steps.
+
+    Example:
+    >>> schedule_epochs(500, 10), schedule_epochs(7, 3), schedule_epochs(7, 10)
+    ((10, 50), (3, 3), (7, 1))
+    """
+    for name, value in (("total_steps", total_steps), ("num_epochs", num_epochs)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < 1
+        ):
+            raise ValueError(
+                f"{name} must be a positive int. Received: {name}={value!r}"
+            )
+    steps_per_epoch = math.ceil(total_steps / num_epochs)
+    return math.ceil(total_steps / steps_per_epoch), steps_per_epoch
+
+
+class _StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` once the optimizer has made `total_steps` updates.
+
+    Keyed on `optimizer.iterations`, which `BackupAndRestore` restores, so a
+    resumed run stops at the same update as an uninterrupted one.
+    """
+
+    def __init__(self, total_steps):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations) >= self.total_steps:
+            self.model.stop_training = True
+
+
 def bit_fine_tune(
     classifier,
     train_images,
@@ -39,6 +85,8 @@ def bit_fine_tune(
     micro_batch_size=None,
     seed=None,
     strategy=None,
+    num_epochs=DEFAULT_NUM_EPOCHS,
+    model_dir=None,
     jit_compile="auto",
     callbacks=None,
     verbose="auto",
@@ -52,42 +100,57 @@ def bit_fine_tune(
     `rule.scaled_to_batch_size(b)` first to train with a smaller batch and a
     linearly scaled learning rate and schedule instead.
 
+    The `rule.total_steps` updates are cut into `num_epochs` epochs (the last
+    one may be shorter). The learning rate follows the optimizer's update
+    count, so the split leaves the schedule unchanged; it only sets how often
+    progress is logged and backed up. With `model_dir`, a backup is written
+    after every epoch (`ktb.distribute.training_callbacks`: BackupAndRestore
+    and TensorBoard), so the same call after a crash resumes at the last
+    finished epoch; the backup is deleted once the schedule is done.
+
+    Under `MultiWorkerMirroredStrategy`, which Keras `fit` does not support
+    (keras-team/keras#20585), the same model, loss, optimizer, schedule and
+    batches go through `ktb.distribute.CustomTrainingLoop`: each global batch
+    is split over the workers, and the checkpoints under `model_dir` play the
+    role of the backup (the chief writes them; all workers restore them).
+
     Args:
         classifier: a `BiTClassifier` (built under `strategy.scope()` when a
             strategy is used).
         train_images: a `LabeledImages`.
         rule: a `BiTHyperRule`.
         micro_batch_size: int or `None` (no accumulation). Must divide
-            `rule.batch_size`.
+            `rule.batch_size`. Not available under MultiWorkerMirroredStrategy.
         seed: int or `None`. Seeds shuffling and augmentation.
         strategy: a `tf.distribute.Strategy` or `None`.
-        jit_compile: passed to `compile`.
-        callbacks: list of Keras callbacks.
+        num_epochs: int. Epochs the schedule is split into. Defaults to `10`
+            (fewer when the schedule has fewer updates).
+        model_dir: str or `None`. Where backups (or checkpoints) and TensorBoard
+            logs go; `None`: neither.
+        jit_compile: passed to `compile` (or to `CustomTrainingLoop`).
+        callbacks: list of Keras callbacks (`fit` only).
         verbose: passed to `fit`.
 
     Returns:
-        The Keras `History`.
+        A Keras `History`: `history.history` maps `loss` and `accuracy` to one
+        value per epoch run by this call.
 
     Example:
     >>> train = keras_transformer_bit.data.load_fashion_mnist("train").few_shot(5)
     >>> rule = keras_transformer_bit.recipes.bit_hyperrule(len(train), (28, 28))
     >>> clf = keras_transformer_bit.models.BiTClassifier.from_preset(
     ...     "bit_tiny", num_classes=10)
-    >>> bit_fine_tune(clf, train, rule, micro_batch_size=64, seed=0)
+    >>> bit_fine_tune(clf, train, rule, micro_batch_size=64, seed=0,
+    ...               model_dir="runs/fmnist")
     """
+    from keras_transformer_bit import distribute
+
+    epochs, steps_per_epoch = schedule_epochs(rule.total_steps, num_epochs)
     num_splits = (
         1
         if micro_batch_size is None
         else rule.gradient_accumulation_steps_for(micro_batch_size)
     )
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
-        trained = (
-            GradientAccumulation(classifier, num_splits)
-            if num_splits > 1
-            else classifier
-        )
-        compile_for_hyperrule(trained, rule, jit_compile=jit_compile)
     dataset = _data().image_classification_pipeline(
         train_images,
         classifier.num_classes,
@@ -99,14 +162,96 @@ def bit_fine_tune(
         seed=seed,
         cache=len(train_images) <= 50_000,
     )
+    if strategy is not None and distribute.needs_custom_training_loop(strategy):
+        if num_splits > 1 or callbacks:
+            raise ValueError(
+                "Under MultiWorkerMirroredStrategy bit_fine_tune trains with "
+                "CustomTrainingLoop, which takes neither micro-batches nor Keras "
+                "callbacks; every worker already holds only its share of each "
+                "batch. Received: "
+                f"micro_batch_size={micro_batch_size}, callbacks={callbacks}"
+            )
+        return _fine_tune_with_custom_loop(
+            classifier,
+            dataset,
+            rule,
+            strategy,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            model_dir=model_dir,
+            jit_compile=jit_compile,
+            verbose=verbose,
+        )
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        trained = (
+            GradientAccumulation(classifier, num_splits)
+            if num_splits > 1
+            else classifier
+        )
+        compile_for_hyperrule(trained, rule, jit_compile=jit_compile)
+    callbacks = list(callbacks or [])
+    if epochs * steps_per_epoch > rule.total_steps:
+        callbacks.append(_StopAtStep(rule.total_steps))
+    if model_dir:
+        callbacks += distribute.training_callbacks(model_dir)
     return trained.fit(
         dataset,
-        steps_per_epoch=rule.total_steps,
-        epochs=1,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
         shuffle=False,  # the pipeline shuffles
         callbacks=callbacks,
         verbose=verbose,
     )
+
+
+def _fine_tune_with_custom_loop(
+    classifier,
+    dataset,
+    rule,
+    strategy,
+    *,
+    epochs,
+    steps_per_epoch,
+    model_dir,
+    jit_compile,
+    verbose,
+):
+    # The multi-worker path is TensorFlow's (tf.distribute, tf.data options).
+    import tensorflow as tf
+
+    from keras_transformer_bit import distribute
+
+    with strategy.scope():
+        optimizer = rule.optimizer()
+    loop = distribute.CustomTrainingLoop(
+        classifier,
+        optimizer,
+        keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        strategy=strategy,
+        model_dir=model_dir,
+        jit_compile=jit_compile,
+    )
+    # Every worker runs the whole (seeded, hence identical) pipeline and keeps
+    # its slice of each global batch: the same batches as on one device.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    logs = loop.fit(
+        dataset.with_options(options),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=rule.total_steps,
+        verbose=0 if verbose == 0 else 1,
+    )
+    loop.delete_checkpoints()  # like BackupAndRestore once training is done
+    history = keras.callbacks.History()
+    history.set_model(classifier)
+    history.epoch = [epoch - 1 for epoch in logs.pop("epoch")]
+    history.history = logs
+    return history
 
 
 def bit_evaluate(classifier, test_images, crop_size, batch_size=256, verbose=0):

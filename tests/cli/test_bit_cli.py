@@ -1,11 +1,21 @@
 import json
 import os
+import re
+import subprocess
+import sys
+import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_transformer_bit as ktb
 from keras_transformer_bit.cli.main import main
+from tests.distribute.processes import kill, wait_for_line
+
+# `ktb bit train` as a command, for runs in their own processes.
+KTB_BIT_TRAIN = [sys.executable, "-m", "keras_transformer_bit.cli.main", "bit", "train"]
 
 
 def _image_folder(root, per_class=3):
@@ -85,3 +95,106 @@ def test_bad_data_and_missing_run(tmp_path):
         )
     with pytest.raises(FileNotFoundError, match="ktb bit train"):
         main(["bit", "export", "--model-dir", str(tmp_path)])
+
+
+def _trained_weights(model_dir):
+    path = os.path.join(model_dir, "model.keras")
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+def _max_abs_diff(weights, other_weights):
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(weights, other_weights))
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_two_workers_train_like_one_process(tmp_path):
+    # 8 images, batch 4, 7 steps in 3 epochs: each worker computes 2 images of
+    # every batch. The reference is the plain `fit` path in one process with
+    # one device (TensorFlow's default strategy).
+    data = _image_folder(tmp_path / "images", per_class=4)
+    tiny = ["--data", f"folder:{data}", "--preset", "bit_tiny", "--batch-size", "4"]
+    tiny += ["--crop-size", "16", "--schedule-scale", "0.0001", "--num-epochs", "3"]
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    single_dir, cluster_dir = tmp_path / "single", tmp_path / "cluster"
+    with open(tmp_path / "single.log", "w") as log:
+        single = subprocess.Popen(
+            KTB_BIT_TRAIN + tiny + ["--model-dir", str(single_dir)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    command = KTB_BIT_TRAIN + tiny + ["--strategy", "multi_worker"]
+    cluster = ktb.distribute.LocalCluster(command + ["--model-dir", str(cluster_dir)])
+    try:
+        cluster.start()
+        codes = cluster.wait(timeout_seconds=240)
+        single_code = single.wait(timeout=240)
+    finally:
+        cluster.stop()
+        kill(single)
+    outputs = [cluster.output(index) for index in range(2)]
+    assert codes == [0, 0], outputs
+    assert single_code == 0, (tmp_path / "single.log").read_text()
+    assert "MultiWorkerMirroredStrategy, 2 replica(s) over 2 workers" in outputs[0]
+    assert "Saved" in outputs[0] and "Saved" not in outputs[1]
+    # The chief wrote the run; the checkpoints that guarded it are gone, and
+    # the other worker left nothing behind.
+    assert sorted(os.listdir(cluster_dir)) == ["bit_config.json", "logs", "model.keras"]
+    config = json.loads((cluster_dir / "bit_config.json").read_text())
+    assert config["rule"]["supports"] == [2, 3, 4, 6, 7]
+
+    reference = _trained_weights(single_dir)
+    with ktb.distribute.get_strategy("one_device").scope():
+        keras.utils.set_random_seed(0)
+        initial = ktb.models.BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    moved = _max_abs_diff(reference, initial.get_weights())
+    diff = _max_abs_diff(_trained_weights(cluster_dir), reference)
+    print(
+        f"2 workers vs 1 process: max abs diff {diff:.3g} (weights moved {moved:.3g})"
+    )
+    assert moved > 5e-5
+    assert diff <= 1e-5
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_sigkilled_train_resumes_from_backup(tmp_path):
+    # 64 updates in 6 epochs of 11 (the last one 9). Killed during an epoch
+    # after the first backup, the same command continues at the next epoch.
+    data = _image_folder(tmp_path / "images", per_class=4)
+    model_dir = tmp_path / "run"
+    command = KTB_BIT_TRAIN + ["--data", f"folder:{data}", "--preset", "bit_tiny"]
+    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.001"]
+    command += ["--num-epochs", "6", "--model-dir", str(model_dir)]
+    command += ["--strategy", "one_device"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # "Epoch 3/6" is printed once epoch 2 ended and its backup was written.
+        assert wait_for_line(log.read_text, r"^Epoch 3/6", 200), log.read_text()
+        time.sleep(0.3)  # into epoch 3
+    finally:
+        kill(first)
+    began = [int(e) for e in re.findall(r"^Epoch (\d+)/6", log.read_text(), re.M)]
+    backup = json.loads((model_dir / "backup" / "training_metadata.json").read_text())
+    assert not (model_dir / "model.keras").exists()
+    second = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=200
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    resumed = [int(e) for e in re.findall(r"^Epoch (\d+)/6", second.stdout, re.M)]
+    print(
+        f"killed in epoch {began[-1]} (backup after epoch {backup['epoch']}); "
+        f"resumed with epochs {resumed}"
+    )
+    # At most the epoch that was running is lost; the rest continue.
+    assert 2 <= backup["epoch"] < 6 and began[-1] - backup["epoch"] <= 1
+    assert resumed == list(range(backup["epoch"] + 1, 7))
+    # The optimizer state came back too: one schedule of 64 updates in all.
+    model = keras.saving.load_model(model_dir / "model.keras")
+    assert int(model.optimizer.iterations) == 64
+    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]

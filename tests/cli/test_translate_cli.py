@@ -1,8 +1,12 @@
 import json
 import os
+import sys
 
+import keras
+import numpy as np
 import pytest
 
+import keras_transformer_bit as ktb
 from keras_transformer_bit.cli.main import main
 
 GERMAN = "ich du er wir ihr sie bin bist ist sind hier dort heute morgen".split()
@@ -18,6 +22,15 @@ def _write_corpus(path, num_pairs=80):
         lines.append(f"{german}\t{english}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+
+# What a finished run with a shared vocabulary leaves in its model directory.
+RUN_FILES = [
+    "history.json",
+    "logs",
+    "model.keras",
+    "source_tokenizer",
+    "translate_config.json",
+]
 
 TINY = [
     "--preset",
@@ -55,13 +68,7 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
     model_dir = str(tmp_path / "run")
     args = ["translate", "train", "--data", str(corpus), "--model-dir", model_dir]
     assert main(args + TINY + ["--epochs", "1"]) == 0
-    assert sorted(os.listdir(model_dir)) == [
-        "history.json",
-        "logs",
-        "model.keras",
-        "source_tokenizer",
-        "translate_config.json",
-    ]
+    assert sorted(os.listdir(model_dir)) == RUN_FILES
     resume = ["--epochs", "1", "--budget-minutes", "5", "--strategy", "one_device"]
     assert main(args + resume) == 0
     history = json.loads((tmp_path / "run" / "history.json").read_text())
@@ -195,3 +202,79 @@ def test_failure_during_training_leaves_nothing(tmp_path, monkeypatch):
             + TINY
         )
     assert model_dir.exists() and not os.listdir(model_dir)
+
+
+def _train_tiny(tmp_path, *extra):
+    """One epoch of `ktb translate train` on the tiny corpus, without BLEU."""
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    args = ["translate", "train", "--data", str(corpus), "--model-dir", str(model_dir)]
+    assert main(args + TINY + ["--bleu-every", "0", "--epochs", "1", *extra]) == 0
+    history = json.loads((model_dir / "history.json").read_text())
+    return model_dir, history
+
+
+@pytest.mark.large
+def test_train_with_mixed_precision(tmp_path):
+    model_dir, history = _train_tiny(tmp_path, "--mixed-precision")
+    assert [entry["epoch"] for entry in history] == [1]
+    assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
+    # Reloaded under the default float32 policy, the model keeps its own.
+    keras.config.set_dtype_policy("float32")
+    model = keras.models.load_model(model_dir / "model.keras")
+    layers = [layer for layer in model.layers if layer.weights]
+    assert len(layers) >= 4
+    assert {layer.dtype_policy.name for layer in layers} == {"mixed_bfloat16"}
+    assert {weight.dtype for weight in model.weights} == {"float32"}
+    assert int(model.optimizer.iterations) > 0
+    ids = np.array([[5, 6, 7, 0]], "int32")
+    logits = model({"encoder_inputs": ids, "decoder_inputs": ids})
+    assert logits.dtype == "float32"
+    assert logits.shape == (1, 4, model.vocabulary_size)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(logits)))
+
+
+@pytest.mark.large
+def test_train_with_mirrored_strategy(tmp_path, capsys):
+    model_dir, history = _train_tiny(tmp_path, "--strategy", "mirrored")
+    assert "MirroredStrategy, 2 replica(s)" in capsys.readouterr().out
+    assert [entry["epoch"] for entry in history] == [1]
+    assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
+    # The saved run reloads (outside the strategy), with the optimizer state of
+    # its updates (3 batches), and runs.
+    model = keras.models.load_model(model_dir / "model.keras")
+    assert int(model.optimizer.iterations) >= 3
+    ids = np.array([[5, 6, 7, 0], [8, 9, 0, 0]], "int32")
+    logits = model({"encoder_inputs": ids, "decoder_inputs": ids})
+    assert logits.shape == (2, 4, model.vocabulary_size)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(logits)))
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_train_on_two_workers(tmp_path):
+    # Two worker processes on loopback train one run; the budget (spent after
+    # the first epoch) stops both together, the chief scores BLEU and writes
+    # the run directory.
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_transformer_bit.cli.main", "translate"]
+    command += ["train", "--data", str(corpus), "--model-dir", str(model_dir)]
+    command += TINY + ["--strategy", "multi_worker", "--epochs", "3"]
+    command += ["--budget-minutes", "0.001", "--dropout", "0"]
+    with ktb.distribute.LocalCluster(command) as cluster:
+        codes = cluster.wait(timeout_seconds=240)
+        outputs = [cluster.output(index) for index in range(2)]
+    assert codes == [0, 0], outputs
+    assert "MultiWorkerMirroredStrategy, 2 replica(s) over 2 workers" in outputs[0]
+    assert "budget of 0.001 minutes spent" in outputs[0]
+    assert "Saved" not in outputs[1]
+    assert sorted(os.listdir(model_dir)) == RUN_FILES
+    history = json.loads((model_dir / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == [1]
+    assert 0 <= history[0]["val_bleu"] <= 100
+    assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
+    model = keras.models.load_model(model_dir / "model.keras")
+    assert int(model.optimizer.iterations) == 3  # the epoch's 3 global batches

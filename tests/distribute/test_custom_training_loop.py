@@ -80,3 +80,31 @@ def test_model_built_outside_the_scope_is_refused():
         ktb.distribute.CustomTrainingLoop(
             model, keras.optimizers.SGD(), "mse", strategy=strategy, jit_compile=True
         )
+
+
+def test_total_steps_and_stopping_from_on_epoch_end():
+    strategy = ktb.distribute.get_strategy("one_device")
+    with strategy.scope():
+        model = toy_tasks.make_model("dense")
+        optimizer = toy_tasks.make_optimizer("dense")
+    loop = ktb.distribute.CustomTrainingLoop(
+        model, optimizer, toy_tasks.make_loss("dense"), strategy=strategy
+    )
+    dataset = toy_tasks.make_dataset("dense", 8, num_examples=64).repeat()
+    # 5 steps as epochs of 2, 2 and 1.
+    history = loop.fit(dataset, epochs=3, steps_per_epoch=2, total_steps=5, verbose=0)
+    assert history["epoch"] == [1, 2, 3] and int(optimizer.iterations) == 5
+    with pytest.raises(ValueError, match="Received: total_steps=7, epochs=3"):
+        loop.fit(dataset, epochs=3, steps_per_epoch=2, total_steps=7)
+    with pytest.raises(ValueError, match="total_steps needs steps_per_epoch"):
+        loop.fit(dataset, epochs=3, total_steps=5)
+    # on_epoch_end may add logs, and stops training by returning True.
+    loop.epoch.assign(0)
+
+    def on_epoch_end(epoch, logs):
+        logs["doubled_loss"] = 2 * logs["loss"]
+        return epoch == 2
+
+    history = loop.fit(dataset, epochs=5, steps_per_epoch=1, on_epoch_end=on_epoch_end)
+    assert history["epoch"] == [1, 2] and int(optimizer.iterations) == 7
+    assert history["doubled_loss"] == [2 * loss for loss in history["loss"]]

@@ -7,6 +7,7 @@ import pytest
 from keras_transformer_bit.data import LabeledImages
 from keras_transformer_bit.models import BiTClassifier
 from keras_transformer_bit.recipes import bit_evaluate, bit_fine_tune, bit_hyperrule
+from keras_transformer_bit.recipes.bit_fine_tune import schedule_epochs
 
 
 def test_shortened_and_with_crop_size():
@@ -19,6 +20,19 @@ def test_shortened_and_with_crop_size():
         rule.shortened(0)
     with pytest.raises(ValueError, match="crop_size"):
         rule.with_crop_size(0)
+
+
+def test_schedule_epochs_split_the_updates():
+    # (epochs, steps per epoch); the last epoch runs what is left.
+    assert schedule_epochs(500, 10) == (10, 50)
+    assert schedule_epochs(64, 6) == (6, 11)  # 5 x 11 + 9
+    assert schedule_epochs(7, 3) == (3, 3)  # 3 + 3 + 1
+    assert schedule_epochs(7, 10) == (7, 1)  # never an empty epoch
+    assert schedule_epochs(1, 1) == (1, 1)
+    with pytest.raises(ValueError, match="num_epochs must be a positive int"):
+        schedule_epochs(500, 0)
+    with pytest.raises(ValueError, match="num_epochs must be a positive int"):
+        schedule_epochs(500, 2.5)
 
 
 def test_evaluate_counts_every_example_once():
@@ -57,9 +71,12 @@ def test_fine_tune_runs_the_schedule_with_accumulation():
         rule,
         micro_batch_size=4,
         seed=0,
+        num_epochs=2,
         verbose=0,
         jit_compile=False,
     )
-    assert int(history.model.optimizer.iterations) == 3  # updates of 8 = 2 x 4
+    # 3 updates of 8 = 2 x 4 images, as epochs of 2 and 1 updates.
+    assert int(history.model.optimizer.iterations) == 3
+    assert history.epoch == [0, 1] and len(history.history["loss"]) == 2
     assert np.isfinite(history.history["loss"][-1])
     assert np.any(classifier.head.kernel.numpy() != 0)  # the zero head moved
