@@ -44,6 +44,11 @@ import shutil
 import sys
 import time
 
+from keras_transformer_bit.recipes.translation_recipe import translation_recipe
+
+# The flags default to the recipe the tutorial trains with.
+DEFAULTS = translation_recipe()
+
 CONFIG_FILE = "translate_config.json"
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
@@ -115,27 +120,19 @@ def build_model(config, source_tokenizer, target_tokenizer):
 
 
 def compile_model(model, config):
-    """Adam with the Noam schedule, label-smoothed loss, masked token accuracy."""
-    import keras
+    """The translation recipe's optimizer, loss and masked token accuracy.
 
-    from keras_transformer_bit import recipes
-
-    schedule = recipes.NoamSchedule(
-        model.hidden_dim,
-        warmup_steps=config.get("warmup_steps", 1000),
-        scale=config.get("learning_rate_scale", 1.0),
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9
+    XLA defaults to Keras' "auto": on for GPUs, off on CPUs, where it compiles
+    once per batch shape (tens of seconds each) for no faster step.
+    """
+    recipe = translation_recipe(
+        warmup_steps=config.get("warmup_steps", DEFAULTS.warmup_steps),
+        learning_rate_scale=config.get(
+            "learning_rate_scale", DEFAULTS.learning_rate_scale
         ),
-        loss=recipes.LabelSmoothedCrossEntropy(
-            label_smoothing=config.get("label_smoothing", 0.1)
-        ),
-        metrics=[recipes.MaskedTokenAccuracy()],
-        jit_compile=config.get("jit_compile", True),
+        label_smoothing=config.get("label_smoothing", DEFAULTS.label_smoothing),
     )
-    return model
+    return recipe.compile(model, jit_compile=config.get("jit_compile", "auto"))
 
 
 def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
@@ -233,7 +230,7 @@ def _config_from_args(args):
         "label_smoothing": args.label_smoothing,
         "seed": args.seed,
         "test_size": args.test_size,
-        "jit_compile": not args.no_jit,
+        "jit_compile": False if args.no_jit else "auto",
     }
 
 
@@ -296,7 +293,7 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
         metrics=[MaskedTokenAccuracy()],
         strategy=strategy,
         model_dir=model_dir,
-        jit_compile="auto" if config.get("jit_compile", True) else False,
+        jit_compile="auto" if config.get("jit_compile", "auto") else False,
     )
     # Every worker builds the same seeded batches and keeps its slice of each.
     options = tf.data.Options()
@@ -591,8 +588,8 @@ def export(args):
 
 def _add_decoding(parser):
     parser.add_argument("--method", default="beam", help="beam, greedy, top_k, top_p")
-    parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--length-penalty", type=float, default=0.6)
+    parser.add_argument("--beam-size", type=int, default=DEFAULTS.beam_size)
+    parser.add_argument("--length-penalty", type=float, default=DEFAULTS.length_penalty)
 
 
 def add_parser(subparsers):
@@ -611,7 +608,7 @@ def add_parser(subparsers):
     )
     train_parser.add_argument("--data", default="ding", help=CORPUS_HELP)
     train_parser.add_argument("--model-dir", required=True)
-    train_parser.add_argument("--preset", default="transformer_tiny")
+    train_parser.add_argument("--preset", default=DEFAULTS.preset)
     for name in MODEL_OVERRIDES:
         train_parser.add_argument(
             "--" + name.replace("_", "-"),
@@ -629,26 +626,43 @@ def add_parser(subparsers):
         "--epochs", type=int, default=1000, help="epochs to add in this run"
     )
     train_parser.add_argument(
-        "--vocabulary-size", type=int, default=8000, help="WordPiece subwords"
+        "--vocabulary-size",
+        type=int,
+        default=DEFAULTS.vocabulary_size,
+        help="WordPiece subwords",
     )
     train_parser.add_argument("--separate-vocabularies", action="store_true")
     train_parser.add_argument("--lower-case", action="store_true")
     train_parser.add_argument(
-        "--max-length", type=int, default=64, help="longer pairs are skipped"
+        "--max-length",
+        type=int,
+        default=DEFAULTS.max_length,
+        help="longer pairs are skipped",
     )
     train_parser.add_argument(
-        "--tokens-per-batch", type=int, default=4096, help="batch token budget"
+        "--tokens-per-batch",
+        type=int,
+        default=DEFAULTS.tokens_per_batch,
+        help="batch token budget",
     )
-    train_parser.add_argument("--warmup-steps", type=int, default=1000)
-    train_parser.add_argument("--learning-rate-scale", type=float, default=1.0)
-    train_parser.add_argument("--label-smoothing", type=float, default=0.1)
+    train_parser.add_argument("--warmup-steps", type=int, default=DEFAULTS.warmup_steps)
+    train_parser.add_argument(
+        "--learning-rate-scale", type=float, default=DEFAULTS.learning_rate_scale
+    )
+    train_parser.add_argument(
+        "--label-smoothing", type=float, default=DEFAULTS.label_smoothing
+    )
     train_parser.add_argument(
         "--bleu-every", type=int, default=1, help="epochs; 0: off"
     )
     train_parser.add_argument("--bleu-examples", type=int, default=200)
     train_parser.add_argument("--seed", type=int, default=1234)
     train_parser.add_argument("--test-size", type=int, default=1000)
-    train_parser.add_argument("--no-jit", action="store_true", help="disable XLA")
+    train_parser.add_argument(
+        "--no-jit",
+        action="store_true",
+        help="disable XLA (by default on for GPUs, off on CPUs)",
+    )
     train_parser.add_argument(
         "--mixed-precision",
         action="store_true",
