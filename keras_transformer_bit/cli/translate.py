@@ -119,20 +119,26 @@ def build_model(config, source_tokenizer, target_tokenizer):
     return Transformer.from_preset(config["preset"], **overrides)
 
 
-def compile_model(model, config):
-    """The translation recipe's optimizer, loss and masked token accuracy.
-
-    XLA defaults to Keras' "auto": on for GPUs, off on CPUs, where it compiles
-    once per batch shape (tens of seconds each) for no faster step.
-    """
-    recipe = translation_recipe(
+def _recipe(config):
+    """The translation recipe with a run's training choices."""
+    return translation_recipe(
+        max_length=config["max_length"],
+        tokens_per_batch=config["tokens_per_batch"],
         warmup_steps=config.get("warmup_steps", DEFAULTS.warmup_steps),
         learning_rate_scale=config.get(
             "learning_rate_scale", DEFAULTS.learning_rate_scale
         ),
         label_smoothing=config.get("label_smoothing", DEFAULTS.label_smoothing),
     )
-    return recipe.compile(model, jit_compile=config.get("jit_compile", "auto"))
+
+
+def compile_model(model, config):
+    """The translation recipe's optimizer, loss and masked token accuracy.
+
+    XLA defaults to Keras' "auto": on for GPUs, off on CPUs, where it compiles
+    once per batch shape (tens of seconds each) for no faster step.
+    """
+    return _recipe(config).compile(model, jit_compile=config.get("jit_compile", "auto"))
 
 
 def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
@@ -179,25 +185,10 @@ def load_run(model_dir):
 
 
 def make_datasets(corpus, config, source_tokenizer, target_tokenizer):
-    from keras_transformer_bit.data.translation_pipeline import (
-        make_translation_dataset,
+    """Length-bucketed training and validation datasets of the recipe."""
+    return _recipe(config).datasets(
+        corpus, source_tokenizer, target_tokenizer, seed=config["seed"]
     )
-
-    common = dict(
-        source_tokenizer=source_tokenizer,
-        target_tokenizer=target_tokenizer,
-        max_length=config["max_length"],
-        tokens_per_batch=config["tokens_per_batch"],
-    )
-    train = make_translation_dataset(
-        corpus.train, shuffle=True, seed=config["seed"], **common
-    )
-    validation = None
-    if corpus.validation:
-        validation = make_translation_dataset(
-            corpus.validation, shuffle=False, **common
-        )
-    return train, validation
 
 
 def _load_corpus(config):

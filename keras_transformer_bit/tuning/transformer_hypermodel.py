@@ -1,6 +1,5 @@
 """KerasTuner hypermodel for the Transformer."""
 
-import keras
 import keras_tuner
 
 from keras_transformer_bit.tuning.search_space import (
@@ -82,11 +81,7 @@ class TransformerHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         from keras_transformer_bit.models import Transformer
-        from keras_transformer_bit.recipes import (
-            LabelSmoothedCrossEntropy,
-            MaskedTokenAccuracy,
-            NoamSchedule,
-        )
+        from keras_transformer_bit.recipes import translation_recipe
 
         values = self.values(hp)
         if values["hidden_dim"] % values["num_heads"]:
@@ -108,22 +103,12 @@ class TransformerHyperModel(keras_tuner.HyperModel):
                 max_sequence_length=self.max_sequence_length,
                 share_embeddings=self.source_vocabulary_size is None,
             )
-            schedule = NoamSchedule(
-                values["hidden_dim"],
+            recipe = translation_recipe(
                 warmup_steps=values["warmup_steps"],
-                scale=values["learning_rate_scale"],
+                learning_rate_scale=values["learning_rate_scale"],
+                label_smoothing=values["label_smoothing"],
             )
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9
-                ),
-                loss=LabelSmoothedCrossEntropy(
-                    label_smoothing=values["label_smoothing"]
-                ),
-                metrics=[MaskedTokenAccuracy()],
-                jit_compile=self.jit_compile,
-            )
-            return model
+            return recipe.compile(model, jit_compile=self.jit_compile)
 
         if self.strategy is None:
             return build_model()
