@@ -37,7 +37,7 @@ Usage:
 
 Fault tolerance. Every training run (the upstream one and each fine-tune)
 lives in its own directory under `--work-dir`, is split into epochs and backs
-up after each (`ktb.distribute.training_callbacks`: BackupAndRestore, and
+up after each (`ktb.distribute.training_callbacks`: AtomicBackupAndRestore, and
 TensorBoard logs there too). Interrupted, the same command with the same
 `--work-dir` resumes the run it was in at its last finished epoch (the
 finished ones are redone; pass `--work-dir` to keep the directory, which is

@@ -8,7 +8,7 @@ A run lives in one model directory:
     model.keras                 the latest finished weights (and optimizer state)
     history.json                one entry per epoch: losses, val_bleu, minutes
     logs/                       TensorBoard (train, validation incl. BLEU)
-    backup/                     only while training (keras BackupAndRestore)
+    backup/                     only while training (AtomicBackupAndRestore)
     checkpoints/                the same, with --strategy multi_worker
 
 Running `train` again on the same directory resumes: it reloads the model and

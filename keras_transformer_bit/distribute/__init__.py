@@ -4,6 +4,9 @@ Example:
 >>> strategy = keras_transformer_bit.distribute.get_strategy("auto")
 """
 
+from keras_transformer_bit.distribute.atomic_backup_and_restore import (  # noqa: F401
+    AtomicBackupAndRestore,
+)
 from keras_transformer_bit.distribute.batch_scaling import (  # noqa: F401
     average_loss,
     global_batch_size,

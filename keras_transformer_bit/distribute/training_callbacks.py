@@ -4,6 +4,10 @@ import os
 
 import keras
 
+from keras_transformer_bit.distribute.atomic_backup_and_restore import (
+    AtomicBackupAndRestore,
+)
+
 BACKUP_DIRNAME = "backup"
 LOGS_DIRNAME = "logs"
 
@@ -15,17 +19,18 @@ def training_callbacks(
     backup_save_freq="epoch",
     delete_backup_when_done=True,
 ):
-    """`BackupAndRestore` and `TensorBoard` callbacks under one model directory.
+    """`AtomicBackupAndRestore` and `TensorBoard` callbacks under one model dir.
 
-    `BackupAndRestore` writes a backup under `model_dir/backup` at the end of
-    each epoch (or every `backup_save_freq` steps); when the same command runs
-    again after a crash or preemption, `fit` restores model, optimizer and epoch
-    from it, so at most one epoch is lost. TensorBoard logs go to
+    `AtomicBackupAndRestore` writes a backup under `model_dir/backup` at the
+    end of each epoch (or every `backup_save_freq` steps); when the same command
+    runs again after a crash or preemption, `fit` restores model, optimizer and
+    epoch from it, so at most one epoch is lost, even when the process was
+    killed in the middle of writing a backup. TensorBoard logs go to
     `model_dir/logs`.
 
     Args:
         model_dir: str. The run's directory.
-        backup: bool. Add `BackupAndRestore`. Defaults to `True`.
+        backup: bool. Add `AtomicBackupAndRestore`. Defaults to `True`.
         tensorboard: bool. Add `TensorBoard`. Defaults to `True`.
         backup_save_freq: `"epoch"` or int (steps). Defaults to `"epoch"`.
         delete_backup_when_done: bool. Delete the backup once `fit` finishes,
@@ -37,7 +42,7 @@ def training_callbacks(
     Example:
     >>> callbacks = training_callbacks("runs/demo")
     >>> [type(c).__name__ for c in callbacks]
-    ['BackupAndRestore', 'TensorBoard']
+    ['AtomicBackupAndRestore', 'TensorBoard']
     """
     if not model_dir:
         raise ValueError(
@@ -46,7 +51,7 @@ def training_callbacks(
     callbacks = []
     if backup:
         callbacks.append(
-            keras.callbacks.BackupAndRestore(
+            AtomicBackupAndRestore(
                 backup_dir=os.path.join(model_dir, BACKUP_DIRNAME),
                 save_freq=backup_save_freq,
                 delete_checkpoint=delete_backup_when_done,

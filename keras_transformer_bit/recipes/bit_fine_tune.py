@@ -64,7 +64,7 @@ def schedule_epochs(total_steps, num_epochs):
 class _StopAtStep(keras.callbacks.Callback):
     """Ends `fit` once the optimizer has made `total_steps` updates.
 
-    Keyed on `optimizer.iterations`, which `BackupAndRestore` restores, so a
+    Keyed on `optimizer.iterations`, which `AtomicBackupAndRestore` restores, so a
     resumed run stops at the same update as an uninterrupted one.
     """
 
@@ -104,7 +104,7 @@ def bit_fine_tune(
     one may be shorter). The learning rate follows the optimizer's update
     count, so the split leaves the schedule unchanged; it only sets how often
     progress is logged and backed up. With `model_dir`, a backup is written
-    after every epoch (`ktb.distribute.training_callbacks`: BackupAndRestore
+    after every epoch (`ktb.distribute.training_callbacks`: AtomicBackupAndRestore
     and TensorBoard), so the same call after a crash resumes at the last
     finished epoch; the backup is deleted once the schedule is done.
 

@@ -51,7 +51,7 @@ def test_batch_and_learning_rate_scaling():
 
 def test_training_callbacks_live_under_the_model_dir(tmp_path):
     backup, board = ktb.distribute.training_callbacks(str(tmp_path))
-    assert isinstance(backup, keras.callbacks.BackupAndRestore)
+    assert isinstance(backup, ktb.distribute.AtomicBackupAndRestore)
     assert backup.backup_dir == os.path.join(str(tmp_path), "backup")
     assert isinstance(board, keras.callbacks.TensorBoard)
     assert board.log_dir == os.path.join(str(tmp_path), "logs")

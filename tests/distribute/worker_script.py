@@ -2,7 +2,7 @@
 
 `--mode loop` trains with `CustomTrainingLoop` under `--strategy` (one process,
 or one worker of a `LocalCluster`); `--mode fit` trains with `model.fit` and the
-package's `training_callbacks` (BackupAndRestore + TensorBoard). Prints one line
+package's `training_callbacks` (AtomicBackupAndRestore + TensorBoard). Prints one line
 per finished epoch: `EPOCH_END <epoch> <sum of weights>`.
 """
 
@@ -31,7 +31,7 @@ class _Report(keras.callbacks.Callback):
         self.args = args
 
     def on_epoch_begin(self, epoch, logs=None):
-        # After BackupAndRestore: the weights this epoch starts from.
+        # After the backup is restored: the weights this epoch starts from.
         print(f"EPOCH_BEGIN {epoch} {_weights_sum(self.model):.10f}", flush=True)
 
     def on_train_batch_end(self, batch, logs=None):
