@@ -7,6 +7,7 @@ from keras_transformer_bit.models.transformer.generation import (
     _compiled_generate_function,
 )
 from keras_transformer_bit.samplers import BeamSampler, get_sampler
+from keras_transformer_bit.utils import check_positive_int
 
 DEFAULT_MAX_LENGTH = 128
 
@@ -88,10 +89,7 @@ class Translator:
             ("max_source_length", max_source_length),
             ("batch_size", batch_size),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"{name} must be a positive int. Received: {name}={value}"
-                )
+            check_positive_int(name, value)
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer

@@ -1,8 +1,8 @@
 """Seeded, stratified few-shot sampling: exactly k examples of every class."""
 
-import numbers
-
 import numpy as np
+
+from keras_transformer_bit.utils import check_positive_int
 
 
 def few_shot_indices(labels, shots, seed=0, num_classes=None):
@@ -30,8 +30,7 @@ def few_shot_indices(labels, shots, seed=0, num_classes=None):
     >>> few_shot_indices([0, 0, 1, 1, 1, 2, 2], shots=2, seed=0).shape
     (6,)
     """
-    if isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots < 1:
-        raise ValueError(f"shots must be a positive int. Received: shots={shots!r}")
+    shots = check_positive_int("shots", shots)
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(

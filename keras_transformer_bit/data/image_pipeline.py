@@ -1,7 +1,5 @@
 """The BiT image-classification input pipeline in tf.data."""
 
-import numbers
-
 import tensorflow as tf
 
 from keras_transformer_bit.data.image_preprocessing import (
@@ -11,11 +9,7 @@ from keras_transformer_bit.data.image_preprocessing import (
 )
 from keras_transformer_bit.data.labeled_images import LabeledImages
 from keras_transformer_bit.data.mixup import mixup
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+from keras_transformer_bit.utils import check_positive_int
 
 
 def _check_element_spec(dataset):
@@ -86,11 +80,11 @@ def image_classification_pipeline(
     ...     train, 10, training=True, batch_size=64, crop_size=rule.crop_size,
     ...     resize_size=rule.resize_size, mixup_alpha=rule.mixup_alpha, seed=0)
     """
-    _check_positive_int("num_classes", num_classes)
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("crop_size", crop_size)
+    check_positive_int("num_classes", num_classes)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("crop_size", crop_size)
     resize_size = crop_size if resize_size is None else resize_size
-    _check_positive_int("resize_size", resize_size)
+    check_positive_int("resize_size", resize_size)
     if resize_size < crop_size:
         raise ValueError(
             f"resize_size must be >= crop_size={crop_size}. "

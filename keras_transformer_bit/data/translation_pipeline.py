@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_transformer_bit.utils import check_positive_int
+
 
 def _length_bounds(max_length, bucket_width):
     """Upper length bounds of the buckets: bucket_width, 2*bucket_width, ..."""
@@ -68,15 +70,9 @@ def make_translation_dataset(
     ...     corpus.train, tokenizer, tokenizer)  # doctest: +SKIP
     >>> model.fit(dataset, epochs=10)  # doctest: +SKIP
     """
-    for name, value in (
-        ("max_length", max_length),
-        ("tokens_per_batch", tokens_per_batch),
-        ("bucket_width", bucket_width),
-    ):
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError(
-                f"{name} must be a positive int. Received: {name}={value!r}"
-            )
+    max_length = check_positive_int("max_length", max_length)
+    tokens_per_batch = check_positive_int("tokens_per_batch", tokens_per_batch)
+    bucket_width = check_positive_int("bucket_width", bucket_width)
     if tokens_per_batch < max_length:
         raise ValueError(
             "tokens_per_batch must hold at least one sequence of max_length tokens. "

@@ -12,12 +12,9 @@ Adam-like optimizers, Krizhevsky 2014).
 
 import tensorflow as tf
 
+from keras_transformer_bit.utils import check_positive_int
+
 SCALING_RULES = ("linear", "sqrt", "none")
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
 
 
 def global_batch_size(per_replica_batch_size, strategy):
@@ -27,7 +24,7 @@ def global_batch_size(per_replica_batch_size, strategy):
     >>> global_batch_size(32, tf.distribute.get_strategy())
     32
     """
-    _check_positive_int("per_replica_batch_size", per_replica_batch_size)
+    check_positive_int("per_replica_batch_size", per_replica_batch_size)
     return per_replica_batch_size * strategy.num_replicas_in_sync
 
 
@@ -41,7 +38,7 @@ def per_replica_batch_size(global_batch_size, strategy):
     >>> per_replica_batch_size(64, tf.distribute.get_strategy())
     64
     """
-    _check_positive_int("global_batch_size", global_batch_size)
+    check_positive_int("global_batch_size", global_batch_size)
     replicas = strategy.num_replicas_in_sync
     if global_batch_size % replicas:
         raise ValueError(
@@ -71,8 +68,8 @@ def scale_learning_rate(
         raise ValueError(
             f"rule must be one of {SCALING_RULES}. Received: rule={rule!r}"
         )
-    _check_positive_int("global_batch_size", global_batch_size)
-    _check_positive_int("base_batch_size", base_batch_size)
+    check_positive_int("global_batch_size", global_batch_size)
+    check_positive_int("base_batch_size", base_batch_size)
     ratio = global_batch_size / base_batch_size
     if rule == "linear":
         return learning_rate * ratio

@@ -27,6 +27,7 @@ from keras_transformer_bit.distribute.get_strategy import (
 )
 from keras_transformer_bit.distribute.mixed_precision import resolve_jit_compile
 from keras_transformer_bit.distribute.save_model_on_chief import save_model_on_chief
+from keras_transformer_bit.utils import check_positive_int
 
 CHECKPOINT_DIRNAME = "checkpoints"
 LOGS_DIRNAME = "logs"
@@ -492,10 +493,7 @@ class CustomTrainingLoop:
             dict of lists: `"epoch"`, `"loss"`, the metrics, `"val_*"` and
             `"seconds"` for every epoch run by this call.
         """
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(
-                f"epochs must be a positive int. Received: epochs={epochs}"
-            )
+        epochs = check_positive_int("epochs", epochs)
         if total_steps is not None and (
             not steps_per_epoch
             or not isinstance(total_steps, int)

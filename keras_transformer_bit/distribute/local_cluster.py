@@ -12,6 +12,7 @@ import tempfile
 import time
 
 from keras_transformer_bit.distribute.tf_config import free_ports, make_tf_config
+from keras_transformer_bit.utils import check_positive_int
 
 
 class LocalCluster:
@@ -33,11 +34,7 @@ class LocalCluster:
     def __init__(
         self, command, num_workers=2, env=None, log_dir=None, host="127.0.0.1"
     ):
-        if not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(
-                "num_workers must be a positive int. "
-                f"Received: num_workers={num_workers}"
-            )
+        num_workers = check_positive_int("num_workers", num_workers)
         self.command = list(command)
         self.num_workers = num_workers
         self.env = dict(env or {})

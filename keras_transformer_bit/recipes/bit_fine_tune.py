@@ -2,12 +2,12 @@
 
 import contextlib
 import math
-import numbers
 
 import keras
 import numpy as np
 
 from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
+from keras_transformer_bit.utils import check_positive_int
 
 # Epochs the HyperRule schedule is split into: a backup after each, so a crash
 # costs at most a tenth of the run.
@@ -48,15 +48,8 @@ def schedule_epochs(total_steps, num_epochs):
     >>> schedule_epochs(500, 10), schedule_epochs(7, 3), schedule_epochs(7, 10)
     ((10, 50), (3, 3), (7, 1))
     """
-    for name, value in (("total_steps", total_steps), ("num_epochs", num_epochs)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Integral)
-            or value < 1
-        ):
-            raise ValueError(
-                f"{name} must be a positive int. Received: {name}={value!r}"
-            )
+    total_steps = check_positive_int("total_steps", total_steps)
+    num_epochs = check_positive_int("num_epochs", num_epochs)
     steps_per_epoch = math.ceil(total_steps / num_epochs)
     return math.ceil(total_steps / steps_per_epoch), steps_per_epoch
 

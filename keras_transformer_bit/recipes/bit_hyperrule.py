@@ -14,6 +14,7 @@ import numbers
 import keras
 
 from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
+from keras_transformer_bit.utils import check_positive_int
 
 BASE_BATCH_SIZE = 512
 BASE_LEARNING_RATE = 0.003
@@ -24,16 +25,9 @@ MEDIUM_DATASET_SIZE = 500_000
 
 
 def _check_dataset_size(dataset_size):
-    if (
-        isinstance(dataset_size, bool)
-        or not isinstance(dataset_size, numbers.Integral)
-        or dataset_size < 1
-    ):
-        raise ValueError(
-            "dataset_size must be a positive int (the number of training "
-            f"examples). Received: dataset_size={dataset_size!r}"
-        )
-    return int(dataset_size)
+    return check_positive_int(
+        "dataset_size", dataset_size, meaning="the number of training examples"
+    )
 
 
 def _check_image_size(image_size):
@@ -141,14 +135,7 @@ class BiTHyperRule:
         Args:
             batch_size: int. Examples per optimizer update.
         """
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, numbers.Integral)
-            or batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive int. Received: batch_size={batch_size}"
-            )
+        batch_size = check_positive_int("batch_size", batch_size)
         # Same number of examples seen at every support; same lr per example.
         supports = tuple(
             math.ceil(s * self.batch_size / batch_size) for s in self.supports
@@ -186,14 +173,7 @@ class BiTHyperRule:
 
         Not part of the HyperRule: for small machines.
         """
-        if (
-            isinstance(crop_size, bool)
-            or not isinstance(crop_size, int)
-            or crop_size < 1
-        ):
-            raise ValueError(
-                f"crop_size must be a positive int. Received: crop_size={crop_size}"
-            )
+        crop_size = check_positive_int("crop_size", crop_size)
         resize_size = round(crop_size * self.resize_size / self.crop_size)
         return dataclasses.replace(self, resize_size=resize_size, crop_size=crop_size)
 

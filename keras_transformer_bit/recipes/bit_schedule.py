@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_transformer_bit.utils import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
 class BiTSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -61,14 +63,9 @@ class BiTSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 "supports must be at least two strictly increasing positive "
                 f"step counts. Received: supports={supports}"
             )
-        if (
-            not isinstance(gradient_accumulation_steps, int)
-            or gradient_accumulation_steps < 1
-        ):
-            raise ValueError(
-                "gradient_accumulation_steps must be a positive int. "
-                f"Received: gradient_accumulation_steps={gradient_accumulation_steps}"
-            )
+        gradient_accumulation_steps = check_positive_int(
+            "gradient_accumulation_steps", gradient_accumulation_steps
+        )
         self.base_learning_rate = base_learning_rate
         self.supports = supports
         self.gradient_accumulation_steps = gradient_accumulation_steps

@@ -5,6 +5,8 @@ import time
 import keras
 import numpy as np
 
+from keras_transformer_bit.utils import check_positive_int
+
 
 def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
     """sacreBLEU corpus BLEU of detokenized translations against one reference each.
@@ -140,11 +142,7 @@ class BleuCallback(keras.callbacks.Callback):
         translate_fn=None,
     ):
         super().__init__()
-        if not isinstance(every_n_epochs, int) or every_n_epochs <= 0:
-            raise ValueError(
-                "every_n_epochs must be a positive int. "
-                f"Received: every_n_epochs={every_n_epochs!r}"
-            )
+        every_n_epochs = check_positive_int("every_n_epochs", every_n_epochs)
         pairs = list(pairs)[:num_examples]
         if not pairs:
             raise ValueError("BleuCallback needs at least one validation pair.")

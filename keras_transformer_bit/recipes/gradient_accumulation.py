@@ -13,6 +13,8 @@ backend), hence `tf` here.
 import keras
 import tensorflow as tf
 
+from keras_transformer_bit.utils import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
 class GradientAccumulation(keras.Model):
@@ -36,14 +38,7 @@ class GradientAccumulation(keras.Model):
 
     def __init__(self, model, num_splits, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(num_splits, bool) or not isinstance(num_splits, int):
-            raise ValueError(
-                f"num_splits must be a positive int. Received: num_splits={num_splits}"
-            )
-        if num_splits < 1:
-            raise ValueError(
-                f"num_splits must be a positive int. Received: num_splits={num_splits}"
-            )
+        num_splits = check_positive_int("num_splits", num_splits)
         self.model = model
         self.num_splits = num_splits
 

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_transformer_bit.utils import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
 class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -27,11 +29,8 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, hidden_dim, warmup_steps=4000, scale=1.0):
         super().__init__()
-        for name, value in (("hidden_dim", hidden_dim), ("warmup_steps", warmup_steps)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(
-                    f"{name} must be a positive int. Received: {name}={value}"
-                )
+        hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        warmup_steps = check_positive_int("warmup_steps", warmup_steps)
         if not isinstance(scale, (int, float)) or scale <= 0:
             raise ValueError(f"scale must be a positive float. Received: scale={scale}")
         self.hidden_dim = hidden_dim

@@ -8,7 +8,6 @@ base model with the schedule of Vaswani et al. 2017 (§5.3-5.4).
 """
 
 import dataclasses
-import numbers
 
 import keras
 
@@ -17,6 +16,7 @@ from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
 )
 from keras_transformer_bit.recipes.masked_token_accuracy import MaskedTokenAccuracy
 from keras_transformer_bit.recipes.noam_schedule import NoamSchedule
+from keras_transformer_bit.utils import check_positive_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,18 +205,12 @@ def translation_recipe(name="cpu_budget", **changes):
             f"{sorted(fields)}."
         )
     recipe = TranslationRecipe(**{**translation_recipes[name], **changes})
-    for field in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
-        value = getattr(recipe, field)
-        if (
-            not isinstance(value, numbers.Integral)
-            or isinstance(value, bool)
-            or (value <= 0)
-        ):
-            raise ValueError(
-                f"{field} must be a positive int. Received: {field}={value!r}"
-            )
-    if recipe.beam_size < 1:
-        raise ValueError(
-            f"beam_size must be a positive int. Received: beam_size={recipe.beam_size}"
-        )
+    for field in (
+        "vocabulary_size",
+        "max_length",
+        "tokens_per_batch",
+        "warmup_steps",
+        "beam_size",
+    ):
+        check_positive_int(field, getattr(recipe, field))
     return recipe
