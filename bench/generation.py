@@ -119,6 +119,41 @@ def _full_recompute_greedy(model, source_ids, new_tokens):
     return run
 
 
+def _decoder_steps(model, source_ids, rows_per_source, new_tokens, jit_compile):
+    """The cached decoder alone, for the cost of rows: no sampler bookkeeping.
+
+    Each source row is decoded `rows_per_source` times (the rows a beam search
+    of that size decodes); a step is `decode_step` (embedding, layers, output
+    projection) and an argmax, with no log-softmax, top-k or cache reorder.
+    """
+
+    @tf.function(jit_compile=jit_compile)
+    def run(source_ids):
+        encoded, mask = model.encode(source_ids)
+        encoded = tf.repeat(encoded, rows_per_source, axis=0)
+        mask = tf.repeat(mask, rows_per_source, axis=0)
+        self_cache, cross_cache = model.build_decoder_cache(
+            encoded, new_tokens, per_layer=True
+        )
+
+        def body(index, tokens, self_cache):
+            logits, self_cache = model.decode_step(
+                tokens, index, mask, self_cache, cross_cache
+            )
+            return (
+                index + 1,
+                tf.argmax(logits, -1, output_type=tf.int32)[:, None],
+                (self_cache),
+            )
+
+        start = tf.fill([tf.shape(encoded)[0], 1], model.start_token_id)
+        return tf.while_loop(
+            lambda index, *_: index < new_tokens, body, (0, start, self_cache)
+        )[1]
+
+    return lambda: run(source_ids).numpy()
+
+
 class KerasHubSeq2Seq:
     """An encoder-decoder of keras-hub layers, decoded with their caches."""
 
@@ -298,6 +333,12 @@ def main():
         contenders[f"keras_hub jit={jit}"] = lambda jit=jit: hub_functions[jit](
             source_ids
         ).numpy()
+        # Where beam search's time goes: the decoder alone on batch and on
+        # batch * beam rows.
+        for rows in (1, args.beam_size):
+            contenders[f"steps x{rows} jit={jit}"] = _decoder_steps(
+                model, source_ids, rows, new_tokens, jit
+            )
     recompute = _full_recompute_greedy(model, source_ids, new_tokens)
     _full_recompute_greedy(model, source_ids, 3)()  # trace the relaxed shapes
     for function in contenders.values():
@@ -361,6 +402,16 @@ def main():
                 f"<= {TARGETS['beam']}x",
                 value <= TARGETS["beam"],
             )
+        )
+    for jit in jit_modes:
+        steps = ratio(
+            f"steps x{args.beam_size} jit={jit}", f"steps x1 jit={jit}", cpu, np.median
+        )
+        beam = ratio(f"beam jit={jit}", f"greedy jit={jit}", cpu, np.median)
+        print(
+            f"jit_compile={jit}: the decoder alone (decode_step + argmax, no "
+            f"search bookkeeping) on {args.beam_size}x the rows takes {steps:.2f}x "
+            f"the time; beam search adds {beam / steps:.2f}x on top of that."
         )
     print()
     print("## Generation (bench/generation.py)")

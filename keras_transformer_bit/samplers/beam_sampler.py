@@ -117,7 +117,6 @@ class BeamSampler:
         beam_size = self.beam_size
         positions = ops.arange(length, dtype="int32")[None, None, :]
         max_new_tokens = length - 1 - start_index
-        batch_offsets = ops.arange(batch_size, dtype="int32")[:, None] * beam_size
 
         def cond(
             index,
@@ -152,7 +151,7 @@ class BeamSampler:
             # rather than a top_k over beam * vocabulary_size per sequence.
             # Ties resolve as in the flat top_k: lower beam, then lower token.
             k = min(beam_size, vocabulary_size)
-            beam_top, beam_tokens = ops.top_k(candidates, k=k)
+            beam_top, beam_tokens = top_k(candidates, k=k)
             top_log_probs, top_indices = ops.top_k(
                 ops.reshape(beam_top, (-1, beam_size * k)), k=beam_size
             )
@@ -167,10 +166,7 @@ class BeamSampler:
             # Reorder hypotheses (and the step function's state) by parent.
             new_ids = ops.take_along_axis(alive_ids, parents[:, :, None], axis=1)
             new_ids = ops.where(positions == index + 1, tokens[:, :, None], new_ids)
-            gather = ops.reshape(parents + batch_offsets, (-1,))
-            state = keras.tree.map_structure(
-                lambda x: ops.take(x, gather, axis=0), state
-            )
+            state = self.reorder_state(state, parents)
 
             new_length = index + 1 - start_index
             ends = _ends(tokens, end_token_id, new_length >= max_new_tokens)
@@ -232,6 +228,23 @@ class BeamSampler:
             "num_return_sequences": self.num_return_sequences,
         }
 
+    def reorder_state(self, state, parents):
+        """Moves each tensor of `state` to the rows of the surviving hypotheses.
+
+        Args:
+            state: a nest of tensors with `batch * beam_size` leading rows.
+            parents: int32 `(batch, beam_size)`: the beam each new hypothesis
+                extends.
+
+        Returns:
+            `state` with row `b * beam_size + k` taken from row `b *
+            beam_size + parents[b, k]`.
+        """
+        beam_size = self.beam_size
+        batch_offsets = ops.arange(ops.shape(parents)[0], dtype="int32")[:, None]
+        gather = ops.reshape(parents + batch_offsets * beam_size, (-1,))
+        return keras.tree.map_structure(lambda x: ops.take(x, gather, axis=0), state)
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
@@ -242,3 +255,47 @@ def _ends(tokens, end_token_id, buffer_full):
     if end_token_id is None:
         return ops.logical_or(ops.zeros_like(tokens, "bool"), buffer_full)
     return ops.logical_or(tokens == end_token_id, buffer_full)
+
+
+def top_k(x, k, block_size=64):
+    """`ops.top_k` over the last axis, searching only the most promising blocks.
+
+    The last axis is cut into blocks of `block_size`; the `k` best entries lie
+    in the `k` blocks with the best maxima (with ties broken towards lower
+    indices, as `ops.top_k` breaks them), so one vectorised max per block and
+    a `top_k` over `k * block_size` gathered entries give the same values and
+    indices as `ops.top_k` over the whole axis. For beam 4 over 8000 tokens
+    (`bench/generation.py`) that is about 0.5 ms a step instead of 2 ms.
+
+    Args:
+        x: float tensor `(..., n)`.
+        k: int, at most `n`.
+        block_size: int. Defaults to `64`.
+
+    Returns:
+        `(values, indices)` like `ops.top_k(x, k)`: `(..., k)`, best first,
+        int32 indices.
+    """
+    n = x.shape[-1]
+    num_blocks = -(-n // block_size)
+    if num_blocks <= k:
+        values, indices = ops.top_k(x, k=k)
+        return values, ops.cast(indices, "int32")
+    leading = tuple(ops.shape(x)[:-1])
+    padding = num_blocks * block_size - n
+    if padding:
+        # Padding sorts after every entry: -inf, at the highest indices.
+        pad_width = [(0, 0)] * (len(leading)) + [(0, padding)]
+        x = ops.pad(x, pad_width, constant_values=_NEG_INF)
+    blocks = ops.reshape(x, leading + (num_blocks, block_size))
+    _, best_blocks = ops.top_k(ops.max(blocks, axis=-1), k=k)
+    # Ascending block order keeps the gathered entries in index order, so the
+    # final top_k breaks ties towards lower indices as one over `x` would.
+    best_blocks = ops.sort(ops.cast(best_blocks, "int32"), axis=-1)
+    gathered = ops.take_along_axis(blocks, best_blocks[..., None], axis=-2)
+    values, positions = ops.top_k(
+        ops.reshape(gathered, leading + (k * block_size,)), k=k
+    )
+    positions = ops.cast(positions, "int32")
+    block = ops.take_along_axis(best_blocks, positions // block_size, axis=-1)
+    return values, block * block_size + positions % block_size

@@ -4,6 +4,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_transformer_bit.samplers import BeamSampler, GreedySampler
+from keras_transformer_bit.samplers.beam_sampler import top_k
 from tests.samplers.toy_steps import PrefixTable, constant_step
 
 END = 3
@@ -111,3 +112,18 @@ def test_compiles_in_tf_function(jit_compile):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BeamSampler(**kwargs)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("size, k, block_size", [(700, 4, 64), (640, 4, 64), (9, 3, 2)])
+def test_blocked_top_k_equals_top_k_with_ties(jit_compile, size, k, block_size):
+    rng = np.random.default_rng(size)
+    x = rng.integers(-4, 4, size=(3, 2, size)).astype("float32")  # many ties
+    x[0, 0] = -np.inf
+    x[1, 1, : size // 2] = -np.inf
+    values, indices = tf.function(
+        lambda x: top_k(x, k, block_size=block_size), jit_compile=jit_compile
+    )(x)
+    expected_values, expected_indices = ops.top_k(x, k)
+    np.testing.assert_array_equal(ops.convert_to_numpy(values), expected_values)
+    np.testing.assert_array_equal(ops.convert_to_numpy(indices), expected_indices)

@@ -4,6 +4,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_transformer_bit.samplers import GreedySampler
+from keras_transformer_bit.samplers.greedy_sampler import first_argmax
 from tests.samplers.toy_steps import PrefixTable
 
 END = 3
@@ -70,3 +71,14 @@ def test_compiles_in_tf_function(jit_compile):
 def test_bad_temperature():
     with pytest.raises(ValueError, match="Received: temperature=0"):
         GreedySampler(temperature=0)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_first_argmax_equals_argmax_with_ties(jit_compile):
+    rng = np.random.default_rng(0)
+    logits = rng.integers(-3, 3, size=(6, 50)).astype("float32")
+    logits[0] = -np.inf  # a row of ties only
+    logits[1, 7] = np.inf
+    expected = np.argmax(logits, axis=-1)
+    first = tf.function(first_argmax, jit_compile=jit_compile)(logits)
+    np.testing.assert_array_equal(ops.convert_to_numpy(first), expected)
