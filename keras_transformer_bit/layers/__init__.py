@@ -1,6 +1,9 @@
 """Public layers: one per file. Add one import line per layer."""
 
 from keras_transformer_bit.layers.bit_bottleneck_unit import BiTBottleneckUnit  # noqa: F401
+from keras_transformer_bit.layers.group_normalization import (  # noqa: F401
+    GroupNormalization,
+)
 from keras_transformer_bit.layers.multi_head_attention import (  # noqa: F401
     MultiHeadAttention,
 )
