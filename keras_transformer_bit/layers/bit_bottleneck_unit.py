@@ -3,14 +3,10 @@ from keras import ops
 
 from keras_transformer_bit.layers.group_normalization import GroupNormalization
 from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
+from keras_transformer_bit.utils import check_positive_int
 
 CONV_LAYERS = ("standardized_conv2d", "conv2d")
 NORM_LAYERS = ("group_norm", "batch_norm")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value}")
 
 
 def make_conv(
@@ -135,9 +131,9 @@ class BiTBottleneckUnit(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("filters", filters)
-        _check_positive_int("strides", strides)
-        _check_positive_int("norm_groups", norm_groups)
+        check_positive_int("filters", filters)
+        check_positive_int("strides", strides)
+        check_positive_int("norm_groups", norm_groups)
         if not isinstance(use_projection, bool):
             raise ValueError(
                 "use_projection must be a bool. "

@@ -6,10 +6,7 @@ import numbers
 import keras
 from keras import ops
 
-
-def _check_positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value}")
+from keras_transformer_bit.utils import check_positive_int
 
 
 def _check_rate(name, value):
@@ -132,12 +129,12 @@ class MultiHeadAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("num_heads", num_heads)
-        _check_positive_int("key_dim", key_dim)
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("key_dim", key_dim)
         if value_dim is not None:
-            _check_positive_int("value_dim", value_dim)
+            check_positive_int("value_dim", value_dim)
         if output_dim is not None:
-            _check_positive_int("output_dim", output_dim)
+            check_positive_int("output_dim", output_dim)
         _check_rate("dropout", dropout)
         self.num_heads = num_heads
         self.key_dim = key_dim

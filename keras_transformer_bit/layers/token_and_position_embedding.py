@@ -5,9 +5,9 @@ import math
 import keras
 from keras import ops
 
-from keras_transformer_bit.layers.multi_head_attention import _check_positive_int
 from keras_transformer_bit.layers.position_embedding import PositionEmbedding
 from keras_transformer_bit.layers.sine_position_encoding import SinePositionEncoding
+from keras_transformer_bit.utils import check_positive_int
 
 POSITION_ENCODINGS = ("sine", "learned")
 
@@ -73,9 +73,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("vocabulary_size", vocabulary_size)
-        _check_positive_int("sequence_length", sequence_length)
-        _check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("sequence_length", sequence_length)
+        check_positive_int("embedding_dim", embedding_dim)
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(
                 f"position_encoding must be one of {POSITION_ENCODINGS}. "

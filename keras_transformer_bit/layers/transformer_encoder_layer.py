@@ -5,18 +5,18 @@ from keras import ops
 
 from keras_transformer_bit.layers.multi_head_attention import (
     MultiHeadAttention,
-    _check_positive_int,
     _check_rate,
 )
+from keras_transformer_bit.utils import check_positive_int
 
 
 def check_block_arguments(
     hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
 ):
     """Validates the arguments shared by the encoder and decoder layers."""
-    _check_positive_int("hidden_dim", hidden_dim)
-    _check_positive_int("intermediate_dim", intermediate_dim)
-    _check_positive_int("num_heads", num_heads)
+    check_positive_int("hidden_dim", hidden_dim)
+    check_positive_int("intermediate_dim", intermediate_dim)
+    check_positive_int("num_heads", num_heads)
     if hidden_dim % num_heads:
         raise ValueError(
             "num_heads must divide hidden_dim. Received: "

@@ -6,6 +6,7 @@ from keras_transformer_bit.layers.bit_bottleneck_unit import (
     make_conv,
     make_norm,
 )
+from keras_transformer_bit.utils import check_positive_int
 
 # Units per block of the ResNet depths BiT was released with (He et al. 2016a).
 BLOCK_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
@@ -150,10 +151,7 @@ class BiTBackbone(keras.Model):
             ("base_width", base_width),
             ("norm_groups", norm_groups),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"{name} must be a positive int. Received: {name}={value}"
-                )
+            check_positive_int(name, value)
         check_layer_types(conv_layer, norm_layer)
         widths = block_widths(len(depths), width_factor, base_width)
         root_width = base_width * width_factor

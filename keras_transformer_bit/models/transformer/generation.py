@@ -15,17 +15,11 @@ import keras
 from keras import ops
 
 from keras_transformer_bit.samplers import BeamSampler, get_sampler
+from keras_transformer_bit.utils import check_positive_int
 
 
 def _check_max_length(model, max_length):
-    if (
-        isinstance(max_length, bool)
-        or not isinstance(max_length, int)
-        or max_length <= 0
-    ):
-        raise ValueError(
-            f"max_length must be a positive int. Received: max_length={max_length}"
-        )
+    max_length = check_positive_int("max_length", max_length)
     if max_length > model.max_sequence_length:
         raise ValueError(
             "max_length must be at most the model's max_sequence_length="

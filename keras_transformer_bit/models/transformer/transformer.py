@@ -7,10 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_transformer_bit.layers.multi_head_attention import (
-    _check_positive_int,
-    _check_rate,
-)
+from keras_transformer_bit.layers.multi_head_attention import _check_rate
 from keras_transformer_bit.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
 )
@@ -23,6 +20,7 @@ from keras_transformer_bit.layers.transformer_encoder_layer import (
 from keras_transformer_bit.models.transformer.transformer_presets import (
     transformer_presets,
 )
+from keras_transformer_bit.utils import check_positive_int
 
 INPUT_NAMES = ("encoder_inputs", "decoder_inputs")
 
@@ -141,9 +139,9 @@ class Transformer(keras.Model):
             ("intermediate_dim", intermediate_dim),
             ("max_sequence_length", max_sequence_length),
         ):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if source_vocabulary_size is not None:
-            _check_positive_int("source_vocabulary_size", source_vocabulary_size)
+            check_positive_int("source_vocabulary_size", source_vocabulary_size)
         if hidden_dim % num_heads:
             raise ValueError(
                 "num_heads must divide hidden_dim. Received: "
