@@ -7,19 +7,20 @@ from keras_transformer_bit.layers import GroupNormalization
 from tests.helpers import run_layer_test
 
 
-def _pair(**kwargs):
-    """Our layer and Keras' with the same (random) gamma and beta."""
+def _assert_matches_keras(inputs, seed, atol=1e-5, **kwargs):
+    """Our layer equals Keras' with the same (random) gamma and beta."""
     ours = GroupNormalization(**kwargs)
     theirs = keras.layers.GroupNormalization(**kwargs)
-    return ours, theirs
-
-
-def _assign_random_affine(ours, theirs, seed):
+    ours.build(inputs.shape)
+    theirs.build(inputs.shape)
     rng = np.random.default_rng(seed)
     for ours_weight, theirs_weight in zip(ours.weights, theirs.weights):
         value = rng.uniform(-1.5, 1.5, ours_weight.shape).astype("float32")
         ours_weight.assign(value)
         theirs_weight.assign(value)
+    np.testing.assert_allclose(
+        np.asarray(ours(inputs)), np.asarray(theirs(inputs)), atol=atol
+    )
 
 
 def test_layer_behaviour():
@@ -46,13 +47,7 @@ def test_matches_keras_group_normalization(shape, groups):
     rng = np.random.default_rng(1)
     # A large offset: the two-pass variance must keep its accuracy.
     inputs = (rng.normal(size=shape) * 3.0 + 20.0).astype("float32")
-    ours, theirs = _pair(groups=groups, epsilon=1e-5)
-    ours.build(shape)
-    theirs.build(shape)
-    _assign_random_affine(ours, theirs, seed=2)
-    np.testing.assert_allclose(
-        np.asarray(ours(inputs)), np.asarray(theirs(inputs)), atol=1e-5
-    )
+    _assert_matches_keras(inputs, seed=2, groups=groups, epsilon=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -60,25 +55,12 @@ def test_matches_keras_group_normalization(shape, groups):
 )
 def test_without_center_or_scale(center, scale):
     inputs = np.random.default_rng(3).normal(size=(2, 4, 4, 6)).astype("float32")
-    kwargs = {"groups": 3, "center": center, "scale": scale}
-    ours, theirs = _pair(**kwargs)
-    ours.build(inputs.shape)
-    theirs.build(inputs.shape)
-    _assign_random_affine(ours, theirs, seed=4)
-    np.testing.assert_allclose(
-        np.asarray(ours(inputs)), np.asarray(theirs(inputs)), atol=1e-5
-    )
+    _assert_matches_keras(inputs, seed=4, groups=3, center=center, scale=scale)
 
 
 def test_other_axis_uses_keras_computation():
     inputs = np.random.default_rng(5).normal(size=(2, 6, 4, 4)).astype("float32")
-    ours, theirs = _pair(groups=3, axis=1)
-    ours.build(inputs.shape)
-    theirs.build(inputs.shape)
-    _assign_random_affine(ours, theirs, seed=6)
-    np.testing.assert_allclose(
-        np.asarray(ours(inputs)), np.asarray(theirs(inputs)), atol=1e-5
-    )
+    _assert_matches_keras(inputs, seed=6, groups=3, axis=1)
 
 
 def test_unknown_spatial_size_and_xla():
