@@ -270,8 +270,6 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
     workers together after the epoch in which it runs out, and BLEU is scored
     on the chief.
     """
-    import tensorflow as tf
-
     from keras_transformer_bit import distribute
     from keras_transformer_bit.recipes import MaskedTokenAccuracy
 
@@ -286,13 +284,8 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
         model_dir=model_dir,
         jit_compile="auto" if config.get("jit_compile", "auto") else False,
     )
-    # Every worker builds the same seeded batches and keeps its slice of each.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    if validation_data is not None:
-        validation_data = validation_data.with_options(options)
+    # Every worker builds the same seeded batches; the loop keeps its slice of
+    # each.
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
     started = time.perf_counter()
     budget, bleu = callbacks
@@ -308,7 +301,7 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
     if bleu is not None:
         bleu.set_model(model)
     logs = loop.fit(
-        train_data.with_options(options),
+        train_data,
         epochs=last_epoch,
         validation_data=validation_data,
         verbose=1,

@@ -83,6 +83,24 @@ class _Watchdog:
                 os._exit(WORKER_FAILURE_EXIT_CODE)
 
 
+def _shard_by_data(dataset):
+    """`dataset` of global batches, each worker keeping its slice of every one.
+
+    Every worker builds the same batches and keeps its share of each
+    (`AutoShardPolicy.DATA`), so a step matches one device on the whole batch.
+    The default, AUTO, would hand whole input files to workers where the
+    dataset reads files. A policy the caller set explicitly is kept.
+    """
+    policy = dataset.options().experimental_distribute.auto_shard_policy
+    if policy != tf.data.experimental.AutoShardPolicy.AUTO:
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options)
+
+
 class CustomTrainingLoop:
     """Trains a Keras model with `strategy.run`, checkpoints and resumes.
 
@@ -332,7 +350,7 @@ class CustomTrainingLoop:
                 "dataset must be a tf.data.Dataset of global batches or a function "
                 f"input_context -> tf.data.Dataset. Received: dataset={dataset!r}"
             )
-        return self.strategy.experimental_distribute_dataset(dataset)
+        return self.strategy.experimental_distribute_dataset(_shard_by_data(dataset))
 
     # ---------------------------------------------------------------- checkpoints
     def restore(self):

@@ -210,9 +210,6 @@ def _fine_tune_with_custom_loop(
     jit_compile,
     verbose,
 ):
-    # The multi-worker path is TensorFlow's (tf.distribute, tf.data options).
-    import tensorflow as tf
-
     from keras_transformer_bit import distribute
 
     with strategy.scope():
@@ -226,14 +223,10 @@ def _fine_tune_with_custom_loop(
         model_dir=model_dir,
         jit_compile=jit_compile,
     )
-    # Every worker runs the whole (seeded, hence identical) pipeline and keeps
-    # its slice of each global batch: the same batches as on one device.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
+    # Every worker runs the whole (seeded, hence identical) pipeline and the
+    # loop keeps its slice of each global batch: the batches of one device.
     logs = loop.fit(
-        dataset.with_options(options),
+        dataset,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         total_steps=rule.total_steps,

@@ -108,3 +108,21 @@ def test_total_steps_and_stopping_from_on_epoch_end():
     history = loop.fit(dataset, epochs=5, steps_per_epoch=1, on_epoch_end=on_epoch_end)
     assert history["epoch"] == [1, 2] and int(optimizer.iterations) == 7
     assert history["doubled_loss"] == [2 * loss for loss in history["loss"]]
+
+
+def test_global_batches_are_sharded_by_data_unless_the_caller_chose():
+    import tensorflow as tf
+
+    from keras_transformer_bit.distribute.custom_training_loop import _shard_by_data
+
+    policies = tf.data.experimental.AutoShardPolicy
+
+    def policy(dataset):
+        return dataset.options().experimental_distribute.auto_shard_policy
+
+    batches = tf.data.Dataset.range(8).batch(4)
+    assert policy(batches) == policies.AUTO
+    assert policy(_shard_by_data(batches)) == policies.DATA
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = policies.OFF
+    assert policy(_shard_by_data(batches.with_options(options))) == policies.OFF

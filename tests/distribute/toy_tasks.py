@@ -74,11 +74,7 @@ def make_arrays(task, num_examples=32):
 
 def make_dataset(task, global_batch_size, num_examples=32):
     x, y = make_arrays(task, num_examples)
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(
+    # Global batches; CustomTrainingLoop gives each worker its slice of each.
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(
         global_batch_size, drop_remainder=True
     )
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    return dataset.with_options(options)
