@@ -284,19 +284,15 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
         model_dir=model_dir,
         jit_compile="auto" if config.get("jit_compile", "auto") else False,
     )
-    # Every worker builds the same seeded batches; the loop keeps its slice of
-    # each.
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
-    started = time.perf_counter()
     budget, bleu = callbacks
+    if budget is not None:
+        budget.start()
 
     def on_epoch_end(epoch, logs):
         if bleu is not None and loop.is_chief:
             bleu.on_epoch_end(epoch - 1, logs)
-        if budget is not None and time.perf_counter() - started >= budget * 60:
-            print(f"Training budget of {budget:g} minutes spent; stopping.")
-            return True
-        return False
+        return budget is not None and budget.spent()
 
     if bleu is not None:
         bleu.set_model(model)
@@ -428,6 +424,7 @@ def train(args):
             )
         started = time.perf_counter()
         epochs = (initial_epoch, initial_epoch + args.epochs)
+        budget = TrainingBudget(args.budget_minutes) if args.budget_minutes else None
         if on_workers:
             new_entries = _fit_on_workers(
                 model,
@@ -435,14 +432,11 @@ def train(args):
                 config,
                 model_dir,
                 (train_data, validation_data),
-                (args.budget_minutes, bleu),
+                (budget, bleu),
                 epochs,
             )
         else:
-            callbacks = (
-                [TrainingBudget(args.budget_minutes)] if args.budget_minutes else []
-            )
-            callbacks += [bleu] if bleu else []
+            callbacks = [c for c in (budget, bleu) if c is not None]
             callbacks += distribute.training_callbacks(model_dir)
             new_entries = _fit_with_keras(
                 model, train_data, validation_data, callbacks, epochs

@@ -43,16 +43,30 @@ class TrainingBudget(keras.callbacks.Callback):
     def elapsed_seconds(self):
         return 0.0 if self.started is None else time.perf_counter() - self.started
 
-    def on_train_begin(self, logs=None):
+    def start(self):
+        """Starts the clock (`fit` does, through `on_train_begin`)."""
         self.started = time.perf_counter()
         self.stopped_early = False
 
+    def spent(self):
+        """Whether the budget has run out since `start`; says so the first time.
+
+        For training loops other than `fit`, which call `start` and then this
+        where they can stop (e.g. at epoch ends).
+        """
+        if self.elapsed_seconds < self.minutes * 60:
+            return False
+        if not self.stopped_early and self.verbose:
+            print(
+                f"Training budget of {self.minutes:g} minutes spent after "
+                f"{self.elapsed_seconds / 60:.1f} minutes; stopping."
+            )
+        self.stopped_early = True
+        return True
+
+    def on_train_begin(self, logs=None):
+        self.start()
+
     def on_train_batch_end(self, batch, logs=None):
-        if self.elapsed_seconds >= self.minutes * 60:
-            if not self.stopped_early and self.verbose:
-                print(
-                    f"Training budget of {self.minutes:g} minutes spent after "
-                    f"{self.elapsed_seconds / 60:.1f} minutes; stopping."
-                )
-            self.stopped_early = True
+        if self.spent():
             self.model.stop_training = True
