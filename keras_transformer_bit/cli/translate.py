@@ -45,6 +45,7 @@ import sys
 import time
 
 from keras_transformer_bit.recipes.translation_recipe import translation_recipe
+from keras_transformer_bit.utils import write_text_atomically
 
 # The flags default to the recipe the tutorial trains with.
 DEFAULTS = translation_recipe()
@@ -62,10 +63,7 @@ MODEL_OVERRIDES = (
 
 
 def _write_json_atomically(path, content):
-    with open(path + ".tmp", "w", encoding="utf-8") as file:
-        json.dump(content, file, indent=2)
-        file.write("\n")
-    os.replace(path + ".tmp", path)
+    write_text_atomically(path, json.dumps(content, indent=2) + "\n")
 
 
 def _read_json(path, default=None):

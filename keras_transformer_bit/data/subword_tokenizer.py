@@ -10,6 +10,8 @@ from tensorflow_text.tools.wordpiece_vocab import (
     wordpiece_tokenizer_learner_lib as learner,
 )
 
+from keras_transformer_bit.utils import write_text_atomically
+
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 VOCABULARY_FILE = "vocabulary.txt"
@@ -251,10 +253,7 @@ class SubwordTokenizer(tf.Module):
             (vocabulary_path, "".join(token + "\n" for token in self._vocabulary)),
             (config_path, json.dumps(self.get_config(), indent=2) + "\n"),
         ):
-            # Write then rename, so a crash never leaves a half-written file.
-            with open(path + ".tmp", "w", encoding="utf-8") as file:
-                file.write(content)
-            os.replace(path + ".tmp", path)
+            write_text_atomically(path, content)  # never a half-written file
 
     @classmethod
     def load(cls, directory):

@@ -7,6 +7,8 @@ import shutil
 
 import keras
 
+from keras_transformer_bit.utils import write_text_atomically
+
 METADATA_FILENAME = "training_metadata.json"
 _WEIGHTS_PATTERN = re.compile(r"^backup-(\d+)\.weights\.h5$")
 _KERAS_WEIGHTS_FILENAME = "latest.weights.h5"  # keras.callbacks.BackupAndRestore
@@ -176,12 +178,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             "save_index": self._save_index,
             "weights": weights_name,
         }
-        temporary = f"{self._metadata_path}.tmp-{os.getpid()}"
-        with open(temporary, "w") as f:
-            json.dump(metadata, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self._metadata_path)  # the commit point
+        write_text_atomically(self._metadata_path, json.dumps(metadata))  # commit
         _fsync_dir(self.backup_dir)
         for name in os.listdir(self.backup_dir):
             stale = name == _KERAS_WEIGHTS_FILENAME or (

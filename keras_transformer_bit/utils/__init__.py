@@ -1,4 +1,4 @@
-"""Small helpers shared across the package (argument checks).
+"""Small helpers shared across the package (argument checks, file writes).
 
 Example:
 >>> from keras_transformer_bit.utils import check_positive_int
@@ -8,4 +8,7 @@ Example:
 
 from keras_transformer_bit.utils.check_positive_int import (  # noqa: F401
     check_positive_int,
+)
+from keras_transformer_bit.utils.write_text_atomically import (  # noqa: F401
+    write_text_atomically,
 )
