@@ -168,11 +168,10 @@ def train_command(args):
     import keras
 
     from keras_transformer_bit import distribute, models, recipes
+    from keras_transformer_bit.utils import check_positive_int
 
-    if args.num_epochs is not None and args.num_epochs < 1:
-        raise ValueError(
-            f"--num-epochs must be >= 1. Received: --num-epochs={args.num_epochs}"
-        )
+    if args.num_epochs is not None:
+        check_positive_int("--num-epochs", args.num_epochs)
     strategy = _setup(args)
     train = load_split(args.data, "train")
     if args.shots:

@@ -45,7 +45,7 @@ import sys
 import time
 
 from keras_transformer_bit.recipes.translation_recipe import translation_recipe
-from keras_transformer_bit.utils import write_text_atomically
+from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 
 # The flags default to the recipe the tutorial trains with.
 DEFAULTS = translation_recipe()
@@ -73,8 +73,8 @@ def _read_json(path, default=None):
         return json.load(file)
 
 
-def _positive(name, value, kind=int):
-    if value is not None and (not isinstance(value, kind) or value <= 0):
+def _positive_number(name, value):
+    if value is not None and (not isinstance(value, (int, float)) or value <= 0):
         raise ValueError(f"{name} must be > 0. Received: {name}={value!r}")
 
 
@@ -308,8 +308,8 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
 
 def train(args):
     """`ktb translate train`: build or reload a run and train it."""
-    _positive("--budget-minutes", args.budget_minutes, (int, float))
-    _positive("--epochs", args.epochs)
+    _positive_number("--budget-minutes", args.budget_minutes)
+    check_positive_int("--epochs", args.epochs)
     model_dir = args.model_dir
     config_path = os.path.join(model_dir, CONFIG_FILE)
     # With several workers, each decides this before the cluster forms (in

@@ -93,6 +93,9 @@ def test_bad_data_and_missing_run(tmp_path):
                 "bit_tiny",
             ]
         )
+    with pytest.raises(ValueError, match="--num-epochs must be a positive int"):
+        main(["bit", "train", "--data", "fashion_mnist", "--model-dir",
+              str(tmp_path), "--num-epochs", "0"])  # fmt: skip
     with pytest.raises(FileNotFoundError, match="ktb bit train"):
         main(["bit", "export", "--model-dir", str(tmp_path)])
 

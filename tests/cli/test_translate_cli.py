@@ -159,6 +159,8 @@ def test_bad_inputs_leave_no_model_dir(tmp_path):
     train = ["translate", "train", "--model-dir", str(model_dir)]
     with pytest.raises(ValueError, match="--budget-minutes must be > 0"):
         main(train + ["--data", str(corpus), "--budget-minutes", "0"])
+    with pytest.raises(ValueError, match="--epochs must be a positive int"):
+        main(train + ["--data", str(corpus), "--epochs", "0"])
     empty = tmp_path / "empty.tsv"
     empty.write_text("\n")
     with pytest.raises(ValueError, match="empty"):
