@@ -66,7 +66,10 @@ class _StopAtStep(keras.callbacks.Callback):
         self.total_steps = total_steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations) >= self.total_steps:
+        # Under a tf.distribute strategy `iterations` wraps a MirroredVariable,
+        # which int() refuses; NumPy reads its (replica-identical) value.
+        iterations = keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+        if int(iterations) >= self.total_steps:
             self.model.stop_training = True
 
 
@@ -83,6 +86,7 @@ def bit_fine_tune(
     jit_compile="auto",
     callbacks=None,
     verbose="auto",
+    step_timeout_seconds=600,
 ):
     """Trains `classifier` on `train_images` for the rule's full schedule.
 
@@ -123,6 +127,9 @@ def bit_fine_tune(
         jit_compile: passed to `compile` (or to `CustomTrainingLoop`).
         callbacks: list of Keras callbacks (`fit` only).
         verbose: passed to `fit`.
+        step_timeout_seconds: float. Under MultiWorkerMirroredStrategy: seconds
+            without a finished step after which a worker exits with status 75
+            (see `CustomTrainingLoop`). Defaults to `600`.
 
     Returns:
         A Keras `History`: `history.history` maps `loss` and `accuracy` to one
@@ -174,6 +181,7 @@ def bit_fine_tune(
             model_dir=model_dir,
             jit_compile=jit_compile,
             verbose=verbose,
+            step_timeout_seconds=step_timeout_seconds,
         )
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
@@ -209,6 +217,7 @@ def _fine_tune_with_custom_loop(
     model_dir,
     jit_compile,
     verbose,
+    step_timeout_seconds,
 ):
     from keras_transformer_bit import distribute
 
@@ -222,6 +231,7 @@ def _fine_tune_with_custom_loop(
         strategy=strategy,
         model_dir=model_dir,
         jit_compile=jit_compile,
+        step_timeout_seconds=step_timeout_seconds,
     )
     # Every worker runs the whole (seeded, hence identical) pipeline and the
     # loop keeps its slice of each global batch: the batches of one device.

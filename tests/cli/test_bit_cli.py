@@ -201,3 +201,17 @@ def test_sigkilled_train_resumes_from_backup(tmp_path):
     model = keras.saving.load_model(model_dir / "model.keras")
     assert int(model.optimizer.iterations) == 64
     assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
+
+
+@pytest.mark.large
+def test_mirrored_train_stops_at_the_end_of_the_schedule(tmp_path):
+    # 7 updates in 3 epochs of 3: the last epoch stops after its first update,
+    # which reads optimizer.iterations, a MirroredVariable under the strategy.
+    data = _image_folder(tmp_path / "images", per_class=4)
+    model_dir = tmp_path / "run"
+    command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
+    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
+    command += ["--num-epochs", "3", "--strategy", "mirrored"]
+    assert main(command + ["--model-dir", str(model_dir)]) == 0
+    model = keras.saving.load_model(model_dir / "model.keras")
+    assert int(model.optimizer.iterations) == 7
