@@ -310,16 +310,29 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
     os.makedirs(cache_dir, exist_ok=True)
     partial = path + ".part"
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url) as response, open(partial, "wb") as handle:
-        total = response.headers.get("Content-Length")
-        bar = keras.utils.Progbar(int(total) if total else None) if progress else None
-        done = 0
-        for chunk in iter(lambda: response.read(1 << 20), b""):
-            handle.write(chunk)
-            digest.update(chunk)
-            done += len(chunk)
-            if bar is not None:
-                bar.update(done)
+    try:
+        with urllib.request.urlopen(url) as response, open(partial, "wb") as handle:
+            total = response.headers.get("Content-Length")
+            bar = (
+                keras.utils.Progbar(int(total) if total else None)
+                if progress
+                else None
+            )
+            done = 0
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                handle.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if bar is not None:
+                    bar.update(done)
+    except OSError as error:  # urllib's URLError and HTTPError included
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise OSError(
+            f"Downloading {file_name} from {url} failed: {error}. Without "
+            f"network access, fetch {url} elsewhere and pass the local file "
+            f"instead: weights='/path/to/{file_name}' (or copy it to {path})."
+        ) from error
     actual = digest.hexdigest()
     if sha256 is not None and actual != sha256.lower():
         os.remove(partial)
@@ -333,11 +346,12 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
     return path
 
 
-def resolve_weights(preset_name, weights, cache_dir=None):
+def resolve_weights(preset, weights, cache_dir=None):
     """Turns a `weights` argument of `from_preset` into a local file path.
 
     Args:
-        preset_name: str. The preset the weights are for.
+        preset: dict. The preset the weights are for, as
+            `bit_presets.get_preset` returns it (a preset name is looked up).
         weights: an existing path; a URL (`https://`, `file://`); the preset's
             weights tag (e.g. `"imagenet21k"`); or its official file name
             (used when such a file exists, else downloaded).
@@ -346,7 +360,8 @@ def resolve_weights(preset_name, weights, cache_dir=None):
     Returns:
         str. Path to a `.npz` file.
     """
-    preset = bit_presets.get_preset(preset_name)
+    if isinstance(preset, str):
+        preset = bit_presets.get_preset(preset)
     weights = os.fspath(weights)
     if os.path.exists(weights):
         return weights
@@ -361,7 +376,7 @@ def resolve_weights(preset_name, weights, cache_dir=None):
         )
     options = [preset["weights"], preset["weights_file"]] if preset["weights"] else []
     raise ValueError(
-        f"Unknown weights for preset {preset_name!r}: no file at {weights!r}, and "
-        f"it is not one of the preset's weights {options}. "
+        f"Unknown weights for preset {preset['name']!r}: no file at {weights!r}, "
+        f"and it is not one of the preset's weights {options}. "
         f"Received: weights={weights!r}"
     )

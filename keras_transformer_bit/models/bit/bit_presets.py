@@ -6,6 +6,9 @@ the BiT paper and model cards quote); the BiT-M files themselves carry a
 digest of the official file is not recorded here: the download then checks
 nothing but the archive format, and `download_weights` prints the digest it
 computed so that it can be pinned.
+
+Every preset is one line: `_official(...)` for a released checkpoint,
+`_architecture(...)` for a network without weights.
 """
 
 import copy
@@ -13,81 +16,100 @@ import copy
 WEIGHTS_BASE_URL = "https://storage.googleapis.com/bit_models/"
 
 # Official weights expect pixels scaled from [0, 255] to [-1, 1] and were
-# pre-trained at 224x224 (Kolesnikov et al. 2019, §3.1); BiTClassifier scales.
+# pre-trained at 224x224 (Kolesnikov et al. 2019, §3.1). `BiTClassifier`
+# scales its inputs so, and records `image_size` as the resolution it expects
+# until it is fine-tuned at another one.
 _PREPROCESSING = {"input_range": (0, 255), "scaled_to": (-1, 1), "image_size": 224}
 
-_ARCHITECTURES = {
-    # name: (depth, width_factor, parameter count with a 1,000-class head)
-    "r50x1": (50, 1, 25_549_352),
-    "r50x3": (50, 3, 217_319_080),
-    "r101x1": (101, 1, 44_541_480),
-    "r101x3": (101, 3, 387_934_888),
-    "r152x2": (152, 2, 236_335_208),
-    "r152x4": (152, 4, 936_533_224),
-}
-
 _UPSTREAMS = {
-    # prefix: (file prefix, weights tag, classes of the checkpoint head, dataset)
-    "bit_s": ("BiT-S", "imagenet", 1000, "ILSVRC-2012 (1.3M images, 1k classes)"),
-    "bit_m": ("BiT-M", "imagenet21k", 21843, "ImageNet-21k (14M images, 21k classes)"),
+    # letter: (weights tag, classes of the checkpoint head, dataset)
+    "S": ("imagenet", 1000, "ILSVRC-2012 (1.3M images, 1k classes)"),
+    "M": ("imagenet21k", 21843, "ImageNet-21k (14M images, 21k classes)"),
 }
 
 
-def _official_presets():
-    presets = {}
-    for prefix, (file_prefix, tag, classes, dataset) in _UPSTREAMS.items():
-        for arch, (depth, width_factor, count) in _ARCHITECTURES.items():
-            file_name = f"{file_prefix}-{arch.upper()}.npz"
-            presets[f"{prefix}_{arch}"] = {
-                "description": (
-                    f"{file_prefix}-{arch.upper()}: ResNet-{depth}x{width_factor} "
-                    f"v2 with group norm and weight standardization, pre-trained "
-                    f"on {dataset}."
-                ),
-                "config": {"depth": depth, "width_factor": width_factor},
-                "num_classes": classes,
-                "parameter_count": count,
-                "weights": tag,
-                "weights_file": file_name,
-                "weights_url": WEIGHTS_BASE_URL + file_name,
-                "sha256": None,
-                "preprocessing": _PREPROCESSING,
-            }
-    return presets
-
-
-PRESETS = {
-    **_official_presets(),
-    "bit_tiny": {
-        "description": (
-            "A small BiT (one unit per block, widths 16-128, 8 norm groups) "
-            "for CPU demos and tests; no pre-trained weights."
-        ),
-        "config": {
-            "block_depths": [1, 1, 1, 1],
-            "width_factor": 1,
-            "base_width": 16,
-            "norm_groups": 8,
-        },
-        "num_classes": 10,
-        "parameter_count": 509_594,  # with the 10-class head
+def _architecture(parameter_count, num_classes=1000, description=None, **config):
+    """A preset without pre-trained weights; `config` is `BiTBackbone`'s."""
+    if description is None:
+        description = (
+            f"BiT ResNet-{config['depth']}x{config.get('width_factor', 1)} v2 "
+            "(group norm, weight standardization); no pre-trained weights."
+        )
+    return {
+        "description": description,
+        "config": config,
+        "num_classes": num_classes,
+        "parameter_count": parameter_count,
         "weights": None,
         "weights_file": None,
         "weights_url": None,
         "sha256": None,
-        "preprocessing": _PREPROCESSING,
-    },
+        "preprocessing": dict(_PREPROCESSING),
+    }
+
+
+def _official(upstream, depth, width_factor, parameter_count):
+    """The released BiT-`upstream`-R`depth`x`width_factor` checkpoint.
+
+    The official file names keep the lowercase "x" (`BiT-M-R50x1.npz`), and
+    object names are case-sensitive.
+    """
+    tag, classes, dataset = _UPSTREAMS[upstream]
+    model = f"BiT-{upstream}-R{depth}x{width_factor}"
+    return {
+        **_architecture(parameter_count, depth=depth, width_factor=width_factor),
+        "description": (
+            f"{model}: ResNet-{depth}x{width_factor} v2 with group norm and "
+            f"weight standardization, pre-trained on {dataset}."
+        ),
+        "num_classes": classes,
+        "weights": tag,
+        "weights_file": f"{model}.npz",
+        "weights_url": f"{WEIGHTS_BASE_URL}{model}.npz",
+    }
+
+
+PRESETS = {
+    "bit_s_r50x1": _official("S", 50, 1, 25_549_352),
+    "bit_s_r50x3": _official("S", 50, 3, 217_319_080),
+    "bit_s_r101x1": _official("S", 101, 1, 44_541_480),
+    "bit_s_r101x3": _official("S", 101, 3, 387_934_888),
+    "bit_s_r152x2": _official("S", 152, 2, 236_335_208),
+    "bit_s_r152x4": _official("S", 152, 4, 936_533_224),
+    "bit_m_r50x1": _official("M", 50, 1, 25_549_352),
+    "bit_m_r50x3": _official("M", 50, 3, 217_319_080),
+    "bit_m_r101x1": _official("M", 101, 1, 44_541_480),
+    "bit_m_r101x3": _official("M", 101, 3, 387_934_888),
+    "bit_m_r152x2": _official("M", 152, 2, 236_335_208),
+    "bit_m_r152x4": _official("M", 152, 4, 936_533_224),
+    "bit_r26x1": _architecture(15_987_496, depth=26, width_factor=1),
+    "bit_tiny": _architecture(
+        509_594,  # with the 10-class head
+        num_classes=10,
+        description=(
+            "A small BiT (one unit per block, widths 16-128, 8 norm groups) "
+            "for CPU demos and tests; no pre-trained weights."
+        ),
+        block_depths=[1, 1, 1, 1],
+        width_factor=1,
+        base_width=16,
+        norm_groups=8,
+    ),
 }
 
 
 def get_preset(name):
-    """Returns a copy of the preset `name`, with a clear error for unknown names."""
-    if name not in PRESETS:
+    """Returns a copy of the preset `name` (with its `"name"`), or a clear error.
+
+    Resolve a name once, at the entry (`from_preset`), and pass the returned
+    dict down.
+    """
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(
             f"Unknown BiT preset. Expected one of {sorted(PRESETS)}. "
             f"Received: name={name!r}"
         )
-    return copy.deepcopy(PRESETS[name])
+    return {"name": name, **copy.deepcopy(PRESETS[name])}
 
 
 def preset_config(name):
