@@ -22,6 +22,8 @@ MOMENTUM = 0.9
 SMALL_IMAGE_AREA = 96 * 96
 SMALL_DATASET_SIZE = 20_000
 MEDIUM_DATASET_SIZE = 500_000
+# How `BiTHyperRule.with_batch_size` adapts the batch-512 rule.
+BATCH_SCALINGS = ("official", "linear")
 
 
 def _check_dataset_size(dataset_size):
@@ -123,19 +125,47 @@ class BiTHyperRule:
         """Optimizer updates in the full run."""
         return self.supports[-1]
 
-    def scaled_to_batch_size(self, batch_size):
+    def with_batch_size(self, batch_size, scaling="official"):
         """Returns the rule for `batch_size` examples per update.
 
-        The learning rate scales by `batch_size / 512` and the supports by
-        `512 / batch_size` (rounded up), so the run sees the same number of
-        examples. Prefer gradient accumulation (`learning_rate_schedule` and
-        `optimizer` with `gradient_accumulation_steps`) when you can afford
-        the steps: it reproduces the batch-512 updates exactly.
+        Two choices, named after where they come from:
+
+        - `"official"` (the default): only the batch changes; the learning
+          rate and the supports stay those of batch 512. This is what the
+          official code does: google-research/big_transfer `bit_tf2/train.py`
+          trains any `--batch` with `--base_lr` (0.003) and the batch-512
+          supports, its `schedule_length * 512 / args.batch` line commented
+          out ("not unless verified necessary"); the PyTorch and JAX trainers
+          do the same. Its README tuned batch 128 by hand (`--base_lr 0.001`).
+        - `"linear"`: the learning rate scales by `batch_size / 512` and the
+          supports by `512 / batch_size` (rounded up), so the run sees the
+          same number of examples with the same learning rate per example
+          (Goyal et al. 2017). Not part of the HyperRule; `scaled_to_batch_size`.
+
+        Gradient accumulation (`bit_fine_tune(micro_batch_size=...)`)
+        reproduces the batch-512 updates exactly and needs neither.
 
         Args:
             batch_size: int. Examples per optimizer update.
+            scaling: `"official"` or `"linear"`. Defaults to `"official"`.
+
+        Example:
+        >>> rule = bit_hyperrule(5000, (32, 32))
+        >>> official = rule.with_batch_size(64)
+        >>> official.supports, official.base_learning_rate
+        ((100, 200, 300, 400, 500), 0.003)
+        >>> linear = rule.with_batch_size(64, scaling="linear")
+        >>> linear.supports, linear.base_learning_rate
+        ((800, 1600, 2400, 3200, 4000), 0.000375)
         """
         batch_size = check_positive_int("batch_size", batch_size)
+        if scaling not in BATCH_SCALINGS:
+            raise ValueError(
+                f"scaling must be one of {BATCH_SCALINGS}. "
+                f"Received: scaling={scaling!r}"
+            )
+        if scaling == "official":
+            return dataclasses.replace(self, batch_size=batch_size)
         # Same number of examples seen at every support; same lr per example.
         supports = tuple(
             math.ceil(s * self.batch_size / batch_size) for s in self.supports
@@ -150,8 +180,16 @@ class BiTHyperRule:
             self,
             supports=supports,
             base_learning_rate=learning_rate,
-            batch_size=int(batch_size),
+            batch_size=batch_size,
         )
+
+    def scaled_to_batch_size(self, batch_size):
+        """`with_batch_size(batch_size, scaling="linear")`: lr and steps scaled.
+
+        Args:
+            batch_size: int. Examples per optimizer update.
+        """
+        return self.with_batch_size(batch_size, scaling="linear")
 
     def shortened(self, fraction):
         """Returns the rule with every support multiplied by `fraction`.
@@ -220,12 +258,8 @@ class BiTHyperRule:
         Raises:
             ValueError: if `micro_batch_size` does not divide `batch_size`.
         """
-        if (
-            isinstance(micro_batch_size, bool)
-            or not isinstance(micro_batch_size, numbers.Integral)
-            or micro_batch_size < 1
-            or self.batch_size % micro_batch_size
-        ):
+        micro_batch_size = check_positive_int("micro_batch_size", micro_batch_size)
+        if self.batch_size % micro_batch_size:
             raise ValueError(
                 f"micro_batch_size must be a positive divisor of "
                 f"batch_size={self.batch_size}. "

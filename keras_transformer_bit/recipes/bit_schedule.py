@@ -21,10 +21,14 @@ class BiTSchedule(keras.optimizers.schedules.LearningRateSchedule):
     the same `k` here so that the supports count optimizer updates.
 
     Batch size: the supports of `ktb.recipes.bit_hyperrule` are for batch 512.
-    To train with batch `b` without accumulation, use
-    `rule.scaled_to_batch_size(b)`, which multiplies the learning rate by
-    `b / 512` and the supports by `512 / b` (the linear scaling the BiT
-    authors recommend), and build this schedule from that rule.
+    To train with batch `b` without accumulation, build this schedule from
+    `rule.with_batch_size(b)`. By default that keeps the learning rate and the
+    supports of batch 512, as the official code does (big_transfer's
+    `bit_tf2/train.py` leaves its `schedule_length * 512 / batch` line
+    commented out, and every trainer there uses `--base_lr` as given).
+    `rule.with_batch_size(b, scaling="linear")` (or `scaled_to_batch_size(b)`)
+    instead multiplies the learning rate by `b / 512` and the supports by
+    `512 / b`: linear scaling, an option of ours, not the authors' default.
 
     Args:
         base_learning_rate: float. Peak learning rate. Defaults to `0.003`.

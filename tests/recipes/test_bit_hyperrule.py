@@ -105,6 +105,25 @@ def test_schedule_serialization_and_accumulation_steps():
     np.testing.assert_allclose(float(revived(16)), 0.01, rtol=1e-6)
 
 
+def test_batch_size_official_by_default_linear_on_request():
+    rule = bit_hyperrule(5000, (28, 28))
+    # bit_tf2/train.py (google-research/big_transfer) trains any --batch with
+    # the batch-512 supports and --base_lr: the scaling is commented out there.
+    official = rule.with_batch_size(64)
+    assert official.batch_size == 64
+    assert official.supports == SMALL
+    assert official.base_learning_rate == 0.003
+    assert rule.with_batch_size(64, scaling="official") == official
+    linear = rule.with_batch_size(64, scaling="linear")
+    assert linear == rule.scaled_to_batch_size(64)
+    assert linear.supports == (800, 1600, 2400, 3200, 4000)
+    np.testing.assert_allclose(linear.base_learning_rate, 0.003 * 64 / 512)
+    with pytest.raises(ValueError, match="scaling must be one of"):
+        rule.with_batch_size(64, scaling="sqrt")
+    with pytest.raises(ValueError, match="batch_size"):
+        rule.with_batch_size(0)
+
+
 def test_batch_size_scaling():
     rule = bit_hyperrule(5000, (28, 28)).scaled_to_batch_size(64)
     assert rule.batch_size == 64
