@@ -8,6 +8,7 @@ A run lives in one model directory:
     model.keras                 the latest finished weights (and optimizer state)
     history.json                one entry per epoch: losses, val_bleu, minutes
     logs/                       TensorBoard (train, validation incl. BLEU)
+    export/1, export/2, ...     `ktb translate export` without --output
     backup/                     only while training (AtomicBackupAndRestore)
     checkpoints/                the same, with --strategy multi_worker
 
@@ -53,6 +54,7 @@ DEFAULTS = translation_recipe()
 CONFIG_FILE = "translate_config.json"
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
+EXPORT_DIRNAME = "export"
 MODEL_OVERRIDES = (
     "num_layers",
     "num_heads",
@@ -555,11 +557,32 @@ def export(args):
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
     )
-    if os.path.exists(args.output):
-        raise ValueError(f"--output {args.output} already exists; choose a new path.")
-    export_translator(translator, args.output)
-    print(f"Exported {args.output} (serving_default: text -> translation)")
+    output = args.output or default_export_path(args.model_dir)
+    if os.path.exists(output):
+        raise ValueError(f"--output {output} already exists; choose a new path.")
+    export_translator(translator, output)
+    print(f"Exported {output} (serving_default: text -> translation)")
     return 0
+
+def default_export_path(model_dir):
+    """The next TF Serving version directory under `model_dir/export`.
+
+    TF Serving serves the highest numbered subdirectory of its base path, so
+    each export without `--output` becomes a new version: `export/1`, then
+    `export/2`, ...
+
+    Example:
+    >>> default_export_path("runs/de_en")  # with no export there yet
+    'runs/de_en/export/1'
+    """
+    base = os.path.join(model_dir, EXPORT_DIRNAME)
+    versions = [
+        int(name)
+        for name in (os.listdir(base) if os.path.isdir(base) else [])
+        if name.isdigit()
+    ]
+    return os.path.join(base, str(max(versions, default=0) + 1))
+
 
 
 def _add_decoding(parser):
@@ -671,7 +694,12 @@ def add_parser(subparsers):
 
     export_parser = commands.add_parser("export", help="write a SavedModel")
     export_parser.add_argument("--model-dir", required=True)
-    export_parser.add_argument("--output", required=True)
+    export_parser.add_argument(
+        "--output",
+        default=None,
+        help="SavedModel directory (default: MODEL_DIR/export/N, the next TF "
+        "Serving version)",
+    )
     _add_decoding(export_parser)
     export_parser.set_defaults(handler=export)
     return parser

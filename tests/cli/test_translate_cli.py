@@ -133,6 +133,12 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
     with pytest.raises(ValueError, match="already exists"):
         main(
             [
+    # Without --output: the next TF Serving version under the run directory.
+    assert (
+        main(["translate", "export", "--model-dir", model_dir, "--method", "greedy"])
+        == 0
+    )
+    assert (tmp_path / "run" / "export" / "1" / "saved_model.pb").exists()
                 "translate",
                 "export",
                 "--model-dir",
@@ -183,6 +189,17 @@ def test_bad_inputs_leave_no_model_dir(tmp_path):
 
 def test_failure_during_training_leaves_nothing(tmp_path, monkeypatch):
     from keras_transformer_bit import distribute
+
+def test_export_defaults_to_the_next_serving_version(tmp_path):
+    from keras_transformer_bit.cli.translate import default_export_path
+
+    model_dir = tmp_path / "run"
+    assert default_export_path(str(model_dir)) == str(model_dir / "export" / "1")
+    (model_dir / "export" / "1").mkdir(parents=True)
+    (model_dir / "export" / "7").mkdir()
+    (model_dir / "export" / ".staging").mkdir()
+    assert default_export_path(str(model_dir)) == str(model_dir / "export" / "8")
+
 
     def broken(model_dir):
         raise RuntimeError("disk full")
