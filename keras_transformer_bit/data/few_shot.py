@@ -39,10 +39,7 @@ def few_shot_indices(labels, shots, seed=0, num_classes=None):
     if num_classes is None:
         classes = np.unique(labels)
     else:
-        if num_classes < 1:
-            raise ValueError(
-                f"num_classes must be >= 1. Received: num_classes={num_classes}"
-            )
+        num_classes = check_positive_int("num_classes", num_classes)
         classes = np.arange(num_classes)
     counts = np.array([np.count_nonzero(labels == c) for c in classes])
     if counts.size == 0:

@@ -10,7 +10,7 @@ from tensorflow_text.tools.wordpiece_vocab import (
     wordpiece_tokenizer_learner_lib as learner,
 )
 
-from keras_transformer_bit.utils import write_text_atomically
+from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
@@ -308,9 +308,8 @@ class SubwordTokenizer(tf.Module):
         Returns:
             A `SubwordTokenizer`.
         """
-        if not isinstance(vocabulary_size, int) or vocabulary_size <= len(
-            RESERVED_TOKENS
-        ):
+        vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        if vocabulary_size <= len(RESERVED_TOKENS):
             raise ValueError(
                 "vocabulary_size must be an int greater than "
                 f"{len(RESERVED_TOKENS)}. Received: vocabulary_size={vocabulary_size}"

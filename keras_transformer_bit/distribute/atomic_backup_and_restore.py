@@ -7,7 +7,7 @@ import shutil
 
 import keras
 
-from keras_transformer_bit.utils import write_text_atomically
+from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 
 METADATA_FILENAME = "training_metadata.json"
 _WEIGHTS_PATTERN = re.compile(r"^backup-(\d+)\.weights\.h5$")
@@ -74,13 +74,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 f"backup_dir must be a non-empty path. Received: "
                 f"backup_dir={backup_dir!r}"
             )
-        if save_freq != "epoch" and (
-            isinstance(save_freq, bool) or not isinstance(save_freq, int)
-            or save_freq < 1
-        ):  # fmt: skip
-            raise ValueError(
-                f"save_freq must be 'epoch' or a positive int (steps). "
-                f"Received: save_freq={save_freq!r}"
+        if save_freq != "epoch":
+            save_freq = check_positive_int(
+                "save_freq", save_freq, meaning="steps between backups, or 'epoch'"
             )
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq

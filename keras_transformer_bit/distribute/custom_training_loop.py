@@ -512,9 +512,10 @@ class CustomTrainingLoop:
             `"seconds"` for every epoch run by this call.
         """
         epochs = check_positive_int("epochs", epochs)
+        if total_steps is not None:
+            total_steps = check_positive_int("total_steps", total_steps)
         if total_steps is not None and (
             not steps_per_epoch
-            or not isinstance(total_steps, int)
             or not (epochs - 1) * steps_per_epoch < total_steps
             or total_steps > epochs * steps_per_epoch
         ):

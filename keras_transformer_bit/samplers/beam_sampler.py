@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer_bit.utils import check_positive_int
+
 _NEG_INF = float("-inf")
 
 
@@ -69,14 +71,7 @@ class BeamSampler:
     """
 
     def __init__(self, beam_size=4, length_penalty=0.6, num_return_sequences=1):
-        if (
-            isinstance(beam_size, bool)
-            or not isinstance(beam_size, int)
-            or beam_size < 1
-        ):
-            raise ValueError(
-                f"beam_size must be an int >= 1. Received: beam_size={beam_size}"
-            )
+        beam_size = check_positive_int("beam_size", beam_size)
         if not isinstance(length_penalty, (int, float)) or not math.isfinite(
             length_penalty
         ):
@@ -84,11 +79,10 @@ class BeamSampler:
                 "length_penalty must be a finite float. "
                 f"Received: length_penalty={length_penalty}"
             )
-        if (
-            isinstance(num_return_sequences, bool)
-            or not isinstance(num_return_sequences, int)
-            or not 1 <= num_return_sequences <= beam_size
-        ):
+        num_return_sequences = check_positive_int(
+            "num_return_sequences", num_return_sequences
+        )
+        if num_return_sequences > beam_size:
             raise ValueError(
                 "num_return_sequences must be an int in [1, beam_size="
                 f"{beam_size}]. Received: num_return_sequences={num_return_sequences}"

@@ -5,6 +5,7 @@ from keras_transformer_bit.samplers.greedy_sampler import GreedySampler
 from keras_transformer_bit.samplers.sampler import Sampler
 from keras_transformer_bit.samplers.top_k_sampler import TopKSampler
 from keras_transformer_bit.samplers.top_p_sampler import TopPSampler
+from keras_transformer_bit.utils import check_positive_int
 
 # method -> (sampler class, {keyword argument of `generate`: constructor argument}).
 _METHODS = {
@@ -63,4 +64,7 @@ def get_sampler(method="greedy", **kwargs):
             f"Unknown options for method={method!r}: {unknown}. "
             f"Expected some of {sorted(argument_names)}."
         )
+    if "top_k" in kwargs:
+        # Named as the caller wrote it; TopKSampler itself calls it `k`.
+        check_positive_int("top_k", kwargs["top_k"])
     return sampler_cls(**{argument_names[name]: v for name, v in kwargs.items()})

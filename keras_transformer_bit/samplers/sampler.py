@@ -1,5 +1,7 @@
 """The decoding loop shared by the one-token-per-step samplers."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -133,9 +135,11 @@ class RandomSampler(Sampler):
 
     def __init__(self, temperature=1.0, seed=None):
         super().__init__(temperature=temperature)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+        ):
             raise ValueError(f"seed must be an int or None. Received: seed={seed}")
-        self.seed = seed
+        self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def start(self):

@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_transformer_bit.samplers.sampler import RandomSampler
+from keras_transformer_bit.utils import check_positive_int
 
 
 class TopKSampler(RandomSampler):
@@ -32,9 +33,7 @@ class TopKSampler(RandomSampler):
 
     def __init__(self, k=10, temperature=1.0, seed=None):
         super().__init__(temperature=temperature, seed=seed)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"top_k must be an int >= 1. Received: top_k={k}")
-        self.k = k
+        self.k = check_positive_int("k", k)
 
     def select(self, logits):
         top_logits, top_indices = ops.top_k(

@@ -6,6 +6,7 @@ from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
 )
+from keras_transformer_bit.utils import check_positive_int
 
 # The first value of each list is the default (the first trial's value).
 TRANSFORMER_SEARCH_SPACE = {
@@ -60,7 +61,8 @@ class TransformerHyperModel(keras_tuner.HyperModel):
         name="transformer",
     ):
         super().__init__(name=name, tunable=True)
-        if not isinstance(vocabulary_size, int) or vocabulary_size < 5:
+        vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        if vocabulary_size < 5:
             raise ValueError(
                 "vocabulary_size must be an int >= 5 (4 reserved tokens). "
                 f"Received: vocabulary_size={vocabulary_size!r}"

@@ -135,7 +135,7 @@ def test_step_backups_and_a_keras_backup_resume(tmp_path):
 
 
 def test_bad_arguments_and_broken_backups_are_named(tmp_path):
-    with pytest.raises(ValueError, match="save_freq must be 'epoch' or a positive"):
+    with pytest.raises(ValueError, match="save_freq must be a positive int"):
         Backup(str(tmp_path), save_freq=0)
     with pytest.raises(ValueError, match="backup_dir must be a non-empty path"):
         Backup("")

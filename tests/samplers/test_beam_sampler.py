@@ -103,7 +103,7 @@ def test_compiles_in_tf_function(jit_compile):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"beam_size": 0}, "beam_size must be an int >= 1. Received: beam_size=0"),
+        ({"beam_size": 0}, "beam_size must be a positive int. Received: beam_size=0"),
         ({"beam_size": 2.5}, "Received: beam_size=2.5"),
         ({"length_penalty": float("nan")}, "Received: length_penalty=nan"),
         ({"beam_size": 2, "num_return_sequences": 3}, "num_return_sequences=3"),

@@ -64,7 +64,7 @@ def test_reproducible_under_xla():
 
 @pytest.mark.parametrize("k", [0, -1, 2.0, True])
 def test_bad_k(k):
-    with pytest.raises(ValueError, match="top_k must be an int >= 1"):
+    with pytest.raises(ValueError, match="k must be a positive int"):
         TopKSampler(k=k)
 
 

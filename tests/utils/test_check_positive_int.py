@@ -18,3 +18,38 @@ def test_everything_else_is_named_in_the_error(bad):
         "batch_size must be a positive int (examples per step). "
         f"Received: batch_size={bad!r}"
     )
+
+
+def _positive_int_arguments():
+    """(argument name, a call taking that argument) for every public check."""
+    from keras_transformer_bit.data.few_shot import few_shot_indices
+    from keras_transformer_bit.distribute import AtomicBackupAndRestore
+    from keras_transformer_bit.models import BiTBackbone, BiTClassifier
+    from keras_transformer_bit.samplers import BeamSampler, TopKSampler, get_sampler
+
+    small = {"base_width": 8, "norm_groups": 4}
+    return {
+        "beam_size": lambda v: BeamSampler(beam_size=v),
+        "num_return_sequences": lambda v: BeamSampler(num_return_sequences=v),
+        "k": lambda v: TopKSampler(k=v),
+        "top_k": lambda v: get_sampler("top_k", top_k=v),
+        "num_classes": lambda v: BiTClassifier(
+            BiTBackbone(block_depths=[1], **small), num_classes=v
+        ),
+        "block_depths[1]": lambda v: BiTBackbone(block_depths=[1, v], **small),
+        "few_shot num_classes": lambda v: few_shot_indices(
+            [0, 1, 0], shots=1, num_classes=v
+        ),
+        "save_freq": lambda v: AtomicBackupAndRestore("backup", save_freq=v),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_positive_int_arguments()))
+def test_every_positive_int_argument_takes_numpy_ints_and_names_itself(name):
+    call = _positive_int_arguments()[name]
+    call(np.int64(1))  # NumPy integers are integers
+    argument = name.split()[-1]
+    with pytest.raises(ValueError) as error:
+        call(0)
+    assert f"{argument} must be a positive int" in str(error.value)
+    assert f"Received: {argument}=0" in str(error.value)

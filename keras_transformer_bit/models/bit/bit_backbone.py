@@ -26,18 +26,14 @@ def resolve_block_depths(depth=None, block_depths=None):
                 f"block_depths). Received: depth={depth}"
             )
         return BLOCK_DEPTHS[depth]
-    if (
-        not isinstance(block_depths, (list, tuple))
-        or not block_depths
-        or any(
-            isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in block_depths
-        )
-    ):
+    if not isinstance(block_depths, (list, tuple)) or not block_depths:
         raise ValueError(
             "block_depths must be a non-empty list of positive ints. "
             f"Received: block_depths={block_depths}"
         )
-    return tuple(block_depths)
+    return tuple(
+        check_positive_int(f"block_depths[{i}]", d) for i, d in enumerate(block_depths)
+    )
 
 
 def block_widths(num_blocks, width_factor, base_width):

@@ -5,6 +5,7 @@ from keras_transformer_bit.models.bit.bit_backbone import (
     check_image_shape,
     default_name,
 )
+from keras_transformer_bit.utils import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
@@ -41,14 +42,7 @@ class BiTClassifier(keras.Model):
             raise ValueError(
                 f"backbone must be a BiTBackbone. Received: backbone={backbone!r}"
             )
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int):
-            raise ValueError(
-                f"num_classes must be an int >= 1. Received: num_classes={num_classes}"
-            )
-        if num_classes < 1:
-            raise ValueError(
-                f"num_classes must be an int >= 1. Received: num_classes={num_classes}"
-            )
+        num_classes = check_positive_int("num_classes", num_classes)
         policy = keras.dtype_policies.get(dtype or backbone.dtype_policy)
         # Logits in the variable dtype: float32 under mixed precision.
         head_policy = keras.dtype_policies.get(policy.variable_dtype)

@@ -51,7 +51,7 @@ def test_count_parameters_matches_built_small_models():
         ({"depth": 34}, "depth=34"),
         ({}, "exactly one of depth and block_depths"),
         ({"depth": 50, "block_depths": [1]}, "exactly one"),
-        ({"block_depths": [1, 0]}, r"block_depths=\[1, 0\]"),
+        ({"block_depths": [1, 0]}, r"Received: block_depths\[1\]=0"),
         ({"block_depths": [1], "width_factor": 0}, "width_factor=0"),
         ({"block_depths": [1], "base_width": 8}, "divisible by norm_groups"),
         ({"block_depths": [1], "conv_layer": "conv1d"}, "conv_layer='conv1d'"),
