@@ -9,7 +9,12 @@ from keras_transformer_bit.layers.bit_bottleneck_unit import (
 from keras_transformer_bit.utils import check_positive_int
 
 # Units per block of the ResNet depths BiT was released with (He et al. 2016a).
-BLOCK_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+BLOCK_DEPTHS = {
+    26: (2, 2, 2, 2),  # not released by BiT; timm's resnetv2_26 layout
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
 
 
 def resolve_block_depths(depth=None, block_depths=None):
