@@ -1,9 +1,12 @@
 """The BiT image-classification input pipeline in tf.data."""
 
+import numbers
+import os
+
+import numpy as np
 import tensorflow as tf
 
 from keras_transformer_bit.data.image_preprocessing import (
-    decode_image,
     preprocess_for_evaluation,
     preprocess_for_training,
 )
@@ -34,6 +37,92 @@ def _check_element_spec(dataset):
         )
 
 
+# Encoded training images are kept in memory up to this many bytes (the
+# official pipeline caches encoded records too); above it, files are read from
+# disk each time. Decoded float32 pixels are never cached: a 500x400 JPEG of
+# 40 KB decodes to 2.3 MiB.
+DEFAULT_MAX_CACHE_BYTES = 512 * 2**20
+
+
+def _encoded_images_in_memory(images, max_cache_bytes):
+    """The encoded images of `images` as one tf.string tensor, or `None`.
+
+    `None` when they are not encoded (pixels), cannot be read by index, or
+    would take more than `max_cache_bytes`.
+    """
+    if isinstance(images.images, list):
+        sizes = [os.path.getsize(path) for path in images.images]
+        if sum(sizes) > max_cache_bytes:
+            return None
+        encoded = []
+        for path in images.images:
+            with open(path, "rb") as file:
+                encoded.append(file.read())
+        return tf.constant(encoded, dtype=tf.string)
+    if isinstance(images.images, tf.data.Dataset):
+        spec = images.images.element_spec
+        if not (isinstance(spec, tf.TensorSpec) and spec.dtype == tf.string):
+            return None
+        encoded, total = [], 0
+        for image in images.images.as_numpy_iterator():
+            total += len(image)
+            if total > max_cache_bytes:
+                return None
+            encoded.append(image)
+        if len(encoded) != len(images):
+            raise ValueError(
+                f"the image stream has {len(encoded)} elements but "
+                f"{len(images)} labels."
+            )
+        return tf.constant(encoded, dtype=tf.string)
+    return None
+
+
+def _shuffled_training_examples(
+    images, cache, max_cache_bytes, shuffle_buffer_size, seed
+):
+    """`(undecoded image, label)` forever, every epoch in a new random order.
+
+    A `LabeledImages` whose images can be read by index (pixel arrays, files,
+    encoded streams that fit in memory) is shuffled as a whole, through its
+    indices, before anything is read or decoded: class-sorted files give
+    class-balanced batches from the first step, and only the indices sit in
+    the shuffle buffer. Other datasets go through a shuffle buffer of
+    `shuffle_buffer_size` elements.
+    """
+    if not isinstance(images, LabeledImages):
+        return images.shuffle(
+            shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True
+        ).repeat()
+    labels = tf.constant(images.labels)
+    encoded = _encoded_images_in_memory(images, max_cache_bytes) if cache else None
+    if encoded is not None:
+        read = lambda index: tf.gather(encoded, index)  # noqa: E731
+    elif isinstance(images.images, np.ndarray):
+        pixels = tf.constant(images.images)  # uint8, as given
+        read = lambda index: tf.gather(pixels, index)  # noqa: E731
+    elif isinstance(images.images, list):
+        paths = tf.constant(images.images, dtype=tf.string)
+        read = lambda index: tf.io.read_file(tf.gather(paths, index))  # noqa: E731
+    else:
+        return (
+            images.as_dataset()
+            .shuffle(
+                min(len(images), shuffle_buffer_size),
+                seed=seed,
+                reshuffle_each_iteration=True,
+            )
+            .repeat()
+        )
+    indices = tf.data.Dataset.range(len(images)).shuffle(
+        len(images), seed=seed, reshuffle_each_iteration=True
+    )
+    return indices.repeat().map(
+        lambda index: (read(index), tf.gather(labels, index)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
 def image_classification_pipeline(
     images,
     num_classes,
@@ -45,14 +134,18 @@ def image_classification_pipeline(
     mixup_alpha=0.0,
     seed=None,
     shuffle_buffer_size=10_000,
-    cache=False,
+    cache=True,
+    max_cache_bytes=DEFAULT_MAX_CACHE_BYTES,
 ):
     """Builds batches of `(float32 RGB images in [0, 255], one-hot labels)`.
 
-    Training: decode, grayscale -> RGB, shuffle, repeat forever, resize to
-    `resize_size`, random `crop_size` crop, random horizontal flip (a fresh
-    draw per element and per epoch), batches of exactly `batch_size`, then
-    MixUp with one `lam ~ Beta(mixup_alpha, mixup_alpha)` per batch.
+    Training: shuffle all the examples (a new order every epoch), repeat
+    forever, then read, decode, grayscale -> RGB, resize to `resize_size`,
+    random `crop_size` crop, random horizontal flip (a fresh draw per element
+    and per epoch), batches of exactly `batch_size`, then MixUp with one
+    `lam ~ Beta(mixup_alpha, mixup_alpha)` per batch. Images are decoded after
+    the shuffle and never cached decoded: memory holds the encoded files (up
+    to `max_cache_bytes`) or the given pixel array, not float32 pixels.
 
     Evaluation: decode, resize to `crop_size`, batch without dropping the
     remainder and without repeating: every example is seen exactly once.
@@ -68,8 +161,14 @@ def image_classification_pipeline(
             Defaults to `crop_size` (no crop).
         mixup_alpha: float. 0 disables MixUp (training only).
         seed: int or `None`. Seeds shuffling and all augmentation.
-        shuffle_buffer_size: int. Training shuffle buffer.
-        cache: bool. Keep decoded images in memory (small datasets).
+        shuffle_buffer_size: int. Shuffle buffer for what cannot be shuffled
+            whole: a plain `tf.data.Dataset`, or a `LabeledImages` stream of
+            pixels or of encoded images over `max_cache_bytes` (training only).
+            Defaults to `10_000`.
+        cache: bool. Training: keep the encoded images of a file list or of a
+            stream (e.g. TFDS) in memory, read once, when they take at most
+            `max_cache_bytes`. Defaults to `True`.
+        max_cache_bytes: int. The bound for `cache`. Defaults to 512 MiB.
 
     Returns:
         A `tf.data.Dataset`.
@@ -83,6 +182,7 @@ def image_classification_pipeline(
     check_positive_int("num_classes", num_classes)
     check_positive_int("batch_size", batch_size)
     check_positive_int("crop_size", crop_size)
+    check_positive_int("shuffle_buffer_size", shuffle_buffer_size)
     resize_size = crop_size if resize_size is None else resize_size
     check_positive_int("resize_size", resize_size)
     if resize_size < crop_size:
@@ -92,6 +192,13 @@ def image_classification_pipeline(
         )
     if mixup_alpha < 0:
         raise ValueError(f"mixup_alpha must be >= 0. Received: {mixup_alpha}")
+    if isinstance(max_cache_bytes, bool) or not (
+        isinstance(max_cache_bytes, numbers.Integral) and max_cache_bytes >= 0
+    ):
+        raise ValueError(
+            "max_cache_bytes must be an int >= 0. "
+            f"Received: max_cache_bytes={max_cache_bytes!r}"
+        )
 
     dataset = images.as_dataset() if isinstance(images, LabeledImages) else images
     if not isinstance(dataset, tf.data.Dataset):
@@ -115,14 +222,13 @@ def image_classification_pipeline(
         )
         return dataset.batch(batch_size, drop_remainder=False).prefetch(autotune)
 
-    if cache:
-        dataset = dataset.map(
-            lambda image, label: (decode_image(image), label),
-            num_parallel_calls=autotune,
-        ).cache()
-    dataset = dataset.shuffle(
-        shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True
-    ).repeat()
+    dataset = _shuffled_training_examples(
+        images if isinstance(images, LabeledImages) else dataset,
+        cache,
+        max_cache_bytes,
+        shuffle_buffer_size,
+        seed,
+    )
     # One integer per element drives its crop and flip; Dataset.random with
     # rerandomize_each_iteration gives new draws on every pass while a fixed
     # `seed` keeps runs reproducible.

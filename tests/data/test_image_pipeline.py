@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -197,3 +199,70 @@ def test_pipeline_bad_image_rank():
         image_classification_pipeline(
             dataset, 2, training=False, batch_size=2, crop_size=4
         )
+
+
+def _sorted_by_class(num_examples, num_classes):
+    # Labels 0, 0, ..., 1, 1, ...: the order of a class-sorted image folder.
+    labels = np.repeat(np.arange(num_classes), num_examples // num_classes)
+    pixels = labels.astype("uint8")[:, None, None] * np.ones((1, 2, 2), "uint8")
+    return LabeledImages(pixels, labels)
+
+
+def test_class_sorted_examples_give_balanced_batches_from_the_first_step():
+    # 30,000 examples sorted by class: a 10,000-element shuffle buffer filled
+    # in that order would give the first batches only the first classes.
+    data = _sorted_by_class(30_000, 10)
+    dataset = image_classification_pipeline(
+        data, 10, training=True, batch_size=100, crop_size=2, seed=0
+    )
+    for _, labels in dataset.take(30):
+        classes = np.unique(np.argmax(labels.numpy(), -1))
+        assert len(classes) == 10, classes
+
+
+def test_every_epoch_is_a_permutation_of_the_examples():
+    data = LabeledImages(
+        np.arange(12, dtype="uint8")[:, None, None] * np.ones((1, 2, 2), "uint8"),
+        np.arange(12) % 3,
+    )
+    dataset = image_classification_pipeline(
+        data, 3, training=True, batch_size=4, crop_size=2, seed=3
+    )
+    pixels = np.concatenate(
+        [np.round(images.numpy()[:, 0, 0, 0]) for images, _ in dataset.take(9)]
+    )
+    epochs = pixels.reshape(3, 12)
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(12))
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled every epoch
+
+
+def _png_folder(root, count):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = root / f"{i}.png"
+        pixels = rng.integers(0, 255, (16, 16, 3), "uint8")
+        path.write_bytes(bytes(tf.io.encode_png(pixels).numpy()))
+        paths.append(str(path))
+    return paths
+
+
+def test_training_caches_the_encoded_files_up_to_a_bound(tmp_path):
+    paths = _png_folder(tmp_path, 6)
+    total_bytes = sum(os.path.getsize(path) for path in paths)
+    data = LabeledImages(paths, [0, 1, 2] * 2)
+    arguments = {"training": True, "batch_size": 3, "crop_size": 8, "seed": 0}
+    cached = image_classification_pipeline(
+        data, 3, max_cache_bytes=total_bytes, **arguments
+    )
+    streamed = image_classification_pipeline(
+        data, 3, max_cache_bytes=total_bytes - 1, **arguments
+    )
+    for path in paths:
+        os.remove(path)
+    # The encoded bytes were read into memory when the pipeline was built...
+    assert sum(len(images) for images, _ in cached.take(8)) == 24
+    # ...unless they exceed the bound: then each file is read when needed.
+    with pytest.raises(tf.errors.NotFoundError):
+        next(iter(streamed))
