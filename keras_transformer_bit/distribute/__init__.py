@@ -39,6 +39,9 @@ from keras_transformer_bit.distribute.mixed_precision import (  # noqa: F401
 from keras_transformer_bit.distribute.save_model_on_chief import (  # noqa: F401
     save_model_on_chief,
 )
+from keras_transformer_bit.distribute.sum_over_replicas import (  # noqa: F401
+    sum_over_replicas,
+)
 from keras_transformer_bit.distribute.tf_config import (  # noqa: F401
     free_ports,
     is_chief,

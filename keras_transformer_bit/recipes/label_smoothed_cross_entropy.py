@@ -25,7 +25,9 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
             probabilities). Defaults to `True`.
         reduction: Keras loss reduction. Defaults to
             `"mean_with_sample_weight"`: the sum over real tokens divided by
-            their (weighted) number.
+            their (weighted) number. Under a `tf.distribute` strategy that
+            number is counted over the global batch, so a mirrored step equals
+            one device even when replicas hold different numbers of tokens.
         name: str. Defaults to `"label_smoothed_cross_entropy"`.
         dtype: dtype of the loss computation. Defaults to float32.
 
@@ -75,7 +77,30 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
                     sample_weight = sample_weight[:, None]
                 weight = weight * sample_weight
             sample_weight = weight
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            return self._mean_over_global_batch(y_true, y_pred, sample_weight)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def _mean_over_global_batch(self, y_true, y_pred, sample_weight):
+        # Under tf.distribute each replica holds a slice of the global batch,
+        # with its own number of real tokens. Keras would divide each replica's
+        # sum by its own count (and by the number of replicas), so a replica
+        # with 6 tokens would weigh as much as one with 32. Dividing every
+        # replica's sum by the token count of the whole global batch makes the
+        # summed gradients those of one device on that batch; with one replica
+        # it is the same sum over the same count.
+        from keras_transformer_bit.distribute.sum_over_replicas import (
+            sum_over_replicas,
+        )
+
+        with keras.name_scope(self.name):
+            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
+            values = self.call(y_true, y_pred)
+            sample_weight = ops.cast(sample_weight, values.dtype)
+            total = ops.sum(values * sample_weight)
+            count = sum_over_replicas(ops.sum(sample_weight))
+            return ops.divide_no_nan(total, count)
 
     def call(self, y_true, y_pred):
         vocabulary_size = ops.shape(y_pred)[-1]
