@@ -12,6 +12,11 @@ def _length_bounds(max_length, bucket_width):
     return bounds
 
 
+def _replica_multiple(batch_size, num_replicas):
+    """`batch_size` rounded down to a multiple of `num_replicas`, at least one each."""
+    return max(1, batch_size // num_replicas) * num_replicas
+
+
 def make_translation_dataset(
     pairs,
     source_tokenizer,
@@ -23,6 +28,7 @@ def make_translation_dataset(
     seed=1234,
     drop_remainder=None,
     num_parallel_calls=tf.data.AUTOTUNE,
+    num_replicas=1,
 ):
     """Tokenizes sentence pairs and batches them by length for `model.fit`.
 
@@ -33,6 +39,14 @@ def make_translation_dataset(
     about `tokens_per_batch` tokens (the batch size is
     `tokens_per_batch // bucket bound`, so short sentences come in big batches)
     → pad each batch to its bucket bound → prefetch.
+
+    Under a `tf.distribute` strategy every batch is split over
+    `num_replicas` replicas, and Keras builds the model from the first batch
+    only when it splits evenly. So each bucket's batch size is rounded down to
+    a multiple of `num_replicas` (at least `num_replicas`), and a partial batch
+    is topped up with rows that are padding everywhere: their labels are 0, so
+    a padding-aware loss gives them zero weight and every pair still counts
+    once.
 
     Padding every batch to its bucket bound keeps the number of batch shapes
     small (one per bucket when `drop_remainder`), so a jit-compiled train step
@@ -60,6 +74,8 @@ def make_translation_dataset(
             `None` means `shuffle` (on for training, off for evaluation).
         num_parallel_calls: int. Parallelism of the tokenizing map. Defaults to
             `tf.data.AUTOTUNE`.
+        num_replicas: int. Every batch size is a multiple of it: pass
+            `strategy.num_replicas_in_sync`. Defaults to `1`.
 
     Returns:
         A `tf.data.Dataset` of `({"encoder_inputs": (B, S), "decoder_inputs":
@@ -73,6 +89,7 @@ def make_translation_dataset(
     max_length = check_positive_int("max_length", max_length)
     tokens_per_batch = check_positive_int("tokens_per_batch", tokens_per_batch)
     bucket_width = check_positive_int("bucket_width", bucket_width)
+    num_replicas = check_positive_int("num_replicas", num_replicas)
     if tokens_per_batch < max_length:
         raise ValueError(
             "tokens_per_batch must hold at least one sequence of max_length tokens. "
@@ -136,7 +153,10 @@ def make_translation_dataset(
         ),
         # A length L goes to the first bucket whose boundary exceeds it.
         bucket_boundaries=[bound + 1 for bound in bounds[:-1]],
-        bucket_batch_sizes=[max(1, tokens_per_batch // bound) for bound in bounds],
+        bucket_batch_sizes=[
+            _replica_multiple(tokens_per_batch // bound, num_replicas)
+            for bound in bounds
+        ],
         pad_to_bucket_boundary=False,
         drop_remainder=drop_remainder,
     )
@@ -149,6 +169,11 @@ def make_translation_dataset(
         source = tf.pad(source, [[0, 0], [0, bound - tf.shape(source)[1]]])
         decoder = tf.pad(decoder, [[0, 0], [0, bound - tf.shape(decoder)[1]]])
         labels = tf.pad(labels, [[0, 0], [0, bound - tf.shape(labels)[1]]])
+        if num_replicas > 1:
+            rows = -tf.shape(source)[0] % num_replicas
+            source, decoder, labels = (
+                tf.pad(ids, [[0, rows], [0, 0]]) for ids in (source, decoder, labels)
+            )
         return {"encoder_inputs": source, "decoder_inputs": decoder}, labels
 
     return batches.map(pad_to_bound, num_parallel_calls=num_parallel_calls).prefetch(
@@ -168,19 +193,21 @@ def padding_statistics(dataset, max_length=None, num_batches=None):
     Returns:
         dict with `padding_fraction` (padding share of encoder and decoder input
         positions), `fixed_length_padding_fraction` (when `max_length`),
-        `num_batches`, `num_pairs` and `num_tokens` (real tokens).
+        `num_batches`, `num_pairs` (real pairs, not the rows that pad a batch
+        to a multiple of the replicas) and `num_tokens` (real tokens).
 
     Example:
     >>> padding_statistics(dataset, max_length=64)  # doctest: +SKIP
     {'padding_fraction': 0.08, 'fixed_length_padding_fraction': 0.83, ...}
     """
     real = positions = pairs = batches = 0
-    for inputs, _ in dataset.take(-1 if num_batches is None else num_batches):
+    for inputs, labels in dataset.take(-1 if num_batches is None else num_batches):
         for name in ("encoder_inputs", "decoder_inputs"):
             ids = inputs[name].numpy()
             real += int(np.count_nonzero(ids))
             positions += ids.size
-        pairs += inputs["encoder_inputs"].shape[0]
+        # Rows added to split a batch over replicas have no label at all.
+        pairs += int(np.count_nonzero(np.any(labels.numpy() != 0, axis=1)))
         batches += 1
     if batches == 0:
         raise ValueError("The dataset yielded no batches to measure.")

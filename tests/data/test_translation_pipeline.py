@@ -8,6 +8,7 @@ from keras_transformer_bit.data.translation_pipeline import (
     make_translation_dataset,
     padding_statistics,
 )
+from keras_transformer_bit.recipes.translation_recipe import translation_recipe
 
 WORDS = "der die das haus hund katze ist groß klein alt neu und".split()
 
@@ -114,3 +115,70 @@ def test_load_translation_corpus_from_files(tmp_path):
         "Drei.",
         "Three.",
     )
+
+
+@pytest.fixture(scope="module")
+def pairs_of_every_length():
+    # Sources of 1 to 47 words and targets one shorter or longer: every bucket
+    # of the default recipe (bounds 8, 16, ..., 48) fills at least one batch.
+    rng = np.random.default_rng(1)
+    pairs = []
+    for _ in range(3000):
+        length = int(rng.integers(1, 47))
+        words = [WORDS[i] for i in rng.integers(0, len(WORDS), length)]
+        pairs.append((" ".join(words), " ".join(reversed(words[1:])) + " ."))
+    vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "."] + WORDS
+    return pairs, SubwordTokenizer(vocabulary)
+
+
+@pytest.mark.parametrize(
+    "num_replicas, full_sizes",
+    [
+        (1, [256, 128, 85, 64, 51, 42]),
+        (2, [256, 128, 84, 64, 50, 42]),
+        (8, [256, 128, 80, 64, 48, 40]),
+    ],
+)
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_every_batch_splits_evenly_over_the_replicas(
+    pairs_of_every_length, num_replicas, full_sizes, shuffle
+):
+    # The default recipe's budget cuts buckets into batches of 2048 // bound
+    # sentences (85, 51 and 42 divide neither 2 nor 8 replicas). Under a
+    # strategy every batch, the last partial one of a bucket included, must
+    # split evenly, and every pair must still be seen once.
+    pairs, tokenizer = pairs_of_every_length
+    recipe = translation_recipe()
+    dataset = make_translation_dataset(
+        pairs,
+        tokenizer,
+        tokenizer,
+        max_length=recipe.max_length,
+        tokens_per_batch=recipe.tokens_per_batch,
+        shuffle=shuffle,
+        drop_remainder=False,
+        num_replicas=num_replicas,
+    )
+    sizes_by_width = {}
+    real_pairs = 0
+    for source, decoder, labels in _batches(dataset):
+        assert len(source) % num_replicas == 0, (len(source), num_replicas)
+        real = np.count_nonzero(labels, axis=1) > 0
+        real_pairs += int(real.sum())
+        # Padding rows come last and are padding everywhere: zero loss weight.
+        assert not real[real.sum() :].any() and real[: real.sum()].all()
+        for ids in (source, decoder, labels):
+            assert not ids[~real].any()
+        if len(source) - real.sum() >= num_replicas:
+            raise AssertionError(f"more padding rows than needed: {len(source)}")
+        sizes_by_width.setdefault(source.shape[1], set()).add(len(source))
+    assert real_pairs == len(pairs)
+    widths = sorted(sizes_by_width)
+    assert widths == [8, 16, 24, 32, 40, 48]
+    assert [max(sizes_by_width[width]) for width in widths] == full_sizes
+
+
+def test_bad_num_replicas(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+    with pytest.raises(ValueError, match="num_replicas"):
+        make_translation_dataset(pairs, tokenizer, tokenizer, num_replicas=0)
