@@ -1,10 +1,43 @@
 """Image folders: one subfolder per class, e.g. the Tux Paint stamps."""
 
+import collections
 import os
+import warnings
 
 from keras_transformer_bit.data.labeled_images import LabeledImages
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+# The formats `tf.io.decode_image` reads (TensorFlow 2.21: WebP included).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+
+
+def _extension(file_name):
+    extension = os.path.splitext(file_name)[1].lower()
+    return extension or "(no extension)"
+
+
+def _skipped_message(directory, extensions, skipped_files, loose_files, lost):
+    parts = []
+    if skipped_files:
+        counts = ", ".join(
+            f"{count} {extension}" for extension, count in skipped_files.most_common()
+        )
+        parts.append(
+            f"{counts} (formats it does not read; it reads {', '.join(extensions)})"
+        )
+    if loose_files:
+        shown = ", ".join(loose_files[:5]) + (", ..." if len(loose_files) > 5 else "")
+        parts.append(
+            f"{len(loose_files)} not a class subfolder but directly in it ({shown})"
+        )
+    total = sum(skipped_files.values()) + len(loose_files)
+    noun = "file" if total == 1 else "files"
+    message = f"load_image_folder skipped {total} {noun} under {directory!r}"
+    message += (": " + "; ".join(parts)) if parts else ""
+    if lost:
+        message += "; and class subfolders " + ", ".join(
+            f"{name} ({reason})" for name, reason in lost
+        )
+    return message + "."
 
 
 def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
@@ -12,11 +45,15 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
 
     Every immediate subfolder is a class (sorted by name, so labels are
     stable); its images are collected recursively. Files are read lazily.
+    Whatever is left out is reported in one `UserWarning`: files of other
+    formats counted by extension (SVG, for one, is a vector format that
+    TensorFlow does not decode; convert it to PNG first), files outside the
+    class subfolders, and subfolders with too few images.
 
     Args:
         directory: str. The root folder.
         extensions: tuple of str. File name endings counted as images
-            (case-insensitive).
+            (case-insensitive). Defaults to PNG, JPEG, GIF, BMP and WebP.
         min_examples: int. Subfolders with fewer images are skipped.
 
     Returns:
@@ -33,17 +70,25 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
         )
     extensions = tuple(e.lower() for e in extensions)
     class_names, paths, labels = [], [], []
+    skipped_files, loose_files, lost = collections.Counter(), [], []
     for name in sorted(os.listdir(directory)):
         class_directory = os.path.join(directory, name)
         if not os.path.isdir(class_directory):
+            loose_files.append(name)
             continue
-        files = sorted(
-            os.path.join(root, file)
-            for root, _, files in os.walk(class_directory)
-            for file in files
-            if file.lower().endswith(extensions)
-        )
+        files = []
+        for root, _, names in os.walk(class_directory):
+            for file in names:
+                if file.lower().endswith(extensions):
+                    files.append(os.path.join(root, file))
+                else:
+                    skipped_files[_extension(file)] += 1
+        files.sort()
         if len(files) < max(min_examples, 1):
+            if files:
+                lost.append((name, f"{len(files)} < min_examples={min_examples}"))
+            else:
+                lost.append((name, "no images"))
             continue
         paths.extend(files)
         labels.extend([len(class_names)] * len(files))
@@ -52,5 +97,10 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
         raise ValueError(
             f"no class subfolders with images ({', '.join(extensions)}) "
             f"found under {directory!r}."
+        )
+    if skipped_files or loose_files or lost:
+        warnings.warn(
+            _skipped_message(directory, extensions, skipped_files, loose_files, lost),
+            stacklevel=2,
         )
     return LabeledImages(paths, labels, class_names)

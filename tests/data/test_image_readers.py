@@ -12,6 +12,7 @@ from keras_transformer_bit.data import (
     load_tfds_images,
 )
 from keras_transformer_bit.data.fashion_mnist import DEFAULT_DIRECTORY
+from keras_transformer_bit.data.image_preprocessing import decode_image
 
 TUXPAINT_STAMPS = "/usr/share/tuxpaint/stamps"
 
@@ -71,7 +72,8 @@ def test_image_folder_mixed_formats(tmp_path):
         (tmp_path / name).write_bytes(
             bytes(content.numpy()) if hasattr(content, "numpy") else content
         )
-    data = load_image_folder(str(tmp_path))
+    with pytest.warns(UserWarning, match=r"skipped 1 file .*: 1 \.txt.*empty"):
+        data = load_image_folder(str(tmp_path))
     assert data.class_names == ["cats", "dogs"]
     np.testing.assert_array_equal(data.labels, [0, 0, 1])
     images, labels = next(
@@ -144,3 +146,52 @@ def test_tfds_by_name_with_mock_data():
         np.testing.assert_array_equal(got, subset.labels)
         with pytest.raises(ValueError, match="no feature 'picture'"):
             load_tfds_images("cifar10", image_key="picture")
+
+
+def test_image_folder_reads_webp_and_reports_what_it_skipped(tmp_path):
+    image = pytest.importorskip("PIL.Image")
+    import io
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (6, 7, 3), "uint8")
+    encoded = io.BytesIO()
+    image.fromarray(pixels).save(encoded, "WEBP", lossless=True)
+    for name in ("cats", "dogs", "birds"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "cats" / "a.webp").write_bytes(encoded.getvalue())
+    (tmp_path / "cats" / "b.svg").write_text("<svg/>")
+    (tmp_path / "cats" / "c.svg").write_text("<svg/>")
+    (tmp_path / "dogs" / "d.png").write_bytes(bytes(tf.io.encode_png(pixels).numpy()))
+    (tmp_path / "dogs" / "notes.txt").write_text("not an image")
+    (tmp_path / "birds" / "e.svg").write_text("<svg/>")
+    (tmp_path / "README").write_text("outside every class")
+    with pytest.warns(UserWarning) as caught:
+        data = load_image_folder(str(tmp_path))
+    message = str(caught[0].message)
+    assert "skipped 5 files" in message
+    assert "3 .svg" in message and "1 .txt" in message
+    assert "not a class subfolder" in message  # README
+    assert "birds" in message and "no images" in message  # a class folder lost
+    assert data.class_names == ["cats", "dogs"]
+    webp, _ = next(iter(data.as_dataset()))
+    np.testing.assert_array_equal(decode_image(webp).numpy(), pixels)
+    batch, _ = next(
+        iter(
+            image_classification_pipeline(
+                data, 2, training=False, batch_size=2, crop_size=7
+            )
+        )
+    )
+    assert batch.shape == (2, 7, 7, 3)
+
+
+def test_image_folder_says_nothing_when_nothing_is_skipped(tmp_path):
+    import warnings
+
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / "a.png").write_bytes(
+        bytes(tf.io.encode_png(np.zeros((2, 2, 3), "uint8")).numpy())
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_image_folder(str(tmp_path))) == 1
