@@ -25,6 +25,11 @@ COMMAND_MODULES = {
 
 
 def build_parser():
+    """Returns the `ktb` argument parser, one subcommand group per module.
+
+    A group whose module cannot be imported (an optional dependency missing)
+    is left out. Parsing imports no TensorFlow; the handlers do.
+    """
     parser = argparse.ArgumentParser(
         prog="ktb",
         description="Train, evaluate, tune and export Transformer and BiT models. "

@@ -1,27 +1,73 @@
-"""data."""
+"""Data: corpora, tokenizers and tf.data pipelines for translation and images.
 
-from keras_transformer_bit.data.ding_corpus import load_ding_de_en  # noqa: F401
-from keras_transformer_bit.data.fashion_mnist import load_fashion_mnist  # noqa: F401
-from keras_transformer_bit.data.few_shot import few_shot_indices  # noqa: F401
-from keras_transformer_bit.data.image_folder import load_image_folder  # noqa: F401
-from keras_transformer_bit.data.image_pipeline import (  # noqa: F401
-    image_classification_pipeline,
-)
-from keras_transformer_bit.data.labeled_images import LabeledImages  # noqa: F401
-from keras_transformer_bit.data.load_translation_corpus import (  # noqa: F401
-    load_translation_corpus,
-)
-from keras_transformer_bit.data.mixup import mixup  # noqa: F401
-from keras_transformer_bit.data.parallel_corpus import ParallelCorpus  # noqa: F401
-from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer  # noqa: F401
-from keras_transformer_bit.data.sword_corpus import load_sword_en_es  # noqa: F401
-from keras_transformer_bit.data.text_file_corpus import (  # noqa: F401
+Translation. A corpus becomes a `ParallelCorpus` (train, validation and test
+pairs of strings): `load_translation_corpus` takes the CLI's `--data` names,
+or call a reader directly: `read_tsv_corpus` (one tab-separated pair a line),
+`read_aligned_corpus` (two line-aligned files), `load_ding_de_en` (German to
+English, Debian trans-de-en), `load_sword_en_es` (Bible verses) and
+`load_tfds_corpus` (TensorFlow Datasets). `SubwordTokenizer.build` learns a
+WordPiece vocabulary from the training sentences; `make_translation_dataset`
+tokenizes pairs and batches them by length under a token budget for
+`model.fit`; `padding_statistics` measures how much of those batches is
+padding.
+
+Images. A collection becomes `LabeledImages`: `load_image_folder` (one
+subfolder per class), `load_fashion_mnist` (Debian dataset-fashion-mnist) or
+`load_tfds_images`. `few_shot_indices` picks k examples per class,
+`image_classification_pipeline` decodes, crops, flips and batches, and
+`mixup` mixes a batch with a shuffled copy of itself.
+
+Example:
+>>> import keras_transformer_bit as ktb
+>>> pairs = [(f"Ich habe {n} Katzen.", f"I have {n} cats.") for n in range(40)]
+>>> corpus = ktb.data.ParallelCorpus.from_pairs(pairs, test_size=4, validation_size=4)
+>>> len(corpus.test), len(corpus.validation)
+(4, 4)
+>>> tokenizer = ktb.data.SubwordTokenizer.build(
+...     [source for source, _ in corpus.train], vocabulary_size=60
+... )
+"""
+
+from keras_transformer_bit.data.ding_corpus import load_ding_de_en
+from keras_transformer_bit.data.fashion_mnist import load_fashion_mnist
+from keras_transformer_bit.data.few_shot import few_shot_indices
+from keras_transformer_bit.data.image_folder import load_image_folder
+from keras_transformer_bit.data.image_pipeline import image_classification_pipeline
+from keras_transformer_bit.data.labeled_images import LabeledImages
+from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.data.mixup import mixup
+from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
+from keras_transformer_bit.data.sword_corpus import load_sword_en_es
+from keras_transformer_bit.data.text_file_corpus import (
     read_aligned_corpus,
     read_tsv_corpus,
 )
-from keras_transformer_bit.data.tfds_corpus import load_tfds_corpus  # noqa: F401
-from keras_transformer_bit.data.tfds_images import load_tfds_images  # noqa: F401
-from keras_transformer_bit.data.translation_pipeline import (  # noqa: F401
+from keras_transformer_bit.data.tfds_corpus import load_tfds_corpus
+from keras_transformer_bit.data.tfds_images import load_tfds_images
+from keras_transformer_bit.data.translation_pipeline import (
     make_translation_dataset,
     padding_statistics,
 )
+
+__all__ = [
+    # Translation
+    "ParallelCorpus",
+    "load_translation_corpus",
+    "read_tsv_corpus",
+    "read_aligned_corpus",
+    "load_ding_de_en",
+    "load_sword_en_es",
+    "load_tfds_corpus",
+    "SubwordTokenizer",
+    "make_translation_dataset",
+    "padding_statistics",
+    # Images
+    "LabeledImages",
+    "load_image_folder",
+    "load_fashion_mnist",
+    "load_tfds_images",
+    "few_shot_indices",
+    "image_classification_pipeline",
+    "mixup",
+]

@@ -1,7 +1,36 @@
 """Scale out: strategies, the multi-worker training loop, TF_CONFIG, speed switches.
 
+Strategies. `get_strategy(name)` returns a `tf.distribute.Strategy` for one
+of `STRATEGY_NAMES` (`"auto"`, `"one_device"`, `"mirrored"`,
+`"multi_worker"`); `describe_strategy`, `is_distributed`, `is_multi_worker`
+and `is_chief_task` describe it. Keras `fit` does not run under
+MultiWorkerMirroredStrategy (keras-team/keras#20585):
+`needs_custom_training_loop` says when to train with `CustomTrainingLoop`
+instead (`strategy.run`, losses averaged over the global batch, chief-only
+checkpoints under `CHECKPOINT_DIRNAME`), and `check_strategy_supports_fit`
+refuses that strategy where only `fit` is available.
+
+Batches and losses. `global_batch_size`, `per_replica_batch_size`,
+`scale_learning_rate`, `average_loss` and `sum_over_replicas` keep a step
+the same whatever the number of replicas.
+
+Clusters. `make_tf_config`, `read_tf_config`, `validate_tf_config`,
+`is_chief` and `free_ports` handle TF_CONFIG; `LocalCluster` runs a cluster
+of worker processes on one machine (tests, rehearsals). A lost worker raises
+`ClusterError`, and the `ktb` commands then exit with
+`WORKER_FAILURE_EXIT_CODE` (75), the status a scheduler restarts on.
+
+Surviving crashes. `training_callbacks(model_dir)` returns TensorBoard and
+`AtomicBackupAndRestore` (a backup under `BACKUP_DIRNAME` that a kill during
+a save cannot corrupt); `save_model_on_chief` saves where only the chief may
+write. `set_mixed_precision` and `resolve_jit_compile` pick the speed
+switches a device supports.
+
 Example:
->>> strategy = keras_transformer_bit.distribute.get_strategy("auto")
+>>> import keras_transformer_bit as ktb
+>>> strategy = ktb.distribute.get_strategy("auto")
+>>> ktb.distribute.global_batch_size(32, strategy) >= 32
+True
 """
 
 from keras_transformer_bit.distribute.atomic_backup_and_restore import (  # noqa: F401
@@ -53,3 +82,35 @@ from keras_transformer_bit.distribute.training_callbacks import (  # noqa: F401
     BACKUP_DIRNAME,
     training_callbacks,
 )
+
+__all__ = [
+    "get_strategy",
+    "STRATEGY_NAMES",
+    "describe_strategy",
+    "is_distributed",
+    "is_multi_worker",
+    "is_chief_task",
+    "needs_custom_training_loop",
+    "check_strategy_supports_fit",
+    "CustomTrainingLoop",
+    "CHECKPOINT_DIRNAME",
+    "global_batch_size",
+    "per_replica_batch_size",
+    "scale_learning_rate",
+    "average_loss",
+    "sum_over_replicas",
+    "make_tf_config",
+    "read_tf_config",
+    "validate_tf_config",
+    "is_chief",
+    "free_ports",
+    "LocalCluster",
+    "ClusterError",
+    "WORKER_FAILURE_EXIT_CODE",
+    "training_callbacks",
+    "AtomicBackupAndRestore",
+    "BACKUP_DIRNAME",
+    "save_model_on_chief",
+    "set_mixed_precision",
+    "resolve_jit_compile",
+]

@@ -1,6 +1,21 @@
-"""export."""
+"""Export: SavedModels for TF Serving, with the preprocessing inside.
 
-from keras_transformer_bit.export.export_image_classifier import (  # noqa: F401
+`export_translator` writes a `Translator` (tokenizers, model and decoding
+loop) as a SavedModel whose `serving_default` maps a batch of strings to a
+batch of translations. `export_image_classifier` writes a classifier whose
+`serving_default` takes encoded image bytes (JPEG, PNG, ...) and returns
+logits. Both write into a staging directory and rename it when complete, so
+TF Serving never loads a half-written version (docs/serving.md).
+
+Example:
+>>> import keras_transformer_bit as ktb
+>>> ktb.export.export_translator(translator, "models/translator/1")  # doctest: +SKIP
+>>> ktb.export.export_image_classifier(classifier, "models/bit/1")  # doctest: +SKIP
+"""
+
+from keras_transformer_bit.export.export_image_classifier import (
     export_image_classifier,
 )
-from keras_transformer_bit.export.export_translator import export_translator  # noqa: F401
+from keras_transformer_bit.export.export_translator import export_translator
+
+__all__ = ["export_translator", "export_image_classifier"]

@@ -1,21 +1,42 @@
-"""Hyperparameter search with KerasTuner: hypermodels, tuners, result tables.
+"""Tuning: hyperparameter search with KerasTuner (hypermodels, tuners, tables).
+
+`TransformerHyperModel` builds and compiles a `Transformer` from sampled
+hyperparameters; `TRANSFORMER_SEARCH_SPACE` is its default search space.
+`BiTHyperModel` fine-tunes a `BiTClassifier` with multipliers on the
+BiT-HyperRule's learning rate and schedule; `BIT_SEARCH_SPACE` is its
+default search space. In a search space a list is a choice (its first value
+the default) and a `(min, max)` pair is a range; `check_search_space`
+validates one against the defaults and `default_values` gives the first
+trial's values. `make_tuner` builds a tuner by one of the `TUNER_NAMES`
+(`"random_search"`, `"hyperband"`, `"bayesian_optimization"`), and
+`results_table` lists the trials as markdown, best first.
 
 Example:
->>> hypermodel = keras_transformer_bit.tuning.TransformerHyperModel(1000)
->>> tuner = keras_transformer_bit.tuning.make_tuner("random_search", hypermodel)
+>>> import keras_transformer_bit as ktb
+>>> hypermodel = ktb.tuning.TransformerHyperModel(1000)
+>>> tuner = ktb.tuning.make_tuner("random_search", hypermodel)  # doctest: +SKIP
 """
 
-from keras_transformer_bit.tuning.bit_hypermodel import (  # noqa: F401
-    BIT_SEARCH_SPACE,
-    BiTHyperModel,
-)
-from keras_transformer_bit.tuning.make_tuner import TUNER_NAMES, make_tuner  # noqa: F401
-from keras_transformer_bit.tuning.results_table import results_table  # noqa: F401
-from keras_transformer_bit.tuning.search_space import (  # noqa: F401
+from keras_transformer_bit.tuning.bit_hypermodel import BIT_SEARCH_SPACE, BiTHyperModel
+from keras_transformer_bit.tuning.make_tuner import TUNER_NAMES, make_tuner
+from keras_transformer_bit.tuning.results_table import results_table
+from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     default_values,
 )
-from keras_transformer_bit.tuning.transformer_hypermodel import (  # noqa: F401
+from keras_transformer_bit.tuning.transformer_hypermodel import (
     TRANSFORMER_SEARCH_SPACE,
     TransformerHyperModel,
 )
+
+__all__ = [
+    "TransformerHyperModel",
+    "TRANSFORMER_SEARCH_SPACE",
+    "BiTHyperModel",
+    "BIT_SEARCH_SPACE",
+    "make_tuner",
+    "TUNER_NAMES",
+    "results_table",
+    "check_search_space",
+    "default_values",
+]
