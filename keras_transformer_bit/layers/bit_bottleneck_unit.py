@@ -1,3 +1,5 @@
+import inspect
+
 import keras
 from keras import ops
 
@@ -5,8 +7,59 @@ from keras_transformer_bit.layers.group_normalization import GroupNormalization
 from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
 from keras_transformer_bit.utils import check_positive_int
 
-CONV_LAYERS = ("standardized_conv2d", "conv2d")
-NORM_LAYERS = ("group_norm", "batch_norm")
+# Names for the layer types BiT and its relatives use; any class works too.
+CONV_LAYERS = {
+    "standardized_conv2d": StandardizedConv2D,
+    "conv2d": keras.layers.Conv2D,
+}
+NORM_LAYERS = {
+    "group_norm": GroupNormalization,
+    "batch_norm": keras.layers.BatchNormalization,
+}
+
+
+def _layer_type(argument, value, aliases, base):
+    if isinstance(value, str) and value in aliases:
+        return aliases[value]
+    if isinstance(value, dict) and set(value) == {"layer_type"}:
+        # A class written by `serialize_layer_type`: registered or Keras' own.
+        name = value["layer_type"]
+        found = keras.saving.get_registered_object(name) or getattr(
+            keras.layers, name, None
+        )
+        if found is None:
+            raise ValueError(
+                f"{argument}: unknown layer type {name!r}; register the class "
+                "with keras.saving.register_keras_serializable"
+            )
+        value = found
+    if isinstance(value, type) and issubclass(value, base):
+        return value
+    raise ValueError(
+        f"{argument} must be a {base.__name__} class or one of {sorted(aliases)}. "
+        f"Received: {argument}={value!r}"
+    )
+
+
+def conv_layer_type(conv_layer):
+    """The `keras.layers.Conv2D` class `conv_layer` stands for (class or name)."""
+    return _layer_type("conv_layer", conv_layer, CONV_LAYERS, keras.layers.Conv2D)
+
+
+def norm_layer_type(norm_layer):
+    """The normalization layer class `norm_layer` stands for (class or name)."""
+    return _layer_type("norm_layer", norm_layer, NORM_LAYERS, keras.layers.Layer)
+
+
+def serialize_layer_type(layer_type):
+    """A layer type for `get_config`: its name, or the class's registered name."""
+    if isinstance(layer_type, str):
+        return layer_type
+    return {"layer_type": keras.saving.get_registered_name(layer_type)}
+
+
+def _accepts(layer_type, argument):
+    return argument in inspect.signature(layer_type).parameters
 
 
 def make_conv(
@@ -18,43 +71,36 @@ def make_conv(
     padding="valid",
     **kw,
 ):
-    """Builds the convolution type named by `conv_layer` (no bias)."""
-    if conv_layer == "standardized_conv2d":
-        return StandardizedConv2D(
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            epsilon=standardization_epsilon,
-            **kw,
-        )
-    return keras.layers.Conv2D(
+    """Builds a bias-free convolution of type `conv_layer` (class or name).
+
+    `standardization_epsilon` goes to the types that take an `epsilon`
+    (`StandardizedConv2D`).
+    """
+    conv_type = conv_layer_type(conv_layer)
+    if _accepts(conv_type, "epsilon"):
+        kw["epsilon"] = standardization_epsilon
+    return conv_type(
         filters, kernel_size, strides=strides, padding=padding, use_bias=False, **kw
     )
 
 
 def make_norm(norm_layer, norm_groups, norm_epsilon, **kw):
-    """Builds the normalization type named by `norm_layer`.
+    """Builds a normalization of type `norm_layer` (class or name).
 
-    Group norm is Keras' layer computed from per-channel sums
-    (`GroupNormalization`): same weights and results, faster.
+    `norm_groups` goes to the types that take `groups` (group norm). Group
+    norm is Keras' layer computed from per-channel sums (`GroupNormalization`):
+    same weights and results, faster.
     """
-    if norm_layer == "group_norm":
-        return GroupNormalization(groups=norm_groups, epsilon=norm_epsilon, **kw)
-    return keras.layers.BatchNormalization(epsilon=norm_epsilon, **kw)
+    norm_type = norm_layer_type(norm_layer)
+    if _accepts(norm_type, "groups"):
+        kw["groups"] = norm_groups
+    return norm_type(epsilon=norm_epsilon, **kw)
 
 
 def check_layer_types(conv_layer, norm_layer):
-    if conv_layer not in CONV_LAYERS:
-        raise ValueError(
-            f"conv_layer must be one of {CONV_LAYERS}. "
-            f"Received: conv_layer={conv_layer!r}"
-        )
-    if norm_layer not in NORM_LAYERS:
-        raise ValueError(
-            f"norm_layer must be one of {NORM_LAYERS}. "
-            f"Received: norm_layer={norm_layer!r}"
-        )
+    """Raises a clear error unless both name or are layer classes."""
+    conv_layer_type(conv_layer)
+    norm_layer_type(norm_layer)
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
@@ -78,9 +124,12 @@ class BiTBottleneckUnit(keras.layers.Layer):
 
     The convolution and normalization types are arguments (as timm's ResNet-v2
     blocks take their layer types), so one code path serves BiT
-    (`"standardized_conv2d"` + `"group_norm"`), its folded inference form
-    (`"conv2d"` + `"group_norm"`) and a plain ResNet-v2 unit (`"conv2d"` +
-    `"batch_norm"`).
+    (`StandardizedConv2D` + `GroupNormalization`), its folded inference form
+    (`keras.layers.Conv2D` + `GroupNormalization`), a plain ResNet-v2 unit
+    (`Conv2D` + `keras.layers.BatchNormalization`) and any other pair of
+    classes. Every convolution gets its own copy of `kernel_initializer`: an
+    unseeded Keras initializer returns the same values on every call, so a
+    shared one would start the kernels as copies of one random stream.
 
     Args:
         filters: int. Width of the bottleneck; the unit outputs `4 * filters`
@@ -94,10 +143,18 @@ class BiTBottleneckUnit(keras.layers.Layer):
         norm_epsilon: float. Epsilon of the normalization. Defaults to `1e-5`.
         standardization_epsilon: float. Epsilon of the weight standardization.
             Defaults to `1e-10`.
-        conv_layer: str. `"standardized_conv2d"` or `"conv2d"`. Defaults to
-            `"standardized_conv2d"`.
-        norm_layer: str. `"group_norm"` or `"batch_norm"`. Defaults to
-            `"group_norm"`.
+        conv_layer: a `keras.layers.Conv2D` class, built as
+            `conv_layer(filters, kernel_size, strides=..., padding=...,
+            use_bias=False, kernel_initializer=..., name=..., dtype=...)` (plus
+            `epsilon=standardization_epsilon` when it takes one), or one of
+            the names `"standardized_conv2d"`, `"conv2d"`. Defaults to
+            `"standardized_conv2d"` (`StandardizedConv2D`).
+        norm_layer: a normalization layer class, built as
+            `norm_layer(epsilon=norm_epsilon, name=..., dtype=...)` (plus
+            `groups=norm_groups` when it takes them), or one of the names
+            `"group_norm"`, `"batch_norm"`. Defaults to `"group_norm"`.
+            Classes outside this package must be registered
+            (`keras.saving.register_keras_serializable`) to be saved.
         kernel_initializer: initializer of the convolution kernels. Defaults
             to `"he_normal"`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
@@ -146,8 +203,13 @@ class BiTBottleneckUnit(keras.layers.Layer):
         self.norm_groups = norm_groups
         self.norm_epsilon = norm_epsilon
         self.standardization_epsilon = standardization_epsilon
-        self.conv_layer = conv_layer
-        self.norm_layer = norm_layer
+        # Names stay names (configs keep them); a saved class is revived.
+        self.conv_layer = (
+            conv_layer if isinstance(conv_layer, str) else conv_layer_type(conv_layer)
+        )
+        self.norm_layer = (
+            norm_layer if isinstance(norm_layer, str) else norm_layer_type(norm_layer)
+        )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def _conv(self, filters, kernel_size, strides, name, padding="valid"):
@@ -158,7 +220,11 @@ class BiTBottleneckUnit(keras.layers.Layer):
             strides,
             self.standardization_epsilon,
             padding=padding,
-            kernel_initializer=self.kernel_initializer,
+            # A fresh object per kernel (keras-hub's clone_initializer): an
+            # unseeded initializer returns the same values on every call.
+            kernel_initializer=keras.initializers.get(
+                keras.initializers.serialize(self.kernel_initializer)
+            ),
             name=name,
             dtype=self.dtype_policy,
         )
@@ -256,7 +322,7 @@ class BiTBottleneckUnit(keras.layers.Layer):
             "norm_groups": self.norm_groups,
             "norm_epsilon": self.norm_epsilon,
             "standardization_epsilon": self.standardization_epsilon,
-            "conv_layer": self.conv_layer,
-            "norm_layer": self.norm_layer,
+            "conv_layer": serialize_layer_type(self.conv_layer),
+            "norm_layer": serialize_layer_type(self.norm_layer),
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }

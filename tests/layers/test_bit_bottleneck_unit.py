@@ -90,3 +90,61 @@ def test_identity_shortcut_with_changing_shape_is_rejected():
         BiTBottleneckUnit(4, norm_groups=2)(np.zeros((1, 4, 4, 8), "float32"))
     with pytest.raises(ValueError, match="rank 4"):
         BiTBottleneckUnit(4, norm_groups=2)(np.zeros((4, 4, 16), "float32"))
+
+
+def copied_kernels(kernels):
+    """Pairs of kernels that are copies: equal, permuted, or (scaled) prefixes
+    of one random stream."""
+    flat = {name: np.asarray(kernel, "float64").ravel() for name, kernel in kernels}
+    copies = []
+    names = sorted(flat)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            x, y = flat[a], flat[b]
+            n = min(len(x), len(y))
+            prefix = abs(np.corrcoef(x[:n], y[:n])[0, 1]) > 0.9
+            permuted = len(x) == len(y) and np.allclose(
+                np.sort(x) / x.std(), np.sort(y) / y.std(), rtol=1e-4, atol=1e-6
+            )
+            if prefix or permuted:
+                copies.append((a, b))
+    return copies
+
+
+def test_every_kernel_has_its_own_initializer():
+    unit = BiTBottleneckUnit(8, strides=2, use_projection=True, norm_groups=4)
+    unit.build((1, 8, 8, 32))
+    kernels = [(w.path, w) for w in unit.weights if "kernel" in w.path]
+    assert len(kernels) == 4
+    assert copied_kernels(kernels) == []
+    # The same check sees copies when they are there.
+    same = [("a", kernels[0][1]), ("b", np.asarray(kernels[0][1])[::-1])]
+    assert copied_kernels(same) == [("a", "b")]
+    # A seeded initializer keeps the unit reproducible.
+    seeded = keras.initializers.HeNormal(seed=3)
+    first = BiTBottleneckUnit(8, norm_groups=4, kernel_initializer=seeded)
+    second = BiTBottleneckUnit(8, norm_groups=4, kernel_initializer=seeded)
+    first.build((1, 4, 4, 32))
+    second.build((1, 4, 4, 32))
+    for a, b in zip(first.weights, second.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_layer_types_are_classes():
+    unit = BiTBottleneckUnit(
+        4,
+        strides=2,
+        use_projection=True,
+        conv_layer=keras.layers.Conv2D,
+        norm_layer=keras.layers.LayerNormalization,
+    )
+    outputs = unit(_inputs((2, 8, 8, 8)))
+    assert tuple(outputs.shape) == (2, 4, 4, 16)
+    assert type(unit.spatial_conv) is keras.layers.Conv2D
+    assert isinstance(unit.expand_norm, keras.layers.LayerNormalization)
+    revived = BiTBottleneckUnit.from_config(unit.get_config())
+    revived.build((2, 8, 8, 8))
+    assert type(revived.spatial_conv) is keras.layers.Conv2D
+    assert isinstance(revived.expand_norm, keras.layers.LayerNormalization)
+    with pytest.raises(ValueError, match="conv_layer must be"):
+        BiTBottleneckUnit(4, conv_layer=keras.layers.Dense)

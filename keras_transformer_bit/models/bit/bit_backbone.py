@@ -1,12 +1,18 @@
+import inspect
+
 import keras
 
 from keras_transformer_bit.layers.bit_bottleneck_unit import (
     BiTBottleneckUnit,
-    check_layer_types,
+    conv_layer_type,
     make_conv,
     make_norm,
+    norm_layer_type,
+    serialize_layer_type,
 )
+from keras_transformer_bit.models.bit import bit_checkpoint, bit_presets
 from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 
 # Units per block of the ResNet depths BiT was released with (He et al. 2016a).
 BLOCK_DEPTHS = {
@@ -65,9 +71,10 @@ def count_parameters(config, num_classes=None):
     block_depths = config.get("block_depths")
     width_factor = config.get("width_factor", 1)
     base_width = config.get("base_width", 64)
-    norm_layer = config.get("norm_layer", "group_norm")
+    norm_type = norm_layer_type(config.get("norm_layer", "group_norm"))
     depths = resolve_block_depths(depth, block_depths)
-    per_channel = 2 if norm_layer == "group_norm" else 4
+    # Scale and offset; batch norm also keeps a moving mean and variance.
+    per_channel = 4 if issubclass(norm_type, keras.layers.BatchNormalization) else 2
     root = base_width * width_factor
     total = 7 * 7 * 3 * root
     channels = root
@@ -114,15 +121,17 @@ class BiTBackbone(keras.Model):
         norm_epsilon: float. Defaults to `1e-5`.
         standardization_epsilon: float. Epsilon of the weight standardization.
             Defaults to `1e-10`.
-        conv_layer: str. `"standardized_conv2d"` (BiT) or `"conv2d"` (plain
-            convolutions, e.g. for folded weights). Defaults to
+        conv_layer: the convolution type of every layer: a
+            `keras.layers.Conv2D` class, or `"standardized_conv2d"` (BiT's
+            `StandardizedConv2D`) or `"conv2d"` (plain convolutions, e.g. for
+            folded weights). See `BiTBottleneckUnit`. Defaults to
             `"standardized_conv2d"`.
-        norm_layer: str. `"group_norm"` (BiT) or `"batch_norm"`. Defaults to
-            `"group_norm"`.
+        norm_layer: the normalization type: a layer class, or `"group_norm"`
+            (BiT) or `"batch_norm"`. Defaults to `"group_norm"`.
         image_shape: tuple. `(height, width, 3)`; height and width may be None.
             Defaults to `(None, None, 3)`.
         dtype: dtype policy of all layers. Defaults to the global policy.
-        **kwargs: `name`, `trainable`.
+        **kwargs: `name`, `trainable`. Any other name is refused.
 
     Example:
     >>> backbone = keras_transformer_bit.models.BiTBackbone(
@@ -146,6 +155,7 @@ class BiTBackbone(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        check_known_arguments("BiTBackbone", kwargs, BACKBONE_ARGUMENTS)
         depths = resolve_block_depths(depth, block_depths)
         for name, value in (
             ("width_factor", width_factor),
@@ -153,10 +163,13 @@ class BiTBackbone(keras.Model):
             ("norm_groups", norm_groups),
         ):
             check_positive_int(name, value)
-        check_layer_types(conv_layer, norm_layer)
+        conv_layer_type(conv_layer)
+        takes_groups = (
+            "groups" in inspect.signature(norm_layer_type(norm_layer)).parameters
+        )
         widths = block_widths(len(depths), width_factor, base_width)
         root_width = base_width * width_factor
-        if norm_layer == "group_norm" and root_width % norm_groups:
+        if takes_groups and root_width % norm_groups:
             raise ValueError(
                 "base_width * width_factor must be divisible by norm_groups. "
                 f"Received: base_width={base_width}, width_factor={width_factor}, "
@@ -220,8 +233,13 @@ class BiTBackbone(keras.Model):
         self.norm_groups = norm_groups
         self.norm_epsilon = norm_epsilon
         self.standardization_epsilon = standardization_epsilon
-        self.conv_layer = conv_layer
-        self.norm_layer = norm_layer
+        # Names stay names (configs keep them); a saved class is revived.
+        self.conv_layer = (
+            conv_layer if isinstance(conv_layer, str) else conv_layer_type(conv_layer)
+        )
+        self.norm_layer = (
+            norm_layer if isinstance(norm_layer, str) else norm_layer_type(norm_layer)
+        )
         self.image_shape = image_shape
         self.num_features = 4 * widths[-1]
 
@@ -245,11 +263,10 @@ class BiTBackbone(keras.Model):
                 The checkpoint's head is dropped.
             **overrides: constructor arguments replacing the preset's.
         """
-        from keras_transformer_bit.models.bit import bit_checkpoint, bit_presets
-
-        backbone = cls(**{**bit_presets.preset_config(name), **overrides})
+        preset = bit_presets.get_preset(name)
+        backbone = backbone_from_preset(preset, overrides)
         if weights is not None:
-            path = bit_checkpoint.resolve_weights(name, weights)
+            path = bit_checkpoint.resolve_weights(preset, weights)
             bit_checkpoint.load_bit_checkpoint(backbone, path)
         return backbone
 
@@ -265,10 +282,26 @@ class BiTBackbone(keras.Model):
             "norm_groups": self.norm_groups,
             "norm_epsilon": self.norm_epsilon,
             "standardization_epsilon": self.standardization_epsilon,
-            "conv_layer": self.conv_layer,
-            "norm_layer": self.norm_layer,
+            "conv_layer": serialize_layer_type(self.conv_layer),
+            "norm_layer": serialize_layer_type(self.norm_layer),
             "image_shape": self.image_shape,
         }
+
+
+# What BiTBackbone takes: its own arguments and the base `name` and `trainable`.
+BACKBONE_ARGUMENTS = [
+    *(p for p in inspect.signature(BiTBackbone.__init__).parameters if p != "self"),
+    "name",
+    "trainable",
+]
+BACKBONE_ARGUMENTS.remove("kwargs")
+
+
+def backbone_from_preset(preset, overrides, who="BiTBackbone.from_preset"):
+    """A `BiTBackbone` of a resolved `preset` (a `bit_presets.get_preset` dict)
+    with `overrides` of its constructor arguments, refusing unknown names."""
+    check_known_arguments(who, overrides, BACKBONE_ARGUMENTS)
+    return BiTBackbone(**{**preset["config"], **overrides})
 
 
 def default_name(prefix):

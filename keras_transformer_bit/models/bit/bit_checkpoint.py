@@ -26,24 +26,17 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_transformer_bit.layers.bit_bottleneck_unit import (
+    conv_layer_type,
+    norm_layer_type,
+)
+from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
 from keras_transformer_bit.models.bit import bit_presets
+from keras_transformer_bit.models.bit.backbone_of import backbone_of, head_of
 
 HEAD_KERNEL = "resnet/head/conv2d/kernel"
 HEAD_BIAS = "resnet/head/conv2d/bias"
 HEAD_MODES = ("keep", "replace", "drop")
-
-
-def _backbone_of(model):
-    from keras_transformer_bit.models.bit.bit_backbone import BiTBackbone
-    from keras_transformer_bit.models.bit.bit_classifier import BiTClassifier
-
-    if isinstance(model, BiTClassifier):
-        return model.backbone, model.head
-    if isinstance(model, BiTBackbone):
-        return model, None
-    raise ValueError(
-        f"Expected a BiTBackbone or a BiTClassifier. Received: model={model!r}"
-    )
 
 
 def checkpoint_layers(model):
@@ -56,8 +49,10 @@ def checkpoint_layers(model):
         dict: prefix (e.g. `"resnet/block1/unit01/a/standardized_conv2d"`) ->
         layer; `"resnet/head/conv2d"` is there for a classifier.
     """
-    backbone, head = _backbone_of(model)
-    if backbone.norm_layer != "group_norm":
+    backbone, head = backbone_of(model), head_of(model)
+    if not issubclass(
+        norm_layer_type(backbone.norm_layer), keras.layers.GroupNormalization
+    ):
         raise ValueError(
             "The official BiT format holds group-norm models only. "
             f"Received a model with norm_layer={backbone.norm_layer!r}"
@@ -189,8 +184,8 @@ def load_bit_checkpoint(model, path_or_arrays, head="keep"):
         if isinstance(path_or_arrays, dict)
         else read_bit_checkpoint(path_or_arrays)
     )
-    backbone, head_layer = _backbone_of(model)
-    if backbone.conv_layer != "standardized_conv2d":
+    backbone, head_layer = backbone_of(model), head_of(model)
+    if not issubclass(conv_layer_type(backbone.conv_layer), StandardizedConv2D):
         raise ValueError(
             "Official BiT kernels are not standardized; load them into a model "
             "with conv_layer='standardized_conv2d' (and fold it afterwards). "
@@ -314,9 +309,7 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
         with urllib.request.urlopen(url) as response, open(partial, "wb") as handle:
             total = response.headers.get("Content-Length")
             bar = (
-                keras.utils.Progbar(int(total) if total else None)
-                if progress
-                else None
+                keras.utils.Progbar(int(total) if total else None) if progress else None
             )
             done = 0
             for chunk in iter(lambda: response.read(1 << 20), b""):

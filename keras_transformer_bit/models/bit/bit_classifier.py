@@ -1,11 +1,17 @@
+import numbers
+
 import keras
 
+from keras_transformer_bit.models.bit import bit_checkpoint, bit_presets
 from keras_transformer_bit.models.bit.bit_backbone import (
+    BACKBONE_ARGUMENTS,
     BiTBackbone,
+    backbone_from_preset,
     check_image_shape,
     default_name,
 )
 from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
@@ -20,13 +26,25 @@ class BiTClassifier(keras.Model):
     first steps do not wreck the pre-trained features. The logits are float32
     under mixed precision.
 
+    The classifier carries what serving needs to read its outputs right:
+    `class_names` (label `i` is `class_names[i]`), so that evaluation and
+    export match classes by name, not by position; and `image_size`, the
+    resolution it expects: the preset's pre-training resolution, then the one
+    it was fine-tuned at (`ktb.recipes.bit_fine_tune` records it), which
+    `ktb.export.export_image_classifier` serves at by default. Both are saved
+    with the model.
+
     Args:
         backbone: a `BiTBackbone`.
         num_classes: int. Number of classes, >= 1.
         head_initializer: initializer of the head kernel. Defaults to
             `"zeros"`.
+        class_names: list of `num_classes` distinct str, or None (unknown).
+            Defaults to None.
+        image_size: int or (height, width), or None (unknown). Defaults to
+            None.
         dtype: dtype policy of the head. Defaults to the backbone's.
-        **kwargs: `name`, `trainable`.
+        **kwargs: `name`, `trainable`. Any other name is refused.
 
     Example:
     >>> clf = keras_transformer_bit.models.BiTClassifier.from_preset(
@@ -36,8 +54,16 @@ class BiTClassifier(keras.Model):
     """
 
     def __init__(
-        self, backbone, num_classes, head_initializer="zeros", dtype=None, **kwargs
+        self,
+        backbone,
+        num_classes,
+        head_initializer="zeros",
+        class_names=None,
+        image_size=None,
+        dtype=None,
+        **kwargs,
     ):
+        check_known_arguments("BiTClassifier", kwargs, CLASSIFIER_ARGUMENTS)
         if not isinstance(backbone, BiTBackbone):
             raise ValueError(
                 f"backbone must be a BiTBackbone. Received: backbone={backbone!r}"
@@ -69,6 +95,58 @@ class BiTClassifier(keras.Model):
         self.backbone = backbone
         self.num_classes = num_classes
         self.head_initializer = keras.initializers.get(head_initializer)
+        self.class_names = class_names
+        self.image_size = image_size
+
+    @property
+    def class_names(self):
+        """Names of the classes in label order (a list of str), or None."""
+        return None if self._class_names is None else list(self._class_names)
+
+    @class_names.setter
+    def class_names(self, class_names):
+        if class_names is not None:
+            names = class_names
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ValueError(
+                    f"class_names must be a list of str. Received: {class_names!r}"
+                )
+            if len(names) != self.num_classes:
+                raise ValueError(
+                    f"class_names must have one name per class ({self.num_classes})."
+                    f" Received: {len(names)} names {list(names)}"
+                )
+            if len(set(names)) != len(names):
+                repeated = sorted({n for n in names if list(names).count(n) > 1})
+                raise ValueError(
+                    f"class_names must be distinct. Received: {repeated} repeated"
+                )
+            class_names = tuple(names)
+        self._class_names = class_names
+
+    @property
+    def image_size(self):
+        """`(height, width)` the classifier expects its images at, or None.
+
+        The pre-training resolution of a preset, then the resolution it was
+        fine-tuned at; export and evaluation resize to it by default.
+        """
+        return self._image_size
+
+    @image_size.setter
+    def image_size(self, image_size):
+        self._image_size = None if image_size is None else check_image_size(image_size)
+
+    def feature_extractor(self):
+        """A model from the same images to the pre-logits embedding.
+
+        The embedding is the backbone's output averaged over space, what the
+        head reads: `(batch, backbone.num_features)`. It shares the
+        classifier's weights.
+        """
+        return keras.Model(
+            self.inputs[0], self.get_layer("pool").output, name=f"{self.name}_features"
+        )
 
     @property
     def head(self):
@@ -81,15 +159,22 @@ class BiTClassifier(keras.Model):
 
     @classmethod
     def from_preset(
-        cls, name, num_classes=None, weights=None, head="auto", **overrides
+        cls,
+        name,
+        num_classes=None,
+        weights=None,
+        head="auto",
+        class_names=None,
+        **overrides,
     ):
         """Builds a classifier from a preset, optionally with official weights.
 
         Args:
             name: str. A key of `keras_transformer_bit.models.bit.PRESETS`
                 (`"bit_m_r50x1"`, ..., `"bit_tiny"`).
-            num_classes: int or None. None: the class count of the checkpoint
-                when `weights` is given, else the preset's.
+            num_classes: int or None. None: `len(class_names)` when given,
+                else the class count of the checkpoint when `weights` is
+                given, else the preset's.
             weights: None (random init), the preset's weights tag (e.g.
                 `"imagenet21k"` for BiT-M, `"imagenet"` for BiT-S, downloaded
                 once into the cache), the official file name (a local file
@@ -99,21 +184,32 @@ class BiTClassifier(keras.Model):
                 class counts must agree), `"replace"` (a zero head of
                 `num_classes`), or `"auto"` (keep when the counts agree,
                 else replace). Defaults to `"auto"`.
-            **overrides: `BiTBackbone` arguments replacing the preset's, e.g.
-                `dtype` or `image_shape`.
+            class_names: list of str or None. Names of the classes.
+            **overrides: `BiTClassifier` arguments (`head_initializer`,
+                `image_size`, `dtype`) and `BiTBackbone` arguments replacing
+                the preset's (e.g. `image_shape`). Unknown names are refused.
 
         Returns:
-            A `BiTClassifier`.
+            A `BiTClassifier` whose `image_size` defaults to the preset's
+            `preprocessing["image_size"]`.
         """
-        from keras_transformer_bit.models.bit import bit_checkpoint, bit_presets
-
-        preset = bit_presets.get_preset(name)
-        path = None
-        if weights is not None:
-            path = bit_checkpoint.resolve_weights(name, weights)
-            file_classes = bit_checkpoint.checkpoint_num_classes(
-                bit_checkpoint.read_bit_checkpoint(path)
+        preset = bit_presets.get_preset(name)  # the one look-up of `name`
+        check_known_arguments(
+            "BiTClassifier.from_preset",
+            overrides,
+            [*BACKBONE_ARGUMENTS, "head_initializer", "image_size"],
+        )
+        if head not in ("auto", "keep", "replace"):
+            raise ValueError(
+                f"head must be 'auto', 'keep' or 'replace'. Received: head={head!r}"
             )
+        if num_classes is None and class_names is not None:
+            num_classes = len(class_names)
+        arrays = None
+        if weights is not None:
+            path = bit_checkpoint.resolve_weights(preset, weights)
+            arrays = bit_checkpoint.read_bit_checkpoint(path)
+            file_classes = bit_checkpoint.checkpoint_num_classes(arrays)
             if num_classes is None:
                 if file_classes is None:
                     raise ValueError(
@@ -122,19 +218,24 @@ class BiTClassifier(keras.Model):
                 num_classes = file_classes
         if num_classes is None:
             num_classes = preset["num_classes"]
-        if head not in ("auto", "keep", "replace"):
-            raise ValueError(
-                f"head must be 'auto', 'keep' or 'replace'. Received: head={head!r}"
-            )
-        dtype = overrides.pop("dtype", None)
-        backbone = BiTBackbone(
-            **{**bit_presets.preset_config(name), **overrides}, dtype=dtype
+        classifier_arguments = {
+            "head_initializer": overrides.pop("head_initializer", "zeros"),
+            "image_size": overrides.pop(
+                "image_size", preset["preprocessing"]["image_size"]
+            ),
+            "dtype": overrides.get("dtype"),
+        }
+        backbone = backbone_from_preset(preset, overrides)
+        classifier = cls(
+            backbone,
+            num_classes=num_classes,
+            class_names=class_names,
+            **classifier_arguments,
         )
-        classifier = cls(backbone, num_classes=num_classes, dtype=dtype)
-        if path is not None:
+        if arrays is not None:
             if head == "auto":
                 head = "keep" if file_classes == num_classes else "replace"
-            bit_checkpoint.load_bit_checkpoint(classifier, path, head=head)
+            bit_checkpoint.load_bit_checkpoint(classifier, arrays, head=head)
         return classifier
 
     def get_config(self):
@@ -145,6 +246,8 @@ class BiTClassifier(keras.Model):
             "backbone": keras.layers.serialize(self.backbone),
             "num_classes": self.num_classes,
             "head_initializer": keras.initializers.serialize(self.head_initializer),
+            "class_names": self.class_names,
+            "image_size": None if self.image_size is None else list(self.image_size),
         }
 
     @classmethod
@@ -153,3 +256,39 @@ class BiTClassifier(keras.Model):
         if isinstance(config["backbone"], dict):
             config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)
+
+
+# What BiTClassifier takes: its own arguments and the base `name` and `trainable`.
+CLASSIFIER_ARGUMENTS = [
+    "backbone",
+    "num_classes",
+    "head_initializer",
+    "class_names",
+    "image_size",
+    "dtype",
+    "name",
+    "trainable",
+]
+
+
+def check_image_size(image_size):
+    """`image_size` as a `(height, width)` pair of positive ints, or a clear error.
+
+    Args:
+        image_size: a positive int (a square) or a pair of them.
+    """
+    if isinstance(image_size, numbers.Integral):
+        image_size = (image_size, image_size)
+    try:
+        pair = tuple(image_size)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2 or not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
+        for d in pair
+    ):
+        raise ValueError(
+            "image_size must be a positive int or a (height, width) pair of them. "
+            f"Received: image_size={image_size}"
+        )
+    return tuple(int(d) for d in pair)

@@ -1,9 +1,9 @@
 from keras import ops
 
+from keras_transformer_bit.layers.bit_bottleneck_unit import conv_layer_type
 from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
-from keras_transformer_bit.models.bit.bit_backbone import BiTBackbone
+from keras_transformer_bit.models.bit.backbone_of import backbone_of
 from keras_transformer_bit.models.bit.bit_checkpoint import checkpoint_layers
-from keras_transformer_bit.models.bit.bit_classifier import BiTClassifier
 
 
 def fold_weight_standardization(model):
@@ -30,28 +30,17 @@ def fold_weight_standardization(model):
     >>> folded.backbone.conv_layer
     'conv2d'
     """
-    if isinstance(model, BiTClassifier):
-        backbone = model.backbone
-    elif isinstance(model, BiTBackbone):
-        backbone = model
-    else:
-        raise ValueError(
-            f"Expected a BiTClassifier or a BiTBackbone. Received: model={model!r}"
-        )
-    if backbone.conv_layer != "standardized_conv2d":
+    backbone = backbone_of(model)
+    if not issubclass(conv_layer_type(backbone.conv_layer), StandardizedConv2D):
         raise ValueError(
             "The model's kernels are not standardized, there is nothing to fold. "
             f"Received a model with conv_layer={backbone.conv_layer!r}"
         )
-    folded_backbone = BiTBackbone.from_config(
+    folded = type(backbone).from_config(
         {**backbone.get_config(), "conv_layer": "conv2d"}
     )
-    if isinstance(model, BiTClassifier):
-        config = model.get_config()
-        config["backbone"] = folded_backbone
-        folded = BiTClassifier.from_config(config)
-    else:
-        folded = folded_backbone
+    if backbone is not model:
+        folded = type(model).from_config({**model.get_config(), "backbone": folded})
     targets = checkpoint_layers(folded)
     for key, source in checkpoint_layers(model).items():
         target = targets[key]

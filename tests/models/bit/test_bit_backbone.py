@@ -76,3 +76,38 @@ def test_config_round_trip():
     revived = BiTBackbone.from_config(backbone.get_config())
     assert revived.get_config() == backbone.get_config()
     assert revived.count_params() == backbone.count_params()
+
+
+def test_no_two_kernels_of_a_fresh_bit_tiny_are_copies():
+    from tests.layers.test_bit_bottleneck_unit import copied_kernels
+
+    backbone = BiTBackbone.from_preset("bit_tiny")
+    kernels = [(w.path, w) for w in backbone.weights if "kernel" in w.path]
+    assert len(kernels) == 1 + 4 * 4  # root + (reduce, 3x3, expand, projection)
+    assert copied_kernels(kernels) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: BiTBackbone(depht=50),
+        lambda: BiTBackbone(depth=50, head_initializer="ones"),
+        lambda: BiTBackbone.from_preset("bit_tiny", depht=50),
+        lambda: BiTBackbone.from_preset("bit_tiny", head_initializer="ones"),
+    ],
+)
+def test_misspelled_arguments_are_refused(call):
+    with pytest.raises(TypeError, match=r"unknown argument '(depht|head_initializer)'"):
+        call()
+    with pytest.raises(TypeError, match=r"Valid arguments: \[.*'depth'.*'width_f"):
+        call()
+
+
+def test_layer_types_given_as_classes():
+    config = {**SMALL, "conv_layer": keras.layers.Conv2D, "norm_layer": "batch_norm"}
+    backbone = BiTBackbone(**config)
+    assert type(backbone.get_layer("root_conv")) is keras.layers.Conv2D
+    assert backbone.count_params() == count_parameters(config)
+    revived = BiTBackbone.from_config(backbone.get_config())
+    assert type(revived.get_layer("root_conv")) is keras.layers.Conv2D
+    assert revived.count_params() == backbone.count_params()

@@ -128,3 +128,70 @@ def test_built_parameter_counts(name, expected):
     assert classifier.count_params() == expected
     config = classifier.backbone.get_config()
     assert count_parameters(config, num_classes=1000) == expected
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: BiTClassifier(BiTBackbone(**SMALL), 3, depht=50),
+        lambda: BiTClassifier.from_preset("bit_tiny", depht=50),
+        lambda: BiTClassifier.from_preset("bit_tiny", head_initialiser="ones"),
+    ],
+)
+def test_misspelled_arguments_are_refused(call):
+    with pytest.raises(TypeError, match=r"unknown argument '(depht|head_initialiser)'"):
+        call()
+    with pytest.raises(TypeError, match=r"Valid arguments: \[.*'head_initializer'"):
+        call()
+
+
+def test_head_initializer_reaches_the_head():
+    classifier = BiTClassifier.from_preset(
+        "bit_tiny", num_classes=3, head_initializer="ones"
+    )
+    np.testing.assert_array_equal(np.asarray(classifier.head.kernel), 1.0)
+
+
+def test_class_names_and_image_size_travel_with_the_model():
+    classifier = BiTClassifier.from_preset("bit_tiny", class_names=["cat", "dog"])
+    assert classifier.num_classes == 2
+    assert classifier.class_names == ["cat", "dog"]
+    # The preset's preprocessing metadata: the resolution the weights expect.
+    assert (
+        classifier.image_size
+        == (PRESETS["bit_tiny"]["preprocessing"]["image_size"],) * 2
+    )
+    classifier.image_size = 32  # as fine-tuning records it
+    assert classifier.image_size == (32, 32)
+    reloaded = run_model_saving_test(_randomize(classifier), _images())
+    assert reloaded.class_names == ["cat", "dog"]
+    assert reloaded.image_size == (32, 32)
+    plain = BiTClassifier(BiTBackbone(**SMALL), num_classes=2)
+    assert plain.class_names is None and plain.image_size is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_classes": 3, "class_names": ["a", "b"]}, "one name per class"),
+        ({"num_classes": 2, "class_names": ["a", "a"]}, "distinct"),
+        ({"num_classes": 2, "image_size": 0}, "image_size"),
+        ({"num_classes": 2, "image_size": (32, 32, 3)}, "image_size"),
+    ],
+)
+def test_bad_class_names_and_image_size(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BiTClassifier(BiTBackbone(**SMALL), **kwargs)
+
+
+def test_feature_extractor_returns_the_pre_logits_embedding():
+    classifier = _randomize(BiTClassifier(BiTBackbone(**SMALL), num_classes=3))
+    features = classifier.feature_extractor()(_images())
+    assert tuple(features.shape) == (2, classifier.backbone.num_features)
+    head = classifier.head
+    np.testing.assert_allclose(
+        np.asarray(features) @ np.asarray(head.kernel) + np.asarray(head.bias),
+        np.asarray(classifier(_images())),
+        rtol=1e-4,
+        atol=1e-4,
+    )
