@@ -541,7 +541,7 @@ class Transformer(keras.Model):
         return logits, ops.stack(layer_caches, axis=1)
 
     def generate(self, source_ids, max_length=64, method="greedy", **kwargs):
-        """Generates target ids with the cached decoder (added by issue 3).
+        """Generates target ids with the cached decoder.
 
         See `keras_transformer_bit.models.transformer.generation.generate` for
         the options (`beam_size`, `length_penalty`, `num_return_sequences`,
@@ -590,6 +590,14 @@ class Transformer(keras.Model):
                 f"{sorted(transformer_presets)}"
             )
         config = copy.deepcopy(transformer_presets[name]["config"])
+
+        Example:
+        >>> import numpy as np
+        >>> model = Transformer.from_preset("transformer_tiny", vocabulary_size=100)
+        >>> source_ids = np.array([[5, 6, 7, 0]], "int32")
+        >>> ids = model.generate(source_ids, max_length=8, method="beam", beam_size=2)
+        >>> tuple(ids.shape)
+        (1, 8)
         config.update(overrides)
         return cls(**config)
 
