@@ -558,6 +558,14 @@ class Transformer(keras.Model):
         Returns:
             int32 `(batch, max_length)` ids without the start token (end token
             kept, then padding); with `return_scores=True` also the scores.
+
+        Example:
+        >>> import numpy as np
+        >>> model = Transformer.from_preset("transformer_tiny", vocabulary_size=100)
+        >>> source_ids = np.array([[5, 6, 7, 0]], "int32")
+        >>> ids = model.generate(source_ids, max_length=8, method="beam", beam_size=2)
+        >>> tuple(ids.shape)
+        (1, 8)
         """
         from keras_transformer_bit.models.transformer.generation import generate
 
@@ -590,14 +598,6 @@ class Transformer(keras.Model):
                 f"{sorted(transformer_presets)}"
             )
         config = copy.deepcopy(transformer_presets[name]["config"])
-
-        Example:
-        >>> import numpy as np
-        >>> model = Transformer.from_preset("transformer_tiny", vocabulary_size=100)
-        >>> source_ids = np.array([[5, 6, 7, 0]], "int32")
-        >>> ids = model.generate(source_ids, max_length=8, method="beam", beam_size=2)
-        >>> tuple(ids.shape)
-        (1, 8)
         config.update(overrides)
         return cls(**config)
 
