@@ -549,21 +549,6 @@ def predict(args):
     return 0
 
 
-def export(args):
-    """`ktb translate export`: write a SavedModel with a text-to-text signature."""
-    from keras_transformer_bit.export import export_translator
-
-    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
-    translator = make_translator(
-        model, source_tokenizer, target_tokenizer, config, args
-    )
-    output = args.output or default_export_path(args.model_dir)
-    if os.path.exists(output):
-        raise ValueError(f"--output {output} already exists; choose a new path.")
-    export_translator(translator, output)
-    print(f"Exported {output} (serving_default: text -> translation)")
-    return 0
-
 def default_export_path(model_dir):
     """The next TF Serving version directory under `model_dir/export`.
 
@@ -583,6 +568,21 @@ def default_export_path(model_dir):
     ]
     return os.path.join(base, str(max(versions, default=0) + 1))
 
+
+def export(args):
+    """`ktb translate export`: write a SavedModel with a text-to-text signature."""
+    from keras_transformer_bit.export import export_translator
+
+    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    translator = make_translator(
+        model, source_tokenizer, target_tokenizer, config, args
+    )
+    output = args.output or default_export_path(args.model_dir)
+    if os.path.exists(output):
+        raise ValueError(f"--output {output} already exists; choose a new path.")
+    export_translator(translator, output)
+    print(f"Exported {output} (serving_default: text -> translation)")
+    return 0
 
 
 def _add_decoding(parser):

@@ -130,15 +130,15 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
         == 0
     )
     assert (export_dir / "saved_model.pb").exists()
-    with pytest.raises(ValueError, match="already exists"):
-        main(
-            [
     # Without --output: the next TF Serving version under the run directory.
     assert (
         main(["translate", "export", "--model-dir", model_dir, "--method", "greedy"])
         == 0
     )
     assert (tmp_path / "run" / "export" / "1" / "saved_model.pb").exists()
+    with pytest.raises(ValueError, match="already exists"):
+        main(
+            [
                 "translate",
                 "export",
                 "--model-dir",
@@ -187,9 +187,6 @@ def test_bad_inputs_leave_no_model_dir(tmp_path):
         main(["translate", "evaluate", "--model-dir", str(model_dir)])
 
 
-def test_failure_during_training_leaves_nothing(tmp_path, monkeypatch):
-    from keras_transformer_bit import distribute
-
 def test_export_defaults_to_the_next_serving_version(tmp_path):
     from keras_transformer_bit.cli.translate import default_export_path
 
@@ -200,6 +197,9 @@ def test_export_defaults_to_the_next_serving_version(tmp_path):
     (model_dir / "export" / ".staging").mkdir()
     assert default_export_path(str(model_dir)) == str(model_dir / "export" / "8")
 
+
+def test_failure_during_training_leaves_nothing(tmp_path, monkeypatch):
+    from keras_transformer_bit import distribute
 
     def broken(model_dir):
         raise RuntimeError("disk full")
