@@ -81,7 +81,9 @@ def bit_fine_tune(
     micro_batch_size=None,
     seed=None,
     strategy=None,
-    num_epochs=DEFAULT_NUM_EPOCHS,
+    num_epochs=None,
+    validation_images=None,
+    eval_every=None,
     model_dir=None,
     jit_compile="auto",
     callbacks=None,
@@ -94,13 +96,16 @@ def bit_fine_tune(
     batch, or split into `rule.batch_size // micro_batch_size` parts whose
     gradients are summed (`GradientAccumulation`: same update, the activation
     memory of one part, works under every `tf.distribute` strategy). Use
-    `rule.scaled_to_batch_size(b)` first to train with a smaller batch and a
-    linearly scaled learning rate and schedule instead.
+    `rule.with_batch_size(b)` first to train with a smaller batch instead
+    (the learning rate and schedule of batch 512, as the official code; or
+    `scaling="linear"`).
 
-    The `rule.total_steps` updates are cut into `num_epochs` epochs (the last
-    one may be shorter). The learning rate follows the optimizer's update
-    count, so the split leaves the schedule unchanged; it only sets how often
-    progress is logged and backed up. With `model_dir`, a backup is written
+    The `rule.total_steps` updates are cut into `num_epochs` epochs, or into
+    epochs of `eval_every` updates (the last one may be shorter). The
+    learning rate follows the optimizer's update count, so the split leaves
+    the schedule unchanged; it only sets how often progress is logged,
+    `validation_images` evaluated and a backup written (the official
+    trainers' `--eval_every`). With `model_dir`, a backup is written
     after every epoch (`ktb.distribute.training_callbacks`: AtomicBackupAndRestore
     and TensorBoard), so the same call after a crash resumes at the last
     finished epoch; the backup is deleted once the schedule is done.
@@ -115,13 +120,18 @@ def bit_fine_tune(
         classifier: a `BiTClassifier` (built under `strategy.scope()` when a
             strategy is used).
         train_images: a `LabeledImages`.
-        rule: a `BiTHyperRule`.
+        rule: a `BiTHyperRule`; `rule.datasets` builds the batches.
         micro_batch_size: int or `None` (no accumulation). Must divide
             `rule.batch_size`. Not available under MultiWorkerMirroredStrategy.
         seed: int or `None`. Seeds shuffling and augmentation.
         strategy: a `tf.distribute.Strategy` or `None`.
         num_epochs: int. Epochs the schedule is split into. Defaults to `10`
-            (fewer when the schedule has fewer updates).
+            (fewer when the schedule has fewer updates). Not with `eval_every`.
+        validation_images: a `LabeledImages` or `None`. Evaluated (loss and
+            accuracy, each example once, at the rule's `crop_size`) at the end
+            of every epoch; reported as `val_loss` and `val_accuracy`.
+        eval_every: int or `None`. Updates between evaluations of
+            `validation_images`: epochs of that many updates.
         model_dir: str or `None`. Where backups (or checkpoints) and TensorBoard
             logs go; `None`: neither.
         jit_compile: passed to `compile` (or to `CustomTrainingLoop`).
@@ -132,35 +142,55 @@ def bit_fine_tune(
             (see `CustomTrainingLoop`). Defaults to `600`.
 
     Returns:
-        A Keras `History`: `history.history` maps `loss` and `accuracy` to one
-        value per epoch run by this call.
+        A Keras `History`: `history.history` maps `loss` and `accuracy` (and
+        `val_loss`, `val_accuracy` with `validation_images`) to one value per
+        epoch run by this call.
 
     Example:
     >>> train = keras_transformer_bit.data.load_fashion_mnist("train").few_shot(5)
     >>> rule = keras_transformer_bit.recipes.bit_hyperrule(len(train), (28, 28))
     >>> clf = keras_transformer_bit.models.BiTClassifier.from_preset(
     ...     "bit_tiny", num_classes=10)
+    >>> test = keras_transformer_bit.data.load_fashion_mnist("test")
     >>> bit_fine_tune(clf, train, rule, micro_batch_size=64, seed=0,
+    ...               validation_images=test, eval_every=100,
     ...               model_dir="runs/fmnist")
     """
     from keras_transformer_bit import distribute
 
-    epochs, steps_per_epoch = schedule_epochs(rule.total_steps, num_epochs)
+    if eval_every is not None:
+        eval_every = check_positive_int("eval_every", eval_every)
+        if validation_images is None:
+            raise ValueError(
+                "eval_every needs validation_images to evaluate. Received: "
+                f"eval_every={eval_every}, validation_images=None"
+            )
+        if num_epochs is not None:
+            raise ValueError(
+                "Pass either num_epochs or eval_every: both set the length of "
+                f"an epoch. Received: num_epochs={num_epochs}, "
+                f"eval_every={eval_every}"
+            )
+        steps_per_epoch = min(eval_every, rule.total_steps)
+        epochs = math.ceil(rule.total_steps / steps_per_epoch)
+    else:
+        epochs, steps_per_epoch = schedule_epochs(
+            rule.total_steps,
+            DEFAULT_NUM_EPOCHS if num_epochs is None else num_epochs,
+        )
     num_splits = (
         1
         if micro_batch_size is None
         else rule.gradient_accumulation_steps_for(micro_batch_size)
     )
-    dataset = _data().image_classification_pipeline(
+    # Training batches of rule.batch_size, split inside the step when
+    # accumulating; evaluation batches the size of one micro-batch.
+    dataset, validation_data = rule.datasets(
         train_images,
-        classifier.num_classes,
-        training=True,
-        batch_size=rule.batch_size,  # split inside the step when accumulating
-        crop_size=rule.crop_size,
-        resize_size=rule.resize_size,
-        mixup_alpha=rule.mixup_alpha,
+        validation_images,
+        num_classes=classifier.num_classes,
         seed=seed,
-        cache=len(train_images) <= 50_000,
+        eval_batch_size=micro_batch_size,
     )
     if strategy is not None and distribute.needs_custom_training_loop(strategy):
         if num_splits > 1 or callbacks:
@@ -174,6 +204,7 @@ def bit_fine_tune(
         return _fine_tune_with_custom_loop(
             classifier,
             dataset,
+            validation_data,
             rule,
             strategy,
             epochs=epochs,
@@ -200,6 +231,7 @@ def bit_fine_tune(
         dataset,
         steps_per_epoch=steps_per_epoch,
         epochs=epochs,
+        validation_data=validation_data,
         shuffle=False,  # the pipeline shuffles
         callbacks=callbacks,
         verbose=verbose,
@@ -209,6 +241,7 @@ def bit_fine_tune(
 def _fine_tune_with_custom_loop(
     classifier,
     dataset,
+    validation_data,
     rule,
     strategy,
     *,
@@ -240,6 +273,7 @@ def _fine_tune_with_custom_loop(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         total_steps=rule.total_steps,
+        validation_data=validation_data,
         verbose=0 if verbose == 0 else 1,
     )
     loop.delete_checkpoints()  # like BackupAndRestore once training is done

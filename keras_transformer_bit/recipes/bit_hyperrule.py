@@ -215,6 +215,77 @@ class BiTHyperRule:
         resize_size = round(crop_size * self.resize_size / self.crop_size)
         return dataclasses.replace(self, resize_size=resize_size, crop_size=crop_size)
 
+    def datasets(
+        self,
+        train_images,
+        eval_images=None,
+        *,
+        num_classes=None,
+        seed=None,
+        eval_batch_size=None,
+    ):
+        """Builds the training and evaluation batches of this rule.
+
+        Training: all examples shuffled (a new order every epoch), resized to
+        `resize_size`, random `crop_size` crops and flips, batches of
+        `batch_size`, MixUp with `mixup_alpha`; repeated forever. Evaluation:
+        every example once, in order, resized to `crop_size`. Both yield
+        float32 RGB `[0, 255]` images and one-hot labels
+        (`ktb.data.image_classification_pipeline`). `bit_fine_tune` and
+        `ktb.tuning.BiTHyperModel` both take their batches from here.
+
+        Args:
+            train_images: a `LabeledImages`, or a `tf.data.Dataset` of
+                `(image, int label)` (then `num_classes` is needed).
+            eval_images: the same kinds, or `None` (no evaluation batches).
+            num_classes: int. Length of the one-hot labels. Defaults to
+                `train_images.num_classes`.
+            seed: int or `None`. Seeds shuffling and augmentation.
+            eval_batch_size: int. Defaults to `batch_size`.
+
+        Returns:
+            `(train_batches, eval_batches)`; `eval_batches` is `None` without
+            `eval_images`.
+
+        Example:
+        >>> rule = bit_hyperrule(len(train), train.image_size)
+        >>> train_batches, test_batches = rule.datasets(train, test, seed=0)
+        """
+        from keras_transformer_bit.data import image_classification_pipeline
+
+        if num_classes is None:
+            num_classes = getattr(train_images, "num_classes", None)
+            if num_classes is None:
+                raise ValueError(
+                    "num_classes must be given when train_images is not a "
+                    "LabeledImages. Received: num_classes=None"
+                )
+        num_classes = check_positive_int("num_classes", num_classes)
+        eval_batch_size = check_positive_int(
+            "eval_batch_size",
+            self.batch_size if eval_batch_size is None else eval_batch_size,
+        )
+        train_batches = image_classification_pipeline(
+            train_images,
+            num_classes,
+            training=True,
+            batch_size=self.batch_size,
+            crop_size=self.crop_size,
+            resize_size=self.resize_size,
+            mixup_alpha=self.mixup_alpha,
+            seed=seed,
+        )
+        if eval_images is None:
+            return train_batches, None
+        eval_batches = image_classification_pipeline(
+            eval_images,
+            num_classes,
+            training=False,
+            batch_size=eval_batch_size,
+            crop_size=self.crop_size,
+        )
+        return train_batches, eval_batches
+
     def learning_rate_schedule(self, gradient_accumulation_steps=1):
         """Returns the `BiTSchedule` of this rule.
 

@@ -40,8 +40,11 @@ class BiTHyperModel(keras_tuner.HyperModel):
         image_size: (int, int). Original image size (drives the resolution).
         preset: str. A `BiTClassifier` preset. Defaults to `"bit_tiny"`.
         weights: passed to `BiTClassifier.from_preset`. Defaults to None.
-        batch_size: int. Examples per update (the rule is rescaled to it).
-            Defaults to `64`.
+        batch_size: int. Examples per update. Defaults to `64`.
+        batch_scaling: `"official"` (the batch-512 learning rate and steps,
+            as the official BiT code) or `"linear"` (both scaled to
+            `batch_size`); see `BiTHyperRule.with_batch_size`. Defaults to
+            `"official"`.
         steps_fraction: float in (0, 1]. Shortens the rule's schedule for smoke
             runs and budgets. Defaults to `1.0`.
         search_space: dict or None. Overrides of `BIT_SEARCH_SPACE`.
@@ -64,6 +67,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
         preset="bit_tiny",
         weights=None,
         batch_size=64,
+        batch_scaling="official",
         steps_fraction=1.0,
         search_space=None,
         strategy=None,
@@ -84,12 +88,13 @@ class BiTHyperModel(keras_tuner.HyperModel):
         self.preset = preset
         self.weights = weights
         self.batch_size = batch_size
+        self.batch_scaling = batch_scaling
         self.steps_fraction = steps_fraction
         self.search_space = check_search_space(search_space, BIT_SEARCH_SPACE)
         self.strategy = strategy
         self.seed = seed
         rule = bit_hyperrule(dataset_size, self.image_size)
-        rule = rule.scaled_to_batch_size(batch_size)
+        rule = rule.with_batch_size(batch_size, scaling=batch_scaling)
         if steps_fraction < 1:
             rule = rule.shortened(steps_fraction)
         self.hyperrule = rule
@@ -145,27 +150,10 @@ class BiTHyperModel(keras_tuner.HyperModel):
             epochs: int or None. Splits the schedule into this many epochs
                 (reporting points). Defaults to `min(total steps, 4)`.
         """
-        from keras_transformer_bit.data import image_classification_pipeline
-
         rule = self.rule(hp)
-        train = image_classification_pipeline(
-            images,
-            self.num_classes,
-            training=True,
-            batch_size=rule.batch_size,
-            crop_size=rule.crop_size,
-            resize_size=rule.resize_size,
-            mixup_alpha=rule.mixup_alpha,
-            seed=self.seed,
+        train, validation_data = rule.datasets(
+            images, validation_data, num_classes=self.num_classes, seed=self.seed
         )
-        if validation_data is not None:
-            validation_data = image_classification_pipeline(
-                validation_data,
-                self.num_classes,
-                training=False,
-                batch_size=rule.batch_size,
-                crop_size=rule.crop_size,
-            )
         epochs = epochs or min(rule.total_steps, 4)
         kwargs.pop("steps_per_epoch", None)
         return model.fit(

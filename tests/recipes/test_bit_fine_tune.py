@@ -80,3 +80,51 @@ def test_fine_tune_runs_the_schedule_with_accumulation():
     assert history.epoch == [0, 1] and len(history.history["loss"]) == 2
     assert np.isfinite(history.history["loss"][-1])
     assert np.any(classifier.head.kernel.numpy() != 0)  # the zero head moved
+
+
+def _tiny_rule(data, supports, batch_size):
+    return dataclasses.replace(
+        bit_hyperrule(len(data), data.image_size).with_crop_size(16),
+        supports=supports,
+        batch_size=batch_size,
+    )
+
+
+def test_fine_tune_evaluates_every_eval_every_updates():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    train = LabeledImages(rng.integers(0, 255, (8, 12, 12), "uint8"), np.arange(8) % 2)
+    test = LabeledImages(rng.integers(0, 255, (5, 12, 12), "uint8"), [0, 1, 0, 1, 1])
+    rule = _tiny_rule(train, (1, 2, 3, 4, 5), batch_size=4)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    history = bit_fine_tune(
+        classifier,
+        train,
+        rule,
+        validation_images=test,
+        eval_every=2,
+        seed=0,
+        verbose=0,
+        jit_compile=False,
+    )
+    # 5 updates, an evaluation after updates 2, 4 and 5 (the end), as the
+    # official trainer's --eval_every.
+    assert int(history.model.optimizer.iterations) == 5
+    assert len(history.history["val_accuracy"]) == 3
+    accuracy = bit_evaluate(classifier, test, crop_size=16)["accuracy"]
+    assert history.history["val_accuracy"][-1] == pytest.approx(accuracy)
+
+
+def test_fine_tune_refuses_bad_evaluation_arguments():
+    data = LabeledImages(np.zeros((4, 12, 12), "uint8"), [0, 1, 0, 1])
+    rule = _tiny_rule(data, (1, 2, 3), batch_size=4)
+    classifier = keras.Sequential([keras.layers.Dense(2)])
+    classifier.num_classes = 2
+    with pytest.raises(ValueError, match="eval_every needs validation_images"):
+        bit_fine_tune(classifier, data, rule, eval_every=1)
+    with pytest.raises(ValueError, match="eval_every must be a positive int"):
+        bit_fine_tune(classifier, data, rule, validation_images=data, eval_every=0)
+    with pytest.raises(ValueError, match="either num_epochs or eval_every"):
+        bit_fine_tune(
+            classifier, data, rule, validation_images=data, eval_every=1, num_epochs=2
+        )

@@ -245,3 +245,62 @@ def test_batch_splitting_equals_big_batch_also_mirrored():
     mirrored_split, _ = _train_dense(x, y, 8, wrap=2, strategy=mirrored)
     for a, b in zip(big.get_weights(), mirrored_split.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_datasets_builds_the_training_and_evaluation_batches():
+    from keras_transformer_bit.data import LabeledImages, image_classification_pipeline
+
+    rule = dataclasses.replace(
+        bit_hyperrule(12, (8, 8)).with_crop_size(8), batch_size=4, mixup_alpha=0.5
+    )
+    assert (rule.resize_size, rule.crop_size) == (10, 8)
+    rng = np.random.default_rng(0)
+    train_images = LabeledImages(
+        rng.integers(0, 255, (12, 8, 8), "uint8"), np.arange(12) % 3
+    )
+    eval_images = LabeledImages(
+        rng.integers(0, 255, (5, 8, 8), "uint8"), [2, 1, 0, 2, 1]
+    )
+    train, evaluation = rule.datasets(train_images, eval_images, seed=0)
+    # Training: the rule's batch, crop, resize and MixUp, as the pipeline.
+    expected = image_classification_pipeline(
+        train_images,
+        3,
+        training=True,
+        batch_size=4,
+        crop_size=8,
+        resize_size=10,
+        mixup_alpha=0.5,
+        seed=0,
+    )
+    for (images, labels), (want_images, want_labels) in zip(
+        train.take(3), expected.take(3)
+    ):
+        assert images.shape == (4, 8, 8, 3) and labels.shape == (4, 3)
+        np.testing.assert_array_equal(images.numpy(), want_images.numpy())
+        np.testing.assert_array_equal(labels.numpy(), want_labels.numpy())
+    # Evaluation: every example once, in order, resized to the crop size.
+    batches = list(evaluation)
+    assert [len(images) for images, _ in batches] == [4, 1]
+    assert batches[0][0].shape == (4, 8, 8, 3)
+    labels = np.concatenate([np.argmax(y, -1) for _, y in batches])
+    np.testing.assert_array_equal(labels, [2, 1, 0, 2, 1])
+    # No evaluation set: None; a wider head: longer one-hot labels.
+    train, evaluation = rule.datasets(
+        train_images, num_classes=5, eval_batch_size=2, seed=0
+    )
+    assert evaluation is None
+    assert next(iter(train))[1].shape == (4, 5)
+    _, evaluation = rule.datasets(train_images, eval_images, eval_batch_size=2)
+    assert [len(images) for images, _ in evaluation] == [2, 2, 1]
+
+
+def test_datasets_needs_num_classes_for_plain_datasets():
+    import tensorflow as tf
+
+    rule = bit_hyperrule(4, (8, 8))
+    plain = tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8), "uint8"), [0] * 4))
+    with pytest.raises(ValueError, match="num_classes"):
+        rule.datasets(plain)
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        rule.datasets(plain, num_classes=2, eval_batch_size=0)

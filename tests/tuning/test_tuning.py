@@ -130,7 +130,14 @@ def test_bit_hypermodel_first_trial_is_the_hyperrule(tmp_path):
     assert first.values["learning_rate_multiplier"] == 1.0
     assert first.values["mixup_alpha_multiplier"] == 1.0
     trial_rule = hypermodel.rule(first)
-    assert trial_rule.base_learning_rate == pytest.approx(
+    # The official code keeps the batch-512 learning rate at any batch size.
+    assert trial_rule.base_learning_rate == rule.base_learning_rate
+    assert trial_rule.batch_size == 8
+    linear = BiTHyperModel(
+        num_classes=3, dataset_size=24, image_size=(12, 12), batch_size=8,
+        batch_scaling="linear", search_space=hypermodel.search_space,
+    )  # fmt: skip
+    assert linear.rule(first).base_learning_rate == pytest.approx(
         rule.base_learning_rate * 8 / 512
     )
     assert trial_rule.mixup_alpha == rule.mixup_alpha
