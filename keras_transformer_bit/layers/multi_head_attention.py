@@ -1,16 +1,24 @@
-"""Multi-head scaled dot-product attention with masks and a key/value cache."""
+"""Keras' multi-head attention with a head-major key/value cache."""
 
-import math
 import numbers
 
 import keras
 from keras import ops
 
+# Keras keeps its implicit-mask accessors out of the public API; its own
+# MultiHeadAttention clears the masks of its inputs with them, and so do we, so
+# that the projections do not warn that they drop a mask.
+from keras.src.backend import get_keras_mask, set_keras_mask
+
 from keras_transformer_bit.utils import check_positive_int
 
 
 def _check_rate(name, value):
-    if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 <= value < 1
+    ):
         raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={value}")
 
 
@@ -37,27 +45,30 @@ def _split_cache(cache):
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
-class MultiHeadAttention(keras.layers.Layer):
-    """Multi-head scaled dot-product attention (Vaswani et al. 2017, §3.2).
+class MultiHeadAttention(keras.layers.MultiHeadAttention):
+    """Multi-head scaled dot-product attention with a key/value cache (§3.2).
 
-    Queries, keys and values are projected into `num_heads` heads of width
-    `key_dim` (`value_dim` for values); each head computes
-    `softmax(q k^T / sqrt(key_dim)) v` and the heads are concatenated and
-    projected back to `output_dim`.
+    A subclass of `keras.layers.MultiHeadAttention`: projections, independent
+    initializers for each projection, seeded attention dropout, Keras
+    implicit masks and `ops.dot_product_attention` come from Keras. This layer
+    adds what fast generation needs, a key/value cache, and computes the
+    softmax in float32 so that masked positions get exactly zero weight under
+    mixed precision too.
 
-    Masks are merged in one place (`_compute_attention_mask`): the explicit
-    `attention_mask` (padding) and, with `use_causal_mask=True`, a causal mask
-    in which query `i` sees key `j` only when `j <= i + cache_update_index`.
-    The softmax runs in float32 so that masked positions get exactly zero
-    weight under mixed precision too.
+    Masks are merged in one place, `_compute_attention_mask`: the Keras masks
+    of `query`, `value` and `key` (e.g. from `Embedding(mask_zero=True)`),
+    the explicit `attention_mask` (padding) and, with `use_causal_mask=True`,
+    a causal mask in which query `i` sees key `j` only when
+    `j <= i + cache_update_index`. Attention itself is computed in one place,
+    `_compute_attention`.
 
     Key/value cache. Cached keys and values are kept head-major, `(batch,
     num_heads, length, head_dim)`, the layout both attention products read
-    directly (no transposes of the cache). `cache` is either a `(keys,
-    values)` pair of such tensors (the fast form that generation loops carry)
-    or one stacked tensor `(batch, 2, num_heads, length, head_dim)` with keys
-    in `cache[:, 0]` and values in `cache[:, 1]`; the returned cache has the
-    form that was passed in.
+    directly (no transposes of the cache in a decoding step). `cache` is
+    either a `(keys, values)` pair of such tensors (the fast form that
+    generation loops carry) or one stacked tensor `(batch, 2, num_heads,
+    length, head_dim)` with keys in `cache[:, 0]` and values in
+    `cache[:, 1]`; the returned cache has the form that was passed in.
 
     - with `cache_update_index`, the keys/values of the given step(s) are
       projected and written into the cache at that position along the length
@@ -69,6 +80,9 @@ class MultiHeadAttention(keras.layers.Layer):
       (precomputed cross-attention, see `compute_key_value_cache`); returns
       `(output, cache)`.
 
+    With a cache, the Keras masks of `value` and `key` are not used (they
+    describe the new step, not the cache); pass `attention_mask` instead.
+
     Args:
         num_heads: int. Number of attention heads.
         key_dim: int. Width of each query/key head.
@@ -78,28 +92,32 @@ class MultiHeadAttention(keras.layers.Layer):
             Defaults to `0.0`.
         use_bias: bool. Whether the projections have biases. Defaults to `True`.
         output_dim: int. Width of the output. Defaults to the width of `query`.
-        kernel_initializer: initializer of the projection kernels. Defaults to
-            `"glorot_uniform"`.
+        kernel_initializer: initializer of the projection kernels; each
+            projection gets its own copy. Defaults to `"glorot_uniform"`.
         bias_initializer: initializer of the projection biases. Defaults to
             `"zeros"`.
-        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+        **kwargs: other `keras.layers.MultiHeadAttention` arguments (`seed`,
+            regularizers, constraints) and base layer keyword arguments
+            (`name`, `dtype`, ...).
 
     Call arguments:
         query: `(batch, target_length, query_dim)`.
         value: `(batch, source_length, value_dim_in)`. May be `None` when a
             cache without `cache_update_index` supplies keys and values.
         key: `(batch, source_length, key_dim_in)`. Defaults to `value`.
+        query_mask, value_mask, key_mask: bool `(batch, length)` masks; filled
+            in by Keras from the inputs' implicit masks.
         attention_mask: bool/int tensor broadcastable to `(batch, target_length,
             source_length)`; `True`/1 means "may attend". For a padding mask
             over keys pass `padding_mask[:, None, :]`.
-        use_causal_mask: bool. Hide future positions. Defaults to `False`.
-        cache: optional key/value cache: a `(keys, values)` pair or a stacked
-            tensor, see above.
-        cache_update_index: optional int or scalar int tensor, see above.
         return_attention_scores: bool. Also return the attention probabilities
             `(batch, num_heads, target_length, source_length)`. Defaults to
             `False`.
         training: bool. Enables attention dropout.
+        use_causal_mask: bool. Hide future positions. Defaults to `False`.
+        cache: optional key/value cache: a `(keys, values)` pair or a stacked
+            tensor, see above.
+        cache_update_index: optional int or scalar int tensor, see above.
 
     Returns:
         `output`, then the attention scores when `return_attention_scores`,
@@ -128,58 +146,39 @@ class MultiHeadAttention(keras.layers.Layer):
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(**kwargs)
         check_positive_int("num_heads", num_heads)
         check_positive_int("key_dim", key_dim)
         if value_dim is not None:
             check_positive_int("value_dim", value_dim)
+        # Keras' own config names the output width `output_shape`.
+        output_shape = kwargs.pop("output_shape", None)
+        if output_dim is None and output_shape:
+            output_shape = tuple(keras.tree.flatten(output_shape))
+            if len(output_shape) != 1:
+                raise ValueError(
+                    "MultiHeadAttention outputs (batch, length, output_dim); "
+                    f"Received: output_shape={output_shape}"
+                )
+            output_dim = output_shape[0]
         if output_dim is not None:
             check_positive_int("output_dim", output_dim)
         _check_rate("dropout", dropout)
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.value_dim = value_dim
-        self.dropout = dropout
-        self.use_bias = use_bias
-        self.output_dim = output_dim
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-
-    def _projection(self, name, heads_dim):
-        return keras.layers.EinsumDense(
-            "btd,dhk->bthk",
-            output_shape=(None, self.num_heads, heads_dim),
-            bias_axes="hk" if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-            name=name,
+        super().__init__(
+            num_heads=int(num_heads),
+            key_dim=int(key_dim),
+            value_dim=None if value_dim is None else int(value_dim),
+            dropout=float(dropout),
+            use_bias=use_bias,
+            output_shape=None if output_dim is None else int(output_dim),
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            **kwargs,
         )
+        self.output_dim = output_dim
 
     def build(self, query_shape, value_shape=None, key_shape=None):
-        value_shape = value_shape or query_shape
-        key_shape = key_shape or value_shape
-        value_dim = self.value_dim or self.key_dim
-        self.query_dense = self._projection("query", self.key_dim)
-        self.query_dense.build(query_shape)
-        self.key_dense = self._projection("key", self.key_dim)
-        self.key_dense.build(key_shape)
-        self.value_dense = self._projection("value", value_dim)
-        self.value_dense.build(value_shape)
-        self.output_dense = keras.layers.EinsumDense(
-            "bthk,hkd->btd",
-            output_shape=(None, self.output_dim or query_shape[-1]),
-            bias_axes="d" if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-            name="attention_output",
-        )
-        self.output_dense.build((None, None, self.num_heads, value_dim))
-        self.dropout_layer = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="attention_dropout"
-        )
-        self.built = True
+        value_shape = query_shape if value_shape is None else value_shape
+        super().build(query_shape, value_shape, key_shape)
 
     def compute_key_value_cache(self, value, key=None):
         """Projects `key`/`value` once, e.g. the encoder output for cross-attention.
@@ -195,20 +194,41 @@ class MultiHeadAttention(keras.layers.Layer):
         """
         key = value if key is None else key
         return ops.stack(
-            [_heads_first(self.key_dense(key)), _heads_first(self.value_dense(value))],
+            [
+                _heads_first(self._key_dense(key)),
+                _heads_first(self._value_dense(value)),
+            ],
             axis=1,
         )
 
     def _compute_attention_mask(
         self,
-        query_length,
-        key_length,
+        query,
+        value,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
         attention_mask=None,
         use_causal_mask=False,
         cache_update_index=None,
+        key_length=None,
     ):
-        """Merges padding and causal masks into one `(batch|1, T|1, S)` bool mask."""
-        mask = None
+        """Merges every mask into one bool mask broadcastable to `(B, T, S)`.
+
+        Args:
+            query: `(batch, target_length, ...)`.
+            value: `(batch, source_length, ...)`; only its length is used, and
+                only when `key_length` is not given.
+            query_mask, value_mask, key_mask: Keras implicit masks or `None`.
+            attention_mask: explicit rank-3 mask or `None`.
+            use_causal_mask: bool.
+            cache_update_index: position of the first query (cached decoding).
+            key_length: number of keys (the cache length when cached).
+
+        Returns:
+            A bool mask of rank 3, or `None` when nothing is masked.
+        """
+        masks = []
         if attention_mask is not None:
             if len(attention_mask.shape) != 3:
                 raise ValueError(
@@ -216,41 +236,116 @@ class MultiHeadAttention(keras.layers.Layer):
                     "target_length, source_length). Received: attention_mask "
                     f"with shape {attention_mask.shape}"
                 )
-            mask = ops.cast(attention_mask, "bool")
+            masks.append(ops.cast(attention_mask, "bool"))
+        if query_mask is not None:
+            masks.append(ops.cast(query_mask, "bool")[:, :, None])
+        for mask in (value_mask, key_mask):
+            if mask is not None:
+                masks.append(ops.cast(mask, "bool")[:, None, :])
         if use_causal_mask:
+            if key_length is None:
+                key_length = ops.shape(value)[1]
             offset = 0 if cache_update_index is None else cache_update_index
-            query_positions = ops.arange(query_length) + ops.cast(offset, "int32")
+            query_positions = ops.arange(ops.shape(query)[1]) + ops.cast(
+                offset, "int32"
+            )
             key_positions = ops.arange(key_length)
-            causal = ops.greater_equal(
-                query_positions[:, None], key_positions[None, :]
-            )[None]
-            mask = causal if mask is None else ops.logical_and(mask, causal)
-        return mask
+            masks.append(
+                ops.greater_equal(query_positions[:, None], key_positions[None, :])[
+                    None
+                ]
+            )
+        if not masks:
+            return None
+        merged = masks[0]
+        for mask in masks[1:]:
+            merged = ops.logical_and(merged, mask)
+        return merged
+
+    def _compute_attention(
+        self,
+        query,
+        key,
+        value,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        heads_first=False,
+    ):
+        """Scaled dot-product attention over projected heads.
+
+        Args:
+            query: `(batch, target_length, num_heads, key_dim)`.
+            key, value: `(batch, source_length, num_heads, dim)`, or head-major
+                `(batch, num_heads, source_length, dim)` when `heads_first`
+                (a cache).
+            attention_mask: bool mask broadcastable to `(batch, target_length,
+                source_length)`, or `None`.
+            training: bool. Enables attention dropout.
+            return_attention_scores: bool.
+            heads_first: bool. The layout of `key` and `value`.
+
+        Returns:
+            `(attention_output, attention_scores)`: `(batch, target_length,
+            num_heads, value_dim)` and the float probabilities `(batch,
+            num_heads, target_length, source_length)` (`None` unless asked
+            for).
+        """
+        dropout_active = bool(training) and self._dropout > 0
+        if not (heads_first or return_attention_scores or dropout_active):
+            mask = None if attention_mask is None else attention_mask[:, None]
+            output = ops.dot_product_attention(
+                query,
+                key,
+                value,
+                mask=mask,
+                scale=self._inverse_sqrt_key_dim,
+            )
+            return output, None
+        key_equation = "bhsk" if heads_first else "bshk"
+        query = query * ops.cast(self._inverse_sqrt_key_dim, query.dtype)
+        scores = ops.einsum(f"bthk,{key_equation}->bhts", query, key)
+        # Softmax in float32: -1e9 and exp() of it are exact zeros there.
+        scores = ops.cast(scores, "float32")
+        if attention_mask is not None:
+            scores = ops.where(attention_mask[:, None, :, :], scores, -1e9)
+        probabilities = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        dropped = self._dropout_layer(probabilities, training=training)
+        output = ops.einsum(f"bhts,{key_equation}->bthk", dropped, value)
+        return output, probabilities if return_attention_scores else None
 
     def call(
         self,
         query,
         value,
         key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
         attention_mask=None,
+        return_attention_scores=False,
+        training=None,
         use_causal_mask=False,
         cache=None,
         cache_update_index=None,
-        return_attention_scores=False,
-        training=None,
     ):
         if cache_update_index is not None and cache is None:
             raise ValueError(
                 "cache_update_index needs a cache. Received: cache=None, "
                 f"cache_update_index={cache_update_index}"
             )
-        query_heads = self.query_dense(query)
+        if query_mask is None:
+            query_mask = get_keras_mask(query)
+        for tensor in (query, value, key):
+            if tensor is not None:
+                set_keras_mask(tensor, None)
+        query_heads = self._query_dense(query)
         if cache is not None:
             key_heads, value_heads = _split_cache(cache)
             if cache_update_index is not None:
                 key = value if key is None else key
-                new_keys = _heads_first(self.key_dense(key))
-                new_values = _heads_first(self.value_dense(value))
+                new_keys = _heads_first(self._key_dense(key))
+                new_values = _heads_first(self._value_dense(value))
                 if isinstance(cache, (tuple, list)):
                     start = [0, 0, cache_update_index, 0]
                     key_heads = ops.slice_update(
@@ -269,36 +364,44 @@ class MultiHeadAttention(keras.layers.Layer):
                         ops.cast(new_entries, cache.dtype),
                     )
                     key_heads, value_heads = cache[:, 0], cache[:, 1]
-            key_equation, length_axis = "bhsk", 2
+            # The masks of the new step do not describe the cache.
+            value_mask = key_mask = None
+            heads_first, key_length = True, ops.shape(key_heads)[2]
         else:
             key = value if key is None else key
-            key_heads = self.key_dense(key)
-            value_heads = self.value_dense(value)
-            key_equation, length_axis = "bshk", 1
+            if key is value:
+                key_mask = None
+            key_heads = self._key_dense(key)
+            value_heads = self._value_dense(value)
+            heads_first, key_length = False, ops.shape(key_heads)[1]
 
         mask = self._compute_attention_mask(
-            ops.shape(query_heads)[1],
-            ops.shape(key_heads)[length_axis],
-            attention_mask,
-            use_causal_mask,
-            cache_update_index,
+            query,
+            value,
+            query_mask=query_mask,
+            value_mask=value_mask,
+            key_mask=key_mask,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+            cache_update_index=cache_update_index,
+            key_length=key_length,
         )
-        query_heads = query_heads * ops.cast(
-            1.0 / math.sqrt(self.key_dim), query_heads.dtype
+        attended, scores = self._compute_attention(
+            query_heads,
+            key_heads,
+            value_heads,
+            mask,
+            training=training,
+            return_attention_scores=return_attention_scores,
+            heads_first=heads_first,
         )
-        scores = ops.einsum(f"bthk,{key_equation}->bhts", query_heads, key_heads)
-        # Softmax in float32: -1e9 and exp() of it are exact zeros there.
-        scores = ops.cast(scores, "float32")
-        if mask is not None:
-            scores = ops.where(mask[:, None, :, :], scores, -1e9)
-        probabilities = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
-        dropped = self.dropout_layer(probabilities, training=training)
-        attended = ops.einsum(f"bhts,{key_equation}->bthk", dropped, value_heads)
-        output = self.output_dense(attended)
+        output = self._output_dense(attended)
+        if query_mask is not None:
+            set_keras_mask(output, query_mask)
 
         outputs = [output]
         if return_attention_scores:
-            outputs.append(probabilities)
+            outputs.append(scores)
         if cache is not None:
             outputs.append(cache)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
@@ -311,12 +414,15 @@ class MultiHeadAttention(keras.layers.Layer):
         query,
         value=None,
         key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
         attention_mask=None,
+        return_attention_scores=False,
+        training=None,
         use_causal_mask=False,
         cache=None,
         cache_update_index=None,
-        return_attention_scores=False,
-        training=None,
     ):
         outputs = [
             keras.KerasTensor(
@@ -345,14 +451,6 @@ class MultiHeadAttention(keras.layers.Layer):
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "key_dim": self.key_dim,
-            "value_dim": self.value_dim,
-            "dropout": self.dropout,
-            "use_bias": self.use_bias,
-            "output_dim": self.output_dim,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-        }
+        config = super().get_config()
+        del config["output_shape"]
+        return {**config, "output_dim": self.output_dim}

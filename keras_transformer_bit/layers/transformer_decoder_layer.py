@@ -2,19 +2,16 @@
 
 import keras
 
-from keras_transformer_bit.layers.multi_head_attention import MultiHeadAttention
-from keras_transformer_bit.layers.transformer_encoder_layer import (
-    TransformerEncoderLayer,
-    padding_to_attention_mask,
-)
+from keras_transformer_bit.layers import transformer_block_parts as parts
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
-class TransformerDecoderLayer(TransformerEncoderLayer):
+class TransformerDecoderLayer(keras.layers.Layer):
     """Causal self-attention, cross-attention and a feed-forward network (§3.1).
 
-    Shares its arguments, residual wiring and feed-forward network with
-    `TransformerEncoderLayer` and adds a cross-attention sub-layer over the
+    Has the arguments, residual wiring and feed-forward network of
+    `TransformerEncoderLayer` (both build them from
+    `transformer_block_parts`) and adds a cross-attention sub-layer over the
     encoder output. As there, `norm_first=False` is the paper's post-LN
     (`x = norm(x + sublayer(x))`) and `norm_first=True`, the default, is pre-LN
     (`x = x + sublayer(norm(x))`), which keeps an identity residual path and
@@ -52,7 +49,9 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         encoder_sequence: `(batch, source_length, hidden_dim)`; may be `None`
             when `cross_attention_cache` is given.
         decoder_padding_mask: bool/int `(batch, target_length)`.
-        encoder_padding_mask: bool/int `(batch, source_length)`.
+        encoder_padding_mask: bool/int `(batch, source_length)`. Keras
+            implicit masks on `decoder_sequence` and `encoder_sequence` (e.g.
+            from `Embedding(mask_zero=True)`) are merged with these.
         self_attention_cache: `(batch, 2, num_heads, max_length, head_dim)`
             or a `(keys, values)` pair of `(batch, num_heads, max_length,
             head_dim)`.
@@ -78,26 +77,55 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
     (2, 5, 16)
     """
 
+    def __init__(
+        self,
+        hidden_dim,
+        intermediate_dim,
+        num_heads,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-6,
+        norm_first=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        parts.set_block_arguments(
+            self,
+            hidden_dim,
+            intermediate_dim,
+            num_heads,
+            dropout,
+            attention_dropout,
+            activation,
+            layer_norm_epsilon,
+            norm_first,
+            kernel_initializer,
+            bias_initializer,
+        )
+
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
-        super().build(decoder_sequence_shape)
+        parts.check_width(self, decoder_sequence_shape)
         shape = (None, None, self.hidden_dim)
-        self.cross_attention = MultiHeadAttention(
-            self.num_heads,
-            self.hidden_dim // self.num_heads,
-            dropout=self.attention_dropout,
-            name="cross_attention",
-            **self._sublayer_kwargs(),
+        self.self_attention = parts.build_attention(
+            self, "self_attention", shape, shape
         )
-        self.cross_attention.build(shape, encoder_sequence_shape or shape)
-        self.cross_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="cross_attention_norm",
+        self.self_attention_norm = parts.build_norm(self, "self_attention_norm", shape)
+        self.self_attention_dropout = parts.build_dropout(
+            self, "self_attention_dropout"
         )
-        self.cross_attention_norm.build(shape)
-        self.cross_attention_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="cross_attention_dropout"
+        self.cross_attention = parts.build_attention(
+            self, "cross_attention", shape, encoder_sequence_shape or shape
         )
+        self.cross_attention_norm = parts.build_norm(
+            self, "cross_attention_norm", shape
+        )
+        self.cross_attention_dropout = parts.build_dropout(
+            self, "cross_attention_dropout"
+        )
+        parts.build_feedforward(self, shape)
         self.built = True
 
     def call(
@@ -127,11 +155,18 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
                 encoder_sequence
             )
 
+        self_attention_mask = parts.merge_padding_and_attention_mask(
+            decoder_sequence, decoder_padding_mask
+        )
+        cross_attention_mask = parts.merge_padding_and_attention_mask(
+            encoder_sequence, encoder_padding_mask
+        )
+
         def self_attention(h):
             return self.self_attention(
                 h,
                 h,
-                attention_mask=padding_to_attention_mask(decoder_padding_mask),
+                attention_mask=self_attention_mask,
                 use_causal_mask=use_causal_mask,
                 cache=self_attention_cache,
                 cache_update_index=self_attention_cache_update_index,
@@ -139,7 +174,8 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
                 training=training,
             )
 
-        x = self._residual(
+        x = parts.residual(
+            self,
             decoder_sequence,
             self.self_attention_norm,
             self_attention,
@@ -154,13 +190,14 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
             return self.cross_attention(
                 h,
                 encoder_sequence,
-                attention_mask=padding_to_attention_mask(encoder_padding_mask),
+                attention_mask=cross_attention_mask,
                 cache=cross_attention_cache,
                 return_attention_scores=return_attention_scores,
                 training=training,
             )
 
-        x = self._residual(
+        x = parts.residual(
+            self,
             x,
             self.cross_attention_norm,
             cross_attention,
@@ -171,13 +208,16 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
             x, return_attention_scores, cross_attention_cache
         )
 
-        x = self._feedforward(x, training)
+        x = parts.feedforward(self, x, training)
         outputs = [x]
         if return_attention_scores:
             outputs += [self_scores, cross_scores]
         if use_cache:
             outputs += [self_attention_cache, cross_attention_cache]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def get_config(self):
+        return {**super().get_config(), **parts.block_config(self)}
 
 
 def _split_attention_output(output, return_attention_scores, cache):

@@ -1,36 +1,8 @@
 """One Transformer encoder block: self-attention and a feed-forward network."""
 
 import keras
-from keras import ops
 
-from keras_transformer_bit.layers.multi_head_attention import (
-    MultiHeadAttention,
-    _check_rate,
-)
-from keras_transformer_bit.utils import check_positive_int
-
-
-def check_block_arguments(
-    hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
-):
-    """Validates the arguments shared by the encoder and decoder layers."""
-    check_positive_int("hidden_dim", hidden_dim)
-    check_positive_int("intermediate_dim", intermediate_dim)
-    check_positive_int("num_heads", num_heads)
-    if hidden_dim % num_heads:
-        raise ValueError(
-            "num_heads must divide hidden_dim. Received: "
-            f"hidden_dim={hidden_dim}, num_heads={num_heads}"
-        )
-    _check_rate("dropout", dropout)
-    _check_rate("attention_dropout", attention_dropout)
-
-
-def padding_to_attention_mask(padding_mask):
-    """`(batch, length)` padding mask -> `(batch, 1, length)` attention mask."""
-    if padding_mask is None:
-        return None
-    return ops.cast(padding_mask, "bool")[:, None, :]
+from keras_transformer_bit.layers import transformer_block_parts as parts
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
@@ -47,6 +19,9 @@ class TransformerEncoderLayer(keras.layers.Layer):
       2020, "On Layer Normalization in the Transformer Architecture"). A
       pre-LN stack needs one final normalization after its last layer; the
       `Transformer` model adds it.
+
+    Every sublayer gets its own copy of `kernel_initializer`, so no two
+    kernels of a fresh layer are copies of each other.
 
     Args:
         hidden_dim: int. Width of the inputs and outputs (`d_model`).
@@ -68,7 +43,9 @@ class TransformerEncoderLayer(keras.layers.Layer):
 
     Call arguments:
         inputs: `(batch, length, hidden_dim)`.
-        padding_mask: bool/int `(batch, length)`, 0/False at padding.
+        padding_mask: bool/int `(batch, length)`, 0/False at padding. A Keras
+            implicit mask on `inputs` (e.g. from `Embedding(mask_zero=True)`)
+            is used the same way, merged with this one.
         attention_mask: bool/int `(batch, length, length)`, merged with the
             padding mask.
         return_attention_scores: bool. Also return the self-attention
@@ -100,95 +77,32 @@ class TransformerEncoderLayer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_block_arguments(
-            hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
+        parts.set_block_arguments(
+            self,
+            hidden_dim,
+            intermediate_dim,
+            num_heads,
+            dropout,
+            attention_dropout,
+            activation,
+            layer_norm_epsilon,
+            norm_first,
+            kernel_initializer,
+            bias_initializer,
         )
-        self.hidden_dim = hidden_dim
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.norm_first = norm_first
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-
-    def _sublayer_kwargs(self):
-        return dict(
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-        )
-
-    def _check_width(self, inputs_shape):
-        if inputs_shape[-1] != self.hidden_dim:
-            raise ValueError(
-                f"{type(self).__name__} expects inputs of width hidden_dim="
-                f"{self.hidden_dim}. Received: inputs_shape={inputs_shape}"
-            )
 
     def build(self, inputs_shape):
-        self._check_width(inputs_shape)
+        parts.check_width(self, inputs_shape)
         shape = (None, None, self.hidden_dim)
-        self.self_attention = MultiHeadAttention(
-            self.num_heads,
-            self.hidden_dim // self.num_heads,
-            dropout=self.attention_dropout,
-            name="self_attention",
-            **self._sublayer_kwargs(),
+        self.self_attention = parts.build_attention(
+            self, "self_attention", shape, shape
         )
-        self.self_attention.build(shape, shape)
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="self_attention_norm",
+        self.self_attention_norm = parts.build_norm(self, "self_attention_norm", shape)
+        self.self_attention_dropout = parts.build_dropout(
+            self, "self_attention_dropout"
         )
-        self.self_attention_norm.build(shape)
-        self.self_attention_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="self_attention_dropout"
-        )
-        self.feedforward_intermediate = keras.layers.Dense(
-            self.intermediate_dim,
-            activation=self.activation,
-            name="feedforward_intermediate",
-            **self._sublayer_kwargs(),
-        )
-        self.feedforward_intermediate.build(shape)
-        self.feedforward_output = keras.layers.Dense(
-            self.hidden_dim, name="feedforward_output", **self._sublayer_kwargs()
-        )
-        self.feedforward_output.build((None, None, self.intermediate_dim))
-        self.feedforward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="feedforward_norm",
-        )
-        self.feedforward_norm.build(shape)
-        self.feedforward_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="feedforward_dropout"
-        )
+        parts.build_feedforward(self, shape)
         self.built = True
-
-    def _residual(self, x, norm, sublayer, dropout, training):
-        """Applies `sublayer` with dropout, residual and norm (pre or post)."""
-        y = sublayer(norm(x) if self.norm_first else x)
-        extra = ()
-        if isinstance(y, tuple):
-            y, *extra = y
-        x = x + dropout(y, training=training)
-        if not self.norm_first:
-            x = norm(x)
-        return (x, *extra) if extra else x
-
-    def _feedforward(self, x, training):
-        return self._residual(
-            x,
-            self.feedforward_norm,
-            lambda h: self.feedforward_output(self.feedforward_intermediate(h)),
-            self.feedforward_dropout,
-            training,
-        )
 
     def call(
         self,
@@ -198,11 +112,11 @@ class TransformerEncoderLayer(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
-        mask = padding_to_attention_mask(padding_mask)
-        if attention_mask is not None:
-            attention_mask = ops.cast(attention_mask, "bool")
-            mask = attention_mask if mask is None else mask & attention_mask
-        x = self._residual(
+        mask = parts.merge_padding_and_attention_mask(
+            inputs, padding_mask, attention_mask
+        )
+        x = parts.residual(
+            self,
             inputs,
             self.self_attention_norm,
             lambda h: self.self_attention(
@@ -218,20 +132,8 @@ class TransformerEncoderLayer(keras.layers.Layer):
         scores = None
         if return_attention_scores:
             x, scores = x
-        x = self._feedforward(x, training)
+        x = parts.feedforward(self, x, training)
         return (x, scores) if return_attention_scores else x
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "num_heads": self.num_heads,
-            "dropout": self.dropout,
-            "attention_dropout": self.attention_dropout,
-            "activation": keras.activations.serialize(self.activation),
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "norm_first": self.norm_first,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-        }
+        return {**super().get_config(), **parts.block_config(self)}

@@ -192,3 +192,48 @@ def test_call_errors():
         layer(QUERY, None, cache=(VALUE, VALUE, VALUE))
     with pytest.raises(ValueError, match=r"shape \(2, 4, 8\)"):
         layer(QUERY, None, cache=ops.convert_to_tensor(VALUE))
+
+
+def _kernels(layer):
+    return {
+        name: numpy(dense.kernel).ravel()
+        for name, dense in [
+            ("query", layer.query_dense),
+            ("key", layer.key_dense),
+            ("value", layer.value_dense),
+            ("output", layer.output_dense),
+        ]
+    }
+
+
+def test_builds_on_keras_multi_head_attention():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.1, seed=3)
+    assert isinstance(layer, keras.layers.MultiHeadAttention)
+    assert layer.get_config()["seed"] == 3
+
+
+def test_projection_kernels_are_independent():
+    """An unseeded initializer shared by the projections makes equal kernels."""
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    layer.build(QUERY.shape, QUERY.shape)
+    kernels = _kernels(layer)
+    names = sorted(kernels)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = kernels[first], kernels[second]
+            assert not np.allclose(np.sort(a), np.sort(b)), (first, second)
+            assert abs(np.corrcoef(a, b)[0, 1]) < 0.5, (first, second)
+
+
+def test_keras_masks_of_the_inputs_hide_padded_keys():
+    embedding = keras.layers.Embedding(10, 8, mask_zero=True)
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    ids = np.array([[3, 4, 5, 0, 0], [6, 7, 0, 0, 0]])
+    longer = np.concatenate([ids, np.zeros((2, 3), int)], axis=1)
+    x, x_longer = embedding(ids), embedding(longer)
+    short = numpy(layer(x, x))
+    long = numpy(layer(x_longer, x_longer))
+    real = ids != 0
+    np.testing.assert_allclose(long[:, :5][real], short[real], atol=1e-6)
+    explicit = numpy(layer(x, x, attention_mask=real[:, None, :]))
+    np.testing.assert_allclose(short[real], explicit[real], atol=1e-6)

@@ -96,3 +96,52 @@ def test_errors_name_the_value():
         TransformerDecoderLayer(**{**ARGS, "num_heads": 5})
     with pytest.raises(ValueError, match="attention_dropout=1.5"):
         TransformerDecoderLayer(**ARGS, attention_dropout=1.5)
+
+
+def test_is_its_own_layer_not_an_encoder_layer():
+    from keras_transformer_bit.layers import TransformerEncoderLayer
+
+    assert not issubclass(TransformerDecoderLayer, TransformerEncoderLayer)
+
+
+def test_fresh_kernels_are_not_copies_of_each_other():
+    layer = TransformerDecoderLayer(hidden_dim=16, intermediate_dim=16, num_heads=2)
+    layer.build((None, None, 16), (None, None, 16))
+    kernels = {
+        w.path: numpy(w).ravel() for w in layer.weights if w.path.endswith("kernel")
+    }
+    assert len(kernels) == 10
+    paths = sorted(kernels)
+    for i, first in enumerate(paths):
+        for second in paths[i + 1 :]:
+            a, b = kernels[first], kernels[second]
+            assert not np.allclose(np.sort(a), np.sort(b)), (first, second)
+            assert abs(np.corrcoef(a, b)[0, 1]) < 0.5, (first, second)
+
+
+def test_keras_implicit_masks_of_both_sequences():
+    import keras
+
+    source_embedding = keras.layers.Embedding(20, 8, mask_zero=True)
+    target_embedding = keras.layers.Embedding(20, 8, mask_zero=True)
+    layer = TransformerDecoderLayer(**ARGS)
+    source = np.array([[3, 4, 5, 0], [6, 7, 0, 0]])
+    target = np.array([[2, 8, 9], [2, 5, 0]])
+    short = numpy(layer(target_embedding(target), source_embedding(source)))
+    long = numpy(
+        layer(
+            target_embedding(np.pad(target, ((0, 0), (0, 2)))),
+            source_embedding(np.pad(source, ((0, 0), (0, 3)))),
+        )
+    )
+    real = target != 0
+    np.testing.assert_allclose(long[:, :3][real], short[real], atol=1e-5)
+    explicit = numpy(
+        layer(
+            target_embedding(target),
+            source_embedding(source),
+            decoder_padding_mask=real,
+            encoder_padding_mask=source != 0,
+        )
+    )
+    np.testing.assert_allclose(short[real], explicit[real], atol=1e-6)

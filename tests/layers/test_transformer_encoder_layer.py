@@ -68,3 +68,55 @@ def test_errors_name_the_value(kwargs, message):
 def test_width_mismatch_error():
     with pytest.raises(ValueError, match="hidden_dim=8"):
         TransformerEncoderLayer(**ARGS)(keras.ops.ones((1, 3, 6)))
+
+
+def _kernel_values(layer):
+    return {
+        weight.path: ops.convert_to_numpy(weight).ravel()
+        for weight in layer.weights
+        if weight.path.endswith("kernel")
+    }
+
+
+def test_fresh_kernels_are_not_copies_of_each_other():
+    """One shared unseeded initializer made q, k, v, o equal and the FFN
+    output kernel a permutation of the intermediate one."""
+    layer = TransformerEncoderLayer(hidden_dim=16, intermediate_dim=16, num_heads=2)
+    layer.build((None, None, 16))
+    kernels = _kernel_values(layer)
+    assert len(kernels) == 6
+    paths = sorted(kernels)
+    for i, first in enumerate(paths):
+        for second in paths[i + 1 :]:
+            a, b = kernels[first], kernels[second]
+            assert not np.allclose(np.sort(a), np.sort(b)), (first, second)
+            assert abs(np.corrcoef(a, b)[0, 1]) < 0.5, (first, second)
+
+
+def test_keras_implicit_mask_equals_explicit_padding_mask():
+    """Embedding(mask_zero=True) -> layer: appended padding changes nothing."""
+    embedding = keras.layers.Embedding(20, 8, mask_zero=True)
+    layer = TransformerEncoderLayer(**ARGS)
+    ids = np.array([[3, 4, 5, 6, 0], [7, 8, 9, 0, 0]])
+    longer = np.concatenate([ids, np.zeros((2, 4), int)], axis=1)
+    short = ops.convert_to_numpy(layer(embedding(ids)))
+    long = ops.convert_to_numpy(layer(embedding(longer)))
+    real = ids != 0
+    np.testing.assert_allclose(long[:, :5][real], short[real], atol=1e-5)
+    explicit = ops.convert_to_numpy(layer(embedding(ids), padding_mask=real))
+    np.testing.assert_allclose(short[real], explicit[real], atol=1e-6)
+
+
+def test_keras_implicit_mask_in_a_functional_model():
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
+    outputs = TransformerEncoderLayer(**ARGS)(x)
+    model = keras.Model(inputs, outputs)
+    ids = np.array([[3, 4, 5, 0], [7, 8, 0, 0]])
+    longer = np.concatenate([ids, np.zeros((2, 3), int)], axis=1)
+    real = ids != 0
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model(longer))[:, :4][real],
+        ops.convert_to_numpy(model(ids))[real],
+        atol=1e-5,
+    )

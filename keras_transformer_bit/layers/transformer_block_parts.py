@@ -1,0 +1,197 @@
+"""What the Transformer encoder and decoder layers share.
+
+Argument checks, the sublayers both build (attention, layer norm, dropout, the
+position-wise feed-forward network), the residual wiring around a sublayer and
+the merge of explicit and implicit padding masks. Each sublayer gets its own
+copy of the layer's initializers (`clone_initializer`): a shared unseeded
+initializer would give every kernel of a shape the same values.
+"""
+
+import keras
+from keras import ops
+from keras.src.backend import get_keras_mask
+
+from keras_transformer_bit.layers.multi_head_attention import (
+    MultiHeadAttention,
+    _check_rate,
+)
+from keras_transformer_bit.utils import check_positive_int, clone_initializer
+
+
+def check_block_arguments(
+    hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
+):
+    """Validates the arguments shared by the encoder and decoder layers."""
+    check_positive_int("hidden_dim", hidden_dim)
+    check_positive_int("intermediate_dim", intermediate_dim)
+    check_positive_int("num_heads", num_heads)
+    if hidden_dim % num_heads:
+        raise ValueError(
+            "num_heads must divide hidden_dim. Received: "
+            f"hidden_dim={hidden_dim}, num_heads={num_heads}"
+        )
+    _check_rate("dropout", dropout)
+    _check_rate("attention_dropout", attention_dropout)
+
+
+def check_width(layer, inputs_shape):
+    """Refuses inputs whose last axis is not the layer's `hidden_dim`."""
+    if inputs_shape[-1] != layer.hidden_dim:
+        raise ValueError(
+            f"{type(layer).__name__} expects inputs of width hidden_dim="
+            f"{layer.hidden_dim}. Received: inputs_shape={inputs_shape}"
+        )
+
+
+def dense_kwargs(layer):
+    """Fresh initializer copies and the dtype policy for one dense sublayer."""
+    return dict(
+        kernel_initializer=clone_initializer(layer.kernel_initializer),
+        bias_initializer=clone_initializer(layer.bias_initializer),
+        dtype=layer.dtype_policy,
+    )
+
+
+def build_attention(layer, name, query_shape, value_shape):
+    """A built `MultiHeadAttention` sublayer with `hidden_dim // num_heads` heads."""
+    attention = MultiHeadAttention(
+        layer.num_heads,
+        layer.hidden_dim // layer.num_heads,
+        dropout=layer.attention_dropout,
+        name=name,
+        **dense_kwargs(layer),
+    )
+    attention.build(query_shape, value_shape)
+    return attention
+
+
+def build_norm(layer, name, shape):
+    norm = keras.layers.LayerNormalization(
+        epsilon=layer.layer_norm_epsilon, dtype=layer.dtype_policy, name=name
+    )
+    norm.build(shape)
+    return norm
+
+
+def build_dropout(layer, name):
+    return keras.layers.Dropout(layer.dropout, dtype=layer.dtype_policy, name=name)
+
+
+def build_feedforward(layer, shape):
+    """Adds the feed-forward sublayers (`feedforward_*`) to `layer`."""
+    layer.feedforward_intermediate = keras.layers.Dense(
+        layer.intermediate_dim,
+        activation=layer.activation,
+        name="feedforward_intermediate",
+        **dense_kwargs(layer),
+    )
+    layer.feedforward_intermediate.build(shape)
+    layer.feedforward_output = keras.layers.Dense(
+        layer.hidden_dim, name="feedforward_output", **dense_kwargs(layer)
+    )
+    layer.feedforward_output.build((None, None, layer.intermediate_dim))
+    layer.feedforward_norm = build_norm(layer, "feedforward_norm", shape)
+    layer.feedforward_dropout = build_dropout(layer, "feedforward_dropout")
+
+
+def residual(layer, x, norm, sublayer, dropout, training):
+    """Applies `sublayer` with dropout, residual and norm (pre- or post-LN).
+
+    `sublayer` may return a tuple whose first entry is its output; the other
+    entries (attention scores, caches) are passed through after `x`.
+    """
+    y = sublayer(norm(x) if layer.norm_first else x)
+    extra = ()
+    if isinstance(y, tuple):
+        y, *extra = y
+    x = x + dropout(y, training=training)
+    if not layer.norm_first:
+        x = norm(x)
+    return (x, *extra) if extra else x
+
+
+def feedforward(layer, x, training):
+    """The position-wise feed-forward sublayer with its residual (§3.3)."""
+    return residual(
+        layer,
+        x,
+        layer.feedforward_norm,
+        lambda h: layer.feedforward_output(layer.feedforward_intermediate(h)),
+        layer.feedforward_dropout,
+        training,
+    )
+
+
+def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=None):
+    """One attention mask from every source of masking over the keys.
+
+    Args:
+        inputs: the key sequence, or `None`; its Keras implicit mask (e.g. from
+            `Embedding(mask_zero=True)`) counts as a padding mask.
+        padding_mask: bool/int `(batch, source_length)`, 0/False at padding.
+        attention_mask: bool/int `(batch, target_length, source_length)`.
+
+    Returns:
+        A bool mask broadcastable to `(batch, target_length, source_length)`,
+        or `None` when nothing is masked.
+    """
+    masks = []
+    keras_mask = None if inputs is None else get_keras_mask(inputs)
+    for padding in (padding_mask, keras_mask):
+        if padding is not None:
+            masks.append(ops.cast(padding, "bool")[:, None, :])
+    if attention_mask is not None:
+        masks.append(ops.cast(attention_mask, "bool"))
+    if not masks:
+        return None
+    merged = masks[0]
+    for mask in masks[1:]:
+        merged = ops.logical_and(merged, mask)
+    return merged
+
+
+def block_config(layer):
+    """The constructor arguments both layers share, serialized."""
+    return {
+        "hidden_dim": layer.hidden_dim,
+        "intermediate_dim": layer.intermediate_dim,
+        "num_heads": layer.num_heads,
+        "dropout": layer.dropout,
+        "attention_dropout": layer.attention_dropout,
+        "activation": keras.activations.serialize(layer.activation),
+        "layer_norm_epsilon": layer.layer_norm_epsilon,
+        "norm_first": layer.norm_first,
+        "kernel_initializer": keras.initializers.serialize(layer.kernel_initializer),
+        "bias_initializer": keras.initializers.serialize(layer.bias_initializer),
+    }
+
+
+def set_block_arguments(
+    layer,
+    hidden_dim,
+    intermediate_dim,
+    num_heads,
+    dropout,
+    attention_dropout,
+    activation,
+    layer_norm_epsilon,
+    norm_first,
+    kernel_initializer,
+    bias_initializer,
+):
+    """Checks the shared constructor arguments and keeps them on `layer`."""
+    check_block_arguments(
+        hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
+    )
+    layer.hidden_dim = int(hidden_dim)
+    layer.intermediate_dim = int(intermediate_dim)
+    layer.num_heads = int(num_heads)
+    layer.dropout = dropout
+    layer.attention_dropout = attention_dropout
+    layer.activation = keras.activations.get(activation)
+    layer.layer_norm_epsilon = layer_norm_epsilon
+    layer.norm_first = norm_first
+    layer.kernel_initializer = keras.initializers.get(kernel_initializer)
+    layer.bias_initializer = keras.initializers.get(bias_initializer)
+    # Keras implicit masks: the output keeps the mask of the first input.
+    layer.supports_masking = True

@@ -1,0 +1,34 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_transformer_bit.utils import clone_initializer
+
+
+def values(initializer, shape=(6, 5)):
+    return ops.convert_to_numpy(initializer(shape))
+
+
+def test_unseeded_shared_instance_repeats_itself_and_clones_do_not():
+    shared = keras.initializers.GlorotUniform()
+    # The trap the clone avoids: one instance gives the same values twice.
+    np.testing.assert_array_equal(values(shared), values(shared))
+    assert not np.allclose(
+        values(clone_initializer(shared)), values(clone_initializer(shared))
+    )
+
+
+def test_seeded_clone_keeps_the_seed():
+    seeded = keras.initializers.RandomNormal(stddev=0.1, seed=7)
+    np.testing.assert_array_equal(
+        values(clone_initializer(seeded)),
+        values(keras.initializers.RandomNormal(0.0, 0.1, seed=7)),
+    )
+
+
+@pytest.mark.parametrize(
+    "spec", ["glorot_uniform", {"class_name": "Zeros", "config": {}}]
+)
+def test_accepts_names_and_configs(spec):
+    assert isinstance(clone_initializer(spec), keras.initializers.Initializer)
