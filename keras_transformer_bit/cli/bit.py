@@ -121,6 +121,13 @@ def add_parser(subparsers):
         help="split the schedule into this many epochs, each ending with a "
         "backup that a restarted run resumes from (default: bit_fine_tune's, 10)",
     )
+    train.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=600,
+        help="multi_worker: seconds without a finished training step after "
+        "which a worker gives up and exits with status 75",
+    )
     train.set_defaults(handler=train_command)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
@@ -172,6 +179,10 @@ def train_command(args):
 
     if args.num_epochs is not None:
         check_positive_int("--num-epochs", args.num_epochs)
+    if not args.worker_timeout > 0:
+        raise ValueError(
+            f"--worker-timeout must be > 0 seconds. Received: {args.worker_timeout}"
+        )
     strategy = _setup(args)
     train = load_split(args.data, "train")
     if args.shots:
@@ -208,6 +219,7 @@ def train_command(args):
         strategy=strategy,
         **({"num_epochs": args.num_epochs} if args.num_epochs else {}),
         model_dir=args.model_dir,  # backups (resume) and TensorBoard logs
+        step_timeout_seconds=args.worker_timeout,
         verbose=2,
     )
     model_path = os.path.join(args.model_dir, MODEL_FILE)

@@ -54,7 +54,21 @@ def main(argv=None):
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    return args.handler(args) or 0
+    try:
+        return args.handler(args) or 0
+    except Exception as error:
+        # Imported here: the handlers import TensorFlow, the parser does not.
+        from keras_transformer_bit.distribute.cluster_error import (
+            WORKER_FAILURE_EXIT_CODE,
+            ClusterError,
+        )
+
+        if not isinstance(error, ClusterError):
+            raise
+        # A lost worker is not a bug of this process: no traceback, and the
+        # status a scheduler restarts on (docs/scaling.md).
+        print(f"ERROR: {error}", file=sys.stderr, flush=True)
+        return WORKER_FAILURE_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -256,7 +256,16 @@ def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
     )
 
 
-def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs):
+def _fit_on_workers(
+    model,
+    strategy,
+    config,
+    model_dir,
+    data,
+    callbacks,
+    epochs,
+    step_timeout_seconds=600,
+):
     """Trains with `CustomTrainingLoop`, for MultiWorkerMirroredStrategy.
 
     Keras `fit` does not run under that strategy (keras-team/keras#20585). The
@@ -268,7 +277,9 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
 
     The budget and BLEU callbacks run at epoch ends: the budget stops all
     workers together after the epoch in which it runs out, and BLEU is scored
-    on the chief.
+    on the chief. A worker that sees no finished step for
+    `step_timeout_seconds` (`--worker-timeout`; BLEU excluded) exits with
+    status 75.
     """
     from keras_transformer_bit import distribute
     from keras_transformer_bit.recipes import MaskedTokenAccuracy
@@ -283,6 +294,7 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
         strategy=strategy,
         model_dir=model_dir,
         jit_compile="auto" if config.get("jit_compile", "auto") else False,
+        step_timeout_seconds=step_timeout_seconds,
     )
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
     budget, bleu = callbacks
@@ -311,6 +323,7 @@ def _fit_on_workers(model, strategy, config, model_dir, data, callbacks, epochs)
 def train(args):
     """`ktb translate train`: build or reload a run and train it."""
     _positive_number("--budget-minutes", args.budget_minutes)
+    _positive_number("--worker-timeout", getattr(args, "worker_timeout", None))
     check_positive_int("--epochs", args.epochs)
     model_dir = args.model_dir
     config_path = os.path.join(model_dir, CONFIG_FILE)
@@ -434,6 +447,7 @@ def train(args):
                 (train_data, validation_data),
                 (budget, bleu),
                 epochs,
+                step_timeout_seconds=args.worker_timeout,
             )
         else:
             callbacks = [c for c in (budget, bleu) if c is not None]
@@ -672,6 +686,14 @@ def add_parser(subparsers):
         default="auto",
         help="auto, one_device, mirrored, or multi_worker (one process per host, "
         "each with its TF_CONFIG; see docs/scaling.md)",
+    )
+    train_parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=600,
+        help="multi_worker: seconds without a finished training step after "
+        "which a worker gives up and exits with status 75 (epoch-end work such "
+        "as BLEU does not count)",
     )
     train_parser.set_defaults(handler=train)
 

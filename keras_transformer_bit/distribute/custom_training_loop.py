@@ -6,7 +6,9 @@ runs unchanged on one device and under `MirroredStrategy`, which is how the
 tests compare the three.
 """
 
+import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from keras_transformer_bit.distribute.get_strategy import (
 )
 from keras_transformer_bit.distribute.mixed_precision import resolve_jit_compile
 from keras_transformer_bit.distribute.save_model_on_chief import save_model_on_chief
+from keras_transformer_bit.distribute.tf_config import read_tf_config, unreachable_tasks
 from keras_transformer_bit.utils import check_positive_int
 
 CHECKPOINT_DIRNAME = "checkpoints"
@@ -46,12 +49,32 @@ class _Watchdog:
 
     A collective waiting for a dead peer can block forever inside TensorFlow,
     out of reach of Python exceptions; exiting is then the only bounded way out.
+
+    Work between steps that only some workers do (the chief scoring BLEU at an
+    epoch end, while the others wait for it in the next collective) is not a
+    hang, however long it takes: inside `paused()` the clock stands still.
+    Whenever this worker waits (paused, or a step slower than
+    `probe_seconds`), the watchdog checks every `probe_seconds` that each peer
+    of `tf_config` still accepts connections, and exits when one stops
+    answering twice in a row (its process died), long before the timeout.
+    Either way the message names the peers that no longer answer.
     """
 
-    def __init__(self, timeout_seconds, describe):
+    def __init__(
+        self,
+        timeout_seconds,
+        describe,
+        tf_config=None,
+        probe_seconds=5.0,
+        exit_function=os._exit,
+    ):
         self.timeout_seconds = timeout_seconds
         self.describe = describe
+        self.tf_config = tf_config
+        self.probe_seconds = probe_seconds
+        self._exit = exit_function
         self._last_beat = time.monotonic()
+        self._paused = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -66,21 +89,74 @@ class _Watchdog:
     def beat(self):
         self._last_beat = time.monotonic()
 
+    @contextlib.contextmanager
+    def paused(self):
+        """Excludes the enclosed work from the timeout (peers are probed)."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self.beat()
+            self._paused = False
+
+    def _fail(self, reason, dead):
+        named = (
+            f" No answer from {', '.join(dead)}." if dead else ""
+        )  # fmt: skip
+        sys.stderr.write(
+            f"\nERROR: {reason} during {self.describe()}.{named} Another worker "
+            "probably died or the network failed. Exiting with status "
+            f"{WORKER_FAILURE_EXIT_CODE}; restart every worker with the same "
+            "command to resume from the last checkpoint.\n"
+        )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        self._stop.set()
+        self._exit(WORKER_FAILURE_EXIT_CODE)
+
     def _run(self):
-        while not self._stop.wait(min(1.0, self.timeout_seconds / 4)):
-            idle = time.monotonic() - self._last_beat
+        interval = min(1.0, self.timeout_seconds / 4, self.probe_seconds)
+        last_probe, strikes = time.monotonic(), 0
+        while not self._stop.wait(interval):
+            now = time.monotonic()
+            if self._paused:
+                self._last_beat = now
+            idle = now - self._last_beat
             if idle > self.timeout_seconds:
-                sys.stderr.write(
-                    f"\nERROR: no training progress for {idle:.0f} s "
-                    f"(step_timeout_seconds={self.timeout_seconds}) during "
-                    f"{self.describe()}. Another worker probably died or the "
-                    "network failed. Exiting with status "
-                    f"{WORKER_FAILURE_EXIT_CODE}; restart every worker with the "
-                    "same command to resume from the last checkpoint.\n"
+                self._fail(
+                    f"no training progress for {idle:.0f} s "
+                    f"(step_timeout_seconds={self.timeout_seconds})",
+                    unreachable_tasks(self.tf_config),
                 )
-                sys.stderr.flush()
-                sys.stdout.flush()
-                os._exit(WORKER_FAILURE_EXIT_CODE)
+            # Waiting (paused, or a step taking long): is every peer alive?
+            if self._paused or idle >= self.probe_seconds:
+                if now - last_probe >= self.probe_seconds:
+                    last_probe = now
+                    dead = unreachable_tasks(self.tf_config)
+                    strikes = strikes + 1 if dead else 0
+                    if strikes >= 2:
+                        self._fail("a peer stopped answering", dead)
+            else:
+                strikes = 0
+
+
+# Lines of a TensorFlow error that say which task failed and how.
+_TASK_LINE = re.compile(r"task[ :_]*\d|/job:|heartbeat|unavailable|peer", re.IGNORECASE)
+
+
+def _failure_details(error, max_lines=6, max_chars=1500):
+    """TensorFlow's own account of a cluster failure: the lines naming tasks.
+
+    Its errors put the dead task ("task:1 stopped sending heartbeats", a
+    `/job:worker/replica:0/task:1` device) in the middle of a long message; the
+    last line alone rarely names it.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    kept = [line for line in lines[:-1] if _TASK_LINE.search(line)][-max_lines:]
+    kept.append(lines[-1])
+    return " | ".join(dict.fromkeys(kept))[:max_chars]
 
 
 def _shard_by_data(dataset):
@@ -142,7 +218,11 @@ class CustomTrainingLoop:
         max_checkpoints: int. Checkpoints kept. Defaults to `2`.
         step_timeout_seconds: float or None. Multi-worker only: seconds without
             a finished step (tracing included) after which the process exits
-            with status 75. Defaults to `600`.
+            with status 75. Time spent in `on_epoch_end` (e.g. BLEU on the
+            chief) and waiting for the other workers to finish theirs does not
+            count: the peers are probed instead, and a peer whose process is
+            gone ends the run within about 10 s. None: no limit. Defaults to
+            `600`.
         jit_compile: bool or `"auto"`. XLA for the replica step; refused with a
             strategy on CPU (see `resolve_jit_compile`). Defaults to `False`.
 
@@ -458,21 +538,26 @@ class CustomTrainingLoop:
 
     def _run(self, body):
         multi_worker = is_multi_worker(self.strategy)
+        tf_config = read_tf_config() if multi_worker else None
         try:
             if multi_worker and self.step_timeout_seconds:
                 with _Watchdog(
-                    self.step_timeout_seconds, lambda: self._activity
+                    self.step_timeout_seconds,
+                    lambda: self._activity,
+                    tf_config=tf_config,
                 ) as dog:
                     return body(dog)
             return body(None)
         except _CLUSTER_ERRORS as error:
             if not multi_worker:
                 raise
+            dead = unreachable_tasks(tf_config)
+            named = f" No answer from {', '.join(dead)}." if dead else ""
             raise ClusterError(
                 f"Lost contact with the cluster during {self._activity}: "
-                f"{str(error).strip().splitlines()[-1][:300]}. A worker probably "
-                "died or the network failed. Restart every worker with the same "
-                "command; training resumes from the last checkpoint in "
+                f"{_failure_details(error)}.{named} A worker probably died or the "
+                "network failed. Restart every worker with the same command; "
+                "training resumes from the last checkpoint in "
                 f"{self.model_dir!r}."
             ) from error
 
@@ -574,25 +659,31 @@ class CustomTrainingLoop:
                 watchdog and watchdog.beat()
                 seconds = time.perf_counter() - start
                 stop = False
-                if on_epoch_end is not None:
-                    self._activity = f"epoch {epoch + 1} (on_epoch_end)"
-                    stop = bool(on_epoch_end(epoch + 1, logs))
-                history["epoch"].append(epoch + 1)
-                for name, value in {**logs, "seconds": seconds}.items():
-                    history.setdefault(name, []).append(value)
-                if writer is not None:
-                    with writer.as_default(step=epoch + 1):
-                        for name, value in logs.items():
-                            tf.summary.scalar(name, value)
-                    writer.flush()
-                if verbose and self.is_chief:
-                    text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
-                    print(
-                        f"epoch {epoch + 1}/{epochs} - {steps} steps - {text} - "
-                        f"{seconds:.1f} s",
-                        flush=True,
-                    )
-                if self._any_worker(stop):
+                # Epoch-end work may run on the chief alone (BLEU) while the
+                # others wait in `_any_worker`: not a hang (see `_Watchdog`).
+                pause = watchdog.paused() if watchdog else contextlib.nullcontext()
+                with pause:
+                    if on_epoch_end is not None:
+                        self._activity = f"epoch {epoch + 1} (on_epoch_end)"
+                        stop = bool(on_epoch_end(epoch + 1, logs))
+                    history["epoch"].append(epoch + 1)
+                    for name, value in {**logs, "seconds": seconds}.items():
+                        history.setdefault(name, []).append(value)
+                    if writer is not None:
+                        with writer.as_default(step=epoch + 1):
+                            for name, value in logs.items():
+                                tf.summary.scalar(name, value)
+                        writer.flush()
+                    if verbose and self.is_chief:
+                        text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
+                        print(
+                            f"epoch {epoch + 1}/{epochs} - {steps} steps - {text} - "
+                            f"{seconds:.1f} s",
+                            flush=True,
+                        )
+                    self._activity = f"epoch {epoch + 1} (waiting for every worker)"
+                    stop = self._any_worker(stop)
+                if stop:
                     break
             return history
 

@@ -172,6 +172,39 @@ def peer_addresses(config):
     return peers
 
 
+def peer_tasks(config):
+    """`{"worker:1": "host:port", ...}`: every training task except this one.
+
+    Example:
+    >>> peer_tasks({"cluster": {"worker": ["a:1", "b:2"]},
+    ...             "task": {"type": "worker", "index": 0}})
+    {'worker:1': 'b:2'}
+    """
+    task = f"{config['task']['type']}:{config['task']['index']}"
+    return {
+        f"{job}:{index}": address
+        for job in TRAINING_JOBS
+        for index, address in enumerate(config["cluster"].get(job, []))
+        if f"{job}:{index}" != task
+    }
+
+
+def unreachable_tasks(config, timeout_seconds=1.0):
+    """The peers of this task that accept no TCP connection, e.g. a dead one.
+
+    Returns:
+        A list like `["worker:1 (10.0.0.2:2222)"]`; empty without a cluster or
+        when every peer answered.
+    """
+    if config is None:
+        return []
+    tasks = peer_tasks(config)
+    missing = set(unreachable_addresses(tasks.values(), timeout_seconds))
+    return [
+        f"{task} ({address})" for task, address in tasks.items() if address in missing
+    ]
+
+
 def unreachable_addresses(addresses, timeout_seconds=1.0):
     """The addresses nothing accepts a TCP connection on (one try each)."""
     unreachable = []

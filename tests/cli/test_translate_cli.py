@@ -1,6 +1,8 @@
 import json
 import os
+import re
 import sys
+import time
 
 import keras
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 
 import keras_transformer_bit as ktb
 from keras_transformer_bit.cli.main import main
+from tests.distribute.processes import wait_for_line
 
 GERMAN = "ich du er wir ihr sie bin bist ist sind hier dort heute morgen".split()
 ENGLISH = "i you he we you they am are is are here there today tomorrow".split()
@@ -297,3 +300,50 @@ def test_train_on_two_workers(tmp_path):
     assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
     model = keras.models.load_model(model_dir / "model.keras")
     assert int(model.optimizer.iterations) == 3  # the epoch's 3 global batches
+
+
+@pytest.mark.large
+@pytest.mark.timeout(400)
+def test_survivor_of_a_killed_worker_exits_75_naming_it(tmp_path):
+    # Two clusters side by side; in one the chief (the coordination leader) is
+    # killed, in the other worker 1. Each survivor's `ktb` must exit with the
+    # documented status 75 within 60 s, naming the dead task, without a
+    # traceback.
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    clusters = []
+    for victim in (0, 1):
+        command = [sys.executable, "-m", "keras_transformer_bit.cli.main"]
+        command += ["translate", "train", "--data", str(corpus)]
+        command += ["--model-dir", str(tmp_path / f"run{victim}")]
+        command += TINY + ["--strategy", "multi_worker", "--epochs", "1000"]
+        command += ["--worker-timeout", "200"]
+        clusters.append(ktb.distribute.LocalCluster(command))
+    try:
+        for cluster in clusters:
+            cluster.start()
+        for cluster in clusters:
+            assert wait_for_line(lambda: cluster.output(0), r"^epoch 2/", 240), (
+                cluster.output(0) + cluster.output(1)
+            )
+        killed_at = time.monotonic()
+        for victim, cluster in enumerate(clusters):
+            cluster.kill(victim)
+        for victim, cluster in enumerate(clusters):
+            survivor = 1 - victim
+            code = cluster.wait_for(survivor, timeout_seconds=90)
+            seconds = time.monotonic() - killed_at
+            output = cluster.output(survivor)
+            print(f"worker {victim} killed: worker {survivor} exited {code} "
+                  f"after {seconds:.1f} s")  # fmt: skip
+            assert code == ktb.distribute.WORKER_FAILURE_EXIT_CODE, output
+            assert seconds < 60, output
+            assert "Traceback" not in output, output
+            dead = cluster.addresses[victim]
+            assert re.search(rf"task:{victim}\b|worker:{victim} \({dead}\)", output), (
+                output
+            )
+            assert "restart every worker" in output.lower(), output
+    finally:
+        for cluster in clusters:
+            cluster.stop()

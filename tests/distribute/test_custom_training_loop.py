@@ -1,8 +1,13 @@
+import json
+import socket
+import time
+
 import keras
 import numpy as np
 import pytest
 
 import keras_transformer_bit as ktb
+from keras_transformer_bit.distribute import custom_training_loop
 from tests.distribute import toy_tasks
 
 
@@ -126,3 +131,114 @@ def test_global_batches_are_sharded_by_data_unless_the_caller_chose():
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = policies.OFF
     assert policy(_shard_by_data(batches.with_options(options))) == policies.OFF
+
+
+def _cluster_with_listening_peer():
+    """A TF_CONFIG whose peer (worker 1) listens on a real socket."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    (own_port,) = ktb.distribute.free_ports(1)
+    addresses = [f"127.0.0.1:{own_port}", f"127.0.0.1:{server.getsockname()[1]}"]
+    config = json.loads(ktb.distribute.make_tf_config(addresses, task_index=0))
+    return server, config
+
+
+def _watchdog(timeout_seconds, config=None, probe_seconds=0.2):
+    exits = []
+    dog = custom_training_loop._Watchdog(
+        timeout_seconds,
+        lambda: "epoch 1 (on_epoch_end)",
+        tf_config=config,
+        probe_seconds=probe_seconds,
+        exit_function=exits.append,
+    )
+    return dog, exits
+
+
+def test_watchdog_excludes_paused_epoch_end_work_while_peers_answer(capsys):
+    server, config = _cluster_with_listening_peer()
+    try:
+        dog, exits = _watchdog(0.3, config)
+        with dog:
+            with dog.paused():  # e.g. BLEU on the chief: 5x the timeout
+                time.sleep(1.5)
+            assert exits == []
+            time.sleep(1.0)  # no step, not paused: a hang
+        assert exits == [ktb.distribute.WORKER_FAILURE_EXIT_CODE]
+        assert "no training progress" in capsys.readouterr().err
+    finally:
+        server.close()
+
+
+def test_watchdog_names_a_peer_that_died_during_paused_work(capsys):
+    server, config = _cluster_with_listening_peer()
+    dog, exits = _watchdog(0.3, config)
+    with dog:
+        with dog.paused():
+            time.sleep(0.5)
+            assert exits == []
+            server.close()  # the peer's process is gone
+            deadline = time.monotonic() + 5
+            while not exits and time.monotonic() < deadline:
+                time.sleep(0.1)
+    assert exits == [ktb.distribute.WORKER_FAILURE_EXIT_CODE]
+    peer = config["cluster"]["worker"][1]
+    assert f"No answer from worker:1 ({peer})" in capsys.readouterr().err
+
+
+def test_cluster_failure_details_keep_the_lines_naming_the_task():
+    message = (
+        "Collective ops is aborted by: The following tasks are unhealthy "
+        "(stopped sending heartbeats):\n/job:worker/replica:0/task:1\n"
+        "The error could be from a previous operation. Restart your program "
+        "to reset.\nAdditional GRPC error information:\n"
+        "\t [[{{node CollectiveReduceV2}}]] [Op:__inference_step_42]"
+    )
+    details = custom_training_loop._failure_details(RuntimeError(message))
+    assert "stopped sending heartbeats" in details
+    assert "/job:worker/replica:0/task:1" in details
+    assert details.endswith("[Op:__inference_step_42]")
+
+
+def test_watchdog_finds_a_dead_peer_long_before_the_timeout(capsys):
+    server, config = _cluster_with_listening_peer()
+    server.close()  # a step now blocks on a peer whose process is gone
+    dog, exits = _watchdog(60, config)
+    started = time.monotonic()
+    with dog:
+        while not exits and time.monotonic() - started < 5:
+            time.sleep(0.1)
+    assert exits == [ktb.distribute.WORKER_FAILURE_EXIT_CODE]
+    assert "a peer stopped answering" in capsys.readouterr().err
+
+
+def test_slow_epoch_end_work_is_not_a_hang(monkeypatch):
+    # The multi-worker watchdog, in one process: on_epoch_end (BLEU on the
+    # chief) takes 2.5x the step timeout, and training still ends normally.
+    exits = []
+
+    class RecordingWatchdog(custom_training_loop._Watchdog):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs, exit_function=exits.append)
+
+    monkeypatch.setattr(custom_training_loop, "_Watchdog", RecordingWatchdog)
+    monkeypatch.setattr(custom_training_loop, "is_multi_worker", lambda s: True)
+    strategy = ktb.distribute.get_strategy("one_device")
+    with strategy.scope():
+        model = toy_tasks.make_model("dense")
+        optimizer = toy_tasks.make_optimizer("dense")
+    loop = ktb.distribute.CustomTrainingLoop(
+        model,
+        optimizer,
+        toy_tasks.make_loss("dense"),
+        strategy=strategy,
+        step_timeout_seconds=4.0,
+    )
+    dataset = toy_tasks.make_dataset("dense", 8, num_examples=16)
+    loop.fit(dataset, epochs=1, verbose=0)  # traced before the clock matters
+    history = loop.fit(
+        dataset, epochs=2, verbose=0, on_epoch_end=lambda epoch, logs: time.sleep(10)
+    )
+    assert history["epoch"] == [1, 2]
+    assert exits == []
