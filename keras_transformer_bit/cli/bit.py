@@ -74,8 +74,8 @@ def _add_common(parser):
         "--batch-size",
         type=int,
         default=None,
-        help="train: examples per update (the rule's lr and schedule are scaled "
-        "linearly from 512); evaluate: examples per batch",
+        help="train: examples per update (default: the rule's 512; see "
+        "--batch-scaling); evaluate: examples per batch (default: 256)",
     )
 
 
@@ -101,6 +101,27 @@ def add_parser(subparsers):
         type=int,
         default=None,
         help="accumulate gradients to the rule's batch of 512",
+    )
+    train.add_argument(
+        "--batch-scaling",
+        choices=["official", "linear"],
+        default="official",
+        help="with --batch-size: 'official' keeps the batch-512 learning rate "
+        "and steps, as big_transfer's bit_tf2 code does; 'linear' scales the "
+        "learning rate by batch/512 and the steps by 512/batch",
+    )
+    train.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        help="evaluate on --eval-data every this many updates (like the "
+        "official --eval_every); also splits the schedule into epochs",
+    )
+    train.add_argument(
+        "--eval-data",
+        default=None,
+        help="the evaluation set for --eval-every, as --data (default: the "
+        "test split of --data; required for folders)",
     )
     train.add_argument(
         "--crop-size",
@@ -166,32 +187,80 @@ def _read_config(model_dir):
 def _load_model(model_dir):
     import keras
 
-    import keras_transformer_bit  # noqa: F401  (registers the BiT classes)
+    # Registers the BiT classes (and the schedules) for load_model.
+    from keras_transformer_bit import models, recipes  # noqa: F401
 
     return keras.saving.load_model(os.path.join(model_dir, MODEL_FILE), compile=False)
+
+
+def _check_train_flags(args):
+    """Refuses zero and negative sizes before any data is read."""
+    from keras_transformer_bit.utils import check_positive_int
+
+    # `is not None`, never truthiness: `--shots 0` must fail, not mean "all".
+    for flag in (
+        "--shots",
+        "--batch-size",
+        "--micro-batch-size",
+        "--crop-size",
+        "--num-epochs",
+        "--eval-every",
+    ):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            check_positive_int(flag, value)
+    if not 0 < args.schedule_scale <= 1:
+        raise ValueError(
+            "--schedule-scale must be in (0, 1] (the fraction of the schedule "
+            f"to run). Received: --schedule-scale={args.schedule_scale}"
+        )
+    if args.eval_every is not None and args.num_epochs is not None:
+        raise ValueError(
+            "Pass either --num-epochs or --eval-every: both set the length of "
+            f"an epoch. Received: --num-epochs={args.num_epochs}, "
+            f"--eval-every={args.eval_every}"
+        )
+    if args.eval_every is not None and args.eval_data is None:
+        if args.data != "fashion_mnist" and not args.data.startswith("tfds:"):
+            raise ValueError(
+                "--eval-every needs --eval-data with a folder: a folder has no "
+                f"test split. Received: --data={args.data!r}, --eval-data=None"
+            )
+
+
+def _load_eval_split(args, train):
+    """The evaluation images of `--eval-data`/`--eval-every`, or `None`."""
+    if args.eval_data is None and args.eval_every is None:
+        return None
+    images = load_split(args.eval_data or args.data, "test")
+    if images.class_names != train.class_names:
+        raise ValueError(
+            "--eval-data must have the classes of --data, in the same order. "
+            f"Received: {images.class_names} for {train.class_names}"
+        )
+    return images
 
 
 def train_command(args):
     import keras
 
     from keras_transformer_bit import distribute, models, recipes
-    from keras_transformer_bit.utils import check_positive_int
 
-    if args.num_epochs is not None:
-        check_positive_int("--num-epochs", args.num_epochs)
+    _check_train_flags(args)
     if not args.worker_timeout > 0:
         raise ValueError(
             f"--worker-timeout must be > 0 seconds. Received: {args.worker_timeout}"
         )
     strategy = _setup(args)
     train = load_split(args.data, "train")
-    if args.shots:
+    if args.shots is not None:
         train = train.few_shot(args.shots, seed=args.seed)
+    validation_images = _load_eval_split(args, train)
     rule = recipes.bit_hyperrule(len(train), train.image_size)
-    if args.crop_size:
+    if args.crop_size is not None:
         rule = rule.with_crop_size(args.crop_size)
-    if args.batch_size:
-        rule = rule.scaled_to_batch_size(args.batch_size)
+    if args.batch_size is not None:
+        rule = rule.with_batch_size(args.batch_size, scaling=args.batch_scaling)
     if args.schedule_scale != 1.0:
         rule = rule.shortened(args.schedule_scale)
     chief = distribute.is_chief_task(strategy)
@@ -217,7 +286,9 @@ def train_command(args):
         micro_batch_size=args.micro_batch_size,
         seed=args.seed,
         strategy=strategy,
-        **({"num_epochs": args.num_epochs} if args.num_epochs else {}),
+        num_epochs=args.num_epochs,
+        validation_images=validation_images,
+        eval_every=args.eval_every,
         model_dir=args.model_dir,  # backups (resume) and TensorBoard logs
         step_timeout_seconds=args.worker_timeout,
         verbose=2,
@@ -243,14 +314,20 @@ def train_command(args):
 
 def evaluate_command(args):
     from keras_transformer_bit import recipes
+    from keras_transformer_bit.utils import check_positive_int
 
+    if args.batch_size is not None:
+        check_positive_int("--batch-size", args.batch_size)
     strategy = _setup(args)
     config = _read_config(args.model_dir)
     with strategy.scope():
         classifier = _load_model(args.model_dir)
     test = load_split(args.data, args.split)
     result = recipes.bit_evaluate(
-        classifier, test, config["crop_size"], batch_size=args.batch_size or 256
+        classifier,
+        test,
+        config["crop_size"],
+        batch_size=256 if args.batch_size is None else args.batch_size,
     )
     print(json.dumps(result))
     with open(os.path.join(args.model_dir, f"{args.split}_metrics.json"), "w") as file:

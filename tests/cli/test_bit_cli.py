@@ -54,6 +54,8 @@ def test_train_evaluate_export(tmp_path, capsys):
                 "2",
                 "--batch-size",
                 "4",
+                "--batch-scaling",
+                "linear",
                 "--crop-size",
                 "16",
                 "--schedule-scale",
@@ -64,7 +66,8 @@ def test_train_evaluate_export(tmp_path, capsys):
     )
     config = json.load(open(os.path.join(model_dir, "bit_config.json")))
     assert config["crop_size"] == 16
-    # [100, ..., 500] at batch 512 -> x128 at batch 4 -> x0.0001, rounded up.
+    # [100, ..., 500] at batch 512 -> x128 at batch 4 (linear scaling) ->
+    # x0.0001, rounded up.
     assert config["rule"]["supports"] == [2, 3, 4, 6, 7]
     assert config["class_names"] == ["circles", "squares"]
 
@@ -100,6 +103,68 @@ def test_bad_data_and_missing_run(tmp_path):
         main(["bit", "export", "--model-dir", str(tmp_path)])
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--shots", "0"], "--shots must be a positive int"),
+        (["--shots", "-3"], "--shots must be a positive int"),
+        (["--batch-size", "0"], "--batch-size must be a positive int"),
+        (["--crop-size", "0"], "--crop-size must be a positive int"),
+        (["--crop-size", "-32"], "--crop-size must be a positive int"),
+        (["--micro-batch-size", "0"], "--micro-batch-size must be a positive int"),
+        (["--eval-every", "0"], "--eval-every must be a positive int"),
+        (["--schedule-scale", "0"], r"--schedule-scale must be in \(0, 1\]"),
+        (["--schedule-scale", "-0.5"], r"--schedule-scale must be in \(0, 1\]"),
+        (["--schedule-scale", "2"], r"--schedule-scale must be in \(0, 1\]"),
+    ],
+)
+def test_train_refuses_zero_and_negative_flags(tmp_path, flags, message):
+    # Refused before any data is read: a missing folder would fail later.
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    with pytest.raises(ValueError, match=message):
+        main(command + [str(tmp_path / "run"), *flags])
+
+
+def test_eval_every_needs_a_test_set_and_no_num_epochs(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path), "--model-dir", str(tmp_path)]
+    with pytest.raises(ValueError, match="--eval-every needs --eval-data"):
+        main(command + ["--eval-every", "10"])
+    with pytest.raises(ValueError, match="either --num-epochs or --eval-every"):
+        main(command + ["--eval-every", "10", "--num-epochs", "2"])
+
+
+@pytest.mark.large
+def test_train_evaluates_every_eval_every_updates(tmp_path, capsys):
+    data = _image_folder(tmp_path / "train")
+    test = _image_folder(tmp_path / "test", per_class=2)
+    command = ["bit", "train", "--data", str(data), "--eval-data", str(test)]
+    command += ["--preset", "bit_tiny", "--batch-size", "4", "--crop-size", "16"]
+    command += ["--schedule-scale", "0.01", "--eval-every", "2"]
+    assert main(command + ["--model-dir", str(tmp_path / "run")]) == 0
+    # Supports (1, 2, 3, 4, 5) at batch 4 (official scaling): evaluated after
+    # updates 2, 4 and 5.
+    log = capsys.readouterr().out
+    epochs = re.findall(r"^Epoch (\d+)/(\d+)", log, re.M)
+    assert epochs[-1] == ("3", "3"), log
+    assert len(re.findall(r"val_accuracy", log)) == 3, log
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "triangles").mkdir()
+    (tmp_path / "other" / "triangles" / "0.png").write_bytes(
+        (test / "circles" / "0.png").read_bytes()
+    )
+    with pytest.raises(ValueError, match="--eval-data must have the classes"):
+        main(
+            ["bit", "train", "--data", str(data), "--eval-data",
+             str(tmp_path / "other"), "--model-dir", str(tmp_path / "run2")]
+        )  # fmt: skip
+
+
+def test_evaluate_refuses_zero_batch_size(tmp_path):
+    command = ["bit", "evaluate", "--data", str(tmp_path), "--model-dir"]
+    with pytest.raises(ValueError, match="--batch-size must be a positive int"):
+        main(command + [str(tmp_path), "--batch-size", "0"])
+
+
 def _trained_weights(model_dir):
     path = os.path.join(model_dir, "model.keras")
     return keras.saving.load_model(path, compile=False).get_weights()
@@ -117,6 +182,7 @@ def test_two_workers_train_like_one_process(tmp_path):
     # one device (TensorFlow's default strategy).
     data = _image_folder(tmp_path / "images", per_class=4)
     tiny = ["--data", f"folder:{data}", "--preset", "bit_tiny", "--batch-size", "4"]
+    tiny += ["--batch-scaling", "linear"]
     tiny += ["--crop-size", "16", "--schedule-scale", "0.0001", "--num-epochs", "3"]
     env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -170,6 +236,7 @@ def test_sigkilled_train_resumes_from_backup(tmp_path):
     model_dir = tmp_path / "run"
     command = KTB_BIT_TRAIN + ["--data", f"folder:{data}", "--preset", "bit_tiny"]
     command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.001"]
+    command += ["--batch-scaling", "linear"]
     command += ["--num-epochs", "6", "--model-dir", str(model_dir)]
     command += ["--strategy", "one_device"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -211,6 +278,7 @@ def test_mirrored_train_stops_at_the_end_of_the_schedule(tmp_path):
     model_dir = tmp_path / "run"
     command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
     command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
+    command += ["--batch-scaling", "linear"]
     command += ["--num-epochs", "3", "--strategy", "mirrored"]
     assert main(command + ["--model-dir", str(model_dir)]) == 0
     model = keras.saving.load_model(model_dir / "model.keras")
