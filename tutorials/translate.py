@@ -19,10 +19,14 @@ Run:
     python tutorials/translate.py --budget-minutes 3   # a quick look
 
 Outputs land in --output-dir (default runs/tutorial_translate): the vocabulary,
-the trained model, TensorBoard logs and the exported SavedModel.
+the trained model, TensorBoard logs and the exported SavedModel. While it
+trains, a backup of each finished epoch lives in --output-dir/backup: a run that
+was killed, started again with the same command, resumes at its last finished
+epoch with what was left of its budget.
 """
 
 import argparse
+import json
 import os
 import time
 
@@ -41,6 +45,7 @@ from keras_transformer_bit.data.translation_pipeline import (  # noqa: E402
 )
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu  # noqa: E402
 from keras_transformer_bit.recipes.training_budget import TrainingBudget  # noqa: E402
+from keras_transformer_bit.utils import write_text_atomically  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--budget-minutes", type=float, default=20.0)
@@ -93,9 +98,31 @@ print(
 # 4. A small Transformer (3+3 layers, width 128, shared and tied embeddings),
 #    Adam on the warm-up / inverse-square-root schedule, label smoothing 0.1,
 #    trained within the budget.
+#    training_callbacks: AtomicBackupAndRestore (a backup after every epoch in
+#    output_dir/backup, deleted when training ends) and TensorBoard logs. A
+#    resumed run trains for what its killed predecessor left of the budget.
 model = recipe.compile(recipe.build_model(vocabulary_size=tokenizer.vocabulary_size))
-print(f"\nTraining {model.count_params():,} parameters for {args.budget_minutes:g} min")
-budget = TrainingBudget(args.budget_minutes)
+backup_callbacks = ktb.distribute.training_callbacks(args.output_dir)
+spent_file = os.path.join(args.output_dir, "backup", "budget_spent.json")
+spent_minutes = 0.0
+if backup_callbacks[0].read_metadata() is not None and os.path.exists(spent_file):
+    with open(spent_file) as file:
+        spent_minutes = json.load(file)["minutes"]
+    print(
+        f"\nResuming from {os.path.dirname(spent_file)}: {spent_minutes:.1f} min spent"
+    )
+# At least one step, so that a run killed after its budget ran out still ends.
+budget = TrainingBudget(max(args.budget_minutes - spent_minutes, 1e-3))
+
+
+def record_spent_minutes(epoch, logs):
+    # After the epoch's backup (the callbacks run in order).
+    minutes = spent_minutes + budget.elapsed_seconds / 60
+    if os.path.isdir(os.path.dirname(spent_file)):
+        write_text_atomically(spent_file, json.dumps({"minutes": minutes}))
+
+
+print(f"\nTraining {model.count_params():,} parameters for {budget.minutes:g} min")
 history = model.fit(
     train_data,
     validation_data=validation_data,
@@ -110,13 +137,17 @@ history = model.fit(
             num_examples=100,
             max_length=recipe.max_length,
         ),
-        keras.callbacks.TensorBoard(os.path.join(args.output_dir, "logs")),
+        *backup_callbacks,
+        keras.callbacks.LambdaCallback(on_epoch_end=record_spent_minutes),
     ],
     verbose=2,
     shuffle=False,  # the dataset shuffles itself, with a seed
 )
 model.save(os.path.join(args.output_dir, "model.keras"))
-print(f"Trained {len(history.epoch)} epochs in {budget.elapsed_seconds / 60:.1f} min")
+print(
+    f"Trained {len(history.epoch)} epochs in {budget.elapsed_seconds / 60:.1f} min"
+    + (f" after {spent_minutes:.1f} min before the restart" if spent_minutes else "")
+)
 
 # 5. Beam search over the 1,000 test sentences, scored with sacreBLEU.
 translator = recipe.translator(model, tokenizer, tokenizer)
