@@ -10,7 +10,7 @@ from keras import ops
 # that the projections do not warn that they drop a mask.
 from keras.src.backend import get_keras_mask, set_keras_mask
 
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_positive_int, clone_initializer
 
 
 def _check_rate(name, value):
@@ -178,7 +178,19 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         value_shape = query_shape if value_shape is None else value_shape
+        self._sublayers_made = 0
         super().build(query_shape, value_shape, key_shape)
+
+    def _get_common_kwargs_for_sublayer(self):
+        # Keras clones the initializers for each projection, but a clone of a
+        # seeded initializer keeps its seed, which would make the query, key
+        # and value kernels equal; each projection gets a seed of its own.
+        kwargs = super()._get_common_kwargs_for_sublayer()
+        salt = f"{self.name}/{self._sublayers_made}"
+        self._sublayers_made += 1
+        kwargs["kernel_initializer"] = clone_initializer(self._kernel_initializer, salt)
+        kwargs["bias_initializer"] = clone_initializer(self._bias_initializer, salt)
+        return kwargs
 
     def compute_key_value_cache(self, value, key=None):
         """Projects `key`/`value` once, e.g. the encoder output for cross-attention.

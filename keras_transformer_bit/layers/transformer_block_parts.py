@@ -43,12 +43,18 @@ def check_width(layer, inputs_shape):
         )
 
 
-def dense_kwargs(layer):
-    """Fresh initializer copies and the dtype policy for one dense sublayer."""
+def dense_kwargs(layer, name):
+    """Fresh initializer copies and the dtype policy for sublayer `name`.
+
+    A seeded initializer gets a seed derived from the layer and sublayer names,
+    so that seeded sublayers are reproducible and still differ.
+    """
+    salt = f"{layer.name}/{name}"
     return dict(
-        kernel_initializer=clone_initializer(layer.kernel_initializer),
-        bias_initializer=clone_initializer(layer.bias_initializer),
+        kernel_initializer=clone_initializer(layer.kernel_initializer, salt),
+        bias_initializer=clone_initializer(layer.bias_initializer, salt),
         dtype=layer.dtype_policy,
+        name=name,
     )
 
 
@@ -58,8 +64,7 @@ def build_attention(layer, name, query_shape, value_shape):
         layer.num_heads,
         layer.hidden_dim // layer.num_heads,
         dropout=layer.attention_dropout,
-        name=name,
-        **dense_kwargs(layer),
+        **dense_kwargs(layer, name),
     )
     attention.build(query_shape, value_shape)
     return attention
@@ -82,12 +87,11 @@ def build_feedforward(layer, shape):
     layer.feedforward_intermediate = keras.layers.Dense(
         layer.intermediate_dim,
         activation=layer.activation,
-        name="feedforward_intermediate",
-        **dense_kwargs(layer),
+        **dense_kwargs(layer, "feedforward_intermediate"),
     )
     layer.feedforward_intermediate.build(shape)
     layer.feedforward_output = keras.layers.Dense(
-        layer.hidden_dim, name="feedforward_output", **dense_kwargs(layer)
+        layer.hidden_dim, **dense_kwargs(layer, "feedforward_output")
     )
     layer.feedforward_output.build((None, None, layer.intermediate_dim))
     layer.feedforward_norm = build_norm(layer, "feedforward_norm", shape)

@@ -78,10 +78,15 @@ def _kernel_values(layer):
     }
 
 
-def test_fresh_kernels_are_not_copies_of_each_other():
+@pytest.mark.parametrize("seed", [None, 5])
+def test_fresh_kernels_are_not_copies_of_each_other(seed):
     """One shared unseeded initializer made q, k, v, o equal and the FFN
-    output kernel a permutation of the intermediate one."""
-    layer = TransformerEncoderLayer(hidden_dim=16, intermediate_dim=16, num_heads=2)
+    output kernel a permutation of the intermediate one; a seeded one must
+    not either, and must stay reproducible."""
+    initializer = keras.initializers.GlorotUniform(seed=seed)
+    layer = TransformerEncoderLayer(
+        hidden_dim=16, intermediate_dim=16, num_heads=2, kernel_initializer=initializer
+    )
     layer.build((None, None, 16))
     kernels = _kernel_values(layer)
     assert len(kernels) == 6
@@ -91,6 +96,17 @@ def test_fresh_kernels_are_not_copies_of_each_other():
             a, b = kernels[first], kernels[second]
             assert not np.allclose(np.sort(a), np.sort(b)), (first, second)
             assert abs(np.corrcoef(a, b)[0, 1]) < 0.5, (first, second)
+    if seed is not None:
+        again = TransformerEncoderLayer(
+            hidden_dim=16,
+            intermediate_dim=16,
+            num_heads=2,
+            kernel_initializer=initializer,
+            name=layer.name,
+        )
+        again.build((None, None, 16))
+        for path, values in _kernel_values(again).items():
+            np.testing.assert_array_equal(values, kernels[path])
 
 
 def test_keras_implicit_mask_equals_explicit_padding_mask():

@@ -32,3 +32,19 @@ def test_seeded_clone_keeps_the_seed():
 )
 def test_accepts_names_and_configs(spec):
     assert isinstance(clone_initializer(spec), keras.initializers.Initializer)
+
+
+def test_salted_seeded_clones_differ_and_repeat():
+    seeded = keras.initializers.GlorotUniform(seed=7)
+    query = values(clone_initializer(seeded, salt="layer_0/query"))
+    key = values(clone_initializer(seeded, salt="layer_0/key"))
+    assert not np.allclose(np.sort(query, None), np.sort(key, None))
+    np.testing.assert_array_equal(
+        query, values(clone_initializer(seeded, salt="layer_0/query"))
+    )
+    # Unseeded initializers ignore the salt and still differ per clone.
+    unseeded = keras.initializers.GlorotUniform()
+    assert not np.allclose(
+        values(clone_initializer(unseeded, salt="a")),
+        values(clone_initializer(unseeded, salt="a")),
+    )
