@@ -12,6 +12,18 @@ from keras_transformer_bit.utils import check_positive_int
 DEFAULT_MAX_LENGTH = 128
 
 
+def _check_vocabulary_size(name, tokenizer, model_vocabulary_size):
+    """Refuses a tokenizer whose ids the model cannot embed or produce."""
+    size = getattr(tokenizer, "vocabulary_size", None)
+    if size is not None and int(size) > model_vocabulary_size:
+        raise ValueError(
+            f"{name} has a larger vocabulary than the model: its ids would "
+            f"fall outside the model's embedding. Received: {name} with "
+            f"vocabulary_size={int(size)}, model vocabulary size "
+            f"{model_vocabulary_size}"
+        )
+
+
 class Translator:
     """Translates batches of sentences with a trained `Transformer`.
 
@@ -28,6 +40,9 @@ class Translator:
       `max_source_length` tokens (the model was trained on bounded lengths).
     - A translation stops at the end token or after `max_length` tokens.
     - Anything but a string or a list/tuple of strings raises `TypeError`.
+    - A tokenizer whose `vocabulary_size` is larger than the model's (source
+      or target) raises `ValueError` at construction: its ids would fall
+      outside the model's embedding.
 
     Args:
         model: a `Transformer`.
@@ -41,7 +56,8 @@ class Translator:
             `"beam"`.
         max_length: int. Most target tokens per translation. Defaults to
             `min(128, model.max_sequence_length)`.
-        max_source_length: int. Longer inputs are truncated. Defaults to
+        max_source_length: int. Longer inputs are truncated. At most
+            `model.max_sequence_length` with learned positions. Defaults to
             `model.max_sequence_length`.
         batch_size: int. `__call__` translates lists in chunks of this size.
             Defaults to `64`.
@@ -85,11 +101,25 @@ class Translator:
         _check_max_length(model, max_length)
         if max_source_length is None:
             max_source_length = model.max_sequence_length
-        for name, value in (
-            ("max_source_length", max_source_length),
-            ("batch_size", batch_size),
+        max_source_length = check_positive_int("max_source_length", max_source_length)
+        batch_size = check_positive_int("batch_size", batch_size)
+        if (
+            model.position_encoding == "learned"
+            and max_source_length > model.max_sequence_length
         ):
-            check_positive_int(name, value)
+            raise ValueError(
+                "With learned positions, max_source_length must be at most the "
+                f"model's max_sequence_length={model.max_sequence_length}. "
+                f"Received: max_source_length={max_source_length}"
+            )
+        _check_vocabulary_size(
+            "source_tokenizer",
+            source_tokenizer,
+            model.source_vocabulary_size or model.vocabulary_size,
+        )
+        _check_vocabulary_size(
+            "target_tokenizer", target_tokenizer, model.vocabulary_size
+        )
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
@@ -107,23 +137,36 @@ class Translator:
     def translate_tensor(self, text):
         """The whole translation as TensorFlow ops (traceable, exportable).
 
+        Any shape is accepted: a scalar, a batch `(N,)`, or a grid such as
+        the `(rows, columns)` tensor of TF Serving's columnar REST form. The
+        strings are translated as one flat batch and the results take the
+        shape of `text`, so no input is ever dropped.
+
         Args:
-            text: `tf.string` tensor `(N,)`.
+            text: `tf.string` tensor of any shape.
 
         Returns:
-            `(translation, scores)`: `tf.string` `(N,)` and float32 `(N,)`
-            (the sampler's score: length-penalised log-probability for beam
-            search, log-probability otherwise).
+            `(translation, scores)`: `tf.string` and float32 tensors of the
+            shape of `text` (the sampler's score: length-penalised
+            log-probability for beam search, log-probability otherwise).
         """
         text = tf.convert_to_tensor(text, tf.string)
+        # The tokenizer kernels expect a vector (a scalar crashed them).
+        translation, scores = self._translate_batch(tf.reshape(text, [-1]))
+        shape = tf.shape(text)
+        return tf.reshape(translation, shape), tf.reshape(scores, shape)
+
+    def _translate_batch(self, text):
         pad_id = self.model.pad_token_id
         source_ids = tf.cast(self.source_tokenizer.tokenize(text), tf.int32)
         source_ids = source_ids[:, : self.max_source_length]
         empty = tf.equal(source_ids.row_lengths(), 0)
-        # One extra padding column keeps the width >= 1 even when every input
-        # is empty (appended padding does not change the model's output).
+        source_ids = source_ids.to_tensor(default_value=pad_id)
+        # One padding column when every input is empty keeps the width >= 1
+        # (appended padding does not change the model's output); never more,
+        # so learned positions still cover max_source_length tokens.
         source_ids = tf.pad(
-            source_ids.to_tensor(default_value=pad_id), [[0, 0], [0, 1]]
+            source_ids, [[0, 0], [0, tf.maximum(1 - tf.shape(source_ids)[1], 0)]]
         )
         # Rows without tokens get one [UNK], so their attention has a key to
         # look at; their outputs are replaced by "" below.

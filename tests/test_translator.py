@@ -78,3 +78,43 @@ def test_bad_arguments(parts, kwargs, message):
     model, tokenizer = parts
     with pytest.raises(ValueError, match=message):
         ktb.Translator(model, tokenizer, tokenizer, **kwargs)
+
+
+def test_tokenizer_larger_than_the_model_is_refused(parts):
+    model, tokenizer = parts
+    larger = ktb.data.SubwordTokenizer(
+        tokenizer.vocabulary + ["extra", "words"], lower_case=True
+    )
+    size = tokenizer.vocabulary_size
+    with pytest.raises(ValueError, match=f"source_tokenizer.*{size + 2}.*{size}"):
+        ktb.Translator(model, larger, tokenizer)
+    with pytest.raises(ValueError, match=f"target_tokenizer.*{size + 2}.*{size}"):
+        ktb.Translator(model, tokenizer, larger)
+
+
+def test_learned_positions_truncate_long_inputs():
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(position_encoding="learned", max_sequence_length=6)
+    translator = ktb.Translator(model, tokenizer, tokenizer, method="greedy")
+    assert translator.max_source_length == 6
+    words = "ich bin seit fünf tagen hier du bist dort".split()
+    exactly, longer = " ".join(words[:6]), " ".join(words)
+    assert translator([exactly, longer, ""]) == [translator(exactly)] * 2 + [""]
+    with pytest.raises(ValueError, match="max_source_length=7"):
+        ktb.Translator(model, tokenizer, tokenizer, max_source_length=7)
+
+
+def test_translate_tensor_keeps_any_shape(parts):
+    model, tokenizer = parts
+    translator = ktb.Translator(model, tokenizer, tokenizer, method="greedy")
+    expected = translator(TEXTS + [""])
+    grid = tf.constant([TEXTS[:2], [TEXTS[2], ""]])
+    translation, scores = translator.translate_tensor(grid)
+    assert translation.shape == scores.shape == (2, 2)
+    assert [t.decode() for t in translation.numpy().ravel()] == expected
+    translation, scores = translator.translate_tensor(tf.constant(TEXTS[0]))
+    assert translation.shape == scores.shape == ()
+    assert translation.numpy().decode() == expected[0]
+    for empty in (tf.constant([], tf.string), tf.zeros((0, 3), tf.string)):
+        translation, scores = translator.translate_tensor(empty)
+        assert translation.shape == scores.shape == empty.shape

@@ -12,11 +12,16 @@ from keras_transformer_bit.samplers import RandomSampler
 def export_translator(translator, path, method=None, **generate_kwargs):
     """Writes a SavedModel whose `serving_default` translates strings.
 
-    The signature `serving_default` takes `text` (`tf.string`, shape
-    `[None]`) and returns:
-    - `translation`: `tf.string` `[None]`;
-    - `scores`: float32 `[None]`, the decoder's score of each translation
+    The signature `serving_default` takes `text`, a `tf.string` tensor of
+    any shape, and returns, in that same shape:
+    - `translation`: `tf.string`;
+    - `scores`: float32, the decoder's score of each translation
       (length-penalised log-probability for beam search).
+
+    So one string (a scalar) gives one translation, a batch `[N]` gives `N`,
+    and the `[rows, columns]` tensor that TF Serving's columnar REST form
+    builds from nested lists gives `[rows, columns]`; an empty batch gives an
+    empty result, and no input is ever dropped.
 
     Tokenization, cached decoding and detokenization all run inside the
     graph, with TensorFlow and tensorflow-text ops only, so the export runs
@@ -89,7 +94,8 @@ def export_translator(translator, path, method=None, **generate_kwargs):
         archive.add_endpoint(
             name="serving_default",
             fn=serve,
-            input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+            # Any shape: the translator flattens and reshapes back.
+            input_signature=[tf.TensorSpec(None, tf.string, name="text")],
         )
         archive.write_out(directory, verbose=False)
 

@@ -35,6 +35,27 @@ saved_model_cli.main()
 """
 
 
+# Every shape TF Serving's REST API can send: a scalar (one string), the row
+# form (a vector), the columnar form of a 2-D input, empty strings, no strings.
+CALL_WITH_EVERY_SHAPE = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+results = []
+for text in json.loads(sys.argv[2]):
+    outputs = served(text=tf.constant(text, tf.string))
+    results.append({
+        "shape": outputs["translation"].shape.as_list(),
+        "scores_shape": outputs["scores"].shape.as_list(),
+        "translation": [
+            t.decode() for t in tf.reshape(outputs["translation"], [-1]).numpy()
+        ],
+    })
+print(json.dumps(results))
+"""
+
+
 def _python(code, *args):
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
@@ -93,7 +114,8 @@ def test_export_runs_without_our_package(translator, tmp_path):
     assert "inputs['text'] tensor_info:" in shown
     assert "outputs['translation'] tensor_info:" in shown
     assert "outputs['scores'] tensor_info:" in shown
-    assert "dtype: DT_STRING" in shown and "shape: (-1)" in shown
+    # Any shape goes in (and the same shape comes out).
+    assert "dtype: DT_STRING" in shown and "shape: unknown_rank" in shown
 
     ran = _finish(run)
     assert "Result for output key translation:" in ran
@@ -140,3 +162,29 @@ def test_bad_arguments(translator, tmp_path):
     with pytest.raises(ValueError, match="Received: method='nucleus'"):
         ktb.export.export_translator(translator, str(tmp_path / "x"), method="nucleus")
     assert not os.path.exists(tmp_path / "x")
+
+
+@pytest.mark.large
+def test_served_in_any_shape_without_crash_or_loss(translator, tmp_path):
+    path = str(tmp_path / "translator")
+    ktb.export.export_translator(translator, path)
+    expected = translator(TEXTS)
+    inputs = [
+        TEXTS[0],
+        TEXTS,
+        [TEXTS[:2], TEXTS[2:]],
+        ["", "   "],
+        "",
+        [],
+        [[], []],
+    ]
+    process = _python(CALL_WITH_EVERY_SHAPE, path, json.dumps(inputs))
+    stdout, stderr = process.communicate(timeout=240)
+    # A negative return code is a crash (the scalar used to segfault).
+    assert process.returncode == 0, (process.returncode, stderr[-3000:])
+    results = json.loads(stdout.strip().splitlines()[-1])
+    assert [r["shape"] for r in results] == [[], [4], [2, 2], [2], [], [0], [2, 0]]
+    assert all(r["scores_shape"] == r["shape"] for r in results)
+    translations = [r["translation"] for r in results]
+    assert translations[:5] == [expected[:1], expected, expected, ["", ""], [""]]
+    assert translations[5:] == [[], []]

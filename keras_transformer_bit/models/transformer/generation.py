@@ -14,6 +14,7 @@ with static shapes, which compiles with `tf.function` (and XLA,
 import keras
 from keras import ops
 
+from keras_transformer_bit.models.transformer.transformer import check_token_ids
 from keras_transformer_bit.samplers import BeamSampler, get_sampler
 from keras_transformer_bit.utils import check_positive_int
 
@@ -24,6 +25,29 @@ def _check_max_length(model, max_length):
         raise ValueError(
             "max_length must be at most the model's max_sequence_length="
             f"{model.max_sequence_length}. Received: max_length={max_length}"
+        )
+
+
+def check_source_ids(model, source_ids):
+    """Refuses source ids `model` cannot read, naming them.
+
+    Checks the rank, the dtype (integer), the range `[0, source vocabulary
+    size)` when the ids hold values (symbolic ids inside a `tf.function` skip
+    the range check), and, with learned positions, a static length of at most
+    `max_sequence_length`.
+    """
+    vocabulary_size = model.source_vocabulary_size or model.vocabulary_size
+    check_token_ids("source_ids", source_ids, vocabulary_size)
+    length = source_ids.shape[1] if hasattr(source_ids, "shape") else None
+    if (
+        model.position_encoding == "learned"
+        and length is not None
+        and int(length) > model.max_sequence_length
+    ):
+        raise ValueError(
+            "source_ids must be at most the model's max_sequence_length="
+            f"{model.max_sequence_length} tokens long (learned positions). "
+            f"Received: source_ids of length {int(length)}"
         )
 
 
@@ -118,7 +142,10 @@ def generate(
 
     Args:
         model: a `Transformer`.
-        source_ids: int `(batch, source_length)` source ids, 0 = padding.
+        source_ids: int `(batch, source_length)` source ids, 0 = padding, in
+            `[0, source vocabulary size)`. Out-of-range or non-integer ids
+            raise a `ValueError`; the range is checked on concrete ids only
+            (not on symbolic tensors inside a `tf.function`).
         max_length: int. Most target tokens to generate, end token included;
             at most the model's `max_sequence_length`. Defaults to `64`.
         method: `"greedy"`, `"beam"`, `"top_k"` or `"top_p"`, or a sampler
@@ -139,11 +166,7 @@ def generate(
     """
     _check_max_length(model, max_length)
     sampler = get_sampler(method, **kwargs)
-    if len(ops.shape(source_ids)) != 2:
-        raise ValueError(
-            "source_ids must be a rank-2 (batch, length) tensor of token ids. "
-            f"Received: source_ids with shape {tuple(ops.shape(source_ids))}"
-        )
+    check_source_ids(model, source_ids)
     function = _compiled_generate_function(model, sampler, max_length, jit_compile)
     token_ids, scores = function(ops.convert_to_tensor(source_ids, "int32"))
     token_ids = token_ids[..., 1:]

@@ -1,6 +1,7 @@
 """The Transformer encoder-decoder (Vaswani et al. 2017)."""
 
 import copy
+import inspect
 import numbers
 
 import keras
@@ -23,6 +24,9 @@ from keras_transformer_bit.models.transformer.transformer_presets import (
 from keras_transformer_bit.utils import check_positive_int
 
 INPUT_NAMES = ("encoder_inputs", "decoder_inputs")
+# `keras.Model` keyword arguments that `Functional.__init__` honours; it drops
+# any other silently, so the constructor refuses them itself.
+MODEL_KWARGS = ("name", "trainable")
 
 
 def _concrete_value(x):
@@ -35,6 +39,51 @@ def _concrete_value(x):
         return ops.convert_to_numpy(x)
     except Exception:  # a traced (graph) tensor has no value yet
         return None
+
+
+def check_token_ids(name, ids, vocabulary_size, check_dtype=True):
+    """Raises a `ValueError` naming `ids` unless they are valid token ids.
+
+    The rank (2) and the dtype (integer) are checked on any tensor; the range
+    `[0, vocabulary_size)` only when the ids hold values (arrays and eager
+    tensors). Symbolic ids (a `keras.Input`, a tensor traced by `tf.function`)
+    skip the range check: it would cost a graph assertion in every call.
+
+    Args:
+        name: str. The argument's name, as the user wrote it.
+        ids: array-like of token ids.
+        vocabulary_size: int. Ids must be below it.
+        check_dtype: bool or `None`. Refuse non-integer dtypes; `None` does so
+            only for ids a user hands over directly (values, or a
+            `keras.Input`), not for tensors traced inside a graph. Defaults to
+            `True`.
+
+    Returns:
+        The concrete ids as NumPy, or `None` when `ids` is symbolic.
+    """
+    if isinstance(ids, (list, tuple)):
+        ids = np.asarray(ids)
+    if len(ids.shape) != 2:
+        raise ValueError(
+            f"{name} must be a rank-2 (batch, length) tensor of token "
+            f"ids. Received: {name} with shape {tuple(ids.shape)}"
+        )
+    values = _concrete_value(ids)
+    if check_dtype is None:
+        check_dtype = values is not None or isinstance(ids, keras.KerasTensor)
+    dtype = keras.backend.standardize_dtype(ids.dtype)
+    if check_dtype and "int" not in dtype:
+        raise ValueError(
+            f"{name} must hold integer token ids. Received: {name} with dtype {dtype}"
+        )
+    if values is not None and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= vocabulary_size:
+            raise ValueError(
+                f"{name} ids must be in [0, {vocabulary_size}) (the vocabulary "
+                f"size). Received: ids from {low} to {high}"
+            )
+    return values
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
@@ -87,7 +136,9 @@ class Transformer(keras.Model):
         pad_token_id: int. Padding id, masked everywhere. Defaults to `0`.
         dtype: dtype policy of the layers, e.g. `"mixed_bfloat16"`. The
             logits are always float32.
-        **kwargs: `keras.Model` keyword arguments (`name`, ...).
+        **kwargs: `keras.Model` keyword arguments (`name`, `trainable`).
+            Any other name raises a `ValueError` that lists the valid ones
+            (Keras' functional models would drop it silently).
 
     Call arguments:
         inputs: dict with `"encoder_inputs"` `(batch, source_length)` and
@@ -131,6 +182,12 @@ class Transformer(keras.Model):
         dtype=None,
         **kwargs,
     ):
+        unknown = sorted(set(kwargs) - set(MODEL_KWARGS))
+        if unknown:
+            raise ValueError(
+                f"Unknown Transformer arguments {unknown}. Expected some of "
+                f"{self.argument_names()}."
+            )
         for name, value in (
             ("vocabulary_size", vocabulary_size),
             ("num_layers", num_layers),
@@ -387,34 +444,11 @@ class Transformer(keras.Model):
             "decoder_inputs": self.vocabulary_size,
         }
         for name in INPUT_NAMES:
-            ids = inputs[name]
-            if isinstance(ids, (list, tuple)):
-                ids = np.asarray(ids)
-            if len(ids.shape) != 2:
-                raise ValueError(
-                    f"{name} must be a rank-2 (batch, length) tensor of token "
-                    f"ids. Received: {name} with shape {tuple(ids.shape)}"
-                )
-            dtype = keras.backend.standardize_dtype(ids.dtype)
-            values = _concrete_value(ids)
             # Under a tf.distribute strategy, `fit` builds the model by tracing it
             # on the MEAN of the first batch across replicas: float ids in a graph.
             # So the dtype is checked where the user hands ids over directly: eager
             # tensors and arrays, and symbolic keras.Input tensors.
-            user_facing = values is not None or isinstance(ids, keras.KerasTensor)
-            if "int" not in dtype and user_facing:
-                raise ValueError(
-                    f"{name} must hold integer token ids. Received: {name} "
-                    f"with dtype {dtype}"
-                )
-            if values is not None and values.size:
-                low, high = int(values.min()), int(values.max())
-                if low < 0 or high >= vocabulary_sizes[name]:
-                    raise ValueError(
-                        f"{name} ids must be in [0, {vocabulary_sizes[name]}) "
-                        f"(the vocabulary size). Received: ids from {low} to "
-                        f"{high}"
-                    )
+            check_token_ids(name, inputs[name], vocabulary_sizes[name], None)
 
     # --- Generation helpers (keras.ops only, traceable, any batch size).
 
@@ -576,6 +610,13 @@ class Transformer(keras.Model):
     # --- Presets and config.
 
     @classmethod
+    def argument_names(cls):
+        """The constructor's argument names (`keras.Model`'s `name` too)."""
+        parameters = inspect.signature(cls.__init__).parameters
+        own = [n for n in parameters if n not in ("self", "kwargs")]
+        return sorted(own + list(MODEL_KWARGS))
+
+    @classmethod
     def presets(cls):
         """The preset names and their descriptions."""
         return {name: p["description"] for name, p in transformer_presets.items()}
@@ -596,6 +637,12 @@ class Transformer(keras.Model):
             raise ValueError(
                 f"Unknown Transformer preset {name!r}. Known presets: "
                 f"{sorted(transformer_presets)}"
+            )
+        unknown = sorted(set(overrides) - set(cls.argument_names()))
+        if unknown:
+            raise ValueError(
+                f"Unknown Transformer arguments {unknown} for preset {name!r}. "
+                f"Expected some of {cls.argument_names()}."
             )
         config = copy.deepcopy(transformer_presets[name]["config"])
         config.update(overrides)

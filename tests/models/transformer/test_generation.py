@@ -194,3 +194,40 @@ def test_bad_arguments(small_model, kwargs, message):
 @pytest.fixture(scope="module")
 def small_model():
     return _model(0)
+
+
+@pytest.mark.parametrize(
+    "source, error, message",
+    [
+        (_source(0) + VOCABULARY_SIZE, ValueError, r"\[0, 23\).*to 4[0-9]"),
+        (_source(0) - 5, ValueError, r"\[0, 23\).*from -5"),
+        (_source(0).astype("float32"), ValueError, "integer token ids.*float32"),
+        (_source(0)[0], ValueError, r"rank-2.*\(7,\)"),
+    ],
+)
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_bad_source_ids_are_named(small_model, source, error, message, jit_compile):
+    with pytest.raises(error, match=f"source_ids.*{message}"):
+        small_model.generate(source, max_length=4, jit_compile=jit_compile)
+
+
+def test_source_ids_inside_a_tf_function(small_model):
+    import tensorflow as tf
+
+    # Symbolic ids have no values to check: the range check is skipped, the
+    # result equals the eager call.
+    traced = tf.function(lambda ids: small_model.generate(ids, max_length=4))
+    np.testing.assert_array_equal(
+        traced(tf.constant(_source(0))), small_model.generate(_source(0), max_length=4)
+    )
+    with pytest.raises(ValueError, match="source_ids must hold integer"):
+        tf.function(lambda ids: small_model.generate(ids, max_length=4))(
+            tf.constant(_source(0), tf.float32)
+        )
+
+
+def test_learned_positions_refuse_too_long_sources():
+    model = _model(0, position_encoding="learned", max_sequence_length=8)
+    assert model.generate(_source(0, length=8), max_length=4).shape == (4, 4)
+    with pytest.raises(ValueError, match=r"max_sequence_length=8.*length 9"):
+        model.generate(_source(0, length=9), max_length=4)

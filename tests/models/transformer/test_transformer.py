@@ -389,3 +389,13 @@ def test_fit_under_mirrored_strategy():
     assert np.isfinite(history.history["loss"][0])
     with pytest.raises(ValueError, match="integer token ids"):
         model({"encoder_inputs": ids.astype("float32"), "decoder_inputs": ids})
+
+
+def test_unknown_constructor_arguments_are_named():
+    with pytest.raises(ValueError, match=r"\['num_layer', 'vocab_size'\]") as error:
+        Transformer.from_preset("transformer_tiny", vocab_size=8000, num_layer=1)
+    assert "vocabulary_size" in str(error.value) and "num_layers" in str(error.value)
+    with pytest.raises(ValueError, match=r"Unknown.*\['misspelled'\].*hidden_dim"):
+        small_model(misspelled=3)
+    # Keras' own keyword arguments still pass.
+    assert small_model(name="mine", trainable=False).name == "mine"
