@@ -6,6 +6,8 @@ A run lives in one model directory:
     source_tokenizer/           vocabulary.txt + tokenizer.json
     target_tokenizer/
     model.keras                 the latest finished weights (and optimizer state)
+    best.keras, best.json       the weights of the best validation BLEU so far;
+                                evaluate, predict and export use them when present
     history.json                one entry per epoch: losses, val_bleu, minutes
     logs/                       TensorBoard (train, validation incl. BLEU)
     export/1, export/2, ...     `ktb translate export` without --output
@@ -45,14 +47,14 @@ import shutil
 import sys
 import time
 
-from keras_transformer_bit.recipes.translation_recipe import translation_recipe
-from keras_transformer_bit.utils import check_positive_int, write_text_atomically
-
-# The flags default to the recipe the tutorial trains with.
-DEFAULTS = translation_recipe()
+# No package imports at module level: `ktb --help` must not wait for
+# TensorFlow (keras_transformer_bit.utils imports Keras); the handlers import
+# what they use.
 
 CONFIG_FILE = "translate_config.json"
 MODEL_FILE = "model.keras"
+BEST_MODEL_FILE = "best.keras"
+BEST_FILE = "best.json"
 HISTORY_FILE = "history.json"
 EXPORT_DIRNAME = "export"
 MODEL_OVERRIDES = (
@@ -65,6 +67,8 @@ MODEL_OVERRIDES = (
 
 
 def _write_json_atomically(path, content):
+    from keras_transformer_bit.utils import write_text_atomically
+
     write_text_atomically(path, json.dumps(content, indent=2) + "\n")
 
 
@@ -121,14 +125,17 @@ def build_model(config, source_tokenizer, target_tokenizer):
 
 def _recipe(config):
     """The translation recipe with a run's training choices."""
+    from keras_transformer_bit.recipes import translation_recipe
+
+    defaults = translation_recipe()
     return translation_recipe(
         max_length=config["max_length"],
         tokens_per_batch=config["tokens_per_batch"],
-        warmup_steps=config.get("warmup_steps", DEFAULTS.warmup_steps),
+        warmup_steps=config.get("warmup_steps", defaults.warmup_steps),
         learning_rate_scale=config.get(
-            "learning_rate_scale", DEFAULTS.learning_rate_scale
+            "learning_rate_scale", defaults.learning_rate_scale
         ),
-        label_smoothing=config.get("label_smoothing", DEFAULTS.label_smoothing),
+        label_smoothing=config.get("label_smoothing", defaults.label_smoothing),
     )
 
 
@@ -159,19 +166,58 @@ def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
             )
 
 
-def load_run(model_dir):
-    """Loads the config, tokenizers and model of a trained run directory."""
+def _load_keras_model(path):
     import keras
 
+    # Registers the package's layers, models, samplers, losses and schedules.
+    from keras_transformer_bit import models, recipes  # noqa: F401
+
+    return keras.models.load_model(path)
+
+
+def checkpoint_path(model_dir, checkpoint="auto"):
+    """The weights file that `checkpoint` names in a run directory.
+
+    Args:
+        model_dir: str. The run directory.
+        checkpoint: str. `"best"` (best validation BLEU), `"last"` (the end
+            of the last run), or `"auto"`: the best when the run has one,
+            else the last. Defaults to `"auto"`.
+
+    Returns:
+        The path of `best.keras` or `model.keras`.
+    """
+    if checkpoint not in CHECKPOINT_CHOICES:
+        raise ValueError(
+            f"--checkpoint must be one of {CHECKPOINT_CHOICES}. "
+            f"Received: --checkpoint {checkpoint!r}"
+        )
+    best = os.path.join(model_dir, BEST_MODEL_FILE)
+    if checkpoint == "best" and not os.path.exists(best):
+        raise FileNotFoundError(
+            f"{model_dir} has no {BEST_MODEL_FILE}: it is written when validation "
+            "BLEU improves (train with --bleu-every > 0 and a validation split). "
+            "Use --checkpoint last."
+        )
+    if checkpoint == "best" or (checkpoint == "auto" and os.path.exists(best)):
+        return best
+    return os.path.join(model_dir, MODEL_FILE)
+
+
+def load_run(model_dir, checkpoint="auto"):
+    """Loads the config, tokenizers and model of a trained run directory.
+
+    `checkpoint` chooses the weights: see `checkpoint_path`.
+    """
     from keras_transformer_bit.data import SubwordTokenizer
 
     config = _read_json(os.path.join(model_dir, CONFIG_FILE))
-    model_path = os.path.join(model_dir, MODEL_FILE)
-    if config is None or not os.path.exists(model_path):
+    if config is None or not os.path.exists(os.path.join(model_dir, MODEL_FILE)):
         raise FileNotFoundError(
             f"No trained model in {model_dir}: expected {CONFIG_FILE} and "
             f"{MODEL_FILE}. Train one with: ktb translate train --model-dir {model_dir}"
         )
+    model_path = checkpoint_path(model_dir, checkpoint)
     source_dir, target_dir = _tokenizer_dirs(model_dir)
     source_tokenizer = SubwordTokenizer.load(source_dir)
     target_tokenizer = (
@@ -179,8 +225,9 @@ def load_run(model_dir):
         if config.get("shared_vocabulary")
         else SubwordTokenizer.load(target_dir)
     )
-    model = keras.models.load_model(model_path)
+    model = _load_keras_model(model_path)
     check_vocabularies(model, source_tokenizer, target_tokenizer, f"in {model_dir} ")
+    print(f"Loaded {model_path}", file=sys.stderr)
     return config, source_tokenizer, target_tokenizer, model
 
 
@@ -196,33 +243,119 @@ def _load_corpus(config):
         load_translation_corpus,
     )
 
-    return load_translation_corpus(
-        config["data"], seed=config["seed"], test_size=config["test_size"]
-    )
+    sizes = {"test_size": config["test_size"]}
+    if config.get("validation_size") is not None:
+        sizes["validation_size"] = config["validation_size"]
+    return load_translation_corpus(config["data"], seed=config["seed"], **sizes)
 
 
-def _config_from_args(args):
+# Training flags kept in translate_config.json, by config key, besides the
+# model overrides. Their parser defaults are None: a new run fills the gaps
+# from `default_config()`, a resumed run from its saved config.
+TRAINING_FLAGS = {
+    "data": "--data",
+    "preset": "--preset",
+    "vocabulary_size": "--vocabulary-size",
+    "shared_vocabulary": "--separate-vocabularies",
+    "lower_case": "--lower-case",
+    "max_length": "--max-length",
+    "tokens_per_batch": "--tokens-per-batch",
+    "warmup_steps": "--warmup-steps",
+    "learning_rate_scale": "--learning-rate-scale",
+    "label_smoothing": "--label-smoothing",
+    "seed": "--seed",
+    "test_size": "--test-size",
+    "validation_size": "--validation-size",
+    "jit_compile": "--no-jit",
+}
+
+
+def default_config():
+    """The config of a run trained without flags: the translation recipe's."""
+    from keras_transformer_bit.recipes import translation_recipe
+
+    recipe = translation_recipe()
+    return {
+        "data": "ding",
+        "preset": recipe.preset,
+        "model_overrides": dict(recipe.model_overrides),
+        "vocabulary_size": recipe.vocabulary_size,
+        "shared_vocabulary": True,
+        "lower_case": False,
+        "max_length": recipe.max_length,
+        "tokens_per_batch": recipe.tokens_per_batch,
+        "warmup_steps": recipe.warmup_steps,
+        "learning_rate_scale": recipe.learning_rate_scale,
+        "label_smoothing": recipe.label_smoothing,
+        "seed": 1234,
+        "test_size": 1000,
+        "validation_size": None,  # the corpus reader's choice
+        "jit_compile": "auto",
+    }
+
+
+def _chosen_config(args):
+    """The config entries the command line sets (flags left out are absent)."""
+    switches = {  # store_true flags: absent means "not set", not False
+        "shared_vocabulary": (args.separate_vocabularies, False),
+        "lower_case": (args.lower_case, True),
+        "jit_compile": (args.no_jit, False),
+    }
+    chosen = {
+        key: getattr(args, key)
+        for key in TRAINING_FLAGS
+        if key not in switches and getattr(args, key, None) is not None
+    }
+    for key, (given, value) in switches.items():
+        if given:
+            chosen[key] = value
     overrides = {
         name: getattr(args, name)
         for name in MODEL_OVERRIDES
         if getattr(args, name, None) is not None
     }
-    return {
-        "data": args.data,
-        "preset": args.preset,
-        "model_overrides": overrides,
-        "vocabulary_size": args.vocabulary_size,
-        "shared_vocabulary": not args.separate_vocabularies,
-        "lower_case": args.lower_case,
-        "max_length": args.max_length,
-        "tokens_per_batch": args.tokens_per_batch,
-        "warmup_steps": args.warmup_steps,
-        "learning_rate_scale": args.learning_rate_scale,
-        "label_smoothing": args.label_smoothing,
-        "seed": args.seed,
-        "test_size": args.test_size,
-        "jit_compile": False if args.no_jit else "auto",
-    }
+    if overrides:
+        chosen["model_overrides"] = overrides
+    return chosen
+
+
+def _flag_text(key, value):
+    if key in ("shared_vocabulary", "jit_compile"):
+        return TRAINING_FLAGS[key] if value is False else f"no {TRAINING_FLAGS[key]}"
+    if key == "lower_case":
+        return "--lower-case" if value else "no --lower-case"
+    if key.startswith("model_overrides."):
+        flag = "--" + key.split(".", 1)[1].replace("_", "-")
+        return flag + (" (the preset's)" if value is None else f" {value}")
+    return f"{TRAINING_FLAGS[key]} {'(default)' if value is None else value}"
+
+
+def changed_training_flags(saved_config, chosen):
+    """The flags of `chosen` whose values differ from a saved run's config.
+
+    Returns:
+        A list of `"--flag given (saved: --flag value)"` strings, empty when
+        the command line agrees with the run.
+    """
+    defaults = None
+    changes = []
+    for key, value in chosen.items():
+        if key == "model_overrides":
+            saved_overrides = saved_config.get("model_overrides", {})
+            pairs = [
+                (f"model_overrides.{name}", override, saved_overrides.get(name))
+                for name, override in value.items()
+            ]
+        else:
+            if key not in saved_config:  # a config written before the key existed
+                defaults = defaults or default_config()
+            pairs = [(key, value, saved_config.get(key, (defaults or {}).get(key)))]
+        for name, given, saved in pairs:
+            if given != saved:
+                changes.append(
+                    f"{_flag_text(name, given)} (saved: {_flag_text(name, saved)})"
+                )
+    return changes
 
 
 def _epoch_entries(history_by_name, epochs):
@@ -297,17 +430,19 @@ def _fit_on_workers(
         step_timeout_seconds=step_timeout_seconds,
     )
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
-    budget, bleu = callbacks
+    budget, bleu, best = callbacks
     if budget is not None:
         budget.start()
 
     def on_epoch_end(epoch, logs):
         if bleu is not None and loop.is_chief:
             bleu.on_epoch_end(epoch - 1, logs)
+            best.on_epoch_end(epoch - 1, logs)
         return budget is not None and budget.spent()
 
     if bleu is not None:
         bleu.set_model(model)
+        best.set_model(model)
     logs = loop.fit(
         train_data,
         epochs=last_epoch,
@@ -322,6 +457,8 @@ def _fit_on_workers(
 
 def train(args):
     """`ktb translate train`: build or reload a run and train it."""
+    from keras_transformer_bit.utils import check_positive_int
+
     _positive_number("--budget-minutes", args.budget_minutes)
     _positive_number("--worker-timeout", getattr(args, "worker_timeout", None))
     check_positive_int("--epochs", args.epochs)
@@ -330,12 +467,15 @@ def train(args):
     # With several workers, each decides this before the cluster forms (in
     # get_strategy), so none sees files the chief is about to write.
     resuming = os.path.exists(config_path)
+    chosen = _chosen_config(args)
     if resuming:
         config = _read_json(config_path)
-        if args.data != config["data"]:
+        changes = changed_training_flags(config, chosen)
+        if changes:
             raise ValueError(
-                f"{model_dir} was trained on --data {config['data']}; resume it with "
-                f"the same corpus. Received: --data {args.data}"
+                f"{model_dir} holds a run trained with other flags, so it cannot "
+                f"resume with these: {'; '.join(changes)}. Resume without those "
+                "flags (the run keeps its own), or train in a new --model-dir."
             )
     else:
         if os.path.isdir(model_dir) and os.listdir(model_dir):
@@ -343,11 +483,17 @@ def train(args):
                 f"--model-dir {model_dir} exists, is not empty and holds no "
                 f"{CONFIG_FILE}; choose a new directory."
             )
-        config = _config_from_args(args)
+        defaults = default_config()
+        config = {**defaults, **chosen}
+        config["model_overrides"] = {
+            **defaults["model_overrides"],
+            **chosen.get("model_overrides", {}),
+        }
 
     import keras
 
     from keras_transformer_bit import distribute
+    from keras_transformer_bit.cli.best_checkpoint import BestCheckpoint
     from keras_transformer_bit.data import SubwordTokenizer
     from keras_transformer_bit.recipes.bleu import BleuCallback
     from keras_transformer_bit.recipes.training_budget import TrainingBudget
@@ -397,7 +543,7 @@ def train(args):
     try:
         with strategy.scope():
             if os.path.exists(model_path):
-                model = keras.models.load_model(model_path)
+                model = _load_keras_model(model_path)
                 check_vocabularies(
                     model, source_tokenizer, target_tokenizer, f"in {model_dir} "
                 )
@@ -424,6 +570,8 @@ def train(args):
                 num_examples=args.bleu_examples,
                 max_length=config["max_length"],
             )
+        # Beside model.keras (the last epoch): best.keras, the best val_bleu.
+        best = BestCheckpoint(model_dir, BEST_MODEL_FILE, BEST_FILE)
         if chief:
             print(
                 f"Training {model.count_params():,} parameters from epoch "
@@ -445,12 +593,14 @@ def train(args):
                 config,
                 model_dir,
                 (train_data, validation_data),
-                (budget, bleu),
+                (budget, bleu, best),
                 epochs,
                 step_timeout_seconds=args.worker_timeout,
             )
         else:
+            # The best checkpoint reads the val_bleu that BleuCallback logs.
             callbacks = [c for c in (budget, bleu) if c is not None]
+            callbacks += [best] if bleu is not None and chief else []
             callbacks += distribute.training_callbacks(model_dir)
             new_entries = _fit_with_keras(
                 model, train_data, validation_data, callbacks, epochs
@@ -491,20 +641,77 @@ def train(args):
     return 0
 
 
-def make_translator(model, source_tokenizer, target_tokenizer, config, args):
-    from keras_transformer_bit.translator import Translator
+# Decoding flags -> (the methods that take them, the `Translator` argument).
+DECODING_FLAGS = {
+    "beam_size": (("beam",), "beam_size"),
+    "length_penalty": (("beam",), "length_penalty"),
+    "top_k": (("top_k",), "top_k"),
+    "top_p": (("top_p",), "top_p"),
+    "temperature": (("top_k", "top_p"), "temperature"),
+    "sampling_seed": (("top_k", "top_p"), "seed"),
+}
 
-    kwargs = {}
-    if args.method == "beam":
-        kwargs = {"beam_size": args.beam_size, "length_penalty": args.length_penalty}
+
+def decoding_options(args):
+    """The decoding method and its `Translator` options from the flags.
+
+    `--top-k` or `--top-p` alone choose their method; without either the
+    method is beam search with the recipe's beam size and length penalty. A
+    flag that the chosen method does not use is refused, naming both.
+
+    Returns:
+        `(method, options)`: a `Translator` method name and keyword arguments.
+    """
+    given = {name for name in DECODING_FLAGS if getattr(args, name, None) is not None}
+    method = args.method
+    if method is None:
+        sampling = [name for name in ("top_k", "top_p") if name in given]
+        if len(sampling) > 1:
+            raise ValueError(
+                "--top-k and --top-p choose different methods; give one, or "
+                "--method. Received both."
+            )
+        method = sampling[0] if sampling else "beam"
+    options = {}
+    for name in sorted(given):
+        methods, argument = DECODING_FLAGS[name]
+        flag = "--" + ("seed" if name == "sampling_seed" else name).replace("_", "-")
+        if method not in methods:
+            raise ValueError(
+                f"{flag} applies to --method {' or '.join(methods)}, not "
+                f"--method {method}. Received: {flag} {getattr(args, name)}"
+            )
+        options[argument] = getattr(args, name)
+    if method == "beam":
+        from keras_transformer_bit.recipes import translation_recipe
+
+        recipe = translation_recipe()
+        options.setdefault("beam_size", recipe.beam_size)
+        options.setdefault("length_penalty", recipe.length_penalty)
+    return method, options
+
+
+def make_translator(model, source_tokenizer, target_tokenizer, config, args):
+    """A `Translator` for the run, with the command line's decoding flags.
+
+    The longest output is `--max-length` subwords when given, else the run's
+    training `max_length`; sources are cut to the training `max_length`.
+    """
+    from keras_transformer_bit.translator import Translator
+    from keras_transformer_bit.utils import check_positive_int
+
+    method, options = decoding_options(args)
+    max_length = getattr(args, "decode_max_length", None)
+    if max_length is None:
+        max_length = config["max_length"]
     return Translator(
         model,
         source_tokenizer,
         target_tokenizer,
-        method=args.method,
-        max_length=config["max_length"],
+        method=method,
+        max_length=check_positive_int("--max-length", max_length),
         max_source_length=config["max_length"],
-        **kwargs,
+        **options,
     )
 
 
@@ -512,7 +719,9 @@ def evaluate(args):
     """`ktb translate evaluate`: sacreBLEU of a split (test by default)."""
     from keras_transformer_bit.recipes.bleu import corpus_bleu
 
-    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    config, source_tokenizer, target_tokenizer, model = load_run(
+        args.model_dir, args.checkpoint
+    )
     if args.data:
         config = {**config, "data": args.data}
     corpus = _load_corpus(config)
@@ -521,6 +730,7 @@ def evaluate(args):
         pairs = pairs[: args.max_examples]
     if not pairs:
         raise ValueError(f"The {args.split} split of {config['data']} is empty.")
+    method, options = decoding_options(args)
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
     )
@@ -532,12 +742,14 @@ def evaluate(args):
         "data": config["data"],
         "split": args.split,
         "num_sentences": len(pairs),
-        "method": args.method,
+        "method": method,
+        **options,
+        "max_length": translator.max_length,
         "bleu": round(bleu, 2),
         "seconds": round(seconds, 1),
     }
     _write_json_atomically(
-        os.path.join(args.model_dir, f"eval_{args.split}_{args.method}.json"), result
+        os.path.join(args.model_dir, f"eval_{args.split}_{method}.json"), result
     )
     for (source, reference), hypothesis in list(zip(pairs, hypotheses))[: args.show]:
         print(
@@ -546,14 +758,16 @@ def evaluate(args):
         )
     print(
         f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
-        f"{args.method}: {bleu:.2f} ({seconds:.0f} s)"
+        f"{method}: {bleu:.2f} ({seconds:.0f} s)"
     )
     return 0
 
 
 def predict(args):
     """`ktb translate predict`: translate sentences from arguments or stdin."""
-    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    config, source_tokenizer, target_tokenizer, model = load_run(
+        args.model_dir, args.checkpoint
+    )
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
@@ -587,7 +801,9 @@ def export(args):
     """`ktb translate export`: write a SavedModel with a text-to-text signature."""
     from keras_transformer_bit.export import export_translator
 
-    config, source_tokenizer, target_tokenizer, model = load_run(args.model_dir)
+    config, source_tokenizer, target_tokenizer, model = load_run(
+        args.model_dir, args.checkpoint
+    )
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
     )
@@ -599,15 +815,65 @@ def export(args):
     return 0
 
 
+CHECKPOINT_CHOICES = ("auto", "best", "last")
+# Shorter than data.load_translation_corpus.CORPUS_HELP, which the parser
+# cannot import without TensorFlow.
+DATA_HELP = (
+    "'ding' (the default), 'sword_en_es', 'sword_es_en', 'tfds:NAME', a "
+    "tab-separated file, or 'SOURCE_FILE,TARGET_FILE'"
+)
+RECIPE = "(default: the translation recipe's)"
+
+
 def _add_decoding(parser):
-    parser.add_argument("--method", default="beam", help="beam, greedy, top_k, top_p")
-    parser.add_argument("--beam-size", type=int, default=DEFAULTS.beam_size)
-    parser.add_argument("--length-penalty", type=float, default=DEFAULTS.length_penalty)
+    group = parser.add_argument_group("decoding")
+    group.add_argument(
+        "--method",
+        default=None,
+        choices=("beam", "greedy", "top_k", "top_p"),
+        help="default: beam, or top_k / top_p when --top-k / --top-p is given",
+    )
+    group.add_argument("--beam-size", type=int, default=None, help=f"beam {RECIPE}")
+    group.add_argument(
+        "--length-penalty", type=float, default=None, help=f"beam {RECIPE}"
+    )
+    group.add_argument("--top-k", type=int, default=None, help="sample from k tokens")
+    group.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="sample from the smallest set of tokens holding probability p",
+    )
+    group.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="top_k / top_p: divides the logits (default: 1.0)",
+    )
+    group.add_argument(
+        "--seed",
+        dest="sampling_seed",
+        type=int,
+        default=None,
+        help="top_k / top_p: seed of the draws, for repeatable samples",
+    )
+    group.add_argument(
+        "--max-length",
+        dest="decode_max_length",
+        type=int,
+        default=None,
+        help="longest translation in subwords (default: the run's --max-length)",
+    )
+    group.add_argument(
+        "--checkpoint",
+        default="auto",
+        choices=CHECKPOINT_CHOICES,
+        help="weights: best (best validation BLEU), last (end of training), or "
+        "auto: best when the run has it (default)",
+    )
 
 
 def add_parser(subparsers):
-    from keras_transformer_bit.data.load_translation_corpus import CORPUS_HELP
-
     parser = subparsers.add_parser(
         "translate", help="Transformer translation: train, evaluate, predict, export"
     )
@@ -619,9 +885,9 @@ def add_parser(subparsers):
         description=__doc__,  # the run directory, resuming, several hosts
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train_parser.add_argument("--data", default="ding", help=CORPUS_HELP)
+    train_parser.add_argument("--data", default=None, help=DATA_HELP)
     train_parser.add_argument("--model-dir", required=True)
-    train_parser.add_argument("--preset", default=DEFAULTS.preset)
+    train_parser.add_argument("--preset", default=None, help=RECIPE)
     for name in MODEL_OVERRIDES:
         train_parser.add_argument(
             "--" + name.replace("_", "-"),
@@ -641,36 +907,47 @@ def add_parser(subparsers):
     train_parser.add_argument(
         "--vocabulary-size",
         type=int,
-        default=DEFAULTS.vocabulary_size,
-        help="WordPiece subwords",
+        default=None,
+        help=f"WordPiece subwords {RECIPE}",
     )
     train_parser.add_argument("--separate-vocabularies", action="store_true")
     train_parser.add_argument("--lower-case", action="store_true")
     train_parser.add_argument(
         "--max-length",
         type=int,
-        default=DEFAULTS.max_length,
-        help="longer pairs are skipped",
+        default=None,
+        help=f"longer pairs are skipped {RECIPE}",
     )
     train_parser.add_argument(
         "--tokens-per-batch",
         type=int,
-        default=DEFAULTS.tokens_per_batch,
-        help="batch token budget",
+        default=None,
+        help=f"batch token budget {RECIPE}",
     )
-    train_parser.add_argument("--warmup-steps", type=int, default=DEFAULTS.warmup_steps)
+    train_parser.add_argument("--warmup-steps", type=int, default=None, help=RECIPE)
     train_parser.add_argument(
-        "--learning-rate-scale", type=float, default=DEFAULTS.learning_rate_scale
+        "--learning-rate-scale", type=float, default=None, help=RECIPE
     )
     train_parser.add_argument(
-        "--label-smoothing", type=float, default=DEFAULTS.label_smoothing
+        "--label-smoothing", type=float, default=None, help=RECIPE
     )
     train_parser.add_argument(
         "--bleu-every", type=int, default=1, help="epochs; 0: off"
     )
     train_parser.add_argument("--bleu-examples", type=int, default=200)
-    train_parser.add_argument("--seed", type=int, default=1234)
-    train_parser.add_argument("--test-size", type=int, default=1000)
+    train_parser.add_argument(
+        "--seed", type=int, default=None, help="split and training seed (1234)"
+    )
+    train_parser.add_argument(
+        "--test-size", type=int, default=None, help="test pairs held out (1000)"
+    )
+    train_parser.add_argument(
+        "--validation-size",
+        type=int,
+        default=None,
+        help="validation pairs held out, for val_loss, BLEU and the best "
+        "checkpoint (default: the corpus reader's choice for its size)",
+    )
     train_parser.add_argument(
         "--no-jit",
         action="store_true",

@@ -28,6 +28,8 @@ def _write_corpus(path, num_pairs=80):
 
 # What a finished run with a shared vocabulary leaves in its model directory.
 RUN_FILES = [
+    "best.json",
+    "best.keras",
     "history.json",
     "logs",
     "model.keras",
@@ -115,6 +117,16 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
         == 0
     )
     assert len(capsys.readouterr().out.strip().split("\n")) == 2
+    # Sampling with a seed repeats itself; --max-length bounds the output; the
+    # last checkpoint can be chosen over the best.
+    sample = ["translate", "predict", "--model-dir", model_dir, "Ich bin hier 3."]
+    sample += ["--top-k", "3", "--temperature", "0.8", "--seed", "7"]
+    sample += ["--max-length", "4", "--checkpoint", "last"]
+    assert main(sample) == 0 and main(sample) == 0
+    first, second = capsys.readouterr().out.strip().split("\n")
+    assert first == second and len(first.split()) <= 4
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert best["val_bleu"] == max(entry["val_bleu"] for entry in history)
 
     export_dir = tmp_path / "exported"
     assert (

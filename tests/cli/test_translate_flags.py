@@ -1,0 +1,119 @@
+"""`ktb translate` flags: decoding options, checkpoint choice, resuming safely."""
+
+import json
+
+import pytest
+
+from keras_transformer_bit.cli import translate
+from keras_transformer_bit.cli.main import build_parser, main
+
+
+def _parse(*argv):
+    return build_parser().parse_args(["translate", *argv])
+
+
+@pytest.mark.parametrize(
+    "flags, method, options",
+    [
+        ([], "beam", {"beam_size": 4, "length_penalty": 0.6}),
+        (["--beam-size", "2"], "beam", {"beam_size": 2, "length_penalty": 0.6}),
+        (["--method", "greedy"], "greedy", {}),
+        (["--top-k", "5"], "top_k", {"top_k": 5}),
+        (
+            ["--top-p", "0.9", "--temperature", "0.7", "--seed", "3"],
+            "top_p",
+            {"top_p": 0.9, "temperature": 0.7, "seed": 3},
+        ),
+        (["--method", "top_k", "--seed", "1"], "top_k", {"seed": 1}),
+    ],
+)
+def test_decoding_options(flags, method, options):
+    args = _parse("predict", "--model-dir", "run", *flags)
+    assert translate.decoding_options(args) == (method, options)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--method", "greedy", "--top-k", "5"], "--top-k applies to --method top_k"),
+        (
+            ["--beam-size", "3", "--top-p", "0.9"],
+            "--beam-size applies to --method beam",
+        ),
+        (["--temperature", "0.5"], "--temperature applies to --method top_k or top_p"),
+        (["--seed", "1"], "--seed applies to --method top_k or top_p"),
+        (["--top-k", "5", "--top-p", "0.9"], "--top-k and --top-p"),
+    ],
+)
+def test_decoding_flags_the_method_does_not_use_are_refused(flags, message):
+    args = _parse("evaluate", "--model-dir", "run", *flags)
+    with pytest.raises(ValueError, match=message):
+        translate.decoding_options(args)
+
+
+def test_decoding_flags_on_every_command():
+    for command in ("evaluate", "predict", "export"):
+        args = _parse(command, "--model-dir", "run", "--max-length", "9")
+        assert args.decode_max_length == 9 and args.checkpoint == "auto"
+
+
+def test_checkpoint_path_prefers_the_best(tmp_path):
+    last, best = tmp_path / "model.keras", tmp_path / "best.keras"
+    last.write_text("")
+    assert translate.checkpoint_path(str(tmp_path)) == str(last)
+    assert translate.checkpoint_path(str(tmp_path), "last") == str(last)
+    with pytest.raises(FileNotFoundError, match="no best.keras.*--checkpoint last"):
+        translate.checkpoint_path(str(tmp_path), "best")
+    best.write_text("")
+    assert translate.checkpoint_path(str(tmp_path)) == str(best)
+    assert translate.checkpoint_path(str(tmp_path), "best") == str(best)
+    assert translate.checkpoint_path(str(tmp_path), "last") == str(last)
+
+
+def _saved_run(tmp_path, **changes):
+    config = {**translate.default_config(), "data": "pairs.tsv", **changes}
+    (tmp_path / translate.CONFIG_FILE).write_text(json.dumps(config))
+    return str(tmp_path)
+
+
+def test_resume_with_changed_training_flags_is_refused_naming_them(tmp_path):
+    model_dir = _saved_run(tmp_path, max_length=16, model_overrides={"num_layers": 1})
+    train = ["translate", "train", "--model-dir", model_dir, "--data", "pairs.tsv"]
+    with pytest.raises(ValueError) as error:
+        main(
+            train
+            + ["--max-length", "32", "--num-layers", "2", "--separate-vocabularies"]
+            + ["--validation-size", "10", "--epochs", "3"]
+        )
+    message = str(error.value)
+    assert "--max-length 32 (saved: --max-length 16)" in message
+    assert "--num-layers 2 (saved: --num-layers 1)" in message
+    assert "--separate-vocabularies (saved: no --separate-vocabularies)" in message
+    assert "--validation-size 10 (saved: --validation-size (default))" in message
+    # Per-run flags (--epochs) and the flags that agree are not named.
+    assert "--epochs" not in message and "--data" not in message
+    with pytest.raises(
+        ValueError, match=r"--data other.tsv \(saved: --data pairs.tsv\)"
+    ):
+        main(["translate", "train", "--model-dir", model_dir, "--data", "other.tsv"])
+
+
+def test_resume_flags_equal_to_the_saved_ones_pass_the_check(tmp_path):
+    saved = translate.default_config()
+    args = build_parser().parse_args(
+        ["translate", "train", "--model-dir", "run", "--data", "ding"]
+        + ["--max-length", str(saved["max_length"]), "--epochs", "2"]
+        + ["--budget-minutes", "5", "--strategy", "one_device"]
+    )
+    assert translate.changed_training_flags(saved, translate._chosen_config(args)) == []
+
+
+def test_a_new_run_takes_the_recipe_for_flags_left_out():
+    from keras_transformer_bit.recipes import translation_recipe
+
+    recipe = translation_recipe()
+    config = translate.default_config()
+    assert config["preset"] == recipe.preset
+    assert config["max_length"] == recipe.max_length
+    assert config["tokens_per_batch"] == recipe.tokens_per_batch
+    assert config["vocabulary_size"] == recipe.vocabulary_size
