@@ -1,5 +1,6 @@
 """Every subpackage says what it holds: `help(ktb.data)` lists its public names."""
 
+import ast
 import importlib
 import inspect
 import pathlib
@@ -10,6 +11,7 @@ import pytest
 
 import keras_transformer_bit
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 SUBPACKAGES = [
     "cli",
     "data",
@@ -22,7 +24,7 @@ SUBPACKAGES = [
     "recipes",
     "samplers",
     "tuning",
-    # "utils": added once its new helpers land
+    "utils",
 ]
 
 
@@ -80,3 +82,30 @@ def test_no_internal_tracker_numbers_in_the_package():
         if re.search(r"\bissues? \d+\b", line, flags=re.IGNORECASE)
     ]
     assert not found, found
+
+
+def _package_imports(path):
+    """`(module, name)` for each `from keras_transformer_bit... import name`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("keras_transformer_bit")
+        for alias in node.names
+    ]
+
+
+@pytest.mark.parametrize(
+    "tutorial",
+    sorted(path.name for path in (ROOT / "tutorials").glob("*.py")),
+)
+def test_tutorials_import_public_names_only(tutorial):
+    # A name is public when a subpackage lists it in __all__ (or it is one).
+    for module_name, name in _package_imports(ROOT / "tutorials" / tutorial):
+        module = importlib.import_module(module_name)
+        assert module.__name__.count(".") <= 2 and hasattr(module, "__path__"), (
+            f"{tutorial}: from {module_name} import {name} reaches into a module; "
+            "import the subpackage's public name"
+        )
+        assert name in module.__all__, f"{tutorial}: {module_name}.{name} is not public"

@@ -68,8 +68,8 @@ from keras_transformer_bit.recipes import (  # noqa: E402
     bit_evaluate,
     bit_fine_tune,
     bit_hyperrule,
+    schedule_epochs,
 )
-from keras_transformer_bit.recipes.bit_fine_tune import schedule_epochs  # noqa: E402
 
 UPSTREAM_CLASSES = [0, 1, 2, 3, 4]
 DOWNSTREAM_CLASSES = [5, 6, 7, 8, 9]

@@ -38,13 +38,16 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: E402, F401  (registers the tokenizer ops for reloading)
 
 import keras_transformer_bit as ktb  # noqa: E402
-from keras_transformer_bit.data import SubwordTokenizer  # noqa: E402
-from keras_transformer_bit.data.ding_corpus import load_ding_de_en  # noqa: E402
-from keras_transformer_bit.data.translation_pipeline import (  # noqa: E402
+from keras_transformer_bit.data import (  # noqa: E402
+    SubwordTokenizer,
+    load_ding_de_en,
     padding_statistics,
 )
-from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu  # noqa: E402
-from keras_transformer_bit.recipes.training_budget import TrainingBudget  # noqa: E402
+from keras_transformer_bit.recipes import (  # noqa: E402
+    BleuCallback,
+    TrainingBudget,
+    corpus_bleu,
+)
 from keras_transformer_bit.utils import write_text_atomically  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -10,7 +10,8 @@ dataclass with every choice the tutorial and `ktb translate` train with
 
 BiT. `bit_hyperrule` picks resolution, schedule and MixUp from the dataset
 size (a `BiTHyperRule`); `BiTSchedule` is its learning-rate schedule;
-`bit_fine_tune` and `bit_evaluate` train and score a `BiTClassifier` with it.
+`bit_fine_tune` and `bit_evaluate` train and score a `BiTClassifier` with it,
+and `schedule_epochs` splits its steps into resumable epochs.
 
 Either family: `TrainingBudget` stops `fit` after a wall-clock budget, and
 `GradientAccumulation` splits each batch into parts that fit in memory.
@@ -23,7 +24,11 @@ Example:
 (128, 500, 0.0)
 """
 
-from keras_transformer_bit.recipes.bit_fine_tune import bit_evaluate, bit_fine_tune
+from keras_transformer_bit.recipes.bit_fine_tune import (
+    bit_evaluate,
+    bit_fine_tune,
+    schedule_epochs,
+)
 from keras_transformer_bit.recipes.bit_hyperrule import BiTHyperRule, bit_hyperrule
 from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu
@@ -54,6 +59,7 @@ __all__ = [
     "BiTSchedule",
     "bit_fine_tune",
     "bit_evaluate",
+    "schedule_epochs",
     # Both
     "TrainingBudget",
     "GradientAccumulation",

@@ -1,4 +1,13 @@
-"""Small helpers shared across the package (argument checks, file writes).
+"""Utils: small helpers shared across the package (argument checks, file writes).
+
+`check_positive_int` is the one check behind every positive-integer argument
+of the package: it accepts Python and NumPy integers, refuses booleans,
+floats and values below 1, and names the argument in its error.
+`clone_initializer` gives each sublayer its own copy of an initializer (an
+unseeded Keras 3 initializer returns the same values on every call, so a
+shared instance would make copied weights). `write_text_atomically` writes
+a file through a temporary file, fsync and a rename, so a kill never leaves
+half a file.
 
 Example:
 >>> from keras_transformer_bit.utils import check_positive_int
@@ -6,12 +15,8 @@ Example:
 32
 """
 
-from keras_transformer_bit.utils.check_positive_int import (  # noqa: F401
-    check_positive_int,
-)
-from keras_transformer_bit.utils.clone_initializer import (  # noqa: F401
-    clone_initializer,
-)
-from keras_transformer_bit.utils.write_text_atomically import (  # noqa: F401
-    write_text_atomically,
-)
+from keras_transformer_bit.utils.check_positive_int import check_positive_int
+from keras_transformer_bit.utils.clone_initializer import clone_initializer
+from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
+
+__all__ = ["check_positive_int", "clone_initializer", "write_text_atomically"]
