@@ -1,6 +1,7 @@
 """README.md and docs/ are tested like code: every `ktb` command they show parses,
 and the tour's own-TSV-to-`fit` snippet runs."""
 
+import ast
 import pathlib
 import re
 import shlex
@@ -64,3 +65,44 @@ def test_every_documented_ktb_command_parses(document):
                 f"{document}: `ktb {shlex.join(command)}` does not parse"
             ) from error
         assert callable(args.handler), command
+
+
+def _tour_snippet():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### From your own parallel data to `model.fit`", 1)
+    assert len(section) == 2, "README.md lost its own-data section"
+    return _code_blocks(section[1], "python")[0]
+
+
+# The README's sizes, for a CPU minute: (as written, as tested).
+_SMALLER = [
+    ("test_size=100, validation_size=100", "test_size=10, validation_size=10"),
+    ("vocabulary_size=6000", "vocabulary_size=300"),
+    ('"transformer_small"', '"transformer_tiny"'),
+    ("epochs=10", "epochs=1"),
+]
+
+
+@pytest.mark.large
+def test_tour_from_a_tsv_file_to_fit_runs(tmp_path, monkeypatch, capsys):
+    snippet = _tour_snippet()
+    assert 20 <= len(snippet.strip().splitlines()) <= 45
+    for written, tested in _SMALLER:
+        assert snippet.count(written) == 1, f"README snippet lost {written!r}"
+        snippet = snippet.replace(written, tested)
+    numbers = "null eins zwei drei vier fünf sechs sieben acht neun".split()
+    english = "zero one two three four five six seven eight nine".split()
+    lines = [
+        f"Ich habe {numbers[n % 10]} Katzen und {numbers[n // 10]} Hunde.\t"
+        f"I have {english[n % 10]} cats and {english[n // 10]} dogs."
+        for n in range(100)
+    ]
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "README.md", "exec"), {"__name__": "__readme__"})
+    output = capsys.readouterr().out
+    assert (tmp_path / "runs/mine/model.keras").exists()
+    assert (tmp_path / "runs/mine/tokenizer").is_dir()
+    translations = ast.literal_eval(output.strip().splitlines()[-1])
+    assert isinstance(translations, list) and len(translations) == 3
+    assert all(isinstance(text, str) for text in translations)
