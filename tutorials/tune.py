@@ -20,7 +20,10 @@ Usage:
 Distributed: run the same command once with KERASTUNER_TUNER_ID=chief and
 once per worker with KERASTUNER_TUNER_ID=tuner0, tuner1, ..., all with
 KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT pointing at the chief and the
-same --directory (see docs/scaling.md).
+same --directory (see docs/scaling.md). The chief prints the table.
+
+An interrupted sweep resumes: run the same command again. --overwrite starts
+over (on the chief only; a worker never wipes the shared directory).
 """
 
 import argparse
@@ -106,6 +109,9 @@ def main(argv=None):
         "--directory", default=os.path.join(tempfile.gettempdir(), "ktb_tune")
     )
     parser.add_argument("--quick", action="store_true", help="2 tiny trials")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start over instead of resuming"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.max_trials, args.epochs, args.max_epochs = 2, 1, 2
@@ -121,10 +127,14 @@ def main(argv=None):
         max_epochs=args.max_epochs,
         directory=args.directory,
         project_name=f"{args.family}_{args.tuner}",
-        overwrite=True,
+        overwrite=args.overwrite,
         seed=args.seed,
     )
     tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=0)
+    role = os.environ.get("KERASTUNER_TUNER_ID")
+    if role and role != "chief":
+        print(f"{role}: done; the chief prints the results.")  # it holds the trials
+        return 0
     print(f"\n{args.tuner} over {args.family} ({objective.name}, best first):\n")
     print(ktb.tuning.results_table(tuner))
     return 0

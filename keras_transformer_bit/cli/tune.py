@@ -10,11 +10,16 @@ Examples:
 Distributed search: run the same command on every machine with
 KERASTUNER_TUNER_ID=chief (the oracle) or tuner0, tuner1, ... (the workers),
 KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set, and a --directory they
-all can write to. A search that was interrupted resumes where it stopped
-unless --overwrite is given.
+all can write to. The chief prints the results table; every process exits 0
+when the search is done. A search that was interrupted resumes where it
+stopped unless --overwrite is given (honoured by the chief only, so that a
+worker started late never wipes the shared directory). Trials spread over
+hosts this way; TF_CONFIG (MultiWorkerMirroredStrategy) is refused, since
+every trial trains with Keras `fit`.
 """
 
 import json
+import os
 
 TUNER_CHOICES = ("random_search", "hyperband", "bayesian_optimization")
 
@@ -102,6 +107,42 @@ def add_parser(subparsers):
     bit.set_defaults(handler=bit_command)
 
 
+def search_role():
+    """This process's part in a KerasTuner search: "chief", "tuner0", ... or None.
+
+    None: a search in one process (KERASTUNER_TUNER_ID unset).
+    """
+    return os.environ.get("KERASTUNER_TUNER_ID") or None
+
+
+def refuse_multi_worker(args):
+    """Refuses TF_CONFIG clusters before TensorFlow starts.
+
+    A MultiWorkerMirroredStrategy has to be configured when TensorFlow starts
+    and Keras `fit`, which trains every trial, does not run under it
+    (keras-team/keras#20585); a sweep spreads over hosts by trials instead.
+    """
+    from keras_transformer_bit.distribute.tf_config import (
+        num_training_tasks,
+        read_tf_config,
+    )
+
+    config = read_tf_config()
+    tasks = num_training_tasks(config)
+    if args.strategy == "multi_worker" or tasks > 1:
+        raise ValueError(
+            "ktb tune does not train a trial over several workers: every trial "
+            "trains with Keras `fit`, which does not run under "
+            "MultiWorkerMirroredStrategy (keras-team/keras#20585). Spread the "
+            "sweep over hosts by trials instead: unset TF_CONFIG and start ktb "
+            "tune on every host with KERASTUNER_TUNER_ID=chief (one host) or "
+            "tuner0, tuner1, ..., KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT "
+            "(docs/scaling.md); --strategy mirrored uses every GPU of a host. "
+            f"Received: --strategy {args.strategy}, TF_CONFIG with {tasks} "
+            "training task(s)"
+        )
+
+
 def _search(args, hypermodel, objective, train, validation):
     import keras_tuner
 
@@ -123,11 +164,17 @@ def _search(args, hypermodel, objective, train, validation):
         seed=args.seed,
     )
     tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=2)
-    print(results_table(tuner, num_trials=args.top))
+    role = search_role()
+    if role in (None, "chief"):
+        print(results_table(tuner, num_trials=args.top))
+    else:
+        # A worker's oracle is a client of the chief's: the table is there.
+        print(f"{role}: the search is done; the chief prints the results.")
     return tuner
 
 
 def transformer_command(args):
+    refuse_multi_worker(args)
     import keras_tuner
 
     from keras_transformer_bit.data.load_translation_corpus import (
@@ -176,6 +223,7 @@ def transformer_command(args):
 
 
 def bit_command(args):
+    refuse_multi_worker(args)
     import keras_tuner
 
     from keras_transformer_bit.cli.bit import load_split

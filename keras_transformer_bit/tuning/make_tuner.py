@@ -1,5 +1,7 @@
 """Builds a KerasTuner tuner by name, starting the search from the defaults."""
 
+import os
+
 import keras_tuner
 
 TUNER_NAMES = ("random_search", "hyperband", "bayesian_optimization")
@@ -62,20 +64,26 @@ def make_tuner(
         directory: str. Where trials are recorded. Defaults to `"tuning"`.
         project_name: str. Defaults to the hypermodel's name.
         overwrite: bool. Start over instead of resuming. Defaults to `False`.
+            In a distributed search only the chief honours it: a worker that
+            starts after the others must not wipe the shared directory.
         seed: int. Defaults to `0`.
         first_trial_defaults: bool. Run the default values first. Defaults to
             `True`.
         **kwargs: passed to the tuner (e.g. `executions_per_trial`).
 
     Example:
-    >>> tuner = make_tuner("bayesian_optimization", hypermodel, max_trials=8,
-    ...                    objective="val_accuracy")
+    >>> tuner = make_tuner(  # doctest: +SKIP
+    ...     "bayesian_optimization", hypermodel, max_trials=8,
+    ...     objective="val_accuracy")
     """
     if name not in TUNER_NAMES:
         raise ValueError(
             f"Unknown tuner. Expected one of {', '.join(TUNER_NAMES)}. "
             f"Received: name={name!r}"
         )
+    role = os.environ.get("KERASTUNER_TUNER_ID")
+    if overwrite and role and role != "chief":
+        overwrite = False
     common = dict(
         hypermodel=hypermodel,
         objective=objective,

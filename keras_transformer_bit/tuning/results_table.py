@@ -1,5 +1,7 @@
 """A plain-text (markdown) table of the trials of a KerasTuner search."""
 
+import os
+
 
 def _format(value):
     if isinstance(value, float):
@@ -19,10 +21,18 @@ def results_table(tuner, num_trials=None):
         num_trials: int or None. Rows to show. Defaults to all.
 
     Example:
-    >>> print(results_table(tuner))
+    >>> print(results_table(tuner))  # doctest: +SKIP
     | rank | trial | status | val_accuracy | learning_rate_multiplier | ...
     """
     oracle = tuner.oracle
+    if not hasattr(oracle, "trials"):
+        raise ValueError(
+            "This tuner's oracle is a client of the chief's (a worker of a "
+            "distributed search, KERASTUNER_TUNER_ID="
+            f"{os.environ.get('KERASTUNER_TUNER_ID')!r}): only the chief holds the "
+            "trials. Print the table on the chief. Received: oracle="
+            f"{type(oracle).__name__}"
+        )
     trials = list(oracle.trials.values())
     direction = (
         oracle.objective.direction if hasattr(oracle.objective, "direction") else "min"
