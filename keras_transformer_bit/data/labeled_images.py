@@ -150,6 +150,38 @@ class LabeledImages:
             self._image_size,
         )
 
+    def with_class_names(self, class_names):
+        """Relabels the examples by name to index `class_names` (a model's order).
+
+        Classes are matched by name, not position: a test folder missing one
+        class keeps the others' labels right, and a subset of a model's
+        classes is evaluated against the model's own label numbers.
+
+        Args:
+            class_names: list of str. The model's classes, in label order.
+
+        Returns:
+            A `LabeledImages` with the same examples and `class_names`.
+
+        Raises:
+            ValueError: when some classes here are not in `class_names`.
+        """
+        class_names = [str(name) for name in class_names]
+        index = {name: i for i, name in enumerate(class_names)}
+        unknown = [name for name in self.class_names if name not in index]
+        if unknown:
+            raise ValueError(
+                f"The images have classes the model does not know: {unknown}. "
+                f"The model's classes are {class_names}"
+            )
+        mapping = np.array([index[name] for name in self.class_names], "int64")
+        return LabeledImages(
+            self.images,
+            mapping[self.labels] if len(self) else self.labels,
+            class_names,
+            self._image_size,
+        )
+
     def few_shot(self, shots, seed=0):
         """Returns `shots` examples of every class, drawn with `seed`."""
         return self.select(

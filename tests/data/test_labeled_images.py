@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from keras_transformer_bit.data.labeled_images import LabeledImages
+
+
+def _images(labels, class_names):
+    return LabeledImages(np.zeros((len(labels), 4, 4), "uint8"), labels, class_names)
+
+
+def test_with_class_names_matches_by_name_not_position():
+    # A test folder without "bird": by position, "cat" and "dog" would shift.
+    test = _images([0, 1, 1], ["cat", "dog"])
+    matched = test.with_class_names(["bird", "cat", "dog", "fish"])
+    assert matched.class_names == ["bird", "cat", "dog", "fish"]
+    np.testing.assert_array_equal(matched.labels, [1, 2, 2])
+    assert matched.num_classes == 4
+    assert test.with_class_names(["cat", "dog"]).labels.tolist() == [0, 1, 1]
+
+
+def test_with_class_names_refuses_classes_the_model_lacks():
+    test = _images([0, 1, 2], ["cat", "dog", "zebra"])
+    with pytest.raises(ValueError) as error:
+        test.with_class_names(["cat", "dog"])
+    message = str(error.value)
+    assert "['zebra']" in message and "['cat', 'dog']" in message
