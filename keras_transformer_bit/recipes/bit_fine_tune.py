@@ -7,6 +7,10 @@ import keras
 import numpy as np
 
 from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
+from keras_transformer_bit.recipes.match_classifier_classes import (
+    classifier_num_classes,
+    match_classifier_classes,
+)
 from keras_transformer_bit.utils import check_positive_int
 
 # Epochs the HyperRule schedule is split into: a backup after each, so a crash
@@ -152,12 +156,25 @@ def bit_fine_tune(
     >>> clf = keras_transformer_bit.models.BiTClassifier.from_preset(
     ...     "bit_tiny", num_classes=10)
     >>> test = keras_transformer_bit.data.load_fashion_mnist("test")
-    >>> bit_fine_tune(clf, train, rule, micro_batch_size=64, seed=0,
+    >>> bit_fine_tune(clf, train, rule, micro_batch_size=64, seed=0,  # doctest: +SKIP
     ...               validation_images=test, eval_every=100,
     ...               model_dir="runs/fmnist")
     """
     from keras_transformer_bit import distribute
 
+    # Labels must index the head's outputs (by class name where the classifier
+    # has names), checked before any long work; the classifier then carries
+    # its class names and the resolution it is fine-tuned at to evaluation and
+    # export.
+    train_images = match_classifier_classes(
+        classifier, train_images, "bit_fine_tune", record=True
+    )
+    if validation_images is not None:
+        validation_images = match_classifier_classes(
+            classifier, validation_images, "bit_fine_tune (validation_images)"
+        )
+    if hasattr(classifier, "image_size"):
+        classifier.image_size = rule.crop_size
     if eval_every is not None:
         eval_every = check_positive_int("eval_every", eval_every)
         if validation_images is None:
@@ -284,22 +301,38 @@ def _fine_tune_with_custom_loop(
     return history
 
 
-def bit_evaluate(classifier, test_images, crop_size, batch_size=256, verbose=0):
+def bit_evaluate(classifier, test_images, crop_size=None, batch_size=256, verbose=0):
     """Top-1 accuracy over every example of `test_images`, each seen once.
 
+    Classes are matched by name when the classifier has `class_names`
+    (`match_classifier_classes`): a test set missing a class, or holding a
+    subset of the classes, is scored against the classifier's own labels.
+
     Args:
-        classifier: a Keras classifier taking float RGB `[0, 255]` images.
+        classifier: a `BiTClassifier` (or a Keras classifier with
+            `num_classes`) taking float RGB `[0, 255]` images.
         test_images: a `LabeledImages`.
-        crop_size: int. Evaluation images are resized to this square size.
+        crop_size: int or None. Evaluation images are resized to this square
+            size. None: the classifier's `image_size` (the resolution it was
+            fine-tuned at).
         batch_size: int.
         verbose: passed to `predict`.
 
     Returns:
         dict with `accuracy`, `loss` and `num_examples`.
     """
+    test_images = match_classifier_classes(classifier, test_images, "bit_evaluate")
+    if crop_size is None:
+        image_size = getattr(classifier, "image_size", None)
+        if image_size is None or image_size[0] != image_size[1]:
+            raise ValueError(
+                "bit_evaluate needs crop_size: the classifier records no square "
+                f"image_size. Received: image_size={image_size}"
+            )
+        crop_size = image_size[0]
     dataset = _data().image_classification_pipeline(
         test_images,
-        test_images.num_classes,
+        classifier_num_classes(classifier),
         training=False,
         batch_size=batch_size,
         crop_size=crop_size,
