@@ -77,8 +77,8 @@ def parse_ding_line(line, min_words=3):
 
 def load_ding_de_en(
     path=DING_DE_EN_PATH,
-    test_size=1000,
-    validation_size=1000,
+    test_size=None,
+    validation_size=None,
     seed=1234,
     min_words=3,
     max_words=40,
@@ -92,8 +92,9 @@ def load_ding_de_en(
     Args:
         path: str. The Ding dictionary file. Defaults to the Debian location
             `/usr/share/trans/de-en` (package `trans-de-en`).
-        test_size: int. Defaults to `1000`.
-        validation_size: int. Defaults to `1000`.
+        test_size: int or `None`. Defaults to `None`: a tenth of the pairs,
+            at most 1000 (see `ParallelCorpus.from_pairs`).
+        validation_size: int or `None`. Likewise. Defaults to `None`.
         seed: int. Defaults to `1234`.
         min_words: int. Fewest words on each side. Defaults to `3`.
         max_words: int. Most words on each side. Defaults to `40`.

@@ -18,7 +18,9 @@ CORPUS_HELP = (
 )
 
 
-def load_translation_corpus(data="ding", seed=1234, test_size=1000, **kwargs):
+def load_translation_corpus(
+    data="ding", seed=1234, test_size=None, validation_size=None, **kwargs
+):
     """Loads a parallel corpus named by a short string (the CLI's `--data`).
 
     Args:
@@ -26,7 +28,13 @@ def load_translation_corpus(data="ding", seed=1234, test_size=1000, **kwargs):
             `"tfds:<name>"`, a path to a TSV file, or `"<source>,<target>"`
             paths of two aligned files. Defaults to `"ding"`.
         seed: int. Split seed. Defaults to `1234`.
-        test_size: int. Test pairs. Defaults to `1000`.
+        test_size: int or `None`. Test pairs; `None` holds out a tenth of the
+            pairs, at most 1000 (see `ParallelCorpus.from_pairs`). For a TFDS
+            dataset, the size of a test split cut from training when the
+            dataset has none, or else the first that many test pairs.
+            Defaults to `None`.
+        validation_size: int or `None`. Validation pairs, likewise. Defaults
+            to `None`.
         **kwargs: passed to the reader (e.g. `on_malformed`, `max_examples`).
 
     Returns:
@@ -39,17 +47,16 @@ def load_translation_corpus(data="ding", seed=1234, test_size=1000, **kwargs):
     """
     if not isinstance(data, str) or not data:
         raise ValueError(f"data must be {CORPUS_HELP}. Received: data={data!r}")
+    kwargs.update(seed=seed, test_size=test_size, validation_size=validation_size)
     if data in ("ding", "ding_de_en"):
-        return load_ding_de_en(seed=seed, test_size=test_size, **kwargs)
+        return load_ding_de_en(**kwargs)
     if data in ("sword_en_es", "sword_es_en"):
-        return load_sword_en_es(data[-5:-3], seed=seed, test_size=test_size, **kwargs)
+        return load_sword_en_es(data[-5:-3], **kwargs)
     if data.startswith("tfds:"):
-        return load_tfds_corpus(data[len("tfds:") :], seed=seed, **kwargs)
+        return load_tfds_corpus(data[len("tfds:") :], **kwargs)
     if "," in data and not os.path.exists(data):
         source_path, target_path = data.split(",", 1)
-        return read_aligned_corpus(
-            source_path, target_path, seed=seed, test_size=test_size, **kwargs
-        )
+        return read_aligned_corpus(source_path, target_path, **kwargs)
     if os.path.isfile(data):
-        return read_tsv_corpus(data, seed=seed, test_size=test_size, **kwargs)
+        return read_tsv_corpus(data, **kwargs)
     raise ValueError(f"data must be {CORPUS_HELP}. Received: data={data!r}")

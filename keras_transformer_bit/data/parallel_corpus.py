@@ -1,7 +1,17 @@
 """A parallel corpus split into train, validation and test sentence pairs."""
 
 import dataclasses
+import numbers
 import random
+
+# Held-out pairs per split by default: a tenth of the corpus, at most this many.
+DEFAULT_HELD_OUT_SIZE = 1000
+
+
+def _default_held_out_size(num_pairs):
+    if num_pairs < 3:
+        return 0
+    return max(1, min(DEFAULT_HELD_OUT_SIZE, num_pairs // 10))
 
 
 @dataclasses.dataclass
@@ -21,11 +31,10 @@ class ParallelCorpus:
         num_malformed: int. Lines the reader skipped as malformed.
 
     Example:
-    >>> corpus = ParallelCorpus.from_pairs(
-    ...     [("Ja.", "Yes."), ("Nein.", "No."), ("Gut.", "Good.")],
-    ...     test_size=1, validation_size=1)
+    >>> pairs = [(f"Satz {i}.", f"Sentence {i}.") for i in range(20)]
+    >>> corpus = ParallelCorpus.from_pairs(pairs)
     >>> len(corpus.train), len(corpus.validation), len(corpus.test)
-    (1, 1, 1)
+    (16, 2, 2)
     """
 
     train: list
@@ -47,8 +56,8 @@ class ParallelCorpus:
     def from_pairs(
         cls,
         pairs,
-        test_size=1000,
-        validation_size=1000,
+        test_size=None,
+        validation_size=None,
         seed=1234,
         deduplicate=True,
         **kwargs,
@@ -56,12 +65,19 @@ class ParallelCorpus:
         """Shuffles `pairs` with `seed` and cuts off test and validation pairs.
 
         The split depends only on the pairs and the seed, so runs are comparable.
-        Sizes are capped so that at least half the pairs stay for training.
+        By default each held-out split gets a tenth of the pairs, at least 1
+        (from 3 pairs on) and at most 1000: 100 pairs give 80/10/10, 50,000
+        give 48,000/1000/1000. Explicit sizes are capped so that at least half
+        the pairs stay for training; when both do not fit, each keeps at least
+        half of the held-out share (so 1000 and 1000 of 100 pairs give 25 and
+        25, and a requested validation split is never left empty).
 
         Args:
             pairs: iterable of (str, str).
-            test_size: int. Number of test pairs. Defaults to `1000`.
-            validation_size: int. Number of validation pairs. Defaults to `1000`.
+            test_size: int or `None`. Number of test pairs. Defaults to `None`
+                (a tenth, at most 1000).
+            validation_size: int or `None`. Number of validation pairs.
+                Defaults to `None` (a tenth, at most 1000).
             seed: int. Shuffling seed. Defaults to `1234`.
             deduplicate: bool. Drop repeated pairs and pairs whose source was seen
                 before (so no test source appears in training). Defaults to `True`.
@@ -71,9 +87,14 @@ class ParallelCorpus:
             ("test_size", test_size),
             ("validation_size", validation_size),
         ):
-            if not isinstance(value, int) or value < 0:
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Integral)
+                or value < 0
+            ):
                 raise ValueError(
-                    f"{name} must be a non-negative int. Received: {name}={value!r}"
+                    f"{name} must be a non-negative int or None. "
+                    f"Received: {name}={value!r}"
                 )
         pairs = list(pairs)
         if deduplicate:
@@ -92,8 +113,11 @@ class ParallelCorpus:
         # Sort first so the split does not depend on the reading order.
         pairs.sort()
         random.Random(seed).shuffle(pairs)
+        automatic = _default_held_out_size(len(pairs))
+        test_size = automatic if test_size is None else int(test_size)
+        validation_size = automatic if validation_size is None else int(validation_size)
         held_out = len(pairs) // 2
-        test_size = min(test_size, held_out)
+        test_size = min(test_size, max(held_out // 2, held_out - validation_size))
         validation_size = min(validation_size, held_out - test_size)
         test = pairs[:test_size]
         validation = pairs[test_size : test_size + validation_size]

@@ -39,8 +39,8 @@ def load_sword_en_es(
     source_language="en",
     sword_path=SWORD_PATH,
     books=None,
-    test_size=1000,
-    validation_size=1000,
+    test_size=None,
+    validation_size=None,
     seed=1234,
 ):
     """Reads aligned verses of the World English Bible and Reina-Valera 1909.
@@ -57,8 +57,9 @@ def load_sword_en_es(
             Debian's `sword-text-web` and `sword-text-sparv` install.
         books: list of str or `None`. OSIS book names (e.g. `["Ruth", "John"]`);
             `None` reads every book both modules have. Defaults to `None`.
-        test_size: int. Defaults to `1000`.
-        validation_size: int. Defaults to `1000`.
+        test_size: int or `None`. Defaults to `None`: a tenth of the pairs,
+            at most 1000 (see `ParallelCorpus.from_pairs`).
+        validation_size: int or `None`. Likewise. Defaults to `None`.
         seed: int. Defaults to `1234`.
 
     Returns:

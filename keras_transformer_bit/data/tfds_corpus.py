@@ -1,5 +1,6 @@
 """Translation datasets from tensorflow-datasets, by name."""
 
+import numbers
 import random
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
@@ -31,6 +32,8 @@ def load_tfds_corpus(
     max_examples=None,
     held_out_size=1000,
     seed=1234,
+    test_size=None,
+    validation_size=None,
 ):
     """Loads a tensorflow-datasets translation dataset through `tfds.load`.
 
@@ -52,6 +55,12 @@ def load_tfds_corpus(
         held_out_size: int. Size of a split carved from training. Defaults to
             `1000`.
         seed: int. Seed for carving splits. Defaults to `1234`.
+        test_size: int or `None`. Test pairs: the size of a carved test split
+            (instead of `held_out_size`), or the first that many pairs of the
+            dataset's own. Defaults to `None` (`held_out_size`, or the whole
+            split).
+        validation_size: int or `None`. Validation pairs, likewise. Defaults
+            to `None`.
 
     Returns:
         A `ParallelCorpus`.
@@ -59,6 +68,17 @@ def load_tfds_corpus(
     Example:
     >>> corpus = load_tfds_corpus("ted_hrlr_translate/pt_to_en")  # doctest: +SKIP
     """
+    for argument, size in (
+        ("test_size", test_size),
+        ("validation_size", validation_size),
+    ):
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0
+        ):
+            raise ValueError(
+                f"{argument} must be a non-negative int or None. "
+                f"Received: {argument}={size!r}"
+            )
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -103,11 +123,15 @@ def load_tfds_corpus(
             f"{name!r} has no split {train_split!r}. Available: {sorted(available)}"
         )
     random.Random(seed).shuffle(train)
+    sizes = {test_split: test_size, validation_split: validation_size}
     for split in (test_split, validation_split):
+        size = sizes[split]
         if split not in loaded:
-            size = min(held_out_size, len(train) // 4)
+            size = min(held_out_size if size is None else int(size), len(train) // 4)
             loaded[split] = train[len(train) - size :]
             train = train[: len(train) - size]
+        elif size is not None:
+            loaded[split] = loaded[split][: int(size)]
     return ParallelCorpus(
         train=train,
         validation=loaded[validation_split],

@@ -26,9 +26,10 @@ def make_translation_dataset(
     bucket_width=8,
     shuffle=True,
     seed=1234,
-    drop_remainder=None,
+    drop_remainder=False,
     num_parallel_calls=tf.data.AUTOTUNE,
     num_replicas=1,
+    pad_remainder=False,
 ):
     """Tokenizes sentence pairs and batches them by length for `model.fit`.
 
@@ -48,9 +49,13 @@ def make_translation_dataset(
     a padding-aware loss gives them zero weight and every pair still counts
     once.
 
-    Padding every batch to its bucket bound keeps the number of batch shapes
-    small (one per bucket when `drop_remainder`), so a jit-compiled train step
-    compiles a few times instead of once per batch.
+    Every pair within `max_length` comes exactly once per epoch: by default
+    the last, partial batch of each bucket is kept, so even a corpus of a few
+    pairs gives batches. Padding every batch to its bucket bound keeps the
+    number of batch shapes small (at most two per bucket: full and last), so a
+    jit-compiled train step compiles a few times instead of once per batch;
+    `pad_remainder=True` tops the last batch up with padding rows to the
+    bucket's batch size, for one shape per bucket.
 
     Source ids are the tokenizer's ids with nothing added; decoder inputs start
     with `target_tokenizer.start_id` and labels end with `end_id`; padding is 0.
@@ -70,12 +75,17 @@ def make_translation_dataset(
         shuffle: bool. Shuffle pairs (with a new order each epoch). Defaults to
             `True`.
         seed: int. Shuffle seed. Defaults to `1234`.
-        drop_remainder: bool or `None`. Drop each bucket's last partial batch;
-            `None` means `shuffle` (on for training, off for evaluation).
+        drop_remainder: bool. Drop each bucket's last partial batch (those
+            pairs are then not seen that epoch). A dataset that would yield no
+            batch at all raises a `ValueError`. Defaults to `False`.
         num_parallel_calls: int. Parallelism of the tokenizing map. Defaults to
             `tf.data.AUTOTUNE`.
         num_replicas: int. Every batch size is a multiple of it: pass
             `strategy.num_replicas_in_sync`. Defaults to `1`.
+        pad_remainder: bool. Top each bucket's last batch up to the bucket's
+            batch size with rows that are padding everywhere (zero loss
+            weight), so all batches of a bucket have one shape. Defaults to
+            `False`.
 
     Returns:
         A `tf.data.Dataset` of `({"encoder_inputs": (B, S), "decoder_inputs":
@@ -95,8 +105,11 @@ def make_translation_dataset(
             "tokens_per_batch must hold at least one sequence of max_length tokens. "
             f"Received: tokens_per_batch={tokens_per_batch}, max_length={max_length}"
         )
-    if drop_remainder is None:
-        drop_remainder = shuffle
+    if drop_remainder and pad_remainder:
+        raise ValueError(
+            "drop_remainder and pad_remainder exclude each other. Received: "
+            "drop_remainder=True, pad_remainder=True"
+        )
     if isinstance(pairs, tf.data.Dataset):
         strings = pairs
     else:
@@ -142,24 +155,33 @@ def make_translation_dataset(
             "the corpus is empty), so the dataset has no batches. Raise max_length "
             "or check the corpus."
         )
+    bounds = _length_bounds(max_length, bucket_width)
+
+    def to_batches(token_ids):
+        return token_ids.bucket_by_sequence_length(
+            element_length_func=lambda source, decoder, labels: tf.maximum(
+                tf.shape(source)[0], tf.shape(decoder)[0]
+            ),
+            # A length L goes to the first bucket whose boundary exceeds it.
+            bucket_boundaries=[bound + 1 for bound in bounds[:-1]],
+            bucket_batch_sizes=[
+                _replica_multiple(tokens_per_batch // bound, num_replicas)
+                for bound in bounds
+            ],
+            pad_to_bucket_boundary=False,
+            drop_remainder=drop_remainder,
+        )
+
+    if drop_remainder and not any(True for _ in to_batches(to_token_ids(strings))):
+        raise ValueError(
+            "No length bucket holds a full batch of pairs, so with "
+            "drop_remainder=True the dataset has no batches (a bucket of bound "
+            f"L holds tokens_per_batch // L = {tokens_per_batch} // L pairs). "
+            "Pass drop_remainder=False (the default) or lower tokens_per_batch."
+        )
     if shuffle:
         strings = strings.shuffle(200_000, seed=seed, reshuffle_each_iteration=True)
-    token_ids = to_token_ids(strings)
-
-    bounds = _length_bounds(max_length, bucket_width)
-    batches = token_ids.bucket_by_sequence_length(
-        element_length_func=lambda source, decoder, labels: tf.maximum(
-            tf.shape(source)[0], tf.shape(decoder)[0]
-        ),
-        # A length L goes to the first bucket whose boundary exceeds it.
-        bucket_boundaries=[bound + 1 for bound in bounds[:-1]],
-        bucket_batch_sizes=[
-            _replica_multiple(tokens_per_batch // bound, num_replicas)
-            for bound in bounds
-        ],
-        pad_to_bucket_boundary=False,
-        drop_remainder=drop_remainder,
-    )
+    batches = to_batches(to_token_ids(strings))
 
     def pad_to_bound(source, decoder, labels):
         length = tf.maximum(tf.shape(source)[1], tf.shape(decoder)[1])
@@ -169,8 +191,12 @@ def make_translation_dataset(
         source = tf.pad(source, [[0, 0], [0, bound - tf.shape(source)[1]]])
         decoder = tf.pad(decoder, [[0, 0], [0, bound - tf.shape(decoder)[1]]])
         labels = tf.pad(labels, [[0, 0], [0, bound - tf.shape(labels)[1]]])
-        if num_replicas > 1:
-            rows = -tf.shape(source)[0] % num_replicas
+        if pad_remainder or num_replicas > 1:
+            if pad_remainder:  # up to the bucket's batch size (see to_batches)
+                per_replica = tf.maximum(1, tokens_per_batch // bound // num_replicas)
+                rows = per_replica * num_replicas - tf.shape(source)[0]
+            else:
+                rows = -tf.shape(source)[0] % num_replicas
             source, decoder, labels = (
                 tf.pad(ids, [[0, rows], [0, 0]]) for ids in (source, decoder, labels)
             )

@@ -21,3 +21,13 @@ def test_rejects_non_translation_and_unknown_names():
             load_tfds_corpus("mnist")
     with pytest.raises(ValueError, match="Unknown tensorflow-datasets"):
         load_tfds_corpus("no_such_dataset_xyz")
+
+
+def test_split_sizes():
+    with tfds.testing.mock_data(num_examples=12):
+        corpus = load_tfds_corpus(
+            "ted_hrlr_translate/pt_to_en", test_size=3, validation_size=4
+        )
+    assert (len(corpus.validation), len(corpus.test)) == (4, 3)
+    with pytest.raises(ValueError, match="Received: validation_size=-1"):
+        load_tfds_corpus("ted_hrlr_translate/pt_to_en", validation_size=-1)

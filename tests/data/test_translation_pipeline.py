@@ -182,3 +182,63 @@ def test_bad_num_replicas(pairs_and_tokenizer):
     pairs, tokenizer = pairs_and_tokenizer
     with pytest.raises(ValueError, match="num_replicas"):
         make_translation_dataset(pairs, tokenizer, tokenizer, num_replicas=0)
+
+
+@pytest.mark.parametrize("num_pairs", [1, 10, 100, 400])
+def test_every_pair_comes_once_per_epoch_with_the_defaults(
+    pairs_and_tokenizer, num_pairs
+):
+    pairs, tokenizer = pairs_and_tokenizer
+    pairs = [(s, t) for s, t in pairs if len(t.split()) < 63][:num_pairs]
+    dataset = make_translation_dataset(pairs, tokenizer, tokenizer)
+    sources = []
+    for _ in range(2):  # two epochs, reshuffled
+        epoch = [
+            tuple(row[row != 0])
+            for x, _ in dataset
+            for row in x["encoder_inputs"].numpy()
+        ]
+        assert len(epoch) == len(pairs)
+        sources.append(sorted(epoch))
+    expected = sorted(
+        tuple(ids) for ids in tokenizer.tokenize([s for s, _ in pairs]).to_list()
+    )
+    assert sources[0] == sources[1] == expected
+
+
+def test_pad_remainder_gives_one_batch_shape_per_bucket(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+    dataset = make_translation_dataset(
+        pairs, tokenizer, tokenizer, max_length=32, tokens_per_batch=128,
+        pad_remainder=True,
+    )  # fmt: skip
+    shapes, real_rows = set(), 0
+    for x, labels in dataset:
+        source, decoder = x["encoder_inputs"].numpy(), x["decoder_inputs"].numpy()
+        width = source.shape[1]
+        assert source.shape == decoder.shape == labels.shape == (128 // width, width)
+        shapes.add(source.shape)
+        # Filler rows are all padding: no tokens, no labels (no loss).
+        filler = ~decoder.any(axis=1)
+        assert not source[filler].any() and not labels.numpy()[filler].any()
+        real_rows += int((~filler).sum())
+    assert real_rows == len(pairs) and len(shapes) == 4
+
+
+def test_no_batches_is_an_error_that_says_why(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+    import tensorflow as tf
+
+    empty = tf.data.Dataset.from_tensor_slices(
+        (tf.constant([], tf.string), tf.constant([], tf.string))
+    )
+    with pytest.raises(ValueError, match="no batches"):
+        make_translation_dataset(empty, tokenizer, tokenizer)
+    # 10 pairs fill no bucket's batch of 4096 // bound pairs: dropping the
+    # partial batches would leave nothing.
+    with pytest.raises(ValueError, match="drop_remainder=True the dataset has no"):
+        make_translation_dataset(pairs[:10], tokenizer, tokenizer, drop_remainder=True)
+    with pytest.raises(ValueError, match="exclude each other"):
+        make_translation_dataset(
+            pairs, tokenizer, tokenizer, drop_remainder=True, pad_remainder=True
+        )
