@@ -30,7 +30,7 @@ def load_tfds_images(
         A `LabeledImages` backed by the TFDS dataset.
 
     Example:
-    >>> train = load_tfds_images("cifar10", "train[:1000]")
+    >>> train = load_tfds_images("cifar10", "train[:1000]")  # doctest: +SKIP
     """
     import tensorflow_datasets as tfds
 

@@ -233,7 +233,11 @@ class CustomTrainingLoop:
     ...     optimizer = keras.optimizers.SGD(0.1)
     >>> loop = ktb.distribute.CustomTrainingLoop(
     ...     model, optimizer, "sparse_categorical_crossentropy", strategy=strategy)
-    >>> history = loop.fit(dataset, epochs=2)  # batches of the global batch size
+    >>> dataset = tf.data.Dataset.from_tensor_slices(
+    ...     (np.ones((8, 4)), np.arange(8) % 3)).batch(4)  # global batches
+    >>> history = loop.fit(dataset, epochs=2)
+    epoch 1/2 - 2 steps - loss ...
+    epoch 2/2 - 2 steps - loss ...
     """
 
     def __init__(

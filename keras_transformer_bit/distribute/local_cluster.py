@@ -27,7 +27,9 @@ class LocalCluster:
         host: str. Defaults to `"127.0.0.1"`.
 
     Example:
-    >>> with LocalCluster([sys.executable, "train.py"], num_workers=2) as cluster:
+    >>> with LocalCluster(  # doctest: +SKIP
+    ...     [sys.executable, "train.py"], num_workers=2
+    ... ) as cluster:
     ...     return_codes = cluster.wait(timeout_seconds=300)
     """
 

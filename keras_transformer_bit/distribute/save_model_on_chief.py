@@ -27,7 +27,7 @@ def save_model_on_chief(model, path, strategy=None):
         `path` on the chief, `None` on the other workers.
 
     Example:
-    >>> save_model_on_chief(model, "runs/demo/model.keras", strategy)
+    >>> save_model_on_chief(model, "runs/demo/model.keras", strategy)  # doctest: +SKIP
     'runs/demo/model.keras'
     """
     if not isinstance(path, str) or not path.endswith((".keras", ".weights.h5")):

@@ -22,7 +22,7 @@ def sum_over_replicas(value):
         replica; `value` otherwise.
 
     Example:
-    >>> sum_over_replicas(tf.constant(3.0)).numpy()  # no strategy: unchanged
+    >>> float(sum_over_replicas(tf.constant(3.0)))  # no strategy: unchanged
     3.0
     >>> strategy = keras_transformer_bit.distribute.get_strategy("mirrored")
     >>> strategy.run(lambda: sum_over_replicas(tf.constant(3.0)))  # doctest: +SKIP

@@ -170,7 +170,7 @@ class BiTBottleneckUnit(keras.layers.Layer):
     Example:
     >>> unit = keras_transformer_bit.layers.BiTBottleneckUnit(
     ...     8, strides=2, use_projection=True, norm_groups=4)
-    >>> unit(keras.ops.ones((2, 9, 9, 16))).shape
+    >>> tuple(unit(keras.ops.ones((2, 9, 9, 16))).shape)
     (2, 5, 5, 32)
     """
 

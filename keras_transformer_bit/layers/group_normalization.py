@@ -32,7 +32,7 @@ class GroupNormalization(keras.layers.GroupNormalization):
 
     Example:
     >>> layer = keras_transformer_bit.layers.GroupNormalization(groups=2)
-    >>> layer(keras.ops.ones((2, 4, 4, 6))).shape
+    >>> tuple(layer(keras.ops.ones((2, 4, 4, 6))).shape)
     (2, 4, 4, 6)
 
     References:

@@ -50,7 +50,7 @@ class StandardizedConv2D(keras.layers.Conv2D):
 
     Example:
     >>> layer = keras_transformer_bit.layers.StandardizedConv2D(8, 3)
-    >>> layer(keras.ops.ones((2, 5, 5, 4))).shape
+    >>> tuple(layer(keras.ops.ones((2, 5, 5, 4))).shape)
     (2, 3, 3, 8)
 
     References:

@@ -248,8 +248,9 @@ class BiTHyperRule:
             `eval_images`.
 
         Example:
-        >>> rule = bit_hyperrule(len(train), train.image_size)
-        >>> train_batches, test_batches = rule.datasets(train, test, seed=0)
+        >>> rule = bit_hyperrule(len(train), train.image_size)  # doctest: +SKIP
+        >>> train_batches, test_batches = rule.datasets(  # doctest: +SKIP
+        ...     train, test, seed=0)
         """
         from keras_transformer_bit.data import image_classification_pipeline
 

@@ -31,9 +31,9 @@ class GradientAccumulation(keras.Model):
         num_splits: int. Parts per batch; must divide the batch size.
 
     Example:
-    >>> wrapper = GradientAccumulation(classifier, num_splits=8)
-    >>> wrapper.compile(optimizer=rule.optimizer(), loss=loss)
-    >>> wrapper.fit(batches_of_512)  # activations of 64 images at a time
+    >>> wrapper = GradientAccumulation(classifier, num_splits=8)  # doctest: +SKIP
+    >>> wrapper.compile(optimizer=rule.optimizer(), loss=loss)  # doctest: +SKIP
+    >>> wrapper.fit(batches_of_512)  # 64 images at a time  # doctest: +SKIP
     """
 
     def __init__(self, model, num_splits, **kwargs):

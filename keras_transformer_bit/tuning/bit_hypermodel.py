@@ -56,7 +56,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
     ...                            image_size=(28, 28), steps_fraction=0.01)
     >>> tuner = ktb.tuning.make_tuner("random_search", hypermodel, max_trials=3,
     ...                               objective="val_accuracy")
-    >>> tuner.search(train_images, validation_data=test_images)
+    >>> tuner.search(train_images, validation_data=test_images)  # doctest: +SKIP
     """
 
     def __init__(

@@ -136,7 +136,7 @@ class BiTBackbone(keras.Model):
     Example:
     >>> backbone = keras_transformer_bit.models.BiTBackbone(
     ...     block_depths=[1, 1], base_width=8, norm_groups=4)
-    >>> backbone(keras.ops.zeros((1, 32, 32, 3))).shape
+    >>> tuple(backbone(keras.ops.zeros((1, 32, 32, 3))).shape)
     (1, 4, 4, 64)
     """
 

@@ -49,7 +49,7 @@ class BiTClassifier(keras.Model):
     Example:
     >>> clf = keras_transformer_bit.models.BiTClassifier.from_preset(
     ...     "bit_tiny", num_classes=5)
-    >>> clf(keras.ops.zeros((2, 32, 32, 3))).shape
+    >>> tuple(clf(keras.ops.zeros((2, 32, 32, 3))).shape)
     (2, 5)
     """
 
