@@ -5,6 +5,10 @@ import math
 import keras
 from keras import ops
 
+from keras_transformer_bit.samplers.no_repeat_ngram import (
+    check_no_repeat_ngram_size,
+    repeated_ngram_mask,
+)
 from keras_transformer_bit.utils import check_positive_int
 
 _NEG_INF = float("-inf")
@@ -39,6 +43,11 @@ class BeamSampler:
             alone, larger values favour longer outputs. Defaults to `0.6`.
         num_return_sequences: int in `[1, beam_size]`. How many of the best
             finished hypotheses to return. Defaults to `1`.
+        no_repeat_ngram_size: int or `None`. When set to `n`, no hypothesis
+            extends with a token that would repeat one of its n-grams (the
+            prompt included); scores stay the model's log-probabilities. The
+            search then ranks exactly the sequences without a repeated
+            n-gram. Defaults to `None` (no constraint).
 
     Call arguments:
         next_fn: the step function.
@@ -70,7 +79,13 @@ class BeamSampler:
         Wu et al., 2016. Google's Neural Machine Translation System.
     """
 
-    def __init__(self, beam_size=4, length_penalty=0.6, num_return_sequences=1):
+    def __init__(
+        self,
+        beam_size=4,
+        length_penalty=0.6,
+        num_return_sequences=1,
+        no_repeat_ngram_size=None,
+    ):
         beam_size = check_positive_int("beam_size", beam_size)
         if not isinstance(length_penalty, (int, float)) or not math.isfinite(
             length_penalty
@@ -90,6 +105,7 @@ class BeamSampler:
         self.beam_size = beam_size
         self.length_penalty = float(length_penalty)
         self.num_return_sequences = num_return_sequences
+        self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
 
     def length_penalty_factor(self, length):
         """`((5 + length) / 6) ** length_penalty` for a generated length."""
@@ -136,6 +152,11 @@ class BeamSampler:
             logits, state = next_fn(flat_ids, index, state)
             log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
             vocabulary_size = log_probs.shape[-1]
+            if self.no_repeat_ngram_size:
+                banned = repeated_ngram_mask(
+                    flat_ids, index, self.no_repeat_ngram_size, vocabulary_size
+                )
+                log_probs = ops.where(banned, _NEG_INF, log_probs)
             candidates = alive_log_probs[:, :, None] + ops.reshape(
                 log_probs, (-1, beam_size, vocabulary_size)
             )
@@ -220,6 +241,7 @@ class BeamSampler:
             "beam_size": self.beam_size,
             "length_penalty": self.length_penalty,
             "num_return_sequences": self.num_return_sequences,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
         }
 
     def reorder_state(self, state, parents):

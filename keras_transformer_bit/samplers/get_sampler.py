@@ -9,22 +9,33 @@ from keras_transformer_bit.utils import check_positive_int
 
 # method -> (sampler class, {keyword argument of `generate`: constructor argument}).
 _METHODS = {
-    "greedy": (GreedySampler, {}),
+    "greedy": (GreedySampler, {"no_repeat_ngram_size": "no_repeat_ngram_size"}),
     "beam": (
         BeamSampler,
         {
             "beam_size": "beam_size",
             "length_penalty": "length_penalty",
             "num_return_sequences": "num_return_sequences",
+            "no_repeat_ngram_size": "no_repeat_ngram_size",
         },
     ),
     "top_k": (
         TopKSampler,
-        {"top_k": "k", "temperature": "temperature", "seed": "seed"},
+        {
+            "top_k": "k",
+            "temperature": "temperature",
+            "seed": "seed",
+            "no_repeat_ngram_size": "no_repeat_ngram_size",
+        },
     ),
     "top_p": (
         TopPSampler,
-        {"top_p": "p", "temperature": "temperature", "seed": "seed"},
+        {
+            "top_p": "p",
+            "temperature": "temperature",
+            "seed": "seed",
+            "no_repeat_ngram_size": "no_repeat_ngram_size",
+        },
     ),
 }
 
@@ -36,7 +47,8 @@ def get_sampler(method="greedy", **kwargs):
         method: str or sampler. `"greedy"`, `"beam"` (keyword arguments
             `beam_size`, `length_penalty`, `num_return_sequences`), `"top_k"`
             (`top_k`, `temperature`, `seed`) or `"top_p"` (`top_p`,
-            `temperature`, `seed`). A sampler instance is returned as is.
+            `temperature`, `seed`). Every method also takes
+            `no_repeat_ngram_size`. A sampler instance is returned as is.
         **kwargs: the method's options; others raise a `ValueError`.
 
     Returns:

@@ -5,6 +5,11 @@ import numbers
 import keras
 from keras import ops
 
+from keras_transformer_bit.samplers.no_repeat_ngram import (
+    check_no_repeat_ngram_size,
+    repeated_ngram_mask,
+)
+
 
 class Sampler:
     """Base class of the samplers that pick one token per sequence per step.
@@ -31,6 +36,11 @@ class Sampler:
     Args:
         temperature: float. Logits are divided by it before `select` and
             before scoring. Defaults to `1.0`.
+        no_repeat_ngram_size: int or `None`. When set to `n`, a token that
+            would repeat an n-gram already in the sequence (the prompt
+            included) is never chosen; scores are then log-probabilities under
+            the distribution renormalised over the allowed tokens. Defaults to
+            `None` (no constraint).
 
     Call arguments:
         next_fn: the step function described above.
@@ -50,13 +60,14 @@ class Sampler:
         model distribution.
     """
 
-    def __init__(self, temperature=1.0):
+    def __init__(self, temperature=1.0, no_repeat_ngram_size=None):
         if not isinstance(temperature, (int, float)) or temperature <= 0:
             raise ValueError(
                 "temperature must be a positive float. "
                 f"Received: temperature={temperature}"
             )
         self.temperature = float(temperature)
+        self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
 
     def select(self, logits):
         """Returns int32 next tokens `(batch,)` from float32 logits `(batch, V)`."""
@@ -89,6 +100,11 @@ class Sampler:
         def body(index, token_ids, scores, finished, state):
             logits, state = next_fn(token_ids, index, state)
             logits = ops.cast(logits, "float32") / self.temperature
+            if self.no_repeat_ngram_size:
+                banned = repeated_ngram_mask(
+                    token_ids, index, self.no_repeat_ngram_size, logits.shape[-1]
+                )
+                logits = ops.where(banned, -1e9, logits)
             next_tokens = ops.cast(self.select(logits), "int32")
             log_probs = ops.take_along_axis(
                 ops.log_softmax(logits, axis=-1), next_tokens[:, None], axis=-1
@@ -113,7 +129,10 @@ class Sampler:
         return token_ids, scores
 
     def get_config(self):
-        return {"temperature": self.temperature}
+        return {
+            "temperature": self.temperature,
+            "no_repeat_ngram_size": self.no_repeat_ngram_size,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -131,10 +150,13 @@ class RandomSampler(Sampler):
     Args:
         temperature: float. Logits are divided by it. Defaults to `1.0`.
         seed: int or `None`. Defaults to `None`.
+        no_repeat_ngram_size: int or `None`, see `Sampler`. Defaults to `None`.
     """
 
-    def __init__(self, temperature=1.0, seed=None):
-        super().__init__(temperature=temperature)
+    def __init__(self, temperature=1.0, seed=None, no_repeat_ngram_size=None):
+        super().__init__(
+            temperature=temperature, no_repeat_ngram_size=no_repeat_ngram_size
+        )
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
         ):

@@ -16,6 +16,8 @@ class TopKSampler(RandomSampler):
     Args:
         k: int. How many of the top tokens may be drawn. Defaults to `10`.
         temperature: float. Defaults to `1.0`.
+        no_repeat_ngram_size: int or `None`. Never choose a token that
+            repeats an n-gram of this size (see `Sampler`). Defaults to `None`.
         seed: int or `None`. With an int, every call restarts the same random
             stream, so results are reproducible. Defaults to `None`.
 
@@ -31,8 +33,12 @@ class TopKSampler(RandomSampler):
         Fan et al., 2018. Hierarchical Neural Story Generation.
     """
 
-    def __init__(self, k=10, temperature=1.0, seed=None):
-        super().__init__(temperature=temperature, seed=seed)
+    def __init__(self, k=10, temperature=1.0, seed=None, no_repeat_ngram_size=None):
+        super().__init__(
+            temperature=temperature,
+            seed=seed,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+        )
         self.k = check_positive_int("k", k)
 
     def select(self, logits):

@@ -17,6 +17,8 @@ class TopPSampler(RandomSampler):
     Args:
         p: float in `(0, 1]`. The probability mass to keep. Defaults to `0.9`.
         temperature: float. Defaults to `1.0`.
+        no_repeat_ngram_size: int or `None`. Never choose a token that
+            repeats an n-gram of this size (see `Sampler`). Defaults to `None`.
         seed: int or `None`. With an int, every call restarts the same random
             stream, so results are reproducible. Defaults to `None`.
 
@@ -32,8 +34,12 @@ class TopPSampler(RandomSampler):
         Holtzman et al., 2020. The Curious Case of Neural Text Degeneration.
     """
 
-    def __init__(self, p=0.9, temperature=1.0, seed=None):
-        super().__init__(temperature=temperature, seed=seed)
+    def __init__(self, p=0.9, temperature=1.0, seed=None, no_repeat_ngram_size=None):
+        super().__init__(
+            temperature=temperature,
+            seed=seed,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+        )
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
             raise ValueError(f"top_p must be a float in (0, 1]. Received: top_p={p}")
         self.p = float(p)

@@ -154,7 +154,8 @@ def generate(
         jit_compile: bool. Compile the loop with XLA. Defaults to `True`.
         **kwargs: the method's options: `beam_size`, `length_penalty`,
             `num_return_sequences` (beam); `top_k` / `top_p`, `temperature`,
-            `seed` (sampling). See `keras_transformer_bit.samplers.get_sampler`.
+            `seed` (sampling); `no_repeat_ngram_size` (every method). See
+            `keras_transformer_bit.samplers.get_sampler`.
 
     Returns:
         int32 token ids `(batch, max_length)` (or `(batch, n, max_length)`

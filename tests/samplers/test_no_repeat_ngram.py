@@ -1,0 +1,151 @@
+import itertools
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_transformer_bit.samplers import BeamSampler, GreedySampler, TopKSampler
+from keras_transformer_bit.samplers.no_repeat_ngram import repeated_ngram_mask
+
+VOCABULARY = 4
+END = 3
+
+
+def has_repeated_ngram(tokens, n):
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+def reference_mask(tokens, n, vocabulary_size):
+    banned = np.zeros(vocabulary_size, bool)
+    for t in range(vocabulary_size):
+        banned[t] = has_repeated_ngram(list(tokens) + [t], n) and not (
+            has_repeated_ngram(list(tokens), n)
+        )
+    return banned
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_mask_equals_a_brute_force_check(n):
+    rng = np.random.default_rng(n)
+    ids = rng.integers(0, 3, size=(6, 9)).astype("int32")
+    for index in range(9):
+        mask = ops.convert_to_numpy(repeated_ngram_mask(ids, index, n, 5))
+        for row in range(6):
+            prefix = ids[row, : index + 1]
+            if has_repeated_ngram(list(prefix), n):
+                continue  # random prefixes may already repeat; decoding never does
+            np.testing.assert_array_equal(
+                mask[row], reference_mask(prefix, n, 5), err_msg=f"{prefix}"
+            )
+
+
+# A step function whose log-probabilities depend on the last two tokens; it
+# prefers to loop "1 2 1 2 ...", which n-gram blocking must break.
+_TABLE = np.log(
+    np.random.default_rng(0).dirichlet(np.ones(VOCABULARY), size=(VOCABULARY,) * 2)
+)
+_TABLE[:, :, 1] += 2.0
+_TABLE[:, :, 2] += 1.5
+_TABLE = _TABLE - np.log(np.exp(_TABLE).sum(-1, keepdims=True))
+
+
+def next_fn(token_ids, index, state):
+    previous = ops.take(token_ids, ops.maximum(index - 1, 0), axis=1)
+    last = ops.take(token_ids, index, axis=1)
+    table = ops.convert_to_tensor(_TABLE.reshape(-1, VOCABULARY), "float32")
+    return ops.take(table, previous * VOCABULARY + last, axis=0), state
+
+
+def log_prob(sequence):
+    tokens = [0] + list(sequence)
+    return sum(
+        _TABLE[tokens[max(i - 1, 0)], tokens[i], tokens[i + 1]]
+        for i in range(len(tokens) - 1)
+    )
+
+
+def brute_force_beam(max_new, n, alpha):
+    best, best_score = None, -np.inf
+    for size in range(1, max_new + 1):
+        for body in itertools.product(range(VOCABULARY), repeat=size):
+            ends = [i for i, t in enumerate(body) if t == END]
+            if ends and ends[0] != size - 1:
+                continue
+            if not ends and size != max_new:
+                continue
+            if has_repeated_ngram([0, *body], n):
+                continue
+            score = log_prob(body) / ((5 + size) / 6) ** alpha
+            if score > best_score:
+                best, best_score = body, score
+    return list(best), best_score
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_beam_search_equals_brute_force_enumeration(n):
+    max_new = 5
+    sampler = BeamSampler(
+        beam_size=VOCABULARY**max_new, length_penalty=0.6, no_repeat_ngram_size=n
+    )
+    ids, score = sampler(next_fn, np.zeros((1, max_new + 1), "int32"), end_token_id=END)
+    expected, expected_score = brute_force_beam(max_new, n, 0.6)
+    got = ops.convert_to_numpy(ids)[0, 1:].tolist()
+    assert got[: len(expected)] == expected
+    np.testing.assert_allclose(
+        float(ops.convert_to_numpy(score)[0]), expected_score, rtol=1e-5
+    )
+
+
+def greedy_reference(max_new, n):
+    tokens = [0]
+    for _ in range(max_new):
+        scores = _TABLE[tokens[max(len(tokens) - 2, 0)], tokens[-1]].copy()
+        scores[reference_mask(tokens, n, VOCABULARY)] = -np.inf
+        tokens.append(int(np.argmax(scores)))
+        if tokens[-1] == END:
+            break
+    return tokens[1:]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_greedy_never_repeats_and_equals_a_step_by_step_reference(n):
+    max_new = 6 if n > 1 else 3
+    ids, _ = GreedySampler(no_repeat_ngram_size=n)(
+        next_fn, np.zeros((2, max_new + 1), "int32"), end_token_id=END
+    )
+    got = ops.convert_to_numpy(ids)[0, 1:].tolist()
+    expected = greedy_reference(max_new, n)
+    assert got[: len(expected)] == expected
+    assert not has_repeated_ngram([0, *expected], n)
+    # Without the option the same model loops.
+    plain, _ = GreedySampler()(next_fn, np.zeros((1, 7), "int32"), end_token_id=END)
+    assert has_repeated_ngram(ops.convert_to_numpy(plain)[0].tolist(), 2)
+
+
+def test_sampling_never_repeats_a_bigram():
+    sampler = TopKSampler(k=4, seed=3, no_repeat_ngram_size=2)
+    ids, _ = sampler(next_fn, np.zeros((16, 8), "int32"), end_token_id=END)
+    for row in ops.convert_to_numpy(ids).tolist():
+        body = row[: row.index(END) + 1] if END in row else row
+        assert not has_repeated_ngram(body, 2), row
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_bad_sizes_name_the_value(value):
+    with pytest.raises(ValueError, match=f"no_repeat_ngram_size={value}"):
+        GreedySampler(no_repeat_ngram_size=value)
+    with pytest.raises(ValueError, match=f"no_repeat_ngram_size={value}"):
+        BeamSampler(no_repeat_ngram_size=value)
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "top_p"])
+def test_generate_option_blocks_repeats_in_a_real_model(method):
+    import keras_transformer_bit as ktb
+
+    model = ktb.models.Transformer.from_preset("transformer_tiny", vocabulary_size=12)
+    source = np.random.default_rng(0).integers(4, 12, size=(3, 6)).astype("int32")
+    ids = model.generate(source, max_length=12, method=method, no_repeat_ngram_size=2)
+    for row in ops.convert_to_numpy(ids).tolist():
+        row = [t for t in row if t != 0]
+        assert not has_repeated_ngram(row, 2), row
