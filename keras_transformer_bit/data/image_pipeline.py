@@ -1,5 +1,6 @@
 """The BiT image-classification input pipeline in tf.data."""
 
+import functools
 import numbers
 import os
 
@@ -44,38 +45,13 @@ def _check_element_spec(dataset):
 DEFAULT_MAX_CACHE_BYTES = 512 * 2**20
 
 
-def _encoded_images_in_memory(images, max_cache_bytes):
-    """The encoded images of `images` as one tf.string tensor, or `None`.
-
-    `None` when they are not encoded (pixels), cannot be read by index, or
-    would take more than `max_cache_bytes`.
-    """
-    if isinstance(images.images, list):
-        sizes = [os.path.getsize(path) for path in images.images]
-        if sum(sizes) > max_cache_bytes:
-            return None
-        encoded = []
-        for path in images.images:
-            with open(path, "rb") as file:
-                encoded.append(file.read())
-        return tf.constant(encoded, dtype=tf.string)
-    if isinstance(images.images, tf.data.Dataset):
-        spec = images.images.element_spec
-        if not (isinstance(spec, tf.TensorSpec) and spec.dtype == tf.string):
-            return None
-        encoded, total = [], 0
-        for image in images.images.as_numpy_iterator():
-            total += len(image)
-            if total > max_cache_bytes:
-                return None
-            encoded.append(image)
-        if len(encoded) != len(images):
-            raise ValueError(
-                f"the image stream has {len(encoded)} elements but "
-                f"{len(images)} labels."
-            )
-        return tf.constant(encoded, dtype=tf.string)
-    return None
+def _fits_in_cache(paths, max_cache_bytes):
+    total = 0
+    for path in paths:
+        total += os.path.getsize(path)
+        if total > max_cache_bytes:
+            return False
+    return True
 
 
 def _shuffled_training_examples(
@@ -83,43 +59,53 @@ def _shuffled_training_examples(
 ):
     """`(undecoded image, label)` forever, every epoch in a new random order.
 
-    A `LabeledImages` whose images can be read by index (pixel arrays, files,
-    encoded streams that fit in memory) is shuffled as a whole, through its
-    indices, before anything is read or decoded: class-sorted files give
-    class-balanced batches from the first step, and only the indices sit in
-    the shuffle buffer. Other datasets go through a shuffle buffer of
-    `shuffle_buffer_size` elements.
+    A `LabeledImages` of pixel arrays or files is shuffled as a whole before
+    anything is decoded, so class-sorted files give class-balanced batches
+    from the first step:
+
+    - files that fit in `max_cache_bytes` (with `cache`): read once into an
+      in-memory cache of their encoded bytes, which a shuffle buffer the size
+      of the dataset draws from (the buffer and the cache share the bytes);
+    - other files: their paths are shuffled, each file is read when drawn;
+    - pixel arrays: shuffled whole, as they are (uint8 stays uint8).
+
+    Streams (a `tf.data.Dataset`, or a `LabeledImages` over one, e.g. TFDS,
+    whose files are shuffled when the dataset is prepared) go through a
+    shuffle buffer of `shuffle_buffer_size` elements, after an in-memory cache
+    of what they yield when `cache` is set.
+
+    Encoded bytes are never captured as a constant of a tf.data function:
+    tracing and graph rewrites would copy them several times.
     """
-    if not isinstance(images, LabeledImages):
-        return images.shuffle(
-            shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True
-        ).repeat()
-    labels = tf.constant(images.labels)
-    encoded = _encoded_images_in_memory(images, max_cache_bytes) if cache else None
-    if encoded is not None:
-        read = lambda index: tf.gather(encoded, index)  # noqa: E731
-    elif isinstance(images.images, np.ndarray):
-        pixels = tf.constant(images.images)  # uint8, as given
-        read = lambda index: tf.gather(pixels, index)  # noqa: E731
-    elif isinstance(images.images, list):
-        paths = tf.constant(images.images, dtype=tf.string)
-        read = lambda index: tf.io.read_file(tf.gather(paths, index))  # noqa: E731
-    else:
-        return (
-            images.as_dataset()
-            .shuffle(
-                min(len(images), shuffle_buffer_size),
-                seed=seed,
-                reshuffle_each_iteration=True,
-            )
-            .repeat()
-        )
-    indices = tf.data.Dataset.range(len(images)).shuffle(
-        len(images), seed=seed, reshuffle_each_iteration=True
+    num_examples = len(images) if isinstance(images, LabeledImages) else None
+    shuffle = functools.partial(
+        tf.data.Dataset.shuffle, seed=seed, reshuffle_each_iteration=True
     )
-    return indices.repeat().map(
-        lambda index: (read(index), tf.gather(labels, index)),
-        num_parallel_calls=tf.data.AUTOTUNE,
+    if num_examples is None or isinstance(images.images, tf.data.Dataset):
+        dataset = images.as_dataset() if num_examples is not None else images
+        if cache:
+            dataset = dataset.cache()
+        buffer_size = shuffle_buffer_size
+        if num_examples is not None:
+            buffer_size = min(num_examples, shuffle_buffer_size)
+        return shuffle(dataset, buffer_size).repeat()
+    if isinstance(images.images, np.ndarray):
+        dataset = tf.data.Dataset.from_tensor_slices((images.images, images.labels))
+        return shuffle(dataset, num_examples).repeat()
+    paths = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(images.images, dtype=tf.string), images.labels)
+    )
+
+    def read(path, label):
+        return tf.io.read_file(path), label
+
+    if cache and _fits_in_cache(images.images, max_cache_bytes):
+        encoded = paths.map(read, num_parallel_calls=tf.data.AUTOTUNE).cache()
+        return shuffle(encoded, num_examples).repeat()
+    return (
+        shuffle(paths, num_examples)
+        .repeat()
+        .map(read, num_parallel_calls=tf.data.AUTOTUNE)
     )
 
 
@@ -165,17 +151,19 @@ def image_classification_pipeline(
             whole: a plain `tf.data.Dataset`, or a `LabeledImages` stream of
             pixels or of encoded images over `max_cache_bytes` (training only).
             Defaults to `10_000`.
-        cache: bool. Training: keep the encoded images of a file list or of a
-            stream (e.g. TFDS) in memory, read once, when they take at most
-            `max_cache_bytes`. Defaults to `True`.
-        max_cache_bytes: int. The bound for `cache`. Defaults to 512 MiB.
+        cache: bool. Training: keep the encoded files of a `LabeledImages`
+            in memory, read once, when they take at most `max_cache_bytes`;
+            keep what a stream yields (e.g. TFDS's encoded images) in memory.
+            Defaults to `True`.
+        max_cache_bytes: int. The bound for files. Defaults to 512 MiB.
 
     Returns:
         A `tf.data.Dataset`.
 
     Example:
-    >>> rule = keras_transformer_bit.recipes.bit_hyperrule(len(train), (28, 28))
-    >>> train_batches = image_classification_pipeline(
+    >>> rule = keras_transformer_bit.recipes.bit_hyperrule(
+    ...     len(train), (28, 28))  # doctest: +SKIP
+    >>> train_batches = image_classification_pipeline(  # doctest: +SKIP
     ...     train, 10, training=True, batch_size=64, crop_size=rule.crop_size,
     ...     resize_size=rule.resize_size, mixup_alpha=rule.mixup_alpha, seed=0)
     """
