@@ -1,0 +1,62 @@
+"""`import keras_transformer_bit` is quick, and saved models still load."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+import keras_transformer_bit as ktb
+
+
+def _run(code):
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_import_alone_loads_no_tensorflow_and_subpackages_load_on_use():
+    output = _run(
+        "import sys\n"
+        "import keras_transformer_bit as ktb\n"
+        "print('before', 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "print('dir', all(n in dir(ktb) for n in ktb.__all__))\n"
+        "print('models', ktb.models.Transformer.__name__)\n"
+    )
+    assert "before False False" in output
+    assert "dir True" in output
+    assert "models Transformer" in output
+
+
+def test_saved_model_loads_after_importing_keras_then_the_package(tmp_path):
+    model = ktb.models.Transformer.from_preset(
+        "transformer_tiny", vocabulary_size=50, num_layers=1
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(ktb.recipes.NoamSchedule(model.hidden_dim)),
+        loss=ktb.recipes.LabelSmoothedCrossEntropy(),
+    )
+    path = tmp_path / "model.keras"
+    model.save(path)
+    ids = np.array([[5, 6, 7, 0]], "int32")
+    expected = keras.ops.convert_to_numpy(
+        model({"encoder_inputs": ids, "decoder_inputs": ids})
+    )
+    np.save(tmp_path / "expected.npy", expected)
+    # The usual order in a script (isort puts keras first): nothing else needed.
+    output = _run(
+        "import keras\n"
+        "import numpy as np\n"
+        "import keras_transformer_bit\n"
+        f"model = keras.saving.load_model({str(path)!r})\n"
+        "ids = np.array([[5, 6, 7, 0]], 'int32')\n"
+        "logits = model({'encoder_inputs': ids, 'decoder_inputs': ids})\n"
+        f"expected = np.load({str(tmp_path / 'expected.npy')!r})\n"
+        "print('close', np.allclose(keras.ops.convert_to_numpy(logits), expected, "
+        "atol=1e-5))\n"
+        "print('schedule', type(model.optimizer.learning_rate).__name__)\n"
+    )
+    assert "close True" in output
+    assert "schedule" in output
