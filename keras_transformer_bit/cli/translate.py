@@ -15,7 +15,10 @@ A run lives in one model directory:
     checkpoints/                the same, with --strategy multi_worker
 
 Running `train` again on the same directory resumes: it reloads the model and
-continues with the next epoch (and from the last backup after a crash).
+continues with the next epoch (and from the last backup after a crash). The
+run keeps its training flags (corpus, preset, vocabulary, lengths, schedule,
+splits): leave them out when resuming; a flag given with another value than
+the saved one is refused, naming the flag and both values.
 
 Several hosts: run the same `ktb translate train ... --strategy multi_worker`
 on every host, each with its own TF_CONFIG (worker 0 is the chief), and a
@@ -35,9 +38,11 @@ together) and BLEU is scored on the chief.
 
 Examples:
     ktb translate train --data ding --model-dir runs/de_en --budget-minutes 20
-    ktb translate evaluate --model-dir runs/de_en --method beam
+    ktb translate evaluate --model-dir runs/de_en --method beam --checkpoint last
     echo "Ich bin seit fünf Tagen hier." | ktb translate predict --model-dir runs/de_en
-    ktb translate export --model-dir runs/de_en --output exported/de_en
+    ktb translate predict --model-dir runs/de_en --top-k 20 --temperature 0.8 \\
+        --seed 1 --max-length 32 "Wie spät ist es?"
+    ktb translate export --model-dir runs/de_en   # runs/de_en/export/1, 2, ...
 """
 
 import argparse
