@@ -9,8 +9,9 @@ peak resident memory (`ru_maxrss`) is its own:
   decode), then a fixed-size shuffle buffer over the cached, class-sorted
   stream, then the same augmentation and batching.
 - ktb: `ktb.data.image_classification_pipeline` as `bit_fine_tune` calls it
-  now: all examples shuffled by index before anything is read, the encoded
-  files kept in memory (up to 512 MiB), decoding after the shuffle.
+  now: the encoded files read once into memory (up to 512 MiB), the whole
+  list shuffled (a buffer the size of the dataset over the encoded bytes),
+  decoding after the shuffle.
 
 The issue this answers saw 10,000-element buffers over 30,000 class-sorted
 files. Generating 30,000 full-size JPEGs takes too long for a benchmark, so
@@ -19,7 +20,7 @@ the straightforward arm's buffer keeps that ratio: a third of the files
 
 Reported per arm: peak RSS and RSS added by the pipeline (peak minus the RSS
 after importing TensorFlow and listing the folder, before the pipeline is
-built: the ktb arm reads its encoded cache then), and over the first
+built), and over the first
 `--batches` batches the mean number of distinct classes per batch and the
 fraction of batches missing at least one class; images/s for information.
 
