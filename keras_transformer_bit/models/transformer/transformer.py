@@ -62,7 +62,14 @@ def check_token_ids(name, ids, vocabulary_size, check_dtype=True):
         The concrete ids as NumPy, or `None` when `ids` is symbolic.
     """
     if isinstance(ids, (list, tuple)):
-        ids = np.asarray(ids)
+        try:
+            ids = np.asarray(ids)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a rank-2 (batch, length) tensor of token ids, "
+                "rows of one length: pad shorter rows with the padding id. "
+                f"Received: {name}={ids!r}"[:500]
+            ) from None
     if len(ids.shape) != 2:
         raise ValueError(
             f"{name} must be a rank-2 (batch, length) tensor of token "

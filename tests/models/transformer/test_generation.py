@@ -203,6 +203,7 @@ def small_model():
         (_source(0) - 5, ValueError, r"\[0, 23\).*from -5"),
         (_source(0).astype("float32"), ValueError, "integer token ids.*float32"),
         (_source(0)[0], ValueError, r"rank-2.*\(7,\)"),
+        ([[5, 6], [7]], ValueError, "rows of one length.*pad"),
     ],
 )
 @pytest.mark.parametrize("jit_compile", [False, True])
