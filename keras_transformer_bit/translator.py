@@ -1,5 +1,8 @@
 """Strings in, strings out: a `Transformer` between two tokenizers."""
 
+import numbers
+
+import numpy as np
 import tensorflow as tf
 
 from keras_transformer_bit.models.transformer.generation import (
@@ -186,6 +189,85 @@ class Translator:
         scores = tf.where(empty, tf.zeros_like(scores), scores)
         return translation, scores
 
+    def translate_with_attention(self, text, layer=-1):
+        """Translates one string and returns the cross-attention behind it.
+
+        The translation is decoded as `__call__` decodes it; the model is then
+        run once more on the source and its own output (teacher-forced), and
+        the cross-attention probabilities of one decoder layer are returned,
+        one row per generated token: row `i` is the attention of the step that
+        produced target token `i`.
+
+        Args:
+            text: str. The source sentence.
+            layer: int. Which decoder layer's cross-attention (Python
+                indexing). Defaults to `-1`, the last.
+
+        Returns:
+            A dict: `"translation"` (str), `"source_tokens"` and
+            `"target_tokens"` (lists of subword strings; the target ends with
+            the end token when one was produced) and `"attention"`, a float32
+            NumPy array `(num_heads, len(target_tokens), len(source_tokens))`
+            whose rows sum to 1.
+
+        Example:
+        >>> out = translator.translate_with_attention("Ich bin hier.")  # doctest: +SKIP
+        >>> out["attention"].shape  # doctest: +SKIP
+        (4, 5, 4)
+        """
+        if not isinstance(text, str):
+            raise TypeError(
+                "translate_with_attention takes one string. Received: "
+                f"{text!r} of type {type(text).__name__}"
+            )
+        num_layers = len(self.model.decoder_layers)
+        if (
+            isinstance(layer, bool)
+            or not isinstance(layer, numbers.Integral)
+            or not -num_layers <= layer < num_layers
+        ):
+            raise ValueError(
+                f"layer must be an int in [{-num_layers}, {num_layers}) for a "
+                f"model with {num_layers} decoder layers. Received: layer={layer!r}"
+            )
+        source_ids = tf.cast(
+            self.source_tokenizer.tokenize(tf.constant([text])), tf.int32
+        )
+        source_ids = source_ids[:, : self.max_source_length].to_tensor(
+            default_value=self.model.pad_token_id
+        )
+        if source_ids.shape[1] == 0:
+            raise ValueError(
+                f"text has no tokens to attend to. Received: text={text!r}"
+            )
+        generate_function = _compiled_generate_function(
+            self.model, self.sampler, self.max_length, self.jit_compile
+        )
+        token_ids, _ = generate_function(source_ids)
+        ids = token_ids.numpy()[0]
+        generated = []
+        for token in ids[1:]:
+            if token == self.model.pad_token_id:
+                break
+            generated.append(int(token))
+            if token == self.model.end_token_id:
+                break
+        decoder_inputs = ids[None, : max(len(generated), 1)]
+        _, scores = self.model.call_with_attention_scores(
+            {"encoder_inputs": source_ids, "decoder_inputs": decoder_inputs}
+        )
+        attention = np.asarray(scores["cross_attention"][layer], "float32")[0]
+        attention = attention[:, : len(generated)]
+        translation = self.target_tokenizer.detokenize(ids[None, 1:])[0]
+        return {
+            "translation": translation.numpy().decode("utf-8"),
+            "source_tokens": _token_strings(
+                self.source_tokenizer, source_ids.numpy()[0].tolist()
+            ),
+            "target_tokens": _token_strings(self.target_tokenizer, generated),
+            "attention": attention,
+        }
+
     def __call__(self, texts):
         """Translates a string or a list of strings; returns the same shape."""
         return self.translate(texts)[0]
@@ -215,3 +297,14 @@ class Translator:
         if single:
             return translations[0], scores[0]
         return translations, scores
+
+
+def _token_strings(tokenizer, token_ids):
+    """Subword strings of `token_ids` (the ids themselves when the tokenizer
+    cannot name them)."""
+    if not token_ids:
+        return []
+    if hasattr(tokenizer, "id_to_token"):
+        tokens = tokenizer.id_to_token(tf.constant(token_ids, tf.int64))
+        return [t.decode("utf-8") for t in np.asarray(tokens).tolist()]
+    return [str(t) for t in token_ids]

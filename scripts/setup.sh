@@ -29,9 +29,9 @@ fi
 stamp=.venv/.ktb-installed
 want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing keras_transformer_bit[tests,bench] into .venv"
+  echo "[setup] installing keras_transformer_bit[tests,bench,corpora,plot] into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[tests,bench,corpora]"
+  .venv/bin/python -m pip install -q -e ".[tests,bench,corpora,plot]"
   echo "$want" > "$stamp"
 else
   echo "[setup] .venv is up to date"

@@ -118,3 +118,39 @@ def test_translate_tensor_keeps_any_shape(parts):
     for empty in (tf.constant([], tf.string), tf.zeros((0, 3), tf.string)):
         translation, scores = translator.translate_tensor(empty)
         assert translation.shape == scores.shape == empty.shape
+
+
+def test_translate_with_attention_returns_the_cross_attention(parts):
+    import numpy as np
+
+    from keras_transformer_bit.translator import Translator
+
+    model, tokenizer = parts
+    source_tokenizer = target_tokenizer = tokenizer
+    translator = Translator(model, tokenizer, tokenizer, method="greedy")
+    result = translator.translate_with_attention("ich bin seit fünf tagen hier")
+    assert result["translation"] == translator("ich bin seit fünf tagen hier")
+    assert result["source_tokens"] == ["ich", "bin", "seit", "fünf", "tagen", "hier"]
+    attention = result["attention"]
+    assert attention.shape == (2, len(result["target_tokens"]), 6)
+    np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+    # Row i is the step that produced target token i: the model's own
+    # attention on [START] + the first i generated tokens.
+    ids = [target_tokenizer.token_to_id(t) for t in result["target_tokens"]]
+    _, scores = model.call_with_attention_scores(
+        {
+            "encoder_inputs": np.array(
+                [[source_tokenizer.token_to_id(t) for t in result["source_tokens"]]]
+            ),
+            "decoder_inputs": np.array([[model.start_token_id] + ids[:-1]]),
+        }
+    )
+    np.testing.assert_allclose(
+        attention, np.asarray(scores["cross_attention"][-1])[0], atol=1e-5
+    )
+    with pytest.raises(ValueError, match="layer=5"):
+        translator.translate_with_attention("ich bin hier", layer=5)
+    with pytest.raises(TypeError, match="one string"):
+        translator.translate_with_attention(["ich"])
+    with pytest.raises(ValueError, match="no tokens"):
+        translator.translate_with_attention("")

@@ -7,7 +7,8 @@ floats and values below 1, and names the argument in its error.
 unseeded Keras 3 initializer returns the same values on every call, so a
 shared instance would make copied weights). `write_text_atomically` writes
 a file through a temporary file, fsync and a rename, so a kill never leaves
-half a file.
+half a file. `plot_attention` draws attention probabilities as one heatmap
+per head (needs the `plot` extra, matplotlib).
 
 Example:
 >>> from keras_transformer_bit.utils import check_positive_int
@@ -17,6 +18,12 @@ Example:
 
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
 from keras_transformer_bit.utils.clone_initializer import clone_initializer
+from keras_transformer_bit.utils.plot_attention import plot_attention
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
-__all__ = ["check_positive_int", "clone_initializer", "write_text_atomically"]
+__all__ = [
+    "check_positive_int",
+    "clone_initializer",
+    "plot_attention",
+    "write_text_atomically",
+]
