@@ -271,3 +271,24 @@ def test_training_caches_the_encoded_files_up_to_a_bound(tmp_path):
     with pytest.raises(tf.errors.NotFoundError):
         for _ in range(7):
             next(streamed)
+
+
+def test_training_on_an_encoded_stream_sees_every_example_each_epoch():
+    # A LabeledImages over a stream (as load_tfds_images returns): cached as
+    # encoded bytes, shuffled through a buffer of the whole (small) dataset.
+    pixels = (
+        np.arange(6, dtype="uint8")[:, None, None, None]
+        * 40
+        * np.ones((1, 4, 4, 1), "uint8")
+    )
+    stream = tf.data.Dataset.from_tensor_slices(pixels).map(tf.io.encode_png)
+    data = LabeledImages(stream, np.arange(6) % 3, image_size=(4, 4))
+    dataset = image_classification_pipeline(
+        data, 3, training=True, batch_size=3, crop_size=4, seed=0
+    )
+    seen = [
+        np.round(images.numpy()[:, 0, 0, 0] / 40).astype(int)
+        for images, _ in dataset.take(4)
+    ]
+    for epoch in (np.concatenate(seen[:2]), np.concatenate(seen[2:])):
+        assert sorted(epoch) == list(range(6))
