@@ -236,10 +236,18 @@ def load_run(model_dir, checkpoint="auto"):
     return config, source_tokenizer, target_tokenizer, model
 
 
-def make_datasets(corpus, config, source_tokenizer, target_tokenizer):
-    """Length-bucketed training and validation datasets of the recipe."""
+def make_datasets(corpus, config, source_tokenizer, target_tokenizer, num_replicas=1):
+    """Length-bucketed training and validation datasets of the recipe.
+
+    With `num_replicas` (the strategy's replicas in sync), every batch splits
+    evenly over the replicas.
+    """
     return _recipe(config).datasets(
-        corpus, source_tokenizer, target_tokenizer, seed=config["seed"]
+        corpus,
+        source_tokenizer,
+        target_tokenizer,
+        seed=config["seed"],
+        num_replicas=num_replicas,
     )
 
 
@@ -539,7 +547,11 @@ def train(args):
             f"{time.perf_counter() - started:.0f} s."
         )
     train_data, validation_data = make_datasets(
-        corpus, config, source_tokenizer, target_tokenizer
+        corpus,
+        config,
+        source_tokenizer,
+        target_tokenizer,
+        num_replicas=strategy.num_replicas_in_sync,
     )
 
     created_dir = not os.path.exists(model_dir)

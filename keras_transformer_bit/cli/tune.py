@@ -193,6 +193,7 @@ def transformer_command(args):
     validation_pairs = corpus.validation[: args.validation_size or None]
     texts = [s for s, _ in train_pairs] + [t for _, t in train_pairs]
     tokenizer = SubwordTokenizer.build(texts, vocabulary_size=args.vocabulary_size)
+    strategy = get_strategy(args.strategy)
 
     def dataset(pairs, shuffle):
         return make_translation_dataset(
@@ -203,13 +204,15 @@ def transformer_command(args):
             tokens_per_batch=args.tokens_per_batch,
             shuffle=shuffle,
             seed=args.seed,
+            # Every batch splits evenly over the replicas of a mirrored trial.
+            num_replicas=strategy.num_replicas_in_sync,
         )
 
     hypermodel = TransformerHyperModel(
         tokenizer.vocabulary_size,
         search_space=parse_search_space(args.search_space),
         max_sequence_length=max(args.max_length, 64),
-        strategy=get_strategy(args.strategy),
+        strategy=strategy,
     )
     objective = keras_tuner.Objective("val_masked_token_accuracy", "max")
     _search(

@@ -97,8 +97,19 @@ class TranslationRecipe:
         )
         return model
 
-    def datasets(self, corpus, source_tokenizer, target_tokenizer, seed=1234):
+    def datasets(
+        self, corpus, source_tokenizer, target_tokenizer, seed=1234, num_replicas=1
+    ):
         """Length-bucketed training and validation datasets for `corpus`.
+
+        Args:
+            corpus: a `ParallelCorpus` (`train` and `validation` lists of pairs).
+            source_tokenizer: the source `SubwordTokenizer`.
+            target_tokenizer: the target `SubwordTokenizer`.
+            seed: int. Shuffle seed of the training pairs. Defaults to `1234`.
+            num_replicas: int. `strategy.num_replicas_in_sync`: every batch
+                splits evenly over the replicas (`make_translation_dataset`).
+                Defaults to `1`.
 
         Returns:
             `(train, validation)`; `validation` is `None` when the corpus has no
@@ -117,6 +128,7 @@ class TranslationRecipe:
             target_tokenizer=target_tokenizer,
             max_length=self.max_length,
             tokens_per_batch=self.tokens_per_batch,
+            num_replicas=num_replicas,
         )
         train = make_translation_dataset(corpus.train, seed=seed, **common)
         validation = None
