@@ -93,3 +93,69 @@ def test_export_bad_input(tmp_path):
     with pytest.raises(ValueError, match="Keras model"):
         export_image_classifier(object(), str(tmp_path / "x"))
     assert os.listdir(tmp_path) == []
+
+
+def _png(shape, seed=0):
+    pixels = np.random.default_rng(seed).integers(0, 255, shape, "uint8")
+    return bytes(tf.io.encode_png(pixels).numpy())
+
+
+@pytest.mark.large
+def test_export_serves_at_the_fine_tuned_resolution(tmp_path):
+    import dataclasses
+
+    from keras_transformer_bit.data import LabeledImages
+    from keras_transformer_bit.recipes import bit_fine_tune, bit_hyperrule
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    data = LabeledImages(
+        rng.integers(0, 255, (8, 40, 40, 3), "uint8"), np.arange(8) % 2, ["a", "b"]
+    )
+    rule = dataclasses.replace(
+        bit_hyperrule(len(data), data.image_size).with_crop_size(32),
+        supports=(1, 2, 3),
+        batch_size=8,
+    )
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    bit_fine_tune(classifier, data, rule, seed=0, verbose=0, jit_compile=False)
+    assert classifier.image_size == (32, 32)
+    assert classifier.class_names == ["a", "b"]
+
+    path = export_image_classifier(classifier, str(tmp_path / "served"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    image = _png((50, 41, 3))
+    outputs = served(images=tf.constant([image]))
+    resized = tf.image.resize(decode_image(image), [32, 32])[tf.newaxis]
+    expected = classifier(resized, training=False).numpy()
+    assert np.abs(expected).max() > 1e-3  # trained, not the zero head
+    np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-4)
+    # The class names travelled with the model.
+    assert (
+        outputs["top_class_name"].numpy()[0].decode()
+        == ["a", "b"][int(expected.argmax())]
+    )
+
+
+@pytest.mark.large
+def test_features_signature_and_bad_images(tmp_path):
+    keras.utils.set_random_seed(0)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=3, image_size=24)
+    path = export_image_classifier(classifier, str(tmp_path / "served"))
+    loaded = tf.saved_model.load(path)
+    images = [_png((30, 20, 3)), _png((24, 24, 4), seed=1)]
+    features = loaded.signatures["features"](images=tf.constant(images))
+    pixels = tf.stack([tf.image.resize(decode_image(e), [24, 24]) for e in images])
+    expected = classifier.feature_extractor()(pixels).numpy()
+    assert features["features"].shape == (2, classifier.backbone.num_features)
+    np.testing.assert_allclose(features["features"].numpy(), expected, atol=1e-4)
+
+    serve = loaded.signatures["serving_default"]
+    for bad, why in [
+        (b"", "empty"),
+        (b"/home/me/cat.jpg", "not a JPEG, PNG, GIF or BMP"),
+    ]:
+        with pytest.raises(tf.errors.InvalidArgumentError) as error:
+            serve(images=tf.constant([images[0], bad]))
+        message = str(error.value)
+        assert "images[1]" in message and why in message
