@@ -182,3 +182,45 @@ def test_resolve_weights(checkpoint_path):
         resolve_weights("bit_m_r50x1", "imagenet")
     with pytest.raises(ValueError, match="bit_tiny"):
         resolve_weights("bit_tiny", "imagenet21k")
+
+
+def test_checkpoint_module_imports_no_model_class():
+    # One-way structure: models load checkpoints, the checkpoint code maps the
+    # keys of whatever backbone it is given.
+    import ast
+    import inspect
+
+    from keras_transformer_bit.models.bit import bit_checkpoint
+
+    tree = ast.parse(inspect.getsource(bit_checkpoint))
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    model_modules = {
+        "keras_transformer_bit.models.bit.bit_backbone",
+        "keras_transformer_bit.models.bit.bit_classifier",
+    }
+    assert not imported & model_modules
+    assert "isinstance(model" not in inspect.getsource(bit_checkpoint)
+
+
+def test_from_preset_looks_the_name_up_once(checkpoint_path, monkeypatch):
+    from keras_transformer_bit.models.bit import bit_presets
+
+    calls = []
+    lookup = bit_presets.get_preset
+    monkeypatch.setattr(
+        bit_presets, "get_preset", lambda name: calls.append(name) or lookup(name)
+    )
+    BiTClassifier.from_preset("bit_tiny", weights=checkpoint_path, **SMALL)
+    assert calls == ["bit_tiny"]
+    calls.clear()
+    BiTBackbone.from_preset("bit_tiny", weights=checkpoint_path, **SMALL)
+    assert calls == ["bit_tiny"]
