@@ -188,9 +188,9 @@ class BiTBottleneckUnit(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int("filters", filters)
-        check_positive_int("strides", strides)
-        check_positive_int("norm_groups", norm_groups)
+        filters = check_positive_int("filters", filters)
+        strides = check_positive_int("strides", strides)
+        norm_groups = check_positive_int("norm_groups", norm_groups)
         if not isinstance(use_projection, bool):
             raise ValueError(
                 "use_projection must be a bool. "

@@ -73,9 +73,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int("vocabulary_size", vocabulary_size)
-        check_positive_int("sequence_length", sequence_length)
-        check_positive_int("embedding_dim", embedding_dim)
+        vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        sequence_length = check_positive_int("sequence_length", sequence_length)
+        embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(
                 f"position_encoding must be one of {POSITION_ENCODINGS}. "

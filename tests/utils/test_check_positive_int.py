@@ -53,3 +53,27 @@ def test_every_positive_int_argument_takes_numpy_ints_and_names_itself(name):
         call(0)
     assert f"{argument} must be a positive int" in str(error.value)
     assert f"Received: {argument}=0" in str(error.value)
+
+
+def test_numpy_sizes_build_working_layers():
+    # The checked value is the one used: Keras' own layers refuse NumPy ints.
+    import keras
+
+    from keras_transformer_bit.layers import (
+        BiTBottleneckUnit,
+        TokenAndPositionEmbedding,
+    )
+    from keras_transformer_bit.models import BiTBackbone
+
+    embedding = TokenAndPositionEmbedding(np.int64(10), np.int64(8), np.int64(4))
+    assert embedding(np.zeros((1, 5), "int32")).shape == (1, 5, 4)
+    assert type(embedding.get_config()["vocabulary_size"]) is int
+    unit = BiTBottleneckUnit(np.int64(4), strides=np.int64(1), norm_groups=np.int64(4))
+    assert unit(keras.ops.zeros((1, 8, 8, 16))).shape == (1, 8, 8, 16)
+    backbone = BiTBackbone(
+        block_depths=[1],
+        width_factor=np.int64(1),
+        base_width=np.int64(8),
+        norm_groups=np.int64(4),
+    )
+    assert type(backbone.get_config()["base_width"]) is int

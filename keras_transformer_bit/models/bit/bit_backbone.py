@@ -157,12 +157,14 @@ class BiTBackbone(keras.Model):
     ):
         check_known_arguments("BiTBackbone", kwargs, BACKBONE_ARGUMENTS)
         depths = resolve_block_depths(depth, block_depths)
-        for name, value in (
-            ("width_factor", width_factor),
-            ("base_width", base_width),
-            ("norm_groups", norm_groups),
-        ):
+        width_factor, base_width, norm_groups = (
             check_positive_int(name, value)
+            for name, value in (
+                ("width_factor", width_factor),
+                ("base_width", base_width),
+                ("norm_groups", norm_groups),
+            )
+        )
         conv_layer_type(conv_layer)
         takes_groups = (
             "groups" in inspect.signature(norm_layer_type(norm_layer)).parameters
