@@ -44,7 +44,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         staging = self.model_path + ".tmp.keras"
         self.model.save(staging)
         os.replace(staging, self.model_path)
-        record = {"epoch": epoch + 1, "val_bleu": round(self.best, 4)}
+        record = {"epoch": epoch + 1, "val_bleu": self.best}
         write_text_atomically(self.record_path, json.dumps(record) + "\n")
         print(f"Epoch {epoch + 1}: val_bleu {self.best:.2f} is the best so far; "
               f"saved {self.model_path}")  # fmt: skip
