@@ -24,7 +24,9 @@ def global_batch_size(per_replica_batch_size, strategy):
     >>> global_batch_size(32, tf.distribute.get_strategy())
     32
     """
-    check_positive_int("per_replica_batch_size", per_replica_batch_size)
+    per_replica_batch_size = check_positive_int(
+        "per_replica_batch_size", per_replica_batch_size
+    )
     return per_replica_batch_size * strategy.num_replicas_in_sync
 
 
@@ -38,7 +40,7 @@ def per_replica_batch_size(global_batch_size, strategy):
     >>> per_replica_batch_size(64, tf.distribute.get_strategy())
     64
     """
-    check_positive_int("global_batch_size", global_batch_size)
+    global_batch_size = check_positive_int("global_batch_size", global_batch_size)
     replicas = strategy.num_replicas_in_sync
     if global_batch_size % replicas:
         raise ValueError(
@@ -68,8 +70,8 @@ def scale_learning_rate(
         raise ValueError(
             f"rule must be one of {SCALING_RULES}. Received: rule={rule!r}"
         )
-    check_positive_int("global_batch_size", global_batch_size)
-    check_positive_int("base_batch_size", base_batch_size)
+    global_batch_size = check_positive_int("global_batch_size", global_batch_size)
+    base_batch_size = check_positive_int("base_batch_size", base_batch_size)
     ratio = global_batch_size / base_batch_size
     if rule == "linear":
         return learning_rate * ratio

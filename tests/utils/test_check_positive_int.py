@@ -22,12 +22,19 @@ def test_everything_else_is_named_in_the_error(bad):
 
 def _positive_int_arguments():
     """(argument name, a call taking that argument) for every public check."""
+    import tensorflow as tf
+
     from keras_transformer_bit.data.few_shot import few_shot_indices
     from keras_transformer_bit.distribute import AtomicBackupAndRestore
+    from keras_transformer_bit.distribute.batch_scaling import (
+        global_batch_size,
+        per_replica_batch_size,
+    )
     from keras_transformer_bit.models import BiTBackbone, BiTClassifier
     from keras_transformer_bit.samplers import BeamSampler, TopKSampler, get_sampler
 
     small = {"base_width": 8, "norm_groups": 4}
+    strategy = tf.distribute.get_strategy()
     return {
         "beam_size": lambda v: BeamSampler(beam_size=v),
         "num_return_sequences": lambda v: BeamSampler(num_return_sequences=v),
@@ -41,7 +48,13 @@ def _positive_int_arguments():
             [0, 1, 0], shots=1, num_classes=v
         ),
         "save_freq": lambda v: AtomicBackupAndRestore("backup", save_freq=v),
+        "per_replica_batch_size": lambda v: _plain_int(global_batch_size(v, strategy)),
+        "global_batch_size": lambda v: _plain_int(per_replica_batch_size(v, strategy)),
     }
+
+
+def _plain_int(value):
+    assert type(value) is int, type(value)
 
 
 @pytest.mark.parametrize("name", sorted(_positive_int_arguments()))
