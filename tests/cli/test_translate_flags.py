@@ -117,3 +117,18 @@ def test_a_new_run_takes_the_recipe_for_flags_left_out():
     assert config["max_length"] == recipe.max_length
     assert config["tokens_per_batch"] == recipe.tokens_per_batch
     assert config["vocabulary_size"] == recipe.vocabulary_size
+
+
+def test_validation_size_reaches_the_corpus_split(tmp_path):
+    corpus_path = tmp_path / "pairs.tsv"
+    corpus_path.write_text(
+        "".join(f"Satz {n}.\tSentence {n}.\n" for n in range(60)), encoding="utf-8"
+    )
+    args = _parse(
+        "train", "--model-dir", str(tmp_path / "run"), "--data", str(corpus_path),
+        "--test-size", "6", "--validation-size", "9",
+    )  # fmt: skip
+    config = {**translate.default_config(), **translate._chosen_config(args)}
+    corpus = translate._load_corpus(config)
+    assert (len(corpus.test), len(corpus.validation)) == (6, 9)
+    assert len(corpus.train) == 60 - 6 - 9
