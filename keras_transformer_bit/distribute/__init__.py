@@ -65,6 +65,10 @@ from keras_transformer_bit.distribute.mixed_precision import (  # noqa: F401
     resolve_jit_compile,
     set_mixed_precision,
 )
+from keras_transformer_bit.distribute.model_signature import (  # noqa: F401
+    check_same_model,
+    model_signature,
+)
 from keras_transformer_bit.distribute.save_model_on_chief import (  # noqa: F401
     save_model_on_chief,
 )

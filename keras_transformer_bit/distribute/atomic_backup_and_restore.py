@@ -7,6 +7,10 @@ import shutil
 
 import keras
 
+from keras_transformer_bit.distribute.model_signature import (
+    check_same_model,
+    model_signature,
+)
 from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 
 METADATA_FILENAME = "training_metadata.json"
@@ -92,7 +96,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         Returns:
             A dict with `epoch` (epochs finished), `batch` (the last step
             backed up within the next epoch, 0 after an epoch-end backup),
-            `save_index` and `weights` (the weights file's name).
+            `save_index`, `weights` (the weights file's name) and `model`
+            (its `model_signature`; a different model is refused on restore).
         """
         if not os.path.exists(self._metadata_path):
             return None
@@ -131,6 +136,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 f"{metadata['weights']}, which is not in {self.backup_dir}. "
                 f"Delete {self.backup_dir} to train from the start."
             )
+        # Before any weight is touched: a backup of another model would fail
+        # with a raw shape error, or resume the wrong run if the shapes match.
+        check_same_model(metadata.get("model"), self.model, self.backup_dir)
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
@@ -173,6 +181,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             "batch": batch,
             "save_index": self._save_index,
             "weights": weights_name,
+            "model": model_signature(self.model),
         }
         write_text_atomically(self._metadata_path, json.dumps(metadata))  # commit
         _fsync_dir(self.backup_dir)

@@ -7,6 +7,7 @@ tests compare the three.
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -28,11 +29,17 @@ from keras_transformer_bit.distribute.get_strategy import (
     is_multi_worker,
 )
 from keras_transformer_bit.distribute.mixed_precision import resolve_jit_compile
+from keras_transformer_bit.distribute.model_signature import (
+    check_same_model,
+    model_signature,
+)
 from keras_transformer_bit.distribute.save_model_on_chief import save_model_on_chief
 from keras_transformer_bit.distribute.tf_config import read_tf_config, unreachable_tasks
 from keras_transformer_bit.utils import check_positive_int
 
 CHECKPOINT_DIRNAME = "checkpoints"
+# The model_signature of the model the checkpoints belong to.
+SIGNATURE_FILENAME = "model_signature.json"
 LOGS_DIRNAME = "logs"
 
 # Errors TensorFlow raises when a peer dies or the network breaks mid-collective.
@@ -444,6 +451,13 @@ class CustomTrainingLoop:
         chief_dir = os.path.join(self.model_dir, CHECKPOINT_DIRNAME)
         latest = tf.train.latest_checkpoint(chief_dir)
         if latest:
+            # Before any weight is touched: checkpoints of another model would
+            # fail with a raw shape error, or resume the wrong run.
+            signature_path = os.path.join(chief_dir, SIGNATURE_FILENAME)
+            if tf.io.gfile.exists(signature_path):
+                with tf.io.gfile.GFile(signature_path, "r") as file:
+                    saved = json.loads(file.read())
+                check_same_model(saved, self.model, chief_dir)
             self._checkpoint.restore(latest).expect_partial()
         epoch = int(self.epoch.numpy())
         if is_multi_worker(self.strategy):
@@ -493,6 +507,13 @@ class CustomTrainingLoop:
                 max_to_keep=self.max_checkpoints,
             )
         path = self._manager.save()
+        if self.is_chief:
+            signature_path = os.path.join(self._checkpoint_dir(), SIGNATURE_FILENAME)
+            if not tf.io.gfile.exists(signature_path):
+                # Whole or absent after a kill: written aside, then renamed.
+                with tf.io.gfile.GFile(signature_path + ".tmp", "w") as file:
+                    file.write(json.dumps(model_signature(self.model)))
+                tf.io.gfile.rename(signature_path + ".tmp", signature_path, True)
         if not self.is_chief:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
             self._scratch_dir = None
