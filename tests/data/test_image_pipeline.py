@@ -292,3 +292,23 @@ def test_training_on_an_encoded_stream_sees_every_example_each_epoch():
     ]
     for epoch in (np.concatenate(seen[:2]), np.concatenate(seen[2:])):
         assert sorted(epoch) == list(range(6))
+
+
+@pytest.mark.parametrize("max_cache_bytes", [2**20, 0])  # cached, read on draw
+def test_class_sorted_files_are_shuffled_whole(tmp_path, max_cache_bytes):
+    # shuffle_buffer_size bounds streams only: a file list is shuffled whole,
+    # whether its encoded bytes are cached or read when drawn.
+    paths = _png_folder(tmp_path, 40)
+    data = LabeledImages(paths, np.repeat(np.arange(4), 10))  # sorted by class
+    dataset = image_classification_pipeline(
+        data,
+        4,
+        training=True,
+        batch_size=20,
+        crop_size=4,
+        seed=0,
+        shuffle_buffer_size=2,
+        max_cache_bytes=max_cache_bytes,
+    )
+    for _, labels in dataset.take(4):
+        assert len(np.unique(np.argmax(labels.numpy(), -1))) == 4
