@@ -939,7 +939,8 @@ def add_parser(subparsers):
         "--tokens-per-batch",
         type=int,
         default=None,
-        help=f"batch token budget {RECIPE}",
+        help="token budget of one global batch, which mirrored and multi_worker "
+        f"split over their replicas (docs/scaling.md) {RECIPE}",
     )
     train_parser.add_argument("--warmup-steps", type=int, default=None, help=RECIPE)
     train_parser.add_argument(

@@ -91,7 +91,13 @@ def add_parser(subparsers):
     transformer.add_argument("--validation-size", type=int, default=500)
     transformer.add_argument("--vocabulary-size", type=int, default=2000)
     transformer.add_argument("--max-length", type=int, default=32)
-    transformer.add_argument("--tokens-per-batch", type=int, default=2048)
+    transformer.add_argument(
+        "--tokens-per-batch",
+        type=int,
+        default=2048,
+        help="token budget of one global batch, which --strategy mirrored splits "
+        "over its replicas (docs/scaling.md)",
+    )
     transformer.set_defaults(handler=transformer_command)
 
     bit = families.add_parser("bit", help="tune BiT fine-tuning around the HyperRule")
