@@ -6,6 +6,7 @@ import os
 
 import keras
 
+from keras_transformer_bit.utils.gfile import gfile
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
 
@@ -32,8 +33,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.model_path = os.path.join(model_dir, model_file)
         self.record_path = os.path.join(model_dir, record_file)
         self.best = -math.inf
-        if os.path.exists(self.record_path):
-            with open(self.record_path, encoding="utf-8") as file:
+        if gfile.exists(self.record_path):
+            with gfile.GFile(self.record_path, "r") as file:
                 self.best = float(json.load(file)["val_bleu"])
 
     def on_epoch_end(self, epoch, logs=None):
@@ -43,7 +44,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.best = float(value)
         staging = self.model_path + ".tmp.keras"
         self.model.save(staging)
-        os.replace(staging, self.model_path)
+        gfile.rename(staging, self.model_path, overwrite=True)
         record = {"epoch": epoch + 1, "val_bleu": self.best}
         write_text_atomically(self.record_path, json.dumps(record) + "\n")
         print(f"Epoch {epoch + 1}: val_bleu {self.best:.2f} is the best so far; "

@@ -175,12 +175,14 @@ def _setup(args):
 
 
 def _read_config(model_dir):
+    from keras_transformer_bit.utils.gfile import gfile
+
     path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.exists(path):
+    if not gfile.exists(path):
         raise FileNotFoundError(
             f"{path} not found: --model-dir must hold a run of `ktb bit train`."
         )
-    with open(path) as file:
+    with gfile.GFile(path, "r") as file:
         return json.load(file)
 
 
@@ -242,6 +244,8 @@ def train_command(args):
     import keras
 
     from keras_transformer_bit import distribute, models, recipes
+    from keras_transformer_bit.utils import write_text_atomically
+    from keras_transformer_bit.utils.gfile import gfile
 
     _check_train_flags(args)
     if not args.worker_timeout > 0:
@@ -275,7 +279,7 @@ def train_command(args):
         classifier = models.BiTClassifier.from_preset(
             args.preset, num_classes=train.num_classes, weights=args.weights, **kwargs
         )
-    os.makedirs(args.model_dir, exist_ok=True)
+    gfile.makedirs(args.model_dir)  # local, gs://, s3://, hdfs://, ram://
     recipes.bit_fine_tune(
         classifier,
         train,
@@ -303,15 +307,17 @@ def train_command(args):
         "class_names": train.class_names,
         "rule": dataclasses.asdict(rule),
     }
-    with open(os.path.join(args.model_dir, CONFIG_FILE), "w") as file:
-        json.dump(config, file, indent=2, default=list)
+    write_text_atomically(
+        os.path.join(args.model_dir, CONFIG_FILE),
+        json.dumps(config, indent=2, default=list),
+    )
     print(f"Saved {model_path}")
     return 0
 
 
 def evaluate_command(args):
     from keras_transformer_bit import recipes
-    from keras_transformer_bit.utils import check_positive_int
+    from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 
     if args.batch_size is not None:
         check_positive_int("--batch-size", args.batch_size)
@@ -327,8 +333,9 @@ def evaluate_command(args):
         batch_size=256 if args.batch_size is None else args.batch_size,
     )
     print(json.dumps(result))
-    with open(os.path.join(args.model_dir, f"{args.split}_metrics.json"), "w") as file:
-        json.dump(result, file)
+    write_text_atomically(
+        os.path.join(args.model_dir, f"{args.split}_metrics.json"), json.dumps(result)
+    )
     return 0
 
 

@@ -48,7 +48,6 @@ Examples:
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -78,9 +77,11 @@ def _write_json_atomically(path, content):
 
 
 def _read_json(path, default=None):
-    if not os.path.exists(path):
+    from keras_transformer_bit.utils.gfile import gfile
+
+    if not gfile.exists(path):
         return default
-    with open(path, encoding="utf-8") as file:
+    with gfile.GFile(path, "r") as file:
         return json.load(file)
 
 
@@ -197,14 +198,16 @@ def checkpoint_path(model_dir, checkpoint="auto"):
             f"--checkpoint must be one of {CHECKPOINT_CHOICES}. "
             f"Received: --checkpoint {checkpoint!r}"
         )
+    from keras_transformer_bit.utils.gfile import gfile
+
     best = os.path.join(model_dir, BEST_MODEL_FILE)
-    if checkpoint == "best" and not os.path.exists(best):
+    if checkpoint == "best" and not gfile.exists(best):
         raise FileNotFoundError(
             f"{model_dir} has no {BEST_MODEL_FILE}: it is written when validation "
             "BLEU improves (train with --bleu-every > 0 and a validation split). "
             "Use --checkpoint last."
         )
-    if checkpoint == "best" or (checkpoint == "auto" and os.path.exists(best)):
+    if checkpoint == "best" or (checkpoint == "auto" and gfile.exists(best)):
         return best
     return os.path.join(model_dir, MODEL_FILE)
 
@@ -215,9 +218,10 @@ def load_run(model_dir, checkpoint="auto"):
     `checkpoint` chooses the weights: see `checkpoint_path`.
     """
     from keras_transformer_bit.data import SubwordTokenizer
+    from keras_transformer_bit.utils.gfile import gfile
 
     config = _read_json(os.path.join(model_dir, CONFIG_FILE))
-    if config is None or not os.path.exists(os.path.join(model_dir, MODEL_FILE)):
+    if config is None or not gfile.exists(os.path.join(model_dir, MODEL_FILE)):
         raise FileNotFoundError(
             f"No trained model in {model_dir}: expected {CONFIG_FILE} and "
             f"{MODEL_FILE}. Train one with: ktb translate train --model-dir {model_dir}"
@@ -475,11 +479,13 @@ def train(args):
     _positive_number("--budget-minutes", args.budget_minutes)
     _positive_number("--worker-timeout", getattr(args, "worker_timeout", None))
     check_positive_int("--epochs", args.epochs)
+    from keras_transformer_bit.utils.gfile import gfile, list_names, remove_tree
+
     model_dir = args.model_dir
     config_path = os.path.join(model_dir, CONFIG_FILE)
     # With several workers, each decides this before the cluster forms (in
     # get_strategy), so none sees files the chief is about to write.
-    resuming = os.path.exists(config_path)
+    resuming = gfile.exists(config_path)
     chosen = _chosen_config(args)
     if resuming:
         config = _read_json(config_path)
@@ -491,7 +497,7 @@ def train(args):
                 "flags (the run keeps its own), or train in a new --model-dir."
             )
     else:
-        if os.path.isdir(model_dir) and os.listdir(model_dir):
+        if gfile.isdir(model_dir) and gfile.listdir(model_dir):
             raise ValueError(
                 f"--model-dir {model_dir} exists, is not empty and holds no "
                 f"{CONFIG_FILE}; choose a new directory."
@@ -554,12 +560,12 @@ def train(args):
         num_replicas=strategy.num_replicas_in_sync,
     )
 
-    created_dir = not os.path.exists(model_dir)
+    created_dir = not gfile.exists(model_dir)
     model_path = os.path.join(model_dir, MODEL_FILE)
     history_path = os.path.join(model_dir, HISTORY_FILE)
     try:
         with strategy.scope():
-            if os.path.exists(model_path):
+            if gfile.exists(model_path):
                 model = _load_keras_model(model_path)
                 check_vocabularies(
                     model, source_tokenizer, target_tokenizer, f"in {model_dir} "
@@ -567,7 +573,7 @@ def train(args):
             else:
                 model = build_model(config, source_tokenizer, target_tokenizer)
                 compile_model(model, config)
-        os.makedirs(model_dir, exist_ok=True)
+        gfile.makedirs(model_dir)
         if not resuming and chief:
             source_tokenizer.save(source_dir)
             if not config["shared_vocabulary"]:
@@ -628,25 +634,25 @@ def train(args):
             history[-1]["run_minutes"] = round(minutes, 2)
         distribute.save_model_on_chief(model, model_path + ".tmp.keras", strategy)
         if chief:
-            os.replace(model_path + ".tmp.keras", model_path)
+            gfile.rename(model_path + ".tmp.keras", model_path, overwrite=True)
             _write_json_atomically(history_path, history)
             # model.keras now holds the run: the crash-recovery state of both
             # paths (the loop's checkpoints, fit's backup) is obsolete.
             for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
-                shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+                remove_tree(os.path.join(model_dir, name))
     except BaseException:
         # A fresh run that saved no model leaves nothing behind (the directory
         # was empty or absent before, so everything in it is ours).
-        if chief and not resuming and not os.path.exists(model_path):
+        if chief and not resuming and not gfile.exists(model_path):
             if created_dir:
-                shutil.rmtree(model_dir, ignore_errors=True)
-            elif os.path.isdir(model_dir):
-                for entry in os.listdir(model_dir):
+                remove_tree(model_dir)
+            elif gfile.isdir(model_dir):
+                for entry in list_names(model_dir):
                     path = os.path.join(model_dir, entry)
-                    if os.path.isdir(path):
-                        shutil.rmtree(path, ignore_errors=True)
+                    if gfile.isdir(path):
+                        remove_tree(path)
                     else:
-                        os.remove(path)
+                        gfile.remove(path)
         raise
     last = history[-1] if history else {}
     if chief:
@@ -805,10 +811,12 @@ def default_export_path(model_dir):
     >>> default_export_path("runs/de_en")  # with no export there yet
     'runs/de_en/export/1'
     """
+    from keras_transformer_bit.utils.gfile import gfile, list_names
+
     base = os.path.join(model_dir, EXPORT_DIRNAME)
     versions = [
         int(name)
-        for name in (os.listdir(base) if os.path.isdir(base) else [])
+        for name in (list_names(base) if gfile.isdir(base) else [])
         if name.isdigit()
     ]
     return os.path.join(base, str(max(versions, default=0) + 1))
@@ -824,8 +832,10 @@ def export(args):
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
     )
+    from keras_transformer_bit.utils.gfile import gfile
+
     output = args.output or default_export_path(args.model_dir)
-    if os.path.exists(output):
+    if gfile.exists(output):
         raise ValueError(f"--output {output} already exists; choose a new path.")
     export_translator(translator, output)
     print(f"Exported {output} (serving_default: text -> translation)")

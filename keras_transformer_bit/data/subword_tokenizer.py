@@ -11,6 +11,7 @@ from tensorflow_text.tools.wordpiece_vocab import (
 )
 
 from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils.gfile import gfile
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
@@ -246,7 +247,7 @@ class SubwordTokenizer(tf.Module):
 
     def save(self, directory):
         """Writes `vocabulary.txt` and `tokenizer.json` into `directory`."""
-        os.makedirs(directory, exist_ok=True)
+        gfile.makedirs(directory)  # gs://, ram://, ... too
         vocabulary_path = os.path.join(directory, VOCABULARY_FILE)
         config_path = os.path.join(directory, CONFIG_FILE)
         for path, content in (
@@ -260,17 +261,17 @@ class SubwordTokenizer(tf.Module):
         """Reads a tokenizer written by `save`."""
         vocabulary_path = os.path.join(directory, VOCABULARY_FILE)
         config_path = os.path.join(directory, CONFIG_FILE)
-        if not os.path.exists(vocabulary_path):
+        if not gfile.exists(vocabulary_path):
             raise FileNotFoundError(
                 f"No tokenizer vocabulary found. Expected the file {vocabulary_path}"
             )
-        with open(vocabulary_path, encoding="utf-8") as file:
+        with gfile.GFile(vocabulary_path, "r") as file:
             vocabulary = file.read().split("\n")
         if vocabulary and vocabulary[-1] == "":
             vocabulary.pop()
         config = {}
-        if os.path.exists(config_path):
-            with open(config_path, encoding="utf-8") as file:
+        if gfile.exists(config_path):
+            with gfile.GFile(config_path, "r") as file:
                 config = json.load(file)
         expected_size = config.pop("vocabulary_size", len(vocabulary))
         if expected_size != len(vocabulary):

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 
 import keras
 
@@ -12,6 +11,7 @@ from keras_transformer_bit.distribute.model_signature import (
     model_signature,
 )
 from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils.gfile import gfile, is_remote, list_names, remove_tree
 
 METADATA_FILENAME = "training_metadata.json"
 _WEIGHTS_PATTERN = re.compile(r"^backup-(\d+)\.weights\.h5$")
@@ -19,11 +19,15 @@ _KERAS_WEIGHTS_FILENAME = "latest.weights.h5"  # keras.callbacks.BackupAndRestor
 
 
 def _fsync_file(path):
+    if is_remote(path):  # object stores and HDFS persist on close
+        return
     with open(path, "rb") as f:
         os.fsync(f.fileno())
 
 
 def _fsync_dir(path):
+    if is_remote(path):
+        return
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # directories cannot be opened on some platforms
@@ -99,9 +103,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             `save_index`, `weights` (the weights file's name) and `model`
             (its `model_signature`; a different model is refused on restore).
         """
-        if not os.path.exists(self._metadata_path):
+        if not gfile.exists(self._metadata_path):
             return None
-        with open(self._metadata_path) as f:
+        with gfile.GFile(self._metadata_path, "r") as f:
             text = f.read()
         try:
             metadata = json.loads(text)
@@ -130,7 +134,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 f"call it on a batch first. Received an unbuilt {self.model}."
             )
         weights_path = os.path.join(self.backup_dir, metadata["weights"])
-        if not os.path.exists(weights_path):
+        if not gfile.exists(weights_path):
             raise FileNotFoundError(
                 f"The backup metadata {self._metadata_path} names "
                 f"{metadata['weights']}, which is not in {self.backup_dir}. "
@@ -164,11 +168,11 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.model._initial_epoch = None  # a later fit starts where it is told
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
-            shutil.rmtree(self.backup_dir)
+        if self.delete_checkpoint:
+            remove_tree(self.backup_dir)
 
     def _save(self, epoch, batch):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        gfile.makedirs(self.backup_dir)  # local, gs://, s3://, hdfs://, ram://
         self._save_index += 1
         weights_name = f"backup-{self._save_index}.weights.h5"
         weights_path = os.path.join(self.backup_dir, weights_name)
@@ -185,9 +189,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         }
         write_text_atomically(self._metadata_path, json.dumps(metadata))  # commit
         _fsync_dir(self.backup_dir)
-        for name in os.listdir(self.backup_dir):
+        for name in list_names(self.backup_dir):
             stale = name == _KERAS_WEIGHTS_FILENAME or (
                 _WEIGHTS_PATTERN.match(name) and name != weights_name
             )
             if stale or name.startswith(f"{METADATA_FILENAME}.tmp-"):
-                os.remove(os.path.join(self.backup_dir, name))
+                gfile.remove(os.path.join(self.backup_dir, name))

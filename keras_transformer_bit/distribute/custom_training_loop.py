@@ -529,10 +529,9 @@ class CustomTrainingLoop:
         crashes, as `BackupAndRestore` does for `model.fit`.
         """
         self._manager = None
-        if self.model_dir and self.is_chief:
-            shutil.rmtree(
-                os.path.join(self.model_dir, CHECKPOINT_DIRNAME), ignore_errors=True
-            )
+        directory = self.model_dir and os.path.join(self.model_dir, CHECKPOINT_DIRNAME)
+        if directory and self.is_chief and tf.io.gfile.exists(directory):
+            tf.io.gfile.rmtree(directory)  # local, gs://, s3://, hdfs://, ram://
 
     def export(self, path):
         """Saves the model (`.keras`, or `.weights.h5` for weights).

@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+import tensorflow as tf
+
 from keras_transformer_bit.distribute.get_strategy import is_chief_task
 
 
@@ -40,7 +42,7 @@ def save_model_on_chief(model, path, strategy=None):
         path = os.path.join(scratch, os.path.basename(path))
     directory = os.path.dirname(path)
     if directory:
-        os.makedirs(directory, exist_ok=True)
+        tf.io.gfile.makedirs(directory)  # local, gs://, s3://, hdfs://, ram://
     try:
         if path.endswith(".weights.h5"):
             model.save_weights(path)

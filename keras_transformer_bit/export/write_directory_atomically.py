@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+from keras_transformer_bit.utils.gfile import is_remote, remove_tree
+
 
 def write_directory_atomically(path, write):
     """Writes a directory with `write(staging)`, then renames it into `path`.
@@ -12,7 +14,20 @@ def write_directory_atomically(path, write):
     rename is atomic: a reader (e.g. TF Serving polling a version directory)
     sees either no export or a complete one, and a failed export leaves
     nothing behind.
+
+    On other file systems (`gs://`, `s3://`, `hdfs://`, `ram://`) directories
+    cannot be renamed atomically (object stores copy every file), so `write`
+    writes `path` itself through `tf.io.gfile`, replacing what was there; a
+    failed export removes what it wrote.
     """
+    if is_remote(path):
+        remove_tree(path)
+        try:
+            write(path)
+        except BaseException:
+            remove_tree(path)
+            raise
+        return
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)

@@ -3,10 +3,12 @@ import os
 import re
 import sys
 import time
+import uuid
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_transformer_bit as ktb
 from keras_transformer_bit.cli.main import main
@@ -127,6 +129,19 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
     assert first == second and len(first.split()) <= 4
     best = json.loads((tmp_path / "run" / "best.json").read_text())
     assert best["val_bleu"] == max(entry["val_bleu"] for entry in history)
+    # Cross-attention heatmaps, one file per sentence; n-gram blocking.
+    plot = str(tmp_path / "attention.png")
+    predict = ["translate", "predict", "--model-dir", model_dir, "--method", "greedy"]
+    predict += ["--no-repeat-ngram-size", "2", "--plot-attention", plot]
+    assert main(predict + ["Ich bin hier 3.", "Du bist dort 4."]) == 0
+    assert os.path.getsize(tmp_path / "attention-1.png") > 1000
+    assert os.path.getsize(tmp_path / "attention-2.png") > 1000
+    for line in capsys.readouterr().out.strip().split("\n"):
+        words = line.split()
+        bigrams = list(zip(words, words[1:]))
+        assert len(bigrams) == len(set(bigrams)), line
+    assert main(predict + ["Ich bin hier 3."]) == 0
+    assert os.path.getsize(plot) > 1000
 
     export_dir = tmp_path / "exported"
     assert (
@@ -359,3 +374,26 @@ def test_survivor_of_a_killed_worker_exits_75_naming_it(tmp_path):
     finally:
         for cluster in clusters:
             cluster.stop()
+
+
+@pytest.mark.large
+def test_run_directory_on_another_file_system(tmp_path):
+    # ram:// (TensorFlow's in-memory file system) stands in for gs://, s3://
+    # and hdfs://: train, resume and export all go through tf.io.gfile, and
+    # nothing lands in a local directory named "ram:".
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = f"ram://ktb_{uuid.uuid4().hex}/run"
+    args = ["translate", "train", "--data", str(corpus), "--model-dir", model_dir]
+    os.chdir(tmp_path)
+    assert main(args + TINY + ["--epochs", "1"]) == 0
+    assert main(args + ["--epochs", "1", "--strategy", "one_device"]) == 0
+    names = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(model_dir))
+    assert {"model.keras", "history.json", "translate_config.json"} <= set(names)
+    assert "backup" not in names  # the resume's backup was cleaned up
+    with tf.io.gfile.GFile(f"{model_dir}/history.json") as file:
+        assert [entry["epoch"] for entry in json.load(file)] == [1, 2]
+    export = ["translate", "export", "--model-dir", model_dir, "--method", "greedy"]
+    assert main(export) == 0
+    assert tf.io.gfile.exists(f"{model_dir}/export/1/saved_model.pb")
+    assert sorted(os.listdir(tmp_path)) == ["pairs.tsv"]

@@ -1,5 +1,6 @@
 import json
 import os
+import uuid
 
 import keras
 import numpy as np
@@ -147,3 +148,23 @@ def test_bad_arguments_and_broken_backups_are_named(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="names backup-7.weights.h5"):
         _fit(_model(), tmp_path, epochs=1)
+
+
+def test_backup_on_another_file_system_resumes(tmp_path):
+    # ram:// stands in for gs://, s3:// and hdfs://.
+    import tensorflow as tf
+
+    backup_dir = f"ram://ktb_backup_{uuid.uuid4().hex}"
+    model = _model()
+    os.chdir(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(model, backup_dir, epochs=4, extra=[_StopAfter(1)])
+    assert sorted(tf.io.gfile.listdir(backup_dir)) == [
+        "backup-2.weights.h5",
+        "training_metadata.json",
+    ]
+    resumed = _Recorder()
+    _fit(_model(seed=1), backup_dir, epochs=4, extra=[resumed])
+    assert resumed.epochs == [2, 3]
+    assert not tf.io.gfile.exists(backup_dir)  # deleted once fit is done
+    assert os.listdir(tmp_path) == []  # no local directory named "ram:"
