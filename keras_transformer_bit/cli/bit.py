@@ -325,7 +325,10 @@ def evaluate_command(args):
     config = _read_config(args.model_dir)
     with strategy.scope():
         classifier = _load_model(args.model_dir)
-    test = load_split(args.data, args.split)
+    if getattr(classifier, "class_names", None) is None:
+        # A run saved before models carried their class names: the run's own.
+        classifier.class_names = config.get("class_names")
+    test = load_split(args.data, args.split)  # matched to the model by name
     result = recipes.bit_evaluate(
         classifier,
         test,
