@@ -47,8 +47,13 @@ from keras_transformer_bit.recipes import (  # noqa: E402
     BleuCallback,
     TrainingBudget,
     corpus_bleu,
+    corpus_chrf,
+    repetition_report,
 )
-from keras_transformer_bit.utils import write_text_atomically  # noqa: E402
+from keras_transformer_bit.utils import (  # noqa: E402
+    plot_attention,
+    write_text_atomically,
+)
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--budget-minutes", type=float, default=20.0)
@@ -165,6 +170,41 @@ print(
 )
 for source, reference, hypothesis in list(zip(sources, references, hypotheses))[:8]:
     print(f"  {source}\n    reference: {reference}\n    model:     {hypothesis}")
+chrf = corpus_chrf(hypotheses, references)
+repetitions = repetition_report(hypotheses, sources)
+print(
+    f"chrF {chrf:.1f}; {repetitions['repetitive']} of {len(sources)} translations "
+    f"repeat a word 3+ times in a row where the source does not; "
+    f"{repetitions['empty']} are empty"
+)
+for source, hypothesis in repetitions["repetitive_examples"]:
+    print(f"  {source}\n    model:     {hypothesis}")
+write_text_atomically(
+    os.path.join(args.output_dir, "test_results.json"),
+    json.dumps(
+        {
+            "bleu": bleu,
+            "chrf": chrf,
+            "num_sentences": len(sources),
+            "beam_size": recipe.beam_size,
+            "epochs": len(history.epoch),
+            **{k: v for k, v in repetitions.items() if k != "repetitive_examples"},
+        },
+        indent=2,
+    ),
+)
+
+# Where the model looks: the last decoder layer's cross-attention for one test
+# sentence, one heatmap per head (rows: the English subwords it wrote).
+looked = translator.translate_with_attention(sources[0])
+attention_png = plot_attention(
+    looked["attention"],
+    looked["source_tokens"],
+    looked["target_tokens"],
+    os.path.join(args.output_dir, "attention.png"),
+    title=f"{sources[0]}\n{looked['translation']}",
+)
+print(f"Cross-attention of {sources[0]!r}: {attention_png}")
 
 # 6. Export a SavedModel (text in, text out) and translate with the reloaded copy.
 export_path = os.path.join(args.output_dir, "exported", "1")

@@ -672,6 +672,10 @@ DECODING_FLAGS = {
     "top_p": (("top_p",), "top_p"),
     "temperature": (("top_k", "top_p"), "temperature"),
     "sampling_seed": (("top_k", "top_p"), "seed"),
+    "no_repeat_ngram_size": (
+        ("beam", "greedy", "top_k", "top_p"),
+        "no_repeat_ngram_size",
+    ),
 }
 
 
@@ -797,7 +801,33 @@ def predict(args):
     )
     for translation in translator(texts):
         print(translation)
+    if args.plot_attention:
+        plot_attention_files(translator, texts, args.plot_attention)
     return 0
+
+
+def plot_attention_files(translator, texts, path):
+    """Writes a cross-attention heatmap per sentence: `path` for one sentence,
+    `name-1.png`, `name-2.png`, ... for several. Returns the paths."""
+    from keras_transformer_bit.utils import plot_attention
+
+    stem, extension = os.path.splitext(path)
+    paths = []
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            continue
+        result = translator.translate_with_attention(text)
+        target = path if len(texts) == 1 else f"{stem}-{number}{extension}"
+        plot_attention(
+            result["attention"],
+            result["source_tokens"],
+            result["target_tokens"],
+            target,
+            title=f"{text}\n{result['translation']}",
+        )
+        print(f"attention plot: {target}", file=sys.stderr)
+        paths.append(target)
+    return paths
 
 
 def default_export_path(model_dir):
@@ -883,6 +913,12 @@ def _add_decoding(parser):
         type=int,
         default=None,
         help="top_k / top_p: seed of the draws, for repeatable samples",
+    )
+    group.add_argument(
+        "--no-repeat-ngram-size",
+        type=int,
+        default=None,
+        help="never output an n-gram of this many subwords twice",
     )
     group.add_argument(
         "--max-length",
@@ -1016,6 +1052,14 @@ def add_parser(subparsers):
     predict_parser = commands.add_parser("predict", help="translate text")
     predict_parser.add_argument("--model-dir", required=True)
     predict_parser.add_argument("text", nargs="*", help="sentences (default: stdin)")
+    predict_parser.add_argument(
+        "--plot-attention",
+        metavar="FILE.png",
+        default=None,
+        help="also draw the last decoder layer's cross-attention, one heatmap "
+        "per head (needs matplotlib: the plot extra); several sentences write "
+        "FILE-1.png, FILE-2.png, ...",
+    )
     _add_decoding(predict_parser)
     predict_parser.set_defaults(handler=predict)
 

@@ -6,7 +6,9 @@ dataclass with every choice the tutorial and `ktb translate` train with
 `datasets` methods apply it. The pieces also work on their own:
 `NoamSchedule` (warm-up, then inverse square root decay; §5.3),
 `LabelSmoothedCrossEntropy` (§5.4, padding ignored), `MaskedTokenAccuracy`,
-`corpus_bleu` (sacreBLEU) and `BleuCallback` (validation BLEU during `fit`).
+`corpus_bleu` (sacreBLEU) and `BleuCallback` (validation BLEU during `fit`),
+`corpus_chrf` (sacreBLEU chrF) and `repetition_report` (translations that
+repeat a word three times in a row, and empty ones).
 
 BiT. `bit_hyperrule` picks resolution, schedule and MixUp from the dataset
 size (a `BiTHyperRule`); `BiTSchedule` is its learning-rate schedule;
@@ -32,12 +34,14 @@ from keras_transformer_bit.recipes.bit_fine_tune import (
 from keras_transformer_bit.recipes.bit_hyperrule import BiTHyperRule, bit_hyperrule
 from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu
+from keras_transformer_bit.recipes.corpus_chrf import corpus_chrf
 from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
 from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropy,
 )
 from keras_transformer_bit.recipes.masked_token_accuracy import MaskedTokenAccuracy
 from keras_transformer_bit.recipes.noam_schedule import NoamSchedule
+from keras_transformer_bit.recipes.repetition_report import repetition_report
 from keras_transformer_bit.recipes.training_budget import TrainingBudget
 from keras_transformer_bit.recipes.translation_recipe import (
     TranslationRecipe,
@@ -52,6 +56,8 @@ __all__ = [
     "LabelSmoothedCrossEntropy",
     "MaskedTokenAccuracy",
     "corpus_bleu",
+    "corpus_chrf",
+    "repetition_report",
     "BleuCallback",
     # BiT
     "BiTHyperRule",

@@ -76,7 +76,10 @@ def plot_attention(attention, source_tokens, target_tokens, path, title=None):
         if head >= num_heads:
             axis.axis("off")
             continue
-        axis.imshow(attention[head], cmap="viridis", vmin=0.0, vmax=1.0)
+        # One colour scale for all heads, from 0 to the largest weight.
+        axis.imshow(
+            attention[head], cmap="viridis", vmin=0.0, vmax=float(attention.max())
+        )
         axis.set_xticks(range(source_length))
         axis.set_xticklabels(source_tokens, rotation=90)
         axis.set_yticks(range(target_length))
@@ -86,8 +89,14 @@ def plot_attention(attention, source_tokens, target_tokens, path, title=None):
         if head % columns == 0:
             axis.set_ylabel("target")
     if title:
-        figure.suptitle(title)
-    figure.tight_layout()
+        lines = [
+            line if len(line) <= 100 else line[:97] + "..."
+            for line in str(title).splitlines()
+        ]
+        figure.suptitle("\n".join(lines))
+        figure.tight_layout(rect=(0, 0, 1, 1 - 0.03 * len(lines)))
+    else:
+        figure.tight_layout()
     figure.savefig(path, dpi=110)
     pyplot.close(figure)
     return path

@@ -1,0 +1,31 @@
+"""Corpus chrF with sacreBLEU, the character n-gram F-score."""
+
+
+def corpus_chrf(hypotheses, references):
+    """sacreBLEU corpus chrF (chrF2: character 6-grams, beta 2) of translations.
+
+    chrF rewards partly right words (shared character n-grams), so it moves
+    before BLEU does on small models and morphologically rich targets.
+
+    Args:
+        hypotheses: list of str. System translations, detokenized.
+        references: list of str. One reference per hypothesis.
+
+    Returns:
+        float. chrF in [0, 100].
+
+    Example:
+    >>> round(corpus_chrf(["The cat sat on the mat."], ["The cat sat on the mat."]))
+    100
+    """
+    import sacrebleu
+
+    hypotheses, references = list(hypotheses), list(references)
+    if len(hypotheses) != len(references):
+        raise ValueError(
+            "hypotheses and references must have the same length. Received: "
+            f"{len(hypotheses)} hypotheses, {len(references)} references"
+        )
+    if not hypotheses:
+        raise ValueError("corpus_chrf needs at least one hypothesis. Received: []")
+    return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
