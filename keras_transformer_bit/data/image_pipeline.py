@@ -55,7 +55,7 @@ def _fits_in_cache(paths, max_cache_bytes):
 
 
 def _shuffled_training_examples(
-    images, cache, max_cache_bytes, shuffle_buffer_size, seed
+    images, cache, max_cache_bytes, shuffle_buffer_size, seed, shard=None
 ):
     """`(undecoded image, label)` forever, every epoch in a new random order.
 
@@ -76,13 +76,23 @@ def _shuffled_training_examples(
 
     Encoded bytes are never captured as a constant of a tf.data function:
     tracing and graph rewrites would copy them several times.
+
+    With `shard=(num_shards, index)` only every `num_shards`-th example from
+    `index` on is kept, before anything is read: of files, their paths.
     """
     num_examples = len(images) if isinstance(images, LabeledImages) else None
+
+    def sharded(dataset):
+        return dataset if shard is None else dataset.shard(*shard)
+
+    if num_examples is not None and shard is not None:
+        num_examples = len(range(shard[1], num_examples, shard[0]))
     shuffle = functools.partial(
         tf.data.Dataset.shuffle, seed=seed, reshuffle_each_iteration=True
     )
     if num_examples is None or isinstance(images.images, tf.data.Dataset):
         dataset = images.as_dataset() if num_examples is not None else images
+        dataset = sharded(dataset)
         if cache:
             dataset = dataset.cache()
         buffer_size = shuffle_buffer_size
@@ -91,10 +101,18 @@ def _shuffled_training_examples(
         return shuffle(dataset, buffer_size).repeat()
     if isinstance(images.images, np.ndarray):
         dataset = tf.data.Dataset.from_tensor_slices((images.images, images.labels))
-        return shuffle(dataset, num_examples).repeat()
-    paths = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(images.images, dtype=tf.string), images.labels)
+        return shuffle(sharded(dataset), num_examples).repeat()
+    paths = sharded(
+        tf.data.Dataset.from_tensor_slices(
+            (tf.constant(images.images, dtype=tf.string), images.labels)
+        )
     )
+    if shard is not None:
+        images = LabeledImages(
+            images.images[shard[1] :: shard[0]],
+            images.labels[shard[1] :: shard[0]],
+            images.class_names,
+        )
 
     def read(path, label):
         return tf.io.read_file(path), label
@@ -122,6 +140,7 @@ def image_classification_pipeline(
     shuffle_buffer_size=10_000,
     cache=True,
     max_cache_bytes=DEFAULT_MAX_CACHE_BYTES,
+    input_context=None,
 ):
     """Builds batches of `(float32 RGB images in [0, 255], one-hot labels)`.
 
@@ -135,6 +154,18 @@ def image_classification_pipeline(
 
     Evaluation: decode, resize to `crop_size`, batch without dropping the
     remainder and without repeating: every example is seen exactly once.
+
+    Sharding by files (training, `input_context`): pass this function to
+    `strategy.distribute_datasets_from_function` (or to
+    `ktb.distribute.CustomTrainingLoop.fit`) and each worker keeps only its
+    share of the examples, *before* reading them: of an image folder, its
+    share of the files, which it alone reads, decodes and augments, in
+    per-replica batches of `batch_size // num_replicas_in_sync`. This is
+    `AutoShardPolicy.FILE` over the image files; the default under a strategy,
+    `AutoShardPolicy.DATA`, has every worker decode the whole global batch and
+    keep its slice, which costs N times the decoding at high resolution. A
+    step then averages over the same number of examples, though not the same
+    examples one device would draw.
 
     Args:
         images: a `LabeledImages`, or a `tf.data.Dataset` of `(image, label)`
@@ -156,6 +187,10 @@ def image_classification_pipeline(
             keep what a stream yields (e.g. TFDS's encoded images) in memory.
             Defaults to `True`.
         max_cache_bytes: int. The bound for files. Defaults to 512 MiB.
+        input_context: a `tf.distribute.InputContext` or `None`. Training
+            only: shard the examples over its input pipelines (see above).
+            Defaults to `None` (every example; `tf.distribute` may shard the
+            batches by data).
 
     Returns:
         A `tf.data.Dataset`.
@@ -188,6 +223,18 @@ def image_classification_pipeline(
             f"Received: max_cache_bytes={max_cache_bytes!r}"
         )
 
+    shard = None
+    if input_context is not None:
+        if not training:
+            raise ValueError(
+                "input_context shards the training pipeline; evaluation reads "
+                "every example once. Received: training=False with an "
+                "input_context"
+            )
+        shard = (input_context.num_input_pipelines, input_context.input_pipeline_id)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        if seed is not None:  # other crops, flips and MixUp on every worker
+            seed = seed + 7919 * input_context.input_pipeline_id
     dataset = images.as_dataset() if isinstance(images, LabeledImages) else images
     if not isinstance(dataset, tf.data.Dataset):
         raise ValueError(
@@ -216,6 +263,7 @@ def image_classification_pipeline(
         max_cache_bytes,
         shuffle_buffer_size,
         seed,
+        shard,
     )
     # One integer per element drives its crop and flip; Dataset.random with
     # rerandomize_each_iteration gives new draws on every pass while a fixed
@@ -240,4 +288,10 @@ def image_classification_pipeline(
             ),
             num_parallel_calls=autotune,
         )
+    if input_context is not None:  # sharded here, by files: no more by data
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.OFF
+        )
+        dataset = dataset.with_options(options)
     return dataset.prefetch(autotune)

@@ -312,3 +312,43 @@ def test_class_sorted_files_are_shuffled_whole(tmp_path, max_cache_bytes):
     )
     for _, labels in dataset.take(4):
         assert len(np.unique(np.argmax(labels.numpy(), -1))) == 4
+
+
+def test_input_context_shards_the_files_before_reading_them(tmp_path):
+    # Under MultiWorkerMirroredStrategy each worker gets its own share of the
+    # image files and never reads, decodes or augments the others' files.
+    paths = []
+    for index in range(8):
+        path = tmp_path / f"{index}.png"
+        pixels = np.full((4, 4, 3), index * 20, "uint8")
+        path.write_bytes(bytes(tf.io.encode_png(pixels).numpy()))
+        paths.append(str(path))
+    data = LabeledImages(paths, np.arange(8) % 2)
+    seen = []
+    for worker in range(2):
+        context = tf.distribute.InputContext(
+            num_input_pipelines=2, input_pipeline_id=worker, num_replicas_in_sync=2
+        )
+        dataset = image_classification_pipeline(
+            data, 2, training=True, batch_size=4, crop_size=4, seed=0,
+            max_cache_bytes=0, input_context=context,
+        )  # fmt: skip
+        policy = dataset.options().experimental_distribute.auto_shard_policy
+        assert policy == tf.data.experimental.AutoShardPolicy.OFF
+        if worker == 1:  # the first worker's files vanish: never opened here
+            for index in seen[0]:
+                os.remove(paths[index])
+        batches = iter(dataset)
+        first = next(batches)[0].numpy()
+        assert first.shape == (2, 4, 4, 3)  # the per-replica share of 4
+        # One epoch: this worker's 4 files, 2 per per-replica batch.
+        epoch = [first, next(batches)[0].numpy()]
+        values = [round(float(p)) // 20 for b in epoch for p in b[:, 0, 0, 0]]
+        seen.append(set(values))
+        assert len(values) == len(seen[-1]) == 4
+    assert seen[0].isdisjoint(seen[1]) and seen[0] | seen[1] == set(range(8))
+    with pytest.raises(ValueError, match="input_context"):
+        image_classification_pipeline(
+            data, 2, training=False, batch_size=4, crop_size=4,
+            input_context=context,
+        )  # fmt: skip
