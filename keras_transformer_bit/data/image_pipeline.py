@@ -235,6 +235,13 @@ def image_classification_pipeline(
         batch_size = input_context.get_per_replica_batch_size(batch_size)
         if seed is not None:  # other crops, flips and MixUp on every worker
             seed = seed + 7919 * input_context.input_pipeline_id
+    if isinstance(images, LabeledImages) and len(images):
+        if images.labels.max() >= num_classes:
+            # tf.one_hot would silently make an all-zero target of it.
+            raise ValueError(
+                f"labels must be < num_classes={num_classes}. Received: a label "
+                f"of {images.labels.max()} (classes {images.class_names})"
+            )
     dataset = images.as_dataset() if isinstance(images, LabeledImages) else images
     if not isinstance(dataset, tf.data.Dataset):
         raise ValueError(
@@ -245,7 +252,13 @@ def image_classification_pipeline(
     autotune = tf.data.AUTOTUNE
 
     def one_hot(label):
-        return tf.one_hot(tf.cast(label, tf.int32), num_classes, dtype=tf.float32)
+        label = tf.cast(label, tf.int32)
+        check = tf.debugging.Assert(
+            (label >= 0) & (label < num_classes),
+            [f"labels must be in [0, num_classes={num_classes}). Received:", label],
+        )
+        with tf.control_dependencies([check]):
+            return tf.one_hot(label, num_classes, dtype=tf.float32)
 
     if not training:
         dataset = dataset.map(
