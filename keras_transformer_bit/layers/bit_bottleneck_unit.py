@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_transformer_bit.layers.group_normalization import GroupNormalization
 from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_positive_int, clone_initializer
 
 # Names for the layer types BiT and its relatives use; any class works too.
 CONV_LAYERS = {
@@ -220,11 +220,9 @@ class BiTBottleneckUnit(keras.layers.Layer):
             strides,
             self.standardization_epsilon,
             padding=padding,
-            # A fresh object per kernel (keras-hub's clone_initializer): an
-            # unseeded initializer returns the same values on every call.
-            kernel_initializer=keras.initializers.get(
-                keras.initializers.serialize(self.kernel_initializer)
-            ),
+            # A fresh object per kernel: an unseeded initializer returns the
+            # same values on every call; a seeded one gets a seed per kernel.
+            kernel_initializer=clone_initializer(self.kernel_initializer, salt=name),
             name=name,
             dtype=self.dtype_policy,
         )

@@ -128,6 +128,9 @@ def test_every_kernel_has_its_own_initializer():
     second.build((1, 4, 4, 32))
     for a, b in zip(first.weights, second.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # ... and still gives each kernel its own values.
+    seeded_kernels = [(w.path, w) for w in first.weights if "kernel" in w.path]
+    assert copied_kernels(seeded_kernels) == []
 
 
 def test_layer_types_are_classes():
