@@ -60,7 +60,7 @@ def bit_search(args):
             "resolution_multiplier": [0.25, 0.375],
             "learning_rate_multiplier": [1.0, 0.3, 3.0],
             "steps_multiplier": [1.0, 2.0],
-            "mixup_alpha_multiplier": [1.0, 0.0],
+            "mixup_alpha": [0.0, 0.1],
         },
         seed=args.seed,
     )

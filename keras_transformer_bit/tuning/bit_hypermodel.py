@@ -9,13 +9,17 @@ from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
 )
+from keras_transformer_bit.utils import check_positive_int
 
 # Multipliers on what the HyperRule picks; 1.0 (first, the default) is the
-# rule itself, so the first trial of every tuner is the HyperRule.
+# rule itself, so the first trial of every tuner is the HyperRule. MixUp is
+# searched by its alpha, not a multiplier: the rule picks alpha 0 below 20k
+# examples (§3.3), where any multiplier would give 0. The hypermodel moves the
+# rule's own alpha to the front, so the first trial is still the rule.
 BIT_SEARCH_SPACE = {
     "learning_rate_multiplier": [1.0, 0.3, 3.0],
     "steps_multiplier": [1.0, 0.5, 2.0],
-    "mixup_alpha_multiplier": [1.0, 0.0, 2.0],
+    "mixup_alpha": [0.1, 0.0, 0.2],
     "resolution_multiplier": [1.0, 0.5, 2.0],
 }
 MIN_CROP_SIZE = 8
@@ -50,6 +54,14 @@ class BiTHyperModel(keras_tuner.HyperModel):
         search_space: dict or None. Overrides of `BIT_SEARCH_SPACE`.
         strategy: optional `tf.distribute.Strategy` to build under.
         seed: int. Data pipeline seed. Defaults to `0`.
+        schedule_epochs: int or None. For budgets in epochs (Hyperband): the
+            trial's schedule is cut into this many epochs, and `fit(epochs=e,
+            initial_epoch=i)` runs updates `i / schedule_epochs` to
+            `e / schedule_epochs` of it, the learning rate continuing where
+            the resumed trial stopped; never more than the schedule's total.
+            `make_tuner("hyperband", ...)` sets it to `max_epochs`. None:
+            every trial runs its whole schedule, split into `epochs` reporting
+            epochs. Defaults to None.
 
     Example:
     >>> hypermodel = BiTHyperModel(num_classes=10, dataset_size=500,
@@ -72,6 +84,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
         search_space=None,
         strategy=None,
         seed=0,
+        schedule_epochs=None,
         name="bit",
     ):
         super().__init__(name=name, tunable=True)
@@ -98,6 +111,14 @@ class BiTHyperModel(keras_tuner.HyperModel):
         if steps_fraction < 1:
             rule = rule.shortened(steps_fraction)
         self.hyperrule = rule
+        if "mixup_alpha" not in (search_space or {}):
+            choices = self.search_space["mixup_alpha"]
+            self.search_space["mixup_alpha"] = [rule.mixup_alpha] + [
+                alpha for alpha in choices if alpha != rule.mixup_alpha
+            ]
+        if schedule_epochs is not None:
+            check_positive_int("schedule_epochs", schedule_epochs)
+        self.schedule_epochs = schedule_epochs
 
     def rule(self, hp):
         """The HyperRule of this trial: the base rule times the multipliers."""
@@ -120,7 +141,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
             supports=tuple(supports),
             base_learning_rate=rule.base_learning_rate
             * values["learning_rate_multiplier"],
-            mixup_alpha=rule.mixup_alpha * values["mixup_alpha_multiplier"],
+            mixup_alpha=float(values["mixup_alpha"]),
         )
 
     def build(self, hp):
@@ -147,19 +168,48 @@ class BiTHyperModel(keras_tuner.HyperModel):
         Args:
             images: a `LabeledImages` or a dataset of `(image, int label)`.
             validation_data: same kind, evaluated at the trial's resolution.
-            epochs: int or None. Splits the schedule into this many epochs
-                (reporting points). Defaults to `min(total steps, 4)`.
+            epochs: int or None. Without `schedule_epochs`: splits the whole
+                schedule into this many epochs (reporting points), default
+                `min(total steps, 4)`. With it: the budget, in epochs of
+                `schedule_epochs` (see the class docstring).
+            **kwargs: passed to `fit` (`initial_epoch` where Hyperband resumes
+                a trial, `callbacks`, ...).
         """
+        from keras_transformer_bit.recipes.bit_fine_tune import _StopAtStep
+
         rule = self.rule(hp)
         train, validation_data = rule.datasets(
             images, validation_data, num_classes=self.num_classes, seed=self.seed
         )
-        epochs = epochs or min(rule.total_steps, 4)
         kwargs.pop("steps_per_epoch", None)
+        initial_epoch = kwargs.pop("initial_epoch", 0)
+        if self.schedule_epochs is None:
+            if "tuner/epochs" in hp.values:
+                raise ValueError(
+                    "Hyperband gives each trial a budget in epochs; set "
+                    "schedule_epochs (make_tuner('hyperband', ...) sets it to "
+                    "max_epochs) so that an epoch is a fixed part of the "
+                    "schedule. Received: schedule_epochs=None"
+                )
+            epochs = epochs or min(rule.total_steps, 4)
+            steps_per_epoch = math.ceil(rule.total_steps / epochs)
+        else:
+            epochs = min(epochs or self.schedule_epochs, self.schedule_epochs)
+            steps_per_epoch = math.ceil(rule.total_steps / self.schedule_epochs)
+            # A Hyperband follow-up starts from the weights its predecessor
+            # reached after `initial_epoch` epochs: the learning rate, keyed
+            # on the update count, continues from there too.
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.optimizer.iterations.assign(initial_epoch * steps_per_epoch)
+        # The last epoch may be shorter: never past the schedule's end.
+        callbacks = [*kwargs.pop("callbacks", []), _StopAtStep(rule.total_steps)]
         return model.fit(
             train,
             epochs=epochs,
-            steps_per_epoch=math.ceil(rule.total_steps / epochs),
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
             validation_data=validation_data,
+            callbacks=callbacks,
             **kwargs,
         )

@@ -96,6 +96,9 @@ def make_tuner(
     if name == "random_search":
         tuner = keras_tuner.RandomSearch(max_trials=max_trials, **common)
     elif name == "hyperband":
+        # Budgets mean a fixed part of the schedule (see BiTHyperModel).
+        if getattr(hypermodel, "schedule_epochs", False) is None:
+            hypermodel.schedule_epochs = max_epochs
         tuner = keras_tuner.Hyperband(max_epochs=max_epochs, factor=3, **common)
     else:
         tuner = keras_tuner.BayesianOptimization(max_trials=max_trials, **common)

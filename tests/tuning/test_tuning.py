@@ -1,8 +1,11 @@
+import math
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 
+import keras
 import keras_tuner
 import numpy as np
 import pytest
@@ -128,7 +131,7 @@ def test_bit_hypermodel_first_trial_is_the_hyperrule(tmp_path):
     assert trial.status == "COMPLETED"
     first = trial.hyperparameters
     assert first.values["learning_rate_multiplier"] == 1.0
-    assert first.values["mixup_alpha_multiplier"] == 1.0
+    assert first.values["mixup_alpha"] == rule.mixup_alpha
     trial_rule = hypermodel.rule(first)
     # The official code keeps the batch-512 learning rate at any batch size.
     assert trial_rule.base_learning_rate == rule.base_learning_rate
@@ -187,3 +190,60 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     # Both workers ran trials.
     trial_dirs = list((tmp_path / "search").glob("*/trial_*"))
     assert len(trial_dirs) == 4
+
+
+def test_mixup_alpha_is_searched_even_where_the_rule_turns_it_off():
+    small = BiTHyperModel(num_classes=3, dataset_size=500, image_size=(16, 16))
+    assert small.hyperrule.mixup_alpha == 0.0  # below 20k examples
+    assert small.search_space["mixup_alpha"] == [0.0, 0.1, 0.2]
+    alphas = set()
+    for alpha in small.search_space["mixup_alpha"]:
+        hp = keras_tuner.HyperParameters()
+        hp.values["mixup_alpha"] = alpha
+        alphas.add(small.rule(hp).mixup_alpha)
+    assert alphas == {0.0, 0.1, 0.2}  # three labels, three configurations
+    large = BiTHyperModel(num_classes=3, dataset_size=50_000, image_size=(16, 16))
+    assert large.search_space["mixup_alpha"][0] == large.hyperrule.mixup_alpha == 0.1
+
+
+@pytest.mark.large
+def test_epoch_budgets_are_parts_of_the_schedule():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (24, 12, 12, 3)).astype("uint8")
+    labels = rng.integers(0, 3, (24,)).astype("int64")
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    kwargs = dict(
+        num_classes=3, dataset_size=24, image_size=(12, 12), batch_size=8,
+        steps_fraction=0.002,
+        search_space={"resolution_multiplier": [0.125], "steps_multiplier": [1.0]},
+    )  # fmt: skip
+    hypermodel = BiTHyperModel(**kwargs)
+    hp = keras_tuner.HyperParameters()
+    total = hypermodel.rule(hp).total_steps
+    assert total % 3 and total > 3, total  # epochs of 3 do not divide it
+
+    def iterations(model):
+        return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+    # Without budgets: the whole schedule in 3 epochs, not one update more.
+    model = hypermodel.build(hp)
+    hypermodel.fit(hp, model, dataset, epochs=3, verbose=0)
+    assert iterations(model) == total
+
+    # Hyperband: a 1-epoch budget is a third of the schedule; the follow-up
+    # trial continues its weights and learning rate up to the schedule's end,
+    # however many epochs it is given.
+    make_tuner("hyperband", hypermodel, max_epochs=3, directory=tempfile.mkdtemp())
+    assert hypermodel.schedule_epochs == 3
+    hp.values.update({"tuner/epochs": 1, "tuner/initial_epoch": 0})
+    first = hypermodel.build(hp)
+    hypermodel.fit(hp, first, dataset, epochs=1, verbose=0)
+    assert iterations(first) == math.ceil(total / 3)
+    follow_up = hypermodel.build(hp)
+    follow_up.set_weights(first.get_weights())
+    hypermodel.fit(hp, follow_up, dataset, epochs=9, initial_epoch=1, verbose=0)
+    assert iterations(follow_up) == total
+
+    unset = BiTHyperModel(**kwargs)
+    with pytest.raises(ValueError, match="set schedule_epochs"):
+        unset.fit(hp, unset.build(hp), dataset, epochs=1, verbose=0)
