@@ -278,11 +278,12 @@ def check_image_size(image_size):
         image_size: a positive int (a square) or a pair of them.
     """
     if isinstance(image_size, numbers.Integral):
-        image_size = (image_size, image_size)
-    try:
-        pair = tuple(image_size)
-    except TypeError:
-        pair = ()
+        pair = (image_size, image_size)
+    else:
+        try:
+            pair = tuple(image_size)
+        except TypeError:
+            pair = ()
     if len(pair) != 2 or not all(
         isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
         for d in pair

@@ -176,6 +176,7 @@ def test_class_names_and_image_size_travel_with_the_model():
         ({"num_classes": 3, "class_names": ["a", "b"]}, "one name per class"),
         ({"num_classes": 2, "class_names": ["a", "a"]}, "distinct"),
         ({"num_classes": 2, "image_size": 0}, "image_size"),
+        ({"num_classes": 2, "image_size": True}, "image_size=True"),
         ({"num_classes": 2, "image_size": (32, 32, 3)}, "image_size"),
     ],
 )
