@@ -64,3 +64,18 @@ def test_get_preset_returns_an_independent_copy_with_its_name():
     assert PRESETS["bit_tiny"]["config"]["base_width"] == 16
     with pytest.raises(ValueError, match="bit_r18x1"):
         bit_presets.get_preset("bit_r18x1")
+
+
+def test_classifier_scaling_and_resolution_follow_the_preprocessing_metadata():
+    import numpy as np
+
+    from keras_transformer_bit.models import BiTClassifier
+
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    rescaling = classifier.get_layer("rescaling")
+    for preset in PRESETS.values():
+        preprocessing = preset["preprocessing"]
+        scaled = rescaling(np.array(preprocessing["input_range"], "float32"))
+        np.testing.assert_allclose(np.asarray(scaled), preprocessing["scaled_to"])
+    size = PRESETS["bit_tiny"]["preprocessing"]["image_size"]
+    assert classifier.image_size == (size, size)
