@@ -9,10 +9,10 @@ tf.data pipelines), `export` (SavedModels for TF Serving), `distribute`
 
 Importing the package is quick: each subpackage loads on first use
 (`ktb.models`, `ktb.data`, ...), so that `ktb --help` does not wait for
-TensorFlow. When Keras is already imported, the Keras parts (`layers`,
-`models`, `samplers`, `recipes`) load at once, which registers their classes
-for `keras.saving.load_model`. In a script that imports the package before
-Keras, touch `ktb.models` before loading a saved model.
+TensorFlow. The Keras parts (`layers`, `models`, `samplers`, `recipes`) load
+as soon as Keras itself is imported, before or after this package, which
+registers their classes for `keras.saving.load_model` whatever the order of
+the imports.
 
 Example:
 >>> import keras_transformer_bit as ktb
@@ -20,6 +20,8 @@ Example:
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
 
@@ -61,7 +63,55 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
+def _register_keras_classes():
+    for name in _KERAS_SUBPACKAGES:
+        importlib.import_module(f"keras_transformer_bit.{name}")
+
+
+class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
+    """Imports the Keras parts right after the first `import keras`.
+
+    `keras.saving.load_model` finds only the classes registered by then, so
+    they must be registered however the user's imports are ordered; importing
+    them here, up front, would make `import keras_transformer_bit` (and so
+    `ktb --help`) wait for TensorFlow.
+    """
+
+    searching = False
+
+    def find_spec(self, name, path=None, target=None):
+        # TensorFlow also asks for the spec of keras without importing it, so
+        # the finder stays in place until keras is actually loaded.
+        if name != "keras" or self.searching:
+            return None
+        self.searching = True
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self.searching = False
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _ThenRegister(spec.loader, self)
+        return spec
+
+
+class _ThenRegister(importlib.abc.Loader):
+    def __init__(self, loader, finder):
+        self.loader = loader
+        self.finder = finder
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        if self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        self.loader.exec_module(module)
+        _register_keras_classes()
+
+
 if "keras" in sys.modules:
-    # Keras is paid for already: register the classes now, as an eager import would.
-    for _name in _KERAS_SUBPACKAGES:
-        importlib.import_module(f"keras_transformer_bit.{_name}")
+    # Keras is paid for already: register the classes now.
+    _register_keras_classes()
+else:
+    sys.meta_path.insert(0, _RegisterWhenKerasLoads())

@@ -60,3 +60,23 @@ def test_saved_model_loads_after_importing_keras_then_the_package(tmp_path):
     )
     assert "close True" in output
     assert "schedule" in output
+
+
+def test_saved_model_loads_after_importing_the_package_then_keras(tmp_path):
+    """The other order: the package first (nothing heavy yet), then Keras."""
+    model = ktb.models.Transformer.from_preset(
+        "transformer_tiny", vocabulary_size=50, num_layers=1
+    )
+    path = tmp_path / "model.keras"
+    model.save(path)
+    output = _run(
+        "import sys\n"
+        "import keras_transformer_bit as ktb\n"
+        "print('light', 'tensorflow' in sys.modules)\n"
+        "import tensorflow as tf\n"
+        "import keras\n"
+        f"model = keras.saving.load_model({str(path)!r})\n"
+        "print('loaded', type(model).__name__)\n"
+    )
+    assert "light False" in output
+    assert "loaded Transformer" in output
