@@ -149,6 +149,12 @@ def add_parser(subparsers):
         help="multi_worker: seconds without a finished training step after "
         "which a worker gives up and exits with status 75",
     )
+    train.add_argument(
+        "--shard-files",
+        action="store_true",
+        help="multi_worker: each worker reads, decodes and augments only its "
+        "share of the training images instead of every global batch (docs/scaling.md)",
+    )
     train.set_defaults(handler=train_command)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
@@ -273,6 +279,11 @@ def train_command(args):
             f"MixUp {rule.mixup_alpha}; {distribute.describe_strategy(strategy)}",
             flush=True,
         )
+        if args.shard_files and distribute.needs_custom_training_loop(strategy):
+            workers = distribute.is_multi_worker(strategy) and len(
+                strategy.cluster_resolver.cluster_spec().as_dict().get("worker", [])
+            )
+            print(f"--shard-files: each worker reads 1/{workers} of the image files")
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
         kwargs = {"head": "replace"} if args.weights else {}
@@ -292,6 +303,7 @@ def train_command(args):
         eval_every=args.eval_every,
         model_dir=args.model_dir,  # backups (resume) and TensorBoard logs
         step_timeout_seconds=args.worker_timeout,
+        shard_files=args.shard_files,
         verbose=2,
     )
     model_path = os.path.join(args.model_dir, MODEL_FILE)

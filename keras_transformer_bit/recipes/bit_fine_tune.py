@@ -93,6 +93,7 @@ def bit_fine_tune(
     callbacks=None,
     verbose="auto",
     step_timeout_seconds=600,
+    shard_files=False,
 ):
     """Trains `classifier` on `train_images` for the rule's full schedule.
 
@@ -144,6 +145,13 @@ def bit_fine_tune(
         step_timeout_seconds: float. Under MultiWorkerMirroredStrategy: seconds
             without a finished step after which a worker exits with status 75
             (see `CustomTrainingLoop`). Defaults to `600`.
+        shard_files: bool. Under MultiWorkerMirroredStrategy: each worker
+            reads, decodes and augments only its share of the training examples
+            (of an image folder, its files) instead of every global batch
+            (`image_classification_pipeline(input_context=...)`). Each update
+            still averages `rule.batch_size` examples, but not the ones one
+            device would draw. Elsewhere there is one input pipeline and it
+            changes nothing. Defaults to `False`.
 
     Returns:
         A Keras `History`: `history.history` maps `loss` and `accuracy` (and
@@ -209,6 +217,20 @@ def bit_fine_tune(
         seed=seed,
         eval_batch_size=micro_batch_size,
     )
+    if (
+        shard_files
+        and strategy is not None
+        and distribute.needs_custom_training_loop(strategy)
+    ):
+
+        def dataset(input_context):
+            return rule.datasets(
+                train_images,
+                num_classes=classifier.num_classes,
+                seed=seed,
+                input_context=input_context,
+            )[0]
+
     if strategy is not None and distribute.needs_custom_training_loop(strategy):
         if num_splits > 1 or callbacks:
             raise ValueError(

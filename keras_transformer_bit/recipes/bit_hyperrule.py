@@ -223,6 +223,7 @@ class BiTHyperRule:
         num_classes=None,
         seed=None,
         eval_batch_size=None,
+        input_context=None,
     ):
         """Builds the training and evaluation batches of this rule.
 
@@ -242,6 +243,10 @@ class BiTHyperRule:
                 `train_images.num_classes`.
             seed: int or `None`. Seeds shuffling and augmentation.
             eval_batch_size: int. Defaults to `batch_size`.
+            input_context: a `tf.distribute.InputContext` or `None`: shard the
+                training examples (an image folder's files) over the input
+                pipelines before reading them, in per-replica batches
+                (`image_classification_pipeline`). Defaults to `None`.
 
         Returns:
             `(train_batches, eval_batches)`; `eval_batches` is `None` without
@@ -275,6 +280,7 @@ class BiTHyperRule:
             resize_size=self.resize_size,
             mixup_alpha=self.mixup_alpha,
             seed=seed,
+            input_context=input_context,
         )
         if eval_images is None:
             return train_batches, None
