@@ -247,3 +247,66 @@ def test_epoch_budgets_are_parts_of_the_schedule():
     unset = BiTHyperModel(**kwargs)
     with pytest.raises(ValueError, match="set schedule_epochs"):
         unset.fit(hp, unset.build(hp), dataset, epochs=1, verbose=0)
+
+
+def test_transformer_space_starts_from_the_translation_recipe():
+    # The first trial is the model and schedule `ktb translate train` runs,
+    # at a scale a sweep of a few epochs on a small corpus can leave warm-up.
+    from keras_transformer_bit.models.transformer.transformer_presets import (
+        transformer_presets,
+    )
+    from keras_transformer_bit.tuning import default_values
+
+    recipe = ktb.recipes.translation_recipe()
+    preset = {**transformer_presets[recipe.preset]["config"], **recipe.model_overrides}
+    first = default_values(TRANSFORMER_SEARCH_SPACE)
+    assert first["num_layers"] == preset["num_layers"]
+    assert first["hidden_dim"] == preset["hidden_dim"]
+    assert first["num_heads"] == preset["num_heads"]
+    assert (
+        first["hidden_dim"] * first["intermediate_multiplier"]
+        == (preset["intermediate_dim"])
+    )
+    assert first["warmup_steps"] == recipe.warmup_steps
+    assert max(TRANSFORMER_SEARCH_SPACE["warmup_steps"]) <= 2 * recipe.warmup_steps
+
+
+@pytest.mark.large
+def test_transformer_trials_are_scored_by_validation_bleu(tmp_path):
+    from keras_transformer_bit.data import SubwordTokenizer
+    from keras_transformer_bit.data.translation_pipeline import (
+        make_translation_dataset,
+    )
+
+    words = "ich du er wir bin bist ist sind hier dort".split()
+    pairs = [(f"{a} {b} {c}", f"{c} {b} {a}") for a in words for b in words[:3]
+             for c in words[5:7]]  # fmt: skip
+    tokenizer = SubwordTokenizer.build([s for pair in pairs for s in pair], 60)
+    data = make_translation_dataset(
+        pairs, tokenizer, tokenizer, max_length=8, tokens_per_batch=128, seed=0
+    )
+    space = {
+        "num_layers": [1], "hidden_dim": [16], "num_heads": [2],
+        "intermediate_multiplier": [2], "dropout": [0.0], "warmup_steps": [10],
+        "label_smoothing": [0.1, 0.0],
+    }  # fmt: skip
+    hypermodel = TransformerHyperModel(
+        tokenizer.vocabulary_size,
+        search_space=space,
+        jit_compile=False,
+        bleu_pairs=pairs[:4],
+        tokenizers=(tokenizer, tokenizer),
+        bleu_max_length=8,
+    )
+    tuner = make_tuner(
+        "random_search",
+        hypermodel,
+        objective=keras_tuner.Objective("val_bleu", "max"),
+        max_trials=1,
+        directory=str(tmp_path),
+    )
+    tuner.search(data, validation_data=data, epochs=1, verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "COMPLETED", trial.status
+    assert 0.0 <= trial.score <= 100.0
+    assert "val_bleu" in trial.metrics.metrics
