@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 
 import keras
 import numpy as np
@@ -283,3 +284,26 @@ def test_mirrored_train_stops_at_the_end_of_the_schedule(tmp_path):
     assert main(command + ["--model-dir", str(model_dir)]) == 0
     model = keras.saving.load_model(model_dir / "model.keras")
     assert int(model.optimizer.iterations) == 7
+
+
+@pytest.mark.large
+def test_run_directory_on_another_file_system(tmp_path):
+    # ram:// (TensorFlow's in-memory file system) stands in for gs://, s3://
+    # and hdfs://: train (with its backups), evaluate and export.
+    data = _image_folder(tmp_path / "images")
+    model_dir = f"ram://ktb_{uuid.uuid4().hex}/run"
+    os.chdir(tmp_path)
+    train = ["bit", "train", "--data", f"folder:{data}", "--model-dir", model_dir]
+    train += ["--preset", "bit_tiny", "--batch-size", "4", "--crop-size", "16"]
+    train += ["--schedule-scale", "0.0001", "--num-epochs", "2"]
+    train += ["--strategy", "one_device"]
+    assert main(train) == 0
+    names = {name.rstrip("/") for name in tf.io.gfile.listdir(model_dir)}
+    assert {"model.keras", "bit_config.json", "logs"} <= names
+    assert "backup" not in names  # the finished run's backup is gone
+    evaluate = ["bit", "evaluate", "--data", f"folder:{data}"]
+    assert main(evaluate + ["--model-dir", model_dir]) == 0
+    assert tf.io.gfile.exists(f"{model_dir}/test_metrics.json")
+    assert main(["bit", "export", "--model-dir", model_dir]) == 0
+    assert tf.io.gfile.exists(f"{model_dir}/export/saved_model.pb")
+    assert sorted(os.listdir(tmp_path)) == ["images"]  # no local "ram:" directory
