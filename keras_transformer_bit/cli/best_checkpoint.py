@@ -23,13 +23,26 @@ class BestCheckpoint(keras.callbacks.Callback):
         model_dir: str. The run directory.
         model_file: str. Name of the weights file. Defaults to `"best.keras"`.
         record_file: str. Name of the JSON record. Defaults to `"best.json"`.
+        copy_weights: bool. Save a copy of the model built from its config,
+            with its weights but without optimizer or metrics. Needed when
+            only the chief of a MultiWorkerMirroredStrategy calls the
+            callback: reading the optimizer's and metrics' variables there is
+            a collective operation the other workers would not join (they
+            would pair it with their next one). Defaults to `False`.
 
     Example:
     >>> callbacks = [bleu_callback, BestCheckpoint("runs/de_en")]  # doctest: +SKIP
     """
 
-    def __init__(self, model_dir, model_file="best.keras", record_file="best.json"):
+    def __init__(
+        self,
+        model_dir,
+        model_file="best.keras",
+        record_file="best.json",
+        copy_weights=False,
+    ):
         super().__init__()
+        self.copy_weights = copy_weights
         self.model_path = os.path.join(model_dir, model_file)
         self.record_path = os.path.join(model_dir, record_file)
         self.best = -math.inf
@@ -43,7 +56,13 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         self.best = float(value)
         staging = self.model_path + ".tmp.keras"
-        self.model.save(staging)
+        if self.copy_weights:
+            # Model weights are mirrored: each worker reads its own copy.
+            copy = self.model.__class__.from_config(self.model.get_config())
+            copy.set_weights(self.model.get_weights())
+            copy.save(staging)
+        else:
+            self.model.save(staging)
         gfile.rename(staging, self.model_path, overwrite=True)
         record = {"epoch": epoch + 1, "val_bleu": self.best}
         write_text_atomically(self.record_path, json.dumps(record) + "\n")

@@ -594,7 +594,9 @@ def train(args):
                 max_length=config["max_length"],
             )
         # Beside model.keras (the last epoch): best.keras, the best val_bleu.
-        best = BestCheckpoint(model_dir, BEST_MODEL_FILE, BEST_FILE)
+        best = BestCheckpoint(
+            model_dir, BEST_MODEL_FILE, BEST_FILE, copy_weights=on_workers
+        )
         if chief:
             print(
                 f"Training {model.count_params():,} parameters from epoch "

@@ -37,3 +37,16 @@ def test_saves_only_when_val_bleu_improves_and_resumes_from_the_record(tmp_path)
     assert _kernel(tmp_path / "best.keras") == 5.0
     assert json.loads((tmp_path / "best.json").read_text())["epoch"] == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.keras"]
+
+
+def test_copy_weights_saves_the_weights_without_the_optimizer(tmp_path):
+    model = _model(2.0)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0)
+    best = BestCheckpoint(str(tmp_path), copy_weights=True)
+    best.set_model(model)
+    best.on_epoch_end(0, {"val_bleu": 1.0})
+    saved = keras.models.load_model(tmp_path / "best.keras")
+    for saved_weight, weight in zip(saved.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(saved_weight, weight)
+    assert getattr(saved, "optimizer", None) is None
