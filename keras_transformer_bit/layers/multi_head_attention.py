@@ -27,6 +27,16 @@ def _heads_first(x):
     return ops.transpose(x, (0, 2, 1, 3))
 
 
+def all_of(masks):
+    """The logical AND of a list of broadcastable bool masks; `None` if empty."""
+    if not masks:
+        return None
+    merged = ops.cast(masks[0], "bool")
+    for mask in masks[1:]:
+        merged = ops.logical_and(merged, ops.cast(mask, "bool"))
+    return merged
+
+
 def _split_cache(cache):
     """The `(keys, values)` of a pair or of a stacked `(batch, 2, ...)` cache."""
     if isinstance(cache, (tuple, list)):
@@ -267,12 +277,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
                     None
                 ]
             )
-        if not masks:
-            return None
-        merged = masks[0]
-        for mask in masks[1:]:
-            merged = ops.logical_and(merged, mask)
-        return merged
+        return all_of(masks)
 
     def _compute_attention(
         self,

@@ -1,6 +1,7 @@
 """What the Transformer encoder and decoder layers share.
 
-Argument checks, the sublayers both build (attention, layer norm, dropout, the
+A base class with the shared constructor and config, argument checks, the
+sublayers both build (attention, layer norm, dropout, the
 position-wise feed-forward network), the residual wiring around a sublayer and
 the merge of explicit and implicit padding masks. Each sublayer gets its own
 copy of the layer's initializers (`clone_initializer`): a shared unseeded
@@ -14,6 +15,7 @@ from keras.src.backend import get_keras_mask
 from keras_transformer_bit.layers.multi_head_attention import (
     MultiHeadAttention,
     _check_rate,
+    all_of,
 )
 from keras_transformer_bit.utils import check_positive_int, clone_initializer
 
@@ -146,56 +148,59 @@ def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=N
             masks.append(ops.cast(padding, "bool")[:, None, :])
     if attention_mask is not None:
         masks.append(ops.cast(attention_mask, "bool"))
-    if not masks:
-        return None
-    merged = masks[0]
-    for mask in masks[1:]:
-        merged = ops.logical_and(merged, mask)
-    return merged
+    return all_of(masks)
 
 
-def block_config(layer):
-    """The constructor arguments both layers share, serialized."""
-    return {
-        "hidden_dim": layer.hidden_dim,
-        "intermediate_dim": layer.intermediate_dim,
-        "num_heads": layer.num_heads,
-        "dropout": layer.dropout,
-        "attention_dropout": layer.attention_dropout,
-        "activation": keras.activations.serialize(layer.activation),
-        "layer_norm_epsilon": layer.layer_norm_epsilon,
-        "norm_first": layer.norm_first,
-        "kernel_initializer": keras.initializers.serialize(layer.kernel_initializer),
-        "bias_initializer": keras.initializers.serialize(layer.bias_initializer),
-    }
+class TransformerBlock(keras.layers.Layer):
+    """The constructor, attributes and config the encoder and decoder share.
 
+    Not a layer to use alone: `TransformerEncoderLayer` and
+    `TransformerDecoderLayer` build their sublayers and `call` on top of it.
+    Keras implicit masks are supported: the output keeps the mask of the
+    first input.
+    """
 
-def set_block_arguments(
-    layer,
-    hidden_dim,
-    intermediate_dim,
-    num_heads,
-    dropout,
-    attention_dropout,
-    activation,
-    layer_norm_epsilon,
-    norm_first,
-    kernel_initializer,
-    bias_initializer,
-):
-    """Checks the shared constructor arguments and keeps them on `layer`."""
-    check_block_arguments(
-        hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
-    )
-    layer.hidden_dim = int(hidden_dim)
-    layer.intermediate_dim = int(intermediate_dim)
-    layer.num_heads = int(num_heads)
-    layer.dropout = dropout
-    layer.attention_dropout = attention_dropout
-    layer.activation = keras.activations.get(activation)
-    layer.layer_norm_epsilon = layer_norm_epsilon
-    layer.norm_first = norm_first
-    layer.kernel_initializer = keras.initializers.get(kernel_initializer)
-    layer.bias_initializer = keras.initializers.get(bias_initializer)
-    # Keras implicit masks: the output keeps the mask of the first input.
-    layer.supports_masking = True
+    def __init__(
+        self,
+        hidden_dim,
+        intermediate_dim,
+        num_heads,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-6,
+        norm_first=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_block_arguments(
+            hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
+        )
+        self.hidden_dim = int(hidden_dim)
+        self.intermediate_dim = int(intermediate_dim)
+        self.num_heads = int(num_heads)
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.norm_first = norm_first
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "activation": keras.activations.serialize(self.activation),
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "norm_first": self.norm_first,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }

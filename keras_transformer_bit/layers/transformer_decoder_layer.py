@@ -6,7 +6,7 @@ from keras_transformer_bit.layers import transformer_block_parts as parts
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
-class TransformerDecoderLayer(keras.layers.Layer):
+class TransformerDecoderLayer(parts.TransformerBlock):
     """Causal self-attention, cross-attention and a feed-forward network (§3.1).
 
     Has the arguments, residual wiring and feed-forward network of
@@ -76,35 +76,6 @@ class TransformerDecoderLayer(keras.layers.Layer):
     >>> tuple(layer(x, encoder_sequence=keras.ops.ones((2, 3, 16))).shape)
     (2, 5, 16)
     """
-
-    def __init__(
-        self,
-        hidden_dim,
-        intermediate_dim,
-        num_heads,
-        dropout=0.1,
-        attention_dropout=0.0,
-        activation="relu",
-        layer_norm_epsilon=1e-6,
-        norm_first=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        parts.set_block_arguments(
-            self,
-            hidden_dim,
-            intermediate_dim,
-            num_heads,
-            dropout,
-            attention_dropout,
-            activation,
-            layer_norm_epsilon,
-            norm_first,
-            kernel_initializer,
-            bias_initializer,
-        )
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
         parts.check_width(self, decoder_sequence_shape)
@@ -215,9 +186,6 @@ class TransformerDecoderLayer(keras.layers.Layer):
         if use_cache:
             outputs += [self_attention_cache, cross_attention_cache]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
-
-    def get_config(self):
-        return {**super().get_config(), **parts.block_config(self)}
 
 
 def _split_attention_output(output, return_attention_scores, cache):

@@ -6,7 +6,7 @@ from keras_transformer_bit.layers import transformer_block_parts as parts
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
-class TransformerEncoderLayer(keras.layers.Layer):
+class TransformerEncoderLayer(parts.TransformerBlock):
     """Self-attention then a position-wise feed-forward network (§3.1, §3.3).
 
     Each sub-layer is wrapped in dropout, a residual connection and layer
@@ -62,35 +62,6 @@ class TransformerEncoderLayer(keras.layers.Layer):
     (2, 5, 16)
     """
 
-    def __init__(
-        self,
-        hidden_dim,
-        intermediate_dim,
-        num_heads,
-        dropout=0.1,
-        attention_dropout=0.0,
-        activation="relu",
-        layer_norm_epsilon=1e-6,
-        norm_first=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        parts.set_block_arguments(
-            self,
-            hidden_dim,
-            intermediate_dim,
-            num_heads,
-            dropout,
-            attention_dropout,
-            activation,
-            layer_norm_epsilon,
-            norm_first,
-            kernel_initializer,
-            bias_initializer,
-        )
-
     def build(self, inputs_shape):
         parts.check_width(self, inputs_shape)
         shape = (None, None, self.hidden_dim)
@@ -134,6 +105,3 @@ class TransformerEncoderLayer(keras.layers.Layer):
             x, scores = x
         x = parts.feedforward(self, x, training)
         return (x, scores) if return_attention_scores else x
-
-    def get_config(self):
-        return {**super().get_config(), **parts.block_config(self)}

@@ -8,6 +8,23 @@ import numpy as np
 from keras_transformer_bit.utils import check_positive_int
 
 
+def check_aligned_texts(caller, hypotheses, others, others_name="references"):
+    """Lists of hypotheses and of their references (or sources), one each.
+
+    Raises a `ValueError` naming both lengths when they differ, or when there
+    is no hypothesis at all.
+    """
+    hypotheses, others = list(hypotheses), list(others)
+    if len(hypotheses) != len(others):
+        raise ValueError(
+            f"hypotheses and {others_name} must have the same length. Received: "
+            f"{len(hypotheses)} hypotheses, {len(others)} {others_name}"
+        )
+    if not hypotheses:
+        raise ValueError(f"{caller} needs at least one hypothesis. Received: []")
+    return hypotheses, others
+
+
 def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
     """sacreBLEU corpus BLEU of detokenized translations against one reference each.
 
@@ -31,14 +48,7 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
     """
     import sacrebleu
 
-    hypotheses, references = list(hypotheses), list(references)
-    if len(hypotheses) != len(references):
-        raise ValueError(
-            "hypotheses and references must have the same length. Received: "
-            f"{len(hypotheses)} hypotheses, {len(references)} references"
-        )
-    if not hypotheses:
-        raise ValueError("corpus_bleu needs at least one hypothesis. Received: []")
+    hypotheses, references = check_aligned_texts("corpus_bleu", hypotheses, references)
     result = sacrebleu.corpus_bleu(
         hypotheses, [references], tokenize=tokenize, lowercase=lowercase
     )

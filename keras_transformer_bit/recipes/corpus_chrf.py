@@ -1,5 +1,7 @@
 """Corpus chrF with sacreBLEU, the character n-gram F-score."""
 
+from keras_transformer_bit.recipes.bleu import check_aligned_texts
+
 
 def corpus_chrf(hypotheses, references):
     """sacreBLEU corpus chrF (chrF2: character 6-grams, beta 2) of translations.
@@ -20,12 +22,5 @@ def corpus_chrf(hypotheses, references):
     """
     import sacrebleu
 
-    hypotheses, references = list(hypotheses), list(references)
-    if len(hypotheses) != len(references):
-        raise ValueError(
-            "hypotheses and references must have the same length. Received: "
-            f"{len(hypotheses)} hypotheses, {len(references)} references"
-        )
-    if not hypotheses:
-        raise ValueError("corpus_chrf needs at least one hypothesis. Received: []")
+    hypotheses, references = check_aligned_texts("corpus_chrf", hypotheses, references)
     return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)

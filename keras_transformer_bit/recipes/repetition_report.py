@@ -2,6 +2,7 @@
 
 import re
 
+from keras_transformer_bit.recipes.bleu import check_aligned_texts
 from keras_transformer_bit.utils import check_positive_int
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -46,15 +47,10 @@ def repetition_report(hypotheses, sources, min_repeats=3):
     >>> report["repetitive"], report["empty"], round(report["repetition_rate"], 3)
     (1, 1, 0.333)
     """
-    hypotheses, sources = list(hypotheses), list(sources)
     min_repeats = check_positive_int("min_repeats", min_repeats)
-    if len(hypotheses) != len(sources):
-        raise ValueError(
-            "hypotheses and sources must have the same length. Received: "
-            f"{len(hypotheses)} hypotheses, {len(sources)} sources"
-        )
-    if not hypotheses:
-        raise ValueError("repetition_report needs at least one hypothesis.")
+    hypotheses, sources = check_aligned_texts(
+        "repetition_report", hypotheses, sources, "sources"
+    )
     repetitive = [
         (source, hypothesis)
         for hypothesis, source in zip(hypotheses, sources)

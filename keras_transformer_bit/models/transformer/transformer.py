@@ -8,9 +8,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_transformer_bit.layers.multi_head_attention import _check_rate
 from keras_transformer_bit.layers.token_and_position_embedding import (
     TokenAndPositionEmbedding,
+)
+from keras_transformer_bit.layers.transformer_block_parts import (
+    check_block_arguments,
 )
 from keras_transformer_bit.layers.transformer_decoder_layer import (
     TransformerDecoderLayer,
@@ -198,21 +200,14 @@ class Transformer(keras.Model):
         for name, value in (
             ("vocabulary_size", vocabulary_size),
             ("num_layers", num_layers),
-            ("num_heads", num_heads),
-            ("hidden_dim", hidden_dim),
-            ("intermediate_dim", intermediate_dim),
             ("max_sequence_length", max_sequence_length),
         ):
             check_positive_int(name, value)
         if source_vocabulary_size is not None:
             check_positive_int("source_vocabulary_size", source_vocabulary_size)
-        if hidden_dim % num_heads:
-            raise ValueError(
-                "num_heads must divide hidden_dim. Received: "
-                f"hidden_dim={hidden_dim}, num_heads={num_heads}"
-            )
-        _check_rate("dropout", dropout)
-        _check_rate("attention_dropout", attention_dropout)
+        check_block_arguments(
+            hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
+        )
         if share_embeddings and source_vocabulary_size not in (None, vocabulary_size):
             raise ValueError(
                 "share_embeddings=True needs one vocabulary for source and "
