@@ -51,10 +51,13 @@ __all__ = [*_SUBPACKAGES, "Translator", "__version__"]
 
 def __getattr__(name):
     if name in _SUBPACKAGES:
-        return importlib.import_module(f"keras_transformer_bit.{name}")
+        module = importlib.import_module(f"keras_transformer_bit.{name}")
+        _register_if_pending()
+        return module
     if name == "Translator":
         from keras_transformer_bit.translator import Translator
 
+        _register_if_pending()
         return Translator
     raise AttributeError(f"module 'keras_transformer_bit' has no attribute {name!r}")
 
@@ -66,6 +69,38 @@ def __dir__():
 def _register_keras_classes():
     for name in _KERAS_SUBPACKAGES:
         importlib.import_module(f"keras_transformer_bit.{name}")
+
+
+# Set when Keras was first imported by a module of this package.
+_registration_pending = False
+
+
+def _importing_this_package():
+    """Whether a module of this package is being executed (imported) now."""
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name == __name__ or name.startswith(__name__ + ".")
+    )
+
+
+def _register_or_defer():
+    # Registering means importing layers, models, ...; in the middle of one of
+    # this package's own imports (utils/clone_initializer.py importing Keras,
+    # say) those would see half-initialized modules (`from
+    # keras_transformer_bit.utils import clone_initializer` returned the
+    # module, not the function). Then it waits for the next subpackage access.
+    global _registration_pending
+    if _importing_this_package():
+        _registration_pending = True
+    else:
+        _registration_pending = False
+        _register_keras_classes()
+
+
+def _register_if_pending():
+    if _registration_pending:
+        _register_or_defer()
 
 
 class _RegisterWhenKerasLoads(importlib.abc.MetaPathFinder):
@@ -107,7 +142,7 @@ class _ThenRegister(importlib.abc.Loader):
         if self.finder in sys.meta_path:
             sys.meta_path.remove(self.finder)
         self.loader.exec_module(module)
-        _register_keras_classes()
+        _register_or_defer()
 
 
 if "keras" in sys.modules:

@@ -80,3 +80,24 @@ def test_saved_model_loads_after_importing_the_package_then_keras(tmp_path):
     )
     assert "light False" in output
     assert "loaded Transformer" in output
+
+
+def test_keras_first_imported_inside_the_package_builds_and_loads(tmp_path):
+    """`ktb translate train` in a fresh process: Keras first comes in through
+    keras_transformer_bit.utils, in the middle of the package's own import."""
+    model = ktb.models.Transformer.from_preset(
+        "transformer_tiny", vocabulary_size=50, num_layers=1
+    )
+    path = tmp_path / "model.keras"
+    model.save(path)
+    output = _run(
+        "import keras_transformer_bit as ktb\n"
+        "from keras_transformer_bit.utils import check_positive_int\n"
+        "model = ktb.models.Transformer.from_preset(\n"
+        "    'transformer_tiny', vocabulary_size=50, num_layers=1)\n"
+        "print('built', type(model).__name__)\n"
+        "import keras\n"
+        f"print('loaded', type(keras.saving.load_model({str(path)!r})).__name__)\n"
+    )
+    assert "built Transformer" in output
+    assert "loaded Transformer" in output
