@@ -53,7 +53,8 @@ def export_translator(translator, path, method=None, **generate_kwargs):
     >>> export_translator(translator, "exported/translator/1")  # doctest: +SKIP
     >>> import tensorflow_text  # registers the tokenizer ops  # doctest: +SKIP
     >>> served = tf.saved_model.load("exported/translator/1")  # doctest: +SKIP
-    >>> served.signatures["serving_default"](text=tf.constant(["Hallo!"]))
+    >>> serve = served.signatures["serving_default"]  # doctest: +SKIP
+    >>> serve(text=tf.constant(["Hallo!"]))  # doctest: +SKIP
     {'translation': <tf.Tensor: ... dtype=string ...>, 'scores': ...}
     """
     from keras_transformer_bit.translator import Translator
