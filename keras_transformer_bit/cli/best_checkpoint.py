@@ -26,9 +26,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         copy_weights: bool. Save a copy of the model built from its config,
             with its weights but without optimizer or metrics. Needed when
             only the chief of a MultiWorkerMirroredStrategy calls the
-            callback: reading the optimizer's and metrics' variables there is
-            a collective operation the other workers would not join (they
-            would pair it with their next one). Defaults to `False`.
+            callback: there, reading sync-on-read variables (metrics) is an
+            all-reduce the other workers would not join; the mirrored model
+            weights are read locally. Defaults to `False`.
 
     Example:
     >>> callbacks = [bleu_callback, BestCheckpoint("runs/de_en")]  # doctest: +SKIP
