@@ -23,8 +23,9 @@ of worker processes on one machine (tests, rehearsals). A lost worker raises
 Surviving crashes. `training_callbacks(model_dir)` returns TensorBoard and
 `AtomicBackupAndRestore` (a backup under `BACKUP_DIRNAME` that a kill during
 a save cannot corrupt); `save_model_on_chief` saves where only the chief may
-write. `set_mixed_precision` and `resolve_jit_compile` pick the speed
-switches a device supports.
+write; `model_signature` and `check_same_model` refuse to restore a run
+directory written by a different model. `set_mixed_precision` and
+`resolve_jit_compile` pick the speed switches a device supports.
 
 Example:
 >>> import keras_transformer_bit as ktb
@@ -115,6 +116,8 @@ __all__ = [
     "AtomicBackupAndRestore",
     "BACKUP_DIRNAME",
     "save_model_on_chief",
+    "model_signature",
+    "check_same_model",
     "set_mixed_precision",
     "resolve_jit_compile",
 ]
