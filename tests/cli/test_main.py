@@ -24,6 +24,7 @@ HELP_COMMANDS = [
 # libraries it imported along the way.
 _PROBE = """
 import sys
+sys.argv[0] = "/usr/local/bin/ktb"  # as the console script runs
 from keras_transformer_bit.cli.main import main
 for argv in {commands!r}:
     try:
