@@ -239,6 +239,9 @@ class BiTHyperRule:
             train_images: a `LabeledImages`, or a `tf.data.Dataset` of
                 `(image, int label)` (then `num_classes` is needed).
             eval_images: the same kinds, or `None` (no evaluation batches).
+                Two `LabeledImages` are matched by class name: the evaluation
+                labels are renumbered in the training classes' order, and a
+                class training does not have is refused.
             num_classes: int. Length of the one-hot labels. Defaults to
                 `train_images.num_classes`.
             seed: int or `None`. Seeds shuffling and augmentation.
@@ -284,6 +287,11 @@ class BiTHyperRule:
         )
         if eval_images is None:
             return train_batches, None
+        train_names = getattr(train_images, "class_names", None)
+        if train_names is not None and hasattr(eval_images, "with_class_names"):
+            # By name, not position: a test folder missing a class must not
+            # shift the labels of the others.
+            eval_images = eval_images.with_class_names(train_names)
         eval_batches = image_classification_pipeline(
             eval_images,
             num_classes,

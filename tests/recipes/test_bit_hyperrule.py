@@ -295,6 +295,27 @@ def test_datasets_builds_the_training_and_evaluation_batches():
     assert [len(images) for images, _ in evaluation] == [2, 2, 1]
 
 
+def test_datasets_match_evaluation_classes_by_name():
+    """A test folder missing a class keeps the others' labels (found by a
+    user trial: labels were numbered by position, 0.25 instead of 0.625)."""
+    from keras_transformer_bit.data import LabeledImages
+
+    rule = dataclasses.replace(bit_hyperrule(8, (8, 8)).with_crop_size(8), batch_size=4)
+    pixels = np.zeros((8, 8, 8), "uint8")
+    names = ["apple", "banana", "grape", "kiwi"]
+    train_images = LabeledImages(pixels, np.arange(8) % 4, names)
+    # The test folder has no "banana": its own numbering is 0, 1, 2.
+    eval_images = LabeledImages(
+        pixels[:6], [0, 0, 1, 1, 2, 2], ["apple", "grape", "kiwi"]
+    )
+    _, evaluation = rule.datasets(train_images, eval_images)
+    labels = np.concatenate([np.argmax(y, -1) for _, y in evaluation])
+    np.testing.assert_array_equal(labels, [0, 0, 2, 2, 3, 3])
+    stranger = LabeledImages(pixels[:2], [0, 1], ["apple", "cherry"])
+    with pytest.raises(ValueError, match="cherry"):
+        rule.datasets(train_images, stranger)
+
+
 def test_datasets_needs_num_classes_for_plain_datasets():
     import tensorflow as tf
 
