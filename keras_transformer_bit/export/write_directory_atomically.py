@@ -29,10 +29,20 @@ def write_directory_atomically(path, write):
             raise
         return
     path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            f"The export path is a file, not a directory: {path}. Choose a "
+            "directory path (e.g. models/translator/1); the file is left as it is."
+        )
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     name = os.path.basename(path)
     staging = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    # mkdtemp makes a private (0700) directory; an export is read by a server
+    # that may run as another user, so it gets the usual umask permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         write(staging)
         if os.path.exists(path):

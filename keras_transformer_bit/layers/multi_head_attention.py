@@ -196,7 +196,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         # seeded initializer keeps its seed, which would make the query, key
         # and value kernels equal; each projection gets a seed of its own.
         kwargs = super()._get_common_kwargs_for_sublayer()
-        salt = f"{self.name}/{self._sublayers_made}"
+        salt = f"projection_{self._sublayers_made}"
         self._sublayers_made += 1
         kwargs["kernel_initializer"] = clone_initializer(self._kernel_initializer, salt)
         kwargs["bias_initializer"] = clone_initializer(self._bias_initializer, salt)
@@ -353,9 +353,49 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             )
         if query_mask is None:
             query_mask = get_keras_mask(query)
-        for tensor in (query, value, key):
-            if tensor is not None:
-                set_keras_mask(tensor, None)
+        # The projections do not take masks (they would warn that they drop
+        # them), so the inputs' masks come off for this call and go back on
+        # afterwards: the caller's tensors keep them, e.g. an encoder output
+        # that the next decoder layer reads again.
+        inputs = [x for x in (query, value, key) if x is not None]
+        masks = [get_keras_mask(x) for x in inputs]
+        for x in inputs:
+            set_keras_mask(x, None)
+        try:
+            return self._attend(
+                query,
+                value,
+                key,
+                query_mask,
+                value_mask,
+                key_mask,
+                attention_mask,
+                return_attention_scores,
+                training,
+                use_causal_mask,
+                cache,
+                cache_update_index,
+            )
+        finally:
+            for x, mask in zip(inputs, masks):
+                if mask is not None:
+                    set_keras_mask(x, mask)
+
+    def _attend(
+        self,
+        query,
+        value,
+        key,
+        query_mask,
+        value_mask,
+        key_mask,
+        attention_mask,
+        return_attention_scores,
+        training,
+        use_causal_mask,
+        cache,
+        cache_update_index,
+    ):
         query_heads = self._query_dense(query)
         if cache is not None:
             key_heads, value_heads = _split_cache(cache)

@@ -48,10 +48,11 @@ def check_width(layer, inputs_shape):
 def dense_kwargs(layer, name):
     """Fresh initializer copies and the dtype policy for sublayer `name`.
 
-    A seeded initializer gets a seed derived from the layer and sublayer names,
-    so that seeded sublayers are reproducible and still differ.
+    A seeded initializer gets a seed derived from the sublayer's name, so that
+    seeded sublayers differ from each other and two layers built with the same
+    seeded initializer are equal (Keras' contract for seeded initializers).
     """
-    salt = f"{layer.name}/{name}"
+    salt = name
     return dict(
         kernel_initializer=clone_initializer(layer.kernel_initializer, salt),
         bias_initializer=clone_initializer(layer.bias_initializer, salt),

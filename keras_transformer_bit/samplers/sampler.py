@@ -1,5 +1,6 @@
 """The decoding loop shared by the one-token-per-step samplers."""
 
+import math
 import numbers
 
 import keras
@@ -61,7 +62,12 @@ class Sampler:
     """
 
     def __init__(self, temperature=1.0, no_repeat_ngram_size=None):
-        if not isinstance(temperature, (int, float)) or temperature <= 0:
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, numbers.Real)
+            or not math.isfinite(temperature)
+            or temperature <= 0
+        ):
             raise ValueError(
                 "temperature must be a positive float. "
                 f"Received: temperature={temperature}"
@@ -162,7 +168,7 @@ class RandomSampler(Sampler):
         ):
             raise ValueError(f"seed must be an int or None. Received: seed={seed}")
         self.seed = None if seed is None else int(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def start(self):
         if self.seed is not None:

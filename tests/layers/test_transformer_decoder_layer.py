@@ -137,3 +137,23 @@ def test_keras_implicit_masks_of_both_sequences():
         )
     )
     np.testing.assert_allclose(short[real], explicit[real], atol=1e-6)
+
+
+def test_stacked_decoder_layers_keep_the_encoder_mask():
+    """Two decoder layers read one encoder output: the first must not strip
+    its Keras mask (a user trial saw differences up to 1.39 at real tokens)."""
+    import keras
+
+    source_embedding = keras.layers.Embedding(20, 8, mask_zero=True)
+    target_embedding = keras.layers.Embedding(20, 8)
+    first, second = TransformerDecoderLayer(**ARGS), TransformerDecoderLayer(**ARGS)
+    source = np.array([[3, 4, 5, 0], [6, 7, 0, 0]])
+    target = target_embedding(np.array([[2, 8, 9], [2, 5, 4]]))
+
+    def decode(source_ids):
+        encoded = source_embedding(source_ids)
+        return numpy(second(first(target, encoded), encoded))
+
+    np.testing.assert_allclose(
+        decode(np.pad(source, ((0, 0), (0, 3)))), decode(source), atol=1e-5
+    )

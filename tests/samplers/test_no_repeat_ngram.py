@@ -149,3 +149,21 @@ def test_generate_option_blocks_repeats_in_a_real_model(method):
     for row in ops.convert_to_numpy(ids).tolist():
         row = [t for t in row if t != 0]
         assert not has_repeated_ngram(row, 2), row
+
+
+@pytest.mark.parametrize("temperature", [float("nan"), float("inf"), 0.0, -1.0, True])
+def test_temperature_must_be_a_finite_positive_number(temperature):
+    with pytest.raises(ValueError, match="temperature"):
+        TopKSampler(k=2, temperature=temperature)
+
+
+def test_numpy_seed_is_accepted_and_reproducible():
+    first, _ = TopKSampler(k=3, seed=np.int64(5))(
+        next_fn, np.zeros((4, 6), "int32"), end_token_id=END
+    )
+    second, _ = TopKSampler(k=3, seed=5)(
+        next_fn, np.zeros((4, 6), "int32"), end_token_id=END
+    )
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(first), ops.convert_to_numpy(second)
+    )

@@ -1,0 +1,38 @@
+import os
+import stat
+
+import pytest
+
+from keras_transformer_bit.export.write_directory_atomically import (
+    write_directory_atomically,
+)
+
+
+def _write(directory):
+    with open(os.path.join(directory, "saved_model.pb"), "w") as file:
+        file.write("model")
+
+
+def test_export_is_readable_by_other_users(tmp_path):
+    """TF Serving may run as another user: no private 0700 directory."""
+    old = os.umask(0o022)
+    try:
+        write_directory_atomically(str(tmp_path / "1"), _write)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "1").st_mode) == 0o755
+
+
+def test_replaces_an_export_and_leaves_nothing_behind(tmp_path):
+    write_directory_atomically(str(tmp_path / "1"), _write)
+    write_directory_atomically(str(tmp_path / "1"), _write)
+    assert sorted(os.listdir(tmp_path)) == ["1"]
+
+
+def test_refuses_to_replace_a_file(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        write_directory_atomically(str(notes), _write)
+    assert notes.read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
