@@ -68,7 +68,8 @@ class Translator:
             `False`, which is what an exported SavedModel runs (TF Serving
             disables XLA on CPU by default), so both give identical results.
         **generate_kwargs: the method's options (`beam_size`,
-            `length_penalty`; `top_k`, `top_p`, `temperature`, `seed`).
+            `length_penalty`; `top_k`, `top_p`, `temperature`, `seed`;
+            `no_repeat_ngram_size` for every method).
 
     Example:
     >>> translator = keras_transformer_bit.Translator(

@@ -14,6 +14,7 @@ docs/scaling.md).
 
 import argparse
 import importlib
+import os
 import sys
 
 # Command group name -> module under keras_transformer_bit.cli.
@@ -71,5 +72,33 @@ def main(argv=None):
         return WORKER_FAILURE_EXIT_CODE
 
 
+# Errors that mean "the command line or its inputs are wrong": one line, no
+# traceback (set KTB_TRACEBACK=1 to see it).
+_USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError)
+
+
+def run(argv=None):
+    """The `ktb` console script: `main`, with user errors as one line.
+
+    A bad flag or input (`ValueError`, `TypeError`, a missing file) prints
+    `ktb: error: ...` and exits 2, as argparse does; Ctrl-C prints how to
+    resume and exits 130. `main` itself raises, for callers and tests.
+    """
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print(
+            "\nktb: interrupted. Run the same command again to resume from the "
+            "last backup.",
+            file=sys.stderr,
+        )
+        return 130
+    except _USER_ERRORS as error:
+        if os.environ.get("KTB_TRACEBACK"):
+            raise
+        print(f"ktb: error: {error}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

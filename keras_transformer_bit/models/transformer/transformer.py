@@ -628,8 +628,9 @@ class Transformer(keras.Model):
         """Builds a preset, e.g. `from_preset("transformer_base", dropout=0.2)`.
 
         Args:
-            name: str. One of `transformer_tiny`, `transformer_base`,
-                `transformer_big`.
+            name: str. A key of `transformer_presets`: `transformer_tiny`
+                (tests), `transformer_small` (the CPU tutorial),
+                `transformer_base`, `transformer_big` (the paper's).
             **overrides: constructor arguments replacing the preset's.
 
         Returns:
