@@ -305,8 +305,8 @@ def default_config():
         "learning_rate_scale": recipe.learning_rate_scale,
         "label_smoothing": recipe.label_smoothing,
         "seed": 1234,
-        "test_size": 1000,
-        "validation_size": None,  # the corpus reader's choice
+        "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
+        "validation_size": None,
         "jit_compile": "auto",
     }
 
@@ -1005,7 +1005,10 @@ def add_parser(subparsers):
         "--seed", type=int, default=None, help="split and training seed (1234)"
     )
     train_parser.add_argument(
-        "--test-size", type=int, default=None, help="test pairs held out (1000)"
+        "--test-size",
+        type=int,
+        default=None,
+        help="test pairs held out (default: a tenth of the pairs, at most 1000)",
     )
     train_parser.add_argument(
         "--validation-size",

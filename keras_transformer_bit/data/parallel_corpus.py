@@ -3,6 +3,7 @@
 import dataclasses
 import numbers
 import random
+import warnings
 
 # Held-out pairs per split by default: a tenth of the corpus, at most this many.
 DEFAULT_HELD_OUT_SIZE = 1000
@@ -114,11 +115,27 @@ class ParallelCorpus:
         pairs.sort()
         random.Random(seed).shuffle(pairs)
         automatic = _default_held_out_size(len(pairs))
+        requested = (test_size, validation_size)
         test_size = automatic if test_size is None else int(test_size)
         validation_size = automatic if validation_size is None else int(validation_size)
         held_out = len(pairs) // 2
         test_size = min(test_size, max(held_out // 2, held_out - validation_size))
         validation_size = min(validation_size, held_out - test_size)
+        reduced = [
+            f"{name}={asked} -> {given}"
+            for name, asked, given in (
+                ("test_size", requested[0], test_size),
+                ("validation_size", requested[1], validation_size),
+            )
+            if asked is not None and int(asked) != given
+        ]
+        if reduced:
+            warnings.warn(
+                f"The corpus {kwargs.get('name', 'corpus')!r} has {len(pairs)} "
+                f"pairs, so the held-out splits were reduced ({', '.join(reduced)}) "
+                "to keep at least half of the pairs for training.",
+                stacklevel=2,
+            )
         test = pairs[:test_size]
         validation = pairs[test_size : test_size + validation_size]
         train = pairs[test_size + validation_size :]

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -39,10 +41,20 @@ def test_default_split_holds_out_a_tenth_each_up_to_1000(num_pairs, sizes):
 )
 def test_explicit_sizes_keep_half_for_training(sizes, expected):
     test_size, validation_size = sizes
-    corpus = ParallelCorpus.from_pairs(
-        _pairs(100), test_size=np.int64(test_size), validation_size=validation_size
-    )
+    reduced = expected[2] != test_size or expected[1] != validation_size
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        corpus = ParallelCorpus.from_pairs(
+            _pairs(100), test_size=np.int64(test_size), validation_size=validation_size
+        )
     assert (len(corpus.train), len(corpus.validation), len(corpus.test)) == expected
+    # A reduced request says so (a user trial saw --test-size 1000 become 1).
+    messages = [str(w.message) for w in caught]
+    assert any("reduced" in m for m in messages) == reduced, messages
+    if reduced:
+        assert f"test_size={test_size} -> {expected[2]}" in messages[0] or (
+            f"validation_size={validation_size} -> {expected[1]}" in messages[0]
+        )
 
 
 @pytest.mark.parametrize("name", ["test_size", "validation_size"])
