@@ -278,7 +278,9 @@ def default_cache_dir():
 def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=True):
     """Downloads a file into the cache once, checking its SHA-256.
 
-    A cached file whose digest matches (or any cached file when `sha256` is
+    Files are cached by content when `sha256` is given, else by URL
+    (`cache_dir/sha256-.../<file_name>` or `cache_dir/url-.../<file_name>`). A
+    cached file whose digest matches (or any cached file when `sha256` is
     None) is returned without a download; a mismatching one is fetched again.
     The download goes to a `.part` file that is renamed only once complete and
     verified, so an interrupted download never poses as a checkpoint.
@@ -297,13 +299,22 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
     file_name = file_name or os.path.basename(urllib.parse.urlparse(url).path)
     if not file_name:
         raise ValueError(f"Cannot tell a file name from url={url!r}; pass file_name")
-    path = os.path.join(cache_dir, file_name)
+    # One folder per content (when the digest is known) or per URL: two URLs
+    # whose files share a name (two runs' model.npz, say) must not share an
+    # entry.
+    if sha256 is not None:
+        key = "sha256-" + sha256.lower()[:16]
+    else:
+        key = "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    path = os.path.join(cache_dir, key, file_name)
     if os.path.exists(path):
         if sha256 is None or file_sha256(path) == sha256.lower():
             return path
         os.remove(path)
-    os.makedirs(cache_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = path + ".part"
+    # A local mirror (file://) copies at disk speed: no progress bar.
+    progress = progress and not url.startswith("file:")
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url) as response, open(partial, "wb") as handle:
@@ -319,8 +330,7 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
                 if bar is not None:
                     bar.update(done)
     except OSError as error:  # urllib's URLError and HTTPError included
-        if os.path.exists(partial):
-            os.remove(partial)
+        _discard(partial)
         raise OSError(
             f"Downloading {file_name} from {url} failed: {error}. Without "
             f"network access, fetch {url} elsewhere and pass the local file "
@@ -328,7 +338,7 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
         ) from error
     actual = digest.hexdigest()
     if sha256 is not None and actual != sha256.lower():
-        os.remove(partial)
+        _discard(partial)
         raise ValueError(
             f"Checksum mismatch for {url}: expected sha256={sha256}, got {actual}. "
             "The download is corrupted or the file changed upstream."
@@ -337,6 +347,15 @@ def download_weights(url, file_name=None, cache_dir=None, sha256=None, progress=
     if sha256 is None and progress:
         print(f"Downloaded {file_name} (sha256={actual}) to {path}")
     return path
+
+
+def _discard(partial):
+    """Removes a failed download and its cache folder when that is empty."""
+    if os.path.exists(partial):
+        os.remove(partial)
+    folder = os.path.dirname(partial)
+    if os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
 
 
 def resolve_weights(preset, weights, cache_dir=None):

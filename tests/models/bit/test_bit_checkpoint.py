@@ -159,7 +159,7 @@ def test_download_cache_and_checksum(checkpoint_path, tmp_path):
     digest = hashlib.sha256(open(checkpoint_path, "rb").read()).hexdigest()
     cache = str(tmp_path / "cache")
     path = download_weights(url, cache_dir=cache, sha256=digest, progress=False)
-    assert path == os.path.join(cache, "BiT-tiny.npz")
+    assert path == os.path.join(cache, "sha256-" + digest[:16], "BiT-tiny.npz")
     assert open(path, "rb").read() == open(checkpoint_path, "rb").read()
     # A cached file with the right digest is used without a download.
     missing_url = "file://" + str(tmp_path / "gone" / "BiT-tiny.npz")
@@ -174,6 +174,21 @@ def test_download_cache_and_checksum(checkpoint_path, tmp_path):
     with pytest.raises(ValueError, match="Checksum mismatch"):
         download_weights(url, cache_dir=other_cache, sha256="0" * 64, progress=False)
     assert os.listdir(other_cache) == []
+
+
+def test_cache_tells_apart_two_files_of_one_name(checkpoint_path, tmp_path):
+    """Two runs' model.npz: the second URL must not get the first's weights
+    (a user trial loaded the same weights for both)."""
+    first, second = tmp_path / "a" / "model.npz", tmp_path / "b" / "model.npz"
+    for path, content in ((first, b"first"), (second, b"second")):
+        path.parent.mkdir()
+        path.write_bytes(content)
+    cache = str(tmp_path / "cache")
+    got = [
+        open(download_weights("file://" + str(path), cache_dir=cache), "rb").read()
+        for path in (first, second)
+    ]
+    assert got == [b"first", b"second"]
 
 
 def test_resolve_weights(checkpoint_path):
