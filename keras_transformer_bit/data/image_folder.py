@@ -52,7 +52,7 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
 
     Args:
         directory: str. The root folder.
-        extensions: tuple of str. File name endings counted as images
+        extensions: tuple of str (or one str). File name endings counted as images
             (case-insensitive). Defaults to PNG, JPEG, GIF, BMP and WebP.
         min_examples: int. Subfolders with fewer images are skipped.
 
@@ -68,6 +68,9 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
         raise FileNotFoundError(
             f"directory must be an existing folder. Received: directory={directory!r}"
         )
+    if isinstance(extensions, str):
+        # One ending, not its characters: ".jpg" is not (".", "j", "p", "g").
+        extensions = (extensions,)
     extensions = tuple(e.lower() for e in extensions)
     class_names, paths, labels = [], [], []
     skipped_files, loose_files, lost = collections.Counter(), [], []

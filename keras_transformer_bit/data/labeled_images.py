@@ -9,6 +9,20 @@ from keras_transformer_bit.data.few_shot import few_shot_indices
 def _check_pixel_array(images):
     images = np.asarray(images)
     if images.ndim == 3 or (images.ndim == 4 and images.shape[-1] in (1, 2, 3, 4)):
+        if np.issubdtype(images.dtype, np.floating):
+            bad = ~np.isfinite(images)
+            if bad.any():
+                first = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"images must be finite pixel values; images{list(first)} "
+                    f"is {images[first]} ({int(bad.sum())} values are NaN or inf)"
+                )
+            if images.size and images.max() <= 1.0 and images.min() >= 0.0:
+                raise ValueError(
+                    "images look like floats in [0, 1]; pixel arrays are read as "
+                    "[0, 255] values (uint8). Pass (images * 255).astype('uint8'). "
+                    f"Received: float images with max {images.max()}"
+                )
         return images
     raise ValueError(
         "images must be an array of shape (N, H, W) (grayscale) or "

@@ -195,3 +195,16 @@ def test_image_folder_says_nothing_when_nothing_is_skipped(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(load_image_folder(str(tmp_path))) == 1
+
+
+def test_image_folder_takes_one_extension_as_a_string(tmp_path):
+    from keras_transformer_bit.data import load_image_folder
+
+    for name in ("a/x.jpg", "a/y.png", "b/z.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(
+            bytes(tf.io.encode_jpeg(np.zeros((4, 4, 3), "uint8")).numpy())
+        )
+    with pytest.warns(UserWarning):  # the .png is skipped, and said so
+        images = load_image_folder(str(tmp_path), extensions=".jpg")
+    assert len(images) == 2

@@ -24,3 +24,14 @@ def test_with_class_names_refuses_classes_the_model_lacks():
         test.with_class_names(["cat", "dog"])
     message = str(error.value)
     assert "['zebra']" in message and "['cat', 'dog']" in message
+
+
+def test_non_finite_and_unit_range_float_pixels_are_refused():
+    """A user trial's one NaN image made every weight NaN without an error."""
+    images = np.full((2, 4, 4), 100.0, "float32")
+    images[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"images\[1, 2, 3\] is nan"):
+        LabeledImages(images, [0, 1])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        LabeledImages(np.full((2, 4, 4), 0.5, "float32"), [0, 1])
+    assert len(LabeledImages(np.full((2, 4, 4), 100.0, "float32"), [0, 1])) == 2
