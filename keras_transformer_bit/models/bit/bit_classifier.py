@@ -197,7 +197,17 @@ class BiTClassifier(keras.Model):
         check_known_arguments(
             "BiTClassifier.from_preset",
             overrides,
-            [*BACKBONE_ARGUMENTS, "head_initializer", "image_size"],
+            # The named parameters too, so that a misspelling of one of them
+            # is matched to it (num_clases -> num_classes).
+            [
+                *BACKBONE_ARGUMENTS,
+                "head_initializer",
+                "image_size",
+                "num_classes",
+                "weights",
+                "head",
+                "class_names",
+            ],
         )
         if head not in ("auto", "keep", "replace"):
             raise ValueError(

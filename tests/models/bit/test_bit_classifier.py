@@ -145,6 +145,11 @@ def test_misspelled_arguments_are_refused(call):
         call()
 
 
+def test_misspelled_named_parameter_is_matched_to_it():
+    with pytest.raises(TypeError, match=r"'num_clases' \(did you mean 'num_classes'"):
+        BiTClassifier.from_preset("bit_tiny", num_clases=3)
+
+
 def test_head_initializer_reaches_the_head():
     classifier = BiTClassifier.from_preset(
         "bit_tiny", num_classes=3, head_initializer="ones"
