@@ -305,25 +305,39 @@ def train_command(args):
         step_timeout_seconds=args.worker_timeout,
         shard_files=args.shard_files,
         verbose=2,
+        keep_backup=True,  # deleted below, once the run is saved
     )
+    # The end of a run survives a kill at any moment: model.keras and
+    # bit_config.json are each written aside and renamed, and the backup (or
+    # the checkpoints) goes only once both are complete, so the same command
+    # resumes (at the end) until then.
     model_path = os.path.join(args.model_dir, MODEL_FILE)
     distribute.save_model_on_chief(classifier, model_path, strategy)
-    if not chief:
-        return 0
-    config = {
-        "data": args.data,
-        "preset": args.preset,
-        "weights": args.weights,
-        "shots": args.shots,
-        "crop_size": rule.crop_size,
-        "class_names": train.class_names,
-        "rule": dataclasses.asdict(rule),
-    }
-    write_text_atomically(
-        os.path.join(args.model_dir, CONFIG_FILE),
-        json.dumps(config, indent=2, default=list),
+    if chief:
+        config = {
+            "data": args.data,
+            "preset": args.preset,
+            "weights": args.weights,
+            "shots": args.shots,
+            "crop_size": rule.crop_size,
+            "class_names": train.class_names,
+            "rule": dataclasses.asdict(rule),
+        }
+        write_text_atomically(
+            os.path.join(args.model_dir, CONFIG_FILE),
+            json.dumps(config, indent=2, default=list),
+        )
+        from keras_transformer_bit.utils.gfile import remove_tree
+
+        for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
+            remove_tree(os.path.join(args.model_dir, name))
+    # The other workers' training is done, but the run is not saved until the
+    # chief says so: if it died meanwhile they exit with status 75, not 0.
+    distribute.wait_for_chief(
+        strategy, saved=chief, timeout_seconds=args.worker_timeout, what=model_path
     )
-    print(f"Saved {model_path}")
+    if chief:
+        print(f"Saved {model_path}")
     return 0
 
 

@@ -83,6 +83,9 @@ from keras_transformer_bit.distribute.tf_config import (  # noqa: F401
     read_tf_config,
     validate_tf_config,
 )
+from keras_transformer_bit.distribute.wait_for_chief import (  # noqa: F401
+    wait_for_chief,
+)
 from keras_transformer_bit.distribute.training_callbacks import (  # noqa: F401
     BACKUP_DIRNAME,
     training_callbacks,
@@ -116,6 +119,7 @@ __all__ = [
     "AtomicBackupAndRestore",
     "BACKUP_DIRNAME",
     "save_model_on_chief",
+    "wait_for_chief",
     "model_signature",
     "check_same_model",
     "set_mixed_precision",

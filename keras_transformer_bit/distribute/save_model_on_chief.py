@@ -18,6 +18,10 @@ def save_model_on_chief(model, path, strategy=None):
     worker writes the same file into a private temporary directory and deletes
     it. Without multi-worker training this is a plain save.
 
+    The save is atomic: the model goes to a temporary file beside `path`,
+    which is renamed over `path` once complete, so a process killed while
+    saving leaves the previous file (or none), never a truncated one.
+
     Args:
         model: a `keras.Model`.
         path: str. A `.keras` file, or a `.weights.h5` file for the weights
@@ -43,11 +47,19 @@ def save_model_on_chief(model, path, strategy=None):
     directory = os.path.dirname(path)
     if directory:
         tf.io.gfile.makedirs(directory)  # local, gs://, s3://, hdfs://, ram://
+    suffix = ".weights.h5" if path.endswith(".weights.h5") else ".keras"
+    # Keras picks the format from the suffix, so the temporary name keeps it.
+    temporary = f"{path[: -len(suffix)]}.tmp-{os.getpid()}{suffix}"
     try:
-        if path.endswith(".weights.h5"):
-            model.save_weights(path)
+        if suffix == ".weights.h5":
+            model.save_weights(temporary)
         else:
-            model.save(path)
+            model.save(temporary)
+        tf.io.gfile.rename(temporary, path, overwrite=True)
+    except BaseException:
+        if not scratch and tf.io.gfile.exists(temporary):
+            tf.io.gfile.remove(temporary)
+        raise
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

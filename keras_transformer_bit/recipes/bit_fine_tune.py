@@ -94,6 +94,7 @@ def bit_fine_tune(
     verbose="auto",
     step_timeout_seconds=600,
     shard_files=False,
+    keep_backup=False,
 ):
     """Trains `classifier` on `train_images` for the rule's full schedule.
 
@@ -152,6 +153,11 @@ def bit_fine_tune(
             still averages `rule.batch_size` examples, but not the ones one
             device would draw. Elsewhere there is one input pipeline and it
             changes nothing. Defaults to `False`.
+        keep_backup: bool. Keep the backup (or the checkpoints) under
+            `model_dir` when the schedule is done, so that a caller saving the
+            model afterwards can delete them only once that save is complete:
+            a crash during the save then still resumes (at the end). Defaults
+            to `False` (deleted when training ends).
 
     Returns:
         A Keras `History`: `history.history` maps `loss` and `accuracy` (and
@@ -252,6 +258,7 @@ def bit_fine_tune(
             jit_compile=jit_compile,
             verbose=verbose,
             step_timeout_seconds=step_timeout_seconds,
+            keep_backup=keep_backup,
         )
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
@@ -265,7 +272,9 @@ def bit_fine_tune(
     if epochs * steps_per_epoch > rule.total_steps:
         callbacks.append(_StopAtStep(rule.total_steps))
     if model_dir:
-        callbacks += distribute.training_callbacks(model_dir)
+        callbacks += distribute.training_callbacks(
+            model_dir, delete_backup_when_done=not keep_backup
+        )
     return trained.fit(
         dataset,
         steps_per_epoch=steps_per_epoch,
@@ -290,6 +299,7 @@ def _fine_tune_with_custom_loop(
     jit_compile,
     verbose,
     step_timeout_seconds,
+    keep_backup,
 ):
     from keras_transformer_bit import distribute
 
@@ -315,7 +325,8 @@ def _fine_tune_with_custom_loop(
         validation_data=validation_data,
         verbose=0 if verbose == 0 else 1,
     )
-    loop.delete_checkpoints()  # like BackupAndRestore once training is done
+    if not keep_backup:
+        loop.delete_checkpoints()  # like BackupAndRestore once training is done
     history = keras.callbacks.History()
     history.set_model(classifier)
     history.epoch = [epoch - 1 for epoch in logs.pop("epoch")]

@@ -307,3 +307,37 @@ def test_run_directory_on_another_file_system(tmp_path):
     assert main(["bit", "export", "--model-dir", model_dir]) == 0
     assert tf.io.gfile.exists(f"{model_dir}/export/saved_model.pb")
     assert sorted(os.listdir(tmp_path)) == ["images"]  # no local "ram:" directory
+
+
+@pytest.mark.large
+def test_killed_while_saving_the_model_resumes(tmp_path, monkeypatch, capsys):
+    # A kill while model.keras is written (here: a save that writes part of
+    # the file, then dies) must leave the backup, no half model.keras and no
+    # bit_config.json; the same command then finishes the run without
+    # training again.
+    data = _image_folder(tmp_path / "images", per_class=4)
+    model_dir = tmp_path / "run"
+    command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
+    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
+    command += ["--batch-scaling", "linear", "--num-epochs", "3"]
+    command += ["--strategy", "one_device", "--model-dir", str(model_dir)]
+
+    def dies_while_saving(model, path, *args, **kwargs):
+        with open(path, "wb") as file:
+            file.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt("killed while saving")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save", dies_while_saving)
+        with pytest.raises(KeyboardInterrupt):
+            main(command)
+    names = sorted(os.listdir(model_dir))
+    assert "model.keras" not in names and "bit_config.json" not in names, names
+    assert "backup" in names, names
+    capsys.readouterr()
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert not re.findall(r"^Epoch \d+/", out, re.M), out  # nothing trained again
+    model = keras.saving.load_model(model_dir / "model.keras")
+    assert int(model.optimizer.iterations) == 7
+    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
