@@ -20,6 +20,7 @@ every trial trains with Keras `fit`.
 
 import json
 import os
+import sys
 
 TUNER_CHOICES = ("random_search", "hyperband", "bayesian_optimization")
 
@@ -73,6 +74,21 @@ def _add_common(parser):
     parser.add_argument("--overwrite", action="store_true", help="start over")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top", type=int, default=10, help="rows of the results table")
+    parser.add_argument(
+        "--trial-timeout",
+        type=float,
+        default=300.0,
+        help="distributed search, chief: seconds without word from a running "
+        "trial's tuner (tuners send a heartbeat every 5 s) before the trial is "
+        "marked FAILED so the search can end (default 300; 0: wait forever)",
+    )
+    parser.add_argument(
+        "--oracle-timeout",
+        type=float,
+        default=120.0,
+        help="distributed search, tuners: seconds without an answer from the "
+        "chief before the tuner exits with status 75 (default 120)",
+    )
 
 
 def add_parser(subparsers):
@@ -157,33 +173,80 @@ def refuse_multi_worker(args):
 
 
 def _search(args, hypermodel, objective, train, validation):
+    import grpc
     import keras_tuner
 
     from keras_transformer_bit.tuning import make_tuner, results_table
+    from keras_transformer_bit.tuning.serve_oracle import serve_oracle
+    from keras_transformer_bit.tuning.watch_oracle import (
+        LOST_ORACLE_EXIT_CODE,
+        lost_oracle_message,
+        watch_oracle,
+    )
 
     if args.objective:
         objective = keras_tuner.Objective(
             args.objective, "min" if "loss" in args.objective else "max"
         )
-    tuner = make_tuner(
-        args.tuner,
-        hypermodel,
-        objective=objective,
-        max_trials=args.max_trials,
-        max_epochs=args.max_epochs,
-        directory=args.directory,
-        project_name=args.project_name,
-        overwrite=args.overwrite,
-        seed=args.seed,
-    )
-    tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=2)
     role = search_role()
-    if role in (None, "chief"):
+    address = "{}:{}".format(
+        os.environ.get("KERASTUNER_ORACLE_IP"), os.environ.get("KERASTUNER_ORACLE_PORT")
+    )
+    if role not in (None, "chief"):
+        # KerasTuner's client waits an hour for a chief that is gone.
+        from keras_tuner.src.distribute import oracle_client
+
+        oracle_client.TIMEOUT = args.oracle_timeout
+    try:
+        tuner = make_tuner(
+            args.tuner,
+            hypermodel,
+            objective=objective,
+            max_trials=args.max_trials,
+            max_epochs=args.max_epochs,
+            directory=args.directory,
+            project_name=args.project_name,
+            overwrite=args.overwrite,
+            seed=args.seed,
+        )
+        if role == "chief":
+            # KerasTuner's chief waits silently forever for a dead tuner's trial.
+            tuner.oracle.verbose = 2
+            tuner.save()
+            failed = serve_oracle(
+                tuner.oracle, address, trial_timeout=args.trial_timeout or None
+            )
+            print(results_table(tuner, num_trials=args.top))
+            if failed:
+                trials = ", ".join(f"{t} (on {w})" for t, w in failed)
+                print(
+                    f"ktb tune: trial(s) {trials} marked FAILED: their tuner sent no "
+                    f"word for --trial-timeout {args.trial_timeout:g} s. Their "
+                    "hyperparameters were not evaluated; rerun with a new "
+                    "--project-name (or --overwrite) to try them again.",
+                    file=sys.stderr,
+                )
+                return 1
+            return 0
+        if role is not None:
+            watch_oracle(tuner, address, timeout=args.oracle_timeout)
+        tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=2)
+    except grpc.RpcError as error:
+        if role is None:
+            raise
+        code = error.code()
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            reason = f"no answer within --oracle-timeout {args.oracle_timeout:g} s"
+        else:
+            reason = f"it failed a request: {code.name}: {error.details()}"
+        print(lost_oracle_message(role, address, reason), file=sys.stderr)
+        return LOST_ORACLE_EXIT_CODE
+    if role is None:
         print(results_table(tuner, num_trials=args.top))
     else:
         # A worker's oracle is a client of the chief's: the table is there.
         print(f"{role}: the search is done; the chief prints the results.")
-    return tuner
+    return 0
 
 
 def transformer_command(args):
@@ -236,14 +299,13 @@ def transformer_command(args):
     objective = keras_tuner.Objective(
         "val_bleu" if bleu_pairs else "val_masked_token_accuracy", "max"
     )
-    _search(
+    return _search(
         args,
         hypermodel,
         objective,
         dataset(train_pairs, True),
         dataset(validation_pairs, False),
     )
-    return 0
 
 
 def bit_command(args):
@@ -274,5 +336,4 @@ def bit_command(args):
         seed=args.seed,
     )
     objective = keras_tuner.Objective("val_accuracy", "max")
-    _search(args, hypermodel, objective, train, validation)
-    return 0
+    return _search(args, hypermodel, objective, train, validation)

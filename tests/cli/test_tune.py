@@ -161,3 +161,124 @@ def test_chief_and_two_tuners_all_exit_0(tmp_path, family):
         assert "Traceback" not in outputs[role], outputs[role]
     trials = sorted(p.name for p in (tmp_path / "search" / "p").glob("trial_*"))
     assert len(trials) == 3, trials
+
+
+def _tune_process(role, port, args, log_path):
+    env = {key: value for key, value in os.environ.items()}
+    env.pop("TF_CONFIG", None)
+    env.update(
+        TF_CPP_MIN_LOG_LEVEL="2",
+        KERASTUNER_TUNER_ID=role,
+        KERASTUNER_ORACLE_IP="127.0.0.1",
+        KERASTUNER_ORACLE_PORT=str(port),
+    )
+    log = open(log_path, "w+")
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
+def _tune_bit_command(tmp_path, max_trials):
+    command = [sys.executable, "-m", "keras_transformer_bit.cli.main", "tune"]
+    command += ["bit", *_tiny_search("bit", tmp_path), "--tuner", "random_search"]
+    command += ["--max-trials", str(max_trials), "--epochs", "1"]
+    command += ["--strategy", "one_device", "--project-name", "p"]
+    return command + ["--directory", str(tmp_path / "search")]
+
+
+# Stands in for a tuner killed during its trial: it takes a trial, then is killed.
+_TAKES_A_TRIAL = """
+import os, sys, time
+from keras_tuner.src import protos
+import grpc
+stub = protos.get_service_grpc().OracleStub(grpc.insecure_channel(sys.argv[1]))
+request = protos.get_service().CreateTrialRequest(tuner_id="tuner0")
+trial = stub.CreateTrial(request, wait_for_ready=True, timeout=300).trial
+print("took trial", trial.trial_id, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.large
+@pytest.mark.timeout(420)
+def test_chief_fails_the_trial_of_a_killed_tuner_and_exits(tmp_path):
+    # User trial: kill -9 tuner0 during its trial; tuner1 finished the other
+    # trials and the chief waited forever, silently, for tuner0's trial.
+    port = ktb.distribute.free_ports(1)[0]
+    command = _tune_bit_command(tmp_path, max_trials=3) + ["--trial-timeout", "10"]
+    processes = {}
+    try:
+        processes["chief"] = _tune_process(
+            "chief", port, command, tmp_path / "chief.log"
+        )
+        processes["tuner0"] = _tune_process(
+            "tuner0",
+            port,
+            [sys.executable, "-c", _TAKES_A_TRIAL, f"127.0.0.1:{port}"],
+            tmp_path / "tuner0.log",
+        )
+        assert wait_until(
+            lambda: "took trial" in (tmp_path / "tuner0.log").read_text(), 240
+        ), (tmp_path / "chief.log").read_text()
+        kill(processes["tuner0"])
+        processes["tuner1"] = _tune_process(
+            "tuner1", port, command, tmp_path / "tuner1.log"
+        )
+        codes = {
+            role: processes[role].wait(timeout=300) for role in ("tuner1", "chief")
+        }
+    finally:
+        for process in processes.values():
+            kill(process)
+    chief = (tmp_path / "chief.log").read_text()
+    tuner1 = (tmp_path / "tuner1.log").read_text()
+    assert codes == {"tuner1": 0, "chief": 1}, (chief, tuner1)
+    assert "no word from tuner0 about trial 0" in chief, chief
+    assert "trial(s) 0 (on tuner0) marked FAILED" in chief, chief
+    table = [line for line in chief.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 3, chief
+    assert sum("COMPLETED" in row for row in table) == 2, table
+    assert "Traceback" not in chief + tuner1, (chief, tuner1)
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_tuner_without_its_chief_exits_75_naming_the_oracle(tmp_path):
+    port = ktb.distribute.free_ports(1)[0]
+    command = _tune_bit_command(tmp_path, max_trials=2) + ["--oracle-timeout", "5"]
+    process = _tune_process("tuner0", port, command, tmp_path / "tuner0.log")
+    try:
+        code = process.wait(timeout=240)
+    finally:
+        kill(process)
+    output = (tmp_path / "tuner0.log").read_text()
+    assert code == 75, output
+    assert f"tuner0: lost the oracle (the chief) at 127.0.0.1:{port}" in output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.large
+@pytest.mark.timeout(420)
+def test_tuners_exit_75_when_the_chief_is_killed(tmp_path):
+    # User trial: kill -9 the chief; both tuners kept running, silently, forever.
+    port = ktb.distribute.free_ports(1)[0]
+    command = _tune_bit_command(tmp_path, max_trials=6) + ["--oracle-timeout", "8"]
+    processes = {}
+    try:
+        for role in ("chief", "tuner0", "tuner1"):
+            processes[role] = _tune_process(
+                role, port, command, tmp_path / f"{role}.log"
+            )
+        assert wait_until(lambda: list((tmp_path / "search").glob("p/trial_*")), 240), (
+            tmp_path / "chief.log"
+        ).read_text()
+        kill(processes["chief"])
+        codes = {r: processes[r].wait(timeout=120) for r in ("tuner0", "tuner1")}
+    finally:
+        for process in processes.values():
+            kill(process)
+    outputs = {r: (tmp_path / f"{r}.log").read_text() for r in ("tuner0", "tuner1")}
+    assert codes == {"tuner0": 75, "tuner1": 75}, outputs
+    for role, output in outputs.items():
+        assert f"{role}: lost the oracle (the chief) at 127.0.0.1:{port}" in output
+        assert "Traceback" not in output, output
