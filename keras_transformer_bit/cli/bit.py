@@ -236,6 +236,36 @@ def _check_train_flags(args):
             )
 
 
+def _check_train_strategy(args, strategy):
+    """Refuses flags that do not fit the strategy, before any data is read.
+
+    Every batch (each micro-batch with `--micro-batch-size`) is split evenly
+    over the replicas; an uneven split fails inside training (Keras cannot add
+    the replicas' gradients of different shapes).
+    """
+    from keras_transformer_bit import distribute
+
+    replicas = strategy.num_replicas_in_sync
+    for flag in ("--batch-size", "--micro-batch-size"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value % replicas:
+            below = max(replicas, value // replicas * replicas)
+            raise ValueError(
+                f"{flag} {value} does not split evenly over the {replicas} "
+                f"replicas of {distribute.describe_strategy(strategy)}: pass a "
+                f"multiple of {replicas}, e.g. {flag} {below} or "
+                f"{below + replicas}."
+            )
+    if args.shard_files and not distribute.needs_custom_training_loop(strategy):
+        raise ValueError(
+            "--shard-files splits the image files over the workers of "
+            "--strategy multi_worker; this run has one process "
+            f"({distribute.describe_strategy(strategy)}). Leave --shard-files "
+            f"out, or train with --strategy multi_worker. Received: --strategy "
+            f"{args.strategy} --shard-files"
+        )
+
+
 def _load_eval_split(args):
     """The evaluation images of `--eval-data`/`--eval-every`, or `None`.
 
@@ -250,6 +280,7 @@ def train_command(args):
     import keras
 
     from keras_transformer_bit import distribute, models, recipes
+    from keras_transformer_bit.cli.check_model_dir import check_model_dir
     from keras_transformer_bit.utils import write_text_atomically
     from keras_transformer_bit.utils.gfile import gfile
 
@@ -258,7 +289,9 @@ def train_command(args):
         raise ValueError(
             f"--worker-timeout must be > 0 seconds. Received: {args.worker_timeout}"
         )
+    check_model_dir(args.model_dir, args.strategy, "ktb bit train")
     strategy = _setup(args)
+    _check_train_strategy(args, strategy)
     train = load_split(args.data, "train")
     if args.shots is not None:
         train = train.few_shot(args.shots, seed=args.seed)
@@ -270,6 +303,13 @@ def train_command(args):
         rule = rule.with_batch_size(args.batch_size, scaling=args.batch_scaling)
     if args.schedule_scale != 1.0:
         rule = rule.shortened(args.schedule_scale)
+    if rule.batch_size % strategy.num_replicas_in_sync:  # the rule's own batch
+        raise ValueError(
+            f"The HyperRule's batch of {rule.batch_size} does not split evenly over "
+            f"the {strategy.num_replicas_in_sync} replicas of "
+            f"{distribute.describe_strategy(strategy)}: pass --batch-size with a "
+            f"multiple of {strategy.num_replicas_in_sync}."
+        )
     chief = distribute.is_chief_task(strategy)
     if chief:
         print(

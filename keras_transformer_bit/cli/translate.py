@@ -472,6 +472,15 @@ def _fit_on_workers(
     return _epoch_entries(logs, epochs_run)
 
 
+def _check_sizes(chosen):
+    """Refuses zero and negative sizes before any data is read."""
+    from keras_transformer_bit.utils import check_positive_int
+
+    for key in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
+        if key in chosen:
+            check_positive_int(TRAINING_FLAGS[key], chosen[key])
+
+
 def train(args):
     """`ktb translate train`: build or reload a run and train it."""
     from keras_transformer_bit.utils import check_positive_int
@@ -483,10 +492,14 @@ def train(args):
 
     model_dir = args.model_dir
     config_path = os.path.join(model_dir, CONFIG_FILE)
+    from keras_transformer_bit.cli.check_model_dir import check_model_dir
+
+    check_model_dir(model_dir, args.strategy, "ktb translate train")
     # With several workers, each decides this before the cluster forms (in
     # get_strategy), so none sees files the chief is about to write.
     resuming = gfile.exists(config_path)
     chosen = _chosen_config(args)
+    _check_sizes(chosen)
     if resuming:
         config = _read_json(config_path)
         changes = changed_training_flags(config, chosen)
@@ -508,6 +521,12 @@ def train(args):
             **defaults["model_overrides"],
             **chosen.get("model_overrides", {}),
         }
+    if config["tokens_per_batch"] < config["max_length"]:
+        raise ValueError(
+            "--tokens-per-batch must hold at least one pair of --max-length "
+            f"tokens. Received: --tokens-per-batch {config['tokens_per_batch']}, "
+            f"--max-length {config['max_length']}"
+        )
 
     import keras
 

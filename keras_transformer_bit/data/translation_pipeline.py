@@ -28,7 +28,7 @@ def make_translation_dataset(
     seed=1234,
     drop_remainder=False,
     num_parallel_calls=tf.data.AUTOTUNE,
-    num_replicas=1,
+    num_replicas=None,
     pad_remainder=False,
 ):
     """Tokenizes sentence pairs and batches them by length for `model.fit`.
@@ -80,8 +80,11 @@ def make_translation_dataset(
             batch at all raises a `ValueError`. Defaults to `False`.
         num_parallel_calls: int. Parallelism of the tokenizing map. Defaults to
             `tf.data.AUTOTUNE`.
-        num_replicas: int. Every batch size is a multiple of it: pass
-            `strategy.num_replicas_in_sync`. Defaults to `1`.
+        num_replicas: int or `None`. Every batch size is a multiple of it.
+            `None` takes `num_replicas_in_sync` of the strategy in scope
+            (`tf.distribute.get_strategy()`): make the dataset inside
+            `strategy.scope()`, or pass `strategy.num_replicas_in_sync`.
+            Defaults to `None` (1 outside any strategy).
         pad_remainder: bool. Top each bucket's last batch up to the bucket's
             batch size with rows that are padding everywhere (zero loss
             weight), so all batches of a bucket have one shape. Defaults to
@@ -99,6 +102,8 @@ def make_translation_dataset(
     max_length = check_positive_int("max_length", max_length)
     tokens_per_batch = check_positive_int("tokens_per_batch", tokens_per_batch)
     bucket_width = check_positive_int("bucket_width", bucket_width)
+    if num_replicas is None:  # the strategy in scope (the default one: 1)
+        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     num_replicas = check_positive_int("num_replicas", num_replicas)
     if tokens_per_batch < max_length:
         raise ValueError(

@@ -1,6 +1,7 @@
 """Picks a `tf.distribute` strategy by name: one device, mirrored or multi-worker."""
 
 import itertools
+import warnings
 
 import tensorflow as tf
 
@@ -144,7 +145,8 @@ def get_strategy(
 
     - `"one_device"`: `OneDeviceStrategy` on the first GPU, else the CPU.
     - `"mirrored"`: `MirroredStrategy` over all GPUs, or all logical CPUs when
-      there is no GPU (synchronous data parallelism inside one process).
+      there is no GPU (synchronous data parallelism inside one process). With
+      a single device it warns that it has 1 replica.
     - `"multi_worker"`: `MultiWorkerMirroredStrategy` driven by the `TF_CONFIG`
       environment variable (validated first). Train with
       `keras_transformer_bit.distribute.CustomTrainingLoop`: Keras 3
@@ -205,6 +207,17 @@ def get_strategy(
     devices = list(devices or _training_devices())
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(devices[0])
+    if len(devices) == 1:
+        warnings.warn(
+            f"The mirrored strategy has 1 replica: this process sees one device "
+            f"({devices[0]}), so training runs as on one device. Mirrored "
+            "training needs several GPUs; to test it on a CPU, split the CPU "
+            "into logical devices before TensorFlow starts, with "
+            "tf.config.set_logical_device_configuration (docs/scaling.md, "
+            "section 2).",
+            UserWarning,
+            stacklevel=2,
+        )
     cross_device_ops = None
     if not any("GPU" in device.upper() for device in devices):
         # On CPUs TF has no NCCL; one reducing device is its fastest choice.

@@ -98,7 +98,7 @@ class TranslationRecipe:
         return model
 
     def datasets(
-        self, corpus, source_tokenizer, target_tokenizer, seed=1234, num_replicas=1
+        self, corpus, source_tokenizer, target_tokenizer, seed=1234, num_replicas=None
     ):
         """Length-bucketed training and validation datasets for `corpus`.
 
@@ -107,9 +107,10 @@ class TranslationRecipe:
             source_tokenizer: the source `SubwordTokenizer`.
             target_tokenizer: the target `SubwordTokenizer`.
             seed: int. Shuffle seed of the training pairs. Defaults to `1234`.
-            num_replicas: int. `strategy.num_replicas_in_sync`: every batch
-                splits evenly over the replicas (`make_translation_dataset`).
-                Defaults to `1`.
+            num_replicas: int or `None`. `strategy.num_replicas_in_sync`:
+                every batch splits evenly over the replicas
+                (`make_translation_dataset`). Defaults to `None`: the strategy
+                in scope (1 outside any).
 
         Returns:
             `(train, validation)`; `validation` is `None` when the corpus has no

@@ -341,3 +341,47 @@ def test_killed_while_saving_the_model_resumes(tmp_path, monkeypatch, capsys):
     model = keras.saving.load_model(model_dir / "model.keras")
     assert int(model.optimizer.iterations) == 7
     assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
+
+
+def test_batch_size_must_split_over_the_replicas(tmp_path):
+    # Refused before any data is read (the folder is absent): 15 images cannot
+    # split over the 2 logical CPUs of the mirrored strategy.
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    command += [str(tmp_path / "run"), "--strategy", "mirrored"]
+    with pytest.raises(ValueError, match=r"--batch-size 15 .*2 replicas"):
+        main(command + ["--batch-size", "15"])
+    with pytest.raises(ValueError, match=r"--micro-batch-size 3 .*2 replicas"):
+        main(command + ["--batch-size", "12", "--micro-batch-size", "3"])
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_train_refuses_a_translation_run_directory(tmp_path):
+    model_dir = tmp_path / "de_en"
+    model_dir.mkdir()
+    (model_dir / "translate_config.json").write_text("{}")
+    (model_dir / "model.keras").write_bytes(b"translation weights")
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    with pytest.raises(ValueError, match=r"translate train.*translate_config\.json"):
+        main(command + [str(model_dir)])
+    assert (model_dir / "model.keras").read_bytes() == b"translation weights"
+
+
+def test_ram_model_dir_is_refused_for_multi_worker(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    command += ["ram://ktb_mw/run", "--strategy", "multi_worker"]
+    with pytest.raises(ValueError, match=r"ram://ktb_mw/run.*multi_worker"):
+        main(command)
+
+
+def test_ram_model_dir_warns_that_the_run_ends_with_the_process(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    with pytest.warns(UserWarning, match="does not outlive this process"):
+        with pytest.raises(ValueError, match="--data must be"):
+            main(command + ["ram://ktb_warn/run", "--strategy", "one_device"])
+
+
+def test_shard_files_needs_multi_worker(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    command += [str(tmp_path / "run"), "--strategy", "one_device", "--shard-files"]
+    with pytest.raises(ValueError, match="--shard-files .*multi_worker"):
+        main(command)

@@ -132,3 +132,29 @@ def test_validation_size_reaches_the_corpus_split(tmp_path):
     corpus = translate._load_corpus(config)
     assert (len(corpus.test), len(corpus.validation)) == (6, 9)
     assert len(corpus.train) == 60 - 6 - 9
+
+
+@pytest.mark.parametrize("flag", ["--tokens-per-batch", "--max-length"])
+def test_zero_sizes_are_refused_before_the_corpus_is_read(tmp_path, flag):
+    # The corpus is absent: reading it (or building vocabularies) would fail
+    # with another message.
+    command = ["translate", "train", "--data", str(tmp_path / "absent.tsv")]
+    command += ["--model-dir", str(tmp_path / "run"), flag, "0"]
+    with pytest.raises(ValueError, match=f"{flag} must be a positive int"):
+        main(command)
+    assert not (tmp_path / "run").exists()
+
+
+def test_ram_model_dir_is_refused_for_multi_worker(tmp_path):
+    command = ["translate", "train", "--data", str(tmp_path / "absent.tsv")]
+    command += ["--model-dir", "ram://ktb_tr_mw/run", "--strategy", "multi_worker"]
+    with pytest.raises(ValueError, match=r"ram://ktb_tr_mw/run.*multi_worker"):
+        main(command)
+
+
+def test_ram_model_dir_warns_that_the_run_ends_with_the_process(tmp_path):
+    command = ["translate", "train", "--data", str(tmp_path / "absent.tsv")]
+    command += ["--model-dir", "ram://ktb_tr_warn/run", "--strategy", "one_device"]
+    with pytest.warns(UserWarning, match="does not outlive this process"):
+        with pytest.raises(Exception):  # noqa: B017 (the absent corpus)
+            main(command)

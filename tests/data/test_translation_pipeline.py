@@ -242,3 +242,47 @@ def test_no_batches_is_an_error_that_says_why(pairs_and_tokenizer):
         make_translation_dataset(
             pairs, tokenizer, tokenizer, drop_remainder=True, pad_remainder=True
         )
+
+
+def test_num_replicas_defaults_to_the_strategy_in_scope(pairs_and_tokenizer):
+    # User code as in the README: the dataset made inside strategy.scope()
+    # without num_replicas. 7 pairs: one odd-sized batch, which Keras could not
+    # split over 2 replicas (an AddN shape error inside fit) before.
+    import keras
+
+    from keras_transformer_bit.distribute import get_strategy
+    from keras_transformer_bit.models import Transformer
+    from keras_transformer_bit.recipes import LabelSmoothedCrossEntropy
+
+    pairs, tokenizer = pairs_and_tokenizer
+    pairs = pairs[:7]
+    strategy = get_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        dataset = make_translation_dataset(
+            pairs, tokenizer, tokenizer, max_length=32, tokens_per_batch=1024
+        )
+        sizes = [len(source) for source, _, _ in _batches(dataset)]
+        assert all(size % 2 == 0 for size in sizes), sizes
+        model = Transformer.from_preset(
+            "transformer_tiny", vocabulary_size=tokenizer.vocabulary_size
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=LabelSmoothedCrossEntropy(),
+            jit_compile=False,
+        )
+    history = model.fit(dataset, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    # Outside any scope the default strategy has one replica: no padding rows,
+    # and some batch is odd-sized; explicit values still win.
+    outside = make_translation_dataset(
+        pairs, tokenizer, tokenizer, max_length=32, tokens_per_batch=1024
+    )
+    outside_sizes = [len(source) for source, _, _ in _batches(outside)]
+    assert sum(outside_sizes) == 7 and any(size % 2 for size in outside_sizes)
+    explicit = make_translation_dataset(
+        pairs, tokenizer, tokenizer, max_length=32, tokens_per_batch=1024,
+        num_replicas=4,
+    )  # fmt: skip
+    assert all(len(s) % 4 == 0 for s, _, _ in _batches(explicit))

@@ -92,3 +92,17 @@ def test_successive_mirrored_strategies_in_one_process_do_not_collide():
         assert np.isfinite(_fit_with(collective, units))
     for units in (9, 2):
         assert np.isfinite(_fit_with(get_strategy("mirrored"), units))
+
+
+def test_mirrored_with_one_device_warns_how_to_get_several():
+    with pytest.warns(UserWarning, match="1 replica") as record:
+        strategy = get_strategy("mirrored", devices=["/cpu:0"])
+    assert strategy.num_replicas_in_sync == 1
+    message = str(record[0].message)
+    assert "GPU" in message and "set_logical_device_configuration" in message
+    assert "docs/scaling.md" in message
+
+
+def test_mirrored_with_two_devices_does_not_warn(recwarn):
+    assert get_strategy("mirrored").num_replicas_in_sync == 2
+    assert not [w for w in recwarn if "replica" in str(w.message)]
