@@ -249,8 +249,23 @@ def _search(args, hypermodel, objective, train, validation):
     return 0
 
 
+def _check_transformer_sizes(args):
+    """Refuses zero, negative and inconsistent sizes before any data is read."""
+    from keras_transformer_bit.utils import check_positive_int
+
+    for flag in ("--vocabulary-size", "--max-length", "--tokens-per-batch"):
+        check_positive_int(flag, getattr(args, flag[2:].replace("-", "_")))
+    if args.tokens_per_batch < args.max_length:
+        raise ValueError(
+            "--tokens-per-batch must hold at least one pair of --max-length "
+            f"tokens. Received: --tokens-per-batch {args.tokens_per_batch}, "
+            f"--max-length {args.max_length}"
+        )
+
+
 def transformer_command(args):
     refuse_multi_worker(args)
+    _check_transformer_sizes(args)
     import keras_tuner
 
     from keras_transformer_bit.data.load_translation_corpus import (

@@ -58,6 +58,23 @@ def test_multi_worker_is_refused_up_front(monkeypatch, tf_config, strategy):
             cli_main.main(["tune", family, "--data", "missing", "--strategy", strategy])
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--tokens-per-batch", "0"], "--tokens-per-batch must be a positive int"),
+        (["--max-length", "-1"], "--max-length must be a positive int"),
+        (["--vocabulary-size", "0"], "--vocabulary-size must be a positive int"),
+        (["--tokens-per-batch", "16", "--max-length", "32"], "--tokens-per-batch"),
+    ],
+)
+def test_transformer_sizes_are_refused_before_the_corpus_is_read(flags, message):
+    # The corpus is absent: reading it, or building the vocabulary, would fail
+    # with another message.
+    command = ["tune", "transformer", "--data", "missing.tsv", *flags]
+    with pytest.raises(ValueError, match=message):
+        cli_main.main(command)
+
+
 def test_results_table_on_a_worker_says_where_the_trials_are(monkeypatch):
     from keras_transformer_bit.tuning import results_table
 
