@@ -15,7 +15,12 @@ when the search is done. A search that was interrupted resumes where it
 stopped unless --overwrite is given (honoured by the chief only, so that a
 worker started late never wipes the shared directory). Trials spread over
 hosts this way; TF_CONFIG (MultiWorkerMirroredStrategy) is refused, since
-every trial trains with Keras `fit`.
+every trial trains with Keras `fit`. If a tuner dies, the chief marks its
+trial FAILED after --trial-timeout seconds without a heartbeat and exits 1
+naming it (restart the tuner with the same KERASTUNER_TUNER_ID before then to
+keep the trial); if the chief dies, every tuner exits 75 within
+--oracle-timeout seconds naming the oracle's address (rerun all the commands to
+resume).
 """
 
 import json
