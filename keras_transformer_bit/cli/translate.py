@@ -60,6 +60,10 @@ MODEL_FILE = "model.keras"
 BEST_MODEL_FILE = "best.keras"
 BEST_FILE = "best.json"
 HISTORY_FILE = "history.json"
+# The epochs a run finished since history.json was last written, one entry
+# each, written after every epoch's backup; a killed run's rerun takes them
+# into history.json. Removed once the run is saved.
+PARTIAL_HISTORY_FILE = "history.partial.json"
 EXPORT_DIRNAME = "export"
 MODEL_OVERRIDES = (
     "num_layers",
@@ -389,6 +393,51 @@ def _epoch_entries(history_by_name, epochs):
     return entries
 
 
+def _epoch_entry(epoch, logs):
+    """The `history.json` entry of one epoch (counted from 1) from its logs."""
+    entry = {name: float(value) for name, value in (logs or {}).items()}
+    entry["epoch"] = epoch
+    return entry
+
+
+def _merge_history(*parts):
+    """Entries of several lists in epoch order, the later list winning a tie."""
+    by_epoch = {}
+    for part in parts:
+        by_epoch.update({entry["epoch"]: entry for entry in part})
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+class _PartialHistory:
+    """Writes the epochs finished so far to `history.partial.json` (chief).
+
+    Called after each epoch's backup (or checkpoint), so a run killed later
+    still has the entries of every epoch its rerun resumes after: `entries`
+    starts with those the killed run left.
+    """
+
+    def __init__(self, path, entries, enabled=True):
+        self.path = path
+        self.entries = list(entries)
+        self.enabled = enabled
+
+    def record(self, epoch, logs):
+        if not self.enabled:
+            return
+        self.entries = _merge_history(self.entries, [_epoch_entry(epoch, logs)])
+        _write_json_atomically(self.path, self.entries)
+
+
+def _partial_history_callback(partial):
+    import keras
+
+    class PartialHistoryCallback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            partial.record(epoch + 1, logs)
+
+    return PartialHistoryCallback()
+
+
 def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
     """Trains with `model.fit`; returns the history entries of the new epochs."""
     initial_epoch, last_epoch = epochs
@@ -415,6 +464,7 @@ def _fit_on_workers(
     callbacks,
     epochs,
     step_timeout_seconds=600,
+    partial=None,
 ):
     """Trains with `CustomTrainingLoop`, for MultiWorkerMirroredStrategy.
 
@@ -455,6 +505,8 @@ def _fit_on_workers(
         if bleu is not None and loop.is_chief:
             bleu.on_epoch_end(epoch - 1, logs)
             best.on_epoch_end(epoch - 1, logs)
+        if partial is not None and loop.is_chief:
+            partial.record(epoch, logs)
         return budget is not None and budget.spent()
 
     if bleu is not None:
@@ -602,6 +654,20 @@ def train(args):
         # The last epoch number, not the count: epochs that a crashed run
         # finished (resumed from its backup) have no entry of their own.
         initial_epoch = history[-1]["epoch"] if history else 0
+        # A killed run's epochs after that: the rerun resumes after the last
+        # (its backup or checkpoint) and keeps their entries.
+        partial = _PartialHistory(
+            os.path.join(model_dir, PARTIAL_HISTORY_FILE),
+            [
+                entry
+                for entry in _read_json(
+                    os.path.join(model_dir, PARTIAL_HISTORY_FILE), default=[]
+                )
+                if entry["epoch"] > initial_epoch
+            ],
+            enabled=chief,
+        )
+        resumed_epoch = max([initial_epoch] + [e["epoch"] for e in partial.entries])
         bleu = None
         if corpus.validation and args.bleu_every:
             bleu = BleuCallback(
@@ -619,7 +685,7 @@ def train(args):
         if chief:
             print(
                 f"Training {model.count_params():,} parameters from epoch "
-                f"{initial_epoch + 1} to {initial_epoch + args.epochs} "
+                f"{resumed_epoch + 1} to {initial_epoch + args.epochs} "
                 f"({distribute.describe_strategy(strategy)})"
                 + (
                     f", budget {args.budget_minutes:g} min"
@@ -640,27 +706,40 @@ def train(args):
                 (budget, bleu, best),
                 epochs,
                 step_timeout_seconds=args.worker_timeout,
+                partial=partial,
             )
         else:
             # The best checkpoint reads the val_bleu that BleuCallback logs.
             callbacks = [c for c in (budget, bleu) if c is not None]
             callbacks += [best] if bleu is not None and chief else []
             callbacks += distribute.training_callbacks(model_dir)
+            callbacks.append(_partial_history_callback(partial))  # after the backup
             new_entries = _fit_with_keras(
                 model, train_data, validation_data, callbacks, epochs
             )
         minutes = (time.perf_counter() - started) / 60
-        history += new_entries
+        history = _merge_history(history, partial.entries, new_entries)
         if history:
             history[-1]["run_minutes"] = round(minutes, 2)
-        distribute.save_model_on_chief(model, model_path + ".tmp.keras", strategy)
+        # Written aside and renamed: whole or absent after a kill. Until the
+        # backup goes, the same command resumes (at the end) and saves again.
+        distribute.save_model_on_chief(model, model_path, strategy)
         if chief:
-            gfile.rename(model_path + ".tmp.keras", model_path, overwrite=True)
             _write_json_atomically(history_path, history)
             # model.keras now holds the run: the crash-recovery state of both
             # paths (the loop's checkpoints, fit's backup) is obsolete.
             for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
                 remove_tree(os.path.join(model_dir, name))
+            if gfile.exists(partial.path):  # now in history.json
+                gfile.remove(partial.path)
+        # The other workers' training is done, but not the run until the
+        # chief has saved it: if it died meanwhile they exit 75, not 0.
+        distribute.wait_for_chief(
+            strategy,
+            saved=chief,
+            timeout_seconds=getattr(args, "worker_timeout", None) or 600,
+            what=model_path,
+        )
     except BaseException:
         # A fresh run that saved no model leaves nothing behind (the directory
         # was empty or absent before, so everything in it is ours).

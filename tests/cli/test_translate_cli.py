@@ -407,3 +407,72 @@ def test_run_directory_on_another_file_system(tmp_path):
     assert main(export) == 0
     assert tf.io.gfile.exists(f"{model_dir}/export/1/saved_model.pb")
     assert sorted(os.listdir(tmp_path)) == ["pairs.tsv"]
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_history_keeps_the_epochs_before_a_kill(tmp_path):
+    # Killed after some epochs (fit path), the same command resumes from the
+    # backup, says from which epoch, and history.json holds every epoch.
+    import subprocess
+
+    from tests.distribute.processes import kill
+
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_transformer_bit.cli.main", "translate"]
+    command += ["train", "--data", str(corpus), "--model-dir", str(model_dir)]
+    command += TINY + ["--bleu-every", "0", "--epochs", "12"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for_line(log.read_text, r"^Epoch 4/12", 200), log.read_text()
+    finally:
+        kill(first)
+    backup = json.loads((model_dir / "backup" / "training_metadata.json").read_text())
+    second = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=200
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"from epoch {backup['epoch'] + 1} to 12" in second.stdout, second.stdout
+    history = json.loads((model_dir / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == list(range(1, 13))
+    assert all(np.isfinite(entry["loss"]) for entry in history)
+    assert sorted(os.listdir(model_dir)) == [
+        name for name in RUN_FILES if not name.startswith("best")
+    ]
+
+
+@pytest.mark.large
+@pytest.mark.timeout(500)
+def test_two_workers_keep_the_history_of_a_killed_run(tmp_path):
+    # The chief is killed after some epochs; the survivor exits 75, both are
+    # restarted with the same command and history.json holds every epoch.
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_transformer_bit.cli.main", "translate"]
+    command += ["train", "--data", str(corpus), "--model-dir", str(model_dir)]
+    command += TINY + ["--strategy", "multi_worker", "--epochs", "8"]
+    command += ["--bleu-every", "0", "--worker-timeout", "100"]
+    with ktb.distribute.LocalCluster(command) as cluster:
+        assert wait_for_line(lambda: cluster.output(0), r"^epoch 3/8", 240), (
+            cluster.output(0) + cluster.output(1)
+        )
+        cluster.kill(0)
+        code = cluster.wait_for(1, timeout_seconds=90)
+        assert code == ktb.distribute.WORKER_FAILURE_EXIT_CODE, cluster.output(1)
+    finished = [int(e) for e in re.findall(r"^epoch (\d+)/8", cluster.output(0), re.M)]
+    with ktb.distribute.LocalCluster(command) as cluster:
+        codes = cluster.wait(timeout_seconds=240)
+        outputs = [cluster.output(index) for index in range(2)]
+    assert codes == [0, 0], outputs
+    resumed = re.search(r"from epoch (\d+) to 8", outputs[0])
+    assert resumed and int(resumed.group(1)) > 1, outputs[0]
+    assert max(finished) - int(resumed.group(1)) <= 1, (finished, outputs[0])
+    history = json.loads((model_dir / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == list(range(1, 9))
+    assert "history.partial.json" not in os.listdir(model_dir)
