@@ -276,6 +276,34 @@ def _load_eval_split(args):
     return load_split(args.eval_data or args.data, "test")
 
 
+def _describe_schedule(args, rule):
+    """How the schedule falls into epochs, naming an unmet `--num-epochs`."""
+    import math
+
+    from keras_transformer_bit.recipes.bit_fine_tune import (
+        DEFAULT_NUM_EPOCHS,
+        describe_epochs,
+        schedule_epochs,
+    )
+
+    total = rule.total_steps
+    if args.eval_every is not None:
+        steps_per_epoch = min(args.eval_every, total)
+        epochs = math.ceil(total / steps_per_epoch)
+    else:
+        asked = DEFAULT_NUM_EPOCHS if args.num_epochs is None else args.num_epochs
+        epochs, steps_per_epoch = schedule_epochs(total, asked)
+    split = describe_epochs(total, epochs, steps_per_epoch)
+    text = f"Schedule: {split}, a backup after each"
+    if args.eval_every is None and args.num_epochs is not None and epochs != asked:
+        text += (
+            f"; --num-epochs {asked} gives {epochs} epochs: every epoch but the "
+            f"last has the same whole number of updates, ceil({total}/{asked}) = "
+            f"{steps_per_epoch}"
+        )
+    return text
+
+
 def train_command(args):
     import keras
 
@@ -324,6 +352,8 @@ def train_command(args):
                 strategy.cluster_resolver.cluster_spec().as_dict().get("worker", [])
             )
             print(f"--shard-files: each worker reads 1/{workers} of the image files")
+    if chief:
+        print(_describe_schedule(args, rule), flush=True)
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
         kwargs = {"head": "replace"} if args.weights else {}

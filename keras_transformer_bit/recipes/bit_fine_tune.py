@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import time
 
 import keras
 import numpy as np
@@ -56,6 +57,49 @@ def schedule_epochs(total_steps, num_epochs):
     num_epochs = check_positive_int("num_epochs", num_epochs)
     steps_per_epoch = math.ceil(total_steps / num_epochs)
     return math.ceil(total_steps / steps_per_epoch), steps_per_epoch
+
+
+def describe_epochs(total_steps, epochs, steps_per_epoch):
+    """Says how `total_steps` updates fall into epochs, e.g. for a log line.
+
+    Example:
+    >>> describe_epochs(7, 3, 3), describe_epochs(500, 10, 50)
+    ('7 updates in 3 epochs of 3, 3 and 1', '500 updates in 10 epochs of 50')
+    >>> describe_epochs(25, 9, 3)
+    '25 updates in 9 epochs of 3 (the last one 1)'
+    """
+    last = total_steps - (epochs - 1) * steps_per_epoch
+    text = f"{total_steps} updates in {epochs} epoch{'s' * (epochs > 1)} of "
+    if last == steps_per_epoch:
+        return text + str(steps_per_epoch)
+    if epochs <= 4:
+        return text + ", ".join([str(steps_per_epoch)] * (epochs - 1)) + f" and {last}"
+    return text + f"{steps_per_epoch} (the last one {last})"
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """One line per epoch, as `fit(verbose=2)`, with the steps really run.
+
+    `fit` runs `steps_per_epoch` steps an epoch, and its display says so even
+    when `_StopAtStep` ends the shorter last epoch early ("3/3" after 1 step);
+    this counts them.
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+        self._steps, self._start = 0, time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        metrics = " - ".join(f"{k}: {float(v):.4f}" for k, v in (logs or {}).items())
+        print(f"{self._steps}/{self._steps} - {seconds:.0f}s - {metrics}", flush=True)
 
 
 class _StopAtStep(keras.callbacks.Callback):
@@ -271,6 +315,9 @@ def bit_fine_tune(
     callbacks = list(callbacks or [])
     if epochs * steps_per_epoch > rule.total_steps:
         callbacks.append(_StopAtStep(rule.total_steps))
+        if verbose not in (0, "auto"):  # per-epoch lines: say the real steps
+            callbacks.append(_EpochLog(epochs))
+            verbose = 0
     if model_dir:
         callbacks += distribute.training_callbacks(
             model_dir, delete_backup_when_done=not keep_backup

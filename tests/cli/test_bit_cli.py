@@ -309,40 +309,6 @@ def test_run_directory_on_another_file_system(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["images"]  # no local "ram:" directory
 
 
-@pytest.mark.large
-def test_killed_while_saving_the_model_resumes(tmp_path, monkeypatch, capsys):
-    # A kill while model.keras is written (here: a save that writes part of
-    # the file, then dies) must leave the backup, no half model.keras and no
-    # bit_config.json; the same command then finishes the run without
-    # training again.
-    data = _image_folder(tmp_path / "images", per_class=4)
-    model_dir = tmp_path / "run"
-    command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
-    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
-    command += ["--batch-scaling", "linear", "--num-epochs", "3"]
-    command += ["--strategy", "one_device", "--model-dir", str(model_dir)]
-
-    def dies_while_saving(model, path, *args, **kwargs):
-        with open(path, "wb") as file:
-            file.write(b"PK\x03\x04 half a zip")
-        raise KeyboardInterrupt("killed while saving")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(keras.Model, "save", dies_while_saving)
-        with pytest.raises(KeyboardInterrupt):
-            main(command)
-    names = sorted(os.listdir(model_dir))
-    assert "model.keras" not in names and "bit_config.json" not in names, names
-    assert "backup" in names, names
-    capsys.readouterr()
-    assert main(command) == 0
-    out = capsys.readouterr().out
-    assert not re.findall(r"^Epoch \d+/", out, re.M), out  # nothing trained again
-    model = keras.saving.load_model(model_dir / "model.keras")
-    assert int(model.optimizer.iterations) == 7
-    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
-
-
 def test_batch_size_must_split_over_the_replicas(tmp_path):
     # Refused before any data is read (the folder is absent): 15 images cannot
     # split over the 2 logical CPUs of the mirrored strategy.
@@ -385,3 +351,57 @@ def test_shard_files_needs_multi_worker(tmp_path):
     command += [str(tmp_path / "run"), "--strategy", "one_device", "--shard-files"]
     with pytest.raises(ValueError, match="--shard-files .*multi_worker"):
         main(command)
+
+
+@pytest.mark.large
+def test_killed_while_saving_the_model_resumes(tmp_path, monkeypatch, capsys):
+    # A kill while model.keras is written (here: a save that writes part of
+    # the file, then dies) must leave the backup, no half model.keras and no
+    # bit_config.json; the same command then finishes the run without
+    # training again.
+    data = _image_folder(tmp_path / "images", per_class=4)
+    model_dir = tmp_path / "run"
+    command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
+    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
+    command += ["--batch-scaling", "linear", "--num-epochs", "3"]
+    command += ["--strategy", "one_device", "--model-dir", str(model_dir)]
+
+    def dies_while_saving(model, path, *args, **kwargs):
+        with open(path, "wb") as file:
+            file.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt("killed while saving")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save", dies_while_saving)
+        with pytest.raises(KeyboardInterrupt):
+            main(command)
+    names = sorted(os.listdir(model_dir))
+    assert "model.keras" not in names and "bit_config.json" not in names, names
+    assert "backup" in names, names
+    capsys.readouterr()
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert not re.findall(r"^Epoch \d+/", out, re.M), out  # nothing trained again
+    model = keras.saving.load_model(model_dir / "model.keras")
+    assert int(model.optimizer.iterations) == 7
+    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
+
+
+@pytest.mark.large
+def test_num_epochs_that_do_not_divide_the_schedule(tmp_path, capsys):
+    # 7 updates: --num-epochs 3 -> epochs of 3, 3 and 1 update (the last one
+    # displayed as 1/1); --num-epochs 5 -> 4 epochs of 2, 2, 2 and 1, said so.
+    data = _image_folder(tmp_path / "images", per_class=4)
+    command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
+    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
+    command += ["--batch-scaling", "linear", "--strategy", "one_device"]
+    assert main(command + ["--num-epochs", "3", "--model-dir", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    steps = re.findall(r"^Epoch (\d+)/3\n(\d+)/(\d+) - ", out, re.M)
+    assert steps == [("1", "3", "3"), ("2", "3", "3"), ("3", "1", "1")], out
+    assert "7 updates in 3 epochs of 3, 3 and 1" in out, out
+
+    assert main(command + ["--num-epochs", "5", "--model-dir", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^Epoch (\d+)/(\d+)", out, re.M)[-1] == ("4", "4"), out
+    assert "--num-epochs 5" in out and "4 epochs of 2, 2, 2 and 1" in out, out
