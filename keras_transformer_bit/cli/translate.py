@@ -682,7 +682,12 @@ def train(args):
         best = BestCheckpoint(
             model_dir, BEST_MODEL_FILE, BEST_FILE, copy_weights=on_workers
         )
-        if chief:
+        if chief and resumed_epoch >= initial_epoch + args.epochs:
+            print(
+                f"Epochs 1 to {resumed_epoch} are done (the run was stopped "
+                f"while saving): saving {model_path}"
+            )
+        elif chief:
             print(
                 f"Training {model.count_params():,} parameters from epoch "
                 f"{resumed_epoch + 1} to {initial_epoch + args.epochs} "

@@ -56,6 +56,10 @@ def save_model_on_chief(model, path, strategy=None):
         else:
             model.save(temporary)
         tf.io.gfile.rename(temporary, path, overwrite=True)
+        if not scratch:  # what a killed save (of another process) left
+            pattern = f"{path[: -len(suffix)]}.tmp-*{suffix}"
+            for stale in tf.io.gfile.glob(pattern):
+                tf.io.gfile.remove(stale)
     except BaseException:
         if not scratch and tf.io.gfile.exists(temporary):
             tf.io.gfile.remove(temporary)
