@@ -65,6 +65,16 @@ def serve_oracle(oracle, address, trial_timeout=300.0, report_every=60.0, log=pr
                 oracle._retry_queue.remove(trial_id)
             return super().EndTrial(request, context)
 
+    # A chief killed while it restarted may have saved, queued for a retry, a
+    # trial that has ended since: it must not run again.
+    oracle._retry_queue[:] = [
+        trial_id for trial_id in oracle._retry_queue if trial_id not in oracle.end_order
+    ]
+    ended = [t for t in oracle.trials.values() if t.status != "RUNNING"]
+    complete = oracle.max_trials and len(ended) >= oracle.max_trials
+    if complete and not oracle._retry_queue:
+        log(f"chief: all {len(ended)} trials of this search have ended already")
+        return []
     servicer = Servicer(oracle)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
