@@ -83,12 +83,12 @@ from keras_transformer_bit.distribute.tf_config import (  # noqa: F401
     read_tf_config,
     validate_tf_config,
 )
-from keras_transformer_bit.distribute.wait_for_chief import (  # noqa: F401
-    wait_for_chief,
-)
 from keras_transformer_bit.distribute.training_callbacks import (  # noqa: F401
     BACKUP_DIRNAME,
     training_callbacks,
+)
+from keras_transformer_bit.distribute.wait_for_chief import (  # noqa: F401
+    wait_for_chief,
 )
 
 __all__ = [

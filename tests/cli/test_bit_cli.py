@@ -395,13 +395,17 @@ def test_num_epochs_that_do_not_divide_the_schedule(tmp_path, capsys):
     command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
     command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
     command += ["--batch-scaling", "linear", "--strategy", "one_device"]
-    assert main(command + ["--num-epochs", "3", "--model-dir", str(tmp_path / "a")]) == 0
+    assert (
+        main(command + ["--num-epochs", "3", "--model-dir", str(tmp_path / "a")]) == 0
+    )
     out = capsys.readouterr().out
     steps = re.findall(r"^Epoch (\d+)/3\n(\d+)/(\d+) - ", out, re.M)
     assert steps == [("1", "3", "3"), ("2", "3", "3"), ("3", "1", "1")], out
     assert "7 updates in 3 epochs of 3, 3 and 1" in out, out
 
-    assert main(command + ["--num-epochs", "5", "--model-dir", str(tmp_path / "b")]) == 0
+    assert (
+        main(command + ["--num-epochs", "5", "--model-dir", str(tmp_path / "b")]) == 0
+    )
     out = capsys.readouterr().out
     assert re.findall(r"^Epoch (\d+)/(\d+)", out, re.M)[-1] == ("4", "4"), out
     assert "--num-epochs 5" in out and "4 epochs of 2, 2, 2 and 1" in out, out
