@@ -1,5 +1,6 @@
 """Keras' multi-head attention with a head-major key/value cache."""
 
+import contextlib
 import numbers
 
 import keras
@@ -25,6 +26,26 @@ def _check_rate(name, value):
 def _heads_first(x):
     """`(batch, length, heads, dim)` -> cache layout `(batch, heads, length, dim)`."""
     return ops.transpose(x, (0, 2, 1, 3))
+
+
+@contextlib.contextmanager
+def _masks_set_aside(tensors):
+    """Takes the Keras masks off `tensors` for a block and puts them back.
+
+    The projections do not take masks (they would warn that they drop them);
+    the caller's tensors keep theirs, e.g. an encoder output that the next
+    decoder layer reads again.
+    """
+    tensors = [x for x in tensors if x is not None]
+    masks = [get_keras_mask(x) for x in tensors]
+    for x in tensors:
+        set_keras_mask(x, None)
+    try:
+        yield
+    finally:
+        for x, mask in zip(tensors, masks):
+            if mask is not None:
+                set_keras_mask(x, mask)
 
 
 def all_of(masks):
@@ -353,115 +374,73 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             )
         if query_mask is None:
             query_mask = get_keras_mask(query)
-        # The projections do not take masks (they would warn that they drop
-        # them), so the inputs' masks come off for this call and go back on
-        # afterwards: the caller's tensors keep them, e.g. an encoder output
-        # that the next decoder layer reads again.
-        inputs = [x for x in (query, value, key) if x is not None]
-        masks = [get_keras_mask(x) for x in inputs]
-        for x in inputs:
-            set_keras_mask(x, None)
-        try:
-            return self._attend(
+        with _masks_set_aside([query, value, key]):
+            query_heads = self._query_dense(query)
+            if cache is not None:
+                key_heads, value_heads = _split_cache(cache)
+                if cache_update_index is not None:
+                    key = value if key is None else key
+                    new_keys = _heads_first(self._key_dense(key))
+                    new_values = _heads_first(self._value_dense(value))
+                    if isinstance(cache, (tuple, list)):
+                        start = [0, 0, cache_update_index, 0]
+                        key_heads = ops.slice_update(
+                            key_heads, start, ops.cast(new_keys, key_heads.dtype)
+                        )
+                        value_heads = ops.slice_update(
+                            value_heads, start, ops.cast(new_values, value_heads.dtype)
+                        )
+                        cache = (key_heads, value_heads)
+                    else:
+                        # One update of the stacked tensor; no re-stacking copy.
+                        new_entries = ops.stack([new_keys, new_values], axis=1)
+                        cache = ops.slice_update(
+                            cache,
+                            [0, 0, 0, cache_update_index, 0],
+                            ops.cast(new_entries, cache.dtype),
+                        )
+                        key_heads, value_heads = cache[:, 0], cache[:, 1]
+                # The masks of the new step do not describe the cache.
+                value_mask = key_mask = None
+                heads_first, key_length = True, ops.shape(key_heads)[2]
+            else:
+                key = value if key is None else key
+                if key is value:
+                    key_mask = None
+                key_heads = self._key_dense(key)
+                value_heads = self._value_dense(value)
+                heads_first, key_length = False, ops.shape(key_heads)[1]
+
+            mask = self._compute_attention_mask(
                 query,
                 value,
-                key,
-                query_mask,
-                value_mask,
-                key_mask,
-                attention_mask,
-                return_attention_scores,
-                training,
-                use_causal_mask,
-                cache,
-                cache_update_index,
+                query_mask=query_mask,
+                value_mask=value_mask,
+                key_mask=key_mask,
+                attention_mask=attention_mask,
+                use_causal_mask=use_causal_mask,
+                cache_update_index=cache_update_index,
+                key_length=key_length,
             )
-        finally:
-            for x, mask in zip(inputs, masks):
-                if mask is not None:
-                    set_keras_mask(x, mask)
+            attended, scores = self._compute_attention(
+                query_heads,
+                key_heads,
+                value_heads,
+                mask,
+                training=training,
+                return_attention_scores=return_attention_scores,
+                heads_first=heads_first,
+            )
+            output = self._output_dense(attended)
+            if query_mask is not None:
+                set_keras_mask(output, query_mask)
 
-    def _attend(
-        self,
-        query,
-        value,
-        key,
-        query_mask,
-        value_mask,
-        key_mask,
-        attention_mask,
-        return_attention_scores,
-        training,
-        use_causal_mask,
-        cache,
-        cache_update_index,
-    ):
-        query_heads = self._query_dense(query)
-        if cache is not None:
-            key_heads, value_heads = _split_cache(cache)
-            if cache_update_index is not None:
-                key = value if key is None else key
-                new_keys = _heads_first(self._key_dense(key))
-                new_values = _heads_first(self._value_dense(value))
-                if isinstance(cache, (tuple, list)):
-                    start = [0, 0, cache_update_index, 0]
-                    key_heads = ops.slice_update(
-                        key_heads, start, ops.cast(new_keys, key_heads.dtype)
-                    )
-                    value_heads = ops.slice_update(
-                        value_heads, start, ops.cast(new_values, value_heads.dtype)
-                    )
-                    cache = (key_heads, value_heads)
-                else:
-                    # One update of the stacked tensor; no re-stacking copy.
-                    new_entries = ops.stack([new_keys, new_values], axis=1)
-                    cache = ops.slice_update(
-                        cache,
-                        [0, 0, 0, cache_update_index, 0],
-                        ops.cast(new_entries, cache.dtype),
-                    )
-                    key_heads, value_heads = cache[:, 0], cache[:, 1]
-            # The masks of the new step do not describe the cache.
-            value_mask = key_mask = None
-            heads_first, key_length = True, ops.shape(key_heads)[2]
-        else:
-            key = value if key is None else key
-            if key is value:
-                key_mask = None
-            key_heads = self._key_dense(key)
-            value_heads = self._value_dense(value)
-            heads_first, key_length = False, ops.shape(key_heads)[1]
-
-        mask = self._compute_attention_mask(
-            query,
-            value,
-            query_mask=query_mask,
-            value_mask=value_mask,
-            key_mask=key_mask,
-            attention_mask=attention_mask,
-            use_causal_mask=use_causal_mask,
-            cache_update_index=cache_update_index,
-            key_length=key_length,
-        )
-        attended, scores = self._compute_attention(
-            query_heads,
-            key_heads,
-            value_heads,
-            mask,
-            training=training,
-            return_attention_scores=return_attention_scores,
-            heads_first=heads_first,
-        )
-        output = self._output_dense(attended)
-        if query_mask is not None:
-            set_keras_mask(output, query_mask)
-
-        outputs = [output]
-        if return_attention_scores:
-            outputs.append(scores)
-        if cache is not None:
-            outputs.append(cache)
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+            outputs = [output]
+            if return_attention_scores:
+                outputs.append(scores)
+            if cache is not None:
+                outputs.append(cache)
+            return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)
