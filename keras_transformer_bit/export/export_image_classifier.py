@@ -1,7 +1,5 @@
 """Export a BiT classifier as a SavedModel that takes encoded image bytes."""
 
-import numbers
-
 import keras
 import tensorflow as tf
 
@@ -9,6 +7,7 @@ from keras_transformer_bit.data.image_preprocessing import decode_image
 from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
 )
+from keras_transformer_bit.models.bit.bit_classifier import check_image_size
 
 DEFAULT_IMAGE_SIZE = 224  # BiT's pre-training resolution (Kolesnikov et al., §3.1)
 
@@ -21,18 +20,7 @@ def _resolve_image_size(model, image_size):
     if image_size is None:
         static = tuple(model.inputs[0].shape[1:3]) if model.inputs else (None, None)
         image_size = static if None not in static else DEFAULT_IMAGE_SIZE
-    if isinstance(image_size, numbers.Integral):
-        image_size = (image_size, image_size)
-    image_size = tuple(image_size)
-    if len(image_size) != 2 or not all(
-        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
-        for d in image_size
-    ):
-        raise ValueError(
-            "image_size must be a positive int or a (height, width) pair. "
-            f"Received: image_size={image_size}"
-        )
-    return tuple(int(d) for d in image_size)
+    return check_image_size(image_size)
 
 
 def _resolve_class_names(model, class_names):
