@@ -37,13 +37,20 @@ def resolve_block_depths(depth=None, block_depths=None):
                 f"block_depths). Received: depth={depth}"
             )
         return BLOCK_DEPTHS[depth]
-    if not isinstance(block_depths, (list, tuple)) or not block_depths:
+    # Any sequence of integers: a list, a tuple, a range, a NumPy array (whose
+    # elements are NumPy ints); a string or a single number is not one.
+    try:
+        depths = None if isinstance(block_depths, str) else list(block_depths)
+    except TypeError:
+        depths = None
+    if not depths:
         raise ValueError(
-            "block_depths must be a non-empty list of positive ints. "
-            f"Received: block_depths={block_depths}"
+            "block_depths must be a non-empty sequence of positive ints. "
+            f"Received: block_depths={block_depths!r}"
         )
+    # Plain ints (check_positive_int converts NumPy ones) for configs and JSON.
     return tuple(
-        check_positive_int(f"block_depths[{i}]", d) for i, d in enumerate(block_depths)
+        check_positive_int(f"block_depths[{i}]", d) for i, d in enumerate(depths)
     )
 
 
@@ -113,7 +120,8 @@ class BiTBackbone(keras.Model):
 
     Args:
         depth: int. 50, 101 or 152. Give this or `block_depths`.
-        block_depths: list of ints. Units per block, for custom networks.
+        block_depths: sequence of ints (list, tuple, NumPy array). Units per
+            block, for custom networks.
         width_factor: int. Multiplies every width. Defaults to `1`.
         base_width: int. Root width and width of the first block before the
             width factor. Defaults to `64` (BiT); smaller for CPU demos.
@@ -229,7 +237,7 @@ class BiTBackbone(keras.Model):
 
         # === Config ===
         self.depth = depth
-        self.block_depths = None if block_depths is None else list(block_depths)
+        self.block_depths = None if block_depths is None else list(depths)
         self.width_factor = width_factor
         self.base_width = base_width
         self.norm_groups = norm_groups

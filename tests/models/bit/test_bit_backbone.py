@@ -111,3 +111,18 @@ def test_layer_types_given_as_classes():
     revived = BiTBackbone.from_config(backbone.get_config())
     assert type(revived.get_layer("root_conv")) is keras.layers.Conv2D
     assert revived.count_params() == backbone.count_params()
+
+
+def test_block_depths_accepts_any_integer_sequence():
+    # NumPy arrays and NumPy ints are integer sequences too; the config keeps
+    # plain ints (JSON, `.keras` files).
+    for depths in (np.array([1, 2]), (np.int64(1), np.int32(2)), range(1, 3)):
+        backbone = BiTBackbone(
+            block_depths=depths, base_width=8, norm_groups=4, image_shape=(32, 32, 3)
+        )
+        assert backbone.get_config()["block_depths"] == [1, 2]
+        assert all(type(d) is int for d in backbone.get_config()["block_depths"])
+        assert len(backbone.layers) == len(BiTBackbone(**SMALL).layers)
+    for bad in ([], np.array([1.0, 2.0]), "12", 3, [1, 0]):
+        with pytest.raises(ValueError, match="block_depths"):
+            BiTBackbone(block_depths=bad, base_width=8, norm_groups=4)
