@@ -102,14 +102,27 @@ def checkpoint_arrays(model):
     return arrays
 
 
+def _with_npz_suffix(path):
+    """`path`, or `path + ".npz"` when only that exists.
+
+    `np.savez` (so `save_bit_checkpoint`) appends `.npz` to a name without
+    it: the name a checkpoint was saved under must load it back.
+    """
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        return path + ".npz"
+    return path
+
+
 def read_bit_checkpoint(path):
     """Reads every array of an official-format `.npz` file.
+
+    `path` may leave out the `.npz` that `save_bit_checkpoint` appended.
 
     Raises:
         FileNotFoundError: when `path` does not exist.
         ValueError: when the file is not a complete `.npz` archive.
     """
-    path = os.fspath(path)
+    path = _with_npz_suffix(os.fspath(path))
     if not os.path.exists(path):
         raise FileNotFoundError(f"No BiT checkpoint at path={path!r}")
     try:
@@ -254,9 +267,15 @@ def save_bit_checkpoint(model, path):
 
     Args:
         model: a `BiTBackbone` or a `BiTClassifier` with group norm.
-        path: str. Target file (`.npz` is appended by NumPy when missing).
+        path: str. Target file (`.npz` is appended by NumPy when missing;
+            the loaders accept the name without it too).
+
+    Returns:
+        str. The path written, `.npz` included.
     """
-    np.savez(os.fspath(path), **checkpoint_arrays(model))
+    path = os.fspath(path)
+    np.savez(path, **checkpoint_arrays(model))
+    return path if path.endswith(".npz") else path + ".npz"
 
 
 def file_sha256(path, chunk_size=1 << 20):
@@ -364,7 +383,8 @@ def resolve_weights(preset, weights, cache_dir=None):
     Args:
         preset: dict. The preset the weights are for, as
             `bit_presets.get_preset` returns it (a preset name is looked up).
-        weights: an existing path; a URL (`https://`, `file://`); the preset's
+        weights: an existing path (`.npz` may be left out, as
+            `save_bit_checkpoint` allows); a URL (`https://`, `file://`); the preset's
             weights tag (e.g. `"imagenet21k"`); or its official file name
             (used when such a file exists, else downloaded).
         cache_dir: str. Download cache. Defaults to `default_cache_dir()`.
@@ -375,8 +395,8 @@ def resolve_weights(preset, weights, cache_dir=None):
     if isinstance(preset, str):
         preset = bit_presets.get_preset(preset)
     weights = os.fspath(weights)
-    if os.path.exists(weights):
-        return weights
+    if os.path.exists(_with_npz_suffix(weights)):
+        return _with_npz_suffix(weights)
     if "://" in weights:
         return download_weights(weights, cache_dir=cache_dir)
     if preset["weights_url"] and weights in (preset["weights"], preset["weights_file"]):

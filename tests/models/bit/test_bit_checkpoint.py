@@ -239,3 +239,20 @@ def test_from_preset_looks_the_name_up_once(checkpoint_path, monkeypatch):
     calls.clear()
     BiTBackbone.from_preset("bit_tiny", weights=checkpoint_path, **SMALL)
     assert calls == ["bit_tiny"]
+
+
+def test_a_checkpoint_saved_without_npz_is_found_by_the_same_name(tmp_path):
+    # np.savez appends ".npz": save_bit_checkpoint("ckpt") writes ckpt.npz, and
+    # the name the user gave it loads it back.
+    classifier = _classifier(num_classes=3)
+    name = str(tmp_path / "ckpt")
+    assert save_bit_checkpoint(classifier, name) == name + ".npz"
+    assert os.listdir(tmp_path) == ["ckpt.npz"]
+    assert resolve_weights("bit_tiny", name) == name + ".npz"
+    assert set(read_bit_checkpoint(name)) == set(read_bit_checkpoint(name + ".npz"))
+    reloaded = load_bit_checkpoint(_classifier(num_classes=3), name)
+    np.testing.assert_array_equal(
+        np.asarray(reloaded(_images())), np.asarray(classifier(_images()))
+    )
+    with pytest.raises(FileNotFoundError, match="other"):
+        read_bit_checkpoint(str(tmp_path / "other"))
