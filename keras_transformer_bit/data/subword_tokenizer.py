@@ -21,7 +21,7 @@ CONFIG_FILE = "tokenizer.json"
 # WordPiece splits punctuation off words, so a plain join gives "here ." and
 # "don ' t". These rewrites put the usual spacing back; sacreBLEU scores
 # detokenized text, and its 13a tokenizer re-splits "." but not "'" or "-".
-_PUNCTUATION_REWRITES = (
+PUNCTUATION_REWRITES = (
     # A suffix piece a model emits first (or after a space) keeps its "##".
     (r"(^| )##", r"\1"),
     (r" ([.,!?;:%)\]}»…])", r"\1"),
@@ -29,9 +29,84 @@ _PUNCTUATION_REWRITES = (
     # Twice, because matches cannot overlap: "a - b - c" needs two passes.
     (r"([\p{L}\p{N}]) ([-'’/]) ([\p{L}\p{N}])", r"\1\2\3"),
     (r"([\p{L}\p{N}]) ([-'’/]) ([\p{L}\p{N}])", r"\1\2\3"),
-    (r"\" ([^\"]*?) \"", r"\"\1\""),
+    # RE2 knows only \0-\9 and \\ in a rewrite: a quote is written as itself.
+    (r"\" ([^\"]*?) \"", r'"\1"'),
     (r"^ +| +$", r""),
 )
+
+
+def _count_capturing_groups(pattern):
+    """Counts the capturing groups of an RE2 pattern."""
+    count, index, in_class = 0, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "^":
+                index += 1
+            if pattern[index + 1 : index + 2] == "]":  # "[]...]" holds a "]"
+                index += 1
+        elif char == "(":
+            if not pattern.startswith("?", index + 1) or pattern.startswith(
+                ("?P<", "?<"), index + 1
+            ):
+                count += 1
+        index += 1
+    return count
+
+
+def check_rewrite(pattern, rewrite):
+    r"""Raises unless RE2 accepts `rewrite` as the rewrite of `pattern`.
+
+    RE2 (behind `tf.strings.regex_replace`) knows only `\0`-`\9` and `\\` after
+    a backslash. Given any other escape, such as `\"`, it logs `invalid rewrite
+    pattern` to the C++ stderr and leaves the match out of the result; given a
+    group the pattern lacks, it silently replaces nothing. Neither stops the
+    program, so every rewrite of the detokenizer is checked on import.
+
+    Args:
+        pattern: str. An RE2 regular expression.
+        rewrite: str. Its replacement.
+
+    Raises:
+        ValueError: naming the rewrite and what RE2 expects.
+
+    Example:
+    >>> check_rewrite(r"(a)(b)", r"\2\1")
+    >>> check_rewrite(r"(a)", r"\"\1\"")
+    Traceback (most recent call last):
+    ...
+    ValueError: RE2 refuses the rewrite '\\"\\1\\"' of pattern '(a)': \" is not ...
+    """
+    groups = _count_capturing_groups(pattern)
+    index = 0
+    while index < len(rewrite):
+        if rewrite[index] == "\\":
+            escaped = rewrite[index + 1 : index + 2]
+            if escaped.isdigit() and int(escaped) > groups:
+                problem = f"the pattern has no group {escaped} (it has {groups})"
+            elif not escaped.isdigit() and escaped != "\\":
+                problem = (
+                    f"\\{escaped} is not a rewrite escape; only \\0-\\9 and "
+                    "\\\\ are (write other characters as themselves)"
+                )
+            else:
+                index += 2
+                continue
+            raise ValueError(
+                f"RE2 refuses the rewrite {rewrite!r} of pattern {pattern!r}: "
+                f"{problem}."
+            )
+        index += 1
+
+
+for _pattern, _rewrite in PUNCTUATION_REWRITES:
+    check_rewrite(_pattern, _rewrite)
 
 
 def _learn_wordpiece(word_counts, vocabulary_size, min_count, max_calls=8):
@@ -221,7 +296,7 @@ class SubwordTokenizer(tf.Module):
         keep = tf.logical_and(before_end, token_ids >= len(RESERVED_TOKENS))
         kept_ids = tf.ragged.boolean_mask(token_ids, keep)
         text = self._wordpiece.detokenize(kept_ids)
-        for pattern, rewrite in _PUNCTUATION_REWRITES:
+        for pattern, rewrite in PUNCTUATION_REWRITES:
             text = tf.strings.regex_replace(text, pattern, rewrite)
         return text
 

@@ -5,6 +5,10 @@ import pytest
 import tensorflow as tf
 
 from keras_transformer_bit.data import SubwordTokenizer
+from keras_transformer_bit.data.subword_tokenizer import (
+    PUNCTUATION_REWRITES,
+    check_rewrite,
+)
 
 CORPUS = [
     "Ich bin seit fünf Tagen hier.",
@@ -120,3 +124,51 @@ def test_vocabulary_ids_are_stable(tokenizer):
     tokens = tokenizer.id_to_token(tf.constant(ids)).numpy().tolist()
     assert b"".join(t.replace(b"##", b"") for t in tokens) == b"DasHaus"
     assert np.all(np.asarray(ids) < tokenizer.vocabulary_size)
+
+
+QUOTED = ['He said "hello there" to me.', 'The "Haus" is old.']
+
+
+def test_detokenize_keeps_quoted_words(capfd):
+    tokenizer = SubwordTokenizer.build(QUOTED * 2, vocabulary_size=80)
+    ids = tokenizer.tokenize(tf.constant(QUOTED))
+    text = tokenizer.detokenize(ids.to_tensor()).numpy()
+    assert [t.decode() for t in text] == QUOTED
+    # RE2 reports a rewrite it refuses on the C++ stderr, and drops the match.
+    assert "invalid rewrite pattern" not in capfd.readouterr().err
+
+
+# (pattern, rewrite, text it matches, whether RE2 accepts the rewrite)
+REWRITES = [
+    (r"(a)(b)", r"\2\1", "xab", True),
+    (r"(a)(b)", r"\\\1", "xab", True),
+    (r"(a)b", r"<\0>", "xab", True),
+    (r"(?:a)(b)", r"\1", "xab", True),
+    (r"(?P<first>a)b", r"\1", "xab", True),
+    (r"[(]a(b)", r"\1", "x(ab", True),
+    (r"\" ([^\"]*?) \"", r"\"\1\"", 'x " a "', False),  # the old quote rewrite
+    (r"(a)b", r"\2", "xab", False),  # no group 2: RE2 replaces nothing
+    (r"(?:a)b", r"\1", "xab", False),
+    (r"[(]a\(b\)", r"\1", "x(a(b)", False),
+    (r"(a)b", r"\n", "xab", False),
+    (r"(a)b", "x\\", "xab", False),
+    (r"(a)b", r"$1", "xab", True),  # literal text to RE2, not a group
+]
+
+
+@pytest.mark.parametrize("pattern, rewrite, text, valid", REWRITES)
+def test_rewrite_check_agrees_with_re2(capfd, pattern, rewrite, text, valid):
+    replaced = tf.strings.regex_replace(text, pattern, rewrite).numpy().decode()
+    refused = "invalid rewrite pattern" in capfd.readouterr().err
+    assert (replaced != text and not refused) == valid  # what RE2 does
+    if valid:
+        check_rewrite(pattern, rewrite)
+    else:
+        with pytest.raises(ValueError, match="rewrite"):
+            check_rewrite(pattern, rewrite)
+
+
+def test_every_rewrite_of_the_detokenizer_is_valid():
+    assert len(PUNCTUATION_REWRITES) > 3
+    for pattern, rewrite in PUNCTUATION_REWRITES:
+        check_rewrite(pattern, rewrite)
