@@ -1,6 +1,7 @@
 import inspect
 
 import keras
+from keras import ops
 
 from keras_transformer_bit.layers.bit_bottleneck_unit import (
     BiTBottleneckUnit,
@@ -260,6 +261,12 @@ class BiTBackbone(keras.Model):
 
     def call(self, inputs, training=None, mask=None):
         check_image_shape(inputs, "BiTBackbone")
+        if inputs.shape[0] == 0:
+            # No images, no features (as the Transformer's empty batch). Not
+            # left to the layers: TensorFlow's convolution returns an empty
+            # batch unchanged, with the input's channels, whatever its kernel.
+            shape = self.compute_output_shape(tuple(inputs.shape))
+            return ops.zeros(shape, dtype=self.compute_dtype)
         return super().call(inputs, training=training, mask=mask)
 
     @classmethod

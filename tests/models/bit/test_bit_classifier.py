@@ -201,3 +201,17 @@ def test_feature_extractor_returns_the_pre_logits_embedding():
         rtol=1e-4,
         atol=1e-4,
     )
+
+
+def test_an_empty_batch_gives_an_empty_result():
+    # As the Transformer: zero images in, zero rows of logits out. (TensorFlow's
+    # convolution returns a batch of zero images unchanged, whatever its kernel,
+    # so the layers cannot be left to handle it.)
+    classifier = BiTClassifier(BiTBackbone(**SMALL), num_classes=3)
+    logits = classifier(np.zeros((0, 24, 24, 3), "float32"))
+    assert tuple(logits.shape) == (0, 3) and logits.dtype == "float32"
+    features = classifier.feature_extractor()(np.zeros((0, 24, 24, 3), "float32"))
+    assert tuple(features.shape) == (0, classifier.backbone.num_features)
+    embedding = classifier.backbone(np.zeros((0, 24, 24, 3), "float32"))
+    one = classifier.backbone(np.zeros((1, 24, 24, 3), "float32"))
+    assert tuple(embedding.shape) == (0, *one.shape[1:])
