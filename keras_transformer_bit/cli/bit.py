@@ -10,7 +10,15 @@ Examples:
 
 Training writes a backup into MODEL_DIR after each of `--num-epochs` epochs
 (the HyperRule schedule is split, unchanged, into that many parts): the same
-command run again after a crash resumes at the last finished epoch.
+command run again after a crash resumes at the last finished epoch, and run
+again after the end says the run is finished and trains nothing. A run keeps
+its training flags: the same MODEL_DIR with another value of one of them
+(--data, --preset, --weights, --shots, --seed, --batch-size, --crop-size,
+--schedule-scale, ...) is refused, naming the flag and both values; train
+into a new MODEL_DIR instead.
+
+`ktb bit export` writes MODEL_DIR/export/1, then 2, ...: TF Serving serves
+the highest numbered subdirectory of its model base path (docs/serving.md).
 
 Several hosts: run the same `ktb bit train ... --strategy multi_worker` on
 every host, each with its own TF_CONFIG (worker 0 is the chief), and a
@@ -32,6 +40,7 @@ import argparse
 import dataclasses
 import json
 import os
+import warnings
 
 DATA_HELP = (
     "'fashion_mnist' (Debian dataset-fashion-mnist), 'tfds:NAME' (TensorFlow "
@@ -40,6 +49,30 @@ DATA_HELP = (
 )
 CONFIG_FILE = "bit_config.json"
 MODEL_FILE = "model.keras"
+# The training flags of a run in progress; merged into CONFIG_FILE at the end.
+FLAGS_FILE = "bit_train_flags.json"
+EXPORT_DIRNAME = "export"
+# Flags that decide what a run trains, by argparse name. A rerun in the same
+# --model-dir must repeat them (--strategy and --worker-timeout may change).
+TRAINING_FLAGS = (
+    "data",
+    "eval_data",
+    "preset",
+    "weights",
+    "shots",
+    "seed",
+    "batch_size",
+    "micro_batch_size",
+    "batch_scaling",
+    "eval_every",
+    "crop_size",
+    "schedule_scale",
+    "num_epochs",
+    "shard_files",
+    "mixed_precision",
+)
+# The splits of --data for `ktb bit evaluate`, but TFDS's, which TFDS checks.
+SPLITS = ("train", "test")
 
 
 def load_split(data, split):
@@ -95,7 +128,13 @@ def add_parser(subparsers):
     train.add_argument("--preset", default="bit_m_r50x1")
     train.add_argument("--weights", default=None, help="preset weights tag or .npz")
     train.add_argument("--shots", type=int, default=None, help="examples per class")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="a non-negative int seeding few-shot sampling, shuffling, "
+        "augmentation and the initial weights (default: 0)",
+    )
     train.add_argument(
         "--micro-batch-size",
         type=int,
@@ -159,12 +198,24 @@ def add_parser(subparsers):
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
     _add_common(evaluate)
-    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        help="'train' or 'test' (default) for fashion_mnist; any TFDS split "
+        "for tfds:NAME; a folder is evaluated whole, and the split ('train' "
+        "or 'test') only names the result file, SPLIT_metrics.json",
+    )
     evaluate.set_defaults(handler=evaluate_command)
 
     export = commands.add_parser("export", help="SavedModel taking image bytes")
     export.add_argument("--model-dir", required=True)
-    export.add_argument("--output", default=None, help="defaults to MODEL_DIR/export")
+    export.add_argument(
+        "--output",
+        default=None,
+        help="SavedModel directory (default: MODEL_DIR/export/N, the next "
+        "version). TF Serving loads numbered version directories under its "
+        "--model_base_path: export to BASE/1, BASE/2, ... and serve BASE",
+    )
     export.set_defaults(handler=export_command)
     return parser
 
@@ -217,6 +268,12 @@ def _check_train_flags(args):
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             check_positive_int(flag, value)
+    if args.seed < 0:
+        raise ValueError(
+            "--seed must be a non-negative int (it seeds few-shot sampling, "
+            f"shuffling, augmentation and the initial weights). Received: "
+            f"--seed {args.seed}"
+        )
     if not 0 < args.schedule_scale <= 1:
         raise ValueError(
             "--schedule-scale must be in (0, 1] (the fraction of the schedule "
@@ -264,6 +321,109 @@ def _check_train_strategy(args, strategy):
             f"out, or train with --strategy multi_worker. Received: --strategy "
             f"{args.strategy} --shard-files"
         )
+
+
+def _flag_text(name, value):
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"no {flag}"
+    return f"{flag} {'(not given)' if value is None else value}"
+
+
+def training_flags(args):
+    """The flags of `ktb bit train` that decide what the run trains."""
+    return {name: getattr(args, name) for name in TRAINING_FLAGS}
+
+
+def changed_training_flags(saved_flags, flags):
+    """`"--flag given (saved: --flag value)"` for each flag that differs.
+
+    A flag missing from `saved_flags` (a run saved before it was recorded)
+    is not compared.
+    """
+    return [
+        f"{_flag_text(name, value)} (saved: {_flag_text(name, saved_flags[name])})"
+        for name, value in flags.items()
+        if name in saved_flags and saved_flags[name] != value
+    ]
+
+
+def _saved_run(model_dir):
+    """`(saved training flags or None, finished)` of the run in `model_dir`."""
+    from keras_transformer_bit.utils.gfile import gfile
+
+    config_path = os.path.join(model_dir, CONFIG_FILE)
+    if gfile.exists(config_path):
+        config = _read_config(model_dir)
+        # A run saved before its flags were recorded: the ones its config has.
+        saved = config.get("flags") or {
+            name: config[name]
+            for name in ("data", "preset", "weights", "shots")
+            if name in config
+        }
+        return saved, True
+    flags_path = os.path.join(model_dir, FLAGS_FILE)
+    if gfile.exists(flags_path):
+        with gfile.GFile(flags_path, "r") as file:
+            return json.load(file), False
+    return None, False
+
+
+def check_rerun(args):
+    """Compares the flags with those of a run already in `--model-dir`.
+
+    Returns:
+        True when `--model-dir` holds a finished run of the same flags
+        (nothing to train), else False (a new run, or one to resume).
+
+    Raises:
+        ValueError: naming each flag whose value differs from the run's.
+    """
+    saved, finished = _saved_run(args.model_dir)
+    if saved is None:
+        return False
+    changes = changed_training_flags(saved, training_flags(args))
+    if changes:
+        state = "finished" if finished else "unfinished"
+        raise ValueError(
+            f"--model-dir {args.model_dir} holds a{'n' * (not finished)} {state} "
+            f"run trained with other flags: {'; '.join(changes)}. Rerun with the "
+            "run's own flags to "
+            + ("resume it" if not finished else "see that it is done")
+            + ", or train into a new --model-dir."
+        )
+    return finished
+
+
+def check_split(data, split):
+    """Refuses a `--split` that `--data` does not have, naming the valid ones."""
+    if data.startswith("tfds:") or split in SPLITS:
+        return  # TFDS checks its own split names (and slices)
+    what = (
+        "fashion_mnist has the splits"
+        if data == "fashion_mnist"
+        else "a folder is evaluated whole; its --split only names the result "
+        "file and must be one of"
+    )
+    raise ValueError(
+        f"--split must be one of {list(SPLITS)} ({what} {', '.join(SPLITS)}). "
+        f"Received: --split {split!r}"
+    )
+
+
+def default_export_path(model_dir):
+    """The next TF Serving version under `model_dir/export`: 1, then 2, ...
+
+    Example:
+    >>> default_export_path("runs/pets")  # with no export there yet
+    'runs/pets/export/1'
+    """
+    from keras_transformer_bit.utils.gfile import gfile, list_names
+
+    base = os.path.join(model_dir, EXPORT_DIRNAME)
+    names = list_names(base) if gfile.isdir(base) else []
+    versions = [int(name) for name in names if name.isdigit()]
+    return os.path.join(base, str(max(versions, default=0) + 1))
 
 
 def _load_eval_split(args):
@@ -318,6 +478,12 @@ def train_command(args):
             f"--worker-timeout must be > 0 seconds. Received: {args.worker_timeout}"
         )
     check_model_dir(args.model_dir, args.strategy, "ktb bit train")
+    if check_rerun(args):
+        print(
+            f"{args.model_dir} holds a finished run of these flags: nothing to "
+            "train. Evaluate or export it, or train into a new --model-dir."
+        )
+        return 0
     strategy = _setup(args)
     _check_train_strategy(args, strategy)
     train = load_split(args.data, "train")
@@ -361,6 +527,10 @@ def train_command(args):
             args.preset, num_classes=train.num_classes, weights=args.weights, **kwargs
         )
     gfile.makedirs(args.model_dir)  # local, gs://, s3://, hdfs://, ram://
+    flags_path = os.path.join(args.model_dir, FLAGS_FILE)
+    if chief and not gfile.exists(flags_path):
+        # What a rerun is compared with, until bit_config.json takes them.
+        write_text_atomically(flags_path, json.dumps(training_flags(args), indent=2))
     recipes.bit_fine_tune(
         classifier,
         train,
@@ -392,6 +562,7 @@ def train_command(args):
             "crop_size": rule.crop_size,
             "class_names": train.class_names,
             "rule": dataclasses.asdict(rule),
+            "flags": training_flags(args),
         }
         write_text_atomically(
             os.path.join(args.model_dir, CONFIG_FILE),
@@ -401,6 +572,8 @@ def train_command(args):
 
         for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
             remove_tree(os.path.join(args.model_dir, name))
+        if gfile.exists(flags_path):  # now in bit_config.json
+            gfile.remove(flags_path)
     # The other workers' training is done, but the run is not saved until the
     # chief says so: if it died meanwhile they exit with status 75, not 0.
     distribute.wait_for_chief(
@@ -417,6 +590,7 @@ def evaluate_command(args):
 
     if args.batch_size is not None:
         check_positive_int("--batch-size", args.batch_size)
+    check_split(args.data, args.split)
     strategy = _setup(args)
     config = _read_config(args.model_dir)
     with strategy.scope():
@@ -442,8 +616,19 @@ def export_command(args):
     from keras_transformer_bit.export import export_image_classifier
 
     config = _read_config(args.model_dir)
+    output = args.output or default_export_path(args.model_dir)
+    version = os.path.basename(os.path.normpath(output))
+    if not version.isdigit():
+        warnings.warn(
+            f"--output {output} does not end in a version number: TF Serving "
+            "serves only numbered subdirectories of its --model_base_path "
+            f"(BASE/1, BASE/2, ...), so it would not find this export. To serve "
+            f"it, export to e.g. {os.path.join(output, '1')} and give TF Serving "
+            f"{output}.",
+            UserWarning,
+            stacklevel=2,
+        )
     classifier = _load_model(args.model_dir)
-    output = args.output or os.path.join(args.model_dir, "export")
     export_image_classifier(
         classifier,
         output,

@@ -77,7 +77,7 @@ def test_train_evaluate_export(tmp_path, capsys):
     assert result["num_examples"] == 6 and 0 <= result["accuracy"] <= 1
 
     assert main(["bit", "export", "--model-dir", model_dir]) == 0
-    served = tf.saved_model.load(os.path.join(model_dir, "export"))
+    served = tf.saved_model.load(os.path.join(model_dir, "export", "1"))
     image = open(os.path.join(data, "circles", "0.png"), "rb").read()
     outputs = served.signatures["serving_default"](images=tf.constant([image]))
     assert outputs["probabilities"].shape == (1, 2)
@@ -305,7 +305,7 @@ def test_run_directory_on_another_file_system(tmp_path):
     assert main(evaluate + ["--model-dir", model_dir]) == 0
     assert tf.io.gfile.exists(f"{model_dir}/test_metrics.json")
     assert main(["bit", "export", "--model-dir", model_dir]) == 0
-    assert tf.io.gfile.exists(f"{model_dir}/export/saved_model.pb")
+    assert tf.io.gfile.exists(f"{model_dir}/export/1/saved_model.pb")
     assert sorted(os.listdir(tmp_path)) == ["images"]  # no local "ram:" directory
 
 
@@ -409,3 +409,81 @@ def test_num_epochs_that_do_not_divide_the_schedule(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.findall(r"^Epoch (\d+)/(\d+)", out, re.M)[-1] == ("4", "4"), out
     assert "--num-epochs 5" in out and "4 epochs of 2, 2, 2 and 1" in out, out
+
+
+def test_train_refuses_a_negative_seed(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    with pytest.raises(ValueError, match=r"--seed must be a non-negative int.*-1"):
+        main(command + [str(tmp_path / "run"), "--seed", "-1"])
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_evaluate_refuses_an_unknown_split(tmp_path):
+    # Refused before the run is read: the model directory is empty.
+    for data in ("fashion_mnist", str(tmp_path)):
+        command = ["bit", "evaluate", "--data", data, "--model-dir", str(tmp_path)]
+        with pytest.raises(ValueError, match=r"--split must be one of.*'bogus'"):
+            main(command + ["--split", "bogus"])
+
+
+def _tiny_train_command(data, model_dir):
+    command = ["bit", "train", "--data", f"folder:{data}", "--preset", "bit_tiny"]
+    command += ["--batch-size", "4", "--crop-size", "16", "--schedule-scale", "0.0001"]
+    command += ["--batch-scaling", "linear", "--num-epochs", "1"]
+    return command + ["--strategy", "one_device", "--model-dir", str(model_dir)]
+
+
+@pytest.mark.large
+def test_a_rerun_with_changed_flags_is_refused(tmp_path, capsys):
+    data = _image_folder(tmp_path / "images")
+    model_dir = tmp_path / "run"
+    command = _tiny_train_command(data, model_dir)
+    assert main(command) == 0
+    weights = (model_dir / "model.keras").read_bytes()
+    config = json.loads((model_dir / "bit_config.json").read_text())
+    assert config["flags"]["crop_size"] == 16 and config["flags"]["seed"] == 0
+    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
+    capsys.readouterr()
+
+    for flags, message in [
+        (["--crop-size", "24"], r"--crop-size 24 \(saved: --crop-size 16\)"),
+        (["--seed", "3"], r"--seed 3 \(saved: --seed 0\)"),
+        (["--shots", "1"], r"--shots 1 \(saved: --shots \(not given\)\)"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            main(command + flags)
+    # The same command again: the run is finished, nothing is trained.
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "finished run" in out and not re.findall(r"^Epoch ", out, re.M), out
+    assert (model_dir / "model.keras").read_bytes() == weights
+
+
+def test_a_rerun_of_an_unfinished_run_with_changed_flags_is_refused(tmp_path):
+    # A run killed during training has its flags in bit_train_flags.json.
+    data = _image_folder(tmp_path / "images")
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    parser_flags = _tiny_train_command(data, model_dir)
+    from keras_transformer_bit.cli.main import build_parser
+
+    args = build_parser().parse_args(parser_flags)
+    from keras_transformer_bit.cli.bit import FLAGS_FILE, training_flags
+
+    (model_dir / FLAGS_FILE).write_text(json.dumps(training_flags(args)))
+    with pytest.raises(ValueError, match=r"unfinished run.*--preset bit_m_r50x1"):
+        main(parser_flags + ["--preset", "bit_m_r50x1"])
+
+
+@pytest.mark.large
+def test_export_writes_numbered_versions_and_warns_about_other_names(tmp_path):
+    data = _image_folder(tmp_path / "images")
+    model_dir = tmp_path / "run"
+    assert main(_tiny_train_command(data, model_dir)) == 0
+    assert main(["bit", "export", "--model-dir", str(model_dir)]) == 0
+    assert main(["bit", "export", "--model-dir", str(model_dir)]) == 0
+    assert sorted(os.listdir(model_dir / "export")) == ["1", "2"]
+    output = str(tmp_path / "served" / "pets")
+    with pytest.warns(UserWarning, match=r"version number.*served/pets/1"):
+        main(["bit", "export", "--model-dir", str(model_dir), "--output", output])
+    assert os.path.exists(os.path.join(output, "saved_model.pb"))
