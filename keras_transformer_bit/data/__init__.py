@@ -6,7 +6,9 @@ or call a reader directly: `read_tsv_corpus` (one tab-separated pair a line),
 `read_aligned_corpus` (two line-aligned files), `load_ding_de_en` (German to
 English, Debian trans-de-en), `load_sword_en_es` (Bible verses) and
 `load_tfds_corpus` (TensorFlow Datasets). `SubwordTokenizer.build` learns a
-WordPiece vocabulary from the training sentences; `make_translation_dataset`
+WordPiece vocabulary from the training sentences, `SentencePieceTokenizer.build`
+a reversible SentencePiece model (unigram or BPE), and `load_tokenizer` reads
+back whichever kind a directory holds; `make_translation_dataset`
 tokenizes pairs and batches them by length under a token budget for
 `model.fit`; `padding_statistics` measures how much of those batches is
 padding.
@@ -34,9 +36,11 @@ from keras_transformer_bit.data.few_shot import few_shot_indices
 from keras_transformer_bit.data.image_folder import load_image_folder
 from keras_transformer_bit.data.image_pipeline import image_classification_pipeline
 from keras_transformer_bit.data.labeled_images import LabeledImages
+from keras_transformer_bit.data.load_tokenizer import load_tokenizer
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
 from keras_transformer_bit.data.mixup import mixup
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
 from keras_transformer_bit.data.sword_corpus import load_sword_en_es
 from keras_transformer_bit.data.text_file_corpus import (
@@ -60,6 +64,8 @@ __all__ = [
     "load_sword_en_es",
     "load_tfds_corpus",
     "SubwordTokenizer",
+    "SentencePieceTokenizer",
+    "load_tokenizer",
     "make_translation_dataset",
     "padding_statistics",
     # Images

@@ -1,0 +1,457 @@
+"""A reversible SentencePiece tokenizer, trained with `sentencepiece`, run by
+tensorflow-text."""
+
+import hashlib
+import io
+import json
+import numbers
+import os
+import re
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_sentencepiece
+
+from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils.gfile import gfile
+
+RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
+NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
+MODEL_TYPES = ("unigram", "bpe")
+MODEL_FILE = "sentencepiece.model"
+CONFIG_FILE = "tokenizer.json"
+# The value of "tokenizer" in tokenizer.json, which `load_tokenizer` reads.
+KIND = "sentencepiece"
+
+
+def _normalize(strings, lower_case, normalization_form):
+    strings = tf.convert_to_tensor(strings, dtype=tf.string)
+    if lower_case:
+        # case_fold_utf8 also applies NFKC; an explicit form is applied after it.
+        strings = tf_text.case_fold_utf8(strings)
+    if normalization_form is not None:
+        strings = tf_text.normalize_utf8(strings, normalization_form)
+    return strings
+
+
+def _model_type(model):
+    """ "unigram" or "bpe", read from a serialized `ModelProto`."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model)
+    names = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
+    return names.get(proto.trainer_spec.model_type, "unknown")
+
+
+def _check_alpha(alpha):
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, numbers.Real)
+        or not 0 < alpha <= 1
+    ):
+        raise ValueError(
+            "alpha must be a number in (0, 1]: the unigram smoothing or the "
+            f"BPE-dropout probability. Received: alpha={alpha!r}"
+        )
+    return float(alpha)
+
+
+def _write_bytes_atomically(path, content):
+    """Writes a temporary file beside `path`, then renames it over `path`."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with gfile.GFile(temporary, "wb") as file:
+        file.write(content)
+    gfile.rename(temporary, path, overwrite=True)
+
+
+class _SharedModelResource(tf.saved_model.experimental.TrackableResource):
+    """The model, loaded once per process under a name derived from its bytes.
+
+    tensorflow-text creates the model as a resource private to the kernel
+    that made it, so `keras.utils.clear_session()` (which clears TensorFlow's
+    kernel cache, as KerasTuner does before every trial) destroyed every
+    tokenizer in the process: "Resource ... SentencepieceOp does not exist".
+    A shared name keeps the model alive until the process ends; equal bytes
+    share one copy and different models never share a name.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        digest = hashlib.sha256(model).hexdigest()[:24]
+        self._shared_name = f"keras_transformer_bit_sentencepiece_{digest}"
+        super().__init__()
+        _ = self.resource_handle  # created now, eagerly
+
+    def _create_resource(self):
+        return tf_text_sentencepiece.gen_sentencepiece_tokenizer.sentencepiece_op(
+            model=self._model, shared_name=self._shared_name
+        )
+
+
+def _run_time_tokenizer(model, **options):
+    """`tensorflow_text.SentencepieceTokenizer` on the shared model resource."""
+    tokenizer = tf_text.SentencepieceTokenizer(model, out_type=tf.int32, **options)
+    tokenizer._model_resource = _SharedModelResource(model)
+    return tokenizer
+
+
+class _Samplers:
+    """Sampling tokenizers by alpha; a plain object, so `tf.Module` neither
+    tracks nor exports them (serving never samples)."""
+
+    def __init__(self):
+        self.by_alpha = {}
+
+
+class SentencePieceTokenizer(tf.Module):
+    """SentencePiece tokenizer (unigram or BPE) that gives its input back.
+
+    The model is trained with the `sentencepiece` package (Kudo and Richardson
+    2018) and run with `tensorflow_text.SentencepieceTokenizer`, so `tokenize`
+    and `detokenize` trace into `tf.data` pipelines and SavedModels (serving
+    needs only `import tensorflow_text`). Spaces are pieces of their own
+    (`▁`), so detokenizing restores the spacing that WordPiece forgets
+    (`over / at`, `Hin- und Her`); byte fallback spells characters the
+    vocabulary lacks as UTF-8 bytes, so nothing becomes `[UNK]`. The round
+    trip is exact up to the Unicode normalisation (NFC by default, applied by
+    TensorFlow before the model) and runs of spaces, which become one space.
+    The model itself normalises nothing: SentencePiece's default `nmt_nfkc`
+    rule rewrites `…` as `...` and `ﬁ` as `fi`, which would not come back.
+
+    The ids match `SubwordTokenizer`'s: `[PAD]`=0, `[UNK]`=1, `[START]`=2,
+    `[END]`=3. `sample_tokenize` draws a segmentation at random (subword
+    regularisation, Kudo 2018; BPE-dropout, Provilkov et al. 2020) for
+    training.
+
+    Args:
+        model: bytes. A serialized SentencePiece model (the content of a
+            `.model` file) whose first four pieces are the reserved tokens.
+        lower_case: bool. Case-fold text before tokenizing. Defaults to `False`.
+        normalization_form: str or `None`. Unicode normalisation applied before
+            tokenizing: one of `"NFC"`, `"NFKC"`, `"NFD"`, `"NFKD"` or `None`.
+            Defaults to `"NFC"`.
+        name: str. Name of the module. Defaults to `None`.
+
+    Example:
+    >>> texts = [f"Ich habe {n} Katzen und {n + 1} Hunde." for n in range(50)]
+    >>> tokenizer = SentencePieceTokenizer.build(texts, vocabulary_size=288)
+    >>> ids = tokenizer.tokenize(["Ich habe 7 Katzen / über (zwei) „Hunde“."])
+    >>> tokenizer.detokenize(ids).numpy()[0].decode()
+    'Ich habe 7 Katzen / über (zwei) „Hunde“.'
+    """
+
+    pad_id = 0
+    unknown_id = 1
+    start_id = 2
+    end_id = 3
+
+    def __init__(self, model, lower_case=False, normalization_form="NFC", name=None):
+        super().__init__(name=name)
+        if not isinstance(model, bytes) or not model:
+            raise ValueError(
+                "model must be the bytes of a serialized SentencePiece model. "
+                f"Received: model of type {type(model).__name__}"
+            )
+        if normalization_form not in NORMALIZATION_FORMS:
+            raise ValueError(
+                f"normalization_form must be one of {NORMALIZATION_FORMS}. "
+                f"Received: normalization_form={normalization_form!r}"
+            )
+        try:
+            self._sentencepiece = _run_time_tokenizer(model)
+            size = int(self._sentencepiece.vocab_size())
+            pieces = self._sentencepiece.id_to_string(tf.range(size)).numpy()
+        except (tf.errors.OpError, ValueError) as error:
+            raise ValueError(
+                "model is not a serialized SentencePiece model "
+                f"({type(error).__name__}: {str(error).strip()[:200]})"
+            ) from None
+        vocabulary = tuple(piece.decode("utf-8") for piece in pieces)
+        if vocabulary[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
+            raise ValueError(
+                "The SentencePiece model's first pieces must be the reserved "
+                f"tokens {list(RESERVED_TOKENS)}. Received: "
+                f"{list(vocabulary[: len(RESERVED_TOKENS)])}"
+            )
+        self._model = model
+        # A tuple, so tf.Module does not wrap it in a tracking list.
+        self._vocabulary = vocabulary
+        self._index = {piece: index for index, piece in enumerate(vocabulary)}
+        self.lower_case = bool(lower_case)
+        self.normalization_form = normalization_form
+        self.model_type = _model_type(model)
+        self._samplers = _Samplers()
+
+    @property
+    def vocabulary(self):
+        return list(self._vocabulary)
+
+    @property
+    def vocabulary_size(self):
+        return len(self._vocabulary)
+
+    def normalize(self, strings):
+        """Applies the Unicode normalisation and case folding to `strings`."""
+        return _normalize(strings, self.lower_case, self.normalization_form)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def tokenize(self, strings):
+        """Splits strings into piece ids, the most likely segmentation.
+
+        Args:
+            strings: string tensor of shape `(N,)`.
+
+        Returns:
+            `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
+            tokens are added.
+        """
+        ids = self._sentencepiece.tokenize(self.normalize(strings))
+        return tf.cast(ids, tf.int64)
+
+    def sample_tokenize(self, strings, alpha=0.1):
+        """Splits strings into piece ids drawn at random, for training.
+
+        A unigram model samples a segmentation from all of them with
+        probabilities sharpened by `alpha` (`nbest_size=-1`); a BPE model
+        skips each merge with probability `alpha` (BPE-dropout). Every
+        segmentation detokenizes to the same text as `tokenize`'s. Each call
+        (each epoch, in `tf.data`) draws anew; the draws come from
+        SentencePiece's own generator, which no seed controls.
+
+        Args:
+            strings: string tensor of shape `(N,)` (in or out of a
+                `tf.function`).
+            alpha: float in (0, 1]. Defaults to `0.1`.
+
+        Returns:
+            `tf.RaggedTensor` of int64 ids, shape `(N, None)`.
+
+        Example:
+        >>> texts = [f"Ich habe {n} Katzen und {n + 1} Hunde." for n in range(50)]
+        >>> tokenizer = SentencePieceTokenizer.build(texts, vocabulary_size=288)
+        >>> ids = tokenizer.sample_tokenize(["Ich habe 7 Katzen."], alpha=0.5)
+        >>> tokenizer.detokenize(ids).numpy()[0].decode()
+        'Ich habe 7 Katzen.'
+        """
+        alpha = _check_alpha(alpha)
+        sampler = self._samplers.by_alpha.get(alpha)
+        if sampler is None:
+            # Out of any tf.function or tf.data trace: the model resource is
+            # created once, eagerly.
+            with tf.init_scope():
+                sampler = _run_time_tokenizer(self._model, nbest_size=-1, alpha=alpha)
+            self._samplers.by_alpha[alpha] = sampler
+        strings = tf.convert_to_tensor(strings, dtype=tf.string)
+        return tf.cast(sampler.tokenize(self.normalize(strings)), tf.int64)
+
+    @tf.function(reduce_retracing=True)
+    def detokenize(self, token_ids):
+        """Turns ids back into text.
+
+        Everything from the first `[END]` on is dropped, as are the other
+        reserved tokens (padding, `[UNK]`, `[START]`) and ids outside the
+        vocabulary, which a model may emit but SentencePiece refuses.
+
+        Args:
+            token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
+
+        Returns:
+            string tensor of shape `(N,)`.
+        """
+        if isinstance(token_ids, tf.RaggedTensor):
+            token_ids = token_ids.to_tensor(default_value=self.pad_id)
+        token_ids = tf.cast(token_ids, tf.int64)
+        before_end = tf.equal(
+            tf.cumsum(tf.cast(tf.equal(token_ids, self.end_id), tf.int32), axis=1), 0
+        )
+        keep = tf.logical_and(
+            before_end,
+            tf.logical_and(
+                token_ids >= len(RESERVED_TOKENS), token_ids < self.vocabulary_size
+            ),
+        )
+        kept_ids = tf.ragged.boolean_mask(tf.cast(token_ids, tf.int32), keep)
+        return self._sentencepiece.detokenize(kept_ids)
+
+    def id_to_token(self, token_ids):
+        """Maps ids to their pieces (for inspection); spaces show as `▁`."""
+        return self._sentencepiece.id_to_string(tf.cast(token_ids, tf.int32))
+
+    def token_to_id(self, token):
+        """Returns the id of a vocabulary entry (e.g. `"[END]"`)."""
+        if token not in self._index:
+            raise ValueError(
+                f"token is not in the vocabulary. Received: token={token!r}"
+            )
+        return self._index[token]
+
+    def get_config(self):
+        return {
+            "model_type": self.model_type,
+            "lower_case": self.lower_case,
+            "normalization_form": self.normalization_form,
+            "vocabulary_size": self.vocabulary_size,
+        }
+
+    def save(self, directory):
+        """Writes `sentencepiece.model` and `tokenizer.json` into `directory`."""
+        gfile.makedirs(directory)  # gs://, ram://, ... too
+        # Never a half-written file: each goes to a temporary name first.
+        _write_bytes_atomically(os.path.join(directory, MODEL_FILE), self._model)
+        write_text_atomically(
+            os.path.join(directory, CONFIG_FILE),
+            json.dumps({"tokenizer": KIND, **self.get_config()}, indent=2) + "\n",
+        )
+
+    @classmethod
+    def load(cls, directory):
+        """Reads a tokenizer written by `save`."""
+        model_path = os.path.join(directory, MODEL_FILE)
+        config_path = os.path.join(directory, CONFIG_FILE)
+        if not gfile.exists(model_path):
+            raise FileNotFoundError(
+                f"No SentencePiece model found. Expected the file {model_path}"
+            )
+        with gfile.GFile(model_path, "rb") as file:
+            model = file.read()
+        config = {}
+        if gfile.exists(config_path):
+            with gfile.GFile(config_path, "r") as file:
+                config = json.load(file)
+        tokenizer = cls(
+            model,
+            lower_case=config.get("lower_case", False),
+            normalization_form=config.get("normalization_form", "NFC"),
+        )
+        expected_size = config.get("vocabulary_size", tokenizer.vocabulary_size)
+        if expected_size != tokenizer.vocabulary_size:
+            raise ValueError(
+                f"{model_path} has {tokenizer.vocabulary_size} pieces but "
+                f"{config_path} records vocabulary_size={expected_size}."
+            )
+        return tokenizer
+
+    @classmethod
+    def build(
+        cls,
+        texts,
+        vocabulary_size=8000,
+        lower_case=False,
+        normalization_form="NFC",
+        model_type="unigram",
+        character_coverage=0.9995,
+    ):
+        """Trains a SentencePiece model on text.
+
+        Training is in memory and deterministic (the same text gives the same
+        model), and takes seconds for tens of thousands of sentences.
+
+        Args:
+            texts: iterable of str, or a `tf.data.Dataset` of scalar strings.
+            vocabulary_size: int. The exact vocabulary size, reserved tokens
+                and the 256 byte pieces included. Defaults to `8000`.
+            lower_case: bool. See the class. Defaults to `False`.
+            normalization_form: str or `None`. See the class. Defaults to `"NFC"`.
+            model_type: str. `"unigram"` (Kudo 2018) or `"bpe"`. Defaults to
+                `"unigram"`.
+            character_coverage: float. Share of the characters in the text that
+                get pieces of their own; the rarest others are spelled in bytes.
+                Defaults to `0.9995`.
+
+        Returns:
+            A `SentencePieceTokenizer`.
+
+        Example:
+        >>> texts = [f"Wir haben {n} Bücher." for n in range(30)]
+        >>> SentencePieceTokenizer.build(texts, 300, model_type="bpe").vocabulary_size
+        300
+        """
+        import sentencepiece
+
+        vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        if vocabulary_size <= len(RESERVED_TOKENS):
+            raise ValueError(
+                "vocabulary_size must be an int greater than "
+                f"{len(RESERVED_TOKENS)}. Received: vocabulary_size={vocabulary_size}"
+            )
+        if model_type not in MODEL_TYPES:
+            raise ValueError(
+                f"model_type must be one of {MODEL_TYPES}. "
+                f"Received: model_type={model_type!r}"
+            )
+        if normalization_form not in NORMALIZATION_FORMS:
+            raise ValueError(
+                f"normalization_form must be one of {NORMALIZATION_FORMS}. "
+                f"Received: normalization_form={normalization_form!r}"
+            )
+        if isinstance(texts, tf.data.Dataset):
+            dataset = texts
+        else:
+            texts = [str(text) for text in texts]
+            dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+        sentences = [
+            text.decode("utf-8")
+            for batch in dataset.batch(1024).map(
+                lambda strings: _normalize(strings, lower_case, normalization_form)
+            )
+            for text in batch.numpy()
+            if text.strip()
+        ]
+        if not sentences:
+            raise ValueError(
+                "Cannot build a vocabulary from an empty corpus (no text that is "
+                "not blank)."
+            )
+        model = io.BytesIO()
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(sentences),
+                model_writer=model,
+                vocab_size=vocabulary_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                pad_id=0,
+                unk_id=1,
+                bos_id=2,
+                eos_id=3,
+                pad_piece=RESERVED_TOKENS[0],
+                unk_piece=RESERVED_TOKENS[1],
+                bos_piece=RESERVED_TOKENS[2],
+                eos_piece=RESERVED_TOKENS[3],
+                byte_fallback=True,
+                # Normalisation is TensorFlow's (above and in `tokenize`); the
+                # model's own rules would not be reversible (see the class).
+                normalization_rule_name="identity",
+                # Sentences up to 64 KiB, not 4 KiB: longer ones are skipped.
+                max_sentence_length=1 << 16,
+                # One thread: the same text gives the same model.
+                num_threads=1,
+                minloglevel=2,
+            )
+        except RuntimeError as error:
+            raise _vocabulary_size_error(error, vocabulary_size) from None
+        return cls(model.getvalue(), lower_case, normalization_form)
+
+
+def _vocabulary_size_error(error, vocabulary_size):
+    """SentencePiece's size complaints, in words that name the fix."""
+    message = str(error)
+    too_high = re.search(r"Vocabulary size too high.*<= (\d+)", message)
+    if too_high:
+        return ValueError(
+            f"vocabulary_size={vocabulary_size} is larger than this corpus can "
+            f"fill: use at most {too_high.group(1)}, or more text."
+        )
+    too_low = re.search(r"smaller than required_chars\. \d+ vs (\d+)", message)
+    if too_low:
+        return ValueError(
+            f"vocabulary_size={vocabulary_size} is smaller than the reserved "
+            "tokens, the 256 byte pieces and the characters of the corpus "
+            f"need: use at least {too_low.group(1)} (or a lower "
+            "character_coverage)."
+        )
+    return ValueError(
+        f"SentencePiece could not train a model of vocabulary_size="
+        f"{vocabulary_size}: {message}"
+    )
