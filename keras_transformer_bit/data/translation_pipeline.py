@@ -17,6 +17,25 @@ def _replica_multiple(batch_size, num_replicas):
     return max(1, batch_size // num_replicas) * num_replicas
 
 
+def _check_sampling(alpha, *tokenizers):
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not (0 < alpha <= 1)
+    ):
+        raise ValueError(
+            "subword_sampling_alpha must be a number in (0, 1] or None. "
+            f"Received: subword_sampling_alpha={alpha!r}"
+        )
+    for tokenizer in tokenizers:
+        if not hasattr(tokenizer, "sample_tokenize"):
+            raise ValueError(
+                "subword_sampling_alpha needs tokenizers that sample "
+                "segmentations (with a sample_tokenize method, such as "
+                f"SentencePieceTokenizer). Received: a {type(tokenizer).__name__}"
+            )
+
+
 def make_translation_dataset(
     pairs,
     source_tokenizer,
@@ -30,6 +49,7 @@ def make_translation_dataset(
     num_parallel_calls=tf.data.AUTOTUNE,
     num_replicas=None,
     pad_remainder=False,
+    subword_sampling_alpha=None,
 ):
     """Tokenizes sentence pairs and batches them by length for `model.fit`.
 
@@ -89,6 +109,14 @@ def make_translation_dataset(
             batch size with rows that are padding everywhere (zero loss
             weight), so all batches of a bucket have one shape. Defaults to
             `False`.
+        subword_sampling_alpha: float in (0, 1] or `None`. Tokenize with
+            `sample_tokenize(..., alpha=subword_sampling_alpha)`: a segmentation
+            drawn anew every epoch (subword regularisation for a unigram
+            SentencePiece model, BPE-dropout for a BPE one), which is known to
+            help on small corpora. For training data only: validation, test
+            and serving tokenize deterministically. Needs tokenizers with
+            `sample_tokenize` (`SentencePieceTokenizer`). Defaults to `None`
+            (deterministic).
 
     Returns:
         A `tf.data.Dataset` of `({"encoder_inputs": (B, S), "decoder_inputs":
@@ -115,6 +143,8 @@ def make_translation_dataset(
             "drop_remainder and pad_remainder exclude each other. Received: "
             "drop_remainder=True, pad_remainder=True"
         )
+    if subword_sampling_alpha is not None:
+        _check_sampling(subword_sampling_alpha, source_tokenizer, target_tokenizer)
     if isinstance(pairs, tf.data.Dataset):
         strings = pairs
     else:
@@ -129,9 +159,17 @@ def make_translation_dataset(
     end_id = tf.constant([target_tokenizer.end_id], tf.int32)
 
     def tokenize(source, target):
-        source_ids = tf.cast(source_tokenizer.tokenize(source), tf.int32)
-        target_ids = tf.cast(target_tokenizer.tokenize(target), tf.int32)
-        return source_ids, target_ids
+        if subword_sampling_alpha is None:
+            source_ids = source_tokenizer.tokenize(source)
+            target_ids = target_tokenizer.tokenize(target)
+        else:
+            source_ids = source_tokenizer.sample_tokenize(
+                source, alpha=subword_sampling_alpha
+            )
+            target_ids = target_tokenizer.sample_tokenize(
+                target, alpha=subword_sampling_alpha
+            )
+        return tf.cast(source_ids, tf.int32), tf.cast(target_ids, tf.int32)
 
     def fits(source_ids, target_ids):
         return tf.logical_and(

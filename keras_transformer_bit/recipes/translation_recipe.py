@@ -98,7 +98,13 @@ class TranslationRecipe:
         return model
 
     def datasets(
-        self, corpus, source_tokenizer, target_tokenizer, seed=1234, num_replicas=None
+        self,
+        corpus,
+        source_tokenizer,
+        target_tokenizer,
+        seed=1234,
+        num_replicas=None,
+        subword_sampling_alpha=None,
     ):
         """Length-bucketed training and validation datasets for `corpus`.
 
@@ -111,6 +117,10 @@ class TranslationRecipe:
                 every batch splits evenly over the replicas
                 (`make_translation_dataset`). Defaults to `None`: the strategy
                 in scope (1 outside any).
+            subword_sampling_alpha: float or `None`. Sample the training
+                split's segmentations (`make_translation_dataset`); the
+                validation split is always tokenized deterministically.
+                Defaults to `None`.
 
         Returns:
             `(train, validation)`; `validation` is `None` when the corpus has no
@@ -131,7 +141,12 @@ class TranslationRecipe:
             tokens_per_batch=self.tokens_per_batch,
             num_replicas=num_replicas,
         )
-        train = make_translation_dataset(corpus.train, seed=seed, **common)
+        train = make_translation_dataset(
+            corpus.train,
+            seed=seed,
+            subword_sampling_alpha=subword_sampling_alpha,
+            **common,
+        )
         validation = None
         if corpus.validation:
             validation = make_translation_dataset(

@@ -286,3 +286,70 @@ def test_num_replicas_defaults_to_the_strategy_in_scope(pairs_and_tokenizer):
         num_replicas=4,
     )  # fmt: skip
     assert all(len(s) % 4 == 0 for s, _, _ in _batches(explicit))
+
+
+@pytest.fixture(scope="module")
+def sentencepiece_pairs_and_tokenizer(pairs_and_tokenizer):
+    from keras_transformer_bit.data import SentencePieceTokenizer
+
+    pairs, _ = pairs_and_tokenizer
+    texts = [sentence for pair in pairs for sentence in pair]
+    return pairs, SentencePieceTokenizer.build(texts, vocabulary_size=285)
+
+
+def _decoded_pairs(dataset, tokenizer):
+    """(source, target) strings of every real pair in the batches, sorted."""
+    decoded = []
+    for x, labels in dataset:
+        sources = tokenizer.detokenize(x["encoder_inputs"]).numpy()
+        targets = tokenizer.detokenize(labels).numpy()
+        decoded += [
+            (source.decode(), target.decode())
+            for source, target, row in zip(sources, targets, labels.numpy())
+            if row.any()
+        ]
+    return sorted(decoded)
+
+
+def test_subword_sampling_varies_between_epochs_and_keeps_the_text(
+    sentencepiece_pairs_and_tokenizer,
+):
+    pairs, tokenizer = sentencepiece_pairs_and_tokenizer
+    # Long enough that no pair is dropped, however finely it is segmented.
+    options = dict(max_length=256, tokens_per_batch=4096, shuffle=False)
+    plain = make_translation_dataset(pairs, tokenizer, tokenizer, **options)
+    sampled = make_translation_dataset(
+        pairs, tokenizer, tokenizer, subword_sampling_alpha=0.5, **options
+    )
+    first, second = _batches(sampled), _batches(sampled)
+    assert [b[0].tolist() for b in first] != [b[0].tolist() for b in second]
+    assert [b[0].tolist() for b in _batches(plain)] == [
+        b[0].tolist() for b in _batches(plain)
+    ]
+    expected = sorted(pairs)
+    assert _decoded_pairs(plain, tokenizer) == expected
+    assert _decoded_pairs(sampled, tokenizer) == expected
+
+
+def test_subword_sampling_needs_a_tokenizer_that_samples(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+    with pytest.raises(ValueError, match="sample_tokenize.*SubwordTokenizer"):
+        make_translation_dataset(
+            pairs, tokenizer, tokenizer, subword_sampling_alpha=0.1
+        )
+    with pytest.raises(ValueError, match="subword_sampling_alpha=2"):
+        make_translation_dataset(pairs, tokenizer, tokenizer, subword_sampling_alpha=2)
+
+
+def test_recipe_samples_the_training_split_only(sentencepiece_pairs_and_tokenizer):
+    from keras_transformer_bit.data import ParallelCorpus
+
+    pairs, tokenizer = sentencepiece_pairs_and_tokenizer
+    corpus = ParallelCorpus.from_pairs(pairs, test_size=10, validation_size=40)
+    recipe = translation_recipe(max_length=64, tokens_per_batch=512)
+    train, validation = recipe.datasets(
+        corpus, tokenizer, tokenizer, subword_sampling_alpha=0.5
+    )
+    assert _batches(validation)[0][0].tolist() == _batches(validation)[0][0].tolist()
+    train_sources = [b[0].tolist() for b in _batches(train)]
+    assert train_sources != [b[0].tolist() for b in _batches(train)]
