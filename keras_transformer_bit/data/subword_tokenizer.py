@@ -17,20 +17,74 @@ RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 VOCABULARY_FILE = "vocabulary.txt"
 CONFIG_FILE = "tokenizer.json"
+# Longer words are [UNK] (tensorflow-text's default of 100 bytes lost long
+# compounds and numbers).
+MAX_BYTES_PER_WORD = 1000
 
-# WordPiece splits punctuation off words, so a plain join gives "here ." and
-# "don ' t". These rewrites put the usual spacing back; sacreBLEU scores
-# detokenized text, and its 13a tokenizer re-splits "." but not "'" or "-".
+# Symbols (emoji, currency, maths) and invisible format characters are not
+# punctuation to WordPiece's pre-tokenizer, so "great😀" was one word, unknown
+# as a whole, and vanished. Split off, only the symbol is unknown.
+_SPLIT_OFF = (r"([\p{S}\p{Cf}\p{Co}])", r" \1 ")
+
+# Characters every built vocabulary can spell, whether or not the corpus had
+# them: printable ASCII, Latin-1 and common typographic punctuation. A word of
+# these characters is never [UNK] (at worst it is spelled letter by letter).
+BASE_ALPHABET = (
+    "".join(chr(code) for code in range(0x21, 0x7F))
+    + "".join(chr(code) for code in range(0xA1, 0x100) if code != 0xAD)
+    + "‐‑‒–—―‘’‚‛“”„‟‹›…•·′″‰†‡€™№"
+)
+
+# WordPiece splits punctuation off words and forgets the spaces, so a plain
+# join gives "here ." and "don ' t". These rewrites restore the spacing most
+# common in the Ding corpus (where both occur, the majority wins: "a/b" over
+# "a / b", "wait …" over "wait…"). sacreBLEU scores detokenized text. Applied
+# in order; a rule is repeated where one match may hide the next ("a - b - c").
+_WORD = r"[\p{L}\p{N}]"
 PUNCTUATION_REWRITES = (
     # A suffix piece a model emits first (or after a space) keeps its "##".
     (r"(^| )##", r"\1"),
-    (r" ([.,!?;:%)\]}»…])", r"\1"),
-    (r"([(\[{«¿¡„]) ", r"\1"),
-    # Twice, because matches cannot overlap: "a - b - c" needs two passes.
-    (r"([\p{L}\p{N}]) ([-'’/]) ([\p{L}\p{N}])", r"\1\2\3"),
-    (r"([\p{L}\p{N}]) ([-'’/]) ([\p{L}\p{N}])", r"\1\2\3"),
-    # RE2 knows only \0-\9 and \\ in a rewrite: a quote is written as itself.
-    (r"\" ([^\"]*?) \"", r'"\1"'),
+    # No space before closing punctuation, none after opening punctuation.
+    (r" ([.,!?;:%)\]}»])", r"\1"),
+    (r"([(\[{«¿¡„‚]) ", r"\1"),
+    # Currency signs before amounts: "$60", "£5".
+    (r"([$£]) (\p{Nd})", r"\1\2"),
+    # Initials: "6 a.m.", "A.D.", "e.g.".
+    (r"(^|[ (])(\p{L})\. (\p{L})\.", r"\1\2.\3."),
+    # Numbers keep their separators: "1,000.50", "1.000,50", "10:30".
+    # (A comma only before two digits or more: "6, 7" is more likely a list.)
+    (r"(\p{Nd})([.:]) (\p{Nd})", r"\1\2\3"),
+    (r"(\p{Nd})([.:]) (\p{Nd})", r"\1\2\3"),
+    (r"(\p{Nd}), (\p{Nd}\p{Nd})", r"\1,\2"),
+    (r"(\p{Nd}), (\p{Nd}\p{Nd})", r"\1,\2"),
+    # A hyphen that stands for a suspended word: "Hin- und Her", "pre- or".
+    (
+        r"(\p{L}) - ((?:und|oder|bzw|sowie|bis|zum|zur|and|or|nor|to)(?: [^-]|$))",
+        r"\1- \2",
+    ),
+    # Hyphens and slashes inside words: "well-known", "gut/schlecht".
+    (r"(" + _WORD + r") ([-/]) (" + _WORD + r")", r"\1\2\3"),
+    (r"(" + _WORD + r") ([-/]) (" + _WORD + r")", r"\1\2\3"),
+    # E-mail addresses and the scheme and host of URLs:
+    # "name@example.co.uk", "https://example.org".
+    (r"(" + _WORD + r") @ (" + _WORD + r")", r"\1@\2"),
+    (r"(?i:(https?|ftp)): / / ", r"\1://"),
+    (r"((?:@|://)[\p{L}\p{N}.-]+)\. (" + _WORD + r")", r"\1.\2"),
+    (r"((?:@|://)[\p{L}\p{N}.-]+)\. (" + _WORD + r")", r"\1.\2"),
+    # Apostrophes of clitics: "don't", "it’s", "we'll", "geht’s", "o’clock".
+    (
+        r"(" + _WORD + r") (['’]) ((?i:s|t|m|d|re|ve|ll|clock))( |$|[^\p{L}\p{N}])",
+        r"\1\2\3\4",
+    ),
+    # Quotation marks hug what they quote: "x", „x“, “x”, 'x', ‚x‘, ‘x’.
+    (r'" (.*?) "', r'"\1"'),
+    (r"„(.*?) “", r"„\1“"),
+    (r"“ (.*?) ”", r"“\1”"),
+    (r"‚(.*?) ‘", r"‚\1‘"),
+    (r"‘ (.*?) ’", r"‘\1’"),
+    (r"(^| )' (.*?) '", r"\1'\2'"),
+    # A lone apostrophe left over ends a word: "the Grimms’ tales".
+    (r"(" + _WORD + r") (['’])( |$)", r"\1\2\3"),
     (r"^ +| +$", r""),
 )
 
@@ -180,18 +234,61 @@ def _normalize(strings, lower_case, normalization_form):
     return strings
 
 
+def _split_off_symbols(strings):
+    return tf.strings.regex_replace(strings, *_SPLIT_OFF)
+
+
+def _base_tokens(lower_case, normalization_form):
+    """The tokens that spell every character of `BASE_ALPHABET`."""
+    normalized = _normalize([BASE_ALPHABET], lower_case, normalization_form)
+    characters = dict.fromkeys(normalized.numpy()[0].decode())  # ordered, unique
+    tokens = []
+    for character in characters:
+        tokens.append(character)
+        if character.isalnum():  # punctuation and symbols always stand alone
+            tokens.append("##" + character)
+    return tokens
+
+
 class SubwordTokenizer(tf.Module):
     """WordPiece tokenizer with reserved tokens, traceable into a SavedModel.
 
-    Text is Unicode-normalised (optionally lower-cased), split on whitespace and
-    punctuation, and cut into subwords with `tensorflow_text.FastWordpieceTokenizer`.
-    The first four ids are reserved: `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3.
-    `tokenize` and `detokenize` use only TensorFlow and tensorflow-text ops, so they
-    trace into `tf.function`s and SavedModels (load those with
-    `import tensorflow_text` so the ops are registered).
+    Text is Unicode-normalised (optionally lower-cased), split on whitespace,
+    punctuation and symbols (emoji, currency signs), and cut into subwords with
+    `tensorflow_text.FastWordpieceTokenizer`. The first four ids are reserved:
+    `[PAD]`=0, `[UNK]`=1, `[START]`=2, `[END]`=3. `tokenize` and `detokenize` use
+    only TensorFlow and tensorflow-text ops, so they trace into `tf.function`s and
+    SavedModels (load those with `import tensorflow_text` so the ops are
+    registered).
 
     Build one from text with `SubwordTokenizer.build`, save it with `save` and
     reload it with `SubwordTokenizer.load`.
+
+    What a round trip, `detokenize(tokenize(text))`, keeps. A word here is a
+    maximal run of letters and digits after the normalisation.
+    - Every word, in order, when each of its characters is in the vocabulary. A
+      vocabulary from `build` spells all of printable ASCII, Latin-1 and common
+      typographic punctuation (`BASE_ALPHABET`), whatever its corpus held.
+    - The text exactly (after the normalisation and collapsing whitespace) when
+      it is in the spacing the detokenizer restores: no space before
+      `. , ! ? ; : % ) ] } »`, none after `( [ { « ¿ ¡ „ ‚ $ £`, quotation marks
+      hugging what they quote (`"x"`, `„x“`, `“x”`, `‘x’`, `‚x‘`, `'x'`), and
+      none around hyphens, slashes, clitic apostrophes (`don't`, `it’s`) and
+      number separators (`1,000.50`, `1.000,50`, `10:30`) between words. Text
+      that `detokenize` returns is always in that spacing. On the Ding
+      dictionary's 4,000 test and validation sentences, 97% come back exactly.
+
+    What it cannot keep.
+    - Spacing around punctuation: WordPiece splits punctuation off and forgets
+      the spaces, so the detokenizer follows the corpus's majority:
+      `over / at` -> `over/at`, `A - B` -> `A-B`, `pummel(l)ed` -> `pummel (l) ed`,
+      `wait…` -> `wait …`, `5€` -> `5 €`, `a.m` -> `a. m`; URLs keep their
+      scheme and host (`https://example.org/a`) but not the query's spacing.
+    - Characters outside the vocabulary become `[UNK]`, which detokenizes to
+      nothing: a lone symbol or emoji (`great😀` -> `great`), and a whole word
+      when it holds a letter outside the vocabulary (`Привет` in a Latin
+      vocabulary). Case, with `lower_case=True`.
+    `SentencePieceTokenizer` round-trips text exactly.
 
     Args:
         vocabulary: list of str. The subword vocabulary; it must start with
@@ -245,6 +342,7 @@ class SubwordTokenizer(tf.Module):
             unknown_token="[UNK]",
             token_out_type=tf.int64,
             support_detokenization=True,
+            max_bytes_per_word=MAX_BYTES_PER_WORD,
         )
         self._tokens = tf.constant(vocabulary, dtype=tf.string)
 
@@ -271,7 +369,7 @@ class SubwordTokenizer(tf.Module):
             `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
             tokens are added.
         """
-        return self._wordpiece.tokenize(self.normalize(strings))
+        return self._wordpiece.tokenize(_split_off_symbols(self.normalize(strings)))
 
     @tf.function(reduce_retracing=True)
     def detokenize(self, token_ids):
@@ -364,6 +462,7 @@ class SubwordTokenizer(tf.Module):
         lower_case=False,
         normalization_form="NFC",
         min_count=2,
+        base_alphabet=True,
     ):
         """Learns a WordPiece vocabulary from text.
 
@@ -380,6 +479,12 @@ class SubwordTokenizer(tf.Module):
             normalization_form: str or `None`. See the class. Defaults to `"NFC"`.
             min_count: int. Words seen fewer times are ignored when choosing
                 subwords. Defaults to `2`.
+            base_alphabet: bool. Also give tokens to every character of
+                `BASE_ALPHABET` (printable ASCII, Latin-1, common typographic
+                punctuation) that the corpus lacks, so that no word made of
+                them is ever `[UNK]`. They count in `vocabulary_size`, and are
+                left out when they would take more than a quarter of it
+                (vocabularies below about 1,200). Defaults to `True`.
 
         Returns:
             A `SubwordTokenizer`.
@@ -405,7 +510,9 @@ class SubwordTokenizer(tf.Module):
                 f"Received: normalization_form={normalization_form!r}"
             )
         dataset = dataset.batch(1024).map(
-            lambda strings: _normalize(strings, lower_case, normalization_form)
+            lambda strings: _split_off_symbols(
+                _normalize(strings, lower_case, normalization_form)
+            )
         )
         try:
             word_counts = learner.count_words(
@@ -415,10 +522,21 @@ class SubwordTokenizer(tf.Module):
             word_counts = {}
         if not word_counts:
             raise ValueError("Cannot build a vocabulary from an empty corpus.")
+        base_tokens = []
+        if base_alphabet:
+            corpus_characters = set("".join(word_counts))
+            base_tokens = _base_tokens(lower_case, normalization_form)
+            missing = [t for t in base_tokens if t[-1] not in corpus_characters]
+            if len(missing) > vocabulary_size // 4:
+                base_tokens = []  # too small a vocabulary to hold them
+            else:
+                vocabulary_size -= len(missing)
         vocabulary = _learn_wordpiece(word_counts, vocabulary_size, min_count)
         if len(vocabulary) <= len(RESERVED_TOKENS):
             raise ValueError(
                 "The corpus produced no subwords: it holds no words seen at least "
                 f"min_count={min_count} times."
             )
+        learned = set(vocabulary)
+        vocabulary += [token for token in base_tokens if token not in learned]
         return cls(vocabulary, lower_case, normalization_form)
