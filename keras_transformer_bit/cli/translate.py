@@ -3,7 +3,8 @@
 A run lives in one model directory:
 
     translate_config.json       corpus, preset, vocabulary and pipeline settings
-    source_tokenizer/           vocabulary.txt + tokenizer.json
+    source_tokenizer/           tokenizer.json + vocabulary.txt (WordPiece)
+                                or sentencepiece.model (--tokenizer sentencepiece)
     target_tokenizer/
     model.keras                 the latest finished weights (and optimizer state)
     best.keras, best.json       the weights of the best validation BLEU so far;
@@ -101,21 +102,44 @@ def _tokenizer_dirs(model_dir):
     )
 
 
-def build_tokenizers(corpus, vocabulary_size, shared_vocabulary, lower_case=False):
-    """Learns WordPiece vocabularies from the training pairs of `corpus`."""
-    from keras_transformer_bit.data import SubwordTokenizer
+# --tokenizer choices → (class name in keras_transformer_bit.data, build options).
+TOKENIZERS = {
+    "wordpiece": ("SubwordTokenizer", {}),
+    "sentencepiece": ("SentencePieceTokenizer", {"model_type": "unigram"}),
+    "sentencepiece-bpe": ("SentencePieceTokenizer", {"model_type": "bpe"}),
+}
 
+
+def build_tokenizers(
+    corpus, vocabulary_size, shared_vocabulary, lower_case=False, tokenizer="wordpiece"
+):
+    """Learns vocabularies of the `tokenizer` kind from the training pairs."""
+    from keras_transformer_bit import data
+
+    class_name, options = TOKENIZERS[tokenizer]
+    build = getattr(data, class_name).build
     sources = [source for source, _ in corpus.train]
     targets = [target for _, target in corpus.train]
     if shared_vocabulary:
-        tokenizer = SubwordTokenizer.build(
-            sources + targets, vocabulary_size=vocabulary_size, lower_case=lower_case
+        shared = build(
+            sources + targets, vocabulary_size, lower_case=lower_case, **options
         )
-        return tokenizer, tokenizer
+        return shared, shared
     return (
-        SubwordTokenizer.build(sources, vocabulary_size, lower_case=lower_case),
-        SubwordTokenizer.build(targets, vocabulary_size, lower_case=lower_case),
+        build(sources, vocabulary_size, lower_case=lower_case, **options),
+        build(targets, vocabulary_size, lower_case=lower_case, **options),
     )
+
+
+def load_tokenizers(model_dir, config):
+    """The run's source and target tokenizers, of whichever kind it saved."""
+    from keras_transformer_bit.data import load_tokenizer
+
+    source_dir, target_dir = _tokenizer_dirs(model_dir)
+    source_tokenizer = load_tokenizer(source_dir)
+    if config.get("shared_vocabulary"):
+        return source_tokenizer, source_tokenizer
+    return source_tokenizer, load_tokenizer(target_dir)
 
 
 def build_model(config, source_tokenizer, target_tokenizer):
@@ -221,7 +245,6 @@ def load_run(model_dir, checkpoint="auto"):
 
     `checkpoint` chooses the weights: see `checkpoint_path`.
     """
-    from keras_transformer_bit.data import SubwordTokenizer
     from keras_transformer_bit.utils.gfile import gfile
 
     config = _read_json(os.path.join(model_dir, CONFIG_FILE))
@@ -231,13 +254,7 @@ def load_run(model_dir, checkpoint="auto"):
             f"{MODEL_FILE}. Train one with: ktb translate train --model-dir {model_dir}"
         )
     model_path = checkpoint_path(model_dir, checkpoint)
-    source_dir, target_dir = _tokenizer_dirs(model_dir)
-    source_tokenizer = SubwordTokenizer.load(source_dir)
-    target_tokenizer = (
-        source_tokenizer
-        if config.get("shared_vocabulary")
-        else SubwordTokenizer.load(target_dir)
-    )
+    source_tokenizer, target_tokenizer = load_tokenizers(model_dir, config)
     model = _load_keras_model(model_path)
     check_vocabularies(model, source_tokenizer, target_tokenizer, f"in {model_dir} ")
     print(f"Loaded {model_path}", file=sys.stderr)
@@ -248,7 +265,8 @@ def make_datasets(corpus, config, source_tokenizer, target_tokenizer, num_replic
     """Length-bucketed training and validation datasets of the recipe.
 
     With `num_replicas` (the strategy's replicas in sync), every batch splits
-    evenly over the replicas.
+    evenly over the replicas. With `subword_sampling_alpha` in the config, the
+    training split samples its segmentations anew every epoch.
     """
     return _recipe(config).datasets(
         corpus,
@@ -256,6 +274,7 @@ def make_datasets(corpus, config, source_tokenizer, target_tokenizer, num_replic
         target_tokenizer,
         seed=config["seed"],
         num_replicas=num_replicas,
+        subword_sampling_alpha=config.get("subword_sampling_alpha"),
     )
 
 
@@ -276,6 +295,8 @@ def _load_corpus(config):
 TRAINING_FLAGS = {
     "data": "--data",
     "preset": "--preset",
+    "tokenizer": "--tokenizer",
+    "subword_sampling_alpha": "--subword-sampling-alpha",
     "vocabulary_size": "--vocabulary-size",
     "shared_vocabulary": "--separate-vocabularies",
     "lower_case": "--lower-case",
@@ -300,6 +321,9 @@ def default_config():
         "data": "ding",
         "preset": recipe.preset,
         "model_overrides": dict(recipe.model_overrides),
+        # Runs saved before these keys existed used WordPiece, unsampled.
+        "tokenizer": "wordpiece",
+        "subword_sampling_alpha": None,
         "vocabulary_size": recipe.vocabulary_size,
         "shared_vocabulary": True,
         "lower_case": False,
@@ -533,6 +557,25 @@ def _check_sizes(chosen):
             check_positive_int(TRAINING_FLAGS[key], chosen[key])
 
 
+def _check_subword_sampling(config):
+    """Refuses an alpha out of range, or sampling a tokenizer cannot do."""
+    alpha = config.get("subword_sampling_alpha")
+    if alpha is None:
+        return
+    if not 0 < alpha <= 1:
+        raise ValueError(
+            "--subword-sampling-alpha must be a number in (0, 1]: the unigram "
+            f"smoothing or the BPE-dropout probability. Received: {alpha}"
+        )
+    tokenizer = config.get("tokenizer", "wordpiece")
+    if not tokenizer.startswith("sentencepiece"):
+        raise ValueError(
+            f"--subword-sampling-alpha {alpha} needs --tokenizer sentencepiece or "
+            f"sentencepiece-bpe: WordPiece has one segmentation per word. "
+            f"Received: --tokenizer {tokenizer}"
+        )
+
+
 def train(args):
     """`ktb translate train`: build or reload a run and train it."""
     from keras_transformer_bit.utils import check_positive_int
@@ -573,6 +616,7 @@ def train(args):
             **defaults["model_overrides"],
             **chosen.get("model_overrides", {}),
         }
+    _check_subword_sampling(config)
     if config["tokens_per_batch"] < config["max_length"]:
         raise ValueError(
             "--tokens-per-batch must hold at least one pair of --max-length "
@@ -584,7 +628,6 @@ def train(args):
 
     from keras_transformer_bit import distribute
     from keras_transformer_bit.cli.best_checkpoint import BestCheckpoint
-    from keras_transformer_bit.data import SubwordTokenizer
     from keras_transformer_bit.recipes.bleu import BleuCallback
     from keras_transformer_bit.recipes.training_budget import TrainingBudget
 
@@ -603,12 +646,7 @@ def train(args):
         print(corpus.summary())
     source_dir, target_dir = _tokenizer_dirs(model_dir)
     if resuming:
-        source_tokenizer = SubwordTokenizer.load(source_dir)
-        target_tokenizer = (
-            source_tokenizer
-            if config["shared_vocabulary"]
-            else SubwordTokenizer.load(target_dir)
-        )
+        source_tokenizer, target_tokenizer = load_tokenizers(model_dir, config)
     else:
         started = time.perf_counter()
         # Learning a vocabulary is deterministic: every worker gets the same.
@@ -617,6 +655,7 @@ def train(args):
             config["vocabulary_size"],
             config["shared_vocabulary"],
             config["lower_case"],
+            config.get("tokenizer", "wordpiece"),
         )
         print(
             f"Built vocabularies of {source_tokenizer.vocabulary_size} (source) and "
@@ -1076,7 +1115,22 @@ def add_parser(subparsers):
         "--vocabulary-size",
         type=int,
         default=None,
-        help=f"WordPiece subwords {RECIPE}",
+        help=f"subword vocabulary size {RECIPE}",
+    )
+    train_parser.add_argument(
+        "--tokenizer",
+        choices=sorted(TOKENIZERS),
+        default=None,
+        help="wordpiece (default), or a reversible SentencePiece model: "
+        "sentencepiece (unigram) or sentencepiece-bpe",
+    )
+    train_parser.add_argument(
+        "--subword-sampling-alpha",
+        type=float,
+        default=None,
+        help="sentencepiece only: sample the training segmentations every "
+        "epoch (unigram smoothing alpha, or the BPE-dropout probability), "
+        "e.g. 0.1; validation and serving never sample",
     )
     train_parser.add_argument("--separate-vocabularies", action="store_true")
     train_parser.add_argument("--lower-case", action="store_true")

@@ -476,3 +476,31 @@ def test_two_workers_keep_the_history_of_a_killed_run(tmp_path):
     history = json.loads((model_dir / "history.json").read_text())
     assert [entry["epoch"] for entry in history] == list(range(1, 9))
     assert "history.partial.json" not in os.listdir(model_dir)
+
+
+@pytest.mark.large
+def test_train_predict_export_with_sentencepiece_and_sampling(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = str(tmp_path / "run")
+    args = ["translate", "train", "--data", str(corpus), "--model-dir", model_dir]
+    args += TINY + ["--vocabulary-size", "300", "--tokenizer", "sentencepiece"]
+    # A few hundred pieces on 80 pairs: short pieces, so longer sequences.
+    args += ["--max-length", "48", "--tokens-per-batch", "384"]
+    assert main(args + ["--subword-sampling-alpha", "0.2", "--epochs", "1"]) == 0
+    config = json.loads((tmp_path / "run" / "translate_config.json").read_text())
+    assert config["tokenizer"] == "sentencepiece"
+    assert config["subword_sampling_alpha"] == 0.2
+    assert sorted(os.listdir(tmp_path / "run" / "source_tokenizer")) == [
+        "sentencepiece.model",
+        "tokenizer.json",
+    ]
+    capsys.readouterr()
+    predict = ["translate", "predict", "--model-dir", model_dir, "--method", "greedy"]
+    assert main(predict + ["Ich bin hier 3.", "Du bist dort 4."]) == 0
+    assert len(capsys.readouterr().out.strip().split("\n")) == 2
+    export = ["translate", "export", "--model-dir", model_dir, "--method", "greedy"]
+    assert main(export) == 0
+    served = tf.saved_model.load(str(tmp_path / "run" / "export" / "1"))
+    outputs = served.signatures["serving_default"](text=tf.constant(["Ich bin hier."]))
+    assert outputs["translation"].shape == (1,)

@@ -158,3 +158,52 @@ def test_ram_model_dir_warns_that_the_run_ends_with_the_process(tmp_path):
     with pytest.warns(UserWarning, match="does not outlive this process"):
         with pytest.raises(Exception):  # noqa: B017 (the absent corpus)
             main(command)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--subword-sampling-alpha", "0.1"], r"--subword-sampling-alpha 0.1 needs"),
+        (
+            ["--tokenizer", "sentencepiece", "--subword-sampling-alpha", "1.5"],
+            r"--subword-sampling-alpha must be a number in \(0, 1\].*1.5",
+        ),
+    ],
+)
+def test_subword_sampling_flags_are_checked_before_the_corpus_is_read(
+    tmp_path, flags, message
+):
+    command = ["translate", "train", "--data", str(tmp_path / "absent.tsv")]
+    command += ["--model-dir", str(tmp_path / "run")] + flags
+    with pytest.raises(ValueError, match=message):
+        main(command)
+    assert not (tmp_path / "run").exists()
+
+
+def test_tokenizer_flag_choices_and_default():
+    assert translate.default_config()["tokenizer"] == "wordpiece"
+    assert translate.default_config()["subword_sampling_alpha"] is None
+    args = _parse(
+        "train", "--model-dir", "run", "--tokenizer", "sentencepiece-bpe",
+        "--subword-sampling-alpha", "0.1",
+    )  # fmt: skip
+    chosen = translate._chosen_config(args)
+    assert chosen["tokenizer"] == "sentencepiece-bpe"
+    assert chosen["subword_sampling_alpha"] == 0.1
+    with pytest.raises(SystemExit):
+        _parse("train", "--model-dir", "run", "--tokenizer", "bytes")
+
+
+def test_resume_with_another_tokenizer_is_refused(tmp_path):
+    model_dir = _saved_run(tmp_path)
+    # A config written before the flags existed: its run used WordPiece.
+    config = json.loads((tmp_path / translate.CONFIG_FILE).read_text())
+    del config["tokenizer"], config["subword_sampling_alpha"]
+    (tmp_path / translate.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(
+        ValueError, match=r"--tokenizer sentencepiece \(saved: --tokenizer wordpiece\)"
+    ):
+        main(
+            ["translate", "train", "--model-dir", model_dir, "--data", "pairs.tsv"]
+            + ["--tokenizer", "sentencepiece"]
+        )

@@ -288,3 +288,37 @@ def test_round_trip_on_ding_test_and_validation(ding):
     assert exact / len(sentences) >= 0.999, [
         (a, b) for a, b in zip(sentences, back) if _collapse(a) != _collapse(b)
     ][:10]
+
+
+LOAD_AND_TRANSLATE = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
+served = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+outputs = served(text=tf.constant(json.loads(sys.argv[2])))
+print(json.dumps({
+    "modules": sorted(m for m in sys.modules if m.startswith("keras_transformer_bit")),
+    "translation": [t.decode() for t in outputs["translation"].numpy()],
+}))
+"""
+
+
+@pytest.mark.large
+def test_exported_translator_runs_without_our_package(tokenizer, tmp_path):
+    import keras_transformer_bit as ktb
+    from tests.tiny_translation import tiny_model
+
+    model = tiny_model(seed=1, vocabulary_size=tokenizer.vocabulary_size)
+    translator = ktb.Translator(model, tokenizer, tokenizer, beam_size=2, max_length=12)
+    path = ktb.export.export_translator(translator, str(tmp_path / "translator" / "1"))
+    expected, _ = translator.translate(TEXTS)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_TRANSLATE, path, json.dumps(TEXTS)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["modules"] == []
+    assert served["translation"] == expected
