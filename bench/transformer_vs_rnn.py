@@ -65,7 +65,7 @@ from keras_transformer_bit.recipes.bleu import translate_texts  # noqa: E402
 
 # --quick: a slice of the corpus that both models get through in seconds.
 QUICK = dict(
-    train_pairs=3000, validation=20, test=60, vocabulary_size=2000, minutes=0.5
+    train_pairs=1000, validation=20, test=40, vocabulary_size=2000, minutes=0.5
 )
 
 
@@ -160,34 +160,26 @@ class TimedTraining(TrainingBudget):
             max_length=self.max_length,
         )
         bleu = corpus_bleu(hypotheses, self.references)
-        self.curve.append(
-            {
-                "minutes": seconds / 60,
-                "epochs": self.steps / self.steps_per_epoch
-                if self.steps_per_epoch
-                else None,
-                "bleu": bleu,
-            }
-        )
+        self.curve.append({"minutes": seconds / 60, "steps": self.steps, "bleu": bleu})
         self.last_eval_seconds = seconds
         self.excluded_seconds += time.perf_counter() - started
         print(f"  validation BLEU {bleu:.2f} after {seconds / 60:.1f} min of training")
 
 
-def build_transformer(recipe, vocabulary_size):
+def build_transformer(recipe, vocabulary_size, learning_rate_scale=None):
     model = recipe.build_model(vocabulary_size=vocabulary_size)
-    optimizer = recipe.optimizer(model.hidden_dim)
+    optimizer = recipe.optimizer(model.hidden_dim)  # the recipe's, unchanged
     return model, optimizer, f"Transformer ({recipe.preset})"
 
 
-def build_recurrent(recipe, vocabulary_size):
+def build_recurrent(recipe, vocabulary_size, learning_rate_scale=None):
     model = RecurrentTranslator(vocabulary_size=vocabulary_size)
     # The Transformer's schedule at the same width (the shared embedding's), so
     # both peak at the same learning rate; clipping as in the RNN systems.
     schedule = NoamSchedule(
         model.embedding_dim,
         warmup_steps=recipe.warmup_steps,
-        scale=recipe.learning_rate_scale,
+        scale=learning_rate_scale or recipe.learning_rate_scale,
     )
     optimizer = keras.optimizers.Adam(
         schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9, global_clipnorm=5.0
@@ -197,7 +189,9 @@ def build_recurrent(recipe, vocabulary_size):
 
 def train_and_test(build, recipe, corpus, tokenizer, args):
     keras.utils.set_random_seed(args.seed)
-    model, optimizer, name = build(recipe, tokenizer.vocabulary_size)
+    model, optimizer, name = build(
+        recipe, tokenizer.vocabulary_size, args.recurrent_learning_rate_scale
+    )
     print(f"\n=== {name}: {model.count_params():,} parameters ===", flush=True)
     model.compile(
         optimizer=optimizer,
@@ -218,6 +212,8 @@ def train_and_test(build, recipe, corpus, tokenizer, args):
     )
     if timer.steps_per_epoch is None:  # the budget ended inside epoch 1
         timer.steps_per_epoch = sum(1 for _ in train)
+    for point in timer.curve:
+        point["epochs"] = point["steps"] / timer.steps_per_epoch
     tokens = [float(t) for t in history.history["real_target_tokens"]]
     seconds = timer.training_seconds
     after_first = None
@@ -315,6 +311,12 @@ def parse_arguments():
     parser.add_argument("--output-dir", default="runs/transformer_vs_rnn")
     parser.add_argument("--validation-sentences", type=int, default=None)
     parser.add_argument("--eval-interval-minutes", type=float, default=None)
+    parser.add_argument(
+        "--recurrent-learning-rate-scale",
+        type=float,
+        default=None,
+        help="scale of the recurrent model's Noam schedule (default: the recipe's)",
+    )
     args = parser.parse_args()
     quick = QUICK if args.quick else {}
     if args.minutes is None:
@@ -329,6 +331,9 @@ def parse_arguments():
         parser.error(
             f"--validation-sentences must be > 0. Received: {args.validation_sentences}"
         )
+    scale = args.recurrent_learning_rate_scale
+    if scale is not None and not scale > 0:
+        parser.error(f"--recurrent-learning-rate-scale must be > 0. Received: {scale}")
     if args.eval_interval_minutes < 0:
         parser.error(
             "--eval-interval-minutes must be >= 0. "
