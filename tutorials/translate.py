@@ -5,7 +5,9 @@ This is the main job of keras_transformer_bit, top to bottom on one CPU machine:
 1. read ~20,000 German/English example sentences from the Ding dictionary
    (Debian package `trans-de-en`, nothing is downloaded) and split them with a
    fixed seed: 1,000 test and 1,000 validation sentences, the rest for training;
-2. learn one WordPiece vocabulary for both languages (tensorflow-text);
+2. learn one subword vocabulary for both languages: WordPiece (tensorflow-text,
+   the default) or, with --tokenizer sentencepiece, a SentencePiece model that
+   gives every sentence back exactly (optionally with subword sampling);
 3. batch sentence pairs by length under a token budget (tf.data);
 4. train a small Transformer within a wall-clock budget (default 20 minutes),
    logging validation BLEU as it goes;
@@ -17,6 +19,7 @@ This is the main job of keras_transformer_bit, top to bottom on one CPU machine:
 Run:
     python tutorials/translate.py                      # 20-minute budget
     python tutorials/translate.py --budget-minutes 3   # a quick look
+    python tutorials/translate.py --tokenizer sentencepiece --subword-sampling-alpha 0.1
 
 Outputs land in --output-dir (default runs/tutorial_translate): the vocabulary,
 the trained model, TensorBoard logs and the exported SavedModel. While it
@@ -39,6 +42,7 @@ import tensorflow_text  # noqa: E402, F401  (registers the tokenizer ops for rel
 
 import keras_transformer_bit as ktb  # noqa: E402
 from keras_transformer_bit.data import (  # noqa: E402
+    SentencePieceTokenizer,
     SubwordTokenizer,
     load_ding_de_en,
     padding_statistics,
@@ -55,13 +59,41 @@ from keras_transformer_bit.utils import (  # noqa: E402
     write_text_atomically,
 )
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser = argparse.ArgumentParser(
+    description=__doc__.split("\n")[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+)
 parser.add_argument("--budget-minutes", type=float, default=20.0)
 parser.add_argument("--output-dir", default="runs/tutorial_translate")
 parser.add_argument("--seed", type=int, default=1234)
+parser.add_argument(
+    "--tokenizer",
+    choices=["sentencepiece", "sentencepiece-bpe", "wordpiece"],
+    default="wordpiece",
+    help="subword vocabulary: WordPiece, or a reversible SentencePiece model "
+    "(unigram or BPE)",
+)
+parser.add_argument(
+    "--subword-sampling-alpha",
+    type=float,
+    default=None,
+    help="sentencepiece only: sample each epoch's training segmentations "
+    "(unigram smoothing, or the BPE-dropout probability), e.g. 0.1",
+)
 args = parser.parse_args()
 if not args.budget_minutes > 0:
     parser.error(f"--budget-minutes must be > 0. Received: {args.budget_minutes}")
+if args.subword_sampling_alpha is not None:
+    if args.tokenizer == "wordpiece":
+        parser.error(
+            "--subword-sampling-alpha needs --tokenizer sentencepiece or "
+            "sentencepiece-bpe. Received: --tokenizer wordpiece"
+        )
+    if not 0 < args.subword_sampling_alpha <= 1:
+        parser.error(
+            "--subword-sampling-alpha must be in (0, 1]. "
+            f"Received: {args.subword_sampling_alpha}"
+        )
 os.makedirs(args.output_dir, exist_ok=True)
 keras.utils.set_random_seed(args.seed)
 # Every training choice (model size, schedule, batching, beam) lives in one
@@ -74,13 +106,20 @@ print(corpus.summary())
 for german, english in corpus.train[:3]:
     print(f"  {german}  ->  {english}")
 
-# 2. One WordPiece vocabulary for German and English. Sharing it lets the model
-#    share its embeddings (and names and numbers are spelled alike).
+# 2. One subword vocabulary for German and English. Sharing it lets the model
+#    share its embeddings (and names and numbers are spelled alike). WordPiece
+#    splits words at punctuation and guesses the spacing back; SentencePiece
+#    keeps spaces as pieces (▁), so detokenizing gives the sentence back.
 started = time.perf_counter()
-tokenizer = SubwordTokenizer.build(
-    [sentence for pair in corpus.train for sentence in pair],
-    vocabulary_size=recipe.vocabulary_size,
-)
+texts = [sentence for pair in corpus.train for sentence in pair]
+if args.tokenizer == "wordpiece":
+    tokenizer = SubwordTokenizer.build(texts, vocabulary_size=recipe.vocabulary_size)
+else:
+    tokenizer = SentencePieceTokenizer.build(
+        texts,
+        vocabulary_size=recipe.vocabulary_size,
+        model_type="bpe" if args.tokenizer == "sentencepiece-bpe" else "unigram",
+    )
 tokenizer.save(os.path.join(args.output_dir, "tokenizer"))
 print(
     f"\nVocabulary: {tokenizer.vocabulary_size} subwords, built in "
@@ -92,9 +131,14 @@ print(f"  {example!r} -> {[piece.decode() for piece in pieces]}")
 
 # 3. tf.data: tokenize, add [START]/[END], drop long pairs, bucket by length
 #    under a budget of 2,048 tokens per batch (on a CPU budget, more and smaller
-#    updates beat fewer big ones).
+#    updates beat fewer big ones). With --subword-sampling-alpha the training
+#    pairs get a new random segmentation every epoch; validation never samples.
 train_data, validation_data = recipe.datasets(
-    corpus, tokenizer, tokenizer, seed=args.seed
+    corpus,
+    tokenizer,
+    tokenizer,
+    seed=args.seed,
+    subword_sampling_alpha=args.subword_sampling_alpha,
 )
 padding = padding_statistics(train_data, max_length=recipe.max_length)
 print(

@@ -1,0 +1,47 @@
+"""tutorials/translate.py: its options, checked before any corpus is read."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+TUTORIAL = pathlib.Path(__file__).parents[1] / "tutorials" / "translate.py"
+
+
+def _run(*flags, cwd):
+    return subprocess.run(
+        [sys.executable, str(TUTORIAL), *flags],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+        timeout=120,
+    )
+
+
+def test_tokenizer_option_defaults_to_wordpiece(tmp_path):
+    result = _run("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    help_text = " ".join(result.stdout.split())
+    assert "--tokenizer {sentencepiece,sentencepiece-bpe,wordpiece}" in help_text
+    assert "(default: wordpiece)" in help_text
+    assert "--subword-sampling-alpha" in help_text
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--subword-sampling-alpha", "0.1"], "needs --tokenizer sentencepiece"),
+        (
+            ["--tokenizer", "sentencepiece", "--subword-sampling-alpha", "0"],
+            r"must be in (0, 1]. Received: 0.0",
+        ),
+    ],
+)
+def test_bad_sampling_options_stop_before_training(tmp_path, flags, message):
+    result = _run(*flags, "--output-dir", str(tmp_path / "run"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "run").exists()
