@@ -16,11 +16,12 @@ WordPiece tokenizer and the same length-bucketed tf.data pipeline
 (`recipe.datasets`), train with the same label-smoothed loss and Adam on the
 same Noam schedule (the same peak learning rate: the schedule is computed for
 width 128, the embedding width of both), and decode the test set with the
-same beam search (`recipe.beam_size`, `recipe.length_penalty`, through the
-package's `BeamSampler`), scored with sacreBLEU BLEU and chrF. The recurrent
-model also clips the global gradient norm at 5, as the recurrent systems of
-the time did (Luong et al. 2015, Wu et al. 2016); the Transformer recipe does
-not clip.
+same beam search (`recipe.beam_size` and `recipe.length_penalty` in the
+package's `BeamSampler`, both called through `recipes.bleu.translate_texts`,
+which cuts sources at `recipe.max_length` tokens), scored with sacreBLEU BLEU
+and chrF. The recurrent model also clips the global gradient norm at 5, as the
+recurrent systems of the time did (Luong et al. 2015, Wu et al. 2016); the
+Transformer recipe does not clip.
 
 Each model trains for the same wall-clock budget, one after the other, from the
 same seed. Validation BLEU (greedy, on the first `--validation-sentences`
