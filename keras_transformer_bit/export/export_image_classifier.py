@@ -1,5 +1,7 @@
 """Export a BiT classifier as a SavedModel that takes encoded image bytes."""
 
+import warnings
+
 import keras
 import tensorflow as tf
 
@@ -14,12 +16,23 @@ DEFAULT_IMAGE_SIZE = 224  # BiT's pre-training resolution (Kolesnikov et al., §
 
 def _resolve_image_size(model, image_size):
     if image_size is None:
-        # The resolution the classifier records (the one it was fine-tuned
-        # at, else its preset's), else its static input size, else 224.
+        # The resolution the classifier records (the one it was trained at,
+        # else its preset's), else its static input size, else 224 (warned).
         image_size = getattr(model, "image_size", None)
     if image_size is None:
         static = tuple(model.inputs[0].shape[1:3]) if model.inputs else (None, None)
-        image_size = static if None not in static else DEFAULT_IMAGE_SIZE
+        image_size = static if None not in static else None
+    if image_size is None:
+        warnings.warn(
+            f"{type(model).__name__} records no resolution (no `image_size` "
+            "attribute, no fixed input size): serving at "
+            f"{DEFAULT_IMAGE_SIZE}x{DEFAULT_IMAGE_SIZE}, BiT's pre-training "
+            "resolution. Pass image_size= with the resolution the model was "
+            "trained at.",
+            UserWarning,
+            stacklevel=3,
+        )
+        image_size = DEFAULT_IMAGE_SIZE
     return check_image_size(image_size)
 
 
@@ -57,16 +70,82 @@ def _fold(model):
     return fold_weight_standardization(model)
 
 
-# First bytes of the formats tf.io.decode_image reads.
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+# First bytes of the formats the signature decodes (those training reads).
+_SIGNATURES = {
+    "JPEG": b"\xff\xd8\xff",
+    "PNG": b"\x89PNG",
+    "GIF": b"GIF8",
+    "BMP": b"BM",
+}
+_FORMATS = "JPEG, PNG, GIF, BMP or WebP"
+# The marker a complete file of the format holds; a file cut short (an
+# interrupted upload or copy) lacks it, and its decoder's own error would
+# name neither the element nor the cause.
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}
+
+
+def _contains(strings, marker):
+    return tf.strings.split(strings, sep=marker).row_lengths() > 1
+
+
+def _printable(strings):
+    # Raw bytes in an error message break clients that decode it as UTF-8.
+    return tf.strings.unicode_transcode(
+        strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+
+
+def check_image_batch(images):
+    """Fails unless `images` is a 1-D batch, naming the shape received.
+
+    Args:
+        images: a `tf.string` tensor of any rank.
+
+    Returns:
+        `images` as a 1-D tensor `[N]`, once checked.
+    """
+    shape = tf.shape(images)
+    message = tf.strings.format(
+        "images must be a 1-D batch of encoded images, shape [N] (one image "
+        "is a batch of one: [image]). Received: a tensor of shape {}",
+        (shape,),
+    )
+    check = tf.debugging.Assert(tf.equal(tf.size(shape), 1), [message])
+    with tf.control_dependencies([check]):
+        return tf.reshape(images, [-1])
+
+
+def _describe(images, known, valid):
+    """Names the first invalid element of `images` and what is wrong with it."""
+    length = tf.strings.length(images)
+    first_bad = tf.argmin(tf.cast(valid, tf.int32))  # the first False
+    reason = tf.where(
+        length[first_bad] == 0,
+        "is empty: expected encoded image bytes",
+        tf.where(
+            known[first_bad],
+            "is a truncated JPEG or PNG: its end marker is missing (send the "
+            "whole file)",
+            f"is not a {_FORMATS} image (send the file's bytes, not its name)",
+        ),
+    )
+    return tf.strings.format(
+        "images[{}] {} (length {} bytes, first bytes: {})",
+        (
+            first_bad,
+            reason,
+            length[first_bad],
+            _printable(tf.strings.substr(images[first_bad], 0, 16)),
+        ),
+    )
 
 
 def check_encoded_images(images):
-    """Fails on the first element that is not an encoded image, naming it.
+    """Fails on the first element that is not a whole encoded image, naming it.
 
     Every element is checked before any is decoded, so that the error says
-    which input is bad and why (`images[3] is empty`) rather than coming
-    from deep inside a decoder.
+    which input is bad and why (`images[3] is empty`, `images[1] is a
+    truncated JPEG`) rather than coming from deep inside a decoder.
 
     Args:
         images: a 1-D `tf.string` tensor.
@@ -76,23 +155,24 @@ def check_encoded_images(images):
     """
     length = tf.strings.length(images)
     known = tf.zeros_like(length, tf.bool)
-    for signature in _SIGNATURES:
-        head = tf.strings.substr(images, 0, len(signature))
-        known = known | tf.equal(head, signature)
-    valid = known & (length > 0)
-    first_bad = tf.argmin(tf.cast(valid, tf.int32))  # the first False
-    reason = tf.where(
-        length[first_bad] > 0,
-        "is not a JPEG, PNG, GIF or BMP image (send the file's bytes, not its name)",
-        "is empty: expected encoded image bytes",
+    whole = tf.ones_like(length, tf.bool)
+    for name, signature in _SIGNATURES.items():
+        is_format = tf.equal(tf.strings.substr(images, 0, len(signature)), signature)
+        known = known | is_format
+        if name in _END_MARKERS:
+            whole = whole & (~is_format | _contains(images, _END_MARKERS[name]))
+    # RIFF, 4 bytes of size, WEBP; padded so that short strings have a byte 8.
+    head = tf.strings.substr(images + b"\0" * 12, 0, 12)
+    webp = tf.equal(tf.strings.substr(head, 0, 4), b"RIFF") & tf.equal(
+        tf.strings.substr(head, 8, 4), b"WEBP"
     )
-    message = tf.strings.format(
-        "images[{}] {} (first bytes: {})",
-        (first_bad, reason, tf.strings.substr(images[first_bad], 0, 16)),
+    known = known | webp
+    valid = known & whole & (length > 0)
+    all_valid = tf.reduce_all(valid)  # True for an empty batch
+    message = tf.cond(
+        all_valid, lambda: tf.constant(""), lambda: _describe(images, known, valid)
     )
-    check = tf.debugging.Assert(
-        tf.reduce_all(valid) | (tf.size(images) == 0), [message], summarize=1
-    )
+    check = tf.debugging.Assert(all_valid, [message], summarize=1)
     with tf.control_dependencies([check]):
         return tf.identity(images)
 
@@ -102,10 +182,10 @@ def export_image_classifier(
 ):
     """Writes a SavedModel whose `serving_default` classifies encoded images.
 
-    The signature takes a batch of encoded JPEG/PNG/GIF/BMP images
-    (`tf.string`, shape `[None]`, any sizes, gray/RGB/RGBA), decodes them,
-    converts them to RGB, resizes them to `image_size` as the evaluation
-    pipeline does, and returns:
+    The signature takes a batch of encoded JPEG/PNG/GIF/BMP/WebP images (the
+    formats training reads; `tf.string`, shape `[N]`, any sizes,
+    gray/RGB/RGBA), decodes them, converts them to RGB, resizes them to
+    `image_size` as the evaluation pipeline does, and returns:
     - `logits`: float32 `(batch, num_classes)`;
     - `probabilities`: their softmax;
     - `top_class`: int32 `(batch,)`, the arg-max;
@@ -115,9 +195,12 @@ def export_image_classifier(
     `features`: float32 `(batch, num_features)`, the pre-logits embedding
     (`BiTClassifier.feature_extractor`), for retrieval or a new head.
 
-    Every element is checked before any is decoded: an empty string or bytes
-    of another format fail with an error that names the element and the
-    reason (`images[1] is empty: ...`).
+    The input is checked before any image is decoded, and each problem fails
+    the request with an `InvalidArgumentError` that names it (the server
+    goes on serving): a tensor that is not 1-D (a scalar, `[[...]]`) names
+    its shape; an empty string, bytes of another format or a JPEG/PNG cut
+    short name the element and the reason (`images[1] is empty: ...`). An
+    empty batch gives empty outputs.
 
     A `BiTClassifier` is exported with weight standardization folded into
     plain convolutions (`fold_weight_standardization`): same outputs, no
@@ -128,10 +211,14 @@ def export_image_classifier(
         classifier: a `BiTClassifier` (or any Keras model mapping float RGB
             `[0, 255]` NHWC images to logits).
         path: str. Output directory (replaced if it exists).
-        image_size: int or (height, width). Serving resolution. Defaults to
-            the classifier's `image_size` (the resolution it was fine-tuned
-            at, else its preset's), else the model's static input size, else
-            224.
+        image_size: int or (height, width). Serving resolution: every image
+            is resized to it, as evaluation does. Defaults to the
+            classifier's `image_size`: the resolution it was trained at
+            (recorded by `fit` and `bit_fine_tune` alike, and saved with the
+            model), else its preset's pre-training resolution (224), else
+            the model's static input size, else 224 with a warning. Pass it
+            when the model was trained on batches of varying size, or set
+            `classifier.image_size` before exporting.
         class_names: list of str or `None`. Defaults to the classifier's
             `class_names`; names that differ from those are refused.
         fold_weights: bool. Fold weight standardization. Defaults to `True`.
@@ -159,8 +246,9 @@ def export_image_classifier(
         model.feature_extractor() if hasattr(model, "feature_extractor") else None
     )
 
+    num_classes = model.outputs[0].shape[-1]
+
     def pixels_of(images):
-        images = check_encoded_images(images)
         return tf.map_fn(
             # As the evaluation pipeline: straight resize, no crop.
             lambda image: tf.image.resize(decode_image(image), [height, width]),
@@ -168,8 +256,18 @@ def export_image_classifier(
             fn_output_signature=tf.TensorSpec([height, width, 3], tf.float32),
         )
 
+    def apply(network, images, num_outputs):
+        """`network` on the decoded `images`; `(0, num_outputs)` if empty."""
+        images = check_encoded_images(check_image_batch(images))
+        return tf.cond(
+            tf.size(images) > 0,
+            # TensorFlow's convolution passes an empty batch through as it is.
+            lambda: tf.cast(network(pixels_of(images), training=False), tf.float32),
+            lambda: tf.zeros([0, num_outputs], tf.float32),
+        )
+
     def serve(images):
-        logits = tf.cast(model(pixels_of(images), training=False), tf.float32)
+        logits = apply(model, images, num_classes)
         outputs = {
             "logits": logits,
             "probabilities": tf.nn.softmax(logits, axis=-1),
@@ -182,13 +280,15 @@ def export_image_classifier(
         return outputs
 
     def features(images):
-        embedding = features_model(pixels_of(images), training=False)
-        return {"features": tf.cast(embedding, tf.float32)}
+        num_features = features_model.outputs[0].shape[-1]
+        return {"features": apply(features_model, images, num_features)}
 
     def write(directory):
         archive = keras.export.ExportArchive()
         archive.track(model)
-        signature = [tf.TensorSpec([None], tf.string, name="images")]
+        # Any rank, so that a scalar or a 2-D tensor reaches the check that
+        # names its shape instead of failing in the signature's binding.
+        signature = [tf.TensorSpec(None, tf.string, name="images")]
         archive.add_endpoint(
             name="serving_default", fn=serve, input_signature=signature
         )

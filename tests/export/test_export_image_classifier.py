@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -153,9 +154,127 @@ def test_features_signature_and_bad_images(tmp_path):
     serve = loaded.signatures["serving_default"]
     for bad, why in [
         (b"", "empty"),
-        (b"/home/me/cat.jpg", "not a JPEG, PNG, GIF or BMP"),
+        (b"/home/me/cat.jpg", "not a JPEG, PNG, GIF, BMP or WebP"),
     ]:
         with pytest.raises(tf.errors.InvalidArgumentError) as error:
             serve(images=tf.constant([images[0], bad]))
         message = str(error.value)
         assert "images[1]" in message and why in message
+
+
+def _webp(shape, seed=0):
+    Image = pytest.importorskip("PIL.Image")
+    pixels = np.random.default_rng(seed).integers(0, 255, shape, "uint8")
+    buffer = __import__("io").BytesIO()
+    Image.fromarray(pixels).save(buffer, "WEBP", lossless=True)
+    return buffer.getvalue()
+
+
+# Calls serving_default with awkward inputs in a fresh interpreter (only
+# TensorFlow imported), as TF Serving would; each call's result or error is
+# recorded, and the process must live through all of them.
+_AWKWARD_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    path, images_path, out_path = sys.argv[1:]
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    features = tf.saved_model.load(path).signatures["features"]
+    arrays = np.load(images_path, allow_pickle=True)
+    jpeg, webp = bytes(arrays["jpeg"]), bytes(arrays["webp"])
+    cases = {
+        "empty": tf.constant([], tf.string),
+        "scalar": tf.constant(jpeg),
+        "matrix": tf.constant([[jpeg, jpeg]]),
+        "truncated_jpeg": tf.constant([jpeg, jpeg[: len(jpeg) // 2]]),
+        "webp": tf.constant([webp]),
+    }
+    report = {}
+    for name, images in cases.items():
+        try:
+            outputs = serve(images=images)
+            report[name] = {k: v.numpy().tolist() for k, v in outputs.items()
+                            if k != "top_class_name"}
+        except tf.errors.InvalidArgumentError as error:
+            report[name] = {"error": error.message}
+    empty_features = features(images=cases["empty"])["features"]
+    report["empty_features"] = empty_features.shape.as_list()
+    report["after"] = serve(images=tf.constant([jpeg]))["logits"].numpy().tolist()
+    json.dump(report, open(out_path, "w"))
+    """
+)
+
+
+@pytest.mark.large
+def test_awkward_inputs_in_a_fresh_process(tmp_path):
+    keras.utils.set_random_seed(0)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=3, image_size=24)
+    head = classifier.head
+    head.kernel.assign(np.random.default_rng(0).normal(size=head.kernel.shape) * 0.1)
+    path = export_image_classifier(classifier, str(tmp_path / "served"))
+    pixels = np.random.default_rng(1).integers(0, 255, (30, 20, 3), "uint8")
+    jpeg = bytes(tf.io.encode_jpeg(pixels).numpy())
+    webp = _webp((26, 31, 3))
+    np.savez(tmp_path / "images.npz", jpeg=np.void(jpeg), webp=np.void(webp))
+    result = subprocess.run(
+        [sys.executable, "-c", _AWKWARD_SCRIPT, path,
+         str(tmp_path / "images.npz"), str(tmp_path / "report.json")],
+        capture_output=True, text=True, timeout=240,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    # An empty batch gives empty outputs, as the translator's signature does.
+    assert report["empty"]["logits"] == [] and report["empty"]["top_class"] == []
+    assert report["empty_features"] == [0, classifier.backbone.num_features]
+    # A scalar or a 2-D tensor: what was received and what is expected.
+    for name, shape in [("scalar", r"\[\]"), ("matrix", r"\[1 2\]")]:
+        message = report[name]["error"]
+        assert re.search(r"1-D batch of encoded images.*shape " + shape, message), (
+            message
+        )
+    message = report["truncated_jpeg"]["error"]
+    assert "images[1]" in message and "truncated JPEG" in message, message
+    # WebP, which training reads, is served too.
+    expected = classifier(
+        tf.image.resize(decode_image(webp), [24, 24])[tf.newaxis], training=False
+    ).numpy()
+    np.testing.assert_allclose(report["webp"]["logits"], expected, atol=1e-4)
+    # The process went on serving after every error.
+    assert len(report["after"]) == 1
+
+
+@pytest.mark.large
+def test_plain_fit_at_32_px_is_served_at_32_px(tmp_path):
+    # No bit_fine_tune and no image_size: the classifier records the
+    # resolution `fit` trained it at, saves it, and the export serves at it.
+    keras.utils.set_random_seed(0)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    assert classifier.image_size == (224, 224)  # the preset's, before training
+    classifier.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (4, 32, 32, 3)).astype("float32")
+    classifier.fit(images, np.eye(2)[[0, 1, 0, 1]], epochs=1, verbose=0)
+    assert classifier.image_size == (32, 32)
+    classifier.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert reloaded.image_size == (32, 32)
+
+    path = export_image_classifier(reloaded, str(tmp_path / "served" / "1"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    image = _png((50, 41, 3))
+    logits = served(images=tf.constant([image]))["logits"].numpy()
+    resized = tf.image.resize(decode_image(image), [32, 32])[tf.newaxis]
+    expected = classifier(resized, training=False).numpy()
+    assert np.abs(expected).max() > 1e-3  # trained, not the zero head
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+
+
+def test_a_model_of_unknown_resolution_warns_how_to_set_it(tmp_path):
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inputs))
+    model = keras.Model(inputs, outputs)
+    with pytest.warns(UserWarning, match=r"224x224.*image_size="):
+        export_image_classifier(model, str(tmp_path / "served"))

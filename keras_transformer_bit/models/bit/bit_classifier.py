@@ -29,10 +29,13 @@ class BiTClassifier(keras.Model):
     The classifier carries what serving needs to read its outputs right:
     `class_names` (label `i` is `class_names[i]`), so that evaluation and
     export match classes by name, not by position; and `image_size`, the
-    resolution it expects: the preset's pre-training resolution, then the one
-    it was fine-tuned at (`ktb.recipes.bit_fine_tune` records it), which
-    `ktb.export.export_image_classifier` serves at by default. Both are saved
-    with the model.
+    resolution it expects: the preset's pre-training resolution (or the
+    `image_size` argument), replaced by the resolution it is trained at,
+    which `ktb.export.export_image_classifier` serves at by default. Training
+    records it: any call with `training=True` on images of a fixed size, so
+    `fit` and `ktb.recipes.bit_fine_tune` alike (batches of varying sizes
+    record nothing; set `classifier.image_size` then). Both are saved with
+    the model.
 
     Args:
         backbone: a `BiTBackbone`.
@@ -155,7 +158,18 @@ class BiTClassifier(keras.Model):
 
     def call(self, inputs, training=None, mask=None):
         check_image_shape(inputs, "BiTClassifier")
+        if training:
+            self._record_training_size(inputs)
         return super().call(inputs, training=training, mask=mask)
+
+    def _record_training_size(self, inputs):
+        # Training at a fixed resolution (any `fit`, not only bit_fine_tune)
+        # makes it the one the classifier expects: export and evaluation then
+        # resize to it, and the saved config keeps it. The static shape is
+        # read when `fit` traces its step, so this costs nothing per batch.
+        size = tuple(inputs.shape[1:3])
+        if None not in size and size != self.image_size:
+            self.image_size = size
 
     @classmethod
     def from_preset(
