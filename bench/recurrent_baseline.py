@@ -202,9 +202,9 @@ class AttentionalLSTMDecoder(keras.layers.Layer):
 
         def scan_step(state, step_inputs):
             _, state = self.step(step_inputs, state, memory, keys, memory_mask)
-            # The TensorFlow backend's scan stacks outputs shaped like the
-            # carry, so the step outputs its whole state; the attentional
-            # vector is its last entry.
+            # The TensorFlow backend's scan needs outputs shaped like the
+            # carry (keras-team/keras#19681), so the step outputs its whole
+            # state; the attentional vector is its last entry.
             return state, state
 
         _, states = ops.scan(
