@@ -4,6 +4,7 @@ import collections
 import os
 import warnings
 
+from keras_transformer_bit.data.image_preprocessing import image_format
 from keras_transformer_bit.data.labeled_images import LabeledImages
 
 # The formats `tf.io.decode_image` reads (TensorFlow 2.21: WebP included).
@@ -15,8 +16,25 @@ def _extension(file_name):
     return extension or "(no extension)"
 
 
-def _skipped_message(directory, extensions, skipped_files, loose_files, lost):
+def _is_image(path):
+    """Whether the file starts as an image of a format the decoder reads."""
+    try:
+        with open(path, "rb") as file:
+            return image_format(file.read(12)) is not None
+    except OSError:
+        return False
+
+
+def _skipped_message(
+    directory, extensions, skipped_files, loose_files, lost, not_images=()
+):
     parts = []
+    if not_images:
+        shown = ", ".join(not_images[:5]) + (", ..." if len(not_images) > 5 else "")
+        parts.append(
+            f"{len(not_images)} not images despite their names (their bytes are "
+            f"not JPEG, PNG, GIF, BMP or WebP, or they are empty: {shown})"
+        )
     if skipped_files:
         counts = ", ".join(
             f"{count} {extension}" for extension, count in skipped_files.most_common()
@@ -29,7 +47,7 @@ def _skipped_message(directory, extensions, skipped_files, loose_files, lost):
         parts.append(
             f"{len(loose_files)} not a class subfolder but directly in it ({shown})"
         )
-    total = sum(skipped_files.values()) + len(loose_files)
+    total = sum(skipped_files.values()) + len(loose_files) + len(not_images)
     noun = "file" if total == 1 else "files"
     message = f"load_image_folder skipped {total} {noun} under {directory!r}"
     message += (": " + "; ".join(parts)) if parts else ""
@@ -47,8 +65,12 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
     stable); its images are collected recursively. Files are read lazily.
     Whatever is left out is reported in one `UserWarning`: files of other
     formats counted by extension (SVG, for one, is a vector format that
-    TensorFlow does not decode; convert it to PNG first), files outside the
-    class subfolders, and subfolders with too few images.
+    TensorFlow does not decode; convert it to PNG first), files with an
+    image's extension whose first bytes are not an image's (named: a text
+    file called `.jpg`, an empty file), files outside the class subfolders,
+    and subfolders with too few images. Each file's first 12 bytes are read
+    for that, so a bad file is named here rather than failing a decode in
+    the middle of training.
 
     Args:
         directory: str. The root folder.
@@ -74,6 +96,7 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
     extensions = tuple(e.lower() for e in extensions)
     class_names, paths, labels = [], [], []
     skipped_files, loose_files, lost = collections.Counter(), [], []
+    not_images = []  # an image's name, not an image's bytes
     for name in sorted(os.listdir(directory)):
         class_directory = os.path.join(directory, name)
         if not os.path.isdir(class_directory):
@@ -82,10 +105,13 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
         files = []
         for root, _, names in os.walk(class_directory):
             for file in names:
-                if file.lower().endswith(extensions):
-                    files.append(os.path.join(root, file))
-                else:
+                path = os.path.join(root, file)
+                if not file.lower().endswith(extensions):
                     skipped_files[_extension(file)] += 1
+                elif _is_image(path):
+                    files.append(path)
+                else:
+                    not_images.append(os.path.relpath(path, directory))
         files.sort()
         if len(files) < max(min_examples, 1):
             if files:
@@ -101,9 +127,11 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
             f"no class subfolders with images ({', '.join(extensions)}) "
             f"found under {directory!r}."
         )
-    if skipped_files or loose_files or lost:
+    if skipped_files or loose_files or lost or not_images:
         warnings.warn(
-            _skipped_message(directory, extensions, skipped_files, loose_files, lost),
+            _skipped_message(
+                directory, extensions, skipped_files, loose_files, lost, not_images
+            ),
             stacklevel=2,
         )
     return LabeledImages(paths, labels, class_names)

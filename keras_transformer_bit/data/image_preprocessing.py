@@ -7,6 +7,38 @@ own draw (see `image_classification_pipeline`).
 
 import tensorflow as tf
 
+# The first bytes of each format `tf.io.decode_image` reads (it tells them
+# apart by the same bytes); WebP is `RIFF`, 4 bytes of size, then `WEBP`.
+IMAGE_SIGNATURES = {
+    "JPEG": b"\xff\xd8\xff",
+    "PNG": b"\x89PNG",
+    "GIF": b"GIF8",
+    "BMP": b"BM",
+}
+
+
+def image_format(head):
+    """The format of encoded image bytes from their first 12, or None.
+
+    Args:
+        head: bytes. The start of the file (at least 12 bytes when it has
+            them).
+
+    Returns:
+        `"JPEG"`, `"PNG"`, `"GIF"`, `"BMP"`, `"WebP"`, or None when the bytes
+        are none of those (the decoder would refuse them).
+
+    Example:
+    >>> image_format(b"GIF89a"), image_format(b"<svg/>")
+    ('GIF', None)
+    """
+    for name, signature in IMAGE_SIGNATURES.items():
+        if head.startswith(signature):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
 
 def _check_channels(channels):
     if channels is not None and channels not in (1, 2, 3, 4):

@@ -5,7 +5,10 @@ import warnings
 import keras
 import tensorflow as tf
 
-from keras_transformer_bit.data.image_preprocessing import decode_image
+from keras_transformer_bit.data.image_preprocessing import (
+    IMAGE_SIGNATURES,
+    decode_image,
+)
 from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
 )
@@ -70,13 +73,8 @@ def _fold(model):
     return fold_weight_standardization(model)
 
 
-# First bytes of the formats the signature decodes (those training reads).
-_SIGNATURES = {
-    "JPEG": b"\xff\xd8\xff",
-    "PNG": b"\x89PNG",
-    "GIF": b"GIF8",
-    "BMP": b"BM",
-}
+# The formats the signature decodes: those training reads.
+_SIGNATURES = IMAGE_SIGNATURES
 _FORMATS = "JPEG, PNG, GIF, BMP or WebP"
 # The marker a complete file of the format holds; a file cut short (an
 # interrupted upload or copy) lacks it, and its decoder's own error would

@@ -208,3 +208,31 @@ def test_image_folder_takes_one_extension_as_a_string(tmp_path):
     with pytest.warns(UserWarning):  # the .png is skipped, and said so
         images = load_image_folder(str(tmp_path), extensions=".jpg")
     assert len(images) == 2
+
+
+def test_image_folder_names_files_that_are_not_images_despite_their_name(tmp_path):
+    # Caught when the folder is read, each file named, instead of a decode
+    # error that names no file in the middle of training.
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+    png = bytes(tf.io.encode_png(np.zeros((3, 4, 3), "uint8")).numpy())
+    (tmp_path / "cats" / "a.png").write_bytes(png)
+    (tmp_path / "cats" / "notes.jpg").write_text("a text file, not a JPEG")
+    (tmp_path / "dogs" / "b.png").write_bytes(png)
+    (tmp_path / "dogs" / "empty.png").write_bytes(b"")
+    with pytest.warns(UserWarning) as caught:
+        data = load_image_folder(str(tmp_path))
+    message = str(caught[0].message)
+    assert "skipped 2 files" in message, message
+    assert os.path.join("cats", "notes.jpg") in message, message
+    assert os.path.join("dogs", "empty.png") in message, message
+    assert "not images despite their names" in message, message
+    assert [os.path.basename(p) for p in data.images] == ["a.png", "b.png"]
+    batch, _ = next(
+        iter(
+            image_classification_pipeline(
+                data, 2, training=False, batch_size=2, crop_size=4
+            )
+        )
+    )
+    assert batch.shape == (2, 4, 4, 3)
