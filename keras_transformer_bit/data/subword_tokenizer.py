@@ -56,7 +56,6 @@ PUNCTUATION_REWRITES = (
     (r"(\p{Nd})([.:]) (\p{Nd})", r"\1\2\3"),
     (r"(\p{Nd})([.:]) (\p{Nd})", r"\1\2\3"),
     (r"(\p{Nd}), (\p{Nd}\p{Nd})", r"\1,\2"),
-    (r"(\p{Nd}), (\p{Nd}\p{Nd})", r"\1,\2"),
     # A hyphen that stands for a suspended word: "Hin- und Her", "pre- or".
     (
         r"(\p{L}) - ((?:und|oder|bzw|sowie|bis|zum|zur|and|or|nor|to)(?: [^-]|$))",
@@ -287,7 +286,9 @@ class SubwordTokenizer(tf.Module):
     - Characters outside the vocabulary become `[UNK]`, which detokenizes to
       nothing: a lone symbol or emoji (`great😀` -> `great`), and a whole word
       when it holds a letter outside the vocabulary (`Привет` in a Latin
-      vocabulary). Case, with `lower_case=True`.
+      vocabulary, a ligature such as `ﬁ`, a letter with a combining accent
+      that has no composed form) or is over 1,000 bytes long. Case, with
+      `lower_case=True`.
     `SentencePieceTokenizer` round-trips text exactly.
 
     Args:
