@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras_transformer_bit.data.image_preprocessing import (
     preprocess_for_evaluation,
     preprocess_for_training,
+    read_image_file,
 )
 from keras_transformer_bit.data.labeled_images import LabeledImages
 from keras_transformer_bit.data.mixup import mixup
@@ -115,7 +116,7 @@ def _shuffled_training_examples(
         )
 
     def read(path, label):
-        return tf.io.read_file(path), label
+        return read_image_file(path), label  # a bad file fails naming its path
 
     if cache and _fits_in_cache(images.images, max_cache_bytes):
         encoded = paths.map(read, num_parallel_calls=tf.data.AUTOTUNE).cache()

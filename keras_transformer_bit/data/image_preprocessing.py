@@ -40,6 +40,73 @@ def image_format(head):
     return None
 
 
+IMAGE_FORMATS = "JPEG, PNG, GIF, BMP or WebP"
+# The marker a complete file of the format holds; a file cut short (an
+# interrupted download, upload or copy) lacks it, and its decoder's own error
+# would name neither the file nor the cause.
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}
+
+
+def _contains(strings, marker):
+    return tf.strings.split(strings, sep=marker).row_lengths() > 1
+
+
+def encoded_image_checks(images):
+    """`(known, whole)`: which encoded images are of a format read, and uncut.
+
+    `known`: the first bytes are a JPEG's, PNG's, GIF's, BMP's or WebP's.
+    `whole`: a JPEG or PNG holds its end marker (a truncated file does not;
+    other formats pass). Neither is true of an empty string.
+
+    Args:
+        images: a 1-D `tf.string` tensor of encoded images.
+
+    Returns:
+        Two bool tensors of the shape of `images`.
+    """
+    images = tf.convert_to_tensor(images, tf.string)
+    known = tf.zeros_like(images, tf.bool)
+    whole = tf.ones_like(images, tf.bool)
+    for name, signature in IMAGE_SIGNATURES.items():
+        is_format = tf.equal(tf.strings.substr(images, 0, len(signature)), signature)
+        known = known | is_format
+        if name in _END_MARKERS:
+            whole = whole & (~is_format | _contains(images, _END_MARKERS[name]))
+    # RIFF, 4 bytes of size, WEBP; padded so that short strings have a byte 8.
+    head = tf.strings.substr(images + b"\0" * 12, 0, 12)
+    webp = tf.equal(tf.strings.substr(head, 0, 4), b"RIFF") & tf.equal(
+        tf.strings.substr(head, 8, 4), b"WEBP"
+    )
+    return known | webp, whole
+
+
+def read_image_file(path):
+    """Reads an image file's bytes, failing with its path unless it is whole.
+
+    A file that is not of a format `decode_image` reads, or a JPEG/PNG cut
+    short, fails here with an `InvalidArgumentError` that names the path,
+    instead of in the decoder, whose error names no file.
+
+    Args:
+        path: a scalar `tf.string`.
+
+    Returns:
+        The file's bytes, a scalar `tf.string`.
+    """
+    encoded = tf.io.read_file(path)
+    known, whole = encoded_image_checks(encoded[tf.newaxis])
+    reason = tf.where(
+        known[0],
+        "is a truncated JPEG or PNG (its end marker is missing): replace or remove it",
+        f"is not a {IMAGE_FORMATS} image: replace or remove it",
+    )
+    check = tf.debugging.Assert(
+        known[0] & whole[0], [tf.strings.format("{} {}", (path, reason))]
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(encoded)
+
+
 def _check_channels(channels):
     if channels is not None and channels not in (1, 2, 3, 4):
         raise ValueError(

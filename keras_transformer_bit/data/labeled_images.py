@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_transformer_bit.data.few_shot import few_shot_indices
+from keras_transformer_bit.data.image_preprocessing import read_image_file
 
 
 def _check_pixel_array(images):
@@ -216,7 +217,7 @@ class LabeledImages:
         elif isinstance(self.images, list):
             images = tf.data.Dataset.from_tensor_slices(
                 tf.constant(self.images, dtype=tf.string)
-            ).map(tf.io.read_file)
+            ).map(read_image_file)  # a bad file fails naming its path
         else:
             images = self.images
         return tf.data.Dataset.zip((images, labels))

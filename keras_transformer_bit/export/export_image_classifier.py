@@ -6,8 +6,9 @@ import keras
 import tensorflow as tf
 
 from keras_transformer_bit.data.image_preprocessing import (
-    IMAGE_SIGNATURES,
+    IMAGE_FORMATS,
     decode_image,
+    encoded_image_checks,
 )
 from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
@@ -73,19 +74,6 @@ def _fold(model):
     return fold_weight_standardization(model)
 
 
-# The formats the signature decodes: those training reads.
-_SIGNATURES = IMAGE_SIGNATURES
-_FORMATS = "JPEG, PNG, GIF, BMP or WebP"
-# The marker a complete file of the format holds; a file cut short (an
-# interrupted upload or copy) lacks it, and its decoder's own error would
-# name neither the element nor the cause.
-_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND"}
-
-
-def _contains(strings, marker):
-    return tf.strings.split(strings, sep=marker).row_lengths() > 1
-
-
 def _printable(strings):
     # Raw bytes in an error message break clients that decode it as UTF-8.
     return tf.strings.unicode_transcode(
@@ -124,7 +112,7 @@ def _describe(images, known, valid):
             known[first_bad],
             "is a truncated JPEG or PNG: its end marker is missing (send the "
             "whole file)",
-            f"is not a {_FORMATS} image (send the file's bytes, not its name)",
+            f"is not a {IMAGE_FORMATS} image (send the file's bytes, not its name)",
         ),
     )
     return tf.strings.format(
@@ -152,19 +140,7 @@ def check_encoded_images(images):
         `images`, once checked.
     """
     length = tf.strings.length(images)
-    known = tf.zeros_like(length, tf.bool)
-    whole = tf.ones_like(length, tf.bool)
-    for name, signature in _SIGNATURES.items():
-        is_format = tf.equal(tf.strings.substr(images, 0, len(signature)), signature)
-        known = known | is_format
-        if name in _END_MARKERS:
-            whole = whole & (~is_format | _contains(images, _END_MARKERS[name]))
-    # RIFF, 4 bytes of size, WEBP; padded so that short strings have a byte 8.
-    head = tf.strings.substr(images + b"\0" * 12, 0, 12)
-    webp = tf.equal(tf.strings.substr(head, 0, 4), b"RIFF") & tf.equal(
-        tf.strings.substr(head, 8, 4), b"WEBP"
-    )
-    known = known | webp
+    known, whole = encoded_image_checks(images)
     valid = known & whole & (length > 0)
     all_valid = tf.reduce_all(valid)  # True for an empty batch
     message = tf.cond(

@@ -236,3 +236,22 @@ def test_image_folder_names_files_that_are_not_images_despite_their_name(tmp_pat
         )
     )
     assert batch.shape == (2, 4, 4, 3)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_truncated_image_file_is_named_when_read(tmp_path, cache):
+    # Its first bytes are a JPEG's, so the folder keeps it; reading it names
+    # the file, in training (cached or not) as in evaluation.
+    (tmp_path / "cats").mkdir()
+    jpeg = bytes(tf.io.encode_jpeg(np.zeros((8, 8, 3), "uint8")).numpy())
+    (tmp_path / "cats" / "a.jpg").write_bytes(jpeg)
+    (tmp_path / "cats" / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    data = load_image_folder(str(tmp_path))
+    for training in (True, False):
+        pipeline = image_classification_pipeline(
+            data, 1, training=training, batch_size=2, crop_size=4, cache=cache,
+            resize_size=6, seed=0,
+        )  # fmt: skip
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"cut\.jpg.*trunc"):
+            for _ in zip(range(3), pipeline):
+                pass
