@@ -118,6 +118,8 @@ class SentencePieceTokenizer(tf.Module):
     TensorFlow before the model) and runs of spaces, which become one space.
     The model itself normalises nothing: SentencePiece's default `nmt_nfkc`
     rule rewrites `…` as `...` and `ﬁ` as `fi`, which would not come back.
+    One character cannot come back: `▁` (U+2581), SentencePiece's mark for a
+    space, is read as a space.
 
     The ids match `SubwordTokenizer`'s: `[PAD]`=0, `[UNK]`=1, `[START]`=2,
     `[END]`=3. `sample_tokenize` draws a segmentation at random (subword

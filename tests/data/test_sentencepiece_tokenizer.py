@@ -92,6 +92,18 @@ def test_round_trip_normalises_to_nfc_and_collapses_spaces(tokenizer):
     assert back.numpy().decode() == _collapse(decomposed).replace(" und", "\u00a0und")
 
 
+def test_edge_cases_round_trip(tokenizer):
+    cases = ["", "a\tb\nc", "x\x00y", "👨\u200d👩\u200d👧", "[END] [PAD]", "<0x41>"]
+    ids = tokenizer.tokenize(tf.constant(cases))
+    assert tokenizer.unknown_id not in ids.flat_values.numpy()
+    assert tokenizer.end_id not in ids.flat_values.numpy()  # "[END]" is text
+    back = [text.decode() for text in tokenizer.detokenize(ids).numpy()]
+    assert back == cases
+    # The documented exception: SentencePiece's space mark reads as a space.
+    marked = tokenizer.tokenize(tf.constant(["a\u2581b"]))
+    assert tokenizer.detokenize(marked).numpy()[0].decode() == "a b"
+
+
 def test_detokenize_drops_reserved_and_stops_at_end(tokenizer):
     row = tokenizer.tokenize(tf.constant(["Wir sehe drei Bücher."])).to_list()[0]
     padded = tf.constant([[2] + row[:2] + [1] + row[2:] + [3] + row[:2] + [0, 0]])
@@ -312,6 +324,7 @@ def test_exported_translator_runs_without_our_package(tokenizer, tmp_path):
     translator = ktb.Translator(model, tokenizer, tokenizer, beam_size=2, max_length=12)
     path = ktb.export.export_translator(translator, str(tmp_path / "translator" / "1"))
     expected, _ = translator.translate(TEXTS)
+    assert any(expected)  # a random model, but not an empty output
     result = subprocess.run(
         [sys.executable, "-c", LOAD_AND_TRANSLATE, path, json.dumps(TEXTS)],
         capture_output=True,
