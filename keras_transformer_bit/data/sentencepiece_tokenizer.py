@@ -129,7 +129,8 @@ class SentencePieceTokenizer(tf.Module):
     Args:
         model: bytes. A serialized SentencePiece model (the content of a
             `.model` file) whose first four pieces are the reserved tokens.
-        lower_case: bool. Case-fold text before tokenizing. Defaults to `False`.
+        lower_case: bool. Case-fold text before tokenizing (case folding
+            applies NFKC too, so `…` comes back as `...`). Defaults to `False`.
         normalization_form: str or `None`. Unicode normalisation applied before
             tokenizing: one of `"NFC"`, `"NFKC"`, `"NFD"`, `"NFKD"` or `None`.
             Defaults to `"NFC"`.
