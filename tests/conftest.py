@@ -13,6 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# Fails any test whose stderr shows RE2's "invalid rewrite pattern".
+from tests.re2_guard import pytest_runtest_makereport  # noqa: E402, F401
+
 _cpus = tf.config.list_physical_devices("CPU")
 try:
     tf.config.set_logical_device_configuration(
