@@ -100,7 +100,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--quick", action="store_true", help="smoke run (~1 min)")
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per shot count")
+    parser.add_argument("--seeds", type=int, default=6, help="seeds per shot count")
     parser.add_argument("--crop-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32, help="per update")
     parser.add_argument(
@@ -115,7 +115,7 @@ def parse_args(argv=None):
         action="store_true",
         help="use the rule's resolution, batch 512 and schedule unchanged",
     )
-    parser.add_argument("--upstream-steps", type=int, default=6000)
+    parser.add_argument("--upstream-steps", type=int, default=10000)
     parser.add_argument("--upstream-batch-size", type=int, default=64)
     parser.add_argument(
         "--upstream-cache",
