@@ -78,6 +78,7 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
         "--quick",
         "--shots",
         "1",
+        "2",
         "--upstream-cache",
         str(tmp_path / "cache"),
         "--output-dir",
@@ -94,9 +95,12 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
         values = raw["accuracy"][arm]["1"]
         assert len(values) == 2 and all(0 <= v <= 1 for v in values)
     assert raw["downstream_classes"] == list(tutorial.DOWNSTREAM_CLASSES)
+    # Each shot count records its own rule (4 classes x shots examples).
+    assert raw["rules"]["1"]["dataset_size"] == 4
+    assert raw["rules"]["2"]["dataset_size"] == 8
     assert raw["test_examples"] == 64
     table = (tmp_path / "out" / "bit_transfer.md").read_text()
-    assert "| 1 |" in table and "Welch t" in table and "bit_transfer.png" in table
+    assert "| 1 |" in table and "| 2 |" in table and "Welch t" in table and "bit_transfer.png" in table
     assert "weights=path" in table
     png = (tmp_path / "out" / "bit_transfer.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
