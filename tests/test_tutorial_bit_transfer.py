@@ -100,7 +100,8 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
     assert raw["rules"]["2"]["dataset_size"] == 8
     assert raw["test_examples"] == 64
     table = (tmp_path / "out" / "bit_transfer.md").read_text()
-    assert "| 1 |" in table and "| 2 |" in table and "Welch t" in table and "bit_transfer.png" in table
+    assert "| 1 |" in table and "| 2 |" in table and "Welch t" in table
+    assert "bit_transfer.png" in table
     assert "weights=path" in table
     png = (tmp_path / "out" / "bit_transfer.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
