@@ -214,7 +214,9 @@ def add_parser(subparsers):
         default=None,
         help="SavedModel directory (default: MODEL_DIR/export/N, the next "
         "version). TF Serving loads numbered version directories under its "
-        "--model_base_path: export to BASE/1, BASE/2, ... and serve BASE",
+        "--model_base_path: export to BASE/1, BASE/2, ... and serve BASE. "
+        "An existing path is refused (nothing is ever deleted or replaced), "
+        "as is MODEL_DIR itself or a directory containing it",
     )
     export.set_defaults(handler=export_command)
     return parser
@@ -612,11 +614,45 @@ def evaluate_command(args):
     return 0
 
 
+def _normalized(path):
+    from keras_transformer_bit.utils.gfile import is_remote
+
+    path = str(path)
+    if is_remote(path):
+        scheme, rest = path.split("://", 1)
+        return f"{scheme}://" + os.path.normpath("/" + rest).lstrip("/")
+    return os.path.realpath(path)
+
+
+def check_export_output(output, model_dir):
+    """Refuses an `--output` that is, contains or already exists as a path.
+
+    Raises:
+        ValueError: when `output` is `model_dir` or a directory above it.
+        FileExistsError: when `output` exists (naming the next free version).
+    """
+    from keras_transformer_bit.export.export_image_classifier import (
+        check_new_export_path,
+    )
+
+    output_path, run_path = _normalized(output), _normalized(model_dir)
+    if output_path == run_path or run_path.startswith(output_path.rstrip("/") + "/"):
+        what = "is" if output_path == run_path else "contains"
+        raise ValueError(
+            f"--output {output} {what} the --model-dir {model_dir}: the export "
+            "would take the place of the run. Leave --output out to export "
+            f"to {default_export_path(model_dir)}, or choose a path outside "
+            "the run."
+        )
+    check_new_export_path(output)
+
+
 def export_command(args):
     from keras_transformer_bit.export import export_image_classifier
 
-    config = _read_config(args.model_dir)
     output = args.output or default_export_path(args.model_dir)
+    check_export_output(output, args.model_dir)
+    config = _read_config(args.model_dir)
     version = os.path.basename(os.path.normpath(output))
     if not version.isdigit():
         warnings.warn(

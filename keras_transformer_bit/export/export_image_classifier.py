@@ -1,5 +1,6 @@
 """Export a BiT classifier as a SavedModel that takes encoded image bytes."""
 
+import os
 import warnings
 
 import keras
@@ -57,6 +58,54 @@ def _resolve_class_names(model, class_names):
             f"Received: {len(names)} names"
         )
     return names
+
+
+def _numbered_versions(directory):
+    from keras_transformer_bit.utils.gfile import gfile, list_names
+
+    if not gfile.isdir(directory):
+        return []
+    return [int(name) for name in list_names(directory) if name.isdigit()]
+
+
+def check_new_export_path(path):
+    """Refuses an export path that exists, suggesting the next free version.
+
+    An export never replaces what is there: a version directory TF Serving
+    may have loaded, a run directory or any folder of files stays as it is.
+
+    Args:
+        path: str. The output directory of an export.
+
+    Raises:
+        FileExistsError: when `path` exists (a file or a directory, even an
+            empty one), naming it and a free path: the next version beside
+            a numbered `path` (`bit/1` -> `bit/3` when 1 and 2 exist), the
+            next version inside a base directory of numbered versions.
+
+    Example:
+    >>> check_new_export_path("exported/bit/1")  # nothing there yet
+    """
+    from keras_transformer_bit.utils.gfile import gfile
+
+    if not gfile.exists(path):
+        return
+    trimmed = str(path).rstrip("/") or str(path)
+    name = os.path.basename(trimmed)
+    if name.isdigit():
+        parent = os.path.dirname(trimmed)
+        free = os.path.join(parent, str(max(_numbered_versions(parent)) + 1))
+        hint = f"export the next version, e.g. {free}"
+    elif _numbered_versions(trimmed):
+        free = os.path.join(trimmed, str(max(_numbered_versions(trimmed)) + 1))
+        hint = f"it holds numbered versions: export the next one, e.g. {free}"
+    else:
+        hint = "choose a new path (for TF Serving, a numbered version, e.g. BASE/1)"
+    raise FileExistsError(
+        f"The export path {path} already exists; an export never replaces or "
+        f"deletes an existing file or directory, so {hint}, or remove it "
+        "yourself if it is no longer needed."
+    )
 
 
 def _fold(model):
@@ -176,6 +225,10 @@ def export_image_classifier(
     short name the element and the reason (`images[1] is empty: ...`). An
     empty batch gives empty outputs.
 
+    An existing `path` is refused (`FileExistsError`, naming it and the next
+    free version), before any work: an export never deletes or replaces a
+    directory, such as a version TF Serving may have loaded.
+
     A `BiTClassifier` is exported with weight standardization folded into
     plain convolutions (`fold_weight_standardization`): same outputs, no
     kernel statistics at serving time. The directory is written next to
@@ -184,7 +237,8 @@ def export_image_classifier(
     Args:
         classifier: a `BiTClassifier` (or any Keras model mapping float RGB
             `[0, 255]` NHWC images to logits).
-        path: str. Output directory (replaced if it exists).
+        path: str. Output directory; it must not exist. For TF Serving, a
+            numbered version under the model's base path: `BASE/1`, `BASE/2`.
         image_size: int or (height, width). Serving resolution: every image
             is resized to it, as evaluation does. Defaults to the
             classifier's `image_size`: the resolution it was trained at
@@ -213,6 +267,7 @@ def export_image_classifier(
         raise ValueError(
             f"classifier must be a Keras model. Received: {type(classifier).__name__}"
         )
+    check_new_export_path(path)
     height, width = _resolve_image_size(classifier, image_size)
     names = _resolve_class_names(classifier, class_names)
     model = _fold(classifier) if fold_weights else classifier
@@ -271,6 +326,10 @@ def export_image_classifier(
                 name="features", fn=features, input_signature=signature
             )
         archive.write_out(directory, verbose=False)
+        if directory != path:  # a local staging directory, renamed next
+            # Again, just before the rename: another export may have written
+            # `path` meanwhile (the staging directory is then removed).
+            check_new_export_path(path)
 
     write_directory_atomically(path, write)
     return path

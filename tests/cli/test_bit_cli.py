@@ -487,3 +487,36 @@ def test_export_writes_numbered_versions_and_warns_about_other_names(tmp_path):
     with pytest.warns(UserWarning, match=r"version number.*served/pets/1"):
         main(["bit", "export", "--model-dir", str(model_dir), "--output", output])
     assert os.path.exists(os.path.join(output, "saved_model.pb"))
+
+
+def _fake_run(model_dir):
+    # Enough of a finished run for the output checks, which come first.
+    os.makedirs(model_dir / "export" / "1")
+    os.makedirs(model_dir / "export" / "2")
+    (model_dir / "bit_config.json").write_text('{"crop_size": 16, "class_names": []}')
+    (model_dir / "model.keras").write_text("weights")
+
+
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        (".", r"is the --model-dir"),
+        ("..", r"contains the --model-dir"),
+        ("export", r"export already exists.*export/3"),
+        ("export/1", r"export/1 already exists.*export/3"),
+    ],
+)
+def test_export_never_deletes_an_existing_directory(tmp_path, output, message):
+    model_dir = tmp_path / "runs" / "copy"
+    _fake_run(model_dir)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    output = os.path.normpath(os.path.join(model_dir, output))
+    with pytest.raises((ValueError, FileExistsError), match=message):
+        main(["bit", "export", "--model-dir", str(model_dir), "--output", output])
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_export_help_says_an_existing_output_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["bit", "export", "--help"])
+    assert "refused" in " ".join(capsys.readouterr().out.split())

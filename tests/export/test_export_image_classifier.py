@@ -278,3 +278,32 @@ def test_a_model_of_unknown_resolution_warns_how_to_set_it(tmp_path):
     model = keras.Model(inputs, outputs)
     with pytest.warns(UserWarning, match=r"224x224.*image_size="):
         export_image_classifier(model, str(tmp_path / "served"))
+
+
+def _tiny_model():
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def test_an_existing_output_is_refused_and_left_as_it_is(tmp_path):
+    model = _tiny_model()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match=r"folder already exists.*new path"):
+        export_image_classifier(model, str(folder))
+    assert (folder / "notes.txt").read_text() == "keep me"
+
+    # A version TF Serving may have loaded: refused, naming the next version.
+    base = tmp_path / "served" / "bit"
+    export_image_classifier(model, str(base / "1"))
+    (base / "2").mkdir()
+    before = sorted(os.listdir(base / "1"))
+    with pytest.raises(FileExistsError, match=r"bit/1 already exists.*bit/3"):
+        export_image_classifier(model, str(base / "1"))
+    assert sorted(os.listdir(base / "1")) == before
+    # The base directory itself: refused, naming its next version.
+    with pytest.raises(FileExistsError, match=r"bit already exists.*bit/3"):
+        export_image_classifier(model, str(base))
+    assert sorted(os.listdir(base)) == ["1", "2"]
