@@ -2,7 +2,9 @@
 
 import json
 import os
+import warnings
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
@@ -17,6 +19,11 @@ RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 VOCABULARY_FILE = "vocabulary.txt"
 CONFIG_FILE = "tokenizer.json"
+# The value of "tokenizer" in tokenizer.json, which `load_tokenizer` reads.
+KIND = "wordpiece"
+# What `SentencePieceTokenizer.save` writes; `save` removes it, so that a
+# directory never holds two tokenizers.
+SENTENCEPIECE_MODEL_FILE = "sentencepiece.model"
 # Longer words are [UNK] (tensorflow-text's default of 100 bytes lost long
 # compounds and numbers).
 MAX_BYTES_PER_WORD = 1000
@@ -162,6 +169,122 @@ for _pattern, _rewrite in PUNCTUATION_REWRITES:
     check_rewrite(_pattern, _rewrite)
 
 
+def check_texts(texts):
+    """Raises unless `texts` is an iterable of sentences (not one string)."""
+    if isinstance(texts, (str, bytes)) or (
+        isinstance(texts, tf.Tensor) and texts.shape.rank == 0
+    ):
+        raise TypeError(
+            "texts must be an iterable of sentences, not one string (a string "
+            "is an iterable of characters). Wrap it in a list. Received: texts "
+            f"of type {type(texts).__name__}"
+        )
+
+
+def check_strings(strings):
+    """`strings` as a string tensor of rank 1, or an error that says so.
+
+    A `tf.function` with an input signature says only "Binding inputs to
+    tf.function failed" when given one sentence, a 2-D batch or numbers.
+    """
+    expected = "strings must be a 1-D batch of strings (wrap one sentence in a list)."
+    if strings is None or isinstance(strings, tf.RaggedTensor):
+        raise TypeError(f"{expected} Received: {strings!r}")
+    try:
+        strings = tf.convert_to_tensor(strings)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{expected} Received: a value of type {type(strings).__name__}"
+        ) from None
+    if strings.dtype != tf.string:
+        raise TypeError(f"{expected} Received: dtype {strings.dtype.name}")
+    if strings.shape.rank is not None and strings.shape.rank != 1:
+        raise ValueError(f"{expected} Received: shape {tuple(strings.shape.as_list())}")
+    return strings
+
+
+def check_token_ids(token_ids):
+    """`token_ids` (a tensor or ragged tensor) checked to be integer `(N, T)`."""
+    if not isinstance(token_ids, tf.RaggedTensor):
+        token_ids = tf.convert_to_tensor(token_ids)
+    if not token_ids.dtype.is_integer:
+        raise TypeError(
+            f"token_ids must be integer ids. Received: dtype {token_ids.dtype.name}"
+        )
+    if token_ids.shape.rank is not None and token_ids.shape.rank != 2:
+        raise ValueError(
+            "token_ids must have shape (N, T): a batch of id sequences. "
+            f"Received: shape {tuple(token_ids.shape.as_list())}"
+        )
+    return token_ids
+
+
+def in_vocabulary(token_ids, vocabulary_size):
+    """Which of the int64 `token_ids` are non-reserved ids of the vocabulary.
+
+    Checked in int64: cast to int32 first, 2**32 + 29 would be id 29.
+    """
+    return tf.logical_and(
+        token_ids >= len(RESERVED_TOKENS), token_ids < vocabulary_size
+    )
+
+
+def check_ids_in_range(token_ids, vocabulary_size):
+    """`token_ids` as an int64 tensor, or an error naming the first id outside
+    `[0, vocabulary_size)` (tensorflow-text's ops crash on such ids)."""
+    token_ids = tf.convert_to_tensor(token_ids)
+    if not token_ids.dtype.is_integer:
+        raise TypeError(
+            f"token_ids must be integer ids. Received: dtype {token_ids.dtype.name}"
+        )
+    token_ids = tf.cast(token_ids, tf.int64)
+    expected = f"token_ids must be in [0, {vocabulary_size})"
+    if tf.executing_eagerly():
+        values = token_ids.numpy()
+        outside = np.argwhere((values < 0) | (values >= vocabulary_size))
+        if outside.size:
+            index = tuple(int(i) for i in outside[0])
+            position = ", ".join(str(i) for i in index)
+            raise ValueError(
+                f"{expected}, the ids of the vocabulary. Received: "
+                f"token_ids[{position}]={values[index]}"
+            )
+        return token_ids
+    checks = [
+        tf.debugging.assert_non_negative(token_ids, message=expected),
+        tf.debugging.assert_less(
+            token_ids, tf.constant(vocabulary_size, tf.int64), message=expected
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(token_ids)
+
+
+def read_config(path):
+    """The dict in the `tokenizer.json` at `path` ({} when there is none)."""
+    if not gfile.exists(path):
+        return {}
+    with gfile.GFile(path, "r") as file:
+        text = file.read()
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); it should be the "
+            "tokenizer.json that a tokenizer's save() writes."
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{path} must hold a JSON object. Received: {type(config).__name__}"
+        )
+    return config
+
+
+def remove_if_present(path):
+    if gfile.exists(path):
+        gfile.remove(path)
+
+
 def _learn_wordpiece(word_counts, vocabulary_size, min_count, max_calls=8):
     """tensorflow-text's WordPiece learner with a faster threshold search.
 
@@ -225,6 +348,11 @@ def _learn_wordpiece(word_counts, vocabulary_size, min_count, max_calls=8):
 
 def _normalize(strings, lower_case, normalization_form):
     strings = tf.convert_to_tensor(strings, dtype=tf.string)
+    # Invalid UTF-8 becomes U+FFFD, as in SentencePiece (the normalisers below
+    # would drop it silently).
+    strings = tf.strings.unicode_transcode(
+        strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
     if lower_case:
         # case_fold_utf8 also applies NFKC; an explicit form is applied after it.
         strings = tf_text.case_fold_utf8(strings)
@@ -359,40 +487,71 @@ class SubwordTokenizer(tf.Module):
         """Applies the Unicode normalisation and case folding to `strings`."""
         return _normalize(strings, self.lower_case, self.normalization_form)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def tokenize(self, strings):
         """Splits strings into subword ids.
 
+        Works eagerly, in `tf.data` and inside `tf.function`s; a SavedModel of
+        the tokenizer holds it as `tokenize`.
+
         Args:
-            strings: string tensor of shape `(N,)`.
+            strings: string tensor (or list of str) of shape `(N,)`; wrap one
+                sentence in a list.
 
         Returns:
             `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
             tokens are added.
+
+        Raises:
+            TypeError: `strings` are not strings.
+            ValueError: `strings` are not a 1-D batch.
         """
+        return self._tokenize(check_strings(strings))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def _tokenize(self, strings):
         return self._wordpiece.tokenize(_split_off_symbols(self.normalize(strings)))
 
-    @tf.function(reduce_retracing=True)
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "savedmodel":
+            # The checked `tokenize` is plain Python; a SavedModel serves the
+            # traced function under the public name.
+            children["tokenize"] = self._tokenize
+            children["detokenize"] = self._detokenize
+        return children
+
     def detokenize(self, token_ids):
         """Turns ids back into text.
 
         Everything from the first `[END]` on is dropped, as are the other reserved
-        tokens (padding, `[UNK]`, `[START]`). Subwords are joined into words and the
-        usual spacing around punctuation is restored.
+        tokens (padding, `[UNK]`, `[START]`) and ids outside the vocabulary
+        (negative or at least `vocabulary_size`), which a model may emit but
+        WordPiece cannot spell. Subwords are joined into words and the usual
+        spacing around punctuation is restored.
 
         Args:
             token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
 
         Returns:
             string tensor of shape `(N,)`.
+
+        Raises:
+            TypeError: the ids are not integers.
+            ValueError: the ids are not of shape `(N, T)`.
         """
+        return self._detokenize(check_token_ids(token_ids))
+
+    @tf.function(reduce_retracing=True)
+    def _detokenize(self, token_ids):
         if isinstance(token_ids, tf.RaggedTensor):
             token_ids = token_ids.to_tensor(default_value=self.pad_id)
         token_ids = tf.cast(token_ids, tf.int64)
         before_end = tf.equal(
             tf.cumsum(tf.cast(tf.equal(token_ids, self.end_id), tf.int32), axis=1), 0
         )
-        keep = tf.logical_and(before_end, token_ids >= len(RESERVED_TOKENS))
+        keep = tf.logical_and(
+            before_end, in_vocabulary(token_ids, self.vocabulary_size)
+        )
         kept_ids = tf.ragged.boolean_mask(token_ids, keep)
         text = self._wordpiece.detokenize(kept_ids)
         for pattern, rewrite in PUNCTUATION_REWRITES:
@@ -400,8 +559,15 @@ class SubwordTokenizer(tf.Module):
         return text
 
     def id_to_token(self, token_ids):
-        """Maps ids to their subword strings (for inspection)."""
-        return tf.gather(self._tokens, token_ids)
+        """Maps ids to their subword strings (for inspection).
+
+        Raises:
+            ValueError: an id is outside `[0, vocabulary_size)` (eagerly; an
+                `InvalidArgumentError` in a graph).
+        """
+        return tf.gather(
+            self._tokens, check_ids_in_range(token_ids, self.vocabulary_size)
+        )
 
     def token_to_id(self, token):
         """Returns the id of a vocabulary entry (e.g. `"[END]"`)."""
@@ -420,15 +586,24 @@ class SubwordTokenizer(tf.Module):
         }
 
     def save(self, directory):
-        """Writes `vocabulary.txt` and `tokenizer.json` into `directory`."""
+        """Writes `vocabulary.txt` and `tokenizer.json` into `directory`.
+
+        `tokenizer.json` records `"tokenizer": "wordpiece"`, and a
+        `sentencepiece.model` left by an earlier `SentencePieceTokenizer.save`
+        is removed, so the directory holds this tokenizer only.
+        """
         gfile.makedirs(directory)  # gs://, ram://, ... too
         vocabulary_path = os.path.join(directory, VOCABULARY_FILE)
         config_path = os.path.join(directory, CONFIG_FILE)
+        config = {"tokenizer": KIND, **self.get_config()}
         for path, content in (
             (vocabulary_path, "".join(token + "\n" for token in self._vocabulary)),
-            (config_path, json.dumps(self.get_config(), indent=2) + "\n"),
+            (config_path, json.dumps(config, indent=2) + "\n"),
         ):
             write_text_atomically(path, content)  # never a half-written file
+        # After the config names the kind, so a crash between leaves a
+        # directory that `load_tokenizer` still reads as WordPiece.
+        remove_if_present(os.path.join(directory, SENTENCEPIECE_MODEL_FILE))
 
     @classmethod
     def load(cls, directory):
@@ -443,10 +618,13 @@ class SubwordTokenizer(tf.Module):
             vocabulary = file.read().split("\n")
         if vocabulary and vocabulary[-1] == "":
             vocabulary.pop()
-        config = {}
-        if gfile.exists(config_path):
-            with gfile.GFile(config_path, "r") as file:
-                config = json.load(file)
+        config = read_config(config_path)
+        kind = config.pop("tokenizer", KIND)
+        if kind != KIND:
+            raise ValueError(
+                f"{config_path} records a {kind!r} tokenizer, not {KIND!r}: "
+                "load it with load_tokenizer()."
+            )
         expected_size = config.pop("vocabulary_size", len(vocabulary))
         if expected_size != len(vocabulary):
             raise ValueError(
@@ -472,10 +650,13 @@ class SubwordTokenizer(tf.Module):
         of `bert_vocab_from_dataset`) chooses the subwords.
 
         Args:
-            texts: iterable of str, or a `tf.data.Dataset` of scalar strings.
+            texts: iterable of str (sentences, not one string), or a
+                `tf.data.Dataset` of scalar strings.
             vocabulary_size: int. The largest vocabulary size wanted (the learner
                 lands within 5% below it, or below when the text is small).
-                Defaults to `8000`.
+                Every character of the corpus gets a token (and a `##` suffix
+                token), so a vocabulary smaller than its alphabet comes out
+                larger than asked, with a warning. Defaults to `8000`.
             lower_case: bool. See the class. Defaults to `False`.
             normalization_form: str or `None`. See the class. Defaults to `"NFC"`.
             min_count: int. Words seen fewer times are ignored when choosing
@@ -489,8 +670,17 @@ class SubwordTokenizer(tf.Module):
 
         Returns:
             A `SubwordTokenizer`.
+
+        Raises:
+            TypeError: `texts` is one string.
+            ValueError: a bad size or form, or a corpus without words.
+
+        Warns:
+            UserWarning: the vocabulary is larger than `vocabulary_size`.
         """
+        check_texts(texts)
         vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        requested_size = vocabulary_size
         if vocabulary_size <= len(RESERVED_TOKENS):
             raise ValueError(
                 "vocabulary_size must be an int greater than "
@@ -540,4 +730,12 @@ class SubwordTokenizer(tf.Module):
             )
         learned = set(vocabulary)
         vocabulary += [token for token in base_tokens if token not in learned]
+        if len(vocabulary) > requested_size:
+            warnings.warn(
+                f"vocabulary_size={requested_size} is smaller than this corpus "
+                f"allows: the vocabulary has {len(vocabulary)} tokens, the "
+                "reserved ones and one (plus a ## suffix token) for every "
+                "character of the corpus.",
+                stacklevel=2,
+            )
         return cls(vocabulary, lower_case, normalization_form)

@@ -1,4 +1,8 @@
+import json
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -172,3 +176,117 @@ def test_every_rewrite_of_the_detokenizer_is_valid():
     assert len(PUNCTUATION_REWRITES) > 3
     for pattern, rewrite in PUNCTUATION_REWRITES:
         check_rewrite(pattern, rewrite)
+
+
+# What a new user tried (issue 15): ids a model may emit, odd inputs.
+RUN_DETOKENIZE = """
+import sys, tensorflow as tf
+from keras_transformer_bit.data import SubwordTokenizer
+tokenizer = SubwordTokenizer.load(sys.argv[1])
+ids = [[5, int(sys.argv[2]), 8]]
+print(repr(tokenizer.detokenize(tf.constant(ids, tf.int64)).numpy()[0].decode()))
+"""
+
+
+@pytest.mark.parametrize("bad_id", ["size", "-1", "1000000"])
+def test_detokenize_drops_ids_outside_the_vocabulary(tokenizer, tmp_path, bad_id):
+    """Ids at or past the vocabulary size segfaulted tensorflow-text (exit 139);
+    in a subprocess, so a crash fails this test instead of ending pytest."""
+    tokenizer.save(str(tmp_path))
+    bad_id = str(tokenizer.vocabulary_size) if bad_id == "size" else bad_id
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_DETOKENIZE, str(tmp_path), bad_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    expected = tokenizer.detokenize(tf.constant([[5, 8]])).numpy()[0].decode()
+    assert result.stdout.strip().splitlines()[-1] == repr(expected)
+
+
+def test_detokenize_does_not_wrap_ids_past_32_bits(tokenizer):
+    # Cast to int32 first, 2**32 + 29 was id 29 and 2**32 was [PAD].
+    wide = tf.constant([[2**32 + 29], [2**32], [-(2**32) + 5]], tf.int64)
+    assert tokenizer.detokenize(wide).numpy().tolist() == [b"", b"", b""]
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.bool, tf.string])
+def test_detokenize_refuses_non_integer_ids(tokenizer, dtype):
+    ids = tf.constant([[5, 6]]) if dtype != tf.string else tf.constant([["5"]])
+    if dtype != tf.string:
+        ids = tf.cast(ids, dtype)
+    with pytest.raises(TypeError, match=f"integer.*Received: dtype {dtype.name}"):
+        tokenizer.detokenize(ids)
+
+
+@pytest.mark.parametrize("ids", [[5, 6, 7], [[[5, 6]]], 5])
+def test_detokenize_names_the_shape_it_expects(tokenizer, ids):
+    shape = re.escape(str(tuple(np.shape(ids))))
+    with pytest.raises(ValueError, match=rf"\(N, T\).*Received: shape {shape}"):
+        tokenizer.detokenize(tf.constant(ids))
+
+
+@pytest.mark.parametrize(
+    "strings, error, received",
+    [
+        ("Hallo", ValueError, "shape ()"),
+        ([["Hallo"], ["Welt"]], ValueError, "shape (2, 1)"),
+        ([1, 2], TypeError, "dtype int32"),
+        (None, TypeError, "None"),
+    ],
+)
+def test_tokenize_explains_a_bad_batch(tokenizer, strings, error, received):
+    with pytest.raises(error, match="strings must be a 1-D batch of strings") as info:
+        tokenizer.tokenize(strings)
+    assert f"Received: {received}" in str(info.value)
+
+
+def test_tokenize_accepts_lists_and_runs_in_tf_data(tokenizer):
+    expected = tokenizer.tokenize(tf.constant(CORPUS[:2])).to_list()
+    assert tokenizer.tokenize(CORPUS[:2]).to_list() == expected
+    dataset = tf.data.Dataset.from_tensor_slices(CORPUS[:2]).batch(2)
+    assert next(iter(dataset.map(tokenizer.tokenize))).to_list() == expected
+
+
+@pytest.mark.parametrize("texts", ["Hallo Welt. " * 100, b"Hallo Welt. "])
+def test_build_refuses_one_string(texts):
+    with pytest.raises(TypeError, match="iterable of sentences, not one string"):
+        SubwordTokenizer.build(texts, vocabulary_size=60)
+
+
+def test_build_warns_when_the_vocabulary_is_larger_than_asked():
+    with pytest.warns(UserWarning, match=r"vocabulary_size=10.*\d+ tokens"):
+        tokenizer = SubwordTokenizer.build(CORPUS, vocabulary_size=10)
+    assert tokenizer.vocabulary_size > 10
+
+
+def test_invalid_utf8_becomes_the_replacement_character(tokenizer):
+    """As in SentencePiece: invalid bytes are U+FFFD, not silently dropped."""
+    invalid = tokenizer.tokenize(tf.constant([b"Das \xff\xfe Haus"])).to_list()
+    replaced = tokenizer.tokenize(tf.constant(["Das \ufffd\ufffd Haus"])).to_list()
+    assert invalid == replaced
+    assert replaced[0].count(tokenizer.unknown_id) == 2
+
+
+def test_id_to_token_names_an_id_outside_the_vocabulary(tokenizer):
+    size = tokenizer.vocabulary_size
+    for ids, bad in (([5, 10**6], 10**6), ([5, size], size), ([-1], -1)):
+        with pytest.raises(
+            ValueError, match=rf"\[0, {size}\).*Received: token_ids\[.*\]={bad}"
+        ):
+            tokenizer.id_to_token(tf.constant(ids))
+
+
+def test_load_names_a_config_that_is_not_json(tokenizer, tmp_path):
+    tokenizer.save(str(tmp_path))
+    (tmp_path / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"tokenizer\.json is not valid JSON"):
+        SubwordTokenizer.load(str(tmp_path))
+
+
+def test_save_records_its_kind(tokenizer, tmp_path):
+    tokenizer.save(str(tmp_path))
+    config = json.loads((tmp_path / "tokenizer.json").read_text())
+    assert config["tokenizer"] == "wordpiece"
+    assert SubwordTokenizer.load(str(tmp_path)).vocabulary == tokenizer.vocabulary
