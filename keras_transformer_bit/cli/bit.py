@@ -15,7 +15,10 @@ again after the end says the run is finished and trains nothing. A run keeps
 its training flags: the same MODEL_DIR with another value of one of them
 (--data, --preset, --weights, --shots, --seed, --batch-size, --crop-size,
 --schedule-scale, ...) is refused, naming the flag and both values; train
-into a new MODEL_DIR instead.
+into a new MODEL_DIR instead. Paths are compared resolved (absolute, with
+`folder:` and a checkpoint's `.npz` left implicit), and the run records a
+fingerprint of its training data (files and sizes per class), so resuming on
+another folder, or on a folder whose files changed, is refused too.
 
 `ktb bit export` writes MODEL_DIR/export/1, then 2, ...: TF Serving serves
 the highest numbered subdirectory of its model base path (docs/serving.md).
@@ -332,22 +335,110 @@ def _flag_text(name, value):
     return f"{flag} {'(not given)' if value is None else value}"
 
 
+def resolved_data(data):
+    """`--data` as a run records it: a folder as its absolute, real path.
+
+    `folder:PATH`, `PATH`, `./PATH` and the absolute path of the same folder
+    are one value, and the same relative PATH typed in another directory is
+    another value. `fashion_mnist` and `tfds:NAME` are kept as they are.
+
+    Example:
+    >>> resolved_data("tfds:oxford_iiit_pet")
+    'tfds:oxford_iiit_pet'
+    """
+    if data is None or data == "fashion_mnist" or data.startswith("tfds:"):
+        return data
+    return os.path.realpath(
+        data[len("folder:") :] if data.startswith("folder:") else data
+    )
+
+
+def resolved_weights(weights):
+    """`--weights` as a run records it: a local file as its absolute path.
+
+    A file is named with its `.npz` suffix, which `from_preset` lets users
+    leave out; a weights tag (`imagenet21k`) or a URL is kept as it is.
+
+    Example:
+    >>> resolved_weights("imagenet21k")
+    'imagenet21k'
+    """
+    if weights is None or "://" in weights:
+        return weights
+    for path in (weights, weights + ".npz"):
+        if os.path.isfile(path):
+            return os.path.realpath(path)
+    return weights
+
+
+_RESOLVERS = {"data": resolved_data, "eval_data": resolved_data}
+_RESOLVERS["weights"] = resolved_weights
+
+
 def training_flags(args):
-    """The flags of `ktb bit train` that decide what the run trains."""
-    return {name: getattr(args, name) for name in TRAINING_FLAGS}
+    """The flags of `ktb bit train` that decide what the run trains.
+
+    Paths are resolved (`resolved_data`, `resolved_weights`), so a rerun from
+    another directory is compared by the files it would read.
+    """
+    return {
+        name: _RESOLVERS.get(name, lambda value: value)(getattr(args, name))
+        for name in TRAINING_FLAGS
+    }
 
 
 def changed_training_flags(saved_flags, flags):
     """`"--flag given (saved: --flag value)"` for each flag that differs.
 
     A flag missing from `saved_flags` (a run saved before it was recorded)
-    is not compared.
+    is not compared. Saved paths are resolved too: a run recorded before
+    paths were resolved is compared as if run from the current directory.
     """
-    return [
-        f"{_flag_text(name, value)} (saved: {_flag_text(name, saved_flags[name])})"
-        for name, value in flags.items()
-        if name in saved_flags and saved_flags[name] != value
+    changes = []
+    for name, value in flags.items():
+        if name not in saved_flags:
+            continue
+        saved = saved_flags[name]
+        if isinstance(saved, str):
+            saved = _RESOLVERS.get(name, lambda value: value)(saved)
+        if saved != value:
+            changes.append(
+                f"{_flag_text(name, value)} (saved: {_flag_text(name, saved)})"
+            )
+    return changes
+
+
+def check_same_data(saved_flags, fingerprint):
+    """Refuses to resume on data other than the run's, naming what differs.
+
+    Args:
+        saved_flags: dict or `None`. The run's flags; its `data_fingerprint`
+            (absent for a new run or one recorded before fingerprints) is
+            compared.
+        fingerprint: dict. `LabeledImages.fingerprint()` of `--data` now.
+
+    Raises:
+        ValueError: when the fingerprints differ.
+    """
+    saved = (saved_flags or {}).get("data_fingerprint")
+    if saved is None or saved == fingerprint:
+        return
+    differences = [
+        f"{key.replace('_', ' ')} {fingerprint.get(key)} (saved: {saved.get(key)})"
+        for key in ("num_examples", "class_names", "examples_per_class")
+        if saved.get(key) != fingerprint.get(key)
     ]
+    if not differences:
+        differences = [
+            "the same number of examples per class, but other files (names, "
+            "sizes) or pixels"
+        ]
+    raise ValueError(
+        f"The training data of --data {saved_flags.get('data')} is not the data "
+        "the run in --model-dir was trained on: "
+        + "; ".join(differences)
+        + ". Resume with the run's own data, or train into a new --model-dir."
+    )
 
 
 def _saved_run(model_dir):
@@ -489,6 +580,8 @@ def train_command(args):
     strategy = _setup(args)
     _check_train_strategy(args, strategy)
     train = load_split(args.data, "train")
+    fingerprint = train.fingerprint()
+    check_same_data(_saved_run(args.model_dir)[0], fingerprint)
     if args.shots is not None:
         train = train.few_shot(args.shots, seed=args.seed)
     validation_images = _load_eval_split(args)
@@ -532,7 +625,8 @@ def train_command(args):
     flags_path = os.path.join(args.model_dir, FLAGS_FILE)
     if chief and not gfile.exists(flags_path):
         # What a rerun is compared with, until bit_config.json takes them.
-        write_text_atomically(flags_path, json.dumps(training_flags(args), indent=2))
+        flags = {**training_flags(args), "data_fingerprint": fingerprint}
+        write_text_atomically(flags_path, json.dumps(flags, indent=2))
     recipes.bit_fine_tune(
         classifier,
         train,
@@ -557,14 +651,14 @@ def train_command(args):
     distribute.save_model_on_chief(classifier, model_path, strategy)
     if chief:
         config = {
-            "data": args.data,
+            "data": resolved_data(args.data),
             "preset": args.preset,
-            "weights": args.weights,
+            "weights": resolved_weights(args.weights),
             "shots": args.shots,
             "crop_size": rule.crop_size,
             "class_names": train.class_names,
             "rule": dataclasses.asdict(rule),
-            "flags": training_flags(args),
+            "flags": {**training_flags(args), "data_fingerprint": fingerprint},
         }
         write_text_atomically(
             os.path.join(args.model_dir, CONFIG_FILE),

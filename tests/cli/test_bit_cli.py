@@ -520,3 +520,49 @@ def test_export_help_says_an_existing_output_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["bit", "export", "--help"])
     assert "refused" in " ".join(capsys.readouterr().out.split())
+
+
+def _parse(flags):
+    from keras_transformer_bit.cli.main import build_parser
+
+    return build_parser().parse_args(flags)
+
+
+def test_rerun_paths_are_compared_resolved(tmp_path, monkeypatch):
+    from keras_transformer_bit.cli.bit import FLAGS_FILE, check_rerun, training_flags
+
+    for name in ("a", "b"):
+        _image_folder(tmp_path / name / "images")
+    (tmp_path / "a" / "ckpt").mkdir()
+    (tmp_path / "a" / "ckpt" / "x.npz").write_bytes(b"")
+    model_dir = tmp_path / "runs" / "half"
+    model_dir.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a")
+    command = _tiny_train_command("images", "../runs/half") + ["--weights", "ckpt/x"]
+    (model_dir / FLAGS_FILE).write_text(json.dumps(training_flags(_parse(command))))
+
+    # The same folder and checkpoint, spelt otherwise: the same run.
+    same = _tiny_train_command(tmp_path / "a" / "images", model_dir)
+    assert not check_rerun(_parse(same + ["--weights", "./ckpt/x.npz"]))
+    # The same command from another directory names another folder: refused.
+    monkeypatch.chdir(tmp_path / "b")
+    with pytest.raises(
+        ValueError, match=r"--data .*b/images \(saved: --data .*a/images"
+    ):
+        check_rerun(_parse(command))
+
+
+def test_resuming_on_other_data_of_the_same_classes_is_refused(tmp_path):
+    from keras_transformer_bit.cli.bit import FLAGS_FILE, training_flags
+
+    data = _image_folder(tmp_path / "images", per_class=3)
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    command = _tiny_train_command(data, model_dir)
+    saved = training_flags(_parse(command))
+    saved["data_fingerprint"] = ktb.data.load_image_folder(str(data)).fingerprint()
+    (model_dir / FLAGS_FILE).write_text(json.dumps(saved))
+    (data / "squares" / "0.png").unlink()  # the folder changed since
+    with pytest.raises(ValueError, match=r"training data.*squares.: 2.*saved.*3"):
+        main(command)
+    assert sorted(os.listdir(model_dir)) == [FLAGS_FILE]

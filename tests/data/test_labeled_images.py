@@ -35,3 +35,35 @@ def test_non_finite_and_unit_range_float_pixels_are_refused():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         LabeledImages(np.full((2, 4, 4), 0.5, "float32"), [0, 1])
     assert len(LabeledImages(np.full((2, 4, 4), 100.0, "float32"), [0, 1])) == 2
+
+
+def _files(root, names):
+    paths = []
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * len(name))
+        paths.append(str(path))
+    return paths
+
+
+def test_fingerprint_tells_other_data_apart_but_not_a_moved_folder(tmp_path):
+    names = ["cats/a.png", "cats/b.png", "dogs/c.png"]
+    labels, classes = [0, 0, 1], ["cats", "dogs"]
+    here = LabeledImages(_files(tmp_path / "here", names), labels, classes)
+    moved = LabeledImages(_files(tmp_path / "moved", names), labels, classes)
+    other_names = ["cats/a.png", "cats/z.png", "dogs/c.png"]
+    other = LabeledImages(_files(tmp_path / "other", other_names), labels, classes)
+    fingerprint = here.fingerprint()
+    assert fingerprint["num_examples"] == 3
+    assert fingerprint["examples_per_class"] == {"cats": 2, "dogs": 1}
+    assert moved.fingerprint() == fingerprint
+    assert other.fingerprint()["examples_per_class"] == {"cats": 2, "dogs": 1}
+    assert other.fingerprint()["sha256"] != fingerprint["sha256"]
+
+    pixels = np.zeros((4, 2, 2), "uint8")
+    changed = pixels.copy()
+    changed[3, 0, 0] = 1
+    a = LabeledImages(pixels, [0, 1, 0, 1]).fingerprint()
+    assert a == LabeledImages(pixels.copy(), [0, 1, 0, 1]).fingerprint()
+    assert a["sha256"] != LabeledImages(changed, [0, 1, 0, 1]).fingerprint()["sha256"]
