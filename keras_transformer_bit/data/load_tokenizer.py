@@ -1,6 +1,5 @@
 """Reading back a saved tokenizer of either kind."""
 
-import json
 import os
 
 from keras_transformer_bit.data import sentencepiece_tokenizer, subword_tokenizer
@@ -8,16 +7,17 @@ from keras_transformer_bit.utils.gfile import gfile
 
 # The "tokenizer" entry of tokenizer.json → the class that reads the directory.
 # WordPiece directories written before the entry existed have vocabulary.txt.
-TOKENIZER_KINDS = ("wordpiece", sentencepiece_tokenizer.KIND)
+TOKENIZER_KINDS = (subword_tokenizer.KIND, sentencepiece_tokenizer.KIND)
 
 
 def load_tokenizer(directory):
     """Loads the tokenizer saved in `directory`, whichever kind it is.
 
-    A directory written by `SentencePieceTokenizer.save` records
-    `"tokenizer": "sentencepiece"` in its `tokenizer.json` and holds
-    `sentencepiece.model`; one written by `SubwordTokenizer.save` holds
-    `vocabulary.txt`.
+    The `"tokenizer"` entry of `tokenizer.json` decides: `"sentencepiece"`
+    (written by `SentencePieceTokenizer.save`, with `sentencepiece.model`) or
+    `"wordpiece"` (written by `SubwordTokenizer.save`, with
+    `vocabulary.txt`). Directories written before the entry existed are
+    SentencePiece when they hold `sentencepiece.model`, else WordPiece.
 
     Args:
         directory: str. A directory written by a tokenizer's `save` (any file
@@ -28,7 +28,8 @@ def load_tokenizer(directory):
 
     Raises:
         FileNotFoundError: the directory holds neither kind.
-        ValueError: `tokenizer.json` names a kind this package does not know.
+        ValueError: `tokenizer.json` is not valid JSON or names a kind this
+            package does not know.
 
     Example:
     >>> tokenizer.save("ram://tokenizer")  # doctest: +SKIP
@@ -41,10 +42,7 @@ def load_tokenizer(directory):
     from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
 
     config_path = os.path.join(directory, sentencepiece_tokenizer.CONFIG_FILE)
-    kind = None
-    if gfile.exists(config_path):
-        with gfile.GFile(config_path, "r") as file:
-            kind = json.load(file).get("tokenizer")
+    kind = subword_tokenizer.read_config(config_path).get("tokenizer")
     if kind is not None and kind not in TOKENIZER_KINDS:
         raise ValueError(
             f"{config_path} names an unknown tokenizer. Expected one of "
@@ -56,7 +54,7 @@ def load_tokenizer(directory):
         kind is None and gfile.exists(model_path)
     ):
         return SentencePieceTokenizer.load(directory)
-    if gfile.exists(vocabulary_path):
+    if kind == subword_tokenizer.KIND or gfile.exists(vocabulary_path):
         return SubwordTokenizer.load(directory)
     raise FileNotFoundError(
         f"No tokenizer found in {directory}. Expected {model_path} (SentencePiece) "

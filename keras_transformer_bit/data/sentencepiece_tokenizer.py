@@ -12,13 +12,24 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_sentencepiece
 
+from keras_transformer_bit.data.subword_tokenizer import (
+    SENTENCEPIECE_MODEL_FILE,
+    VOCABULARY_FILE,
+    check_ids_in_range,
+    check_strings,
+    check_texts,
+    check_token_ids,
+    in_vocabulary,
+    read_config,
+    remove_if_present,
+)
 from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 from keras_transformer_bit.utils.gfile import gfile
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
 NORMALIZATION_FORMS = (None, "NFC", "NFKC", "NFD", "NFKD")
 MODEL_TYPES = ("unigram", "bpe")
-MODEL_FILE = "sentencepiece.model"
+MODEL_FILE = SENTENCEPIECE_MODEL_FILE
 CONFIG_FILE = "tokenizer.json"
 # The value of "tokenizer" in tokenizer.json, which `load_tokenizer` reads.
 KIND = "sentencepiece"
@@ -42,6 +53,22 @@ def _model_type(model):
     proto.ParseFromString(model)
     names = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
     return names.get(proto.trainer_spec.model_type, "unknown")
+
+
+def _check_character_coverage(character_coverage):
+    # SentencePiece's trainer refuses values outside [0.98, 1] with an
+    # internal error (trainer_interface.cc).
+    if (
+        isinstance(character_coverage, bool)
+        or not isinstance(character_coverage, numbers.Real)
+        or not 0.98 <= character_coverage <= 1
+    ):
+        raise ValueError(
+            "character_coverage must be a number in [0.98, 1], the share of the "
+            "corpus's characters that get pieces of their own. Received: "
+            f"character_coverage={character_coverage!r}"
+        )
+    return float(character_coverage)
 
 
 def _check_alpha(alpha):
@@ -151,10 +178,14 @@ class SentencePieceTokenizer(tf.Module):
 
     def __init__(self, model, lower_case=False, normalization_form="NFC", name=None):
         super().__init__(name=name)
-        if not isinstance(model, bytes) or not model:
+        if not isinstance(model, bytes):
             raise ValueError(
                 "model must be the bytes of a serialized SentencePiece model. "
                 f"Received: model of type {type(model).__name__}"
+            )
+        if not model:
+            raise ValueError(
+                "model is empty (0 bytes), not a serialized SentencePiece model."
             )
         if normalization_form not in NORMALIZATION_FORMS:
             raise ValueError(
@@ -198,19 +229,39 @@ class SentencePieceTokenizer(tf.Module):
         """Applies the Unicode normalisation and case folding to `strings`."""
         return _normalize(strings, self.lower_case, self.normalization_form)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def tokenize(self, strings):
         """Splits strings into piece ids, the most likely segmentation.
 
+        Works eagerly, in `tf.data` and inside `tf.function`s; a SavedModel of
+        the tokenizer holds it as `tokenize`.
+
         Args:
-            strings: string tensor of shape `(N,)`.
+            strings: string tensor (or list of str) of shape `(N,)`; wrap one
+                sentence in a list.
 
         Returns:
             `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
             tokens are added.
+
+        Raises:
+            TypeError: `strings` are not strings.
+            ValueError: `strings` are not a 1-D batch.
         """
+        return self._tokenize(check_strings(strings))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def _tokenize(self, strings):
         ids = self._sentencepiece.tokenize(self.normalize(strings))
         return tf.cast(ids, tf.int64)
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "savedmodel":
+            # The checked methods are plain Python; a SavedModel serves the
+            # traced functions under the public names.
+            children["tokenize"] = self._tokenize
+            children["detokenize"] = self._detokenize
+        return children
 
     def sample_tokenize(self, strings, alpha=0.1):
         """Splits strings into piece ids drawn at random, for training.
@@ -223,8 +274,8 @@ class SentencePieceTokenizer(tf.Module):
         SentencePiece's own generator, which no seed controls.
 
         Args:
-            strings: string tensor of shape `(N,)` (in or out of a
-                `tf.function`).
+            strings: string tensor (or list of str) of shape `(N,)`, in or
+                out of a `tf.function`; wrap one sentence in a list.
             alpha: float in (0, 1]. Defaults to `0.1`.
 
         Returns:
@@ -237,6 +288,7 @@ class SentencePieceTokenizer(tf.Module):
         >>> tokenizer.detokenize(ids).numpy()[0].decode()
         'Ich habe 7 Katzen.'
         """
+        strings = check_strings(strings)
         alpha = _check_alpha(alpha)
         sampler = self._samplers.by_alpha.get(alpha)
         if sampler is None:
@@ -245,23 +297,30 @@ class SentencePieceTokenizer(tf.Module):
             with tf.init_scope():
                 sampler = _run_time_tokenizer(self._model, nbest_size=-1, alpha=alpha)
             self._samplers.by_alpha[alpha] = sampler
-        strings = tf.convert_to_tensor(strings, dtype=tf.string)
         return tf.cast(sampler.tokenize(self.normalize(strings)), tf.int64)
 
-    @tf.function(reduce_retracing=True)
     def detokenize(self, token_ids):
         """Turns ids back into text.
 
         Everything from the first `[END]` on is dropped, as are the other
         reserved tokens (padding, `[UNK]`, `[START]`) and ids outside the
-        vocabulary, which a model may emit but SentencePiece refuses.
+        vocabulary (negative or at least `vocabulary_size`), which a model may
+        emit but SentencePiece cannot spell.
 
         Args:
             token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
 
         Returns:
             string tensor of shape `(N,)`.
+
+        Raises:
+            TypeError: the ids are not integers.
+            ValueError: the ids are not of shape `(N, T)`.
         """
+        return self._detokenize(check_token_ids(token_ids))
+
+    @tf.function(reduce_retracing=True)
+    def _detokenize(self, token_ids):
         if isinstance(token_ids, tf.RaggedTensor):
             token_ids = token_ids.to_tensor(default_value=self.pad_id)
         token_ids = tf.cast(token_ids, tf.int64)
@@ -269,16 +328,20 @@ class SentencePieceTokenizer(tf.Module):
             tf.cumsum(tf.cast(tf.equal(token_ids, self.end_id), tf.int32), axis=1), 0
         )
         keep = tf.logical_and(
-            before_end,
-            tf.logical_and(
-                token_ids >= len(RESERVED_TOKENS), token_ids < self.vocabulary_size
-            ),
+            before_end, in_vocabulary(token_ids, self.vocabulary_size)
         )
         kept_ids = tf.ragged.boolean_mask(tf.cast(token_ids, tf.int32), keep)
         return self._sentencepiece.detokenize(kept_ids)
 
     def id_to_token(self, token_ids):
-        """Maps ids to their pieces (for inspection); spaces show as `▁`."""
+        """Maps ids to their pieces (for inspection); spaces show as `▁`.
+
+        Raises:
+            ValueError: an id is outside `[0, vocabulary_size)` (eagerly; an
+                `InvalidArgumentError` in a graph), which would crash
+                SentencePiece.
+        """
+        token_ids = check_ids_in_range(token_ids, self.vocabulary_size)
         return self._sentencepiece.id_to_string(tf.cast(token_ids, tf.int32))
 
     def token_to_id(self, token):
@@ -298,7 +361,12 @@ class SentencePieceTokenizer(tf.Module):
         }
 
     def save(self, directory):
-        """Writes `sentencepiece.model` and `tokenizer.json` into `directory`."""
+        """Writes `sentencepiece.model` and `tokenizer.json` into `directory`.
+
+        `tokenizer.json` records `"tokenizer": "sentencepiece"`, and a
+        `vocabulary.txt` left by an earlier `SubwordTokenizer.save` is
+        removed, so the directory holds this tokenizer only.
+        """
         gfile.makedirs(directory)  # gs://, ram://, ... too
         # Never a half-written file: each goes to a temporary name first.
         _write_bytes_atomically(os.path.join(directory, MODEL_FILE), self._model)
@@ -306,6 +374,9 @@ class SentencePieceTokenizer(tf.Module):
             os.path.join(directory, CONFIG_FILE),
             json.dumps({"tokenizer": KIND, **self.get_config()}, indent=2) + "\n",
         )
+        # After the config names the kind, so a crash between leaves a
+        # directory that `load_tokenizer` still reads as SentencePiece.
+        remove_if_present(os.path.join(directory, VOCABULARY_FILE))
 
     @classmethod
     def load(cls, directory):
@@ -318,15 +389,27 @@ class SentencePieceTokenizer(tf.Module):
             )
         with gfile.GFile(model_path, "rb") as file:
             model = file.read()
-        config = {}
-        if gfile.exists(config_path):
-            with gfile.GFile(config_path, "r") as file:
-                config = json.load(file)
-        tokenizer = cls(
-            model,
-            lower_case=config.get("lower_case", False),
-            normalization_form=config.get("normalization_form", "NFC"),
-        )
+        if not model:
+            raise ValueError(
+                f"{model_path} is empty (0 bytes): not a SentencePiece model."
+            )
+        config = read_config(config_path)
+        kind = config.get("tokenizer", KIND)
+        if kind != KIND:
+            raise ValueError(
+                f"{config_path} records a {kind!r} tokenizer, not {KIND!r}: "
+                "load it with load_tokenizer()."
+            )
+        try:
+            tokenizer = cls(
+                model,
+                lower_case=config.get("lower_case", False),
+                normalization_form=config.get("normalization_form", "NFC"),
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"{model_path} is not a SentencePiece model of this package: {error}"
+            ) from None
         expected_size = config.get("vocabulary_size", tokenizer.vocabulary_size)
         if expected_size != tokenizer.vocabulary_size:
             raise ValueError(
@@ -351,16 +434,18 @@ class SentencePieceTokenizer(tf.Module):
         model), and takes seconds for tens of thousands of sentences.
 
         Args:
-            texts: iterable of str, or a `tf.data.Dataset` of scalar strings.
+            texts: iterable of str (sentences, not one string), or a
+                `tf.data.Dataset` of scalar strings.
             vocabulary_size: int. The exact vocabulary size, reserved tokens
                 and the 256 byte pieces included. Defaults to `8000`.
             lower_case: bool. See the class. Defaults to `False`.
             normalization_form: str or `None`. See the class. Defaults to `"NFC"`.
             model_type: str. `"unigram"` (Kudo 2018) or `"bpe"`. Defaults to
                 `"unigram"`.
-            character_coverage: float. Share of the characters in the text that
-                get pieces of their own; the rarest others are spelled in bytes.
-                Defaults to `0.9995`.
+            character_coverage: float in [0.98, 1] (SentencePiece's range).
+                Share of the characters in the text that get pieces of their
+                own; the rarest others are spelled in bytes. Defaults to
+                `0.9995`.
 
         Returns:
             A `SentencePieceTokenizer`.
@@ -372,6 +457,8 @@ class SentencePieceTokenizer(tf.Module):
         """
         import sentencepiece
 
+        check_texts(texts)
+        character_coverage = _check_character_coverage(character_coverage)
         vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
         if vocabulary_size <= len(RESERVED_TOKENS):
             raise ValueError(

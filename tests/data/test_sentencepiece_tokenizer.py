@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 import unicodedata
@@ -335,3 +336,110 @@ def test_exported_translator_runs_without_our_package(tokenizer, tmp_path):
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served["modules"] == []
     assert served["translation"] == expected
+
+
+# What a new user tried (issue 15): ids a model may emit, odd inputs.
+RUN_ID_TO_TOKEN = """
+import sys, tensorflow as tf
+from keras_transformer_bit.data import SentencePieceTokenizer
+tokenizer = SentencePieceTokenizer.load(sys.argv[1])
+try:
+    tokenizer.id_to_token(tf.constant([5, int(sys.argv[2])]))
+except ValueError as error:
+    print(error)
+"""
+
+
+@pytest.mark.parametrize("bad_id", ["size", "1000000", "-1"])
+def test_id_to_token_names_an_id_outside_the_vocabulary(tokenizer, tmp_path, bad_id):
+    """Such ids segfaulted tensorflow-text (exit 139); in a subprocess, so a
+    crash fails this test instead of ending pytest."""
+    tokenizer.save(str(tmp_path))
+    size = tokenizer.vocabulary_size
+    bad_id = str(size) if bad_id == "size" else bad_id
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_ID_TO_TOKEN, str(tmp_path), bad_id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    message = result.stdout.strip().splitlines()[-1]
+    assert f"[0, {size})" in message
+    assert f"Received: token_ids[1]={bad_id}" in message
+
+
+def test_detokenize_does_not_wrap_ids_past_32_bits(tokenizer):
+    wide = tf.constant([[2**32 + 29], [2**32], [-1]], tf.int64)
+    assert tokenizer.detokenize(wide).numpy().tolist() == [b"", b"", b""]
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64, tf.bool])
+def test_detokenize_refuses_non_integer_ids(tokenizer, dtype):
+    with pytest.raises(TypeError, match=f"integer.*Received: dtype {dtype.name}"):
+        tokenizer.detokenize(tf.cast(tf.constant([[5, 6]]), dtype))
+
+
+@pytest.mark.parametrize("ids", [[5, 6, 7], [[[5, 6]]]])
+def test_detokenize_names_the_shape_it_expects(tokenizer, ids):
+    shape = re.escape(str(tuple(np.shape(ids))))
+    with pytest.raises(ValueError, match=rf"\(N, T\).*Received: shape {shape}"):
+        tokenizer.detokenize(tf.constant(ids))
+
+
+@pytest.mark.parametrize(
+    "strings, error, received",
+    [
+        ("Hallo", ValueError, "shape ()"),
+        ([["Hallo"], ["Welt"]], ValueError, "shape (2, 1)"),
+        ([1, 2], TypeError, "dtype int32"),
+        (None, TypeError, "None"),
+    ],
+)
+@pytest.mark.parametrize("method", ["tokenize", "sample_tokenize"])
+def test_tokenize_explains_a_bad_batch(tokenizer, method, strings, error, received):
+    with pytest.raises(error, match="strings must be a 1-D batch of strings") as info:
+        getattr(tokenizer, method)(strings)
+    assert f"Received: {received}" in str(info.value)
+
+
+def test_tokenize_accepts_lists(tokenizer):
+    expected = tokenizer.tokenize(tf.constant(TEXTS)).to_list()
+    assert tokenizer.tokenize(TEXTS).to_list() == expected
+    assert isinstance(tokenizer.sample_tokenize(TEXTS[:1]), tf.RaggedTensor)
+
+
+@pytest.mark.parametrize("texts", ["Hallo Welt. " * 100, b"Hallo Welt. "])
+def test_build_refuses_one_string(texts):
+    with pytest.raises(TypeError, match="iterable of sentences, not one string"):
+        SentencePieceTokenizer.build(texts, vocabulary_size=300)
+
+
+@pytest.mark.parametrize("coverage", [2, 0.5, 0, "1", True])
+def test_build_refuses_a_character_coverage_out_of_range(coverage):
+    with pytest.raises(
+        ValueError, match=rf"0\.98.*1.*Received: character_coverage={coverage!r}"
+    ):
+        SentencePieceTokenizer.build(
+            CORPUS, vocabulary_size=340, character_coverage=coverage
+        )
+
+
+def test_load_names_an_empty_or_foreign_model_file(tokenizer, tmp_path):
+    tokenizer.save(str(tmp_path))
+    model_path = tmp_path / "sentencepiece.model"
+    model_path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"sentencepiece\.model is empty"):
+        SentencePieceTokenizer.load(str(tmp_path))
+    model_path.write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match=r"sentencepiece\.model is not a Sen"):
+        SentencePieceTokenizer.load(str(tmp_path))
+    with pytest.raises(ValueError, match="model is empty"):
+        SentencePieceTokenizer(b"")
+
+
+def test_load_names_a_config_that_is_not_json(tokenizer, tmp_path):
+    tokenizer.save(str(tmp_path))
+    (tmp_path / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"tokenizer\.json is not valid JSON"):
+        SentencePieceTokenizer.load(str(tmp_path))
