@@ -307,3 +307,32 @@ def test_an_existing_output_is_refused_and_left_as_it_is(tmp_path):
     with pytest.raises(FileExistsError, match=r"bit already exists.*bit/3"):
         export_image_classifier(model, str(base))
     assert sorted(os.listdir(base)) == ["1", "2"]
+
+
+@pytest.mark.large
+def test_a_mixed_precision_model_is_served_as_it_computes(tmp_path):
+    # A --mixed-precision run: built in mixed_bfloat16, saved, and loaded by
+    # `ktb bit export` under the default float32 policy. The default export
+    # (folded) served logits ~3e-2 away from the model's.
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as the CLI does
+    try:
+        classifier = BiTClassifier.from_preset("bit_tiny", num_classes=3)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    classifier.image_size = 32
+    rng = np.random.default_rng(0)
+    head = classifier.get_layer("head")
+    head.kernel.assign(rng.normal(0, 0.05, head.kernel.shape).astype("float32"))
+    classifier.save(tmp_path / "model.keras")
+    classifier = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    assert classifier.backbone.get_layer("root_conv").compute_dtype == "bfloat16"
+    path = export_image_classifier(classifier, str(tmp_path / "served"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    images = [_png((40, 37, 3), seed) for seed in range(3)]
+    logits = served(images=tf.constant(images))["logits"].numpy()
+    resized = tf.stack([tf.image.resize(decode_image(i), [32, 32]) for i in images])
+    expected = classifier(resized, training=False).numpy()
+    assert np.abs(expected).max() > 0.1
+    # The same bfloat16 computation on both sides: equal up to the order of
+    # float32 sums, far below bfloat16's own rounding (~4e-3 relative).
+    np.testing.assert_allclose(logits, expected, atol=1e-4 * np.abs(expected).max())

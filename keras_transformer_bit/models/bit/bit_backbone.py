@@ -235,6 +235,12 @@ class BiTBackbone(keras.Model):
         if kwargs.get("name") is None:
             kwargs["name"] = default_name("bit_backbone")
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        if policy is not None:
+            # A functional model ignores `dtype` (it takes the global policy):
+            # without this, `get_config` would record float32 for layers
+            # built in mixed precision, and a reloaded or folded copy of a
+            # mixed-precision model would compute in float32.
+            self.dtype_policy = policy
 
         # === Config ===
         self.depth = depth

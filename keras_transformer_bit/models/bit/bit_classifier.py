@@ -93,6 +93,7 @@ class BiTClassifier(keras.Model):
         if kwargs.get("name") is None:
             kwargs["name"] = default_name("bit_classifier")
         super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
+        self.dtype_policy = policy  # a functional model ignores `dtype`
 
         # === Config ===
         self.backbone = backbone

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_transformer_bit.layers import StandardizedConv2D
-from keras_transformer_bit.models import BiTBackbone
+from keras_transformer_bit.models import BiTBackbone, BiTClassifier
 from keras_transformer_bit.models.bit import count_parameters
 
 SMALL = {"block_depths": [1, 2], "base_width": 8, "norm_groups": 4}
@@ -126,3 +126,22 @@ def test_block_depths_accepts_any_integer_sequence():
     for bad in ([], np.array([1.0, 2.0]), "12", 3, [1, 0]):
         with pytest.raises(ValueError, match="block_depths"):
             BiTBackbone(block_depths=bad, base_width=8, norm_groups=4)
+
+
+def test_an_explicit_dtype_policy_is_kept_by_the_config():
+    backbone = BiTBackbone(
+        block_depths=[1], base_width=8, norm_groups=4, dtype="mixed_bfloat16"
+    )
+    assert backbone.dtype_policy.name == "mixed_bfloat16"
+    classifier = BiTClassifier(backbone, num_classes=2)
+    assert classifier.dtype_policy.name == "mixed_bfloat16"
+    for model in (backbone, classifier):
+        copy = type(model).from_config(model.get_config())
+        assert copy.dtype_policy.name == "mixed_bfloat16"
+        layers = copy.backbone.layers if hasattr(copy, "backbone") else copy.layers
+        dtypes = {
+            layer.compute_dtype
+            for layer in layers
+            if not isinstance(layer, keras.layers.InputLayer)
+        }
+        assert dtypes == {"bfloat16"}

@@ -53,3 +53,25 @@ def test_bad_input():
         fold_weight_standardization(folded)
     with pytest.raises(ValueError, match="BiTClassifier or a BiTBackbone"):
         fold_weight_standardization(keras.Sequential([keras.layers.Dense(2)]))
+
+
+def test_folded_mixed_precision_classifier_computes_as_the_model(tmp_path):
+    # As `ktb bit export` sees a --mixed-precision run: saved, then loaded
+    # under the default float32 policy. The fold rebuilt it in float32 while
+    # the model computes in bfloat16: logits moved by ~3e-2.
+    backbone = BiTBackbone(
+        block_depths=[2, 1], base_width=8, norm_groups=4, dtype="mixed_bfloat16"
+    )
+    classifier = BiTClassifier(backbone, num_classes=5)
+    arrays = reference.random_checkpoint([2, 1], 1, 8, num_classes=5, seed=2)
+    load_bit_checkpoint(classifier, arrays)
+    classifier.save(tmp_path / "model.keras")
+    classifier = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    folded = fold_weight_standardization(classifier)
+    for model in (classifier, folded):
+        conv = model.backbone.get_layer("root_conv")
+        assert conv.compute_dtype == "bfloat16", model
+    expected = np.asarray(classifier(_images()))
+    assert np.abs(expected).max() > 0.5
+    # The same bfloat16 computation: equal up to float32 summation order.
+    np.testing.assert_allclose(np.asarray(folded(_images())), expected, atol=1e-5)
