@@ -343,10 +343,15 @@ RUN_ID_TO_TOKEN = """
 import sys, tensorflow as tf
 from keras_transformer_bit.data import SentencePieceTokenizer
 tokenizer = SentencePieceTokenizer.load(sys.argv[1])
+ids = tf.constant([5, int(sys.argv[2])])
 try:
-    tokenizer.id_to_token(tf.constant([5, int(sys.argv[2])]))
+    tokenizer.id_to_token(ids)
 except ValueError as error:
     print(error)
+try:  # in a graph, a runtime check
+    tf.function(tokenizer.id_to_token)(ids)
+except tf.errors.InvalidArgumentError as error:
+    print("graph:", " ".join(error.message.split()))
 """
 
 
@@ -364,9 +369,11 @@ def test_id_to_token_names_an_id_outside_the_vocabulary(tokenizer, tmp_path, bad
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
     )
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
-    message = result.stdout.strip().splitlines()[-1]
+    message, graph_message = result.stdout.strip().splitlines()[-2:]
     assert f"[0, {size})" in message
     assert f"Received: token_ids[1]={bad_id}" in message
+    assert graph_message.startswith("graph:")
+    assert f"token_ids must be in [0, {size})" in graph_message
 
 
 def test_detokenize_does_not_wrap_ids_past_32_bits(tokenizer):

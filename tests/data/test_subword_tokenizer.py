@@ -276,6 +276,8 @@ def test_id_to_token_names_an_id_outside_the_vocabulary(tokenizer):
             ValueError, match=rf"\[0, {size}\).*Received: token_ids\[.*\]={bad}"
         ):
             tokenizer.id_to_token(tf.constant(ids))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"\[0, {size}\)"):
+            tf.function(tokenizer.id_to_token)(tf.constant(ids))
 
 
 def test_load_names_a_config_that_is_not_json(tokenizer, tmp_path):
