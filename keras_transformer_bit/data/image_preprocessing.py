@@ -51,12 +51,23 @@ def _contains(strings, marker):
     return tf.strings.split(strings, sep=marker).row_lengths() > 1
 
 
+def _uint32_le(images, position):
+    """The little-endian uint32 at byte `position` of each string (int64)."""
+    padded = tf.strings.substr(images + b"\0" * (position + 4), position, 4)
+    # (N, 4); the reshape gives an empty batch (0, 4), not decode_raw's (0, 0).
+    octets = tf.reshape(tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64), [-1, 4])
+    return tf.reduce_sum(octets * tf.constant([1, 256, 65536, 16777216], tf.int64), -1)
+
+
 def encoded_image_checks(images):
     """`(known, whole)`: which encoded images are of a format read, and uncut.
 
     `known`: the first bytes are a JPEG's, PNG's, GIF's, BMP's or WebP's.
-    `whole`: a JPEG or PNG holds its end marker (a truncated file does not;
-    other formats pass). Neither is true of an empty string.
+    `whole`: a JPEG or PNG holds its end marker; a GIF ends with its trailer
+    (`;`); a BMP or WebP is at least as long as the size its header gives.
+    A file cut short (an interrupted download, upload or copy) fails these;
+    a JPEG cut short and given an end marker does not (only decoding shows
+    it). Neither is true of an empty string.
 
     Args:
         images: a 1-D `tf.string` tensor of encoded images.
@@ -77,15 +88,28 @@ def encoded_image_checks(images):
     webp = tf.equal(tf.strings.substr(head, 0, 4), b"RIFF") & tf.equal(
         tf.strings.substr(head, 8, 4), b"WEBP"
     )
+    length = tf.cast(tf.strings.length(images), tf.int64)
+    # The RIFF size counts the bytes after the first 8.
+    whole = whole & (~webp | (length >= _uint32_le(images, 4) + 8))
+    # A BMP's header gives its file size (some writers leave it 0).
+    bmp = tf.equal(tf.strings.substr(images, 0, 2), IMAGE_SIGNATURES["BMP"])
+    whole = whole & (~bmp | (length >= _uint32_le(images, 2)))
+    gif = tf.equal(tf.strings.substr(images, 0, 4), IMAGE_SIGNATURES["GIF"])
+    # The last byte, at index `length` once a byte is put in front (so an
+    # empty string has one too).
+    position = tf.cast(length, tf.int32)
+    last_byte = tf.strings.substr(b"\0" + images, position, tf.ones_like(position))
+    whole = whole & (~gif | tf.equal(last_byte, b";"))
     return known | webp, whole
 
 
 def read_image_file(path):
     """Reads an image file's bytes, failing with its path unless it is whole.
 
-    A file that is not of a format `decode_image` reads, or a JPEG/PNG cut
-    short, fails here with an `InvalidArgumentError` that names the path,
-    instead of in the decoder, whose error names no file.
+    A file that is not of a format `decode_image` reads, or one cut short
+    (see `encoded_image_checks`), fails here with an `InvalidArgumentError`
+    that names the path, instead of in the decoder, whose error names no
+    file.
 
     Args:
         path: a scalar `tf.string`.
@@ -97,7 +121,8 @@ def read_image_file(path):
     known, whole = encoded_image_checks(encoded[tf.newaxis])
     reason = tf.where(
         known[0],
-        "is a truncated JPEG or PNG (its end marker is missing): replace or remove it",
+        "is truncated (a JPEG or PNG without its end marker, a GIF without its "
+        "trailer, a BMP or WebP shorter than its header says): replace or remove it",
         f"is not a {IMAGE_FORMATS} image: replace or remove it",
     )
     check = tf.debugging.Assert(

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from keras_transformer_bit.data.image_preprocessing import (
     IMAGE_FORMATS,
+    IMAGE_SIGNATURES,
     decode_image,
     encoded_image_checks,
 )
@@ -150,6 +151,23 @@ def check_image_batch(images):
         return tf.reshape(images, [-1])
 
 
+def _truncation(images):
+    """Per element: `"<format>: <what is missing>"`, for a truncated file."""
+    signatures = IMAGE_SIGNATURES
+    reason = tf.fill(tf.shape(images), "WebP: shorter than the size its header gives")
+    for name, why in [
+        ("BMP", "shorter than the size its header gives"),
+        ("GIF", "its trailer is missing"),
+        ("PNG", "its end marker is missing"),
+        ("JPEG", "its end marker is missing"),
+    ]:
+        starts = tf.equal(
+            tf.strings.substr(images, 0, len(signatures[name])), signatures[name]
+        )
+        reason = tf.where(starts, f"{name}: {why}", reason)
+    return reason
+
+
 def _describe(images, known, valid):
     """Names the first invalid element of `images` and what is wrong with it."""
     length = tf.strings.length(images)
@@ -159,19 +177,24 @@ def _describe(images, known, valid):
         "is empty: expected encoded image bytes",
         tf.where(
             known[first_bad],
-            "is a truncated JPEG or PNG: its end marker is missing (send the "
-            "whole file)",
+            tf.strings.join(
+                [
+                    "is a truncated ",
+                    _truncation(images)[first_bad],
+                    " (send the whole file)",
+                ]
+            ),
             f"is not a {IMAGE_FORMATS} image (send the file's bytes, not its name)",
         ),
     )
-    return tf.strings.format(
-        "images[{}] {} (length {} bytes, first bytes: {})",
-        (
-            first_bad,
+    return tf.strings.join(
+        [
+            tf.strings.format("images[{}] ", (first_bad,)),
             reason,
-            length[first_bad],
+            tf.strings.format(" (length {} bytes, first bytes: ", (length[first_bad],)),
             _printable(tf.strings.substr(images[first_bad], 0, 16)),
-        ),
+            ")",
+        ]
     )
 
 
@@ -221,9 +244,10 @@ def export_image_classifier(
     The input is checked before any image is decoded, and each problem fails
     the request with an `InvalidArgumentError` that names it (the server
     goes on serving): a tensor that is not 1-D (a scalar, `[[...]]`) names
-    its shape; an empty string, bytes of another format or a JPEG/PNG cut
-    short name the element and the reason (`images[1] is empty: ...`). An
-    empty batch gives empty outputs.
+    its shape; an empty string, bytes of another format or a file cut short (a
+    JPEG/PNG without its end marker, a GIF without its trailer, a BMP/WebP
+    shorter than its header says) name the element and the reason
+    (`images[1] is empty: ...`). An empty batch gives empty outputs.
 
     An existing `path` is refused (`FileExistsError`, naming it and the next
     free version), before any work: an export never deletes or replaces a

@@ -255,3 +255,40 @@ def test_a_truncated_image_file_is_named_when_read(tmp_path, cache):
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"cut\.jpg.*trunc"):
             for _ in zip(range(3), pipeline):
                 pass
+
+
+@pytest.mark.parametrize("image_format", ["WEBP", "GIF", "BMP"])
+def test_a_truncated_webp_gif_or_bmp_is_named_when_read(tmp_path, image_format):
+    pil = pytest.importorskip("PIL.Image")
+    import io
+
+    pixels = np.random.default_rng(0).integers(0, 255, (24, 24, 3), "uint8")
+    buffer = io.BytesIO()
+    pil.fromarray(pixels).save(buffer, format=image_format)
+    encoded = buffer.getvalue()
+    extension = image_format.lower()
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / f"a.{extension}").write_bytes(encoded)
+    (tmp_path / "cats" / f"cut.{extension}").write_bytes(encoded[: len(encoded) // 2])
+    data = load_image_folder(str(tmp_path))
+    pipeline = image_classification_pipeline(
+        data, 1, training=False, batch_size=2, crop_size=4
+    )
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"cut\.\w+\W+is truncated"
+    ):
+        next(iter(pipeline))
+    # The whole file passes the checks and decodes.
+    (tmp_path / "cats" / f"cut.{extension}").unlink()
+    batch, _ = next(iter(image_classification_pipeline(
+        load_image_folder(str(tmp_path)), 1, training=False, batch_size=1,
+        crop_size=4,
+    )))  # fmt: skip
+    assert batch.shape == (1, 4, 4, 3)
+
+
+def test_encoded_image_checks_of_an_empty_batch():
+    from keras_transformer_bit.data.image_preprocessing import encoded_image_checks
+
+    known, whole = encoded_image_checks(tf.constant([], tf.string))
+    assert known.shape == (0,) and whole.shape == (0,)

@@ -47,7 +47,6 @@ def test_export_serves_bytes_in_fresh_process(tmp_path):
     ]
     encoded = np.array([bytes(e.numpy()) for e in encoded], dtype=object)
     path = os.path.join(tmp_path, "served")
-    os.makedirs(path)  # an older export is replaced
     export_image_classifier(
         classifier, path, image_size=24, class_names=["a", "b", "c"]
     )
@@ -336,3 +335,26 @@ def test_a_mixed_precision_model_is_served_as_it_computes(tmp_path):
     # The same bfloat16 computation on both sides: equal up to the order of
     # float32 sums, far below bfloat16's own rounding (~4e-3 relative).
     np.testing.assert_allclose(logits, expected, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize(
+    "image_format, reason",
+    [("WEBP", "WebP: shorter"), ("GIF", "GIF: its trailer"), ("BMP", "BMP: shorter")],
+)
+def test_the_serving_check_names_a_truncated_webp_gif_or_bmp(image_format, reason):
+    import io
+
+    from keras_transformer_bit.export.export_image_classifier import (
+        check_encoded_images,
+    )
+
+    pil = pytest.importorskip("PIL.Image")
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 255, (24, 24, 3), "uint8")
+    pil.fromarray(pixels).save(buffer, format=image_format)
+    encoded = buffer.getvalue()
+    check_encoded_images(tf.constant([encoded]))  # whole: passes
+    cut = tf.constant([encoded, encoded[: len(encoded) // 2]])
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        check_encoded_images(cut)
+    assert f"images[1] is a truncated {reason}" in caught.value.message
