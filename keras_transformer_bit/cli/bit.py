@@ -135,7 +135,7 @@ def add_parser(subparsers):
         "--seed",
         type=int,
         default=0,
-        help="a non-negative int seeding few-shot sampling, shuffling, "
+        help="an int in [0, 2**32 - 1] seeding few-shot sampling, shuffling, "
         "augmentation and the initial weights (default: 0)",
     )
     train.add_argument(
@@ -240,6 +240,13 @@ def _read_config(model_dir):
     from keras_transformer_bit.utils.gfile import gfile
 
     path = os.path.join(model_dir, CONFIG_FILE)
+    if not gfile.exists(path) and gfile.exists(os.path.join(model_dir, FLAGS_FILE)):
+        raise FileNotFoundError(
+            f"--model-dir {model_dir} holds an unfinished run of `ktb bit train` "
+            f"(it has {FLAGS_FILE} but no {CONFIG_FILE} yet: it was stopped "
+            "before the end). Rerun the same `ktb bit train` command to resume "
+            "it, then evaluate or export it."
+        )
     if not gfile.exists(path):
         raise FileNotFoundError(
             f"{path} not found: --model-dir must hold a run of `ktb bit train`."
@@ -273,11 +280,11 @@ def _check_train_flags(args):
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             check_positive_int(flag, value)
-    if args.seed < 0:
+    if not 0 <= args.seed <= 2**32 - 1:
         raise ValueError(
-            "--seed must be a non-negative int (it seeds few-shot sampling, "
-            f"shuffling, augmentation and the initial weights). Received: "
-            f"--seed {args.seed}"
+            "--seed must be a non-negative int, at most 2**32 - 1 (it seeds "
+            "few-shot sampling, shuffling, augmentation and the initial "
+            f"weights). Received: --seed {args.seed}"
         )
     if not 0 < args.schedule_scale <= 1:
         raise ValueError(

@@ -5,7 +5,7 @@ import numpy as np
 from keras_transformer_bit.utils import check_positive_int
 
 
-def few_shot_indices(labels, shots, seed=0, num_classes=None):
+def few_shot_indices(labels, shots, seed=0, num_classes=None, class_names=None):
     """Picks `shots` example indices per class, without replacement.
 
     The BiT few-shot protocol (Kolesnikov et al. 2019, §4.2) fine-tunes on k
@@ -46,9 +46,12 @@ def few_shot_indices(labels, shots, seed=0, num_classes=None):
         raise ValueError("few-shot sampling needs at least one labelled example.")
     smallest = int(np.argmin(counts))
     if shots > counts[smallest]:
+        label = classes[smallest]
+        named = f" ({class_names[label]!r})" if class_names is not None else ""
         raise ValueError(
-            f"shots={shots} exceeds the smallest class: class {classes[smallest]} "
-            f"has {counts[smallest]} examples. Expected shots <= {counts[smallest]}."
+            f"shots={shots} exceeds the smallest class: class {label}{named} "
+            f"has {counts[smallest]} example{'s' * bool(counts[smallest] != 1)}. "
+            f"Expected shots <= {counts[smallest]}."
         )
     rng = np.random.default_rng(seed)
     picked = [

@@ -201,7 +201,11 @@ class LabeledImages:
         """Returns `shots` examples of every class, drawn with `seed`."""
         return self.select(
             few_shot_indices(
-                self.labels, shots, seed=seed, num_classes=self.num_classes
+                self.labels,
+                shots,
+                seed=seed,
+                num_classes=self.num_classes,
+                class_names=self.class_names,
             )
         )
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import numbers
 import time
 
 import keras
@@ -121,6 +122,28 @@ class _StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+MAX_SEED = 2**32 - 1  # NumPy's and `keras.utils.set_random_seed`'s range
+
+
+def check_seed(seed, name="seed"):
+    """Refuses a seed that is not `None` or an int in `[0, 2**32 - 1]`.
+
+    Example:
+    >>> check_seed(0)
+    """
+    if seed is None:
+        return
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ValueError(
+            f"{name} must be an int in [0, 2**32 - 1] (it seeds few-shot "
+            f"sampling, shuffling and augmentation). Received: {name}={seed!r}"
+        )
+
+
 def bit_fine_tune(
     classifier,
     train_images,
@@ -173,7 +196,8 @@ def bit_fine_tune(
         rule: a `BiTHyperRule`; `rule.datasets` builds the batches.
         micro_batch_size: int or `None` (no accumulation). Must divide
             `rule.batch_size`. Not available under MultiWorkerMirroredStrategy.
-        seed: int or `None`. Seeds shuffling and augmentation.
+        seed: int in `[0, 2**32 - 1]` or `None`. Seeds shuffling and
+            augmentation.
         strategy: a `tf.distribute.Strategy` or `None`.
         num_epochs: int. Epochs the schedule is split into. Defaults to `10`
             (fewer when the schedule has fewer updates). Not with `eval_every`.
@@ -220,6 +244,7 @@ def bit_fine_tune(
     """
     from keras_transformer_bit import distribute
 
+    check_seed(seed)
     # Labels must index the head's outputs (by class name where the classifier
     # has names), checked before any long work; the classifier then carries
     # its class names and the resolution it is fine-tuned at to evaluation and

@@ -33,6 +33,8 @@ def _check_dataset_size(dataset_size):
 
 
 def _check_image_size(image_size):
+    if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)  # a square, as BiTClassifier takes
     try:
         height, width = image_size
     except (TypeError, ValueError):
@@ -42,7 +44,8 @@ def _check_image_size(image_size):
         for d in (height, width)
     ):
         raise ValueError(
-            "image_size must be a (height, width) pair of positive ints. "
+            "image_size must be a positive int (a square) or a (height, width) "
+            "pair of them. "
             f"Received: image_size={image_size!r}"
         )
     return int(height), int(width)
@@ -96,7 +99,8 @@ class BiTHyperRule:
 
     Attributes:
         dataset_size: int. Number of training examples.
-        image_size: (int, int). Original (height, width) of the images.
+        image_size: int or (int, int). Original (height, width) of the
+            images; an int is a square.
         resize_size: int. Training images are resized to this square size...
         crop_size: int. ...then randomly cropped to this one; evaluation
             images are resized straight to it.
@@ -359,7 +363,8 @@ def bit_hyperrule(dataset_size, image_size):
 
     Args:
         dataset_size: int. Number of training examples.
-        image_size: (int, int). Original (height, width) of the images.
+        image_size: int or (int, int). Original (height, width) of the
+            images; an int is a square.
 
     Returns:
         A `BiTHyperRule`.

@@ -566,3 +566,22 @@ def test_resuming_on_other_data_of_the_same_classes_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"training data.*squares.: 2.*saved.*3"):
         main(command)
     assert sorted(os.listdir(model_dir)) == [FLAGS_FILE]
+
+
+def test_a_seed_out_of_range_is_refused_up_front_naming_the_flag(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
+    with pytest.raises(ValueError, match=r"--seed must be .*2\*\*32 - 1.*99999999999"):
+        main(command + [str(tmp_path / "run"), "--seed", "99999999999"])
+    assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.parametrize("command", ["export", "evaluate"])
+def test_an_unfinished_run_is_named_as_such(tmp_path, command):
+    from keras_transformer_bit.cli.bit import FLAGS_FILE
+
+    (tmp_path / FLAGS_FILE).write_text("{}")  # a run killed during training
+    flags = ["bit", command, "--model-dir", str(tmp_path)]
+    if command == "evaluate":
+        flags += ["--data", "fashion_mnist"]
+    with pytest.raises(FileNotFoundError, match=r"unfinished run.*Rerun.*resume"):
+        main(flags)

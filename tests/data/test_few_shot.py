@@ -57,3 +57,9 @@ def test_labeled_images_bad_input():
         LabeledImages(np.zeros((4, 2), "uint8"), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="same length"):
         LabeledImages(np.zeros((4, 2, 2), "uint8"), [0, 1, 0])
+
+
+def test_too_few_examples_names_the_class():
+    data = LabeledImages(np.zeros((3, 4, 4), "uint8"), [0, 0, 1], ["shoes", "clothes"])
+    with pytest.raises(ValueError, match=r"class 1 \('clothes'\) has 1 example"):
+        data.few_shot(2)

@@ -128,3 +128,16 @@ def test_fine_tune_refuses_bad_evaluation_arguments():
         bit_fine_tune(
             classifier, data, rule, validation_images=data, eval_every=1, num_epochs=2
         )
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5])
+def test_a_seed_out_of_range_is_refused(seed):
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    data = LabeledImages(np.zeros((4, 8, 8), "uint8"), [0, 1, 0, 1])
+    rule = dataclasses.replace(  # a few steps, were the seed not refused
+        bit_hyperrule(len(data), data.image_size).with_crop_size(8),
+        supports=(1, 2, 3),
+        batch_size=4,
+    )
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\]"):
+        bit_fine_tune(classifier, data, rule, seed=seed)

@@ -325,3 +325,7 @@ def test_datasets_needs_num_classes_for_plain_datasets():
         rule.datasets(plain)
     with pytest.raises(ValueError, match="eval_batch_size"):
         rule.datasets(plain, num_classes=2, eval_batch_size=0)
+
+
+def test_an_int_image_size_is_a_square():
+    assert bit_hyperrule(10, 32) == bit_hyperrule(10, (32, 32))

@@ -125,6 +125,15 @@ def read_bit_checkpoint(path):
     path = _with_npz_suffix(os.fspath(path))
     if not os.path.exists(path):
         raise FileNotFoundError(f"No BiT checkpoint at path={path!r}")
+    with open(path, "rb") as file:
+        head = file.read(4)
+    # Every .npz is a zip archive; a single .npy array is named below.
+    if not head.startswith((b"PK", b"\x93NUM")):
+        raise ValueError(
+            f"{path!r} is not an .npz checkpoint: an .npz file is a zip archive "
+            f"(it starts with b'PK'), this one starts with {head!r}. Pass the "
+            "official BiT-*.npz file or one written by save_bit_checkpoint."
+        )
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:

@@ -315,6 +315,6 @@ def check_image_size(image_size):
     ):
         raise ValueError(
             "image_size must be a positive int or a (height, width) pair of them. "
-            f"Received: image_size={image_size}"
+            f"Received: image_size={image_size!r}"
         )
     return tuple(int(d) for d in pair)

@@ -144,7 +144,7 @@ def test_truncated_and_foreign_files(checkpoint_path, tmp_path):
         read_bit_checkpoint(truncated)
     text = tmp_path / "weights.npz"
     text.write_text("not weights")
-    with pytest.raises(ValueError, match="not a readable BiT checkpoint"):
+    with pytest.raises(ValueError, match=r"not an \.npz checkpoint"):
         load_bit_checkpoint(_classifier(), text)
     single = tmp_path / "array.npy"
     np.save(single, np.zeros(3))
@@ -256,3 +256,11 @@ def test_a_checkpoint_saved_without_npz_is_found_by_the_same_name(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="other"):
         read_bit_checkpoint(str(tmp_path / "other"))
+
+
+def test_a_text_file_named_npz_is_said_not_to_be_a_checkpoint(tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_text("this is not a checkpoint\n")
+    with pytest.raises(ValueError, match=r"not an \.npz checkpoint") as caught:
+        load_bit_checkpoint(BiTBackbone.from_preset("bit_tiny"), str(path))
+    assert "allow_pickle" not in str(caught.value)

@@ -215,3 +215,10 @@ def test_an_empty_batch_gives_an_empty_result():
     embedding = classifier.backbone(np.zeros((0, 24, 24, 3), "float32"))
     one = classifier.backbone(np.zeros((1, 24, 24, 3), "float32"))
     assert tuple(embedding.shape) == (0, *one.shape[1:])
+
+
+def test_a_string_image_size_is_shown_as_a_string():
+    from keras_transformer_bit.models.bit.bit_classifier import check_image_size
+
+    with pytest.raises(ValueError, match=r"Received: image_size='32'"):
+        check_image_size("32")
