@@ -32,6 +32,43 @@ def _check_pixel_array(images):
     )
 
 
+def name_undecodable_files(error, *collections, limit=5):
+    """An error naming the files that fail to decode, or `None`.
+
+    A file can pass the checks on its bytes (`read_image_file`) and still
+    fail in the decoder (a JPEG cut short and given an end marker), whose
+    error names no file. After such a failure this decodes the files of
+    `collections` one by one to find which.
+
+    Args:
+        error: the exception raised while reading images.
+        *collections: `LabeledImages` (or `None`) that were being read.
+        limit: int. Name at most this many files.
+
+    Returns:
+        A `ValueError` naming up to `limit` files and their decoder's error,
+        or `None` when `error` is not a decoder's or no file fails.
+
+    Example:
+    >>> name_undecodable_files(KeyError("x")) is None
+    True
+    """
+    if not isinstance(error, tf.errors.InvalidArgumentError):
+        return None
+    bad = []
+    for images in collections:
+        if images is not None and len(bad) < limit:
+            bad += images.undecodable_files(limit=limit - len(bad))
+    if not bad:
+        return None
+    return ValueError(
+        f"{len(bad)}{'+' * (len(bad) == limit)} image file(s) cannot be decoded "
+        "(cut short, or corrupt): "
+        + "; ".join(f"{path} ({reason})" for path, reason in bad)
+        + ". Replace or remove them."
+    )
+
+
 class LabeledImages:
     """A labelled image collection, held as pixels, files or a `tf.data` source.
 
@@ -109,10 +146,17 @@ class LabeledImages:
                     decode_image,
                 )
 
-                shapes = [
-                    tuple(decode_image(image).shape[:2])
-                    for image, _ in self.as_dataset().take(8)
-                ]
+                try:
+                    shapes = [
+                        tuple(decode_image(image).shape[:2])
+                        for image, _ in self.as_dataset().take(8)
+                    ]
+                except tf.errors.InvalidArgumentError as error:
+                    first = self.select(range(min(8, len(self))))
+                    named = name_undecodable_files(error, first)
+                    if named is None:
+                        raise
+                    raise named from error
                 if not shapes:
                     raise ValueError("image_size of an empty LabeledImages.")
                 self._image_size = tuple(int(d) for d in np.median(shapes, axis=0))
@@ -208,6 +252,31 @@ class LabeledImages:
                 class_names=self.class_names,
             )
         )
+
+    def undecodable_files(self, limit=None):
+        """`(path, decoder error)` of the files that fail to decode, in order.
+
+        Decodes every file (pixels and `tf.data` sources have no files:
+        `[]`), so it is slow on a large folder; `name_undecodable_files`
+        calls it only after a failure.
+
+        Args:
+            limit: int or `None`. Stop after this many.
+        """
+        from keras_transformer_bit.data.image_preprocessing import decode_image
+
+        bad = []
+        if not isinstance(self.images, list):
+            return bad
+        for path in self.images:
+            if limit is not None and len(bad) >= limit:
+                break
+            try:
+                decode_image(tf.io.read_file(path))
+            except tf.errors.InvalidArgumentError as error:
+                reason = error.message.split("[Op:")[0].split("}}")[-1].strip()
+                bad.append((path, reason))
+        return bad
 
     def fingerprint(self):
         """What identifies this data, to tell it from other data of the same classes.

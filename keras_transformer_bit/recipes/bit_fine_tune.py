@@ -27,6 +27,20 @@ def _data():
     return data
 
 
+@contextlib.contextmanager
+def _naming_undecodable_files(*collections):
+    """Turns a decoder's error, which names no file, into one naming the files."""
+    try:
+        yield
+    except Exception as error:
+        from keras_transformer_bit.data.labeled_images import name_undecodable_files
+
+        named = name_undecodable_files(error, *collections)
+        if named is None:
+            raise
+        raise named from error
+
+
 def compile_for_hyperrule(
     classifier, rule, gradient_accumulation_steps=1, jit_compile="auto"
 ):
@@ -315,20 +329,21 @@ def bit_fine_tune(
                 "batch. Received: "
                 f"micro_batch_size={micro_batch_size}, callbacks={callbacks}"
             )
-        return _fine_tune_with_custom_loop(
-            classifier,
-            dataset,
-            validation_data,
-            rule,
-            strategy,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            model_dir=model_dir,
-            jit_compile=jit_compile,
-            verbose=verbose,
-            step_timeout_seconds=step_timeout_seconds,
-            keep_backup=keep_backup,
-        )
+        with _naming_undecodable_files(train_images, validation_images):
+            return _fine_tune_with_custom_loop(
+                classifier,
+                dataset,
+                validation_data,
+                rule,
+                strategy,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                model_dir=model_dir,
+                jit_compile=jit_compile,
+                verbose=verbose,
+                step_timeout_seconds=step_timeout_seconds,
+                keep_backup=keep_backup,
+            )
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         trained = (
@@ -347,15 +362,16 @@ def bit_fine_tune(
         callbacks += distribute.training_callbacks(
             model_dir, delete_backup_when_done=not keep_backup
         )
-    return trained.fit(
-        dataset,
-        steps_per_epoch=steps_per_epoch,
-        epochs=epochs,
-        validation_data=validation_data,
-        shuffle=False,  # the pipeline shuffles
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with _naming_undecodable_files(train_images, validation_images):
+        return trained.fit(
+            dataset,
+            steps_per_epoch=steps_per_epoch,
+            epochs=epochs,
+            validation_data=validation_data,
+            shuffle=False,  # the pipeline shuffles
+            callbacks=callbacks,
+            verbose=verbose,
+        )
 
 
 def _fine_tune_with_custom_loop(
@@ -444,7 +460,9 @@ def bit_evaluate(classifier, test_images, crop_size=None, batch_size=256, verbos
     )
     # predict() keeps the order and the last partial batch, so the logits line
     # up with `test_images.labels` one to one.
-    logits = np.asarray(classifier.predict(dataset, verbose=verbose), "float64")
+    with _naming_undecodable_files(test_images):
+        logits = classifier.predict(dataset, verbose=verbose)
+    logits = np.asarray(logits, "float64")
     labels = test_images.labels
     if len(logits) != len(labels):
         raise RuntimeError(f"evaluated {len(logits)} examples, expected {len(labels)}")

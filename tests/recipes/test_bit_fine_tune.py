@@ -141,3 +141,33 @@ def test_a_seed_out_of_range_is_refused(seed):
     )
     with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\]"):
         bit_fine_tune(classifier, data, rule, seed=seed)
+
+
+def test_a_jpeg_that_fails_to_decode_is_named(tmp_path):
+    # Cut short and given an end marker: it passes the checks on the bytes
+    # and fails only in the decoder, whose error names no file.
+    import tensorflow as tf
+
+    from keras_transformer_bit.data import load_image_folder
+
+    rng = np.random.default_rng(0)
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            pixels = rng.integers(0, 255, (16, 16, 3), "uint8")
+            jpeg = bytes(tf.io.encode_jpeg(pixels).numpy())
+            (tmp_path / name / f"{i}.jpg").write_bytes(jpeg)
+    (tmp_path / "dogs" / "1.jpg").write_bytes(jpeg[: len(jpeg) // 2] + b"\xff\xd9")
+    data = load_image_folder(str(tmp_path))
+    with pytest.raises(ValueError, match=r"cannot be decoded.*dogs/1\.jpg"):
+        data.image_size  # decodes the first images
+    rule = dataclasses.replace(
+        bit_hyperrule(len(data), (16, 16)).with_crop_size(8),
+        supports=(1, 2, 3),
+        batch_size=4,
+    )
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    with pytest.raises(ValueError, match=r"cannot be decoded.*dogs/1\.jpg"):
+        bit_fine_tune(classifier, data, rule, seed=0, verbose=0, jit_compile=False)
+    with pytest.raises(ValueError, match=r"dogs/1\.jpg"):
+        bit_evaluate(classifier, data, crop_size=8)
