@@ -544,6 +544,9 @@ def test_rerun_paths_are_compared_resolved(tmp_path, monkeypatch):
     # The same folder and checkpoint, spelt otherwise: the same run.
     same = _tiny_train_command(tmp_path / "a" / "images", model_dir)
     assert not check_rerun(_parse(same + ["--weights", "./ckpt/x.npz"]))
+    from keras_transformer_bit.cli.bit import resolved_data
+
+    assert resolved_data("folder:images") == resolved_data(str(tmp_path / "a/images"))
     # The same command from another directory names another folder: refused.
     monkeypatch.chdir(tmp_path / "b")
     with pytest.raises(
