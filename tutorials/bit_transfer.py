@@ -523,7 +523,7 @@ def format_report(results):
     if upstream is not None:
         lines += [
             "",
-            f"- Upstream: `bit_tiny` trained {upstream['settings']['steps']} steps "
+            f"- Upstream: `bit_tiny` trained {upstream['settings']['steps']:,} steps "
             f"of {upstream['settings']['batch_size']} images on "
             f"{upstream['train_examples']:,} images of "
             f"{len(results['upstream_classes'])} classes "
@@ -544,9 +544,10 @@ def format_report(results):
         f"SGD momentum {rule['momentum']:g}, weight decay {rule['weight_decay']:g}, "
         f"MixUp alpha {rule['mixup_alpha']:g} (none below 20k examples), resize "
         f"{rule['resize_size']} / random crop {rule['crop_size']} + flip, batch "
-        f"{rule['batch_size']}, base learning rate {rule['base_learning_rate']:g}, "
-        f"decayed tenfold at updates {rule['supports'][1:-1]}, "
-        f"{rule['supports'][-1]} updates. Transfer starts from the upstream "
+        f"{rule['batch_size']}, base learning rate {rule['base_learning_rate']:g} "
+        f"after a linear warm-up over {rule['supports'][0]} updates, decayed "
+        f"tenfold at updates {rule['supports'][1:-1]}, {rule['supports'][-1]} "
+        "updates. Transfer starts from the upstream "
         "weights with a new zero-initialised head; scratch from a random "
         "initialisation.",
         "",
@@ -614,7 +615,8 @@ def _design_notes():
         "An earlier version of this demo pre-trained on five garment classes for "
         "1,000 steps (77.9% upstream accuracy) and found no significant gain "
         "(+3.3, -0.1, -2.5 points over 3 seeds): an upstream model that weak has "
-        "little to give. The upstream here trains six times as long.",
+        "little to give. The upstream here takes ten times as many steps, on "
+        "six classes.",
         "",
         "Transfer to a different domain was tried as well: `bit_tiny` trained on "
         "all ten Fashion-MNIST classes (1,500 steps, 76% test accuracy), "

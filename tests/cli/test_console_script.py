@@ -42,11 +42,19 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     script = os.path.join(os.path.dirname(sys.executable), "ktb")
     command = [script, "translate", "train", "--data", str(corpus), "--model-dir"]
     command += [str(tmp_path / "run"), "--preset", "transformer_tiny"]
-    command += ["--epochs", "50"]
+    # Far more epochs than can finish: the interrupt must land mid-training
+    # however fast or loaded the machine is.
+    command += ["--epochs", "100000"]
     process = subprocess.Popen(
         command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    time.sleep(20)
+    # The tokenizer is written just before training starts.
+    started = tmp_path / "run" / "source_tokenizer"
+    deadline = time.monotonic() + 240
+    while not started.exists() and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        time.sleep(1)
+    time.sleep(5)
     process.send_signal(signal.SIGINT)
     _, error = process.communicate(timeout=120)
     assert process.returncode == 130, error[-2000:]
