@@ -46,7 +46,14 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     # however fast or loaded the machine is.
     command += ["--epochs", "100000"]
     process = subprocess.Popen(
-        command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        # A shell without job control starts background jobs (a test suite
+        # run with `&`) with SIGINT ignored, and children inherit that: give
+        # the command the default disposition a terminal's Ctrl-C meets.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # The tokenizer is written just before training starts.
     started = tmp_path / "run" / "source_tokenizer"
