@@ -63,6 +63,11 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
         time.sleep(1)
     time.sleep(5)
     process.send_signal(signal.SIGINT)
-    _, error = process.communicate(timeout=120)
+    try:
+        _, error = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave a 100,000-epoch run behind
+        process.communicate()
+        raise
     assert process.returncode == 130, error[-2000:]
     assert "Run the same command again to resume" in error
