@@ -15,13 +15,14 @@ from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_senten
 from keras_transformer_bit.data.subword_tokenizer import (
     SENTENCEPIECE_MODEL_FILE,
     VOCABULARY_FILE,
+    ServesCheckedMethods,
     check_ids_in_range,
     check_strings,
     check_texts,
     check_token_ids,
-    in_vocabulary,
     read_config,
     remove_if_present,
+    spelled_ids,
 )
 from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 from keras_transformer_bit.utils.gfile import gfile
@@ -131,7 +132,7 @@ class _Samplers:
         self.by_alpha = {}
 
 
-class SentencePieceTokenizer(tf.Module):
+class SentencePieceTokenizer(ServesCheckedMethods, tf.Module):
     """SentencePiece tokenizer (unigram or BPE) that gives its input back.
 
     The model is trained with the `sentencepiece` package (Kudo and Richardson
@@ -254,15 +255,6 @@ class SentencePieceTokenizer(tf.Module):
         ids = self._sentencepiece.tokenize(self.normalize(strings))
         return tf.cast(ids, tf.int64)
 
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        children = super()._trackable_children(save_type, **kwargs)
-        if save_type == "savedmodel":
-            # The checked methods are plain Python; a SavedModel serves the
-            # traced functions under the public names.
-            children["tokenize"] = self._tokenize
-            children["detokenize"] = self._detokenize
-        return children
-
     def sample_tokenize(self, strings, alpha=0.1):
         """Splits strings into piece ids drawn at random, for training.
 
@@ -321,17 +313,8 @@ class SentencePieceTokenizer(tf.Module):
 
     @tf.function(reduce_retracing=True)
     def _detokenize(self, token_ids):
-        if isinstance(token_ids, tf.RaggedTensor):
-            token_ids = token_ids.to_tensor(default_value=self.pad_id)
-        token_ids = tf.cast(token_ids, tf.int64)
-        before_end = tf.equal(
-            tf.cumsum(tf.cast(tf.equal(token_ids, self.end_id), tf.int32), axis=1), 0
-        )
-        keep = tf.logical_and(
-            before_end, in_vocabulary(token_ids, self.vocabulary_size)
-        )
-        kept_ids = tf.ragged.boolean_mask(tf.cast(token_ids, tf.int32), keep)
-        return self._sentencepiece.detokenize(kept_ids)
+        kept_ids = spelled_ids(token_ids, self.vocabulary_size)
+        return self._sentencepiece.detokenize(tf.cast(kept_ids, tf.int32))
 
     def id_to_token(self, token_ids):
         """Maps ids to their pieces (for inspection); spaces show as `▁`.

@@ -219,14 +219,35 @@ def check_token_ids(token_ids):
     return token_ids
 
 
-def in_vocabulary(token_ids, vocabulary_size):
-    """Which of the int64 `token_ids` are non-reserved ids of the vocabulary.
+def spelled_ids(token_ids, vocabulary_size):
+    """The ids a detokenizer spells: ragged int64 `(N, None)`.
 
-    Checked in int64: cast to int32 first, 2**32 + 29 would be id 29.
+    Everything from the first `[END]` on is dropped, as are the reserved ids
+    and ids outside the vocabulary. Checked in int64: cast to int32 first,
+    2**32 + 29 would be id 29.
     """
-    return tf.logical_and(
+    if isinstance(token_ids, tf.RaggedTensor):
+        token_ids = token_ids.to_tensor(default_value=RESERVED_TOKENS.index("[PAD]"))
+    token_ids = tf.cast(token_ids, tf.int64)
+    is_end = tf.equal(token_ids, RESERVED_TOKENS.index("[END]"))
+    before_end = tf.equal(tf.cumsum(tf.cast(is_end, tf.int32), axis=1), 0)
+    in_vocabulary = tf.logical_and(
         token_ids >= len(RESERVED_TOKENS), token_ids < vocabulary_size
     )
+    return tf.ragged.boolean_mask(token_ids, tf.logical_and(before_end, in_vocabulary))
+
+
+class ServesCheckedMethods:
+    """Mixin of a `tf.Module` whose `tokenize`/`detokenize` check their input
+    in Python and call the traced `_tokenize`/`_detokenize`: a SavedModel of
+    it serves the traced functions under the public names."""
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "savedmodel":
+            children["tokenize"] = self._tokenize
+            children["detokenize"] = self._detokenize
+        return children
 
 
 def check_ids_in_range(token_ids, vocabulary_size):
@@ -377,7 +398,7 @@ def _base_tokens(lower_case, normalization_form):
     return tokens
 
 
-class SubwordTokenizer(tf.Module):
+class SubwordTokenizer(ServesCheckedMethods, tf.Module):
     """WordPiece tokenizer with reserved tokens, traceable into a SavedModel.
 
     Text is Unicode-normalised (optionally lower-cased), split on whitespace,
@@ -511,15 +532,6 @@ class SubwordTokenizer(tf.Module):
     def _tokenize(self, strings):
         return self._wordpiece.tokenize(_split_off_symbols(self.normalize(strings)))
 
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        children = super()._trackable_children(save_type, **kwargs)
-        if save_type == "savedmodel":
-            # The checked `tokenize` is plain Python; a SavedModel serves the
-            # traced function under the public name.
-            children["tokenize"] = self._tokenize
-            children["detokenize"] = self._detokenize
-        return children
-
     def detokenize(self, token_ids):
         """Turns ids back into text.
 
@@ -543,17 +555,7 @@ class SubwordTokenizer(tf.Module):
 
     @tf.function(reduce_retracing=True)
     def _detokenize(self, token_ids):
-        if isinstance(token_ids, tf.RaggedTensor):
-            token_ids = token_ids.to_tensor(default_value=self.pad_id)
-        token_ids = tf.cast(token_ids, tf.int64)
-        before_end = tf.equal(
-            tf.cumsum(tf.cast(tf.equal(token_ids, self.end_id), tf.int32), axis=1), 0
-        )
-        keep = tf.logical_and(
-            before_end, in_vocabulary(token_ids, self.vocabulary_size)
-        )
-        kept_ids = tf.ragged.boolean_mask(token_ids, keep)
-        text = self._wordpiece.detokenize(kept_ids)
+        text = self._wordpiece.detokenize(spelled_ids(token_ids, self.vocabulary_size))
         for pattern, rewrite in PUNCTUATION_REWRITES:
             text = tf.strings.regex_replace(text, pattern, rewrite)
         return text
