@@ -89,6 +89,21 @@ def check_new_export_path(path):
     """
     from keras_transformer_bit.utils.gfile import gfile
 
+    # Nor does it write into an existing export (a version being served).
+    ancestor = os.path.dirname(str(path).rstrip("/"))
+    while ancestor:
+        if gfile.exists(os.path.join(ancestor, "saved_model.pb")):
+            parent = os.path.dirname(ancestor)
+            versions = _numbered_versions(parent)
+            free = os.path.join(parent, str(max(versions) + 1 if versions else 1))
+            raise FileExistsError(
+                f"The export path {path} is inside the export {ancestor}; an "
+                "export never writes into an existing one: export the next "
+                f"version, e.g. {free}."
+            )
+        if os.path.dirname(ancestor) == ancestor:  # the root
+            break
+        ancestor = os.path.dirname(ancestor)
     if not gfile.exists(path):
         return
     trimmed = str(path).rstrip("/") or str(path)

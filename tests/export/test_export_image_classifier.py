@@ -358,3 +358,14 @@ def test_the_serving_check_names_a_truncated_webp_gif_or_bmp(image_format, reaso
     with pytest.raises(tf.errors.InvalidArgumentError) as caught:
         check_encoded_images(cut)
     assert f"images[1] is a truncated {reason}" in caught.value.message
+
+
+def test_an_output_inside_an_existing_export_is_refused(tmp_path):
+    model = _tiny_model()
+    base = tmp_path / "served" / "bit"
+    export_image_classifier(model, str(base / "1"))
+    before = sorted(str(p) for p in (base / "1").rglob("*"))
+    for inside in (base / "1" / "sub", base / "1" / "variables" / "2"):
+        with pytest.raises(FileExistsError, match=r"inside the export .*bit.1.*bit.2"):
+            export_image_classifier(model, str(inside))
+    assert sorted(str(p) for p in (base / "1").rglob("*")) == before
