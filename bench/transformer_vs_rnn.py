@@ -17,11 +17,12 @@ WordPiece tokenizer and the same length-bucketed tf.data pipeline
 same Noam schedule (the same peak learning rate: the schedule is computed for
 width 128, the embedding width of both), and decode the test set with the
 same beam search (`recipe.beam_size` and `recipe.length_penalty` in the
-package's `BeamSampler`, both called through `recipes.bleu.translate_texts`,
-which cuts sources at `recipe.max_length` tokens), scored with sacreBLEU BLEU
-and chrF. The recurrent model also clips the global gradient norm at 5, as the
-recurrent systems of the time did (Luong et al. 2015, Wu et al. 2016); the
-Transformer recipe does not clip.
+package's `BeamSampler`), both decoded through `ktb.Translator` (the
+package's one strings-to-strings path; any model with `generate_ids` runs in
+it), with sources cut at `recipe.max_length` tokens, and scored with
+sacreBLEU BLEU and chrF. The recurrent model also clips the global gradient
+norm at 5, as the recurrent systems of the time did (Luong et al. 2015, Wu et
+al. 2016); the Transformer recipe does not clip.
 
 Each model trains for the same wall-clock budget, one after the other, from the
 same seed. Validation BLEU (greedy, on the first `--validation-sentences`
@@ -62,12 +63,24 @@ from keras_transformer_bit.recipes import (  # noqa: E402
     corpus_bleu,
     corpus_chrf,
 )
-from keras_transformer_bit.recipes.bleu import translate_texts  # noqa: E402
 
 # --quick: a slice of the corpus that both models get through in seconds.
 QUICK = dict(
     train_pairs=1000, validation=20, test=40, vocabulary_size=2000, minutes=0.5
 )
+
+
+def translator(model, tokenizer, max_length, method, **options):
+    """The `ktb.Translator` both models decode with (sources cut at max_length)."""
+    return ktb.Translator(
+        model,
+        tokenizer,
+        tokenizer,
+        method=method,
+        max_length=max_length,
+        max_source_length=max_length,
+        **options,
+    )
 
 
 class RealTargetTokens(keras.metrics.Metric):
@@ -117,6 +130,7 @@ class TimedTraining(TrainingBudget):
         self.steps_per_epoch = None
         self.last_eval_seconds = None
         self.training_seconds = None
+        self._translator = None
 
     @property
     def elapsed_seconds(self):
@@ -152,14 +166,11 @@ class TimedTraining(TrainingBudget):
 
     def evaluate(self, seconds):
         started = time.perf_counter()
-        hypotheses = translate_texts(
-            self.model,
-            self.tokenizer,
-            self.tokenizer,
-            self.sources,
-            method="greedy",
-            max_length=self.max_length,
-        )
+        if self._translator is None:  # traced once, reused at every evaluation
+            self._translator = translator(
+                self.model, self.tokenizer, self.max_length, method="greedy"
+            )
+        hypotheses = self._translator(self.sources)
         bleu = corpus_bleu(hypotheses, self.references)
         self.curve.append({"minutes": seconds / 60, "steps": self.steps, "bleu": bleu})
         self.last_eval_seconds = seconds
@@ -224,16 +235,14 @@ def train_and_test(build, recipe, corpus, tokenizer, args):
     started = time.perf_counter()
     sources = [source for source, _ in corpus.test]
     references = [target for _, target in corpus.test]
-    hypotheses = translate_texts(
+    hypotheses = translator(
         model,
         tokenizer,
-        tokenizer,
-        sources,
+        recipe.max_length,
         method="beam",
-        max_length=recipe.max_length,
         beam_size=recipe.beam_size,
         length_penalty=recipe.length_penalty,
-    )
+    )(sources)
     decode_seconds = time.perf_counter() - started
     result = {
         "name": name,

@@ -6,8 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_transformer_bit.models.transformer.generation import (
-    _check_max_length,
-    _compiled_generate_function,
+    check_max_length,
+    compiled_generate_function,
 )
 from keras_transformer_bit.samplers import BeamSampler, get_sampler
 from keras_transformer_bit.utils import check_positive_int
@@ -33,7 +33,20 @@ class Translator:
     The source strings are tokenized, decoded with the cached generation loop
     (`Transformer.generate`) and detokenized, all as TensorFlow ops in one
     `tf.function` (the same computation `ktb.export.export_translator` writes
-    into a SavedModel).
+    into a SavedModel). It is the package's one way from strings to strings:
+    `ktb.recipes.BleuCallback`, `ktb translate evaluate` and the tutorials
+    decode through it, so validation BLEU is computed on what an export serves.
+
+    A list is translated in batches of `batch_size` sentences of similar
+    length: the inputs are sorted by their number of tokens, batched, and the
+    results put back in the input order. Padding then costs little, which
+    matters most for beam search (each step runs over the longest source of
+    its batch).
+
+    Any model with `generate_ids(source_ids, sampler, max_length)` and the
+    token-id attributes of `Transformer` (`vocabulary_size`, `pad_token_id`,
+    `start_token_id`, `end_token_id`) can be driven; `max_sequence_length`,
+    `source_vocabulary_size` and `position_encoding` are read when present.
 
     Rules for awkward inputs:
     - An input with no tokens (the empty string, or only whitespace)
@@ -100,15 +113,19 @@ class Translator:
                 "num_return_sequences must be 1. Received: num_return_sequences="
                 f"{self.sampler.num_return_sequences}"
             )
+        model_length = getattr(model, "max_sequence_length", None)
         if max_length is None:
-            max_length = min(DEFAULT_MAX_LENGTH, model.max_sequence_length)
-        _check_max_length(model, max_length)
+            max_length = min(DEFAULT_MAX_LENGTH, model_length or DEFAULT_MAX_LENGTH)
+        max_length = check_max_length(model, max_length)
         if max_source_length is None:
-            max_source_length = model.max_sequence_length
-        max_source_length = check_positive_int("max_source_length", max_source_length)
+            max_source_length = model_length
+        if max_source_length is not None:
+            max_source_length = check_positive_int(
+                "max_source_length", max_source_length
+            )
         batch_size = check_positive_int("batch_size", batch_size)
         if (
-            model.position_encoding == "learned"
+            getattr(model, "position_encoding", None) == "learned"
             and max_source_length > model.max_sequence_length
         ):
             raise ValueError(
@@ -119,7 +136,7 @@ class Translator:
         _check_vocabulary_size(
             "source_tokenizer",
             source_tokenizer,
-            model.source_vocabulary_size or model.vocabulary_size,
+            getattr(model, "source_vocabulary_size", None) or model.vocabulary_size,
         )
         _check_vocabulary_size(
             "target_tokenizer", target_tokenizer, model.vocabulary_size
@@ -181,7 +198,7 @@ class Translator:
             unknown_id,
             source_ids,
         )
-        generate_function = _compiled_generate_function(
+        generate_function = compiled_generate_function(
             self.model, self.sampler, self.max_length, self.jit_compile
         )
         token_ids, scores = generate_function(source_ids)
@@ -241,7 +258,7 @@ class Translator:
             raise ValueError(
                 f"text has no tokens to attend to. Received: text={text!r}"
             )
-        generate_function = _compiled_generate_function(
+        generate_function = compiled_generate_function(
             self.model, self.sampler, self.max_length, self.jit_compile
         )
         token_ids, _ = generate_function(source_ids)
@@ -289,15 +306,34 @@ class Translator:
                 "Translator takes a string or a list of strings. Received: "
                 f"{bad!r} of type {type(bad).__name__}"
             )
-        translations, scores = [], []
+        translations, scores = [None] * len(batch), [None] * len(batch)
+        order = self._length_order(batch)
         for start in range(0, len(batch), self.batch_size):
-            chunk = tf.constant(list(batch[start : start + self.batch_size]), tf.string)
+            indices = order[start : start + self.batch_size]
+            chunk = tf.constant([batch[i] for i in indices], tf.string)
             chunk_translations, chunk_scores = self._translate_function(chunk)
-            translations += [t.decode("utf-8") for t in chunk_translations.numpy()]
-            scores += chunk_scores.numpy().tolist()
+            for index, text, score in zip(
+                indices, chunk_translations.numpy(), chunk_scores.numpy().tolist()
+            ):
+                translations[index] = text.decode("utf-8")
+                scores[index] = score
         if single:
             return translations[0], scores[0]
         return translations, scores
+
+    def _length_order(self, texts):
+        """Input positions sorted by token count (stable), for batching.
+
+        One batch needs no sorting; otherwise the sources are tokenized once
+        more here, which costs far less than decoding them.
+        """
+        if len(texts) <= self.batch_size:
+            return list(range(len(texts)))
+        lengths = self.source_tokenizer.tokenize(tf.constant(list(texts), tf.string))
+        lengths = lengths.row_lengths().numpy()
+        if self.max_source_length is not None:
+            lengths = np.minimum(lengths, self.max_source_length)
+        return np.argsort(lengths, kind="stable").tolist()
 
 
 def _token_strings(tokenizer, token_ids):

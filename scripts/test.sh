@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Sets up the machine (see scripts/setup.sh), then lints and runs the whole test suite,
-# slow tests included.
+# slow tests included, on the TensorFlow backend; then the layer, model and sampler
+# tests again on the JAX backend (Keras 3 on JAX, CPU). Arguments go to the first
+# pytest run; with arguments the JAX run is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "[test] ruff check + ruff format --check"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-echo "[test] pytest (all tests, slow ones included)"
-exec .venv/bin/python -m pytest -ra --durations=25 "$@"
+echo "[test] pytest (all tests, slow ones included; TensorFlow backend)"
+.venv/bin/python -m pytest -ra --durations=25 "$@"
+if [ "$#" -eq 0 ]; then
+  echo "[test] pytest on the JAX backend (layers, models, samplers)"
+  KERAS_BACKEND=jax .venv/bin/python -m pytest -ra --durations=10 \
+    tests/layers tests/models tests/samplers
+fi

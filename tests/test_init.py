@@ -1,5 +1,6 @@
 """Saved models load whatever the import order; the `ktb` command starts light."""
 
+import os
 import subprocess
 import sys
 
@@ -9,9 +10,13 @@ import numpy as np
 import keras_transformer_bit as ktb
 
 
-def _run(code):
+def _run(code, **env):
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -29,6 +34,41 @@ def test_the_ktb_command_loads_no_tensorflow_and_subpackages_load_on_use():
     assert "before False False" in output
     assert "dir True" in output
     assert "models Transformer" in output
+
+
+def test_on_the_jax_backend_the_package_trains_and_decodes_without_tensorflow():
+    """Layers, models, samplers and recipes are backend-neutral: on JAX,
+    importing the package, training, generating and a `.keras` round trip
+    never import TensorFlow (only data/, export/, distribute/ and the CLI do)."""
+    output = _run(
+        "import sys, tempfile, os\n"
+        "import numpy as np\n"
+        "import keras\n"
+        "import keras_transformer_bit as ktb\n"
+        "print('backend', keras.backend.backend())\n"
+        "print('after import', 'tensorflow' in sys.modules)\n"
+        "model = ktb.models.Transformer.from_preset(\n"
+        "    'transformer_tiny', vocabulary_size=40, num_layers=1)\n"
+        "model.compile(optimizer=keras.optimizers.Adam(\n"
+        "    ktb.recipes.NoamSchedule(model.hidden_dim, warmup_steps=10)),\n"
+        "    loss=ktb.recipes.LabelSmoothedCrossEntropy())\n"
+        "ids = np.random.default_rng(0).integers(3, 40, size=(8, 6)).astype('int32')\n"
+        "x = {'encoder_inputs': ids, 'decoder_inputs': ids}\n"
+        "model.fit(x, ids, epochs=1, batch_size=4, verbose=0)\n"
+        "out = model.generate(ids[:2], max_length=5, method='beam', beam_size=2)\n"
+        "path = os.path.join(tempfile.mkdtemp(), 'm.keras')\n"
+        "model.save(path)\n"
+        "again = keras.saving.load_model(path)\n"
+        "same = np.allclose(keras.ops.convert_to_numpy(model(x)),\n"
+        "    keras.ops.convert_to_numpy(again(x)), atol=1e-5)\n"
+        "print('round trip', same)\n"
+        "print('at the end', 'tensorflow' in sys.modules)\n",
+        KERAS_BACKEND="jax",
+    )
+    assert "backend jax" in output
+    assert "after import False" in output
+    assert "round trip True" in output
+    assert "at the end False" in output
 
 
 def test_any_import_of_the_package_registers_the_keras_classes(tmp_path):

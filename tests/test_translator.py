@@ -53,6 +53,70 @@ def test_empty_and_long_inputs(parts):
     assert translator(["", ""]) == ["", ""]
 
 
+def test_lists_are_batched_by_length_and_returned_in_order(parts):
+    model, tokenizer = parts
+    texts = [
+        "ich bin seit fünf tagen hier du bist dort",
+        "du",
+        "",
+        "wir sind hier ?",
+        "ich bin hier",
+        "du bist seit fünf tagen dort !",
+        "wir",
+    ]
+    translator = ktb.Translator(
+        model, tokenizer, tokenizer, method="beam", beam_size=2, batch_size=2
+    )
+    batches = []
+    traced = translator._translate_function
+
+    def recording(chunk):
+        batches.append([t.decode() for t in chunk.numpy()])
+        return traced(chunk)
+
+    translator._translate_function = recording
+    translations, scores = translator.translate(texts)
+    # Each batch holds sentences of neighbouring lengths: the batches, in
+    # order, are the inputs sorted by token count.
+    lengths = {
+        t: int(tokenizer.tokenize(tf.constant([t])).row_lengths()[0]) for t in texts
+    }
+    flat = [text for batch in batches for text in batch]
+    assert sorted(flat) == sorted(texts) and len(batches) == 4
+    assert [lengths[t] for t in flat] == sorted(lengths[t] for t in texts)
+    # ... and the results come back in the input order, as one by one.
+    translator._translate_function = traced
+    for text, translation, score in zip(texts, translations, scores):
+        alone, alone_score = translator.translate(text)
+        assert translation == alone
+        assert score == pytest.approx(alone_score, abs=1e-5)
+
+
+class _NoTransformer:
+    """Not a Transformer: `generate_ids` and the token ids are all it has."""
+
+    def __init__(self, model):
+        self.inner = model
+        self.vocabulary_size = model.vocabulary_size
+        self.pad_token_id = model.pad_token_id
+        self.start_token_id = model.start_token_id
+        self.end_token_id = model.end_token_id
+
+    def generate_ids(self, source_ids, sampler, max_length):
+        return self.inner.generate_ids(source_ids, sampler, max_length)
+
+
+def test_any_model_with_generate_ids_is_translated(parts):
+    model, tokenizer = parts
+    options = dict(
+        method="greedy", max_length=8, max_source_length=model.max_sequence_length
+    )
+    other = ktb.Translator(_NoTransformer(model), tokenizer, tokenizer, **options)
+    assert other(TEXTS) == ktb.Translator(model, tokenizer, tokenizer, **options)(TEXTS)
+    unbounded = ktb.Translator(_NoTransformer(model), tokenizer, tokenizer)
+    assert unbounded.max_length == 128 and unbounded.max_source_length is None
+
+
 @pytest.mark.parametrize("bad", [3, [b"bytes"], ["ok", None], np.array(["x"])])
 def test_non_string_input(parts, bad):
     model, tokenizer = parts

@@ -521,31 +521,22 @@ def _fit_on_workers(
         step_timeout_seconds=step_timeout_seconds,
     )
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
+    # The same callbacks as `fit`'s path; BLEU, the best checkpoint and the
+    # partial history run on the chief only (the others wait for it).
     budget, bleu, best = callbacks
-    if budget is not None:
-        budget.start()
-
-    def on_epoch_end(epoch, logs):
-        if bleu is not None and loop.is_chief:
-            bleu.on_epoch_end(epoch - 1, logs)
-            best.on_epoch_end(epoch - 1, logs)
-        if partial is not None and loop.is_chief:
-            partial.record(epoch, logs)
-        return budget is not None and budget.spent()
-
-    if bleu is not None:
-        bleu.set_model(model)
-        best.set_model(model)
-    logs = loop.fit(
+    worker_callbacks = [budget] if budget is not None else []
+    if loop.is_chief:
+        worker_callbacks += [bleu, best] if bleu is not None else []
+        if partial is not None:
+            worker_callbacks.append(_partial_history_callback(partial))
+    history = loop.fit(
         train_data,
         epochs=last_epoch,
         validation_data=validation_data,
         verbose=1,
-        on_epoch_end=on_epoch_end,
+        callbacks=worker_callbacks,
     )
-    logs.pop("seconds", None)
-    epochs_run = logs.pop("epoch")
-    return _epoch_entries(logs, epochs_run)
+    return _epoch_entries(history.history, [epoch + 1 for epoch in history.epoch])
 
 
 def _check_sizes(chosen):
@@ -709,6 +700,7 @@ def train(args):
         resumed_epoch = max([initial_epoch] + [e["epoch"] for e in partial.entries])
         bleu = None
         if corpus.validation and args.bleu_every:
+            # Greedy (fast), on sources cut as the exported translator cuts them.
             bleu = BleuCallback(
                 corpus.validation,
                 source_tokenizer,
@@ -716,6 +708,7 @@ def train(args):
                 every_n_epochs=args.bleu_every,
                 num_examples=args.bleu_examples,
                 max_length=config["max_length"],
+                max_source_length=config["max_length"],
             )
         # Beside model.keras (the last epoch): best.keras, the best val_bleu.
         best = BestCheckpoint(

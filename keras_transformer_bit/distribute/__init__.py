@@ -25,7 +25,9 @@ Surviving crashes. `training_callbacks(model_dir)` returns TensorBoard and
 a save cannot corrupt); `save_model_on_chief` saves where only the chief may
 write; `model_signature` and `check_same_model` refuse to restore a run
 directory written by a different model. `set_mixed_precision` and
-`resolve_jit_compile` pick the speed switches a device supports.
+`resolve_jit_compile` pick the speed switches a device supports, and
+`GradientAccumulation` splits each batch into parts that fit in memory (one
+optimizer update per batch, under every strategy).
 
 Example:
 >>> import keras_transformer_bit as ktb
@@ -60,6 +62,9 @@ from keras_transformer_bit.distribute.get_strategy import (  # noqa: F401
     is_distributed,
     is_multi_worker,
     needs_custom_training_loop,
+)
+from keras_transformer_bit.distribute.gradient_accumulation import (  # noqa: F401
+    GradientAccumulation,
 )
 from keras_transformer_bit.distribute.local_cluster import LocalCluster  # noqa: F401
 from keras_transformer_bit.distribute.mixed_precision import (  # noqa: F401
@@ -124,4 +129,5 @@ __all__ = [
     "check_same_model",
     "set_mixed_precision",
     "resolve_jit_compile",
+    "GradientAccumulation",
 ]

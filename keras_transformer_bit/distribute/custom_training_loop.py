@@ -9,20 +9,21 @@ tests compare the three.
 import contextlib
 import json
 import os
-import re
 import shutil
-import sys
 import tempfile
-import threading
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_transformer_bit.distribute.atomic_backup_and_restore import (
+    AtomicBackupAndRestore,
+)
 from keras_transformer_bit.distribute.cluster_error import (
-    WORKER_FAILURE_EXIT_CODE,
+    CLUSTER_ERRORS,
     ClusterError,
+    failure_details,
 )
 from keras_transformer_bit.distribute.get_strategy import (
     is_chief_task,
@@ -34,6 +35,7 @@ from keras_transformer_bit.distribute.model_signature import (
     model_signature,
 )
 from keras_transformer_bit.distribute.save_model_on_chief import save_model_on_chief
+from keras_transformer_bit.distribute.step_watchdog import StepWatchdog
 from keras_transformer_bit.distribute.tf_config import read_tf_config, unreachable_tasks
 from keras_transformer_bit.utils import check_positive_int
 
@@ -42,128 +44,26 @@ CHECKPOINT_DIRNAME = "checkpoints"
 SIGNATURE_FILENAME = "model_signature.json"
 LOGS_DIRNAME = "logs"
 
-# Errors TensorFlow raises when a peer dies or the network breaks mid-collective.
-_CLUSTER_ERRORS = (
-    tf.errors.UnavailableError,
-    tf.errors.DeadlineExceededError,
-    tf.errors.AbortedError,
-    tf.errors.CancelledError,
-)
 
-
-class _Watchdog:
-    """Ends the process when no step finishes for `timeout_seconds`.
-
-    A collective waiting for a dead peer can block forever inside TensorFlow,
-    out of reach of Python exceptions; exiting is then the only bounded way out.
-
-    Work between steps that only some workers do (the chief scoring BLEU at an
-    epoch end, while the others wait for it in the next collective) is not a
-    hang, however long it takes: inside `paused()` the clock stands still.
-    Whenever this worker waits (paused, or a step slower than
-    `probe_seconds`), the watchdog checks every `probe_seconds` that each peer
-    of `tf_config` still accepts connections, and exits when one stops
-    answering twice in a row (its process died), long before the timeout.
-    Either way the message names the peers that no longer answer.
-    """
-
-    def __init__(
-        self,
-        timeout_seconds,
-        describe,
-        tf_config=None,
-        probe_seconds=5.0,
-        exit_function=os._exit,
-    ):
-        self.timeout_seconds = timeout_seconds
-        self.describe = describe
-        self.tf_config = tf_config
-        self.probe_seconds = probe_seconds
-        self._exit = exit_function
-        self._last_beat = time.monotonic()
-        self._paused = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def beat(self):
-        self._last_beat = time.monotonic()
-
-    @contextlib.contextmanager
-    def paused(self):
-        """Excludes the enclosed work from the timeout (peers are probed)."""
-        self._paused = True
-        try:
-            yield
-        finally:
-            self.beat()
-            self._paused = False
-
-    def _fail(self, reason, dead):
-        named = (
-            f" No answer from {', '.join(dead)}." if dead else ""
-        )  # fmt: skip
-        sys.stderr.write(
-            f"\nERROR: {reason} during {self.describe()}.{named} Another worker "
-            "probably died or the network failed. Exiting with status "
-            f"{WORKER_FAILURE_EXIT_CODE}; restart every worker with the same "
-            "command to resume from the last checkpoint.\n"
-        )
-        sys.stderr.flush()
-        sys.stdout.flush()
-        self._stop.set()
-        self._exit(WORKER_FAILURE_EXIT_CODE)
-
-    def _run(self):
-        interval = min(1.0, self.timeout_seconds / 4, self.probe_seconds)
-        last_probe, strikes = time.monotonic(), 0
-        while not self._stop.wait(interval):
-            now = time.monotonic()
-            if self._paused:
-                self._last_beat = now
-            idle = now - self._last_beat
-            if idle > self.timeout_seconds:
-                self._fail(
-                    f"no training progress for {idle:.0f} s "
-                    f"(step_timeout_seconds={self.timeout_seconds})",
-                    unreachable_tasks(self.tf_config),
-                )
-            # Waiting (paused, or a step taking long): is every peer alive?
-            if self._paused or idle >= self.probe_seconds:
-                if now - last_probe >= self.probe_seconds:
-                    last_probe = now
-                    dead = unreachable_tasks(self.tf_config)
-                    strikes = strikes + 1 if dead else 0
-                    if strikes >= 2:
-                        self._fail("a peer stopped answering", dead)
-            else:
-                strikes = 0
-
-
-# Lines of a TensorFlow error that say which task failed and how.
-_TASK_LINE = re.compile(r"task[ :_]*\d|/job:|heartbeat|unavailable|peer", re.IGNORECASE)
-
-
-def _failure_details(error, max_lines=6, max_chars=1500):
-    """TensorFlow's own account of a cluster failure: the lines naming tasks.
-
-    Its errors put the dead task ("task:1 stopped sending heartbeats", a
-    `/job:worker/replica:0/task:1` device) in the middle of a long message; the
-    last line alone rarely names it.
-    """
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    kept = [line for line in lines[:-1] if _TASK_LINE.search(line)][-max_lines:]
-    kept.append(lines[-1])
-    return " | ".join(dict.fromkeys(kept))[:max_chars]
+def _check_callbacks(callbacks):
+    """The callbacks as a list, refusing the backups the loop does itself."""
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ValueError(
+                "callbacks must be keras.callbacks.Callback instances. "
+                f"Received: {callback!r}"
+            )
+        if isinstance(
+            callback, (keras.callbacks.BackupAndRestore, AtomicBackupAndRestore)
+        ):
+            raise ValueError(
+                "CustomTrainingLoop checkpoints model, optimizer and epoch after "
+                "every epoch into model_dir/checkpoints and resumes from them, "
+                "which is what a backup callback does for model.fit: pass "
+                f"model_dir instead. Received: {type(callback).__name__}"
+            )
+    return callbacks
 
 
 def _shard_by_data(dataset):
@@ -225,8 +125,8 @@ class CustomTrainingLoop:
         max_checkpoints: int. Checkpoints kept. Defaults to `2`.
         step_timeout_seconds: float or None. Multi-worker only: seconds without
             a finished step (tracing included) after which the process exits
-            with status 75. Time spent in `on_epoch_end` (e.g. BLEU on the
-            chief) and waiting for the other workers to finish theirs does not
+            with status 75. Time spent in epoch-end callbacks (e.g. BLEU on
+            the chief) and waiting for the other workers to finish theirs does not
             count: the peers are probed instead, and a peer whose process is
             gone ends the run within about 10 s. None: no limit. Defaults to
             `600`.
@@ -565,21 +465,21 @@ class CustomTrainingLoop:
         tf_config = read_tf_config() if multi_worker else None
         try:
             if multi_worker and self.step_timeout_seconds:
-                with _Watchdog(
+                with StepWatchdog(
                     self.step_timeout_seconds,
                     lambda: self._activity,
                     tf_config=tf_config,
                 ) as dog:
                     return body(dog)
             return body(None)
-        except _CLUSTER_ERRORS as error:
+        except CLUSTER_ERRORS as error:
             if not multi_worker:
                 raise
             dead = unreachable_tasks(tf_config)
             named = f" No answer from {', '.join(dead)}." if dead else ""
             raise ClusterError(
                 f"Lost contact with the cluster during {self._activity}: "
-                f"{_failure_details(error)}.{named} A worker probably died or the "
+                f"{failure_details(error)}.{named} A worker probably died or the "
                 "network failed. Restart every worker with the same command; "
                 "training resumes from the last checkpoint in "
                 f"{self.model_dir!r}."
@@ -592,10 +492,26 @@ class CustomTrainingLoop:
         steps_per_epoch=None,
         validation_data=None,
         verbose=1,
-        on_epoch_end=None,
+        callbacks=None,
         total_steps=None,
     ):
         """Trains for `epochs` epochs, resuming from the latest checkpoint.
+
+        Keras callbacks run as under `model.fit`: `on_train_begin`, then per
+        epoch `on_epoch_begin`, `on_train_batch_begin/end` around each step
+        and `on_epoch_end(epoch, logs)` (epochs count from 0, `logs` holds the
+        loss, the metrics and the `val_*` values, and what a callback adds
+        there reaches the history and TensorBoard), then `on_train_end`. So
+        `TrainingBudget`, `BleuCallback`, `EarlyStopping` or a `TensorBoard`
+        of your own work unchanged. The loop's own checkpoints do what
+        `BackupAndRestore` does for `fit`; it is refused here.
+
+        A callback that sets `model.stop_training` ends training after the
+        current step on one machine (as in `fit`), and at the end of the
+        current epoch with several workers: they must stop together, so they
+        agree there (if any worker's callbacks asked to stop, all stop).
+        Epoch-end callbacks may run on some workers only (e.g. BLEU on the
+        chief): give each worker its own list.
 
         Args:
             dataset: `tf.data.Dataset` of global batches `(x, y)` or
@@ -606,19 +522,16 @@ class CustomTrainingLoop:
                 continuously (it should repeat); None: one pass per epoch.
             validation_data: optional dataset evaluated after each epoch.
             verbose: int. 0 silent, 1 one line per epoch on the chief.
-            on_epoch_end: optional function `(epoch, logs) -> bool or None`
-                called on every worker after each epoch's checkpoint (epoch
-                counts from 1). It may add entries to `logs` (they reach the
-                history and TensorBoard); returning True on any worker stops
-                every worker after this epoch (e.g. a time budget).
+            callbacks: list of `keras.callbacks.Callback`.
             total_steps: int or None. With `steps_per_epoch`: the steps of the
                 whole run, so the last epoch may be shorter (epoch `e` runs
                 `min(steps_per_epoch, total_steps - e * steps_per_epoch)`
                 steps); a schedule keyed on steps then ends where it should.
 
         Returns:
-            dict of lists: `"epoch"`, `"loss"`, the metrics, `"val_*"` and
-            `"seconds"` for every epoch run by this call.
+            A `keras.callbacks.History`, as `model.fit` returns: `epoch` lists
+            the epochs this call ran (from 0), `history` each logged value
+            per epoch.
         """
         epochs = check_positive_int("epochs", epochs)
         if total_steps is not None:
@@ -635,6 +548,14 @@ class CustomTrainingLoop:
                 f"Received: total_steps={total_steps}, epochs={epochs}, "
                 f"steps_per_epoch={steps_per_epoch}"
             )
+        history = keras.callbacks.History()
+        callback_list = keras.callbacks.CallbackList(
+            [*_check_callbacks(callbacks), history],
+            model=self.model,
+            epochs=epochs,
+            steps=steps_per_epoch,
+            verbose=0,
+        )
         distributed = self.distribute_dataset(dataset)
         train_function = self._step_function(
             self._replica_train_step, distributed.element_spec
@@ -644,34 +565,43 @@ class CustomTrainingLoop:
             writer = tf.summary.create_file_writer(
                 os.path.join(self.model_dir, LOGS_DIRNAME, "train")
             )
-        history = {"epoch": []}
+        multi_worker = is_multi_worker(self.strategy)
+
+        def steps_of(epoch):
+            if total_steps is None:
+                return steps_per_epoch
+            return min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+
+        def run_epoch(epoch, iterator, watchdog):
+            """The epoch's train steps; returns how many ran."""
+            batches = distributed if iterator is None else range(steps_of(epoch))
+            steps = 0
+            for data in batches:
+                callback_list.on_train_batch_begin(steps)
+                train_function(data if iterator is None else next(iterator))
+                steps += 1
+                watchdog and watchdog.beat()
+                callback_list.on_train_batch_end(steps - 1)
+                # One machine stops mid-epoch as fit does; several workers
+                # stop together at the epoch's end.
+                if self.model.stop_training and not multi_worker:
+                    break
+            return steps
 
         def body(watchdog):
             self._activity = "restoring the checkpoint"
             initial_epoch = self.restore()
             if verbose and self.is_chief and initial_epoch:
                 print(f"Resuming after epoch {initial_epoch} from {self.model_dir}")
+            self.model.stop_training = False
+            callback_list.on_train_begin()
             iterator = iter(distributed) if steps_per_epoch else None
             for epoch in range(initial_epoch, epochs):
                 start = time.perf_counter()
                 self._reset_metrics()
+                callback_list.on_epoch_begin(epoch)
                 self._activity = f"epoch {epoch + 1} (training)"
-                steps = 0
-                if iterator is None:
-                    for data in distributed:
-                        train_function(data)
-                        steps += 1
-                        watchdog and watchdog.beat()
-                else:
-                    steps_this_epoch = steps_per_epoch
-                    if total_steps is not None:
-                        steps_this_epoch = min(
-                            steps_per_epoch, total_steps - epoch * steps_per_epoch
-                        )
-                    for _ in range(steps_this_epoch):
-                        train_function(next(iterator))
-                        steps += 1
-                        watchdog and watchdog.beat()
+                steps = run_epoch(epoch, iterator, watchdog)
                 logs = self._results()
                 if validation_data is not None:
                     self._activity = f"epoch {epoch + 1} (validation)"
@@ -682,22 +612,13 @@ class CustomTrainingLoop:
                 self.save_checkpoint()
                 watchdog and watchdog.beat()
                 seconds = time.perf_counter() - start
-                stop = False
                 # Epoch-end work may run on the chief alone (BLEU) while the
-                # others wait in `_any_worker`: not a hang (see `_Watchdog`).
+                # others wait in `_any_worker`: not a hang (see `StepWatchdog`).
                 pause = watchdog.paused() if watchdog else contextlib.nullcontext()
                 with pause:
-                    if on_epoch_end is not None:
-                        self._activity = f"epoch {epoch + 1} (on_epoch_end)"
-                        stop = bool(on_epoch_end(epoch + 1, logs))
-                    history["epoch"].append(epoch + 1)
-                    for name, value in {**logs, "seconds": seconds}.items():
-                        history.setdefault(name, []).append(value)
-                    if writer is not None:
-                        with writer.as_default(step=epoch + 1):
-                            for name, value in logs.items():
-                                tf.summary.scalar(name, value)
-                        writer.flush()
+                    self._activity = f"epoch {epoch + 1} (callbacks)"
+                    callback_list.on_epoch_end(epoch, logs)
+                    self._write_summaries(writer, epoch, logs)
                     if verbose and self.is_chief:
                         text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
                         print(
@@ -706,12 +627,23 @@ class CustomTrainingLoop:
                             flush=True,
                         )
                     self._activity = f"epoch {epoch + 1} (waiting for every worker)"
-                    stop = self._any_worker(stop)
+                    stop = self._any_worker(self.model.stop_training)
                 if stop:
                     break
+            callback_list.on_train_end()
             return history
 
         return self._run(body)
+
+    @staticmethod
+    def _write_summaries(writer, epoch, logs):
+        if writer is None:
+            return
+        with writer.as_default(step=epoch + 1):
+            for name, value in logs.items():
+                if isinstance(value, (int, float, np.number)):
+                    tf.summary.scalar(name, value)
+        writer.flush()
 
     def evaluate(self, dataset, steps=None, _watchdog=None):
         """Returns the loss and metrics over a dataset of global batches."""

@@ -2,16 +2,16 @@
 
 import tensorflow as tf
 
-from keras_transformer_bit.distribute.cluster_error import ClusterError
-from keras_transformer_bit.distribute.custom_training_loop import (
-    _CLUSTER_ERRORS,
-    _failure_details,
-    _Watchdog,
+from keras_transformer_bit.distribute.cluster_error import (
+    CLUSTER_ERRORS,
+    ClusterError,
+    failure_details,
 )
 from keras_transformer_bit.distribute.get_strategy import (
     is_chief_task,
     is_multi_worker,
 )
+from keras_transformer_bit.distribute.step_watchdog import StepWatchdog
 from keras_transformer_bit.distribute.tf_config import read_tf_config, unreachable_tasks
 
 
@@ -55,14 +55,14 @@ def wait_for_chief(strategy, saved, timeout_seconds=600, what="the run"):
 
     describe = f"waiting for the chief to save {what}"
     try:
-        with _Watchdog(timeout_seconds, lambda: describe, tf_config=tf_config):
+        with StepWatchdog(timeout_seconds, lambda: describe, tf_config=tf_config):
             total = float(all_reduced_sum(tf.constant(flag)))
-    except _CLUSTER_ERRORS as error:
+    except CLUSTER_ERRORS as error:
         dead = unreachable_tasks(tf_config)
         named = f" No answer from {', '.join(dead)}." if dead else ""
         raise ClusterError(
             f"Lost contact with the cluster while {describe}: "
-            f"{_failure_details(error)}.{named} The chief probably died before "
+            f"{failure_details(error)}.{named} The chief probably died before "
             f"{what} was saved. Restart every worker with the same command to "
             "resume from the last checkpoint."
         ) from error

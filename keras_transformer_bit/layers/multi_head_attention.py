@@ -1,7 +1,6 @@
 """Keras' multi-head attention with a head-major key/value cache."""
 
 import contextlib
-import numbers
 
 import keras
 from keras import ops
@@ -11,16 +10,11 @@ from keras import ops
 # that the projections do not warn that they drop a mask.
 from keras.src.backend import get_keras_mask, set_keras_mask
 
-from keras_transformer_bit.utils import check_positive_int, clone_initializer
-
-
-def _check_rate(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0 <= value < 1
-    ):
-        raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={value}")
+from keras_transformer_bit.utils import (
+    check_positive_int,
+    check_rate,
+    clone_initializer,
+)
 
 
 def _heads_first(x):
@@ -193,7 +187,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             output_dim = output_shape[0]
         if output_dim is not None:
             check_positive_int("output_dim", output_dim)
-        _check_rate("dropout", dropout)
+        check_rate("dropout", dropout)
         super().__init__(
             num_heads=int(num_heads),
             key_dim=int(key_dim),

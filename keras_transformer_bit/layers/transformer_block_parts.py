@@ -14,10 +14,13 @@ from keras.src.backend import get_keras_mask
 
 from keras_transformer_bit.layers.multi_head_attention import (
     MultiHeadAttention,
-    _check_rate,
     all_of,
 )
-from keras_transformer_bit.utils import check_positive_int, clone_initializer
+from keras_transformer_bit.utils import (
+    check_positive_int,
+    check_rate,
+    clone_initializer,
+)
 
 
 def check_block_arguments(
@@ -32,8 +35,8 @@ def check_block_arguments(
             "num_heads must divide hidden_dim. Received: "
             f"hidden_dim={hidden_dim}, num_heads={num_heads}"
         )
-    _check_rate("dropout", dropout)
-    _check_rate("attention_dropout", attention_dropout)
+    check_rate("dropout", dropout)
+    check_rate("attention_dropout", attention_dropout)
 
 
 def check_width(layer, inputs_shape):

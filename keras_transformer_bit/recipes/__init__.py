@@ -15,8 +15,11 @@ size (a `BiTHyperRule`); `BiTSchedule` is its learning-rate schedule;
 `bit_fine_tune` and `bit_evaluate` train and score a `BiTClassifier` with it,
 and `schedule_epochs` splits its steps into resumable epochs.
 
-Either family: `TrainingBudget` stops `fit` after a wall-clock budget, and
-`GradientAccumulation` splits each batch into parts that fit in memory.
+Either family: `TrainingBudget` stops `fit` after a wall-clock budget.
+(`ktb.distribute.GradientAccumulation`, which splits each batch into parts
+that fit in memory, is a TensorFlow training step and lives there.)
+
+Recipes are backend-neutral: importing them does not import TensorFlow.
 
 Example:
 >>> import keras_transformer_bit as ktb
@@ -35,7 +38,6 @@ from keras_transformer_bit.recipes.bit_hyperrule import BiTHyperRule, bit_hyperr
 from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu
 from keras_transformer_bit.recipes.corpus_chrf import corpus_chrf
-from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
 from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropy,
 )
@@ -68,5 +70,4 @@ __all__ = [
     "schedule_epochs",
     # Both
     "TrainingBudget",
-    "GradientAccumulation",
 ]

@@ -8,7 +8,6 @@ import time
 import keras
 import numpy as np
 
-from keras_transformer_bit.recipes.gradient_accumulation import GradientAccumulation
 from keras_transformer_bit.recipes.match_classifier_classes import (
     classifier_num_classes,
     match_classifier_classes,
@@ -21,10 +20,18 @@ DEFAULT_NUM_EPOCHS = 10
 
 
 def _data():
-    # tf.data lives in keras_transformer_bit.data; import it on use.
+    # tf.data lives in keras_transformer_bit.data; import it on use, so that
+    # importing the recipes (with the package) does not import TensorFlow.
     from keras_transformer_bit import data
 
     return data
+
+
+def _gradient_accumulation(classifier, num_splits):
+    # A TensorFlow training step (distribute/); imported on use, as `_data`.
+    from keras_transformer_bit.distribute import GradientAccumulation
+
+    return GradientAccumulation(classifier, num_splits)
 
 
 @contextlib.contextmanager
@@ -181,8 +188,9 @@ def bit_fine_tune(
 
     Every optimizer update sees `rule.batch_size` examples: either as one
     batch, or split into `rule.batch_size // micro_batch_size` parts whose
-    gradients are summed (`GradientAccumulation`: same update, the activation
-    memory of one part, works under every `tf.distribute` strategy). Use
+    gradients are summed (`ktb.distribute.GradientAccumulation`: same update,
+    the activation memory of one part, works under every `tf.distribute`
+    strategy). Use
     `rule.with_batch_size(b)` first to train with a smaller batch instead
     (the learning rate and schedule of batch 512, as the official code; or
     `scaling="linear"`).
@@ -223,7 +231,8 @@ def bit_fine_tune(
         model_dir: str or `None`. Where backups (or checkpoints) and TensorBoard
             logs go; `None`: neither.
         jit_compile: passed to `compile` (or to `CustomTrainingLoop`).
-        callbacks: list of Keras callbacks (`fit` only).
+        callbacks: list of Keras callbacks (run by `fit` and by
+            `CustomTrainingLoop` alike).
         verbose: passed to `fit`.
         step_timeout_seconds: float. Under MultiWorkerMirroredStrategy: seconds
             without a finished step after which a worker exits with status 75
@@ -321,13 +330,12 @@ def bit_fine_tune(
             )[0]
 
     if strategy is not None and distribute.needs_custom_training_loop(strategy):
-        if num_splits > 1 or callbacks:
+        if num_splits > 1:
             raise ValueError(
                 "Under MultiWorkerMirroredStrategy bit_fine_tune trains with "
-                "CustomTrainingLoop, which takes neither micro-batches nor Keras "
-                "callbacks; every worker already holds only its share of each "
-                "batch. Received: "
-                f"micro_batch_size={micro_batch_size}, callbacks={callbacks}"
+                "CustomTrainingLoop, which does not split batches: every worker "
+                "already holds only its share of each batch. Received: "
+                f"micro_batch_size={micro_batch_size}"
             )
         with _naming_undecodable_files(train_images, validation_images):
             return _fine_tune_with_custom_loop(
@@ -343,11 +351,12 @@ def bit_fine_tune(
                 verbose=verbose,
                 step_timeout_seconds=step_timeout_seconds,
                 keep_backup=keep_backup,
+                callbacks=callbacks,
             )
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         trained = (
-            GradientAccumulation(classifier, num_splits)
+            _gradient_accumulation(classifier, num_splits)
             if num_splits > 1
             else classifier
         )
@@ -388,6 +397,7 @@ def _fine_tune_with_custom_loop(
     verbose,
     step_timeout_seconds,
     keep_backup,
+    callbacks,
 ):
     from keras_transformer_bit import distribute
 
@@ -405,20 +415,17 @@ def _fine_tune_with_custom_loop(
     )
     # Every worker runs the whole (seeded, hence identical) pipeline and the
     # loop keeps its slice of each global batch: the batches of one device.
-    logs = loop.fit(
+    history = loop.fit(
         dataset,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         total_steps=rule.total_steps,
         validation_data=validation_data,
         verbose=0 if verbose == 0 else 1,
+        callbacks=callbacks,
     )
     if not keep_backup:
         loop.delete_checkpoints()  # like BackupAndRestore once training is done
-    history = keras.callbacks.History()
-    history.set_model(classifier)
-    history.epoch = [epoch - 1 for epoch in logs.pop("epoch")]
-    history.history = logs
     return history
 
 

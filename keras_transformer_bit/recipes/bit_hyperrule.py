@@ -327,7 +327,7 @@ class BiTHyperRule:
         the whole batch when the loss is a mean over examples. Keras applies
         that update inside a conditional, which `tf.distribute` strategies
         cannot synchronise: with a strategy, split the batch inside the step
-        instead (`ktb.recipes.GradientAccumulation`, which `bit_fine_tune`
+        instead (`ktb.distribute.GradientAccumulation`, which `bit_fine_tune`
         uses) and keep `gradient_accumulation_steps=1` here.
 
         Args:

@@ -3,7 +3,6 @@
 import time
 
 import keras
-import numpy as np
 
 from keras_transformer_bit.utils import check_positive_int
 
@@ -55,67 +54,13 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
     return float(result.score)
 
 
-def translate_texts(
-    model,
-    source_tokenizer,
-    target_tokenizer,
-    texts,
-    method="greedy",
-    max_length=64,
-    batch_size=64,
-    **generate_kwargs,
-):
-    """Translates a list of strings with `model.generate`, in length-sorted batches.
-
-    A light stand-in for `ktb.Translator` used during training (no export
-    machinery). Sources longer than the model's position range are truncated.
-
-    Args:
-        model: a `Transformer` with `generate`.
-        source_tokenizer: tokenizer of the source side.
-        target_tokenizer: tokenizer of the target side.
-        texts: list of str.
-        method: str. Generation method. Defaults to `"greedy"`.
-        max_length: int. Most target tokens. Defaults to `64`.
-        batch_size: int. Sentences per `generate` call. Defaults to `64`.
-        **generate_kwargs: passed to `model.generate` (e.g. `beam_size`).
-
-    Returns:
-        list of str, in the order of `texts`.
-    """
-    import tensorflow as tf
-
-    texts = list(texts)
-    if not texts:
-        return []
-    token_ids = source_tokenizer.tokenize(tf.constant(texts, tf.string))
-    lengths = token_ids.row_lengths().numpy()
-    order = np.argsort(lengths, kind="stable")
-    translations = [None] * len(texts)
-    for start in range(0, len(texts), batch_size):
-        indices = order[start : start + batch_size]
-        batch = tf.gather(token_ids, indices)[:, :max_length].to_tensor()
-        # Pad the batch to a multiple of 8 positions and full batch size, so
-        # the compiled generation loop sees few distinct shapes.
-        width = -(-int(batch.shape[1]) // 8) * 8
-        rows = len(indices)
-        batch = tf.pad(batch, [[0, batch_size - rows], [0, width - batch.shape[1]]])
-        output = model.generate(
-            tf.cast(batch, tf.int32),
-            max_length=max_length,
-            method=method,
-            **generate_kwargs,
-        )
-        if isinstance(output, tuple):
-            output = output[0]
-        decoded = target_tokenizer.detokenize(tf.convert_to_tensor(output)[:rows])
-        for index, text in zip(indices, decoded.numpy()):
-            translations[index] = text.decode("utf-8")
-    return translations
-
-
 class BleuCallback(keras.callbacks.Callback):
     """Decodes validation sentences every few epochs and logs their BLEU.
+
+    The sentences are translated by a `ktb.Translator` of the model being
+    trained, with the decoding options given here: the computation that
+    `ktb.export.export_translator` writes into a SavedModel, so with the same
+    options the exported model scores the same BLEU on the same sentences.
 
     The score goes into the epoch logs as `val_bleu` (so the progress line,
     `History` and a later `TensorBoard` callback show it) and, with `log_dir`,
@@ -132,7 +77,13 @@ class BleuCallback(keras.callbacks.Callback):
         method: str. Generation method. Defaults to `"greedy"`.
         log_dir: str or `None`. TensorBoard directory. Defaults to `None`.
         translate_fn: callable or `None`. `translate_fn(list of str) -> list of
-            str`; defaults to greedy `model.generate` via `translate_texts`.
+            str`, to decode some other way; defaults to the `Translator`.
+        max_source_length: int or `None`. Sources are cut to this many tokens
+            (`Translator`'s argument). Defaults to the model's
+            `max_sequence_length`.
+        **generate_kwargs: the method's options (`beam_size`,
+            `length_penalty`, `no_repeat_ngram_size`, ...), as `Translator`
+            takes them.
 
     Example:
     >>> callback = BleuCallback(
@@ -151,6 +102,8 @@ class BleuCallback(keras.callbacks.Callback):
         method="greedy",
         log_dir=None,
         translate_fn=None,
+        max_source_length=None,
+        **generate_kwargs,
     ):
         super().__init__()
         every_n_epochs = check_positive_int("every_n_epochs", every_n_epochs)
@@ -166,22 +119,37 @@ class BleuCallback(keras.callbacks.Callback):
         self.method = method
         self.log_dir = log_dir
         self.translate_fn = translate_fn
+        self.max_source_length = max_source_length
+        self.generate_kwargs = dict(generate_kwargs)
         self.history = []
         self._writer = None
+        self._translator = None
+
+    def translator(self):
+        """The `Translator` of the model being trained (made once per model)."""
+        if self._translator is None or self._translator.model is not self.model:
+            # The Translator is TensorFlow (tf.function, for export); the
+            # recipes import it on use so that importing them stays
+            # backend-neutral.
+            from keras_transformer_bit.translator import Translator
+
+            self._translator = Translator(
+                self.model,
+                self.source_tokenizer,
+                self.target_tokenizer,
+                method=self.method,
+                max_length=self.max_length,
+                max_source_length=self.max_source_length,
+                **self.generate_kwargs,
+            )
+        return self._translator
 
     def score(self):
         """Translates the validation sources and returns their BLEU."""
         if self.translate_fn is not None:
             hypotheses = self.translate_fn(self.sources)
         else:
-            hypotheses = translate_texts(
-                self.model,
-                self.source_tokenizer,
-                self.target_tokenizer,
-                self.sources,
-                method=self.method,
-                max_length=self.max_length,
-            )
+            hypotheses = self.translator()(self.sources)
         return corpus_bleu(hypotheses, self.references)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -2,7 +2,8 @@
 
 `check_positive_int` is the one check behind every positive-integer argument
 of the package: it accepts Python and NumPy integers, refuses booleans,
-floats and values below 1, and names the argument in its error.
+floats and values below 1, and names the argument in its error;
+`check_rate` does the same for rates in `[0, 1)` (dropout).
 `clone_initializer` gives each sublayer its own copy of an initializer (an
 unseeded Keras 3 initializer returns the same values on every call, so a
 shared instance would make copied weights). `write_text_atomically` writes
@@ -17,12 +18,14 @@ Example:
 """
 
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
+from keras_transformer_bit.utils.check_rate import check_rate
 from keras_transformer_bit.utils.clone_initializer import clone_initializer
 from keras_transformer_bit.utils.plot_attention import plot_attention
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
 __all__ = [
     "check_positive_int",
+    "check_rate",
     "clone_initializer",
     "plot_attention",
     "write_text_atomically",

@@ -34,11 +34,13 @@ def test_the_clock_leaves_out_evaluation(monkeypatch):
     )
     timer.start()
 
-    def slow_translation(*args, **kwargs):
+    def slow_translation(sources):
         time.sleep(0.3)
         return [SENTENCE]
 
-    monkeypatch.setattr(transformer_vs_rnn, "translate_texts", slow_translation)
+    monkeypatch.setattr(
+        transformer_vs_rnn, "translator", lambda *args, **kwargs: slow_translation
+    )
     timer.steps, timer.steps_per_epoch = 3, 6
     timer.evaluate(timer.elapsed_seconds)
     assert timer.elapsed_seconds < 0.1

@@ -8,6 +8,8 @@ import pytest
 
 import keras_transformer_bit as ktb
 from keras_transformer_bit.distribute import custom_training_loop
+from keras_transformer_bit.distribute.cluster_error import failure_details
+from keras_transformer_bit.distribute.step_watchdog import StepWatchdog
 from tests.distribute import toy_tasks
 
 
@@ -54,7 +56,9 @@ def test_mirrored_equals_one_device(task):
     print(task, "max abs diff", diff, "moved", moved, ref_history, history)
     assert moved > 1e-3
     assert diff <= 1e-5
-    np.testing.assert_allclose(history["loss"], ref_history["loss"], atol=1e-5)
+    np.testing.assert_allclose(
+        history.history["loss"], ref_history.history["loss"], atol=1e-5
+    )
 
 
 @pytest.mark.large
@@ -63,7 +67,7 @@ def test_resume_continues_epochs_and_weights(tmp_path):
     straight, _ = _train("dense", strategy, epochs=3)
     _train("dense", strategy, epochs=2, model_dir=str(tmp_path))
     resumed, history = _train("dense", strategy, epochs=3, model_dir=str(tmp_path))
-    assert history["epoch"] == [3]  # epochs 1 and 2 came from the checkpoint
+    assert history.epoch == [2]  # epochs 1 and 2 came from the checkpoint
     for a, b in zip(straight.weights(), resumed.weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert (tmp_path / "logs" / "train").is_dir()
@@ -87,7 +91,7 @@ def test_model_built_outside_the_scope_is_refused():
         )
 
 
-def test_total_steps_and_stopping_from_on_epoch_end():
+def test_total_steps_and_stopping_from_a_callback():
     strategy = ktb.distribute.get_strategy("one_device")
     with strategy.scope():
         model = toy_tasks.make_model("dense")
@@ -98,21 +102,27 @@ def test_total_steps_and_stopping_from_on_epoch_end():
     dataset = toy_tasks.make_dataset("dense", 8, num_examples=64).repeat()
     # 5 steps as epochs of 2, 2 and 1.
     history = loop.fit(dataset, epochs=3, steps_per_epoch=2, total_steps=5, verbose=0)
-    assert history["epoch"] == [1, 2, 3] and int(optimizer.iterations) == 5
+    assert history.epoch == [0, 1, 2] and int(optimizer.iterations) == 5
     with pytest.raises(ValueError, match="Received: total_steps=7, epochs=3"):
         loop.fit(dataset, epochs=3, steps_per_epoch=2, total_steps=7)
     with pytest.raises(ValueError, match="total_steps needs steps_per_epoch"):
         loop.fit(dataset, epochs=3, total_steps=5)
-    # on_epoch_end may add logs, and stops training by returning True.
+    # A callback may add logs, and stops training with model.stop_training.
     loop.epoch.assign(0)
 
     def on_epoch_end(epoch, logs):
         logs["doubled_loss"] = 2 * logs["loss"]
-        return epoch == 2
+        model.stop_training = epoch == 1
 
-    history = loop.fit(dataset, epochs=5, steps_per_epoch=1, on_epoch_end=on_epoch_end)
-    assert history["epoch"] == [1, 2] and int(optimizer.iterations) == 7
-    assert history["doubled_loss"] == [2 * loss for loss in history["loss"]]
+    history = loop.fit(
+        dataset,
+        epochs=5,
+        steps_per_epoch=1,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)],
+    )
+    assert history.epoch == [0, 1] and int(optimizer.iterations) == 7
+    logged = history.history
+    assert logged["doubled_loss"] == [2 * loss for loss in logged["loss"]]
 
 
 def test_global_batches_are_sharded_by_data_unless_the_caller_chose():
@@ -146,7 +156,7 @@ def _cluster_with_listening_peer():
 
 def _watchdog(timeout_seconds, config=None, probe_seconds=0.2):
     exits = []
-    dog = custom_training_loop._Watchdog(
+    dog = StepWatchdog(
         timeout_seconds,
         lambda: "epoch 1 (on_epoch_end)",
         tf_config=config,
@@ -195,7 +205,7 @@ def test_cluster_failure_details_keep_the_lines_naming_the_task():
         "to reset.\nAdditional GRPC error information:\n"
         "\t [[{{node CollectiveReduceV2}}]] [Op:__inference_step_42]"
     )
-    details = custom_training_loop._failure_details(RuntimeError(message))
+    details = failure_details(RuntimeError(message))
     assert "stopped sending heartbeats" in details
     assert "/job:worker/replica:0/task:1" in details
     assert details.endswith("[Op:__inference_step_42]")
@@ -218,11 +228,11 @@ def test_slow_epoch_end_work_is_not_a_hang(monkeypatch):
     # chief) takes 2.5x the step timeout, and training still ends normally.
     exits = []
 
-    class RecordingWatchdog(custom_training_loop._Watchdog):
+    class RecordingWatchdog(StepWatchdog):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs, exit_function=exits.append)
 
-    monkeypatch.setattr(custom_training_loop, "_Watchdog", RecordingWatchdog)
+    monkeypatch.setattr(custom_training_loop, "StepWatchdog", RecordingWatchdog)
     monkeypatch.setattr(custom_training_loop, "is_multi_worker", lambda s: True)
     strategy = ktb.distribute.get_strategy("one_device")
     with strategy.scope():
@@ -237,8 +247,7 @@ def test_slow_epoch_end_work_is_not_a_hang(monkeypatch):
     )
     dataset = toy_tasks.make_dataset("dense", 8, num_examples=16)
     loop.fit(dataset, epochs=1, verbose=0)  # traced before the clock matters
-    history = loop.fit(
-        dataset, epochs=2, verbose=0, on_epoch_end=lambda epoch, logs: time.sleep(10)
-    )
-    assert history["epoch"] == [1, 2]
+    slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: time.sleep(10))
+    history = loop.fit(dataset, epochs=2, verbose=0, callbacks=[slow])
+    assert history.epoch == [0, 1]
     assert exits == []

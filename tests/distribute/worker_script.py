@@ -88,7 +88,7 @@ def main():
         try:
 
             def report(epoch, logs):
-                print(f"EPOCH_END {epoch} {_weights_sum(model):.10f}", flush=True)
+                print(f"EPOCH_END {epoch + 1} {_weights_sum(model):.10f}", flush=True)
                 time.sleep(args.sleep_per_step)
 
             loop.fit(
@@ -96,7 +96,7 @@ def main():
                 epochs=args.epochs,
                 steps_per_epoch=None,
                 verbose=0,
-                on_epoch_end=report,
+                callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
             )
             if args.model_dir:
                 loop.export(os.path.join(args.model_dir, "export", "model.keras"))

@@ -63,6 +63,7 @@ def test_other_axis_uses_keras_computation():
     _assert_matches_keras(inputs, seed=6, groups=3, axis=1)
 
 
+@pytest.mark.tensorflow_only
 def test_unknown_spatial_size_and_xla():
     inputs = np.random.default_rng(7).normal(size=(2, 5, 3, 8)).astype("float32")
     layer = GroupNormalization(groups=4)

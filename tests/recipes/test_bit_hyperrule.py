@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 
-import keras_transformer_bit as ktb
 from keras_transformer_bit.recipes import BiTSchedule, bit_hyperrule
 from keras_transformer_bit.recipes.bit_hyperrule import (
     bit_mixup_alpha,
@@ -200,51 +199,6 @@ def test_bad_schedule_and_scaling_input():
         rule.scaled_to_batch_size(512 * 200)
     with pytest.raises(ValueError, match="micro_batch_size"):
         rule.gradient_accumulation_steps_for(100)
-
-
-def _train_dense(x, y, batch_size, wrap=None, strategy=None):
-    import contextlib
-
-    from keras_transformer_bit.recipes.gradient_accumulation import (
-        GradientAccumulation,
-    )
-
-    rule = dataclasses.replace(
-        bit_hyperrule(100, (8, 8)),
-        supports=(2, 3, 4, 6),
-        base_learning_rate=0.5,
-        batch_size=8,
-    )
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        keras.utils.set_random_seed(1)
-        model = keras.Sequential(
-            [keras.Input((5,)), keras.layers.Dense(4, "tanh"), keras.layers.Dense(3)]
-        )
-        trained = GradientAccumulation(model, wrap) if wrap else model
-        trained.compile(optimizer=rule.optimizer(), loss="mse")
-    history = trained.fit(
-        x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0
-    )
-    return model, history
-
-
-def test_batch_splitting_equals_big_batch_also_mirrored():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(48, 5)).astype("float32")
-    y = rng.normal(size=(48, 3)).astype("float32")
-    big, big_history = _train_dense(x, y, 8)
-    split, split_history = _train_dense(x, y, 8, wrap=4)
-    for a, b in zip(big.get_weights(), split.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-    np.testing.assert_allclose(
-        split_history.history["loss"], big_history.history["loss"], rtol=1e-5
-    )
-    # Keras' optimizer-side accumulation fails under MirroredStrategy; the
-    # split step does not (conftest gives two logical CPUs).
-    mirrored = ktb.distribute.get_strategy("mirrored")
-    mirrored_split, _ = _train_dense(x, y, 8, wrap=2, strategy=mirrored)
-    for a, b in zip(big.get_weights(), mirrored_split.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_datasets_builds_the_training_and_evaluation_batches():

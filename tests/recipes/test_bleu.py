@@ -3,11 +3,7 @@ import glob
 import pytest
 import sacrebleu
 
-from keras_transformer_bit.recipes.bleu import (
-    BleuCallback,
-    corpus_bleu,
-    translate_texts,
-)
+from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu
 from tests.tiny_translation import tiny_model, tiny_tokenizer
 
 HYPOTHESES = ["The cat sat on a mat.", "I have been here for five days.", "Hello!"]
@@ -53,25 +49,35 @@ def test_callback_logs_bleu_to_logs_and_tensorboard(tmp_path):
 
 
 @pytest.mark.large
-def test_translate_texts_keeps_order_with_the_model():
+def test_validation_bleu_equals_bleu_through_the_exported_translator(tmp_path):
+    """The callback decodes with a `Translator` of the model in training, so
+    the SavedModel exported from it scores the same BLEU on the same pairs."""
+    import tensorflow as tf
+
+    import keras_transformer_bit as ktb
+
     model, tokenizer = tiny_model(), tiny_tokenizer()
-    texts = ["ich bin hier .", "du", "wir sind seit fünf tagen dort !"]
-
-    def translate(sources, batch_size=2):
-        return translate_texts(
-            model,
-            tokenizer,
-            tokenizer,
-            sources,
-            max_length=6,
-            batch_size=batch_size,
-            jit_compile=False,
-        )
-
-    together = translate(texts)
-    assert together == [translate([text])[0] for text in texts]
+    sources = ["ich bin hier .", "du", "wir sind seit fünf tagen dort !", "", "ich"]
+    references = ["i am here .", "you", "we are there for five days !", "", "i"]
     callback = BleuCallback(
-        list(zip(texts, together)), tokenizer, tokenizer, translate_fn=translate
+        list(zip(sources, references)),
+        tokenizer,
+        tokenizer,
+        max_length=6,
+        method="beam",
+        beam_size=2,
+        length_penalty=0.6,
+        max_source_length=5,
     )
     callback.set_model(model)
-    assert callback.score() == pytest.approx(corpus_bleu(together, together))
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    translator = callback.translator()
+    assert translator.model is model and translator.max_source_length == 5
+    assert callback.translator() is translator  # traced once, reused
+    ktb.export.export_translator(translator, str(tmp_path / "export"))
+    served = tf.saved_model.load(str(tmp_path / "export"))
+    outputs = served.signatures["serving_default"](text=tf.constant(sources))
+    exported = [t.decode("utf-8") for t in outputs["translation"].numpy()]
+    assert exported == translator(sources)
+    assert logs["val_bleu"] == pytest.approx(corpus_bleu(exported, references))

@@ -32,7 +32,8 @@ def test_default_recipe_builds_and_compiles_the_small_preset():
     model = recipe.compile(recipe.build_model(vocabulary_size=6000))
     assert recipe.preset == "transformer_small"
     assert (
-        model.count_params() == transformer_presets["transformer_small"]["parameters"]
+        model.count_params()
+        == transformer_presets["transformer_small"]["parameter_count"]
     )
     # Noam: linear warm-up to scale * (hidden_dim * warmup_steps)^-0.5 at the
     # last warm-up step, then the inverse square root of the step.

@@ -87,6 +87,7 @@ def test_state_is_reordered_with_the_hypotheses():
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.tensorflow_only
 def test_compiles_in_tf_function(jit_compile):
     toy = PrefixTable(vocabulary_size=4, length=6, seed=7)
     start = toy.start_buffer(3)
@@ -116,6 +117,7 @@ def test_bad_arguments(kwargs, message):
 
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("size, k, block_size", [(700, 4, 64), (640, 4, 64), (9, 3, 2)])
+@pytest.mark.tensorflow_only
 def test_blocked_top_k_equals_top_k_with_ties(jit_compile, size, k, block_size):
     rng = np.random.default_rng(size)
     x = rng.integers(-4, 4, size=(3, 2, size)).astype("float32")  # many ties

@@ -55,6 +55,7 @@ def test_prompt_and_start_index():
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.tensorflow_only
 def test_compiles_in_tf_function(jit_compile):
     toy = PrefixTable(vocabulary_size=4, length=6, seed=5)
     start = toy.start_buffer(4)
@@ -74,6 +75,7 @@ def test_bad_temperature():
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.tensorflow_only
 def test_first_argmax_equals_argmax_with_ties(jit_compile):
     rng = np.random.default_rng(0)
     logits = rng.integers(-3, 3, size=(6, 50)).astype("float32")

@@ -51,6 +51,7 @@ def test_k_1_is_greedy():
     )
 
 
+@pytest.mark.tensorflow_only
 def test_reproducible_under_xla():
     sampler = TopKSampler(k=3, seed=11)
     fn = tf.function(

@@ -276,6 +276,16 @@ class BiTBackbone(keras.Model):
         return super().call(inputs, training=training, mask=mask)
 
     @classmethod
+    def presets(cls):
+        """The preset names and their descriptions (as `Transformer.presets`).
+
+        Example:
+        >>> "bit_m_r50x1" in keras_transformer_bit.models.BiTBackbone.presets()
+        True
+        """
+        return bit_presets.descriptions()
+
+    @classmethod
     def from_preset(cls, name, weights=None, **overrides):
         """Builds a backbone from a preset; `weights` as in `BiTClassifier`.
 

@@ -173,6 +173,17 @@ class BiTClassifier(keras.Model):
             self.image_size = size
 
     @classmethod
+    def presets(cls):
+        """The preset names and their descriptions (as `Transformer.presets`).
+
+        Example:
+        >>> presets = keras_transformer_bit.models.BiTClassifier.presets()
+        >>> presets["bit_tiny"].startswith("A small BiT")
+        True
+        """
+        return bit_presets.descriptions()
+
+    @classmethod
     def from_preset(
         cls,
         name,

@@ -112,6 +112,11 @@ def get_preset(name):
     return {"name": name, **copy.deepcopy(PRESETS[name])}
 
 
+def descriptions():
+    """Each preset's name and description, for `presets()` of the BiT models."""
+    return {name: preset["description"] for name, preset in PRESETS.items()}
+
+
 def preset_config(name):
     """The `BiTBackbone` constructor arguments of the preset `name`."""
     return get_preset(name)["config"]

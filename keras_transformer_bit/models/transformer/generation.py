@@ -19,13 +19,19 @@ from keras_transformer_bit.samplers import BeamSampler, get_sampler
 from keras_transformer_bit.utils import check_positive_int
 
 
-def _check_max_length(model, max_length):
+def check_max_length(model, max_length):
+    """Returns `max_length` as an int, refusing more than the model can decode.
+
+    A model without a `max_sequence_length` (or with `None`) has no bound.
+    """
     max_length = check_positive_int("max_length", max_length)
-    if max_length > model.max_sequence_length:
+    bound = getattr(model, "max_sequence_length", None)
+    if bound is not None and max_length > bound:
         raise ValueError(
             "max_length must be at most the model's max_sequence_length="
-            f"{model.max_sequence_length}. Received: max_length={max_length}"
+            f"{bound}. Received: max_length={max_length}"
         )
+    return max_length
 
 
 def check_source_ids(model, source_ids):
@@ -111,14 +117,21 @@ def _sampler_key(sampler):
     return (type(sampler).__name__, tuple(sorted(sampler.get_config().items())))
 
 
-def _compiled_generate_function(model, sampler, max_length, jit_compile):
-    """One compiled function per (model, sampler config, max_length, jit)."""
+def compiled_generate_function(model, sampler, max_length, jit_compile):
+    """One compiled function per (model, sampler config, max_length, jit).
+
+    The function maps int `(batch, source_length)` source ids to the
+    sampler's `(token_ids, scores)` through `model.generate_ids(source_ids,
+    sampler, max_length)`: any model with that method (and `pad_token_id`,
+    `start_token_id`, `end_token_id`, `vocabulary_size`) decodes through the
+    samplers, `generate` and `ktb.Translator` alike.
+    """
     functions = model.__dict__.setdefault("_ktb_generate_functions", {})
     key = (_sampler_key(sampler), max_length, jit_compile)
     if key not in functions:
 
         def run(source_ids):
-            return generate_ids(model, source_ids, sampler, max_length)
+            return model.generate_ids(source_ids, sampler, max_length)
 
         if keras.config.backend() == "tensorflow":
             # The loop is keras.ops; compiling it is the backend's business.
@@ -165,10 +178,10 @@ def generate(
         the log-probability of each output, divided by the length penalty for
         beam search.
     """
-    _check_max_length(model, max_length)
+    check_max_length(model, max_length)
     sampler = get_sampler(method, **kwargs)
     check_source_ids(model, source_ids)
-    function = _compiled_generate_function(model, sampler, max_length, jit_compile)
+    function = compiled_generate_function(model, sampler, max_length, jit_compile)
     token_ids, scores = function(ops.convert_to_tensor(source_ids, "int32"))
     token_ids = token_ids[..., 1:]
     return (token_ids, scores) if return_scores else token_ids

@@ -603,11 +603,28 @@ class Transformer(keras.Model):
         >>> tuple(ids.shape)
         (1, 8)
         """
+        # generation.py imports this module (check_token_ids): a real cycle.
         from keras_transformer_bit.models.transformer.generation import generate
 
         return generate(
             self, source_ids, max_length=max_length, method=method, **kwargs
         )
+
+    def generate_ids(self, source_ids, sampler, max_length):
+        """The traceable decoding loop behind `generate` and `ktb.Translator`.
+
+        Args:
+            source_ids: int `(batch, source_length)` source ids, 0 = padding.
+            sampler: a sampler from `keras_transformer_bit.samplers`.
+            max_length: int. Most target tokens (end token included).
+
+        Returns:
+            The sampler's `(token_ids, scores)` over `max_length + 1`
+            positions, the start token first.
+        """
+        from keras_transformer_bit.models.transformer import generation
+
+        return generation.generate_ids(self, source_ids, sampler, max_length)
 
     # --- Presets and config.
 

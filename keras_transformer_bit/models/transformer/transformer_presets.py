@@ -1,7 +1,7 @@
 """Transformer presets (Vaswani et al. 2017, Table 3) as data.
 
 Each preset holds the constructor arguments of `Transformer` (`config`) and
-metadata. `parameters` is the parameter count with the preset's vocabulary
+metadata. `parameter_count` is the parameter count with the preset's vocabulary
 (a shared, tied 37,000-token vocabulary for base and big, as in the paper's
 English-German runs); tests assert it against the built model.
 """
@@ -11,7 +11,7 @@ transformer_presets = {
         "description": (
             "2 layers, d_model 64, 4 heads, d_ff 256: for tests and CPU demos."
         ),
-        "parameters": 297_728,
+        "parameter_count": 297_728,
         "config": {
             "vocabulary_size": 1000,
             "num_layers": 2,
@@ -29,7 +29,7 @@ transformer_presets = {
             "3+3 layers, d_model 128, 4 heads, d_ff 512: trains in minutes on a "
             "few CPU cores (the translation tutorial's model)."
         ),
-        "parameters": 2_157_056,
+        "parameter_count": 2_157_056,
         "config": {
             "vocabulary_size": 6000,
             "num_layers": 3,
@@ -47,7 +47,7 @@ transformer_presets = {
             "Vaswani et al. 2017 base model: 6+6 layers, d_model 512, 8 heads, "
             "d_ff 2048, P_drop 0.1 (paper: 65M parameters)."
         ),
-        "parameters": 63_084_544,
+        "parameter_count": 63_084_544,
         "config": {
             "vocabulary_size": 37000,
             "num_layers": 6,
@@ -65,7 +65,7 @@ transformer_presets = {
             "Vaswani et al. 2017 big model: 6+6 layers, d_model 1024, 16 heads, "
             "d_ff 4096, P_drop 0.3 (paper: 213M parameters)."
         ),
-        "parameters": 214_249_472,
+        "parameter_count": 214_249_472,
         "config": {
             "vocabulary_size": 37000,
             "num_layers": 6,
@@ -78,13 +78,4 @@ transformer_presets = {
             "tie_output_embeddings": True,
         },
     },
-}
-
-# The paper's training recipe (§5.3, §5.4), shared by the presets.
-paper_training_recipe = {
-    "warmup_steps": 4000,
-    "label_smoothing": 0.1,
-    "adam_beta_1": 0.9,
-    "adam_beta_2": 0.98,
-    "adam_epsilon": 1e-9,
 }

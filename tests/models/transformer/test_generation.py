@@ -212,6 +212,7 @@ def test_bad_source_ids_are_named(small_model, source, error, message, jit_compi
         small_model.generate(source, max_length=4, jit_compile=jit_compile)
 
 
+@pytest.mark.tensorflow_only
 def test_source_ids_inside_a_tf_function(small_model):
     import tensorflow as tf
 

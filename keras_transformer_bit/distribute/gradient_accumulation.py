@@ -6,8 +6,9 @@ update inside a conditional, which `tf.distribute` cannot synchronise
 strategies). Splitting the batch inside the training step, as the BiT
 release's `--batch_split` does, keeps one unconditional `apply_gradients` per
 step, so it works with every strategy, and MixUp's single lambda still covers
-the whole batch. This is a TensorFlow training step (the package pins the TF
-backend), hence `tf` here.
+the whole batch. This is a TensorFlow training step (`tf.while_loop`,
+`tf.distribute`), so it lives in `distribute/`, where the package may import
+TensorFlow; `ktb.recipes.bit_fine_tune` imports it only when it splits.
 """
 
 import keras
@@ -31,6 +32,7 @@ class GradientAccumulation(keras.Model):
         num_splits: int. Parts per batch; must divide the batch size.
 
     Example:
+    >>> from keras_transformer_bit.distribute import GradientAccumulation
     >>> wrapper = GradientAccumulation(classifier, num_splits=8)  # doctest: +SKIP
     >>> wrapper.compile(optimizer=rule.optimizer(), loss=loss)  # doctest: +SKIP
     >>> wrapper.fit(batches_of_512)  # 64 images at a time  # doctest: +SKIP

@@ -1,0 +1,37 @@
+"""The one check behind every "must be a rate in [0, 1)" error of the package."""
+
+import numbers
+
+
+def check_rate(name, value):
+    """Returns `value` as a float in `[0, 1)`, or raises an error naming it.
+
+    Dropout rates and the like: any real number (Python or NumPy) from 0 up
+    to, not including, 1 passes; booleans, strings, `None` and NaN do not.
+
+    Args:
+        name: str. The argument's name, as the user wrote it.
+        value: the value to check.
+
+    Returns:
+        `float(value)`.
+
+    Raises:
+        ValueError: `"{name} must be a float in [0, 1). Received:
+            {name}={value}"`.
+
+    Example:
+    >>> check_rate("dropout", 0.1)
+    0.1
+    >>> check_rate("dropout", 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must be a float in [0, 1). Received: dropout=1.0
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 <= value < 1
+    ):
+        raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={value}")
+    return float(value)
