@@ -276,6 +276,69 @@ def _parameter_count(model):
     return sum(int(np.prod(w.shape)) for w in model.weights)
 
 
+def _ratio(numerator, denominator, times, summary):
+    return summary(times[numerator]) / summary(times[denominator])
+
+
+def _ratio_rows(jit_modes, wall, cpu, beam_size):
+    """(label, CPU median ratio, wall median ratio, CPU best ratio, target, met)."""
+    rows = []
+    for jit in jit_modes:
+        greedy = f"greedy jit={jit}"
+        for label, other, target in (
+            (
+                f"cached greedy vs full-recompute greedy (jit_compile={jit})",
+                "recompute",
+                TARGETS["recompute"],
+            ),
+            (
+                f"ours vs keras-hub cached greedy (both jit_compile={jit})",
+                f"keras_hub jit={jit}",
+                TARGETS["keras_hub"],
+            ),
+        ):
+            value = _ratio(other, greedy, cpu, np.median)
+            rows.append(
+                (
+                    label,
+                    value,
+                    _ratio(other, greedy, wall, np.median),
+                    _ratio(other, greedy, cpu, min),
+                    f">= {target}x faster",
+                    value >= target,
+                )
+            )
+        beam = f"beam jit={jit}"
+        value = _ratio(beam, greedy, cpu, np.median)
+        rows.append(
+            (
+                f"beam {beam_size} time / greedy time (jit_compile={jit})",
+                value,
+                _ratio(beam, greedy, wall, np.median),
+                _ratio(beam, greedy, cpu, min),
+                f"<= {TARGETS['beam']}x",
+                value <= TARGETS["beam"],
+            )
+        )
+    return rows
+
+
+def _time_rounds(contenders, recompute, repeats):
+    """Wall and CPU seconds of every contender per round, rounds interleaved."""
+    recompute_rounds = max(2, repeats // 2)
+    wall = {name: [] for name in ["recompute", *contenders]}
+    cpu = {name: [] for name in wall}
+    for round_index in range(repeats):
+        timed = list(contenders.items())
+        if round_index < recompute_rounds:  # the slow one, fewer times
+            timed.insert(0, ("recompute", recompute))
+        for name, function in timed:
+            wall_seconds, cpu_seconds = _seconds(function)
+            wall[name].append(wall_seconds)
+            cpu[name].append(cpu_seconds)
+    return wall, cpu
+
+
 def main():
     args = _parse_args()
     if args.threads:
@@ -343,17 +406,7 @@ def main():
     _full_recompute_greedy(model, source_ids, 3)()  # trace the relaxed shapes
     for function in contenders.values():
         function()  # trace / compile
-    recompute_rounds = max(2, args.repeats // 2)
-    wall = {name: [] for name in ["recompute", *contenders]}
-    cpu = {name: [] for name in wall}
-    for round_index in range(args.repeats):
-        timed = list(contenders.items())
-        if round_index < recompute_rounds:  # the slow one, fewer times
-            timed.insert(0, ("recompute", recompute))
-        for name, function in timed:
-            wall_seconds, cpu_seconds = _seconds(function)
-            wall[name].append(wall_seconds)
-            cpu[name].append(cpu_seconds)
+    wall, cpu = _time_rounds(contenders, recompute, args.repeats)
     print(f"{'ms':>22}  CPU median  CPU best  wall median  wall best")
     for name in wall:
         print(
@@ -362,52 +415,12 @@ def main():
             f"{min(wall[name]) * 1000:10.1f}"
         )
 
-    def ratio(numerator, denominator, times, summary):
-        return summary(times[numerator]) / summary(times[denominator])
-
-    rows = []
+    rows = _ratio_rows(jit_modes, wall, cpu, args.beam_size)
     for jit in jit_modes:
-        greedy = f"greedy jit={jit}"
-        for label, other, target in (
-            (
-                f"cached greedy vs full-recompute greedy (jit_compile={jit})",
-                "recompute",
-                TARGETS["recompute"],
-            ),
-            (
-                f"ours vs keras-hub cached greedy (both jit_compile={jit})",
-                f"keras_hub jit={jit}",
-                TARGETS["keras_hub"],
-            ),
-        ):
-            value = ratio(other, greedy, cpu, np.median)
-            rows.append(
-                (
-                    label,
-                    value,
-                    ratio(other, greedy, wall, np.median),
-                    ratio(other, greedy, cpu, min),
-                    f">= {target}x faster",
-                    value >= target,
-                )
-            )
-        beam = f"beam jit={jit}"
-        value = ratio(beam, greedy, cpu, np.median)
-        rows.append(
-            (
-                f"beam {args.beam_size} time / greedy time (jit_compile={jit})",
-                value,
-                ratio(beam, greedy, wall, np.median),
-                ratio(beam, greedy, cpu, min),
-                f"<= {TARGETS['beam']}x",
-                value <= TARGETS["beam"],
-            )
-        )
-    for jit in jit_modes:
-        steps = ratio(
+        steps = _ratio(
             f"steps x{args.beam_size} jit={jit}", f"steps x1 jit={jit}", cpu, np.median
         )
-        beam = ratio(f"beam jit={jit}", f"greedy jit={jit}", cpu, np.median)
+        beam = _ratio(f"beam jit={jit}", f"greedy jit={jit}", cpu, np.median)
         print(
             f"jit_compile={jit}: the decoder alone (decode_step + argmax, no "
             f"search bookkeeping) on {args.beam_size}x the rows takes {steps:.2f}x "
@@ -427,7 +440,7 @@ def main():
         f"{os.cpu_count()} cores, shared; {args.threads or 'default'} TF "
         f"thread(s) for every contender), TF {tf.__version__}, Keras "
         f"{keras.__version__}. {args.repeats} interleaved rounds after a warm-up "
-        f"run (full recompute: {recompute_rounds}); ratios of the median CPU "
+        f"run (full recompute: {len(wall['recompute'])}); ratios of the median CPU "
         "time of the process per run, with the ratios of the median wall-clock "
         "times and of the best CPU times beside them."
     )

@@ -4,14 +4,15 @@ Subpackages: `layers`, `models` (`Transformer`, `BiTBackbone`,
 `BiTClassifier`), `samplers` (greedy, beam, top-k, top-p), `recipes`
 (schedules, losses, metrics, the BiT-HyperRule), `data` (corpora, tokenizers,
 tf.data pipelines), `export` (SavedModels for TF Serving), `distribute`
-(strategies, the multi-worker loop), `tuning` (KerasTuner) and `cli` (the
-`ktb` command); `Translator` turns strings into translations.
+(strategies, the multi-worker loop), `tuning` (KerasTuner), `training`
+(resumable training runs: `TranslationRun`) and `cli` (the `ktb` command);
+`Translator` turns strings into translations.
 
 Importing the package loads its Keras parts (`layers`, `models`, `samplers`,
 `recipes`), so that `keras.saving.load_model` finds their classes whatever is
-imported next; `data`, `export`, `distribute`, `tuning`, `cli` and `utils` load
-on first use. The `ktb` command loads nothing up front, so that `ktb --help`
-answers at once.
+imported next; `data`, `export`, `distribute`, `tuning`, `training`, `cli`
+and `utils` load on first use. The `ktb` command loads nothing up front, so
+that `ktb --help` answers at once.
 
 Example:
 >>> import keras_transformer_bit as ktb
@@ -37,6 +38,7 @@ _SUBPACKAGES = (
     "export",
     "distribute",
     "tuning",
+    "training",
     "cli",
     "utils",
 )

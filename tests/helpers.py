@@ -153,6 +153,30 @@ def assert_no_copied_kernels(layer):
     )
 
 
+def _check_config_round_trip(layer_cls, init_kwargs):
+    """A layer built from `init_kwargs` whose config records them and revives."""
+    layer = layer_cls(**init_kwargs)
+    config = layer.get_config()
+    revived = layer_cls.from_config(config)
+    assert revived.get_config() == config, "get_config/from_config do not round-trip"
+    for name, value in init_kwargs.items():
+        if not isinstance(value, (keras.layers.Layer, keras.initializers.Initializer)):
+            assert name in config, f"get_config() does not record `{name}`"
+    return layer
+
+
+def _check_eager_output(eager_output, expected_output_shape):
+    if expected_output_shape is not None:
+        actual_shapes = [tuple(x.shape) for x in _flatten(eager_output)]
+        expected_shapes = _flatten_shapes(expected_output_shape)
+        assert actual_shapes == expected_shapes, (
+            f"output shapes {actual_shapes} != expected {expected_shapes}"
+        )
+    for value in _to_numpy(eager_output):
+        if value.dtype.kind == "f":
+            assert np.all(np.isfinite(value)), "eager output is not finite"
+
+
 def run_layer_test(
     layer_cls,
     init_kwargs,
@@ -192,26 +216,9 @@ def run_layer_test(
     """
     call_kwargs = dict(call_kwargs or {})
 
-    # Config round trip.
-    layer = layer_cls(**init_kwargs)
-    config = layer.get_config()
-    revived = layer_cls.from_config(config)
-    assert revived.get_config() == config, "get_config/from_config do not round-trip"
-    for name, value in init_kwargs.items():
-        if not isinstance(value, (keras.layers.Layer, keras.initializers.Initializer)):
-            assert name in config, f"get_config() does not record `{name}`"
-
-    # Eager call.
+    layer = _check_config_round_trip(layer_cls, init_kwargs)
     eager_output = _call(layer, input_data, call_kwargs, training=False)
-    if expected_output_shape is not None:
-        actual_shapes = [tuple(x.shape) for x in _flatten(eager_output)]
-        expected_shapes = _flatten_shapes(expected_output_shape)
-        assert actual_shapes == expected_shapes, (
-            f"output shapes {actual_shapes} != expected {expected_shapes}"
-        )
-    for value in _to_numpy(eager_output):
-        if value.dtype.kind == "f":
-            assert np.all(np.isfinite(value)), "eager output is not finite"
+    _check_eager_output(eager_output, expected_output_shape)
     if expected_num_trainable_weights is not None:
         assert len(layer.trainable_weights) == expected_num_trainable_weights
     if expected_num_non_trainable_weights is not None:
@@ -256,31 +263,62 @@ def _flatten_shapes(shapes):
     return result
 
 
+def _readout_loss(outputs, rng):
+    """A random linear read-out of every float output, summed.
+
+    Its gradient reaches every output element with a non-zero weight, which a
+    squared loss on a normalized output or on a zero-initialised head does not.
+    """
+    floats = [
+        ops.cast(x, "float32") for x in _flatten(outputs) if "float" in str(x.dtype)
+    ]
+    return sum(
+        ops.sum(x * rng.standard_normal(tuple(x.shape)).astype("float32"))
+        for x in floats
+    )
+
+
+def _gradients(layer, input_data, call_kwargs):
+    """d(read-out loss)/d(trainable weights) of one training-mode call, as
+    NumPy arrays (None where no gradient reaches), on the Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        with tf.GradientTape() as tape:
+            outputs = _call(layer, input_data, call_kwargs, training=True)
+            loss = _readout_loss(outputs, np.random.default_rng(0))
+        grads = tape.gradient(loss, layer.trainable_weights)
+        return [None if g is None else tf.convert_to_tensor(g).numpy() for g in grads]
+    if backend == "jax":
+        import jax
+
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss_of(trainable):
+            args, kwargs = (
+                ((), dict(input_data))
+                if isinstance(input_data, dict)
+                else (
+                    (input_data,),
+                    {},
+                )
+            )
+            outputs, _ = layer.stateless_call(
+                trainable, non_trainable, *args, training=True, **kwargs, **call_kwargs
+            )
+            return _readout_loss(outputs, np.random.default_rng(0))
+
+        grads = jax.grad(loss_of)([v.value for v in layer.trainable_variables])
+        return [np.asarray(g) for g in grads]
+    raise NotImplementedError(f"no gradient check for the {backend} backend")
+
+
 def _check_training_step(layer, input_data, call_kwargs):
-    before = [w.numpy().copy() for w in layer.trainable_weights]
-    rng = np.random.default_rng(0)
-    with tf.GradientTape() as tape:
-        outputs = [
-            tf.cast(x, "float32")
-            for x in _flatten(_call(layer, input_data, call_kwargs, training=True))
-            if x.dtype.is_floating
-        ]
-        # A random linear read-out: its gradient reaches every output element
-        # with a non-zero weight, which a squared loss on a normalized output or
-        # on a zero-initialised head does not.
-        loss = tf.add_n(
-            [
-                tf.reduce_sum(x * rng.standard_normal(x.shape).astype("float32"))
-                for x in outputs
-            ]
-        )
-    grads = tape.gradient(loss, layer.trainable_weights)
+    before = [np.array(w.numpy()) for w in layer.trainable_weights]
+    grads = _gradients(layer, input_data, call_kwargs)
     for weight, grad in zip(layer.trainable_weights, grads):
         assert grad is not None, f"no gradient reaches {weight.path}"
-    grads = [tf.convert_to_tensor(grad) for grad in grads]
-    largest = max(float(np.abs(grad.numpy()).max()) for grad in grads)
+    largest = max(float(np.abs(grad).max()) for grad in grads)
     for weight, grad in zip(layer.trainable_weights, grads):
-        grad = grad.numpy()
         assert np.all(np.isfinite(grad)), f"gradient of {weight.path} is not finite"
         if weight.path.endswith("key/bias"):
             # Softmax ignores a shift shared by all keys of a query: the key
@@ -294,7 +332,7 @@ def _check_training_step(layer, input_data, call_kwargs):
     optimizer = keras.optimizers.SGD(learning_rate=0.1)
     optimizer.apply_gradients(zip(grads, layer.trainable_weights))
     for weight, value in zip(layer.trainable_weights, before):
-        assert not np.array_equal(value, weight.numpy()), (
+        assert not np.array_equal(value, np.array(weight.numpy())), (
             f"a training step did not change {weight.path}"
         )
 

@@ -23,6 +23,7 @@ SUBPACKAGES = [
     "models.transformer",
     "recipes",
     "samplers",
+    "training",
     "tuning",
     "utils",
 ]

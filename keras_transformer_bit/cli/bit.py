@@ -564,11 +564,51 @@ def _describe_schedule(args, rule):
     return text
 
 
+def _hyperrule(args, train, strategy):
+    """The BiT-HyperRule for the training split, with the flags' changes."""
+    from keras_transformer_bit import distribute, recipes
+
+    rule = recipes.bit_hyperrule(len(train), train.image_size)
+    if args.crop_size is not None:
+        rule = rule.with_crop_size(args.crop_size)
+    if args.batch_size is not None:
+        rule = rule.with_batch_size(args.batch_size, scaling=args.batch_scaling)
+    if args.schedule_scale != 1.0:
+        rule = rule.shortened(args.schedule_scale)
+    if rule.batch_size % strategy.num_replicas_in_sync:  # the rule's own batch
+        raise ValueError(
+            f"The HyperRule's batch of {rule.batch_size} does not split evenly over "
+            f"the {strategy.num_replicas_in_sync} replicas of "
+            f"{distribute.describe_strategy(strategy)}: pass --batch-size with a "
+            f"multiple of {strategy.num_replicas_in_sync}."
+        )
+    return rule
+
+
+def _print_plan(args, train, rule, strategy):
+    """What the chief is about to train: data, rule, strategy, schedule."""
+    from keras_transformer_bit import distribute
+
+    print(
+        f"{len(train)} examples, {train.num_classes} classes; HyperRule: resize "
+        f"{rule.resize_size}, crop {rule.crop_size}, batch {rule.batch_size}, "
+        f"lr {rule.base_learning_rate:g}, supports {list(rule.supports)}, "
+        f"MixUp {rule.mixup_alpha}; {distribute.describe_strategy(strategy)}",
+        flush=True,
+    )
+    if args.shard_files and distribute.needs_custom_training_loop(strategy):
+        workers = distribute.is_multi_worker(strategy) and len(
+            strategy.cluster_resolver.cluster_spec().as_dict().get("worker", [])
+        )
+        print(f"--shard-files: each worker reads 1/{workers} of the image files")
+    print(_describe_schedule(args, rule), flush=True)
+
+
 def train_command(args):
     import keras
 
     from keras_transformer_bit import distribute, models, recipes
-    from keras_transformer_bit.cli.check_model_dir import check_model_dir
+    from keras_transformer_bit.training.check_model_dir import check_model_dir
     from keras_transformer_bit.utils import write_text_atomically
     from keras_transformer_bit.utils.gfile import gfile
 
@@ -592,36 +632,10 @@ def train_command(args):
     if args.shots is not None:
         train = train.few_shot(args.shots, seed=args.seed)
     validation_images = _load_eval_split(args)
-    rule = recipes.bit_hyperrule(len(train), train.image_size)
-    if args.crop_size is not None:
-        rule = rule.with_crop_size(args.crop_size)
-    if args.batch_size is not None:
-        rule = rule.with_batch_size(args.batch_size, scaling=args.batch_scaling)
-    if args.schedule_scale != 1.0:
-        rule = rule.shortened(args.schedule_scale)
-    if rule.batch_size % strategy.num_replicas_in_sync:  # the rule's own batch
-        raise ValueError(
-            f"The HyperRule's batch of {rule.batch_size} does not split evenly over "
-            f"the {strategy.num_replicas_in_sync} replicas of "
-            f"{distribute.describe_strategy(strategy)}: pass --batch-size with a "
-            f"multiple of {strategy.num_replicas_in_sync}."
-        )
+    rule = _hyperrule(args, train, strategy)
     chief = distribute.is_chief_task(strategy)
     if chief:
-        print(
-            f"{len(train)} examples, {train.num_classes} classes; HyperRule: resize "
-            f"{rule.resize_size}, crop {rule.crop_size}, batch {rule.batch_size}, "
-            f"lr {rule.base_learning_rate:g}, supports {list(rule.supports)}, "
-            f"MixUp {rule.mixup_alpha}; {distribute.describe_strategy(strategy)}",
-            flush=True,
-        )
-        if args.shard_files and distribute.needs_custom_training_loop(strategy):
-            workers = distribute.is_multi_worker(strategy) and len(
-                strategy.cluster_resolver.cluster_spec().as_dict().get("worker", [])
-            )
-            print(f"--shard-files: each worker reads 1/{workers} of the image files")
-    if chief:
-        print(_describe_schedule(args, rule), flush=True)
+        _print_plan(args, train, rule, strategy)
     keras.utils.set_random_seed(args.seed)
     with strategy.scope():
         kwargs = {"head": "replace"} if args.weights else {}

@@ -58,6 +58,21 @@ def _skipped_message(
     return message + "."
 
 
+def _class_images(directory, class_directory, extensions, skipped, not_images):
+    """The sorted image paths under one class folder; counts what is not one."""
+    files = []
+    for root, _, names in os.walk(class_directory):
+        for file in names:
+            path = os.path.join(root, file)
+            if not file.lower().endswith(extensions):
+                skipped[_extension(file)] += 1
+            elif _is_image(path):
+                files.append(path)
+            else:
+                not_images.append(os.path.relpath(path, directory))
+    return sorted(files)
+
+
 def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
     """Reads `directory/<class name>/**/<image>` into a `LabeledImages`.
 
@@ -102,17 +117,9 @@ def load_image_folder(directory, extensions=IMAGE_EXTENSIONS, min_examples=1):
         if not os.path.isdir(class_directory):
             loose_files.append(name)
             continue
-        files = []
-        for root, _, names in os.walk(class_directory):
-            for file in names:
-                path = os.path.join(root, file)
-                if not file.lower().endswith(extensions):
-                    skipped_files[_extension(file)] += 1
-                elif _is_image(path):
-                    files.append(path)
-                else:
-                    not_images.append(os.path.relpath(path, directory))
-        files.sort()
+        files = _class_images(
+            directory, class_directory, extensions, skipped_files, not_images
+        )
         if len(files) < max(min_examples, 1):
             if files:
                 lost.append((name, f"{len(files)} < min_examples={min_examples}"))

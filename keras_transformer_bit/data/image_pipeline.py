@@ -128,6 +128,34 @@ def _shuffled_training_examples(
     )
 
 
+def _check_sizes(num_classes, batch_size, crop_size, shuffle_buffer_size, resize_size):
+    """The pipeline's sizes, or an error naming the bad one; returns the resize."""
+    check_positive_int("num_classes", num_classes)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("crop_size", crop_size)
+    check_positive_int("shuffle_buffer_size", shuffle_buffer_size)
+    resize_size = crop_size if resize_size is None else resize_size
+    check_positive_int("resize_size", resize_size)
+    if resize_size < crop_size:
+        raise ValueError(
+            f"resize_size must be >= crop_size={crop_size}. "
+            f"Received: resize_size={resize_size}"
+        )
+    return resize_size
+
+
+def _check_mixup_and_cache(mixup_alpha, max_cache_bytes):
+    if mixup_alpha < 0:
+        raise ValueError(f"mixup_alpha must be >= 0. Received: {mixup_alpha}")
+    if isinstance(max_cache_bytes, bool) or not (
+        isinstance(max_cache_bytes, numbers.Integral) and max_cache_bytes >= 0
+    ):
+        raise ValueError(
+            "max_cache_bytes must be an int >= 0. "
+            f"Received: max_cache_bytes={max_cache_bytes!r}"
+        )
+
+
 def image_classification_pipeline(
     images,
     num_classes,
@@ -203,26 +231,10 @@ def image_classification_pipeline(
     ...     train, 10, training=True, batch_size=64, crop_size=rule.crop_size,
     ...     resize_size=rule.resize_size, mixup_alpha=rule.mixup_alpha, seed=0)
     """
-    check_positive_int("num_classes", num_classes)
-    check_positive_int("batch_size", batch_size)
-    check_positive_int("crop_size", crop_size)
-    check_positive_int("shuffle_buffer_size", shuffle_buffer_size)
-    resize_size = crop_size if resize_size is None else resize_size
-    check_positive_int("resize_size", resize_size)
-    if resize_size < crop_size:
-        raise ValueError(
-            f"resize_size must be >= crop_size={crop_size}. "
-            f"Received: resize_size={resize_size}"
-        )
-    if mixup_alpha < 0:
-        raise ValueError(f"mixup_alpha must be >= 0. Received: {mixup_alpha}")
-    if isinstance(max_cache_bytes, bool) or not (
-        isinstance(max_cache_bytes, numbers.Integral) and max_cache_bytes >= 0
-    ):
-        raise ValueError(
-            "max_cache_bytes must be an int >= 0. "
-            f"Received: max_cache_bytes={max_cache_bytes!r}"
-        )
+    resize_size = _check_sizes(
+        num_classes, batch_size, crop_size, shuffle_buffer_size, resize_size
+    )
+    _check_mixup_and_cache(mixup_alpha, max_cache_bytes)
 
     shard = None
     if input_context is not None:

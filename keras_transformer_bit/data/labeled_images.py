@@ -1,10 +1,16 @@
 """Images with integer class labels: what every image reader returns."""
 
+import hashlib
+import os
+
 import numpy as np
 import tensorflow as tf
 
 from keras_transformer_bit.data.few_shot import few_shot_indices
-from keras_transformer_bit.data.image_preprocessing import read_image_file
+from keras_transformer_bit.data.image_preprocessing import (
+    decode_image,
+    read_image_file,
+)
 
 
 def _check_pixel_array(images):
@@ -142,10 +148,6 @@ class LabeledImages:
             if isinstance(self.images, np.ndarray):
                 self._image_size = tuple(int(d) for d in self.images.shape[1:3])
             else:
-                from keras_transformer_bit.data.image_preprocessing import (
-                    decode_image,
-                )
-
                 try:
                     shapes = [
                         tuple(decode_image(image).shape[:2])
@@ -263,8 +265,6 @@ class LabeledImages:
         Args:
             limit: int or `None`. Stop after this many.
         """
-        from keras_transformer_bit.data.image_preprocessing import decode_image
-
         bad = []
         if not isinstance(self.images, list):
             return bad
@@ -298,9 +298,6 @@ class LabeledImages:
         ...     "examples_per_class"]
         {'0': 1, '1': 1}
         """
-        import hashlib
-        import os
-
         digest = hashlib.sha256()
         digest.update(self.labels.astype("<i8").tobytes())
         if isinstance(self.images, np.ndarray):

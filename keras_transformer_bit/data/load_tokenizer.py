@@ -36,11 +36,6 @@ def load_tokenizer(directory):
     >>> load_tokenizer("ram://tokenizer").vocabulary_size  # doctest: +SKIP
     6000
     """
-    from keras_transformer_bit.data.sentencepiece_tokenizer import (
-        SentencePieceTokenizer,
-    )
-    from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
-
     config_path = os.path.join(directory, sentencepiece_tokenizer.CONFIG_FILE)
     kind = subword_tokenizer.read_config(config_path).get("tokenizer")
     if kind is not None and kind not in TOKENIZER_KINDS:
@@ -53,9 +48,9 @@ def load_tokenizer(directory):
     if kind == sentencepiece_tokenizer.KIND or (
         kind is None and gfile.exists(model_path)
     ):
-        return SentencePieceTokenizer.load(directory)
+        return sentencepiece_tokenizer.SentencePieceTokenizer.load(directory)
     if kind == subword_tokenizer.KIND or gfile.exists(vocabulary_path):
-        return SubwordTokenizer.load(directory)
+        return subword_tokenizer.SubwordTokenizer.load(directory)
     raise FileNotFoundError(
         f"No tokenizer found in {directory}. Expected {model_path} (SentencePiece) "
         f"or {vocabulary_path} (WordPiece), as written by a tokenizer's save()."

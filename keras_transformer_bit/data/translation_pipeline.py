@@ -36,6 +36,77 @@ def _check_sampling(alpha, *tokenizers):
             )
 
 
+def _check_arguments(max_length, tokens_per_batch, bucket_width, num_replicas):
+    """The sizes of `make_translation_dataset` as ints, or an error naming them."""
+    max_length = check_positive_int("max_length", max_length)
+    tokens_per_batch = check_positive_int("tokens_per_batch", tokens_per_batch)
+    bucket_width = check_positive_int("bucket_width", bucket_width)
+    if num_replicas is None:  # the strategy in scope (the default one: 1)
+        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    num_replicas = check_positive_int("num_replicas", num_replicas)
+    if tokens_per_batch < max_length:
+        raise ValueError(
+            "tokens_per_batch must hold at least one sequence of max_length tokens. "
+            f"Received: tokens_per_batch={tokens_per_batch}, max_length={max_length}"
+        )
+    return max_length, tokens_per_batch, bucket_width, num_replicas
+
+
+def _pair_strings(pairs):
+    """A dataset of (source, target) strings from a list of pairs (or itself)."""
+    if isinstance(pairs, tf.data.Dataset):
+        return pairs
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("Cannot build a translation dataset from zero pairs.")
+    sources, targets = zip(*pairs)
+    return tf.data.Dataset.from_tensor_slices(
+        (tf.constant(sources, tf.string), tf.constant(targets, tf.string))
+    )
+
+
+def _tokenize_function(source_tokenizer, target_tokenizer, alpha):
+    """`(source, target) strings -> int32 ids`, sampled when `alpha` is set."""
+
+    def tokenize(source, target):
+        if alpha is None:
+            source_ids = source_tokenizer.tokenize(source)
+            target_ids = target_tokenizer.tokenize(target)
+        else:
+            source_ids = source_tokenizer.sample_tokenize(source, alpha=alpha)
+            target_ids = target_tokenizer.sample_tokenize(target, alpha=alpha)
+        return tf.cast(source_ids, tf.int32), tf.cast(target_ids, tf.int32)
+
+    return tokenize
+
+
+def _pad_function(
+    max_length, tokens_per_batch, bucket_width, num_replicas, pad_remainder
+):
+    """Pads a batch to its bucket bound (and its rows as the replicas need)."""
+
+    def pad_to_bound(source, decoder, labels):
+        length = tf.maximum(tf.shape(source)[1], tf.shape(decoder)[1])
+        bound = tf.minimum(
+            (length + bucket_width - 1) // bucket_width * bucket_width, max_length
+        )
+        source = tf.pad(source, [[0, 0], [0, bound - tf.shape(source)[1]]])
+        decoder = tf.pad(decoder, [[0, 0], [0, bound - tf.shape(decoder)[1]]])
+        labels = tf.pad(labels, [[0, 0], [0, bound - tf.shape(labels)[1]]])
+        if pad_remainder or num_replicas > 1:
+            if pad_remainder:  # up to the bucket's batch size (see to_batches)
+                per_replica = tf.maximum(1, tokens_per_batch // bound // num_replicas)
+                rows = per_replica * num_replicas - tf.shape(source)[0]
+            else:
+                rows = -tf.shape(source)[0] % num_replicas
+            source, decoder, labels = (
+                tf.pad(ids, [[0, rows], [0, 0]]) for ids in (source, decoder, labels)
+            )
+        return {"encoder_inputs": source, "decoder_inputs": decoder}, labels
+
+    return pad_to_bound
+
+
 def make_translation_dataset(
     pairs,
     source_tokenizer,
@@ -127,17 +198,9 @@ def make_translation_dataset(
     ...     corpus.train, tokenizer, tokenizer)  # doctest: +SKIP
     >>> model.fit(dataset, epochs=10)  # doctest: +SKIP
     """
-    max_length = check_positive_int("max_length", max_length)
-    tokens_per_batch = check_positive_int("tokens_per_batch", tokens_per_batch)
-    bucket_width = check_positive_int("bucket_width", bucket_width)
-    if num_replicas is None:  # the strategy in scope (the default one: 1)
-        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    num_replicas = check_positive_int("num_replicas", num_replicas)
-    if tokens_per_batch < max_length:
-        raise ValueError(
-            "tokens_per_batch must hold at least one sequence of max_length tokens. "
-            f"Received: tokens_per_batch={tokens_per_batch}, max_length={max_length}"
-        )
+    max_length, tokens_per_batch, bucket_width, num_replicas = _check_arguments(
+        max_length, tokens_per_batch, bucket_width, num_replicas
+    )
     if drop_remainder and pad_remainder:
         raise ValueError(
             "drop_remainder and pad_remainder exclude each other. Received: "
@@ -145,31 +208,13 @@ def make_translation_dataset(
         )
     if subword_sampling_alpha is not None:
         _check_sampling(subword_sampling_alpha, source_tokenizer, target_tokenizer)
-    if isinstance(pairs, tf.data.Dataset):
-        strings = pairs
-    else:
-        pairs = list(pairs)
-        if not pairs:
-            raise ValueError("Cannot build a translation dataset from zero pairs.")
-        sources, targets = zip(*pairs)
-        strings = tf.data.Dataset.from_tensor_slices(
-            (tf.constant(sources, tf.string), tf.constant(targets, tf.string))
-        )
+    strings = _pair_strings(pairs)
     start_id = tf.constant([target_tokenizer.start_id], tf.int32)
     end_id = tf.constant([target_tokenizer.end_id], tf.int32)
 
-    def tokenize(source, target):
-        if subword_sampling_alpha is None:
-            source_ids = source_tokenizer.tokenize(source)
-            target_ids = target_tokenizer.tokenize(target)
-        else:
-            source_ids = source_tokenizer.sample_tokenize(
-                source, alpha=subword_sampling_alpha
-            )
-            target_ids = target_tokenizer.sample_tokenize(
-                target, alpha=subword_sampling_alpha
-            )
-        return tf.cast(source_ids, tf.int32), tf.cast(target_ids, tf.int32)
+    tokenize = _tokenize_function(
+        source_tokenizer, target_tokenizer, subword_sampling_alpha
+    )
 
     def fits(source_ids, target_ids):
         return tf.logical_and(
@@ -226,25 +271,9 @@ def make_translation_dataset(
         strings = strings.shuffle(200_000, seed=seed, reshuffle_each_iteration=True)
     batches = to_batches(to_token_ids(strings))
 
-    def pad_to_bound(source, decoder, labels):
-        length = tf.maximum(tf.shape(source)[1], tf.shape(decoder)[1])
-        bound = tf.minimum(
-            (length + bucket_width - 1) // bucket_width * bucket_width, max_length
-        )
-        source = tf.pad(source, [[0, 0], [0, bound - tf.shape(source)[1]]])
-        decoder = tf.pad(decoder, [[0, 0], [0, bound - tf.shape(decoder)[1]]])
-        labels = tf.pad(labels, [[0, 0], [0, bound - tf.shape(labels)[1]]])
-        if pad_remainder or num_replicas > 1:
-            if pad_remainder:  # up to the bucket's batch size (see to_batches)
-                per_replica = tf.maximum(1, tokens_per_batch // bound // num_replicas)
-                rows = per_replica * num_replicas - tf.shape(source)[0]
-            else:
-                rows = -tf.shape(source)[0] % num_replicas
-            source, decoder, labels = (
-                tf.pad(ids, [[0, rows], [0, 0]]) for ids in (source, decoder, labels)
-            )
-        return {"encoder_inputs": source, "decoder_inputs": decoder}, labels
-
+    pad_to_bound = _pad_function(
+        max_length, tokens_per_batch, bucket_width, num_replicas, pad_remainder
+    )
     return batches.map(pad_to_bound, num_parallel_calls=num_parallel_calls).prefetch(
         tf.data.AUTOTUNE
     )

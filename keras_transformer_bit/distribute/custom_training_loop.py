@@ -66,6 +66,45 @@ def _check_callbacks(callbacks):
     return callbacks
 
 
+def _check_epochs(epochs, steps_per_epoch, total_steps):
+    """`epochs` and `total_steps` of `fit` as ints, or an error naming them."""
+    epochs = check_positive_int("epochs", epochs)
+    if total_steps is None:
+        return epochs, None
+    total_steps = check_positive_int("total_steps", total_steps)
+    if (
+        not steps_per_epoch
+        or not (epochs - 1) * steps_per_epoch < total_steps
+        or total_steps > epochs * steps_per_epoch
+    ):
+        raise ValueError(
+            "total_steps needs steps_per_epoch and must leave the last epoch "
+            "between 1 and steps_per_epoch steps: an int in "
+            "((epochs - 1) * steps_per_epoch, epochs * steps_per_epoch]. "
+            f"Received: total_steps={total_steps}, epochs={epochs}, "
+            f"steps_per_epoch={steps_per_epoch}"
+        )
+    return epochs, total_steps
+
+
+def _steps_of(epoch, steps_per_epoch, total_steps):
+    """The steps epoch `epoch` (from 0) runs: the last may be shorter."""
+    if total_steps is None:
+        return steps_per_epoch
+    return min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+
+
+def _print_epoch(epoch, epochs, steps, logs, seconds):
+    text = " - ".join(
+        f"{k} {v:.4f}" if isinstance(v, (int, float, np.number)) else f"{k} {v}"
+        for k, v in logs.items()
+    )
+    print(
+        f"epoch {epoch + 1}/{epochs} - {steps} steps - {text} - {seconds:.1f} s",
+        flush=True,
+    )
+
+
 def _shard_by_data(dataset):
     """`dataset` of global batches, each worker keeping its slice of every one.
 
@@ -533,21 +572,7 @@ class CustomTrainingLoop:
             the epochs this call ran (from 0), `history` each logged value
             per epoch.
         """
-        epochs = check_positive_int("epochs", epochs)
-        if total_steps is not None:
-            total_steps = check_positive_int("total_steps", total_steps)
-        if total_steps is not None and (
-            not steps_per_epoch
-            or not (epochs - 1) * steps_per_epoch < total_steps
-            or total_steps > epochs * steps_per_epoch
-        ):
-            raise ValueError(
-                "total_steps needs steps_per_epoch and must leave the last epoch "
-                "between 1 and steps_per_epoch steps: an int in "
-                "((epochs - 1) * steps_per_epoch, epochs * steps_per_epoch]. "
-                f"Received: total_steps={total_steps}, epochs={epochs}, "
-                f"steps_per_epoch={steps_per_epoch}"
-            )
+        epochs, total_steps = _check_epochs(epochs, steps_per_epoch, total_steps)
         history = keras.callbacks.History()
         callback_list = keras.callbacks.CallbackList(
             [*_check_callbacks(callbacks), history],
@@ -567,14 +592,13 @@ class CustomTrainingLoop:
             )
         multi_worker = is_multi_worker(self.strategy)
 
-        def steps_of(epoch):
-            if total_steps is None:
-                return steps_per_epoch
-            return min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
-
         def run_epoch(epoch, iterator, watchdog):
             """The epoch's train steps; returns how many ran."""
-            batches = distributed if iterator is None else range(steps_of(epoch))
+            batches = (
+                distributed
+                if iterator is None
+                else range(_steps_of(epoch, steps_per_epoch, total_steps))
+            )
             steps = 0
             for data in batches:
                 callback_list.on_train_batch_begin(steps)
@@ -620,12 +644,7 @@ class CustomTrainingLoop:
                     callback_list.on_epoch_end(epoch, logs)
                     self._write_summaries(writer, epoch, logs)
                     if verbose and self.is_chief:
-                        text = " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
-                        print(
-                            f"epoch {epoch + 1}/{epochs} - {steps} steps - {text} - "
-                            f"{seconds:.1f} s",
-                            flush=True,
-                        )
+                        _print_epoch(epoch, epochs, steps, logs, seconds)
                     self._activity = f"epoch {epoch + 1} (waiting for every worker)"
                     stop = self._any_worker(self.model.stop_training)
                 if stop:

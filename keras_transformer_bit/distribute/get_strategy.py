@@ -4,6 +4,9 @@ import itertools
 import warnings
 
 import tensorflow as tf
+from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+from tensorflow.python.distribute import multi_worker_util
+from tensorflow.python.eager import context
 
 from keras_transformer_bit.distribute.cluster_error import ClusterError
 from keras_transformer_bit.distribute.tf_config import (
@@ -42,10 +45,6 @@ def _configure_coordination(config, register_timeout_seconds, heartbeat_seconds)
     cluster forms. MultiWorkerMirroredStrategy leaves an existing coordination
     configuration alone, so setting it first is enough.
     """
-    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-    from tensorflow.python.distribute import multi_worker_util
-    from tensorflow.python.eager import context
-
     if context.context().coordination_service is not None:
         return
     cluster_spec = tf.train.ClusterSpec(config["cluster"])

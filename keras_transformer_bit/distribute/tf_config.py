@@ -37,6 +37,33 @@ def _check_address(job, index, address, raw):
         )
 
 
+def _check_cluster(cluster, raw):
+    """Refuses a cluster spec that is not job -> distinct `host:port` lists."""
+    if not isinstance(cluster, dict) or not cluster:
+        _fail("TF_CONFIG['cluster'] must be a non-empty object job -> addresses", raw)
+    seen = {}
+    for job, addresses in cluster.items():
+        if job not in KNOWN_JOBS:
+            _fail(
+                f"unknown job {job!r} in the cluster; expected one of {KNOWN_JOBS}", raw
+            )
+        if not isinstance(addresses, list) or not addresses:
+            _fail(f"cluster['{job}'] must be a non-empty list of 'host:port'", raw)
+        for index, address in enumerate(addresses):
+            _check_address(job, index, address, raw)
+            if address in seen:
+                _fail(
+                    f"address {address!r} is used by both {seen[address]} and "
+                    f"{job}:{index}",
+                    raw,
+                )
+            seen[address] = f"{job}:{index}"
+    if len(cluster.get("chief", [])) > 1:
+        _fail("a cluster has at most one chief", raw)
+    if not any(job in cluster for job in TRAINING_JOBS):
+        _fail("the cluster needs a 'worker' (or 'chief') job", raw)
+
+
 def validate_tf_config(config):
     """Checks a `TF_CONFIG` dict (or JSON string) and returns it as a dict.
 
@@ -63,29 +90,7 @@ def validate_tf_config(config):
     if not isinstance(config, dict):
         _fail("TF_CONFIG must be a JSON object with 'cluster' and 'task'", raw)
     cluster = config.get("cluster")
-    if not isinstance(cluster, dict) or not cluster:
-        _fail("TF_CONFIG['cluster'] must be a non-empty object job -> addresses", raw)
-    seen = {}
-    for job, addresses in cluster.items():
-        if job not in KNOWN_JOBS:
-            _fail(
-                f"unknown job {job!r} in the cluster; expected one of {KNOWN_JOBS}", raw
-            )
-        if not isinstance(addresses, list) or not addresses:
-            _fail(f"cluster['{job}'] must be a non-empty list of 'host:port'", raw)
-        for index, address in enumerate(addresses):
-            _check_address(job, index, address, raw)
-            if address in seen:
-                _fail(
-                    f"address {address!r} is used by both {seen[address]} and "
-                    f"{job}:{index}",
-                    raw,
-                )
-            seen[address] = f"{job}:{index}"
-    if len(cluster.get("chief", [])) > 1:
-        _fail("a cluster has at most one chief", raw)
-    if not any(job in cluster for job in TRAINING_JOBS):
-        _fail("the cluster needs a 'worker' (or 'chief') job", raw)
+    _check_cluster(cluster, raw)
     task = config.get("task")
     if not isinstance(task, dict):
         _fail("TF_CONFIG['task'] must be an object {'type': ..., 'index': ...}", raw)

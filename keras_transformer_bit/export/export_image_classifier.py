@@ -15,7 +15,12 @@ from keras_transformer_bit.data.image_preprocessing import (
 from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
 )
+from keras_transformer_bit.layers.bit_bottleneck_unit import conv_layer_type
+from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
+from keras_transformer_bit.models.bit import fold_weight_standardization
+from keras_transformer_bit.models.bit.backbone_of import backbone_of
 from keras_transformer_bit.models.bit.bit_classifier import check_image_size
+from keras_transformer_bit.utils.gfile import gfile, list_names
 
 DEFAULT_IMAGE_SIZE = 224  # BiT's pre-training resolution (Kolesnikov et al., §3.1)
 
@@ -62,8 +67,6 @@ def _resolve_class_names(model, class_names):
 
 
 def _numbered_versions(directory):
-    from keras_transformer_bit.utils.gfile import gfile, list_names
-
     if not gfile.isdir(directory):
         return []
     return [int(name) for name in list_names(directory) if name.isdigit()]
@@ -87,8 +90,6 @@ def check_new_export_path(path):
     Example:
     >>> check_new_export_path("exported/bit/1")  # nothing there yet
     """
-    from keras_transformer_bit.utils.gfile import gfile
-
     # Nor does it write into an existing export (a version being served).
     ancestor = os.path.dirname(str(path).rstrip("/"))
     while ancestor:
@@ -125,11 +126,6 @@ def check_new_export_path(path):
 
 
 def _fold(model):
-    from keras_transformer_bit.layers.bit_bottleneck_unit import conv_layer_type
-    from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
-    from keras_transformer_bit.models.bit import fold_weight_standardization
-    from keras_transformer_bit.models.bit.backbone_of import backbone_of
-
     try:
         backbone = backbone_of(model)
     except ValueError:

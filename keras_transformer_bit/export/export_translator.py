@@ -7,6 +7,7 @@ from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
 )
 from keras_transformer_bit.samplers import RandomSampler
+from keras_transformer_bit.translator import Translator
 
 
 def export_translator(translator, path, method=None, **generate_kwargs):
@@ -57,8 +58,6 @@ def export_translator(translator, path, method=None, **generate_kwargs):
     >>> serve(text=tf.constant(["Hallo!"]))  # doctest: +SKIP
     {'translation': <tf.Tensor: ... dtype=string ...>, 'scores': ...}
     """
-    from keras_transformer_bit.translator import Translator
-
     if not isinstance(translator, Translator):
         raise ValueError(
             "translator must be a keras_transformer_bit.Translator. "

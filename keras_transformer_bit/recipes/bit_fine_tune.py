@@ -103,7 +103,7 @@ class _EpochLog(keras.callbacks.Callback):
     """One line per epoch, as `fit(verbose=2)`, with the steps really run.
 
     `fit` runs `steps_per_epoch` steps an epoch, and its display says so even
-    when `_StopAtStep` ends the shorter last epoch early ("3/3" after 1 step);
+    when `StopAtStep` ends the shorter last epoch early ("3/3" after 1 step);
     this counts them.
     """
 
@@ -124,7 +124,7 @@ class _EpochLog(keras.callbacks.Callback):
         print(f"{self._steps}/{self._steps} - {seconds:.0f}s - {metrics}", flush=True)
 
 
-class _StopAtStep(keras.callbacks.Callback):
+class StopAtStep(keras.callbacks.Callback):
     """Ends `fit` once the optimizer has made `total_steps` updates.
 
     Keyed on `optimizer.iterations`, which `AtomicBackupAndRestore` restores, so a
@@ -163,6 +163,29 @@ def check_seed(seed, name="seed"):
             f"{name} must be an int in [0, 2**32 - 1] (it seeds few-shot "
             f"sampling, shuffling and augmentation). Received: {name}={seed!r}"
         )
+
+
+def _epochs(rule, num_epochs, eval_every, has_validation):
+    """`(epochs, steps_per_epoch)`: from `eval_every` or `num_epochs`."""
+    if eval_every is None:
+        return schedule_epochs(
+            rule.total_steps,
+            DEFAULT_NUM_EPOCHS if num_epochs is None else num_epochs,
+        )
+    eval_every = check_positive_int("eval_every", eval_every)
+    if not has_validation:
+        raise ValueError(
+            "eval_every needs validation_images to evaluate. Received: "
+            f"eval_every={eval_every}, validation_images=None"
+        )
+    if num_epochs is not None:
+        raise ValueError(
+            "Pass either num_epochs or eval_every: both set the length of "
+            f"an epoch. Received: num_epochs={num_epochs}, "
+            f"eval_every={eval_every}"
+        )
+    steps_per_epoch = min(eval_every, rule.total_steps)
+    return math.ceil(rule.total_steps / steps_per_epoch), steps_per_epoch
 
 
 def bit_fine_tune(
@@ -281,26 +304,9 @@ def bit_fine_tune(
         )
     if hasattr(classifier, "image_size"):
         classifier.image_size = rule.crop_size
-    if eval_every is not None:
-        eval_every = check_positive_int("eval_every", eval_every)
-        if validation_images is None:
-            raise ValueError(
-                "eval_every needs validation_images to evaluate. Received: "
-                f"eval_every={eval_every}, validation_images=None"
-            )
-        if num_epochs is not None:
-            raise ValueError(
-                "Pass either num_epochs or eval_every: both set the length of "
-                f"an epoch. Received: num_epochs={num_epochs}, "
-                f"eval_every={eval_every}"
-            )
-        steps_per_epoch = min(eval_every, rule.total_steps)
-        epochs = math.ceil(rule.total_steps / steps_per_epoch)
-    else:
-        epochs, steps_per_epoch = schedule_epochs(
-            rule.total_steps,
-            DEFAULT_NUM_EPOCHS if num_epochs is None else num_epochs,
-        )
+    epochs, steps_per_epoch = _epochs(
+        rule, num_epochs, eval_every, validation_images is not None
+    )
     num_splits = (
         1
         if micro_batch_size is None
@@ -363,7 +369,7 @@ def bit_fine_tune(
         compile_for_hyperrule(trained, rule, jit_compile=jit_compile)
     callbacks = list(callbacks or [])
     if epochs * steps_per_epoch > rule.total_steps:
-        callbacks.append(_StopAtStep(rule.total_steps))
+        callbacks.append(StopAtStep(rule.total_steps))
         if verbose not in (0, "auto"):  # per-epoch lines: say the real steps
             callbacks.append(_EpochLog(epochs))
             verbose = 0

@@ -3,6 +3,7 @@
 import time
 
 import keras
+import sacrebleu
 
 from keras_transformer_bit.utils import check_positive_int
 
@@ -45,8 +46,6 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
     >>> round(score, 6)
     100.0
     """
-    import sacrebleu
-
     hypotheses, references = check_aligned_texts("corpus_bleu", hypotheses, references)
     result = sacrebleu.corpus_bleu(
         hypotheses, [references], tokenize=tokenize, lowercase=lowercase

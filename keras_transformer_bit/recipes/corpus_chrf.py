@@ -1,5 +1,7 @@
 """Corpus chrF with sacreBLEU, the character n-gram F-score."""
 
+import sacrebleu
+
 from keras_transformer_bit.recipes.bleu import check_aligned_texts
 
 
@@ -20,7 +22,6 @@ def corpus_chrf(hypotheses, references):
     >>> round(corpus_chrf(["The cat sat on the mat."], ["The cat sat on the mat."]))
     100
     """
-    import sacrebleu
 
     hypotheses, references = check_aligned_texts("corpus_chrf", hypotheses, references)
     return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)

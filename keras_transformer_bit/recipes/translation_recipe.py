@@ -11,6 +11,7 @@ import dataclasses
 
 import keras
 
+from keras_transformer_bit.models import Transformer
 from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropy,
 )
@@ -54,8 +55,6 @@ class TranslationRecipe:
         Example:
         >>> model = translation_recipe().build_model(vocabulary_size=6000)
         """
-        from keras_transformer_bit.models import Transformer
-
         arguments = {**self.model_overrides, **overrides}
         return Transformer.from_preset(
             self.preset, vocabulary_size=vocabulary_size, **arguments

@@ -5,6 +5,12 @@ import math
 
 import keras_tuner
 
+from keras_transformer_bit.models import BiTClassifier
+from keras_transformer_bit.recipes import bit_hyperrule
+from keras_transformer_bit.recipes.bit_fine_tune import (
+    StopAtStep,
+    compile_for_hyperrule,
+)
 from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
@@ -88,8 +94,6 @@ class BiTHyperModel(keras_tuner.HyperModel):
         name="bit",
     ):
         super().__init__(name=name, tunable=True)
-        from keras_transformer_bit.recipes import bit_hyperrule
-
         if not 0 < steps_fraction <= 1:
             raise ValueError(
                 "steps_fraction must be in (0, 1]. "
@@ -145,9 +149,6 @@ class BiTHyperModel(keras_tuner.HyperModel):
         )
 
     def build(self, hp):
-        from keras_transformer_bit.models import BiTClassifier
-        from keras_transformer_bit.recipes.bit_fine_tune import compile_for_hyperrule
-
         rule = self.rule(hp)
 
         def build_model():
@@ -175,8 +176,6 @@ class BiTHyperModel(keras_tuner.HyperModel):
             **kwargs: passed to `fit` (`initial_epoch` where Hyperband resumes
                 a trial, `callbacks`, ...).
         """
-        from keras_transformer_bit.recipes.bit_fine_tune import _StopAtStep
-
         rule = self.rule(hp)
         train, validation_data = rule.datasets(
             images, validation_data, num_classes=self.num_classes, seed=self.seed
@@ -203,7 +202,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
                 model.optimizer.build(model.trainable_variables)
             model.optimizer.iterations.assign(initial_epoch * steps_per_epoch)
         # The last epoch may be shorter: never past the schedule's end.
-        callbacks = [*kwargs.pop("callbacks", []), _StopAtStep(rule.total_steps)]
+        callbacks = [*kwargs.pop("callbacks", []), StopAtStep(rule.total_steps)]
         return model.fit(
             train,
             epochs=epochs,

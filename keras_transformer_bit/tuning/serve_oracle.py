@@ -3,6 +3,46 @@
 import time
 from concurrent import futures
 
+import grpc
+from keras_tuner.src import protos
+from keras_tuner.src.distribute import oracle_chief
+from keras_tuner.src.engine import trial as trial_module
+
+
+class _Servicer(oracle_chief.OracleServicer):
+    """KerasTuner's oracle service, noting when each trial's tuner last spoke."""
+
+    def __init__(self, oracle, heard):
+        super().__init__(oracle)
+        self.heard = heard  # trial_id -> time.monotonic() of the last word
+
+    def CreateTrial(self, request, context):
+        response = super().CreateTrial(request, context)
+        self.heard[response.trial.trial_id] = time.monotonic()
+        return response
+
+    def UpdateTrial(self, request, context):
+        self.heard[request.trial_id] = time.monotonic()
+        return super().UpdateTrial(request, context)
+
+    def GetTrial(self, request, context):
+        self.heard[request.trial_id] = time.monotonic()
+        return super().GetTrial(request, context)
+
+    def EndTrial(self, request, context):
+        trial_id = request.trial.trial_id
+        self.heard[trial_id] = time.monotonic()
+        if trial_id in self.oracle._retry_queue:  # ended by its tuner after all
+            self.oracle._retry_queue.remove(trial_id)
+        return super().EndTrial(request, context)
+
+
+def _fail_trial(oracle, tuner_id, trial, silent):
+    trial.status = trial_module.TrialStatus.FAILED
+    trial.message = f"tuner {tuner_id} went silent for {silent:.0f} s"
+    oracle.end_trial(trial)
+    oracle.tuner_ids.discard(tuner_id)
+
 
 def serve_oracle(oracle, address, trial_timeout=300.0, report_every=60.0, log=print):
     """Runs the chief of a KerasTuner search until every trial has ended.
@@ -33,37 +73,11 @@ def serve_oracle(oracle, address, trial_timeout=300.0, report_every=60.0, log=pr
     Example:
     >>> failed = serve_oracle(tuner.oracle, "0.0.0.0:8000")  # doctest: +SKIP
     """
-    import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
-    from keras_tuner.src.engine import trial as trial_module
-
     if trial_timeout is not None and trial_timeout <= 0:
         raise ValueError(
             f"trial_timeout must be positive seconds or None. Received: {trial_timeout}"
         )
     heard = {}  # trial_id -> time.monotonic() of the last word from its tuner
-
-    class Servicer(oracle_chief.OracleServicer):
-        def CreateTrial(self, request, context):
-            response = super().CreateTrial(request, context)
-            heard[response.trial.trial_id] = time.monotonic()
-            return response
-
-        def UpdateTrial(self, request, context):
-            heard[request.trial_id] = time.monotonic()
-            return super().UpdateTrial(request, context)
-
-        def GetTrial(self, request, context):
-            heard[request.trial_id] = time.monotonic()
-            return super().GetTrial(request, context)
-
-        def EndTrial(self, request, context):
-            trial_id = request.trial.trial_id
-            heard[trial_id] = time.monotonic()
-            if trial_id in oracle._retry_queue:  # ended by its tuner after all
-                oracle._retry_queue.remove(trial_id)
-            return super().EndTrial(request, context)
 
     # A chief killed while it restarted may have saved, queued for a retry, a
     # trial that has ended since: it must not run again.
@@ -75,7 +89,7 @@ def serve_oracle(oracle, address, trial_timeout=300.0, report_every=60.0, log=pr
     if complete and not oracle._retry_queue:
         log(f"chief: all {len(ended)} trials of this search have ended already")
         return []
-    servicer = Servicer(oracle)
+    servicer = _Servicer(oracle, heard)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     if not server.add_insecure_port(address):
@@ -91,8 +105,7 @@ def serve_oracle(oracle, address, trial_timeout=300.0, report_every=60.0, log=pr
         while True:
             time.sleep(1)
             now = time.monotonic()
-            ongoing = list(oracle.ongoing_trials.items())
-            for tuner_id, trial in ongoing:
+            for tuner_id, trial in list(oracle.ongoing_trials.items()):
                 silent = now - heard.get(trial.trial_id, started)
                 if trial_timeout is None or silent <= trial_timeout:
                     continue
@@ -101,12 +114,9 @@ def serve_oracle(oracle, address, trial_timeout=300.0, report_every=60.0, log=pr
                     f"for {silent:.0f} s (--trial-timeout {trial_timeout:g}); "
                     "its tuner counts as gone and the trial is marked FAILED"
                 )
-                trial.status = trial_module.TrialStatus.FAILED
-                trial.message = f"tuner {tuner_id} went silent for {silent:.0f} s"
+                _fail_trial(oracle, tuner_id, trial, silent)
                 gone.add(tuner_id)
                 failed.append((trial.trial_id, tuner_id))
-                oracle.end_trial(trial)
-                oracle.tuner_ids.discard(tuner_id)
             ongoing = list(oracle.ongoing_trials.items())
             if servicer.stop_triggered and not ongoing and not oracle.tuner_ids - gone:
                 break

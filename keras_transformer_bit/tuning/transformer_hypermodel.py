@@ -2,11 +2,26 @@
 
 import keras_tuner
 
+from keras_transformer_bit.models import Transformer
+from keras_transformer_bit.recipes import BleuCallback, translation_recipe
 from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
 )
 from keras_transformer_bit.utils import check_positive_int
+
+
+def _transformer_or_failed_trial(**config):
+    """The trial's `Transformer`; a combination the model refuses (num_heads
+    not dividing hidden_dim, ...) fails the trial, naming why, and the search
+    goes on."""
+    try:
+        return Transformer(**config)
+    except ValueError as error:
+        raise keras_tuner.errors.FailedTrialError(
+            f"{error}; skipping this combination."
+        ) from error
+
 
 # The first value of each list is the default (the first trial's value): the
 # translation recipe (transformer_small, warm-up 500) that `ktb translate
@@ -104,8 +119,6 @@ class TransformerHyperModel(keras_tuner.HyperModel):
         callbacks given to `search`, and tokenizers do not copy.
         """
         if self.bleu_pairs:
-            from keras_transformer_bit.recipes.bleu import BleuCallback
-
             bleu = BleuCallback(
                 self.bleu_pairs,
                 *self.tokenizers,
@@ -124,18 +137,10 @@ class TransformerHyperModel(keras_tuner.HyperModel):
         }
 
     def build(self, hp):
-        from keras_transformer_bit.models import Transformer
-        from keras_transformer_bit.recipes import translation_recipe
-
         values = self.values(hp)
-        if values["hidden_dim"] % values["num_heads"]:
-            raise keras_tuner.errors.FailedTrialError(
-                f"hidden_dim={values['hidden_dim']} is not divisible by "
-                f"num_heads={values['num_heads']}; skipping this combination."
-            )
 
         def build_model():
-            model = Transformer(
+            model = _transformer_or_failed_trial(
                 vocabulary_size=self.vocabulary_size,
                 source_vocabulary_size=self.source_vocabulary_size,
                 num_layers=values["num_layers"],

@@ -5,6 +5,9 @@ import sys
 import threading
 import time
 
+import grpc
+from keras_tuner.src import protos
+
 LOST_ORACLE_EXIT_CODE = 75  # EX_TEMPFAIL: restart the job once the chief is back
 
 
@@ -39,9 +42,6 @@ def watch_oracle(tuner, address, timeout=120.0, every=5.0):
     Example:
     >>> watch_oracle(tuner, "10.0.0.1:8000")  # doctest: +SKIP
     """
-    import grpc
-    from keras_tuner.src import protos
-
     if timeout <= 0:
         raise ValueError(f"timeout must be positive seconds. Received: {timeout}")
     stub = tuner.oracle.stub

@@ -328,11 +328,11 @@ def test_train_on_two_workers(tmp_path):
     model = keras.models.load_model(model_dir / "model.keras")
     # One update per global batch of the epoch: every length bucket's batches,
     # its partial last batch included (every pair once per epoch).
-    from keras_transformer_bit.cli import translate as translate_cli
+    from keras_transformer_bit.training import translation_run as run_files
 
-    config, tokenizer, _, _ = translate_cli.load_run(str(model_dir), "last")
-    corpus = translate_cli._load_corpus(config)
-    train, _ = translate_cli.make_datasets(
+    config, tokenizer, _, _ = run_files.load_run(str(model_dir), "last")
+    corpus = run_files.load_corpus(config)
+    train, _ = run_files.make_datasets(
         corpus, config, tokenizer, tokenizer, num_replicas=2
     )
     global_batches = sum(1 for _ in train.take(10_000))

@@ -6,6 +6,7 @@ import pytest
 
 from keras_transformer_bit.cli import translate
 from keras_transformer_bit.cli.main import build_parser, main
+from keras_transformer_bit.training import translation_run as run_files
 
 
 def _parse(*argv):
@@ -60,19 +61,19 @@ def test_decoding_flags_on_every_command():
 def test_checkpoint_path_prefers_the_best(tmp_path):
     last, best = tmp_path / "model.keras", tmp_path / "best.keras"
     last.write_text("")
-    assert translate.checkpoint_path(str(tmp_path)) == str(last)
-    assert translate.checkpoint_path(str(tmp_path), "last") == str(last)
+    assert run_files.checkpoint_path(str(tmp_path)) == str(last)
+    assert run_files.checkpoint_path(str(tmp_path), "last") == str(last)
     with pytest.raises(FileNotFoundError, match="no best.keras.*--checkpoint last"):
-        translate.checkpoint_path(str(tmp_path), "best")
+        run_files.checkpoint_path(str(tmp_path), "best")
     best.write_text("")
-    assert translate.checkpoint_path(str(tmp_path)) == str(best)
-    assert translate.checkpoint_path(str(tmp_path), "best") == str(best)
-    assert translate.checkpoint_path(str(tmp_path), "last") == str(last)
+    assert run_files.checkpoint_path(str(tmp_path)) == str(best)
+    assert run_files.checkpoint_path(str(tmp_path), "best") == str(best)
+    assert run_files.checkpoint_path(str(tmp_path), "last") == str(last)
 
 
 def _saved_run(tmp_path, **changes):
-    config = {**translate.default_config(), "data": "pairs.tsv", **changes}
-    (tmp_path / translate.CONFIG_FILE).write_text(json.dumps(config))
+    config = {**run_files.default_config(), "data": "pairs.tsv", **changes}
+    (tmp_path / run_files.CONFIG_FILE).write_text(json.dumps(config))
     return str(tmp_path)
 
 
@@ -99,7 +100,7 @@ def test_resume_with_changed_training_flags_is_refused_naming_them(tmp_path):
 
 
 def test_resume_flags_equal_to_the_saved_ones_pass_the_check(tmp_path):
-    saved = translate.default_config()
+    saved = run_files.default_config()
     args = build_parser().parse_args(
         ["translate", "train", "--model-dir", "run", "--data", "ding"]
         + ["--max-length", str(saved["max_length"]), "--epochs", "2"]
@@ -112,7 +113,7 @@ def test_a_new_run_takes_the_recipe_for_flags_left_out():
     from keras_transformer_bit.recipes import translation_recipe
 
     recipe = translation_recipe()
-    config = translate.default_config()
+    config = run_files.default_config()
     assert config["preset"] == recipe.preset
     assert config["max_length"] == recipe.max_length
     assert config["tokens_per_batch"] == recipe.tokens_per_batch
@@ -128,8 +129,8 @@ def test_validation_size_reaches_the_corpus_split(tmp_path):
         "train", "--model-dir", str(tmp_path / "run"), "--data", str(corpus_path),
         "--test-size", "6", "--validation-size", "9",
     )  # fmt: skip
-    config = {**translate.default_config(), **translate._chosen_config(args)}
-    corpus = translate._load_corpus(config)
+    config = {**run_files.default_config(), **translate._chosen_config(args)}
+    corpus = run_files.load_corpus(config)
     assert (len(corpus.test), len(corpus.validation)) == (6, 9)
     assert len(corpus.train) == 60 - 6 - 9
 
@@ -181,8 +182,8 @@ def test_subword_sampling_flags_are_checked_before_the_corpus_is_read(
 
 
 def test_tokenizer_flag_choices_and_default():
-    assert translate.default_config()["tokenizer"] == "wordpiece"
-    assert translate.default_config()["subword_sampling_alpha"] is None
+    assert run_files.default_config()["tokenizer"] == "wordpiece"
+    assert run_files.default_config()["subword_sampling_alpha"] is None
     args = _parse(
         "train", "--model-dir", "run", "--tokenizer", "sentencepiece-bpe",
         "--subword-sampling-alpha", "0.1",
@@ -197,9 +198,9 @@ def test_tokenizer_flag_choices_and_default():
 def test_resume_with_another_tokenizer_is_refused(tmp_path):
     model_dir = _saved_run(tmp_path)
     # A config written before the flags existed: its run used WordPiece.
-    config = json.loads((tmp_path / translate.CONFIG_FILE).read_text())
+    config = json.loads((tmp_path / run_files.CONFIG_FILE).read_text())
     del config["tokenizer"], config["subword_sampling_alpha"]
-    (tmp_path / translate.CONFIG_FILE).write_text(json.dumps(config))
+    (tmp_path / run_files.CONFIG_FILE).write_text(json.dumps(config))
     with pytest.raises(
         ValueError, match=r"--tokenizer sentencepiece \(saved: --tokenizer wordpiece\)"
     ):

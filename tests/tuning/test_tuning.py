@@ -104,6 +104,25 @@ def test_transformer_hypermodel_search(tmp_path):
     assert model.loss.label_smoothing == 0.1
 
 
+def test_a_combination_the_model_refuses_fails_its_trial_only():
+    space = {
+        "num_layers": [1],
+        "hidden_dim": [18],
+        "num_heads": [4],  # does not divide 18: the layers' own check says so
+        "intermediate_multiplier": [2],
+        "dropout": [0.0],
+        "warmup_steps": [10],
+        "label_smoothing": [0.1],
+        "learning_rate_scale": [1.0],
+    }
+    hypermodel = TransformerHyperModel(30, search_space=space, jit_compile=False)
+    with pytest.raises(
+        keras_tuner.errors.FailedTrialError,
+        match=r"num_heads must divide hidden_dim.*hidden_dim=18, num_heads=4.*skipping",
+    ):
+        hypermodel.build(keras_tuner.HyperParameters())
+
+
 @pytest.mark.large
 def test_bit_hypermodel_first_trial_is_the_hyperrule(tmp_path):
     rng = np.random.default_rng(0)

@@ -3,6 +3,12 @@
 import os
 import warnings
 
+from keras_transformer_bit.distribute.tf_config import (
+    num_training_tasks,
+    read_tf_config,
+)
+from keras_transformer_bit.utils.gfile import gfile
+
 # Each family's run directory holds its config file; the other family's
 # commands must not write into it.
 FAMILY_CONFIG_FILES = {
@@ -35,8 +41,6 @@ def check_model_dir(model_dir, strategy_name, command):
     Example:
     >>> check_model_dir("runs/pets", "auto", "ktb bit train")
     """
-    from keras_transformer_bit.utils.gfile import gfile
-
     for other, config_file in FAMILY_CONFIG_FILES.items():
         path = os.path.join(model_dir, config_file)
         if other != command and gfile.exists(path):
@@ -48,11 +52,6 @@ def check_model_dir(model_dir, strategy_name, command):
     if not str(model_dir).startswith("ram://"):
         return
     if strategy_name == "auto":  # multi_worker when TF_CONFIG lists several tasks
-        from keras_transformer_bit.distribute.tf_config import (
-            num_training_tasks,
-            read_tf_config,
-        )
-
         if num_training_tasks(read_tf_config()) > 1:
             strategy_name = "multi_worker"
     if strategy_name == "multi_worker":

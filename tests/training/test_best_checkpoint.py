@@ -3,7 +3,7 @@ import json
 import keras
 import numpy as np
 
-from keras_transformer_bit.cli.best_checkpoint import BestCheckpoint
+from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
 
 
 def _model(value):

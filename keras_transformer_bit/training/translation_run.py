@@ -1,0 +1,875 @@
+"""A translation training run: one directory, resumable, on any strategy.
+
+`TranslationRun` is what `ktb translate train` runs, usable from Python: it
+owns the run directory (on any file system `tf.io.gfile` knows: local,
+`gs://`, `s3://`, `hdfs://`, `ram://`):
+
+    translate_config.json       corpus, preset, vocabulary and pipeline settings
+    source_tokenizer/           the tokenizers (WordPiece or SentencePiece)
+    target_tokenizer/           (absent with a shared vocabulary)
+    model.keras                 the latest finished weights (and optimizer state)
+    best.keras, best.json       the weights of the best validation BLEU so far
+    history.json                one entry per epoch: losses, val_bleu, minutes
+    logs/                       TensorBoard
+    backup/ or checkpoints/     only while training: what a rerun resumes from
+
+Training again in the same directory resumes: the saved settings are kept, a
+setting given with another value is refused (naming it and both values), the
+model is reloaded and training goes on from the last finished epoch, or from
+the last backup after a crash. A fresh run that fails before its model is
+saved leaves the directory as it found it.
+
+The strategy decides the loop: `model.fit` on one device or under
+`MirroredStrategy`, `ktb.distribute.CustomTrainingLoop` under
+`MultiWorkerMirroredStrategy` (keras-team/keras#20585), with the same
+callbacks (budget, validation BLEU, best checkpoint, history) on both.
+"""
+
+import json
+import os
+import sys
+import time
+
+import keras
+
+from keras_transformer_bit import distribute
+from keras_transformer_bit.data import (
+    load_tokenizer,
+    sentencepiece_tokenizer,
+    subword_tokenizer,
+)
+from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.models import Transformer
+from keras_transformer_bit.recipes import (
+    BleuCallback,
+    MaskedTokenAccuracy,
+    TrainingBudget,
+    translation_recipe,
+)
+from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
+from keras_transformer_bit.training.check_model_dir import check_model_dir
+from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils.gfile import gfile, list_names, remove_tree
+
+CONFIG_FILE = "translate_config.json"
+MODEL_FILE = "model.keras"
+BEST_MODEL_FILE = "best.keras"
+BEST_FILE = "best.json"
+HISTORY_FILE = "history.json"
+# The epochs a run finished since history.json was last written, one entry
+# each, written after every epoch's backup; a killed run's rerun takes them
+# into history.json. Removed once the run is saved.
+PARTIAL_HISTORY_FILE = "history.partial.json"
+EXPORT_DIRNAME = "export"
+MODEL_OVERRIDES = (
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "dropout",
+)
+
+
+def write_json_atomically(path, content):
+    """Writes `content` as JSON through a temporary file and a rename."""
+    write_text_atomically(path, json.dumps(content, indent=2) + "\n")
+
+
+def read_json(path, default=None):
+    """The JSON content of `path`, or `default` when it does not exist."""
+    if not gfile.exists(path):
+        return default
+    with gfile.GFile(path, "r") as file:
+        return json.load(file)
+
+
+def tokenizer_dirs(model_dir):
+    """The source and target tokenizer directories of a run."""
+    return (
+        os.path.join(model_dir, "source_tokenizer"),
+        os.path.join(model_dir, "target_tokenizer"),
+    )
+
+
+# Tokenizer kinds (`--tokenizer`) → (class, build options).
+TOKENIZERS = {
+    "wordpiece": (subword_tokenizer.SubwordTokenizer, {}),
+    "sentencepiece": (
+        sentencepiece_tokenizer.SentencePieceTokenizer,
+        {"model_type": "unigram"},
+    ),
+    "sentencepiece-bpe": (
+        sentencepiece_tokenizer.SentencePieceTokenizer,
+        {"model_type": "bpe"},
+    ),
+}
+
+
+def build_tokenizers(
+    corpus, vocabulary_size, shared_vocabulary, lower_case=False, tokenizer="wordpiece"
+):
+    """Learns vocabularies of the `tokenizer` kind from the training pairs."""
+
+    tokenizer_class, options = TOKENIZERS[tokenizer]
+    build = tokenizer_class.build
+    sources = [source for source, _ in corpus.train]
+    targets = [target for _, target in corpus.train]
+    if shared_vocabulary:
+        shared = build(
+            sources + targets, vocabulary_size, lower_case=lower_case, **options
+        )
+        return shared, shared
+    return (
+        build(sources, vocabulary_size, lower_case=lower_case, **options),
+        build(targets, vocabulary_size, lower_case=lower_case, **options),
+    )
+
+
+def load_tokenizers(model_dir, config):
+    """The run's source and target tokenizers, of whichever kind it saved."""
+
+    source_dir, target_dir = tokenizer_dirs(model_dir)
+    source_tokenizer = load_tokenizer(source_dir)
+    if config.get("shared_vocabulary"):
+        return source_tokenizer, source_tokenizer
+    return source_tokenizer, load_tokenizer(target_dir)
+
+
+def build_model(config, source_tokenizer, target_tokenizer):
+    """The config's preset with its overrides, sized to the vocabularies."""
+
+    overrides = dict(config.get("model_overrides", {}))
+    overrides["vocabulary_size"] = target_tokenizer.vocabulary_size
+    overrides["source_vocabulary_size"] = source_tokenizer.vocabulary_size
+    overrides["share_embeddings"] = source_tokenizer is target_tokenizer or (
+        config.get("shared_vocabulary", False)
+    )
+    if overrides["share_embeddings"]:
+        overrides.pop("source_vocabulary_size")
+    return Transformer.from_preset(config["preset"], **overrides)
+
+
+def _recipe(config):
+    """The translation recipe with a run's training choices."""
+
+    defaults = translation_recipe()
+    return translation_recipe(
+        max_length=config["max_length"],
+        tokens_per_batch=config["tokens_per_batch"],
+        warmup_steps=config.get("warmup_steps", defaults.warmup_steps),
+        learning_rate_scale=config.get(
+            "learning_rate_scale", defaults.learning_rate_scale
+        ),
+        label_smoothing=config.get("label_smoothing", defaults.label_smoothing),
+    )
+
+
+def compile_model(model, config):
+    """The translation recipe's optimizer, loss and masked token accuracy.
+
+    XLA defaults to Keras' "auto": on for GPUs, off on CPUs, where it compiles
+    once per batch shape (tens of seconds each) for no faster step.
+    """
+    return _recipe(config).compile(model, jit_compile=config.get("jit_compile", "auto"))
+
+
+def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
+    """Raises when the tokenizers do not match the model's embedding sizes."""
+    expected = {
+        "target": (model.vocabulary_size, target_tokenizer.vocabulary_size),
+        "source": (
+            model.source_vocabulary_size or model.vocabulary_size,
+            source_tokenizer.vocabulary_size,
+        ),
+    }
+    for side, (model_size, tokenizer_size) in expected.items():
+        if model_size != tokenizer_size:
+            raise ValueError(
+                f"The {side} vocabulary {where}has {tokenizer_size} tokens but the "
+                f"model expects {model_size}. The vocabulary files do not belong to "
+                "this model; retrain or restore the matching tokenizer directory."
+            )
+
+
+def load_keras_model(path):
+    """Loads a run's `.keras` file (this module imports the package's Keras
+    classes, which registers them for `load_model`)."""
+    return keras.models.load_model(path)
+
+
+def checkpoint_path(model_dir, checkpoint="auto"):
+    """The weights file that `checkpoint` names in a run directory.
+
+    Args:
+        model_dir: str. The run directory.
+        checkpoint: str. `"best"` (best validation BLEU), `"last"` (the end
+            of the last run), or `"auto"`: the best when the run has one,
+            else the last. Defaults to `"auto"`.
+
+    Returns:
+        The path of `best.keras` or `model.keras`.
+    """
+    if checkpoint not in CHECKPOINT_CHOICES:
+        raise ValueError(
+            f"checkpoint (--checkpoint) must be one of {CHECKPOINT_CHOICES}. "
+            f"Received: {checkpoint!r}"
+        )
+
+    best = os.path.join(model_dir, BEST_MODEL_FILE)
+    if checkpoint == "best" and not gfile.exists(best):
+        raise FileNotFoundError(
+            f"{model_dir} has no {BEST_MODEL_FILE}: it is written when validation "
+            "BLEU improves (train with --bleu-every > 0 and a validation split). "
+            "Use --checkpoint last."
+        )
+    if checkpoint == "best" or (checkpoint == "auto" and gfile.exists(best)):
+        return best
+    return os.path.join(model_dir, MODEL_FILE)
+
+
+def load_run(model_dir, checkpoint="auto"):
+    """Loads the config, tokenizers and model of a trained run directory.
+
+    `checkpoint` chooses the weights: see `checkpoint_path`.
+    """
+
+    config = read_json(os.path.join(model_dir, CONFIG_FILE))
+    if config is None or not gfile.exists(os.path.join(model_dir, MODEL_FILE)):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir}: expected {CONFIG_FILE} and "
+            f"{MODEL_FILE}. Train one with: ktb translate train --model-dir {model_dir}"
+        )
+    model_path = checkpoint_path(model_dir, checkpoint)
+    source_tokenizer, target_tokenizer = load_tokenizers(model_dir, config)
+    model = load_keras_model(model_path)
+    check_vocabularies(model, source_tokenizer, target_tokenizer, f"in {model_dir} ")
+    print(f"Loaded {model_path}", file=sys.stderr)
+    return config, source_tokenizer, target_tokenizer, model
+
+
+def make_datasets(corpus, config, source_tokenizer, target_tokenizer, num_replicas=1):
+    """Length-bucketed training and validation datasets of the recipe.
+
+    With `num_replicas` (the strategy's replicas in sync), every batch splits
+    evenly over the replicas. With `subword_sampling_alpha` in the config, the
+    training split samples its segmentations anew every epoch.
+    """
+    return _recipe(config).datasets(
+        corpus,
+        source_tokenizer,
+        target_tokenizer,
+        seed=config["seed"],
+        num_replicas=num_replicas,
+        subword_sampling_alpha=config.get("subword_sampling_alpha"),
+    )
+
+
+def load_corpus(config):
+    """The run's corpus, split as its config says."""
+
+    sizes = {"test_size": config["test_size"]}
+    if config.get("validation_size") is not None:
+        sizes["validation_size"] = config["validation_size"]
+    return load_translation_corpus(config["data"], seed=config["seed"], **sizes)
+
+
+def default_config():
+    """The config of a run trained without flags: the translation recipe's."""
+
+    recipe = translation_recipe()
+    return {
+        "data": "ding",
+        "preset": recipe.preset,
+        "model_overrides": dict(recipe.model_overrides),
+        # Runs saved before these keys existed used WordPiece, unsampled.
+        "tokenizer": "wordpiece",
+        "subword_sampling_alpha": None,
+        "vocabulary_size": recipe.vocabulary_size,
+        "shared_vocabulary": True,
+        "lower_case": False,
+        "max_length": recipe.max_length,
+        "tokens_per_batch": recipe.tokens_per_batch,
+        "warmup_steps": recipe.warmup_steps,
+        "learning_rate_scale": recipe.learning_rate_scale,
+        "label_smoothing": recipe.label_smoothing,
+        "seed": 1234,
+        "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
+        "validation_size": None,
+        "jit_compile": "auto",
+    }
+
+
+def _epoch_entries(history_by_name, epochs):
+    """One `history.json` entry per epoch from per-metric lists of values."""
+    entries = []
+    for index, epoch in enumerate(epochs):
+        entry = {
+            name: float(values[index])
+            for name, values in history_by_name.items()
+            if index < len(values)
+        }
+        entry["epoch"] = epoch
+        entries.append(entry)
+    return entries
+
+
+def _epoch_entry(epoch, logs):
+    """The `history.json` entry of one epoch (counted from 1) from its logs."""
+    entry = {name: float(value) for name, value in (logs or {}).items()}
+    entry["epoch"] = epoch
+    return entry
+
+
+def _merge_history(*parts):
+    """Entries of several lists in epoch order, the later list winning a tie."""
+    by_epoch = {}
+    for part in parts:
+        by_epoch.update({entry["epoch"]: entry for entry in part})
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+class _PartialHistory:
+    """Writes the epochs finished so far to `history.partial.json` (chief).
+
+    Called after each epoch's backup (or checkpoint), so a run killed later
+    still has the entries of every epoch its rerun resumes after: `entries`
+    starts with those the killed run left.
+    """
+
+    def __init__(self, path, entries, enabled=True):
+        self.path = path
+        self.entries = list(entries)
+        self.enabled = enabled
+
+    def record(self, epoch, logs):
+        if not self.enabled:
+            return
+        self.entries = _merge_history(self.entries, [_epoch_entry(epoch, logs)])
+        write_json_atomically(self.path, self.entries)
+
+
+def _partial_history_callback(partial):
+    class PartialHistoryCallback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            partial.record(epoch + 1, logs)
+
+    return PartialHistoryCallback()
+
+
+def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
+    """Trains with `model.fit`; returns the history entries of the new epochs."""
+    initial_epoch, last_epoch = epochs
+    fit_history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        initial_epoch=initial_epoch,
+        epochs=last_epoch,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+        shuffle=False,  # the dataset shuffles itself, with a seed
+    )
+    return _epoch_entries(
+        fit_history.history, [epoch + 1 for epoch in fit_history.epoch]
+    )
+
+
+def _fit_on_workers(
+    model,
+    strategy,
+    config,
+    model_dir,
+    data,
+    callbacks,
+    epochs,
+    step_timeout_seconds=600,
+    partial=None,
+):
+    """Trains with `CustomTrainingLoop`, for MultiWorkerMirroredStrategy.
+
+    Keras `fit` does not run under that strategy (keras-team/keras#20585). The
+    loop trains the same model with the same loss, optimizer (and its
+    schedule) and batches: every worker reads the whole corpus and keeps its
+    share of each global batch. Checkpoints under `model_dir/checkpoints`
+    (written by the chief, restored by all) let a killed job resume at its last
+    finished epoch; they are removed once `model.keras` holds the run.
+
+    The budget and BLEU callbacks run at epoch ends: the budget stops all
+    workers together after the epoch in which it runs out, and BLEU is scored
+    on the chief. A worker that sees no finished step for
+    `step_timeout_seconds` (`--worker-timeout`; BLEU excluded) exits with
+    status 75.
+    """
+
+    train_data, validation_data = data
+    initial_epoch, last_epoch = epochs
+    loop = distribute.CustomTrainingLoop(
+        model,
+        model.optimizer,
+        model.loss,
+        metrics=[MaskedTokenAccuracy()],
+        strategy=strategy,
+        model_dir=model_dir,
+        jit_compile="auto" if config.get("jit_compile", "auto") else False,
+        step_timeout_seconds=step_timeout_seconds,
+    )
+    loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
+    # The same callbacks as `fit`'s path; BLEU, the best checkpoint and the
+    # partial history run on the chief only (the others wait for it).
+    budget, bleu, best = callbacks
+    worker_callbacks = [budget] if budget is not None else []
+    if loop.is_chief:
+        worker_callbacks += [bleu, best] if bleu is not None else []
+        if partial is not None:
+            worker_callbacks.append(_partial_history_callback(partial))
+    history = loop.fit(
+        train_data,
+        epochs=last_epoch,
+        validation_data=validation_data,
+        verbose=1,
+        callbacks=worker_callbacks,
+    )
+    return _epoch_entries(history.history, [epoch + 1 for epoch in history.epoch])
+
+
+def _check_sizes(chosen, names):
+    """Refuses zero and negative sizes before any data is read."""
+    for key in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
+        if key in chosen:
+            check_positive_int(names.get(key, key), chosen[key])
+
+
+def _check_subword_sampling(config, names):
+    """Refuses an alpha out of range, or sampling a tokenizer cannot do."""
+    alpha = config.get("subword_sampling_alpha")
+    if alpha is None:
+        return
+    alpha_name = names.get("subword_sampling_alpha", "subword_sampling_alpha")
+    tokenizer_name = names.get("tokenizer", "tokenizer")
+    if not 0 < alpha <= 1:
+        raise ValueError(
+            f"{alpha_name} must be a number in (0, 1]: the unigram "
+            f"smoothing or the BPE-dropout probability. Received: {alpha}"
+        )
+    tokenizer = config.get("tokenizer", "wordpiece")
+    if not tokenizer.startswith("sentencepiece"):
+        raise ValueError(
+            f"{alpha_name} {alpha} needs {tokenizer_name} sentencepiece or "
+            f"sentencepiece-bpe: WordPiece has one segmentation per word. "
+            f"Received: {tokenizer_name} {tokenizer}"
+        )
+
+
+# What `TranslationRun.train` counts in history.json and prints.
+CHECKPOINT_CHOICES = ("auto", "best", "last")
+
+
+def _describe(key, value):
+    """`max_length=16`: a setting in a message (the CLI names its flags)."""
+    if key.startswith("model_overrides."):
+        key = key.split(".", 1)[1]
+        return f"{key}=(the preset's)" if value is None else f"{key}={value!r}"
+    return f"{key}={value!r}"
+
+
+def changed_settings(saved_config, chosen, describe=_describe):
+    """The settings of `chosen` whose values differ from a saved run's config.
+
+    Args:
+        saved_config: dict. The run's `translate_config.json`.
+        chosen: dict. The settings given now (absent: not given).
+        describe: function `(key, value) -> str` naming a setting and its
+            value in the message (`"model_overrides.num_layers"` for the model
+            overrides).
+
+    Returns:
+        A list of `"given (saved: saved)"` strings, empty when the settings
+        agree with the run.
+    """
+    defaults = None
+    changes = []
+    for key, value in chosen.items():
+        if key == "model_overrides":
+            saved_overrides = saved_config.get("model_overrides", {})
+            pairs = [
+                (f"model_overrides.{name}", override, saved_overrides.get(name))
+                for name, override in value.items()
+            ]
+        else:
+            if key not in saved_config:  # a config written before the key existed
+                defaults = defaults or default_config()
+            pairs = [(key, value, saved_config.get(key, (defaults or {}).get(key)))]
+        for name, given, saved in pairs:
+            if given != saved:
+                changes.append(
+                    f"{describe(name, given)} (saved: {describe(name, saved)})"
+                )
+    return changes
+
+
+class TranslationRun:
+    """Trains a `Transformer` translation run in one directory, resumably.
+
+    Args:
+        model_dir: str. The run directory (local, `gs://`, `s3://`, `hdfs://`
+            or `ram://`). A new run needs an absent or empty directory.
+        strategy: str. One of `ktb.distribute.STRATEGY_NAMES` (`"auto"`,
+            `"one_device"`, `"mirrored"`, `"multi_worker"`). Defaults to
+            `"auto"`.
+        mixed_precision: bool. Train in mixed precision where the device
+            gains from it (`ktb.distribute.set_mixed_precision("auto")`).
+        names: dict or None. How messages name the settings (the CLI passes
+            its flags: `{"max_length": "--max-length", ...}`); None: by key.
+        describe: function `(key, value) -> str` for the resume check's
+            message. Defaults to `key=value`.
+        **settings: the run's training settings, keys of `default_config()`
+            (`data`, `preset`, `model_overrides`, `tokenizer`,
+            `vocabulary_size`, `max_length`, `tokens_per_batch`, ...). A new
+            run takes the rest from `default_config()` (the translation
+            recipe); a resumed run keeps its saved settings and refuses
+            different ones.
+
+    Example:
+    >>> run = ktb.training.TranslationRun(
+    ...     "runs/de_en", data="ding", tokenizer="sentencepiece")  # doctest: +SKIP
+    >>> history = run.train(epochs=100, budget_minutes=20)  # doctest: +SKIP
+    >>> history[-1]["val_bleu"]  # doctest: +SKIP
+    8.1
+    """
+
+    def __init__(
+        self,
+        model_dir,
+        strategy="auto",
+        mixed_precision=False,
+        names=None,
+        describe=_describe,
+        **settings,
+    ):
+        if not model_dir or not isinstance(model_dir, (str, os.PathLike)):
+            raise ValueError(
+                f"model_dir must be a non-empty path. Received: {model_dir!r}"
+            )
+        known = set(default_config())
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown TranslationRun settings {unknown}. Expected some of "
+                f"{sorted(known)}."
+            )
+        self.model_dir = os.fspath(model_dir)
+        self.strategy_name = strategy
+        self.mixed_precision = bool(mixed_precision)
+        self.names = dict(names or {})
+        self.describe = describe
+        self.settings = dict(settings)
+
+    @property
+    def config_path(self):
+        return os.path.join(self.model_dir, CONFIG_FILE)
+
+    def resolve_config(self):
+        """The run's config: the saved one (checked against the settings
+        given) when the directory holds a run, else the defaults with the
+        settings. Raises `ValueError` for bad or conflicting settings."""
+        chosen = self.settings
+        _check_sizes(chosen, self.names)
+        model_dir = self.model_dir
+        if gfile.exists(self.config_path):
+            config = read_json(self.config_path)
+            changes = changed_settings(config, chosen, self.describe)
+            if changes:
+                raise ValueError(
+                    f"{model_dir} holds a run trained with other settings, so it "
+                    f"cannot resume with these: {'; '.join(changes)}. Resume "
+                    "without them (the run keeps its own), or train in a new "
+                    f"{self.names.get('model_dir', 'model_dir')}."
+                )
+        else:
+            if gfile.isdir(model_dir) and gfile.listdir(model_dir):
+                raise ValueError(
+                    f"{self.names.get('model_dir', 'model_dir')} {model_dir} "
+                    f"exists, is not empty and holds no {CONFIG_FILE}; choose a "
+                    "new directory."
+                )
+            defaults = default_config()
+            config = {**defaults, **chosen}
+            config["model_overrides"] = {
+                **defaults["model_overrides"],
+                **chosen.get("model_overrides", {}),
+            }
+        _check_subword_sampling(config, self.names)
+        if config["tokens_per_batch"] < config["max_length"]:
+            tokens = self.names.get("tokens_per_batch", "tokens_per_batch")
+            length = self.names.get("max_length", "max_length")
+            raise ValueError(
+                f"{tokens} must hold at least one pair of {length} tokens. "
+                f"Received: {tokens} {config['tokens_per_batch']}, "
+                f"{length} {config['max_length']}"
+            )
+        return config
+
+    def train(
+        self,
+        epochs=1,
+        budget_minutes=None,
+        bleu_every=1,
+        bleu_examples=200,
+        worker_timeout=600,
+    ):
+        """Builds or reloads the run and trains it for `epochs` more epochs.
+
+        Args:
+            epochs: int. Epochs to add to the run's.
+            budget_minutes: float or None. Stop once this much wall-clock
+                time has passed (after the step it runs out in; with several
+                workers, at that epoch's end).
+            bleu_every: int. Validation BLEU (greedy, through a `Translator`)
+                every this many epochs; 0: never (no `best.keras` then).
+            bleu_examples: int. Validation sentences BLEU decodes.
+            worker_timeout: float or None. Multi-worker only: seconds without
+                a finished step after which a worker exits with status 75.
+
+        Returns:
+            The run's history: one dict per epoch (all runs of the
+            directory), as `history.json` holds it.
+        """
+        epochs = check_positive_int(self._name("epochs"), epochs)
+        self._check_positive("budget_minutes", budget_minutes)
+        self._check_positive("worker_timeout", worker_timeout)
+        if (
+            isinstance(bleu_every, bool)
+            or not isinstance(bleu_every, int)
+            or bleu_every < 0
+        ):
+            raise ValueError(
+                f"bleu_every must be an int >= 0. Received: bleu_every={bleu_every!r}"
+            )
+        bleu_examples = check_positive_int(self._name("bleu_examples"), bleu_examples)
+        check_model_dir(self.model_dir, self.strategy_name, "ktb translate train")
+        # With several workers, each decides this before the cluster forms (in
+        # get_strategy), so none sees files the chief is about to write.
+        resuming = gfile.exists(self.config_path)
+        config = self.resolve_config()
+        keras.utils.set_random_seed(config["seed"])
+        if self.mixed_precision:
+            distribute.set_mixed_precision("auto")
+        strategy = distribute.get_strategy(self.strategy_name)
+        # Everything that can fail on bad input happens before the directory
+        # is written: reading the corpus, building vocabularies, the batches.
+        corpus, tokenizers, datasets = self._read_data(config, strategy, resuming)
+        created_dir = not gfile.exists(self.model_dir)
+        try:
+            model = self._load_or_build_model(config, tokenizers, strategy)
+            gfile.makedirs(self.model_dir)
+            if not resuming and distribute.is_chief_task(strategy):
+                self._save_config_and_tokenizers(config, tokenizers)
+            history = self._fit(
+                model,
+                config,
+                strategy,
+                datasets,
+                self._bleu_callback(
+                    corpus, tokenizers, config, bleu_every, bleu_examples
+                ),
+                epochs,
+                budget_minutes,
+                worker_timeout,
+            )
+        except BaseException:
+            if distribute.is_chief_task(strategy) and not resuming:
+                self._remove_unsaved_fresh_run(created_dir)
+            raise
+        return history
+
+    # ---------------------------------------------------------------- steps
+    def _name(self, key):
+        return self.names.get(key, key)
+
+    def _check_positive(self, key, value):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value > 0
+        ):
+            name = self._name(key)
+            raise ValueError(f"{name} must be > 0. Received: {name}={value!r}")
+
+    def _read_data(self, config, strategy, resuming):
+        """The corpus, the (source, target) tokenizers and the datasets."""
+        corpus = load_corpus(config)
+        if distribute.is_chief_task(strategy):
+            print(corpus.summary())
+        if resuming:
+            tokenizers = load_tokenizers(self.model_dir, config)
+        else:
+            started = time.perf_counter()
+            # Learning a vocabulary is deterministic: every worker gets the same.
+            tokenizers = build_tokenizers(
+                corpus,
+                config["vocabulary_size"],
+                config["shared_vocabulary"],
+                config["lower_case"],
+                config.get("tokenizer", "wordpiece"),
+            )
+            print(
+                f"Built vocabularies of {tokenizers[0].vocabulary_size} (source) "
+                f"and {tokenizers[1].vocabulary_size} (target) subwords in "
+                f"{time.perf_counter() - started:.0f} s."
+            )
+        datasets = make_datasets(
+            corpus, config, *tokenizers, num_replicas=strategy.num_replicas_in_sync
+        )
+        return corpus, tokenizers, datasets
+
+    def _load_or_build_model(self, config, tokenizers, strategy):
+        model_path = os.path.join(self.model_dir, MODEL_FILE)
+        with strategy.scope():
+            if gfile.exists(model_path):
+                model = load_keras_model(model_path)
+                check_vocabularies(model, *tokenizers, f"in {self.model_dir} ")
+                return model
+            model = build_model(config, *tokenizers)
+            compile_model(model, config)
+            return model
+
+    def _save_config_and_tokenizers(self, config, tokenizers):
+        source_dir, target_dir = tokenizer_dirs(self.model_dir)
+        tokenizers[0].save(source_dir)
+        if not config["shared_vocabulary"]:
+            tokenizers[1].save(target_dir)
+        write_json_atomically(self.config_path, config)
+
+    @staticmethod
+    def _bleu_callback(corpus, tokenizers, config, bleu_every, bleu_examples):
+        if not (corpus.validation and bleu_every):
+            return None
+        # Greedy (fast), on sources cut as the exported translator cuts them.
+        return BleuCallback(
+            corpus.validation,
+            *tokenizers,
+            every_n_epochs=bleu_every,
+            num_examples=bleu_examples,
+            max_length=config["max_length"],
+            max_source_length=config["max_length"],
+        )
+
+    def _partial_history(self, history, chief):
+        """The epochs a killed run finished after the last `history.json`
+        entry: the rerun resumes after the last (its backup or checkpoint)
+        and keeps their entries."""
+        path = os.path.join(self.model_dir, PARTIAL_HISTORY_FILE)
+        # The last epoch number, not the count: epochs that a crashed run
+        # finished (resumed from its backup) have no entry of their own.
+        initial_epoch = history[-1]["epoch"] if history else 0
+        entries = [
+            entry
+            for entry in read_json(path, default=[])
+            if entry["epoch"] > initial_epoch
+        ]
+        return _PartialHistory(path, entries, enabled=chief), initial_epoch
+
+    def _fit(
+        self,
+        model,
+        config,
+        strategy,
+        datasets,
+        bleu,
+        epochs,
+        budget_minutes,
+        worker_timeout,
+    ):
+        """Trains `epochs` more epochs, saves the run; returns its history."""
+        model_dir = self.model_dir
+        model_path = os.path.join(model_dir, MODEL_FILE)
+        history_path = os.path.join(model_dir, HISTORY_FILE)
+        chief = distribute.is_chief_task(strategy)
+        on_workers = distribute.needs_custom_training_loop(strategy)
+        history = read_json(history_path, default=[])
+        partial, initial_epoch = self._partial_history(history, chief)
+        resumed_epoch = max([initial_epoch] + [e["epoch"] for e in partial.entries])
+        # Beside model.keras (the last epoch): best.keras, the best val_bleu.
+        best = BestCheckpoint(
+            model_dir, BEST_MODEL_FILE, BEST_FILE, copy_weights=on_workers
+        )
+        if chief and resumed_epoch >= initial_epoch + epochs:
+            print(
+                f"Epochs 1 to {resumed_epoch} are done (the run was stopped "
+                f"while saving): saving {model_path}"
+            )
+        elif chief:
+            print(
+                f"Training {model.count_params():,} parameters from epoch "
+                f"{resumed_epoch + 1} to {initial_epoch + epochs} "
+                f"({distribute.describe_strategy(strategy)})"
+                + (f", budget {budget_minutes:g} min" if budget_minutes else "")
+            )
+        started = time.perf_counter()
+        epoch_range = (initial_epoch, initial_epoch + epochs)
+        budget = TrainingBudget(budget_minutes) if budget_minutes else None
+        if on_workers:
+            new_entries = _fit_on_workers(
+                model,
+                strategy,
+                config,
+                model_dir,
+                datasets,
+                (budget, bleu, best),
+                epoch_range,
+                step_timeout_seconds=worker_timeout,
+                partial=partial,
+            )
+        else:
+            # The best checkpoint reads the val_bleu that BleuCallback logs.
+            callbacks = [c for c in (budget, bleu) if c is not None]
+            callbacks += [best] if bleu is not None and chief else []
+            callbacks += distribute.training_callbacks(model_dir)
+            callbacks.append(_partial_history_callback(partial))  # after the backup
+            new_entries = _fit_with_keras(model, *datasets, callbacks, epoch_range)
+        minutes = (time.perf_counter() - started) / 60
+        history = _merge_history(history, partial.entries, new_entries)
+        if history:
+            history[-1]["run_minutes"] = round(minutes, 2)
+        # Written aside and renamed: whole or absent after a kill. Until the
+        # backup goes, the same command resumes (at the end) and saves again.
+        distribute.save_model_on_chief(model, model_path, strategy)
+        if chief:
+            write_json_atomically(history_path, history)
+            # model.keras now holds the run: the crash-recovery state of both
+            # paths (the loop's checkpoints, fit's backup) is obsolete.
+            for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
+                remove_tree(os.path.join(model_dir, name))
+            if gfile.exists(partial.path):  # now in history.json
+                gfile.remove(partial.path)
+        # The other workers' training is done, but not the run until the
+        # chief has saved it: if it died meanwhile they exit 75, not 0.
+        distribute.wait_for_chief(
+            strategy,
+            saved=chief,
+            timeout_seconds=worker_timeout or 600,
+            what=model_path,
+        )
+        if chief:
+            last = history[-1] if history else {}
+            print(
+                f"Saved {model_path} after {last.get('epoch', 0)} epochs "
+                f"({minutes:.1f} min this run)"
+                + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
+            )
+        return history
+
+    def _remove_unsaved_fresh_run(self, created_dir):
+        """A fresh run that saved no model leaves nothing behind (its
+        directory was empty or absent before, so everything in it is ours)."""
+        model_dir = self.model_dir
+        if gfile.exists(os.path.join(model_dir, MODEL_FILE)):
+            return
+        if created_dir:
+            remove_tree(model_dir)
+        elif gfile.isdir(model_dir):
+            for entry in list_names(model_dir):
+                path = os.path.join(model_dir, entry)
+                if gfile.isdir(path):
+                    remove_tree(path)
+                else:
+                    gfile.remove(path)
