@@ -10,7 +10,9 @@ from keras_transformer_bit.samplers import RandomSampler
 from keras_transformer_bit.translator import Translator
 
 
-def export_translator(translator, path, method=None, **generate_kwargs):
+def export_translator(
+    translator, path, method=None, jit_compile=False, **generate_kwargs
+):
     """Writes a SavedModel whose `serving_default` translates strings.
 
     The signature `serving_default` takes `text`, a `tf.string` tensor of
@@ -28,8 +30,11 @@ def export_translator(translator, path, method=None, **generate_kwargs):
     graph, with TensorFlow and tensorflow-text ops only, so the export runs
     in TF Serving (whose model server links the tensorflow-text ops) and in
     any Python process that imports `tensorflow` and `tensorflow_text`. The
-    empty-input and long-input rules are the `Translator`'s. The decoding loop
-    is exported without XLA (TF Serving disables XLA on CPU by default).
+    empty-input and long-input rules are the `Translator`'s. By default the
+    decoding loop is exported without XLA: TF Serving runs XLA functions only
+    when started with `--xla_cpu_compilation_enabled`, which it calls
+    experimental. `jit_compile=True` exports an XLA decoding loop instead, for
+    servers started with that flag (docs/serving.md).
 
     The SavedModel is written into a temporary directory next to `path` and
     renamed into place (replacing an older export), so no reader ever sees a
@@ -43,6 +48,10 @@ def export_translator(translator, path, method=None, **generate_kwargs):
             keeps the translator's method and options (`"beam"` for a default
             `Translator`); a method name replaces them with `generate_kwargs`.
             Defaults to `None`.
+        jit_compile: bool. Export the decoding loop as an XLA function
+            (`tf.function(jit_compile=True)`). Loading and running it needs a
+            TensorFlow with XLA (pip's has it); TF Serving needs
+            `--xla_cpu_compilation_enabled=true`. Defaults to `False`.
         **generate_kwargs: options of `method` (`beam_size`, `length_penalty`,
             `top_k`, `top_p`, `temperature`, `seed`) and `max_length`,
             `max_source_length`.
@@ -76,7 +85,7 @@ def export_translator(translator, path, method=None, **generate_kwargs):
         translator.source_tokenizer,
         translator.target_tokenizer,
         method=method,
-        jit_compile=False,
+        jit_compile=bool(jit_compile),
         **options,
     )
 

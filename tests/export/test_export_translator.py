@@ -123,6 +123,35 @@ def test_export_runs_without_our_package(translator, tmp_path):
 
 
 @pytest.mark.large
+def test_an_xla_export_loads_and_runs_in_a_fresh_process(translator, tmp_path):
+    """`jit_compile=True` writes the decoding loop as an XLA function: a fresh
+    process and `saved_model_cli run` run it, with the translations of the
+    default export."""
+    plain = ktb.export.export_translator(translator, str(tmp_path / "plain" / "1"))
+    path = ktb.export.export_translator(
+        translator, str(tmp_path / "xla" / "1"), jit_compile=True
+    )
+    graph = tf.saved_model.load(path).signatures["serving_default"].graph
+    marked = [
+        fn.name
+        for fn in graph.as_graph_def().library.function
+        if "_XlaMustCompile" in fn.attr and fn.attr["_XlaMustCompile"].b
+    ]
+    assert marked, "no function of the export is compiled with XLA"
+    load = _python(LOAD_AND_TRANSLATE, path, json.dumps(TEXTS))
+    load_plain = _python(LOAD_AND_TRANSLATE, plain, json.dumps(TEXTS))
+    run = _python(
+        SAVED_MODEL_CLI, "run", "--dir", path, "--tag_set", "serve",
+        "--signature_def", "serving_default", "--input_exprs", "text=['Du bist dort!']",
+    )  # fmt: skip
+    result = json.loads(_finish(load).strip().splitlines()[-1])
+    expected = json.loads(_finish(load_plain).strip().splitlines()[-1])
+    assert result["translation"] == expected["translation"]
+    assert result["scores"] == pytest.approx(expected["scores"], abs=1e-4)
+    assert "Result for output key translation:" in _finish(run)
+
+
+@pytest.mark.large
 def test_sampling_export_and_atomic_write(translator, tmp_path, monkeypatch):
     path = tmp_path / "translator"
     options = dict(method="top_k", top_k=3, seed=5)

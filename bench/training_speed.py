@@ -1,0 +1,270 @@
+"""Training speed at equal size: real target tokens per second, ours vs keras-hub.
+
+Two models of the same size, trained with the same loss (label-smoothed cross
+entropy, padding ignored) and the same optimizer (Adam on the Noam schedule):
+
+- ours: the translation recipe's model (`transformer_small`: 3+3 layers, width
+  128, 4 heads, feed-forward 512, shared tied embeddings);
+- keras-hub: `TokenAndPositionEmbedding` + 3 `TransformerEncoder` + 3
+  `TransformerDecoder` layers of the same width, heads and feed-forward size,
+  over the same vocabulary (keras.io's translation example, sized alike; its
+  embeddings are not shared, as keras.io builds it).
+
+Each model trains on two kinds of batches made from the same Ding training
+pairs and the same tokenizer:
+
+- `bucketed`: the recipe's length-bucketed batches (`recipe.datasets`), about
+  `tokens_per_batch` tokens each, padded to the bucket's bound;
+- `fixed`: keras.io's batches: 64 pairs, every one padded to `max_length`.
+
+The speed is real (non-padding) target tokens per second of training. The
+contenders run in interleaved rounds in one process: each round trains every
+contender for `--steps` steps (the same batches each round), after a warm-up
+round that traces the train steps and is not timed. Reported: the median
+tokens per second of each contender, and the ratios the targets name:
+
+- ours / keras-hub on equal batches (bucketed, and fixed);
+- end to end: ours on bucketed batches / keras-hub on fixed batches.
+
+Switches that may help on a CPU are measured, not assumed: `--jit-compile`
+(XLA for our train step; with bucketed batches it compiles once per bucket
+shape during the warm-up) and `--mixed-precision mixed_bfloat16`.
+
+Run (on an otherwise idle machine):
+    python bench/training_speed.py
+    python bench/training_speed.py --quick      # a smoke run
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from ding_tokenizer import load_or_build_tokenizer  # noqa: E402
+
+import keras_transformer_bit as ktb  # noqa: E402
+from keras_transformer_bit.data import ParallelCorpus, load_ding_de_en  # noqa: E402
+from keras_transformer_bit.models.transformer.transformer_presets import (  # noqa: E402
+    transformer_presets,
+)
+from keras_transformer_bit.recipes import LabelSmoothedCrossEntropy  # noqa: E402
+
+TARGETS = {"equal_batches": 1.0, "end_to_end": 1.5}
+
+
+def keras_hub_transformer(config, max_length):
+    """keras.io's encoder-decoder, sized like our preset `config`."""
+    width, heads, ff = (
+        config["hidden_dim"],
+        config["num_heads"],
+        config["intermediate_dim"],
+    )
+    vocabulary_size = config["vocabulary_size"]
+    encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
+    x = keras_hub.layers.TokenAndPositionEmbedding(
+        vocabulary_size, max_length, width, mask_zero=True
+    )(encoder_inputs)
+    for _ in range(config["num_layers"]):
+        x = keras_hub.layers.TransformerEncoder(
+            intermediate_dim=ff, num_heads=heads, dropout=config["dropout"]
+        )(x)
+    decoder_inputs = keras.Input((None,), dtype="int32", name="decoder_inputs")
+    y = keras_hub.layers.TokenAndPositionEmbedding(
+        vocabulary_size, max_length, width, mask_zero=True
+    )(decoder_inputs)
+    for _ in range(config["num_layers"]):
+        y = keras_hub.layers.TransformerDecoder(
+            intermediate_dim=ff, num_heads=heads, dropout=config["dropout"]
+        )(y, x)
+    logits = keras.layers.Dense(vocabulary_size, dtype="float32")(y)
+    return keras.Model(
+        {"encoder_inputs": encoder_inputs, "decoder_inputs": decoder_inputs}, logits
+    )
+
+
+def fixed_length_batches(pairs, tokenizer, max_length, batch_size=64):
+    """keras.io's batches: `batch_size` pairs, all padded to `max_length`."""
+    sources = tokenizer.tokenize(tf.constant([s for s, _ in pairs]))
+    targets = tokenizer.tokenize(tf.constant([t for _, t in pairs]))
+    keep = (sources.row_lengths() <= max_length) & (
+        targets.row_lengths() <= max_length - 1
+    )
+    sources = tf.ragged.boolean_mask(sources, keep)
+    targets = tf.ragged.boolean_mask(targets, keep)
+    rows = targets.nrows()
+    start = tf.fill([rows, 1], tf.constant(tokenizer.start_id, tf.int64))
+    end = tf.fill([rows, 1], tf.constant(tokenizer.end_id, tf.int64))
+    decoder = tf.concat([start, targets], 1).to_tensor(shape=[None, max_length])
+    labels = tf.concat([targets, end], 1).to_tensor(shape=[None, max_length])
+    encoder = sources.to_tensor(shape=[None, max_length])
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (
+            {
+                "encoder_inputs": tf.cast(encoder, tf.int32),
+                "decoder_inputs": tf.cast(decoder, tf.int32),
+            },
+            tf.cast(labels, tf.int32),
+        )
+    )
+    return dataset.shuffle(50_000, seed=0).batch(batch_size)
+
+
+def take_batches(dataset, steps):
+    """`steps` batches, materialised, so every round trains on the same ones."""
+    batches = list(dataset.repeat().take(steps))
+    real = sum(int(np.count_nonzero(labels.numpy())) for _, labels in batches)
+    return batches, real
+
+
+class Contender:
+    """One model on one kind of batches: a compiled train step and its batches."""
+
+    def __init__(self, name, model, recipe, batches, real_tokens, jit_compile):
+        self.name = name
+        self.model = model
+        # The same schedule for both: the recipe's, for the shared width.
+        width = transformer_presets[recipe.preset]["config"]["hidden_dim"]
+        model.compile(
+            optimizer=recipe.optimizer(width),
+            loss=LabelSmoothedCrossEntropy(label_smoothing=recipe.label_smoothing),
+            jit_compile=jit_compile,
+        )
+        self.batches = batches
+        self.real_tokens = real_tokens
+        self.seconds = []
+
+    def run(self, timed=True):
+        started = time.perf_counter()
+        for x, y in self.batches:
+            self.model.train_on_batch(x, y)
+        if timed:
+            self.seconds.append(time.perf_counter() - started)
+
+    def tokens_per_second(self):
+        return self.real_tokens / float(np.median(self.seconds))
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=None, help="steps per round")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--tokenizer-dir", default=None)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--jit-compile", choices=["false", "true"], default="false")
+    parser.add_argument(
+        "--mixed-precision", choices=["float32", "mixed_bfloat16"], default="float32"
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default="bench_training_speed.json")
+    args = parser.parse_args()
+    args.steps = args.steps or (3 if args.quick else 60)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    for name in ("steps", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1. Received: {getattr(args, name)}")
+    return args
+
+
+def make_contenders(args, recipe, corpus, tokenizer):
+    keras.config.set_dtype_policy(args.mixed_precision)
+    config = {
+        **transformer_presets[recipe.preset]["config"],
+        "vocabulary_size": tokenizer.vocabulary_size,
+    }
+    bucketed, _ = recipe.datasets(corpus, tokenizer, tokenizer, seed=args.seed)
+    kinds = {
+        "bucketed": take_batches(bucketed, args.steps),
+        "fixed": take_batches(
+            fixed_length_batches(corpus.train, tokenizer, recipe.max_length),
+            args.steps,
+        ),
+    }
+    jit = args.jit_compile == "true"
+    contenders = []
+    for kind, (batches, real) in kinds.items():
+        keras.utils.set_random_seed(args.seed)
+        ours = recipe.build_model(vocabulary_size=tokenizer.vocabulary_size)
+        contenders.append(Contender(f"ours {kind}", ours, recipe, batches, real, jit))
+        keras.utils.set_random_seed(args.seed)
+        hub = keras_hub_transformer(config, recipe.max_length)
+        contenders.append(
+            Contender(f"keras-hub {kind}", hub, recipe, batches, real, jit)
+        )
+    return contenders
+
+
+def main():
+    args = parse_arguments()
+    recipe = ktb.recipes.translation_recipe()
+    corpus = load_ding_de_en(seed=args.seed)
+    vocabulary_size = recipe.vocabulary_size
+    if args.quick:
+        corpus = ParallelCorpus(
+            train=corpus.train[:600], validation=[], test=[], name="quick slice"
+        )
+        vocabulary_size = 1000
+    tokenizer = load_or_build_tokenizer(corpus, args.tokenizer_dir, vocabulary_size)
+    contenders = make_contenders(args, recipe, corpus, tokenizer)
+    for contender in contenders:
+        contender.run(timed=False)  # traces (and with XLA compiles) the steps
+    for _ in range(args.rounds):
+        for contender in contenders:
+            contender.run()
+    speed = {c.name: c.tokens_per_second() for c in contenders}
+    ratios = {
+        "ours / keras-hub, bucketed batches": speed["ours bucketed"]
+        / speed["keras-hub bucketed"],
+        "ours / keras-hub, fixed batches": speed["ours fixed"]
+        / speed["keras-hub fixed"],
+        "end to end: ours bucketed / keras-hub fixed": speed["ours bucketed"]
+        / speed["keras-hub fixed"],
+    }
+    targets = [
+        TARGETS["equal_batches"],
+        TARGETS["equal_batches"],
+        TARGETS["end_to_end"],
+    ]
+    lines = [
+        f"Command: `python bench/training_speed.py --jit-compile {args.jit_compile} "
+        f"--mixed-precision {args.mixed_precision}` ({args.rounds} rounds of "
+        f"{args.steps} steps per contender, interleaved; median)",
+        "",
+        "| contender | parameters | real target tokens / s |",
+        "|---|---|---|",
+    ]
+    for c in contenders:
+        lines.append(
+            f"| {c.name} | {c.model.count_params():,} | {speed[c.name]:,.0f} |"
+        )
+    lines += ["", "| ratio | value | target | met |", "|---|---|---|---|"]
+    for (label, value), target in zip(ratios.items(), targets):
+        lines.append(
+            f"| {label} | {value:.2f}x | >= {target}x | "
+            f"{'yes' if value >= target else 'no'} |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    with open(args.output, "w", encoding="utf-8") as file:
+        json.dump(
+            {
+                "args": vars(args),
+                "tokens_per_second": speed,
+                "ratios": ratios,
+                "seconds": {c.name: c.seconds for c in contenders},
+            },
+            file,
+            indent=2,
+        )
+    with open(os.path.splitext(args.output)[0] + ".md", "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

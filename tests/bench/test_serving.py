@@ -1,0 +1,56 @@
+"""bench/serving.py: the served translator against the in-process one."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import serving  # noqa: E402
+
+from tests.tiny_translation import tiny_model, tiny_tokenizer  # noqa: E402
+
+
+def test_in_process_measures_throughput_latency_and_sorting():
+    import keras_transformer_bit as ktb
+
+    tokenizer = tiny_tokenizer()
+    translator = ktb.Translator(
+        tiny_model(), tokenizer, tokenizer, method="greedy", max_length=6
+    )
+    sentences = ["ich bin hier", "du", "wir sind seit fünf tagen dort !"] * 30
+    measured = serving.in_process(translator, sentences, latency_count=4)
+    assert measured["throughput"] > 0 and measured["sorted_throughput"] > 0
+    assert len(measured["latencies"]) == 4 and min(measured["latencies"]) > 0
+
+
+@pytest.mark.large
+@pytest.mark.timeout(900)
+def test_a_quick_run_measures_every_contender(tmp_path):
+    output = tmp_path / "serving.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "serving.py"), "--quick", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = json.loads(output.read_text())
+    for method in ("beam", "greedy"):
+        assert set(saved[method]) == {
+            "in-process jit",
+            "in-process, no XLA",
+            "served",
+            "served, XLA export",
+        }
+        for measured in saved[method].values():
+            assert measured["throughput"] > 0 and len(measured["latencies"]) == 5
+    table = (tmp_path / "serving.md").read_text()
+    assert "best served / in-process jit" in table
+    assert "beam 4 time / greedy time (served)" in table
