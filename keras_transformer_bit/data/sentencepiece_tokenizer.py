@@ -15,11 +15,10 @@ from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_senten
 from keras_transformer_bit.data.subword_tokenizer import (
     SENTENCEPIECE_MODEL_FILE,
     VOCABULARY_FILE,
-    ServesCheckedMethods,
+    TokenizerBase,
     check_ids_in_range,
     check_strings,
     check_texts,
-    check_token_ids,
     read_config,
     remove_if_present,
     spelled_ids,
@@ -132,7 +131,7 @@ class _Samplers:
         self.by_alpha = {}
 
 
-class SentencePieceTokenizer(ServesCheckedMethods, tf.Module):
+class SentencePieceTokenizer(TokenizerBase, tf.Module):
     """SentencePiece tokenizer (unigram or BPE) that gives its input back.
 
     The model is trained with the `sentencepiece` package (Kudo and Richardson
@@ -218,40 +217,13 @@ class SentencePieceTokenizer(ServesCheckedMethods, tf.Module):
         self.model_type = _model_type(model)
         self._samplers = _Samplers()
 
-    @property
-    def vocabulary(self):
-        return list(self._vocabulary)
-
-    @property
-    def vocabulary_size(self):
-        return len(self._vocabulary)
-
     def normalize(self, strings):
         """Applies the Unicode normalisation and case folding to `strings`."""
         return _normalize(strings, self.lower_case, self.normalization_form)
 
-    def tokenize(self, strings):
-        """Splits strings into piece ids, the most likely segmentation.
-
-        Works eagerly, in `tf.data` and inside `tf.function`s; a SavedModel of
-        the tokenizer holds it as `tokenize`.
-
-        Args:
-            strings: string tensor (or list of str) of shape `(N,)`; wrap one
-                sentence in a list.
-
-        Returns:
-            `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
-            tokens are added.
-
-        Raises:
-            TypeError: `strings` are not strings.
-            ValueError: `strings` are not a 1-D batch.
-        """
-        return self._tokenize(check_strings(strings))
-
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def _tokenize(self, strings):
+        # The most likely segmentation (`sample_tokenize` draws others).
         ids = self._sentencepiece.tokenize(self.normalize(strings))
         return tf.cast(ids, tf.int64)
 
@@ -290,26 +262,6 @@ class SentencePieceTokenizer(ServesCheckedMethods, tf.Module):
                 sampler = _run_time_tokenizer(self._model, nbest_size=-1, alpha=alpha)
             self._samplers.by_alpha[alpha] = sampler
         return tf.cast(sampler.tokenize(self.normalize(strings)), tf.int64)
-
-    def detokenize(self, token_ids):
-        """Turns ids back into text.
-
-        Everything from the first `[END]` on is dropped, as are the other
-        reserved tokens (padding, `[UNK]`, `[START]`) and ids outside the
-        vocabulary (negative or at least `vocabulary_size`), which a model may
-        emit but SentencePiece cannot spell.
-
-        Args:
-            token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
-
-        Returns:
-            string tensor of shape `(N,)`.
-
-        Raises:
-            TypeError: the ids are not integers.
-            ValueError: the ids are not of shape `(N, T)`.
-        """
-        return self._detokenize(check_token_ids(token_ids))
 
     @tf.function(reduce_retracing=True)
     def _detokenize(self, token_ids):

@@ -237,10 +237,62 @@ def spelled_ids(token_ids, vocabulary_size):
     return tf.ragged.boolean_mask(token_ids, tf.logical_and(before_end, in_vocabulary))
 
 
-class ServesCheckedMethods:
-    """Mixin of a `tf.Module` whose `tokenize`/`detokenize` check their input
-    in Python and call the traced `_tokenize`/`_detokenize`: a SavedModel of
-    it serves the traced functions under the public names."""
+class TokenizerBase:
+    """What both tokenizers share (a mixin of their `tf.Module`).
+
+    A subclass keeps its tokens in `_vocabulary` and defines the traced
+    `_tokenize(strings)` and `_detokenize(token_ids)`. `tokenize` and
+    `detokenize` check their input in Python, then call those; a SavedModel
+    of the tokenizer serves the traced functions under the public names.
+    """
+
+    @property
+    def vocabulary(self):
+        return list(self._vocabulary)
+
+    @property
+    def vocabulary_size(self):
+        return len(self._vocabulary)
+
+    def tokenize(self, strings):
+        """Splits strings into token ids.
+
+        Works eagerly, in `tf.data` and inside `tf.function`s; a SavedModel of
+        the tokenizer holds it as `tokenize`.
+
+        Args:
+            strings: string tensor (or list of str) of shape `(N,)`; wrap one
+                sentence in a list.
+
+        Returns:
+            `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
+            tokens are added.
+
+        Raises:
+            TypeError: `strings` are not strings.
+            ValueError: `strings` are not a 1-D batch.
+        """
+        return self._tokenize(check_strings(strings))
+
+    def detokenize(self, token_ids):
+        """Turns ids back into text.
+
+        Everything from the first `[END]` on is dropped, as are the other
+        reserved tokens (padding, `[UNK]`, `[START]`) and ids outside the
+        vocabulary (negative or at least `vocabulary_size`), which a model may
+        emit but no tokenizer can spell.
+
+        Args:
+            token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
+
+        Returns:
+            string tensor of shape `(N,)`.
+
+        Raises:
+            TypeError: the ids are not integers.
+            ValueError: the ids are not of shape `(N, T)`.
+        """
+        return self._detokenize(check_token_ids(token_ids))
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         children = super()._trackable_children(save_type, **kwargs)
@@ -398,7 +450,7 @@ def _base_tokens(lower_case, normalization_form):
     return tokens
 
 
-class SubwordTokenizer(ServesCheckedMethods, tf.Module):
+class SubwordTokenizer(TokenizerBase, tf.Module):
     """WordPiece tokenizer with reserved tokens, traceable into a SavedModel.
 
     Text is Unicode-normalised (optionally lower-cased), split on whitespace,
@@ -496,65 +548,18 @@ class SubwordTokenizer(ServesCheckedMethods, tf.Module):
         )
         self._tokens = tf.constant(vocabulary, dtype=tf.string)
 
-    @property
-    def vocabulary(self):
-        return list(self._vocabulary)
-
-    @property
-    def vocabulary_size(self):
-        return len(self._vocabulary)
-
     def normalize(self, strings):
         """Applies the Unicode normalisation and case folding to `strings`."""
         return _normalize(strings, self.lower_case, self.normalization_form)
-
-    def tokenize(self, strings):
-        """Splits strings into subword ids.
-
-        Works eagerly, in `tf.data` and inside `tf.function`s; a SavedModel of
-        the tokenizer holds it as `tokenize`.
-
-        Args:
-            strings: string tensor (or list of str) of shape `(N,)`; wrap one
-                sentence in a list.
-
-        Returns:
-            `tf.RaggedTensor` of int64 ids, shape `(N, None)`; no start or end
-            tokens are added.
-
-        Raises:
-            TypeError: `strings` are not strings.
-            ValueError: `strings` are not a 1-D batch.
-        """
-        return self._tokenize(check_strings(strings))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def _tokenize(self, strings):
         return self._wordpiece.tokenize(_split_off_symbols(self.normalize(strings)))
 
-    def detokenize(self, token_ids):
-        """Turns ids back into text.
-
-        Everything from the first `[END]` on is dropped, as are the other reserved
-        tokens (padding, `[UNK]`, `[START]`) and ids outside the vocabulary
-        (negative or at least `vocabulary_size`), which a model may emit but
-        WordPiece cannot spell. Subwords are joined into words and the usual
-        spacing around punctuation is restored.
-
-        Args:
-            token_ids: int tensor or `tf.RaggedTensor` of shape `(N, T)`.
-
-        Returns:
-            string tensor of shape `(N,)`.
-
-        Raises:
-            TypeError: the ids are not integers.
-            ValueError: the ids are not of shape `(N, T)`.
-        """
-        return self._detokenize(check_token_ids(token_ids))
-
     @tf.function(reduce_retracing=True)
     def _detokenize(self, token_ids):
+        # Subwords are joined into words and the usual spacing around
+        # punctuation is restored.
         text = self._wordpiece.detokenize(spelled_ids(token_ids, self.vocabulary_size))
         for pattern, rewrite in PUNCTUATION_REWRITES:
             text = tf.strings.regex_replace(text, pattern, rewrite)
