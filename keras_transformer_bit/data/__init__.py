@@ -4,7 +4,8 @@ Translation. A corpus becomes a `ParallelCorpus` (train, validation and test
 pairs of strings): `load_translation_corpus` takes the CLI's `--data` names,
 or call a reader directly: `read_tsv_corpus` (one tab-separated pair a line),
 `read_aligned_corpus` (two line-aligned files), `load_ding_de_en` (German to
-English, Debian trans-de-en), `load_sword_en_es` (Bible verses) and
+English, Debian trans-de-en; `load_ding_phrases` reads its word and phrase
+pairs, for extra training data), `load_sword_en_es` (Bible verses) and
 `load_tfds_corpus` (TensorFlow Datasets). `SubwordTokenizer.build` learns a
 WordPiece vocabulary from the training sentences, `SentencePieceTokenizer.build`
 a reversible SentencePiece model (unigram or BPE), and `load_tokenizer` reads
@@ -30,7 +31,7 @@ Example:
 ... )
 """
 
-from keras_transformer_bit.data.ding_corpus import load_ding_de_en
+from keras_transformer_bit.data.ding_corpus import load_ding_de_en, load_ding_phrases
 from keras_transformer_bit.data.fashion_mnist import load_fashion_mnist
 from keras_transformer_bit.data.few_shot import few_shot_indices
 from keras_transformer_bit.data.image_folder import load_image_folder
@@ -61,6 +62,7 @@ __all__ = [
     "read_tsv_corpus",
     "read_aligned_corpus",
     "load_ding_de_en",
+    "load_ding_phrases",
     "load_sword_en_es",
     "load_tfds_corpus",
     "SubwordTokenizer",

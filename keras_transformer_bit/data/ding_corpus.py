@@ -143,3 +143,88 @@ def load_ding_de_en(
         name="ding_de_en",
         num_malformed=num_malformed,
     )
+
+
+def _key(text):
+    """How two texts are compared for leaks: case and spacing do not count."""
+    return " ".join(text.casefold().split())
+
+
+def parse_ding_phrases(line, max_words=6):
+    """Returns the word and phrase pairs of one dictionary line.
+
+    The aligned sub-entries of `parse_ding_line`, but those that are not
+    sentences: words and phrases (`der Aachener Dom` / `the Aachen
+    Cathedral`), first alternative of each side, annotations removed, at most
+    `max_words` words a side.
+
+    Example:
+    >>> parse_ding_phrases(
+    ...     "Aachener {adj} | der Aachener Dom :: Aachen | the Aachen Cathedral")
+    [('Aachener', 'Aachen'), ('der Aachener Dom', 'the Aachen Cathedral')]
+    """
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return []
+    sides = line.split(" :: ")
+    if len(sides) != 2:
+        return []
+    german_entries = sides[0].split(" | ")
+    english_entries = sides[1].split(" | ")
+    if len(german_entries) != len(english_entries):
+        return []
+    pairs = []
+    for german, english in zip(german_entries, english_entries):
+        german = strip_annotations(german.split("; ")[0])
+        english = strip_annotations(english.split("; ")[0])
+        if not german or not english or is_sentence(german) or is_sentence(english):
+            continue
+        if len(german.split()) <= max_words and len(english.split()) <= max_words:
+            pairs.append((german, english))
+    return pairs
+
+
+def load_ding_phrases(path=DING_DE_EN_PATH, exclude=(), max_words=6, max_pairs=None):
+    """Reads the Ding dictionary's word and phrase pairs, for extra training data.
+
+    Besides its ~20k example sentences (`load_ding_de_en`), Ding aligns about
+    390k words and phrases. They are short and not sentences, but they teach
+    vocabulary the sentences never show. Pairs whose German or English side
+    equals (ignoring case and spacing) a side of a pair in `exclude` are left
+    out, so that passing the test and validation splits keeps them from
+    leaking into training; the rest are deduplicated by German side, in file
+    order.
+
+    Args:
+        path: str. The Ding dictionary file.
+        exclude: iterable of (german, english) pairs, e.g.
+            `corpus.test + corpus.validation`.
+        max_words: int. Most words on each side. Defaults to `6`.
+        max_pairs: int or `None`. Stop after this many pairs.
+
+    Returns:
+        A list of (german, english) pairs.
+
+    Example:
+    >>> corpus = load_ding_de_en(test_size=1000, validation_size=1000)  # doctest: +SKIP
+    >>> phrases = load_ding_phrases(
+    ...     exclude=corpus.test + corpus.validation)  # doctest: +SKIP
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"The Ding German-English dictionary was not found at {path}. On "
+            f"Debian or Ubuntu install it with: {DING_INSTALL_COMMAND}"
+        )
+    excluded = {_key(side) for pair in exclude for side in pair}
+    seen, pairs = set(), []
+    with open(path, encoding="utf-8", errors="replace") as file:
+        for line in file:
+            for german, english in parse_ding_phrases(line, max_words):
+                key = _key(german)
+                if key in seen or key in excluded or _key(english) in excluded:
+                    continue
+                seen.add(key)
+                pairs.append((german, english))
+                if max_pairs is not None and len(pairs) >= max_pairs:
+                    return pairs
+    return pairs

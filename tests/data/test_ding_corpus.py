@@ -95,3 +95,59 @@ def test_real_ding_corpus():
     assert not train_sources & {source for source, _ in corpus.test}
     for source, target in corpus.test[:50]:
         assert "{" not in source and "[" not in target and " :: " not in source
+
+
+PHRASE_LINES = [
+    "Aachener {adj} | der Aachener Dom | Aachener Printen [cook.] :: "
+    "Aachen | the Aachen Cathedral | hard ginger bread from Aachen",
+    "Haus {n} | Das Haus ist alt. :: house | The house is old.",
+    "Hund {m}; Köter {m} :: dog; cur",
+    "Hund {m} :: hound",  # a second German 'Hund': the first one stays
+    "Katze {f} | die Katze schläft :: cat | the cat sleeps",
+    "kaputt :: broken | too many",  # misaligned: skipped
+    "ein sehr langer Ausdruck mit sehr vielen Wörtern darin :: a long one",
+]
+
+
+def test_phrases_are_the_aligned_non_sentences_deduplicated_and_excluded(tmp_path):
+    from keras_transformer_bit.data import load_ding_phrases
+
+    path = tmp_path / "de-en"
+    path.write_text("\n".join(PHRASE_LINES) + "\n", encoding="utf-8")
+    phrases = load_ding_phrases(str(path))
+    assert phrases == [
+        ("Aachener", "Aachen"),
+        ("der Aachener Dom", "the Aachen Cathedral"),
+        ("Aachener Printen", "hard ginger bread from Aachen"),
+        ("Haus", "house"),
+        ("Hund", "dog"),
+        ("Katze", "cat"),
+        ("die Katze schläft", "the cat sleeps"),
+    ]
+    # A test or validation pair's side, on either side of a phrase, keeps the
+    # phrase out (case and spacing ignored).
+    held_out = [("Der  Aachener dom", "whatever"), ("x", "CAT")]
+    kept = load_ding_phrases(str(path), exclude=held_out)
+    assert ("der Aachener Dom", "the Aachen Cathedral") not in kept
+    assert ("Katze", "cat") not in kept and ("Haus", "house") in kept
+    assert load_ding_phrases(str(path), max_pairs=2) == phrases[:2]
+    assert len(load_ding_phrases(str(path), max_words=1)) == 4
+    with pytest.raises(FileNotFoundError, match="apt-get install trans-de-en"):
+        load_ding_phrases(str(tmp_path / "absent"))
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/usr/share/trans/de-en"), reason="needs Debian trans-de-en"
+)
+def test_the_real_dictionary_has_many_phrases_and_none_of_the_held_out():
+    from keras_transformer_bit.data import load_ding_de_en, load_ding_phrases
+
+    corpus = load_ding_de_en(test_size=1000, validation_size=1000)
+    held_out = corpus.test + corpus.validation
+    phrases = load_ding_phrases(exclude=held_out)
+    assert len(phrases) > 100_000
+    keys = {" ".join(side.casefold().split()) for pair in held_out for side in pair}
+    assert not any(
+        " ".join(g.casefold().split()) in keys or " ".join(e.casefold().split()) in keys
+        for g, e in phrases
+    )
