@@ -251,7 +251,9 @@ attention_png = plot_attention(
 print(f"Cross-attention of {sources[0]!r}: {attention_png}")
 
 # 6. Export a SavedModel (text in, text out) and translate with the reloaded copy.
-export_path = os.path.join(args.output_dir, "exported", "1")
+# The next version under exported/ (1 on a first run): an export never
+# replaces one that a server may be serving.
+export_path = ktb.export.next_version_path(os.path.join(args.output_dir, "exported"))
 ktb.export.export_translator(translator, export_path)
 served = tf.saved_model.load(export_path)
 outputs = served.signatures["serving_default"](

@@ -518,12 +518,9 @@ def default_export_path(model_dir):
     >>> default_export_path("runs/pets")  # with no export there yet
     'runs/pets/export/1'
     """
-    from keras_transformer_bit.utils.gfile import gfile, list_names
+    from keras_transformer_bit.export import next_version_path
 
-    base = os.path.join(model_dir, EXPORT_DIRNAME)
-    names = list_names(base) if gfile.isdir(base) else []
-    versions = [int(name) for name in names if name.isdigit()]
-    return os.path.join(base, str(max(versions, default=0) + 1))
+    return next_version_path(os.path.join(model_dir, EXPORT_DIRNAME))
 
 
 def _load_eval_split(args):
@@ -746,9 +743,7 @@ def check_export_output(output, model_dir):
         ValueError: when `output` is `model_dir` or a directory above it.
         FileExistsError: when `output` exists (naming the next free version).
     """
-    from keras_transformer_bit.export.export_image_classifier import (
-        check_new_export_path,
-    )
+    from keras_transformer_bit.export import check_new_export_path
 
     output_path, run_path = _normalized(output), _normalized(model_dir)
     if output_path == run_path or run_path.startswith(output_path.rstrip("/") + "/"):

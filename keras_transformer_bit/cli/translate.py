@@ -359,15 +359,9 @@ def default_export_path(model_dir):
     >>> default_export_path("runs/de_en")  # with no export there yet
     'runs/de_en/export/1'
     """
-    from keras_transformer_bit.utils.gfile import gfile, list_names
+    from keras_transformer_bit.export import next_version_path
 
-    base = os.path.join(model_dir, EXPORT_DIRNAME)
-    versions = [
-        int(name)
-        for name in (list_names(base) if gfile.isdir(base) else [])
-        if name.isdigit()
-    ]
-    return os.path.join(base, str(max(versions, default=0) + 1))
+    return next_version_path(os.path.join(model_dir, EXPORT_DIRNAME))
 
 
 def export(args):

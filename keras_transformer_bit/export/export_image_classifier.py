@@ -1,6 +1,5 @@
 """Export a BiT classifier as a SavedModel that takes encoded image bytes."""
 
-import os
 import warnings
 
 import keras
@@ -12,6 +11,7 @@ from keras_transformer_bit.data.image_preprocessing import (
     decode_image,
     encoded_image_checks,
 )
+from keras_transformer_bit.export.export_paths import check_new_export_path
 from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
 )
@@ -20,7 +20,6 @@ from keras_transformer_bit.layers.standardized_conv2d import StandardizedConv2D
 from keras_transformer_bit.models.bit import fold_weight_standardization
 from keras_transformer_bit.models.bit.backbone_of import backbone_of
 from keras_transformer_bit.models.bit.bit_classifier import check_image_size
-from keras_transformer_bit.utils.gfile import gfile, list_names
 
 DEFAULT_IMAGE_SIZE = 224  # BiT's pre-training resolution (Kolesnikov et al., §3.1)
 
@@ -64,65 +63,6 @@ def _resolve_class_names(model, class_names):
             f"Received: {len(names)} names"
         )
     return names
-
-
-def _numbered_versions(directory):
-    if not gfile.isdir(directory):
-        return []
-    return [int(name) for name in list_names(directory) if name.isdigit()]
-
-
-def check_new_export_path(path):
-    """Refuses an export path that exists, suggesting the next free version.
-
-    An export never replaces what is there: a version directory TF Serving
-    may have loaded, a run directory or any folder of files stays as it is.
-
-    Args:
-        path: str. The output directory of an export.
-
-    Raises:
-        FileExistsError: when `path` exists (a file or a directory, even an
-            empty one), naming it and a free path: the next version beside
-            a numbered `path` (`bit/1` -> `bit/3` when 1 and 2 exist), the
-            next version inside a base directory of numbered versions.
-
-    Example:
-    >>> check_new_export_path("exported/bit/1")  # nothing there yet
-    """
-    # Nor does it write into an existing export (a version being served).
-    ancestor = os.path.dirname(str(path).rstrip("/"))
-    while ancestor:
-        if gfile.exists(os.path.join(ancestor, "saved_model.pb")):
-            parent = os.path.dirname(ancestor)
-            versions = _numbered_versions(parent)
-            free = os.path.join(parent, str(max(versions) + 1 if versions else 1))
-            raise FileExistsError(
-                f"The export path {path} is inside the export {ancestor}; an "
-                "export never writes into an existing one: export the next "
-                f"version, e.g. {free}."
-            )
-        if os.path.dirname(ancestor) == ancestor:  # the root
-            break
-        ancestor = os.path.dirname(ancestor)
-    if not gfile.exists(path):
-        return
-    trimmed = str(path).rstrip("/") or str(path)
-    name = os.path.basename(trimmed)
-    if name.isdigit():
-        parent = os.path.dirname(trimmed)
-        free = os.path.join(parent, str(max(_numbered_versions(parent)) + 1))
-        hint = f"export the next version, e.g. {free}"
-    elif _numbered_versions(trimmed):
-        free = os.path.join(trimmed, str(max(_numbered_versions(trimmed)) + 1))
-        hint = f"it holds numbered versions: export the next one, e.g. {free}"
-    else:
-        hint = "choose a new path (for TF Serving, a numbered version, e.g. BASE/1)"
-    raise FileExistsError(
-        f"The export path {path} already exists; an export never replaces or "
-        f"deletes an existing file or directory, so {hint}, or remove it "
-        "yourself if it is no longer needed."
-    )
 
 
 def _fold(model):
@@ -302,7 +242,7 @@ def export_image_classifier(
         raise ValueError(
             f"classifier must be a Keras model. Received: {type(classifier).__name__}"
         )
-    check_new_export_path(path)
+    check_new_export_path(path)  # before the work; the writer checks again
     height, width = _resolve_image_size(classifier, image_size)
     names = _resolve_class_names(classifier, class_names)
     model = _fold(classifier) if fold_weights else classifier
@@ -361,10 +301,6 @@ def export_image_classifier(
                 name="features", fn=features, input_signature=signature
             )
         archive.write_out(directory, verbose=False)
-        if directory != path:  # a local staging directory, renamed next
-            # Again, just before the rename: another export may have written
-            # `path` meanwhile (the staging directory is then removed).
-            check_new_export_path(path)
 
     write_directory_atomically(path, write)
     return path

@@ -37,9 +37,11 @@ def export_translator(
     servers started with that flag (docs/serving.md).
 
     The SavedModel is written into a temporary directory next to `path` and
-    renamed into place (replacing an older export), so no reader ever sees a
-    half-written export and a failure leaves nothing behind. For TF Serving,
-    export into a numbered version directory, e.g. `models/translator/1`.
+    renamed into place, so no reader ever sees a half-written export and a
+    failure leaves nothing behind. An existing `path` is refused, never
+    replaced, naming the next free version. For TF Serving, export into a
+    numbered version directory, e.g. `models/translator/1`
+    (`next_version_path("models/translator")` gives the next one).
 
     Args:
         translator: a `keras_transformer_bit.Translator`.
@@ -58,6 +60,9 @@ def export_translator(
 
     Returns:
         `path`.
+
+    Raises:
+        FileExistsError: `path` exists, or lies inside an existing export.
 
     Example:
     >>> export_translator(translator, "exported/translator/1")  # doctest: +SKIP

@@ -4,11 +4,17 @@ import os
 import shutil
 import tempfile
 
+from keras_transformer_bit.export.export_paths import check_new_export_path
 from keras_transformer_bit.utils.gfile import is_remote, remove_tree
 
 
 def write_directory_atomically(path, write):
     """Writes a directory with `write(staging)`, then renames it into `path`.
+
+    An export never replaces or deletes what is at `path`: an existing path
+    is refused (`check_new_export_path`: it names the next free version),
+    before `write` runs and again just before the rename, in case another
+    export wrote `path` meanwhile.
 
     The staging directory sits next to `path` (same file system), so the final
     rename is atomic: a reader (e.g. TF Serving polling a version directory)
@@ -17,11 +23,11 @@ def write_directory_atomically(path, write):
 
     On other file systems (`gs://`, `s3://`, `hdfs://`, `ram://`) directories
     cannot be renamed atomically (object stores copy every file), so `write`
-    writes `path` itself through `tf.io.gfile`, replacing what was there; a
-    failed export removes what it wrote.
+    writes `path` itself through `tf.io.gfile`; a failed export removes what
+    it wrote.
     """
+    check_new_export_path(path)
     if is_remote(path):
-        remove_tree(path)
         try:
             write(path)
         except BaseException:
@@ -29,11 +35,6 @@ def write_directory_atomically(path, write):
             raise
         return
     path = os.path.abspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise FileExistsError(
-            f"The export path is a file, not a directory: {path}. Choose a "
-            "directory path (e.g. models/translator/1); the file is left as it is."
-        )
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     name = os.path.basename(path)
@@ -45,14 +46,8 @@ def write_directory_atomically(path, write):
     os.chmod(staging, 0o777 & ~umask)
     try:
         write(staging)
-        if os.path.exists(path):
-            previous = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
-            os.rmdir(previous)
-            os.replace(path, previous)
-            os.replace(staging, path)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        check_new_export_path(path)
+        os.rename(staging, path)  # fails rather than replace a new directory
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -176,9 +176,13 @@ def test_sampling_export_and_atomic_write(translator, tmp_path, monkeypatch):
             f.write("half")
         raise RuntimeError("disk full")
 
+    # An existing export is never replaced: the next version is named.
+    with pytest.raises(FileExistsError, match="already exists"):
+        ktb.export.export_translator(translator, str(path), method="greedy")
+    assert sorted(os.listdir(path)) == before
     monkeypatch.setattr(tf.saved_model, "save", fail)
     with pytest.raises(RuntimeError, match="disk full"):
-        ktb.export.export_translator(translator, str(path), method="greedy")
+        ktb.export.export_translator(translator, str(tmp_path / "other"))
     # The old export is untouched and no staging directory is left behind.
     assert sorted(os.listdir(path)) == before
     assert os.path.getsize(path / "saved_model.pb") > 100

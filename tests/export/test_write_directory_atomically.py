@@ -23,10 +23,27 @@ def test_export_is_readable_by_other_users(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "1").st_mode) == 0o755
 
 
-def test_replaces_an_export_and_leaves_nothing_behind(tmp_path):
+def test_never_replaces_an_export_and_leaves_nothing_behind(tmp_path):
     write_directory_atomically(str(tmp_path / "1"), _write)
-    write_directory_atomically(str(tmp_path / "1"), _write)
+    (tmp_path / "1" / "saved_model.pb").write_text("served")
+    with pytest.raises(FileExistsError, match=r"export the next version, e\.g\. .*2"):
+        write_directory_atomically(str(tmp_path / "1"), _write)
+    assert (tmp_path / "1" / "saved_model.pb").read_text() == "served"
     assert sorted(os.listdir(tmp_path)) == ["1"]
+
+
+def test_an_export_written_meanwhile_is_not_replaced(tmp_path):
+    def write_while_another_export_lands(directory):
+        _write(directory)
+        (tmp_path / "1").mkdir()
+        (tmp_path / "1" / "saved_model.pb").write_text("the other one")
+
+    with pytest.raises(FileExistsError, match="already exists"):
+        write_directory_atomically(
+            str(tmp_path / "1"), write_while_another_export_lands
+        )
+    assert (tmp_path / "1" / "saved_model.pb").read_text() == "the other one"
+    assert sorted(os.listdir(tmp_path)) == ["1"]  # no staging directory left
 
 
 def test_refuses_to_replace_a_file(tmp_path):
