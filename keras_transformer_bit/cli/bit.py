@@ -266,7 +266,7 @@ def _load_model(model_dir):
 
 def _check_train_flags(args):
     """Refuses zero and negative sizes before any data is read."""
-    from keras_transformer_bit.utils import check_positive_int
+    from keras_transformer_bit.utils import check_positive_int, check_seed
 
     # `is not None`, never truthiness: `--shots 0` must fail, not mean "all".
     for flag in (
@@ -280,12 +280,7 @@ def _check_train_flags(args):
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             check_positive_int(flag, value)
-    if not 0 <= args.seed <= 2**32 - 1:
-        raise ValueError(
-            "--seed must be a non-negative int, at most 2**32 - 1 (it seeds "
-            "few-shot sampling, shuffling, augmentation and the initial "
-            f"weights). Received: --seed {args.seed}"
-        )
+    check_seed(args.seed, "--seed", allow_none=False)
     if not 0 < args.schedule_scale <= 1:
         raise ValueError(
             "--schedule-scale must be in (0, 1] (the fraction of the schedule "

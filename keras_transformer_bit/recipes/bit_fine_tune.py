@@ -2,7 +2,6 @@
 
 import contextlib
 import math
-import numbers
 import time
 
 import keras
@@ -12,7 +11,7 @@ from keras_transformer_bit.recipes.match_classifier_classes import (
     classifier_num_classes,
     match_classifier_classes,
 )
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_positive_int, check_seed
 
 # Epochs the HyperRule schedule is split into: a backup after each, so a crash
 # costs at most a tenth of the run.
@@ -141,28 +140,6 @@ class StopAtStep(keras.callbacks.Callback):
         iterations = keras.ops.convert_to_numpy(self.model.optimizer.iterations)
         if int(iterations) >= self.total_steps:
             self.model.stop_training = True
-
-
-MAX_SEED = 2**32 - 1  # NumPy's and `keras.utils.set_random_seed`'s range
-
-
-def check_seed(seed, name="seed"):
-    """Refuses a seed that is not `None` or an int in `[0, 2**32 - 1]`.
-
-    Example:
-    >>> check_seed(0)
-    """
-    if seed is None:
-        return
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, numbers.Integral)
-        or not 0 <= seed <= MAX_SEED
-    ):
-        raise ValueError(
-            f"{name} must be an int in [0, 2**32 - 1] (it seeds few-shot "
-            f"sampling, shuffling and augmentation). Received: {name}={seed!r}"
-        )
 
 
 def _epochs(rule, num_epochs, eval_every, has_validation):

@@ -3,7 +3,8 @@
 `check_positive_int` is the one check behind every positive-integer argument
 of the package: it accepts Python and NumPy integers, refuses booleans,
 floats and values below 1, and names the argument in its error;
-`check_rate` does the same for rates in `[0, 1)` (dropout).
+`check_rate` does the same for rates in `[0, 1)` (dropout), and `check_seed`
+for random seeds (ints in `[0, 2**32 - 1]`).
 `clone_initializer` gives each sublayer its own copy of an initializer (an
 unseeded Keras 3 initializer returns the same values on every call, so a
 shared instance would make copied weights). `write_text_atomically` writes
@@ -19,6 +20,7 @@ Example:
 
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
 from keras_transformer_bit.utils.check_rate import check_rate
+from keras_transformer_bit.utils.check_seed import check_seed
 from keras_transformer_bit.utils.clone_initializer import clone_initializer
 from keras_transformer_bit.utils.plot_attention import plot_attention
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
@@ -26,6 +28,7 @@ from keras_transformer_bit.utils.write_text_atomically import write_text_atomica
 __all__ = [
     "check_positive_int",
     "check_rate",
+    "check_seed",
     "clone_initializer",
     "plot_attention",
     "write_text_atomically",

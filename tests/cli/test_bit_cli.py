@@ -413,7 +413,9 @@ def test_num_epochs_that_do_not_divide_the_schedule(tmp_path, capsys):
 
 def test_train_refuses_a_negative_seed(tmp_path):
     command = ["bit", "train", "--data", str(tmp_path / "absent"), "--model-dir"]
-    with pytest.raises(ValueError, match=r"--seed must be a non-negative int.*-1"):
+    with pytest.raises(
+        ValueError, match=r"--seed must be an int in \[0, 2\*\*32 - 1\].*--seed=-1"
+    ):
         main(command + [str(tmp_path / "run"), "--seed", "-1"])
     assert not os.path.exists(tmp_path / "run")
 

@@ -139,7 +139,9 @@ def test_a_seed_out_of_range_is_refused(seed):
         supports=(1, 2, 3),
         batch_size=4,
     )
-    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\]"):
+    with pytest.raises(
+        ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\] \(a random seed\)"
+    ):
         bit_fine_tune(classifier, data, rule, seed=seed)
 
 
