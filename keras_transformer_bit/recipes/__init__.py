@@ -7,8 +7,9 @@ dataclass with every choice the tutorial and `ktb translate` train with
 `NoamSchedule` (warm-up, then inverse square root decay; §5.3),
 `LabelSmoothedCrossEntropy` (§5.4, padding ignored), `MaskedTokenAccuracy`,
 `corpus_bleu` (sacreBLEU) and `BleuCallback` (validation BLEU during `fit`),
-`corpus_chrf` (sacreBLEU chrF) and `repetition_report` (translations that
-repeat a word three times in a row, and empty ones).
+`corpus_chrf` (sacreBLEU chrF), `repetition_report` (translations that
+repeat a word three times in a row, and empty ones) and `CheckpointAveraging`
+(the average of the last epochs' weights, §6.1).
 
 BiT. `bit_hyperrule` picks resolution, schedule and MixUp from the dataset
 size (a `BiTHyperRule`); `BiTSchedule` is its learning-rate schedule;
@@ -37,6 +38,7 @@ from keras_transformer_bit.recipes.bit_fine_tune import (
 from keras_transformer_bit.recipes.bit_hyperrule import BiTHyperRule, bit_hyperrule
 from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu
+from keras_transformer_bit.recipes.checkpoint_averaging import CheckpointAveraging
 from keras_transformer_bit.recipes.corpus_chrf import corpus_chrf
 from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropy,
@@ -61,6 +63,7 @@ __all__ = [
     "corpus_chrf",
     "repetition_report",
     "BleuCallback",
+    "CheckpointAveraging",
     # BiT
     "BiTHyperRule",
     "bit_hyperrule",
