@@ -8,8 +8,9 @@ dataclass with every choice the tutorial and `ktb translate` train with
 `LabelSmoothedCrossEntropy` (§5.4, padding ignored), `MaskedTokenAccuracy`,
 `corpus_bleu` (sacreBLEU) and `BleuCallback` (validation BLEU during `fit`),
 `corpus_chrf` (sacreBLEU chrF), `repetition_report` (translations that
-repeat a word three times in a row, and empty ones) and `CheckpointAveraging`
-(the average of the last epochs' weights, §6.1).
+repeat a word three times in a row, and empty ones), `CheckpointAveraging`
+(the average of the last epochs' weights, §6.1) and `choose_decoding` (beam
+size and length penalty by validation BLEU).
 
 BiT. `bit_hyperrule` picks resolution, schedule and MixUp from the dataset
 size (a `BiTHyperRule`); `BiTSchedule` is its learning-rate schedule;
@@ -39,6 +40,7 @@ from keras_transformer_bit.recipes.bit_hyperrule import BiTHyperRule, bit_hyperr
 from keras_transformer_bit.recipes.bit_schedule import BiTSchedule
 from keras_transformer_bit.recipes.bleu import BleuCallback, corpus_bleu
 from keras_transformer_bit.recipes.checkpoint_averaging import CheckpointAveraging
+from keras_transformer_bit.recipes.choose_decoding import choose_decoding
 from keras_transformer_bit.recipes.corpus_chrf import corpus_chrf
 from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropy,
@@ -64,6 +66,7 @@ __all__ = [
     "repetition_report",
     "BleuCallback",
     "CheckpointAveraging",
+    "choose_decoding",
     # BiT
     "BiTHyperRule",
     "bit_hyperrule",
