@@ -60,14 +60,6 @@ HISTORY_FILE = "history.json"
 # each, written after every epoch's backup; a killed run's rerun takes them
 # into history.json. Removed once the run is saved.
 PARTIAL_HISTORY_FILE = "history.partial.json"
-EXPORT_DIRNAME = "export"
-MODEL_OVERRIDES = (
-    "num_layers",
-    "num_heads",
-    "hidden_dim",
-    "intermediate_dim",
-    "dropout",
-)
 
 
 def write_json_atomically(path, content):
@@ -597,6 +589,12 @@ class TranslationRun:
                 **defaults["model_overrides"],
                 **chosen.get("model_overrides", {}),
             }
+        if config.get("tokenizer", "wordpiece") not in TOKENIZERS:
+            name = self._name("tokenizer")
+            raise ValueError(
+                f"{name} must be one of {sorted(TOKENIZERS)}. "
+                f"Received: {name}={config['tokenizer']!r}"
+            )
         _check_subword_sampling(config, self.names)
         if config["tokens_per_batch"] < config["max_length"]:
             tokens = self.names.get("tokens_per_batch", "tokens_per_batch")

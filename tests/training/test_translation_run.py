@@ -57,6 +57,8 @@ def test_bad_settings_are_named_before_anything_is_read(tmp_path):
         TranslationRun(str(tmp_path / "run"), epoch=3)
     with pytest.raises(ValueError, match="max_length must be a positive int"):
         TranslationRun(str(tmp_path / "run"), max_length=0).train(epochs=1)
+    with pytest.raises(ValueError, match=r"tokenizer must be one of .*'bpe'"):
+        TranslationRun(str(tmp_path / "run"), tokenizer="bpe").train(epochs=1)
     with pytest.raises(ValueError, match="budget_minutes must be > 0"):
         TranslationRun(str(tmp_path / "run")).train(budget_minutes=-1)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
