@@ -88,18 +88,22 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
         # with 6 tokens would weigh as much as one with 32. Dividing every
         # replica's sum by the token count of the whole global batch makes the
         # summed gradients those of one device on that batch; with one replica
-        # it is the same sum over the same count.
-        from keras_transformer_bit.distribute.sum_over_replicas import (
-            sum_over_replicas,
-        )
-
+        # it is the same sum over the same count. Other backends have no
+        # tf.distribute replicas: the count is the batch's own.
         with keras.name_scope(self.name):
             y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true = ops.convert_to_tensor(y_true, dtype=self.dtype)
             values = self.call(y_true, y_pred)
             sample_weight = ops.cast(sample_weight, values.dtype)
             total = ops.sum(values * sample_weight)
-            count = sum_over_replicas(ops.sum(sample_weight))
+            count = ops.sum(sample_weight)
+            if keras.config.backend() == "tensorflow":
+                # TensorFlow only (tf.distribute), so imported on use.
+                from keras_transformer_bit.distribute.sum_over_replicas import (
+                    sum_over_replicas,
+                )
+
+                count = sum_over_replicas(count)
             return ops.divide_no_nan(total, count)
 
     def call(self, y_true, y_pred):
