@@ -330,7 +330,9 @@ def _check_training_step(layer, input_data, call_kwargs):
             f"{np.abs(grad).max():.2e}, against {largest:.2e} for the layer)"
         )
     optimizer = keras.optimizers.SGD(learning_rate=0.1)
-    optimizer.apply_gradients(zip(grads, layer.trainable_weights))
+    optimizer.apply_gradients(
+        zip([ops.convert_to_tensor(g) for g in grads], layer.trainable_weights)
+    )
     for weight, value in zip(layer.trainable_weights, before):
         assert not np.array_equal(value, np.array(weight.numpy())), (
             f"a training step did not change {weight.path}"
