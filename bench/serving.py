@@ -60,8 +60,9 @@ SERVED = """
 import json, statistics, sys, time
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (the tokenizer ops, as TF Serving links them)
-path, sentences, batch_size, latency_count = (
-    sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+path, batch_size, latency_count = sys.argv[1], int(sys.argv[3]), int(sys.argv[4])
+with open(sys.argv[2], encoding="utf-8") as file:
+    sentences = json.load(file)
 serve = tf.saved_model.load(path).signatures["serving_default"]
 batches = [sentences[i:i + batch_size] for i in range(0, len(sentences), batch_size)]
 for batch in batches[:2]:
@@ -87,13 +88,17 @@ print("RESULT " + json.dumps({
 def served(path, sentences, latency_count):
     """Throughput and latencies of the SavedModel at `path`, in a fresh process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    # A file, not an argument: 1,000 sentences exceed what one argument holds.
+    sentences_path = os.path.join(os.path.dirname(path), "sentences.json")
+    with open(sentences_path, "w", encoding="utf-8") as file:
+        json.dump(sentences, file, ensure_ascii=False)
     result = subprocess.run(
         [
             sys.executable,
             "-c",
             SERVED,
             path,
-            json.dumps(sentences),
+            sentences_path,
             str(BATCH_SIZE),
             str(latency_count),
         ],
