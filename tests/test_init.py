@@ -56,19 +56,21 @@ def test_on_the_jax_backend_the_package_trains_and_decodes_without_tensorflow():
         "x = {'encoder_inputs': ids, 'decoder_inputs': ids}\n"
         "model.fit(x, ids, epochs=1, batch_size=4, verbose=0)\n"
         "out = model.generate(ids[:2], max_length=5, method='beam', beam_size=2)\n"
+        "print('after fit and generate', 'tensorflow' in sys.modules)\n"
         "path = os.path.join(tempfile.mkdtemp(), 'm.keras')\n"
         "model.save(path)\n"
         "again = keras.saving.load_model(path)\n"
         "same = np.allclose(keras.ops.convert_to_numpy(model(x)),\n"
         "    keras.ops.convert_to_numpy(again(x)), atol=1e-5)\n"
-        "print('round trip', same)\n"
-        "print('at the end', 'tensorflow' in sys.modules)\n",
+        "print('round trip', same)\n",
         KERAS_BACKEND="jax",
     )
     assert "backend jax" in output
     assert "after import False" in output
+    assert "after fit and generate False" in output
+    # Keras's own `.keras` serializer imports TensorFlow when it is installed
+    # (it checks for TF types); the package's code does not.
     assert "round trip True" in output
-    assert "at the end False" in output
 
 
 def test_any_import_of_the_package_registers_the_keras_classes(tmp_path):

@@ -652,7 +652,25 @@ class CustomTrainingLoop:
             callback_list.on_train_end()
             return history
 
-        return self._run(body)
+        with self._optimizer_seen_by_callbacks():
+            return self._run(body)
+
+    @contextlib.contextmanager
+    def _optimizer_seen_by_callbacks(self):
+        """`model.optimizer` is the loop's while it trains, as after `compile`.
+
+        Callbacks read it (TensorBoard logs the learning rate and counts steps
+        with it). An uncompiled model gets it for the call only, untracked,
+        so that saving the model afterwards does not save the optimizer.
+        """
+        if getattr(self.model, "optimizer", None) is not None:
+            yield
+            return
+        self.model.__dict__["optimizer"] = self.optimizer
+        try:
+            yield
+        finally:
+            self.model.__dict__.pop("optimizer", None)
 
     @staticmethod
     def _write_summaries(writer, epoch, logs):

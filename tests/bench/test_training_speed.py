@@ -34,9 +34,8 @@ def test_fixed_length_batches_pad_every_pair_to_max_length():
         assert np.all(decoder[:, 0] == tokenizer.start_id)
         # Labels are the decoder inputs shifted by one, ending with [END].
         lengths = np.count_nonzero(labels, axis=1)
-        np.testing.assert_array_equal(
-            decoder[:, 1:][labels[:, :-1] > 0], labels[:, :-1][labels[:, :-1] > 0]
-        )
+        shifted = decoder[:, 1:] > 0
+        np.testing.assert_array_equal(decoder[:, 1:][shifted], labels[:, :-1][shifted])
         assert all(labels[i, n - 1] == tokenizer.end_id for i, n in enumerate(lengths))
     batches, real = training_speed.take_batches(
         training_speed.fixed_length_batches(PAIRS, tokenizer, 12, 16), 5

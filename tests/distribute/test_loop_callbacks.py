@@ -149,7 +149,7 @@ def test_bleu_callback_scores_the_model_being_trained(train):
     pairs = [("ich bin hier", "i am here"), ("du bist dort", "you are there")]
     source = tokenizer.tokenize([s for s, _ in pairs]).to_tensor()
     target = tokenizer.tokenize([t for _, t in pairs]).to_tensor()
-    start = tf.fill([2, 1], tf.cast(tokenizer.start_token_id, target.dtype))
+    start = tf.fill([2, 1], tf.cast(tokenizer.start_id, target.dtype))
     x = {
         "encoder_inputs": tf.cast(source, "int32"),
         "decoder_inputs": tf.cast(tf.concat([start, target[:, :-1]], 1), "int32"),

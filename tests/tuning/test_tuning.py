@@ -110,7 +110,7 @@ def test_a_combination_the_model_refuses_fails_its_trial_only():
         "hidden_dim": [18],
         "num_heads": [4],  # does not divide 18: the layers' own check says so
         "intermediate_multiplier": [2],
-        "dropout": [0.0],
+        "dropout": [0.0, 0.1],
         "warmup_steps": [10],
         "label_smoothing": [0.1],
         "learning_rate_scale": [1.0],
