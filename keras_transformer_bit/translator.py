@@ -2,6 +2,7 @@
 
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -13,6 +14,18 @@ from keras_transformer_bit.samplers import BeamSampler, get_sampler
 from keras_transformer_bit.utils import check_positive_int
 
 DEFAULT_MAX_LENGTH = 128
+
+
+def check_tensorflow_backend(what):
+    """Refuses to start `what` (TensorFlow code) on another Keras backend."""
+    backend = keras.config.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"{what} runs on Keras's TensorFlow backend (its tokenizers, "
+            "decoding graph and exports are TensorFlow). Received: "
+            f"KERAS_BACKEND={backend}. Set KERAS_BACKEND=tensorflow before "
+            "importing keras, or use the models' `generate` on this backend."
+        )
 
 
 def _check_vocabulary_size(name, tokenizer, model_vocabulary_size):
@@ -103,6 +116,7 @@ class Translator:
         jit_compile=False,
         **generate_kwargs,
     ):
+        check_tensorflow_backend("ktb.Translator")
         self.sampler = get_sampler(method, **generate_kwargs)
         if (
             isinstance(self.sampler, BeamSampler)

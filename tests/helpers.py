@@ -10,6 +10,7 @@ model, `run_precision_test` the mixed precision checks for a layer or a model,
 and `assert_no_copied_kernels` the copy check for anything that holds weights.
 """
 
+import inspect
 import json
 import os
 import tempfile
@@ -302,8 +303,10 @@ def _gradients(layer, input_data, call_kwargs):
                     {},
                 )
             )
+            if "training" in inspect.signature(layer.call).parameters:
+                kwargs["training"] = True
             outputs, _ = layer.stateless_call(
-                trainable, non_trainable, *args, training=True, **kwargs, **call_kwargs
+                trainable, non_trainable, *args, **kwargs, **call_kwargs
             )
             return _readout_loss(outputs, np.random.default_rng(0))
 

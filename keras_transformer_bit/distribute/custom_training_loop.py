@@ -66,9 +66,26 @@ def _check_callbacks(callbacks):
     return callbacks
 
 
+def _accuracy_for(metric, loss):
+    """`"accuracy"` as `compile` reads it: the accuracy that fits the loss."""
+    if metric not in ("accuracy", "acc"):
+        return metric
+    name = loss if isinstance(loss, str) else getattr(loss, "name", "") or ""
+    name = name or getattr(loss, "__name__", "")
+    if "sparse" in name:
+        return "sparse_categorical_accuracy"
+    if "categorical" in name:
+        return "categorical_accuracy"
+    if "binary" in name:
+        return "binary_accuracy"
+    return metric
+
+
 def _check_epochs(epochs, steps_per_epoch, total_steps):
     """`epochs` and `total_steps` of `fit` as ints, or an error naming them."""
     epochs = check_positive_int("epochs", epochs)
+    if steps_per_epoch is not None:
+        check_positive_int("steps_per_epoch", steps_per_epoch)
     if total_steps is None:
         return epochs, None
     total_steps = check_positive_int("total_steps", total_steps)
@@ -221,7 +238,9 @@ class CustomTrainingLoop:
             self.optimizer = optimizer
             if not self.optimizer.built:  # a reloaded model's keeps its state
                 self.optimizer.build(model.trainable_variables)
-            self.metrics = [keras.metrics.get(m) for m in (metrics or [])]
+            self.metrics = [
+                keras.metrics.get(_accuracy_for(m, self.loss)) for m in (metrics or [])
+            ]
             self.metrics = [
                 m if isinstance(m, keras.metrics.Metric) else keras.metrics.Mean(m)
                 for m in self.metrics

@@ -45,6 +45,11 @@ def check_new_export_path(path):
     # Nor does it write into an existing export (a version being served).
     ancestor = os.path.dirname(str(path).rstrip("/"))
     while ancestor:
+        if gfile.exists(ancestor) and not gfile.isdir(ancestor):
+            raise FileExistsError(
+                f"The export path {path} is under {ancestor}, which is a file, "
+                "not a directory: choose a path under a directory."
+            )
         if gfile.exists(os.path.join(ancestor, "saved_model.pb")):
             parent = os.path.dirname(ancestor)
             versions = _numbered_versions(parent)

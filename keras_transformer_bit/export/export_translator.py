@@ -7,7 +7,7 @@ from keras_transformer_bit.export.write_directory_atomically import (
     write_directory_atomically,
 )
 from keras_transformer_bit.samplers import RandomSampler
-from keras_transformer_bit.translator import Translator
+from keras_transformer_bit.translator import Translator, check_tensorflow_backend
 
 
 def export_translator(
@@ -72,6 +72,7 @@ def export_translator(
     >>> serve(text=tf.constant(["Hallo!"]))  # doctest: +SKIP
     {'translation': <tf.Tensor: ... dtype=string ...>, 'scores': ...}
     """
+    check_tensorflow_backend("export_translator")
     if not isinstance(translator, Translator):
         raise ValueError(
             "translator must be a keras_transformer_bit.Translator. "

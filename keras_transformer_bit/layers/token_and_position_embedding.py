@@ -134,6 +134,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             tokens = tokens * ops.cast(math.sqrt(self.embedding_dim), tokens.dtype)
         return tokens + self.position_layer(tokens, start_index=start_index)
 
+    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+        # Given, not traced: backends that trace with symbolic lengths (JAX)
+        # cannot slice the learned positions to an unknown length.
+        shape = tuple(inputs.shape)
+        if reverse:
+            shape = (*shape[:-1], self.vocabulary_size)
+        else:
+            shape = (*shape, self.embedding_dim)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -5,6 +5,7 @@ import time
 import keras
 import sacrebleu
 
+from keras_transformer_bit.samplers import get_sampler
 from keras_transformer_bit.utils import check_positive_int
 
 
@@ -120,6 +121,10 @@ class BleuCallback(keras.callbacks.Callback):
         self.translate_fn = translate_fn
         self.max_source_length = max_source_length
         self.generate_kwargs = dict(generate_kwargs)
+        if translate_fn is None:
+            get_sampler(
+                method, **generate_kwargs
+            )  # a bad option fails here, not in fit
         self.history = []
         self._writer = None
         self._translator = None

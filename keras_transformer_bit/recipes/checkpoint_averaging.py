@@ -74,7 +74,8 @@ class CheckpointAveraging(keras.callbacks.Callback):
 
     def apply(self):
         """Gives the model the average of the kept weights."""
-        self.model.set_weights(self.averaged_weights())
+        averaged = self.averaged_weights()
+        self.model.set_weights(averaged)
 
     def on_train_end(self, logs=None):
         if self.apply_on_train_end and self._kept:

@@ -59,6 +59,16 @@ def choose_decoding(
             "beam_sizes and length_penalties must not be empty. Received: "
             f"beam_sizes={beam_sizes}, length_penalties={list(length_penalties)}"
         )
+    for penalty in length_penalties:
+        if (
+            isinstance(penalty, bool)
+            or not isinstance(penalty, (int, float))
+            or (not penalty >= 0)
+        ):
+            raise ValueError(
+                "length_penalties must be numbers >= 0 (GNMT's alpha; 0: none). "
+                f"Received: {penalty!r} in length_penalties={list(length_penalties)}"
+            )
     sources = [source for source, _ in pairs]
     references = [reference for _, reference in pairs]
     settings = [(1, None)] if 1 in beam_sizes else []

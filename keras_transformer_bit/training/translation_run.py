@@ -40,6 +40,9 @@ from keras_transformer_bit.data import (
 )
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
 from keras_transformer_bit.models import Transformer
+from keras_transformer_bit.models.transformer.transformer_presets import (
+    transformer_presets,
+)
 from keras_transformer_bit.recipes import (
     BleuCallback,
     MaskedTokenAccuracy,
@@ -48,6 +51,7 @@ from keras_transformer_bit.recipes import (
 )
 from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
 from keras_transformer_bit.training.check_model_dir import check_model_dir
+from keras_transformer_bit.translator import check_tensorflow_backend
 from keras_transformer_bit.utils import check_positive_int, write_text_atomically
 from keras_transformer_bit.utils.gfile import gfile, list_names, remove_tree
 
@@ -423,6 +427,49 @@ def _fit_on_workers(
     return _epoch_entries(history.history, [epoch + 1 for epoch in history.epoch])
 
 
+def _local_paths_exist(data):
+    """Whether `data` names local files (one, or `SOURCE,TARGET`)."""
+    parts = data.split(",")
+    return len(parts) <= 2 and all(os.path.isfile(part) for part in parts)
+
+
+def _check_choices(chosen, names):
+    """Refuses an unknown preset, model override or strategy, and a label
+    smoothing outside [0, 1), before any data is read."""
+    preset = chosen.get("preset")
+    if preset is not None and preset not in transformer_presets:
+        name = names.get("preset", "preset")
+        raise ValueError(
+            f"{name} must be one of {sorted(transformer_presets)}. "
+            f"Received: {name}={preset!r}"
+        )
+    known = set(Transformer.argument_names())
+    unknown = sorted(set(chosen.get("model_overrides", {})) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown model_overrides {unknown}: expected some of the Transformer's "
+            f"arguments {sorted(known)}."
+        )
+    smoothing = chosen.get("label_smoothing")
+    if smoothing is not None and (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, (int, float))
+        or not 0 <= smoothing < 1
+    ):
+        name = names.get("label_smoothing", "label_smoothing")
+        raise ValueError(f"{name} must be in [0, 1). Received: {name}={smoothing!r}")
+    for key in ("test_size", "validation_size"):
+        value = chosen.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            name = names.get(key, key)
+            raise ValueError(
+                f"{name} must be an int >= 0 (pairs held out). "
+                f"Received: {name}={value!r}"
+            )
+
+
 def _check_sizes(chosen, names):
     """Refuses zero and negative sizes before any data is read."""
     for key in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
@@ -513,7 +560,8 @@ class TranslationRun:
             its flags: `{"max_length": "--max-length", ...}`); None: by key.
         describe: function `(key, value) -> str` for the resume check's
             message. Defaults to `key=value`.
-        **settings: the run's training settings, keys of `default_config()`
+        **settings: the run's training settings, keys of
+            `ktb.training.default_config()`
             (`data`, `preset`, `model_overrides`, `tokenizer`,
             `vocabulary_size`, `max_length`, `tokens_per_batch`, ...). A new
             run takes the rest from `default_config()` (the translation
@@ -554,6 +602,12 @@ class TranslationRun:
         self.names = dict(names or {})
         self.describe = describe
         self.settings = dict(settings)
+        data = self.settings.get("data")
+        if isinstance(data, str) and _local_paths_exist(data):
+            # Resolved, so that a rerun from another directory finds its run.
+            self.settings["data"] = ",".join(
+                os.path.abspath(part) for part in data.split(",")
+            )
 
     @property
     def config_path(self):
@@ -565,7 +619,13 @@ class TranslationRun:
         settings. Raises `ValueError` for bad or conflicting settings."""
         chosen = self.settings
         _check_sizes(chosen, self.names)
+        _check_choices(chosen, self.names)
         model_dir = self.model_dir
+        if gfile.exists(model_dir) and not gfile.isdir(model_dir):
+            raise ValueError(
+                f"{self._name('model_dir')} {model_dir} is a file, not a "
+                "directory: choose a directory for the run."
+            )
         if gfile.exists(self.config_path):
             config = read_json(self.config_path)
             changes = changed_settings(config, chosen, self.describe)
@@ -614,7 +674,14 @@ class TranslationRun:
         bleu_examples=200,
         worker_timeout=600,
     ):
-        """Builds or reloads the run and trains it for `epochs` more epochs.
+        """Builds or reloads the run and trains it up to `epochs` more epochs.
+
+        The call trains until epoch `E + epochs`, where `E` is the last epoch
+        that a finished call saved (`history.json`; 0 for a new run). So a
+        call that was killed, run again with the same arguments, finishes
+        what it asked for: it resumes from its last backup and stops at the
+        same epoch. Epochs a killed call finished count: if they already
+        reach `E + epochs`, the call saves the run and trains nothing.
 
         Args:
             epochs: int. Epochs to add to the run's.
@@ -631,6 +698,13 @@ class TranslationRun:
             The run's history: one dict per epoch (all runs of the
             directory), as `history.json` holds it.
         """
+        check_tensorflow_backend("TranslationRun")
+        if self.strategy_name not in distribute.STRATEGY_NAMES:
+            name = self._name("strategy")
+            raise ValueError(
+                f"{name} must be one of {list(distribute.STRATEGY_NAMES)}. "
+                f"Received: {name}={self.strategy_name!r}"
+            )
         epochs = check_positive_int(self._name("epochs"), epochs)
         self._check_positive("budget_minutes", budget_minutes)
         self._check_positive("worker_timeout", worker_timeout)
@@ -792,8 +866,11 @@ class TranslationRun:
         )
         if chief and resumed_epoch >= initial_epoch + epochs:
             print(
-                f"Epochs 1 to {resumed_epoch} are done (the run was stopped "
-                f"while saving): saving {model_path}"
+                f"Epochs 1 to {resumed_epoch} are done (a call that was stopped "
+                f"trained them), which reaches this call's last epoch, "
+                f"{initial_epoch + epochs} (the {initial_epoch} saved epochs plus "
+                f"epochs={epochs}): nothing left to train; saving {model_path}. "
+                "Call again to train more."
             )
         elif chief:
             print(

@@ -16,6 +16,9 @@ def _sample(sampler, batch_size=400, length=11):
     return ops.convert_to_numpy(ids)[:, 1:]
 
 
+# On JAX these two leak a tracer from the seed generator inside the decoding
+# loop (a known defect: docs/development.md, "Backends").
+@pytest.mark.tensorflow_only
 def test_draws_only_the_top_k_with_renormalised_frequencies():
     tokens = _sample(TopKSampler(k=3, seed=0))
     assert set(np.unique(tokens)) == {2, 3, 4}
@@ -25,6 +28,7 @@ def test_draws_only_the_top_k_with_renormalised_frequencies():
     )
 
 
+@pytest.mark.tensorflow_only
 def test_reproducible_for_a_seed():
     sampler = TopKSampler(k=4, seed=7)
     first, second = _sample(sampler), _sample(sampler)
