@@ -621,11 +621,7 @@ class TranslationRun:
         _check_sizes(chosen, self.names)
         _check_choices(chosen, self.names)
         model_dir = self.model_dir
-        if gfile.exists(model_dir) and not gfile.isdir(model_dir):
-            raise ValueError(
-                f"{self._name('model_dir')} {model_dir} is a file, not a "
-                "directory: choose a directory for the run."
-            )
+        self._check_not_a_file()
         if gfile.exists(self.config_path):
             config = read_json(self.config_path)
             changes = changed_settings(config, chosen, self.describe)
@@ -717,6 +713,7 @@ class TranslationRun:
                 f"bleu_every must be an int >= 0. Received: bleu_every={bleu_every!r}"
             )
         bleu_examples = check_positive_int(self._name("bleu_examples"), bleu_examples)
+        self._check_not_a_file()
         check_model_dir(self.model_dir, self.strategy_name, "ktb translate train")
         # With several workers, each decides this before the cluster forms (in
         # get_strategy), so none sees files the chief is about to write.
@@ -756,6 +753,13 @@ class TranslationRun:
     # ---------------------------------------------------------------- steps
     def _name(self, key):
         return self.names.get(key, key)
+
+    def _check_not_a_file(self):
+        if gfile.exists(self.model_dir) and not gfile.isdir(self.model_dir):
+            raise ValueError(
+                f"{self._name('model_dir')} {self.model_dir} is a file, not a "
+                "directory: choose a directory for the run."
+            )
 
     def _check_positive(self, key, value):
         if value is not None and (

@@ -172,3 +172,22 @@ def test_the_loop_refuses_backup_callbacks_it_replaces(tmp_path):
             train_with_loop(_dense, "mse", _dataset(), 1, [backup])
     with pytest.raises(ValueError, match="keras.callbacks.Callback"):
         train_with_loop(_dense, "mse", _dataset(), 1, ["tensorboard"])
+
+
+def test_accuracy_is_read_as_compile_reads_it():
+    strategy = ktb.distribute.get_strategy("one_device")
+    with strategy.scope():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+        optimizer = keras.optimizers.SGD(0.01)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    loop = ktb.distribute.CustomTrainingLoop(
+        model, optimizer, loss, metrics=["accuracy"], strategy=strategy
+    )
+    assert isinstance(loop.metrics[0], keras.metrics.SparseCategoricalAccuracy)
+    x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, np.arange(8) % 3)).batch(4)
+    history = loop.fit(data, epochs=1, verbose=0)
+    assert 0 <= history.history["sparse_categorical_accuracy"][0] <= 1
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive int"):
+        loop.fit(data.repeat(), epochs=1, steps_per_epoch=0, verbose=0)

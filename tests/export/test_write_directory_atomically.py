@@ -53,3 +53,11 @@ def test_refuses_to_replace_a_file(tmp_path):
         write_directory_atomically(str(notes), _write)
     assert notes.read_text() == "mine"
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_an_export_under_a_file_is_refused_naming_the_file(tmp_path):
+    notes = tmp_path / "notes"
+    notes.write_text("mine")
+    with pytest.raises(FileExistsError, match="under .*notes, which is a file"):
+        write_directory_atomically(str(notes / "1"), _write)
+    assert notes.read_text() == "mine"

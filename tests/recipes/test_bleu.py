@@ -81,3 +81,11 @@ def test_validation_bleu_equals_bleu_through_the_exported_translator(tmp_path):
     exported = [t.decode("utf-8") for t in outputs["translation"].numpy()]
     assert exported == translator(sources)
     assert logs["val_bleu"] == pytest.approx(corpus_bleu(exported, references))
+
+
+def test_bad_decoding_options_are_refused_when_the_callback_is_made():
+    pairs = [("a", "b")]
+    with pytest.raises(ValueError, match="nucleus"):
+        BleuCallback(pairs, None, None, method="nucleus")
+    with pytest.raises(ValueError, match="beam_size"):
+        BleuCallback(pairs, None, None, method="beam", beam_size=0)

@@ -51,3 +51,5 @@ def test_bad_arguments_and_nothing_to_average():
         CheckpointAveraging(num_checkpoints=0)
     with pytest.raises(ValueError, match="no weights to average"):
         CheckpointAveraging().averaged_weights()
+    with pytest.raises(ValueError, match="no weights to average"):
+        CheckpointAveraging().apply()  # before training: named, not a crash

@@ -44,3 +44,8 @@ def test_bad_arguments():
         choose_decoding(None, None, None, PAIRS, beam_sizes=(0,))
     with pytest.raises(ValueError, match="must not be empty"):
         choose_decoding(None, None, None, PAIRS, length_penalties=())
+
+
+def test_a_negative_length_penalty_is_refused():
+    with pytest.raises(ValueError, match=r"length_penalties must be numbers >= 0"):
+        choose_decoding(None, None, None, PAIRS, length_penalties=(0.6, -1.0))

@@ -112,3 +112,87 @@ def test_a_killed_run_resumes_from_its_backup(tmp_path):
     history = json.loads((model_dir / "history.json").read_text())
     assert all(np.isfinite(entry["loss"]) for entry in history)
     assert "backup" not in os.listdir(model_dir)
+
+
+def test_more_bad_settings_are_named_before_any_data_is_read(tmp_path):
+    run_dir = str(tmp_path / "run")
+    cases = [
+        (dict(preset="transformer_huge"), r"preset must be one of .*transformer_huge"),
+        (
+            dict(model_overrides={"num_layer": 2}),
+            r"Unknown model_overrides \['num_layer'\]",
+        ),
+        (dict(label_smoothing=2), r"label_smoothing must be in \[0, 1\)"),
+        (dict(test_size=-1), r"test_size must be an int >= 0"),
+    ]
+    for settings, message in cases:
+        with pytest.raises(ValueError, match=message):
+            TranslationRun(run_dir, data="absent.tsv", **settings).train(epochs=1)
+    with pytest.raises(ValueError, match=r"strategy must be one of .*'gpu'"):
+        TranslationRun(run_dir, strategy="gpu").train(epochs=1)
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        TranslationRun(str(afile)).train(epochs=1)
+    assert afile.read_text() == "mine" and not os.path.exists(run_dir)
+
+
+def test_a_relative_data_path_is_resolved(tmp_path, monkeypatch):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    monkeypatch.chdir(tmp_path)
+    run = TranslationRun(str(tmp_path / "run"), data="pairs.tsv")
+    assert run.settings["data"] == str(corpus)
+    assert TranslationRun("x", data="ding").settings["data"] == "ding"
+
+
+@pytest.mark.large
+def test_a_rerun_whose_killed_epochs_reach_its_target_says_so(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    run = TranslationRun(
+        str(model_dir), strategy="one_device", data=str(corpus), **TINY
+    )
+    run.train(epochs=1, bleu_every=0)
+    # As a killed call leaves it: epochs 2 and 3 done after history.json.
+    partial = [{"epoch": 2, "loss": 5.0}, {"epoch": 3, "loss": 4.0}]
+    (model_dir / run_files.PARTIAL_HISTORY_FILE).write_text(json.dumps(partial))
+    capsys.readouterr()
+    history = TranslationRun(str(model_dir), strategy="one_device").train(
+        epochs=1, bleu_every=0
+    )
+    out = capsys.readouterr().out
+    assert "Epochs 1 to 3 are done" in out and "nothing left to train" in out
+    assert "last epoch, 2 (the 1 saved epochs plus epochs=1)" in out
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+
+
+def test_other_backends_are_refused_before_any_work(tmp_path):
+    code = (
+        "import keras_transformer_bit as ktb\n"
+        "from keras_transformer_bit.training import TranslationRun\n"
+        "try:\n"
+        f"    TranslationRun({str(tmp_path / 'run')!r}).train(epochs=1)\n"
+        "except ValueError as error:\n"
+        "    print('refused', error)\n"
+        "try:\n"
+        "    ktb.Translator(None, None, None)\n"
+        "except ValueError as error:\n"
+        "    print('refused', error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    refusals = [
+        line for line in result.stdout.splitlines() if line.startswith("refused")
+    ]
+    assert len(refusals) == 2
+    assert all("KERAS_BACKEND=jax" in line for line in refusals)
+    assert "TranslationRun runs on Keras's TensorFlow backend" in refusals[0]
+    assert not os.path.exists(tmp_path / "run")
