@@ -133,7 +133,7 @@ def test_an_xla_export_loads_and_runs_in_a_fresh_process(translator, tmp_path):
     )
     graph = tf.saved_model.load(path).signatures["serving_default"].graph
     marked = [
-        fn.name
+        fn.signature.name
         for fn in graph.as_graph_def().library.function
         if "_XlaMustCompile" in fn.attr and fn.attr["_XlaMustCompile"].b
     ]
