@@ -427,6 +427,13 @@ def _fit_on_workers(
     return _epoch_entries(history.history, [epoch + 1 for epoch in history.epoch])
 
 
+def _resolved_data(data):
+    """`data` with its local file paths made absolute (other names as given)."""
+    if isinstance(data, str) and _local_paths_exist(data):
+        return ",".join(os.path.abspath(part) for part in data.split(","))
+    return data
+
+
 def _local_paths_exist(data):
     """Whether `data` names local files (one, or `SOURCE,TARGET`)."""
     parts = data.split(",")
@@ -538,7 +545,10 @@ def changed_settings(saved_config, chosen, describe=_describe):
                 defaults = defaults or default_config()
             pairs = [(key, value, saved_config.get(key, (defaults or {}).get(key)))]
         for name, given, saved in pairs:
-            if given != saved:
+            same = given == saved
+            if name == "data":  # a path as typed then, or resolved now
+                same = _resolved_data(given) == _resolved_data(saved)
+            if not same:
                 changes.append(
                     f"{describe(name, given)} (saved: {describe(name, saved)})"
                 )
@@ -602,12 +612,9 @@ class TranslationRun:
         self.names = dict(names or {})
         self.describe = describe
         self.settings = dict(settings)
-        data = self.settings.get("data")
-        if isinstance(data, str) and _local_paths_exist(data):
+        if "data" in self.settings:
             # Resolved, so that a rerun from another directory finds its run.
-            self.settings["data"] = ",".join(
-                os.path.abspath(part) for part in data.split(",")
-            )
+            self.settings["data"] = _resolved_data(self.settings["data"])
 
     @property
     def config_path(self):

@@ -144,6 +144,10 @@ def test_a_relative_data_path_is_resolved(tmp_path, monkeypatch):
     run = TranslationRun(str(tmp_path / "run"), data="pairs.tsv")
     assert run.settings["data"] == str(corpus)
     assert TranslationRun("x", data="ding").settings["data"] == "ding"
+    # A run saved with the path as typed (before paths were resolved) still
+    # matches the same file given again.
+    saved = {**run_files.default_config(), "data": "pairs.tsv"}
+    assert run_files.changed_settings(saved, {"data": str(corpus)}) == []
 
 
 @pytest.mark.large
