@@ -68,11 +68,6 @@ MODEL_OVERRIDES = (
 TOKENIZER_CHOICES = ("sentencepiece", "sentencepiece-bpe", "wordpiece")
 
 
-def _positive_number(name, value):
-    if value is not None and (not isinstance(value, (int, float)) or value <= 0):
-        raise ValueError(f"{name} must be > 0. Received: {name}={value!r}")
-
-
 # Training flags kept in translate_config.json, by config key, besides the
 # model overrides. Their parser defaults are None: a new run fills the gaps
 # from `default_config()`, a resumed run from its saved config.
@@ -159,8 +154,6 @@ def train(args):
     """`ktb translate train`: the flags, then one `TranslationRun`."""
     from keras_transformer_bit.training import TranslationRun
 
-    _positive_number("--budget-minutes", args.budget_minutes)
-    _positive_number("--worker-timeout", getattr(args, "worker_timeout", None))
     run = TranslationRun(
         args.model_dir,
         strategy=args.strategy,
