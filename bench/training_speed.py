@@ -46,8 +46,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from ding_tokenizer import load_or_build_tokenizer  # noqa: E402
+from translation_quality import fixed_length_dataset  # noqa: E402
 
 import keras_transformer_bit as ktb  # noqa: E402
 from keras_transformer_bit.data import ParallelCorpus, load_ding_de_en  # noqa: E402
@@ -87,33 +87,6 @@ def keras_hub_transformer(config, max_length):
     return keras.Model(
         {"encoder_inputs": encoder_inputs, "decoder_inputs": decoder_inputs}, logits
     )
-
-
-def fixed_length_batches(pairs, tokenizer, max_length, batch_size=64):
-    """keras.io's batches: `batch_size` pairs, all padded to `max_length`."""
-    sources = tokenizer.tokenize(tf.constant([s for s, _ in pairs]))
-    targets = tokenizer.tokenize(tf.constant([t for _, t in pairs]))
-    keep = (sources.row_lengths() <= max_length) & (
-        targets.row_lengths() <= max_length - 1
-    )
-    sources = tf.ragged.boolean_mask(sources, keep)
-    targets = tf.ragged.boolean_mask(targets, keep)
-    rows = targets.nrows()
-    start = tf.fill([rows, 1], tf.constant(tokenizer.start_id, tf.int64))
-    end = tf.fill([rows, 1], tf.constant(tokenizer.end_id, tf.int64))
-    decoder = tf.concat([start, targets], 1).to_tensor(shape=[None, max_length])
-    labels = tf.concat([targets, end], 1).to_tensor(shape=[None, max_length])
-    encoder = sources.to_tensor(shape=[None, max_length])
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (
-            {
-                "encoder_inputs": tf.cast(encoder, tf.int32),
-                "decoder_inputs": tf.cast(decoder, tf.int32),
-            },
-            tf.cast(labels, tf.int32),
-        )
-    )
-    return dataset.shuffle(50_000, seed=0).batch(batch_size)
 
 
 def take_batches(dataset, steps):
@@ -182,7 +155,9 @@ def make_contenders(args, recipe, corpus, tokenizer):
     kinds = {
         "bucketed": take_batches(bucketed, args.steps),
         "fixed": take_batches(
-            fixed_length_batches(corpus.train, tokenizer, recipe.max_length),
+            fixed_length_dataset(
+                corpus.train, tokenizer, seed=0, max_length=recipe.max_length
+            ),
             args.steps,
         ),
     }

@@ -47,20 +47,26 @@ from keras_transformer_bit.training import translation_run as run_files  # noqa:
 MAX_LENGTH = 40
 
 
-def fixed_length_dataset(pairs, tokenizer, batch_size=64, shuffle=True, seed=0):
-    """keras.io style: every batch padded to MAX_LENGTH (source) / +1 (target)."""
+def fixed_length_dataset(
+    pairs, tokenizer, batch_size=64, shuffle=True, seed=0, max_length=MAX_LENGTH
+):
+    """keras.io style: every batch padded to `max_length` (source and target).
+
+    Pairs whose source is longer than `max_length` tokens, or whose target
+    with its start or end token is, are left out.
+    """
     sources = tokenizer.tokenize(tf.constant([s for s, _ in pairs]))
     targets = tokenizer.tokenize(tf.constant([t for _, t in pairs]))
-    keep = (sources.row_lengths() <= MAX_LENGTH) & (
-        targets.row_lengths() <= MAX_LENGTH - 1
+    keep = (sources.row_lengths() <= max_length) & (
+        targets.row_lengths() <= max_length - 1
     )
     sources = tf.ragged.boolean_mask(sources, keep)
     targets = tf.ragged.boolean_mask(targets, keep)
     start = tf.fill([targets.nrows(), 1], tf.constant(tokenizer.start_id, tf.int64))
     end = tf.fill([targets.nrows(), 1], tf.constant(tokenizer.end_id, tf.int64))
     targets = tf.concat([start, targets, end], axis=1)
-    encoder_inputs = sources.to_tensor(shape=[None, MAX_LENGTH])
-    targets = targets.to_tensor(shape=[None, MAX_LENGTH + 1])
+    encoder_inputs = sources.to_tensor(shape=[None, max_length])
+    targets = targets.to_tensor(shape=[None, max_length + 1])
     dataset = tf.data.Dataset.from_tensor_slices(
         (
             {"encoder_inputs": encoder_inputs, "decoder_inputs": targets[:, :-1]},

@@ -13,6 +13,7 @@ BENCH = pathlib.Path(__file__).parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import training_speed  # noqa: E402
+import translation_quality  # noqa: E402
 
 from keras_transformer_bit.data import SubwordTokenizer  # noqa: E402
 from keras_transformer_bit.models.transformer.transformer_presets import (  # noqa: E402
@@ -26,7 +27,11 @@ def test_fixed_length_batches_pad_every_pair_to_max_length():
     tokenizer = SubwordTokenizer.build(
         [s for pair in PAIRS for s in pair], vocabulary_size=80
     )
-    batches = list(training_speed.fixed_length_batches(PAIRS, tokenizer, 12, 16))
+    batches = list(
+        translation_quality.fixed_length_dataset(
+            PAIRS, tokenizer, batch_size=16, max_length=12
+        )
+    )
     assert [int(y.shape[0]) for _, y in batches] == [16, 16, 8]
     for x, y in batches:
         assert x["encoder_inputs"].shape[1] == x["decoder_inputs"].shape[1] == 12
@@ -38,7 +43,10 @@ def test_fixed_length_batches_pad_every_pair_to_max_length():
         np.testing.assert_array_equal(decoder[:, 1:][shifted], labels[:, :-1][shifted])
         assert all(labels[i, n - 1] == tokenizer.end_id for i, n in enumerate(lengths))
     batches, real = training_speed.take_batches(
-        training_speed.fixed_length_batches(PAIRS, tokenizer, 12, 16), 5
+        translation_quality.fixed_length_dataset(
+            PAIRS, tokenizer, batch_size=16, max_length=12
+        ),
+        5,
     )
     assert len(batches) == 5
     assert real == sum(int(np.count_nonzero(y.numpy())) for _, y in batches)
