@@ -28,10 +28,15 @@ tokens per second of each contender, and the ratios the targets name:
 
 Switches that may help on a CPU are measured, not assumed: `--jit-compile`
 (XLA for our train step; with bucketed batches it compiles once per bucket
-shape during the warm-up) and `--mixed-precision mixed_bfloat16`.
+shape during the warm-up) and `--mixed-precision mixed_bfloat16`. With
+`--switches`, one run trains our model on the bucketed batches four ways,
+interleaved: as is, with XLA, in mixed_bfloat16, and with both; it reports
+each against the first, and how long the warm-up (tracing, and XLA's
+compiling once per bucket shape) took.
 
 Run (on an otherwise idle machine):
     python bench/training_speed.py
+    python bench/training_speed.py --switches   # XLA and bfloat16, in one run
     python bench/training_speed.py --quick      # a smoke run
 """
 
@@ -134,6 +139,11 @@ def parse_arguments():
     parser.add_argument(
         "--mixed-precision", choices=["float32", "mixed_bfloat16"], default="float32"
     )
+    parser.add_argument(
+        "--switches",
+        action="store_true",
+        help="ours only, bucketed: float32, XLA, mixed_bfloat16, both",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default="bench_training_speed.json")
     args = parser.parse_args()
@@ -175,6 +185,48 @@ def make_contenders(args, recipe, corpus, tokenizer):
     return contenders
 
 
+# --switches: (name, jit_compile, dtype policy).
+SWITCHES = (
+    ("float32", False, "float32"),
+    ("XLA", True, "float32"),
+    ("mixed_bfloat16", False, "mixed_bfloat16"),
+    ("XLA + mixed_bfloat16", True, "mixed_bfloat16"),
+)
+
+
+def make_switch_contenders(args, recipe, corpus, tokenizer):
+    """Our model on the bucketed batches, once per switch setting."""
+    bucketed, _ = recipe.datasets(corpus, tokenizer, tokenizer, seed=args.seed)
+    batches, real = take_batches(bucketed, args.steps)
+    contenders = []
+    for name, jit, policy in SWITCHES:
+        keras.config.set_dtype_policy(policy)  # layers take it when built
+        keras.utils.set_random_seed(args.seed)
+        model = recipe.build_model(vocabulary_size=tokenizer.vocabulary_size)
+        contenders.append(Contender(name, model, recipe, batches, real, jit))
+    keras.config.set_dtype_policy("float32")
+    return contenders
+
+
+def switches_report(args, contenders, warmup_seconds):
+    speed = {c.name: c.tokens_per_second() for c in contenders}
+    base = speed["float32"]
+    lines = [
+        f"Command: `python bench/training_speed.py --switches` (ours on the "
+        f"bucketed batches; {args.rounds} rounds of {args.steps} steps per "
+        "setting, interleaved; median)",
+        "",
+        "| setting | real target tokens / s | / float32 | warm-up s (trace, compile) |",
+        "|---|---|---|---|",
+    ]
+    for c in contenders:
+        lines.append(
+            f"| {c.name} | {speed[c.name]:,.0f} | {speed[c.name] / base:.2f}x | "
+            f"{warmup_seconds[c.name]:.0f} |"
+        )
+    return "\n".join(lines), speed
+
+
 def main():
     args = parse_arguments()
     recipe = ktb.recipes.translation_recipe()
@@ -186,12 +238,20 @@ def main():
         )
         vocabulary_size = 1000
     tokenizer = load_or_build_tokenizer(corpus, args.tokenizer_dir, vocabulary_size)
-    contenders = make_contenders(args, recipe, corpus, tokenizer)
+    make = make_switch_contenders if args.switches else make_contenders
+    contenders = make(args, recipe, corpus, tokenizer)
+    warmup_seconds = {}
     for contender in contenders:
+        started = time.perf_counter()
         contender.run(timed=False)  # traces (and with XLA compiles) the steps
+        warmup_seconds[contender.name] = time.perf_counter() - started
     for _ in range(args.rounds):
         for contender in contenders:
             contender.run()
+    if args.switches:
+        text, speed = switches_report(args, contenders, warmup_seconds)
+        write_results(args, text, {"tokens_per_second": speed}, contenders)
+        return
     speed = {c.name: c.tokens_per_second() for c in contenders}
     ratios = {
         "ours / keras-hub, bucketed batches": speed["ours bucketed"]
@@ -225,13 +285,19 @@ def main():
             f"{'yes' if value >= target else 'no'} |"
         )
     text = "\n".join(lines)
+    write_results(
+        args, text, {"tokens_per_second": speed, "ratios": ratios}, contenders
+    )
+
+
+def write_results(args, text, results, contenders):
+    """Prints the table; writes it (`.md`) and the numbers (`--output`)."""
     print(text)
     with open(args.output, "w", encoding="utf-8") as file:
         json.dump(
             {
                 "args": vars(args),
-                "tokens_per_second": speed,
-                "ratios": ratios,
+                **results,
                 "seconds": {c.name: c.seconds for c in contenders},
             },
             file,

@@ -21,11 +21,14 @@ Run:
     python tutorials/translate.py --budget-minutes 3   # a quick look
     python tutorials/translate.py --tokenizer sentencepiece --subword-sampling-alpha 0.1
 
-Outputs land in --output-dir (default runs/tutorial_translate): the vocabulary,
-the trained model, TensorBoard logs and the exported SavedModel. While it
-trains, a backup of each finished epoch lives in --output-dir/backup: a run that
-was killed, started again with the same command, resumes at its last finished
-epoch with what was left of its budget.
+Outputs land in --output-dir (default runs/tutorial_translate), a
+`ktb.training.TranslationRun` directory (the layout of `ktb translate train`):
+the vocabulary, the trained model, its history, TensorBoard logs, the test
+scores, the attention plot and the exported SavedModel. While it trains, a
+backup of each finished epoch lives in --output-dir/backup: a run that was
+killed, started again with the same command, resumes at its last finished
+epoch with what was left of its budget. `ktb translate predict --model-dir
+runs/tutorial_translate` translates with the trained run.
 """
 
 import argparse
@@ -42,14 +45,9 @@ import tensorflow_text  # noqa: E402, F401  (registers the tokenizer ops for rel
 
 import keras_transformer_bit as ktb  # noqa: E402
 from keras_transformer_bit.data import (  # noqa: E402
-    SentencePieceTokenizer,
-    SubwordTokenizer,
-    load_ding_de_en,
     padding_statistics,
 )
 from keras_transformer_bit.recipes import (  # noqa: E402
-    BleuCallback,
-    TrainingBudget,
     corpus_bleu,
     corpus_chrf,
     repetition_report,
@@ -94,111 +92,81 @@ if args.subword_sampling_alpha is not None:
             "--subword-sampling-alpha must be in (0, 1]. "
             f"Received: {args.subword_sampling_alpha}"
         )
-os.makedirs(args.output_dir, exist_ok=True)
 keras.utils.set_random_seed(args.seed)
 # Every training choice (model size, schedule, batching, beam) lives in one
 # recipe, shared with `ktb translate train` and bench/translation_quality.py.
 recipe = ktb.recipes.translation_recipe("cpu_budget")
 
-# 1. The corpus: dictionary example sentences, split deterministically.
-corpus = load_ding_de_en(test_size=1000, validation_size=1000, seed=args.seed)
-print(corpus.summary())
+# 1-4. One resumable run directory (`ktb.training.TranslationRun`, what
+#    `ktb translate train` runs) does the training:
+#    1. the corpus: dictionary example sentences, split with a fixed seed;
+#    2. one subword vocabulary for German and English. Sharing it lets the
+#       model share its embeddings (and names and numbers are spelled alike).
+#       WordPiece splits words at punctuation and guesses the spacing back;
+#       SentencePiece keeps spaces as pieces (▁), so detokenizing gives the
+#       sentence back;
+#    3. tf.data: tokenize, add [START]/[END], drop long pairs, bucket by length
+#       under a budget of 2,048 tokens per batch (on a CPU budget, more and
+#       smaller updates beat fewer big ones). With --subword-sampling-alpha the
+#       training pairs get a new random segmentation every epoch;
+#    4. a small Transformer (3+3 layers, width 128, shared and tied
+#       embeddings), Adam on the warm-up / inverse-square-root schedule, label
+#       smoothing 0.1, trained within the budget, with validation BLEU every 4
+#       epochs (greedy, on 100 sentences) and TensorBoard logs.
+#    The run keeps a backup of every finished epoch while it trains: killed
+#    and started again with the same command, it resumes at its last finished
+#    epoch with what was left of its budget. The budget is the run's in total:
+#    run again after it finished, the tutorial trains only if --budget-minutes
+#    grew, then scores and exports again.
+flags = {
+    "model_dir": "--output-dir",
+    "seed": "--seed",
+    "tokenizer": "--tokenizer",
+    "subword_sampling_alpha": "--subword-sampling-alpha",
+}
+run = ktb.training.TranslationRun(
+    args.output_dir,
+    # Messages name this script's flags (a rerun with another --tokenizer is
+    # refused, naming both values).
+    names=flags,
+    describe=lambda key, value: f"{flags.get(key, key)} {value}",
+    data="ding",
+    test_size=1000,
+    validation_size=1000,
+    seed=args.seed,
+    tokenizer=args.tokenizer,
+    subword_sampling_alpha=args.subword_sampling_alpha,
+)
+trained_minutes = sum(entry.get("run_minutes", 0.0) for entry in run.history())
+if trained_minutes < args.budget_minutes:
+    history = run.train(
+        epochs=1000,  # the budget stops training
+        budget_minutes=args.budget_minutes - trained_minutes,
+        bleu_every=4,
+        bleu_examples=100,
+    )
+else:
+    history = run.history()
+    print(
+        f"{args.output_dir} has trained {trained_minutes:.1f} min of its "
+        f"{args.budget_minutes:g}-minute budget: nothing left to train."
+    )
+epochs = history[-1]["epoch"]
+minutes = sum(entry.get("run_minutes", 0.0) for entry in history)
+print(f"Trained {epochs} epochs in {minutes:.1f} min in all")
+_, tokenizer, _, model = run.load("last")
+corpus = run.corpus()
 for german, english in corpus.train[:3]:
     print(f"  {german}  ->  {english}")
-
-# 2. One subword vocabulary for German and English. Sharing it lets the model
-#    share its embeddings (and names and numbers are spelled alike). WordPiece
-#    splits words at punctuation and guesses the spacing back; SentencePiece
-#    keeps spaces as pieces (▁), so detokenizing gives the sentence back.
-started = time.perf_counter()
-texts = [sentence for pair in corpus.train for sentence in pair]
-if args.tokenizer == "wordpiece":
-    tokenizer = SubwordTokenizer.build(texts, vocabulary_size=recipe.vocabulary_size)
-else:
-    tokenizer = SentencePieceTokenizer.build(
-        texts,
-        vocabulary_size=recipe.vocabulary_size,
-        model_type="bpe" if args.tokenizer == "sentencepiece-bpe" else "unigram",
-    )
-tokenizer.save(os.path.join(args.output_dir, "tokenizer"))
-print(
-    f"\nVocabulary: {tokenizer.vocabulary_size} subwords, built in "
-    f"{time.perf_counter() - started:.0f} s"
-)
 example = corpus.train[0][0]
 pieces = tokenizer.id_to_token(tokenizer.tokenize([example])[0]).numpy()
 print(f"  {example!r} -> {[piece.decode() for piece in pieces]}")
-
-# 3. tf.data: tokenize, add [START]/[END], drop long pairs, bucket by length
-#    under a budget of 2,048 tokens per batch (on a CPU budget, more and smaller
-#    updates beat fewer big ones). With --subword-sampling-alpha the training
-#    pairs get a new random segmentation every epoch; validation never samples.
-train_data, validation_data = recipe.datasets(
-    corpus,
-    tokenizer,
-    tokenizer,
-    seed=args.seed,
-    subword_sampling_alpha=args.subword_sampling_alpha,
-)
+train_data, _ = recipe.datasets(corpus, tokenizer, tokenizer, seed=args.seed)
 padding = padding_statistics(train_data, max_length=recipe.max_length)
 print(
-    f"\nOne epoch: {padding['num_batches']} batches, {padding['num_pairs']} pairs; "
+    f"One epoch: {padding['num_batches']} batches, {padding['num_pairs']} pairs; "
     f"padding {padding['padding_fraction']:.0%} of positions with length buckets "
     f"vs {padding['fixed_length_padding_fraction']:.0%} with fixed-length batches"
-)
-
-# 4. A small Transformer (3+3 layers, width 128, shared and tied embeddings),
-#    Adam on the warm-up / inverse-square-root schedule, label smoothing 0.1,
-#    trained within the budget.
-#    training_callbacks: AtomicBackupAndRestore (a backup after every epoch in
-#    output_dir/backup, deleted when training ends) and TensorBoard logs. A
-#    resumed run trains for what its killed predecessor left of the budget.
-model = recipe.compile(recipe.build_model(vocabulary_size=tokenizer.vocabulary_size))
-backup_callbacks = ktb.distribute.training_callbacks(args.output_dir)
-spent_file = os.path.join(args.output_dir, "backup", "budget_spent.json")
-spent_minutes = 0.0
-if backup_callbacks[0].read_metadata() is not None and os.path.exists(spent_file):
-    with open(spent_file) as file:
-        spent_minutes = json.load(file)["minutes"]
-    print(
-        f"\nResuming from {os.path.dirname(spent_file)}: {spent_minutes:.1f} min spent"
-    )
-# At least one step, so that a run killed after its budget ran out still ends.
-budget = TrainingBudget(max(args.budget_minutes - spent_minutes, 1e-3))
-
-
-def record_spent_minutes(epoch, logs):
-    # After the epoch's backup (the callbacks run in order).
-    minutes = spent_minutes + budget.elapsed_seconds / 60
-    if os.path.isdir(os.path.dirname(spent_file)):
-        write_text_atomically(spent_file, json.dumps({"minutes": minutes}))
-
-
-print(f"\nTraining {model.count_params():,} parameters for {budget.minutes:g} min")
-history = model.fit(
-    train_data,
-    validation_data=validation_data,
-    epochs=1000,  # the budget stops training
-    callbacks=[
-        budget,
-        BleuCallback(
-            corpus.validation,
-            tokenizer,
-            tokenizer,
-            every_n_epochs=4,
-            num_examples=100,
-            max_length=recipe.max_length,
-        ),
-        *backup_callbacks,
-        keras.callbacks.LambdaCallback(on_epoch_end=record_spent_minutes),
-    ],
-    verbose=2,
-    shuffle=False,  # the dataset shuffles itself, with a seed
-)
-model.save(os.path.join(args.output_dir, "model.keras"))
-print(
-    f"Trained {len(history.epoch)} epochs in {budget.elapsed_seconds / 60:.1f} min"
-    + (f" after {spent_minutes:.1f} min before the restart" if spent_minutes else "")
 )
 
 # 5. Beam search over the 1,000 test sentences, scored with sacreBLEU.
@@ -231,7 +199,7 @@ write_text_atomically(
             "chrf": chrf,
             "num_sentences": len(sources),
             "beam_size": recipe.beam_size,
-            "epochs": len(history.epoch),
+            "epochs": epochs,
             **{k: v for k, v in repetitions.items() if k != "repetitive_examples"},
         },
         indent=2,

@@ -40,7 +40,6 @@ checkpoints, model.keras and bit_config.json.
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import warnings
@@ -50,46 +49,16 @@ DATA_HELP = (
     "Datasets), or 'folder:PATH' / PATH (one subfolder per class; a folder "
     "has no splits, so evaluate with the test folder)"
 )
-CONFIG_FILE = "bit_config.json"
-MODEL_FILE = "model.keras"
-# The training flags of a run in progress; merged into CONFIG_FILE at the end.
-FLAGS_FILE = "bit_train_flags.json"
 EXPORT_DIRNAME = "export"
-# Flags that decide what a run trains, by argparse name. A rerun in the same
-# --model-dir must repeat them (--strategy and --worker-timeout may change).
-TRAINING_FLAGS = (
-    "data",
-    "eval_data",
-    "preset",
-    "weights",
-    "shots",
-    "seed",
-    "batch_size",
-    "micro_batch_size",
-    "batch_scaling",
-    "eval_every",
-    "crop_size",
-    "schedule_scale",
-    "num_epochs",
-    "shard_files",
-    "mixed_precision",
-)
 # The splits of --data for `ktb bit evaluate`, but TFDS's, which TFDS checks.
 SPLITS = ("train", "test")
 
 
 def load_split(data, split):
     """Reads `--data` for `split` ("train" or "test") as a `LabeledImages`."""
-    from keras_transformer_bit import data as ktb_data
+    from keras_transformer_bit.training.bit_run import load_split as load
 
-    if data == "fashion_mnist":
-        return ktb_data.load_fashion_mnist(split)
-    if data.startswith("tfds:"):
-        return ktb_data.load_tfds_images(data[len("tfds:") :], split)
-    path = data[len("folder:") :] if data.startswith("folder:") else data
-    if os.path.isdir(path):
-        return ktb_data.load_image_folder(path)
-    raise ValueError(f"--data must be {DATA_HELP}. Received: --data={data!r}")
+    return load(data, split, "--data")
 
 
 def _add_common(parser):
@@ -237,6 +206,7 @@ def _setup(args):
 
 
 def _read_config(model_dir):
+    from keras_transformer_bit.training.bit_run import CONFIG_FILE, FLAGS_FILE
     from keras_transformer_bit.utils.gfile import gfile
 
     path = os.path.join(model_dir, CONFIG_FILE)
@@ -260,74 +230,9 @@ def _load_model(model_dir):
 
     # Registers the BiT classes (and the schedules) for load_model.
     from keras_transformer_bit import models, recipes  # noqa: F401
+    from keras_transformer_bit.training.bit_run import MODEL_FILE
 
     return keras.saving.load_model(os.path.join(model_dir, MODEL_FILE), compile=False)
-
-
-def _check_train_flags(args):
-    """Refuses zero and negative sizes before any data is read."""
-    from keras_transformer_bit.utils import check_positive_int, check_seed
-
-    # `is not None`, never truthiness: `--shots 0` must fail, not mean "all".
-    for flag in (
-        "--shots",
-        "--batch-size",
-        "--micro-batch-size",
-        "--crop-size",
-        "--num-epochs",
-        "--eval-every",
-    ):
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None:
-            check_positive_int(flag, value)
-    check_seed(args.seed, "--seed", allow_none=False)
-    if not 0 < args.schedule_scale <= 1:
-        raise ValueError(
-            "--schedule-scale must be in (0, 1] (the fraction of the schedule "
-            f"to run). Received: --schedule-scale={args.schedule_scale}"
-        )
-    if args.eval_every is not None and args.num_epochs is not None:
-        raise ValueError(
-            "Pass either --num-epochs or --eval-every: both set the length of "
-            f"an epoch. Received: --num-epochs={args.num_epochs}, "
-            f"--eval-every={args.eval_every}"
-        )
-    if args.eval_every is not None and args.eval_data is None:
-        if args.data != "fashion_mnist" and not args.data.startswith("tfds:"):
-            raise ValueError(
-                "--eval-every needs --eval-data with a folder: a folder has no "
-                f"test split. Received: --data={args.data!r}, --eval-data=None"
-            )
-
-
-def _check_train_strategy(args, strategy):
-    """Refuses flags that do not fit the strategy, before any data is read.
-
-    Every batch (each micro-batch with `--micro-batch-size`) is split evenly
-    over the replicas; an uneven split fails inside training (Keras cannot add
-    the replicas' gradients of different shapes).
-    """
-    from keras_transformer_bit import distribute
-
-    replicas = strategy.num_replicas_in_sync
-    for flag in ("--batch-size", "--micro-batch-size"):
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None and value % replicas:
-            below = max(replicas, value // replicas * replicas)
-            raise ValueError(
-                f"{flag} {value} does not split evenly over the {replicas} "
-                f"replicas of {distribute.describe_strategy(strategy)}: pass a "
-                f"multiple of {replicas}, e.g. {flag} {below} or "
-                f"{below + replicas}."
-            )
-    if args.shard_files and not distribute.needs_custom_training_loop(strategy):
-        raise ValueError(
-            "--shard-files splits the image files over the workers of "
-            "--strategy multi_worker; this run has one process "
-            f"({distribute.describe_strategy(strategy)}). Leave --shard-files "
-            f"out, or train with --strategy multi_worker. Received: --strategy "
-            f"{args.strategy} --shard-files"
-        )
 
 
 def _flag_text(name, value):
@@ -337,157 +242,20 @@ def _flag_text(name, value):
     return f"{flag} {'(not given)' if value is None else value}"
 
 
-def resolved_data(data):
-    """`--data` as a run records it: a folder as its absolute, real path.
+def bit_run(args):
+    """The `ktb.training.BiTRun` of `ktb bit train`'s flags."""
+    from keras_transformer_bit.training.bit_run import SETTINGS, BiTRun
 
-    `folder:PATH`, `PATH`, `./PATH` and the absolute path of the same folder
-    are one value, and the same relative PATH typed in another directory is
-    another value. `fashion_mnist` and `tfds:NAME` are kept as they are.
-
-    Example:
-    >>> resolved_data("tfds:oxford_iiit_pet")
-    'tfds:oxford_iiit_pet'
-    """
-    if data is None or data == "fashion_mnist" or data.startswith("tfds:"):
-        return data
-    return os.path.realpath(
-        data[len("folder:") :] if data.startswith("folder:") else data
+    # Messages name the settings by their flags.
+    keys = (*SETTINGS, "model_dir", "strategy", "worker_timeout")
+    names = {key: "--" + key.replace("_", "-") for key in keys}
+    return BiTRun(
+        args.model_dir,
+        strategy=args.strategy,
+        names=names,
+        describe=_flag_text,
+        **{name: getattr(args, name) for name in SETTINGS},
     )
-
-
-def resolved_weights(weights):
-    """`--weights` as a run records it: a local file as its absolute path.
-
-    A file is named with its `.npz` suffix, which `from_preset` lets users
-    leave out; a weights tag (`imagenet21k`) or a URL is kept as it is.
-
-    Example:
-    >>> resolved_weights("imagenet21k")
-    'imagenet21k'
-    """
-    if weights is None or "://" in weights:
-        return weights
-    for path in (weights, weights + ".npz"):
-        if os.path.isfile(path):
-            return os.path.realpath(path)
-    return weights
-
-
-_RESOLVERS = {"data": resolved_data, "eval_data": resolved_data}
-_RESOLVERS["weights"] = resolved_weights
-
-
-def training_flags(args):
-    """The flags of `ktb bit train` that decide what the run trains.
-
-    Paths are resolved (`resolved_data`, `resolved_weights`), so a rerun from
-    another directory is compared by the files it would read.
-    """
-    return {
-        name: _RESOLVERS.get(name, lambda value: value)(getattr(args, name))
-        for name in TRAINING_FLAGS
-    }
-
-
-def changed_training_flags(saved_flags, flags):
-    """`"--flag given (saved: --flag value)"` for each flag that differs.
-
-    A flag missing from `saved_flags` (a run saved before it was recorded)
-    is not compared. Saved paths are resolved too: a run recorded before
-    paths were resolved is compared as if run from the current directory.
-    """
-    changes = []
-    for name, value in flags.items():
-        if name not in saved_flags:
-            continue
-        saved = saved_flags[name]
-        if isinstance(saved, str):
-            saved = _RESOLVERS.get(name, lambda value: value)(saved)
-        if saved != value:
-            changes.append(
-                f"{_flag_text(name, value)} (saved: {_flag_text(name, saved)})"
-            )
-    return changes
-
-
-def check_same_data(saved_flags, fingerprint):
-    """Refuses to resume on data other than the run's, naming what differs.
-
-    Args:
-        saved_flags: dict or `None`. The run's flags; its `data_fingerprint`
-            (absent for a new run or one recorded before fingerprints) is
-            compared.
-        fingerprint: dict. `LabeledImages.fingerprint()` of `--data` now.
-
-    Raises:
-        ValueError: when the fingerprints differ.
-    """
-    saved = (saved_flags or {}).get("data_fingerprint")
-    if saved is None or saved == fingerprint:
-        return
-    differences = [
-        f"{key.replace('_', ' ')} {fingerprint.get(key)} (saved: {saved.get(key)})"
-        for key in ("num_examples", "class_names", "examples_per_class")
-        if saved.get(key) != fingerprint.get(key)
-    ]
-    if not differences:
-        differences = [
-            "the same number of examples per class, but other files (names, "
-            "sizes) or pixels"
-        ]
-    raise ValueError(
-        f"The training data of --data {saved_flags.get('data')} is not the data "
-        "the run in --model-dir was trained on: "
-        + "; ".join(differences)
-        + ". Resume with the run's own data, or train into a new --model-dir."
-    )
-
-
-def _saved_run(model_dir):
-    """`(saved training flags or None, finished)` of the run in `model_dir`."""
-    from keras_transformer_bit.utils.gfile import gfile
-
-    config_path = os.path.join(model_dir, CONFIG_FILE)
-    if gfile.exists(config_path):
-        config = _read_config(model_dir)
-        # A run saved before its flags were recorded: the ones its config has.
-        saved = config.get("flags") or {
-            name: config[name]
-            for name in ("data", "preset", "weights", "shots")
-            if name in config
-        }
-        return saved, True
-    flags_path = os.path.join(model_dir, FLAGS_FILE)
-    if gfile.exists(flags_path):
-        with gfile.GFile(flags_path, "r") as file:
-            return json.load(file), False
-    return None, False
-
-
-def check_rerun(args):
-    """Compares the flags with those of a run already in `--model-dir`.
-
-    Returns:
-        True when `--model-dir` holds a finished run of the same flags
-        (nothing to train), else False (a new run, or one to resume).
-
-    Raises:
-        ValueError: naming each flag whose value differs from the run's.
-    """
-    saved, finished = _saved_run(args.model_dir)
-    if saved is None:
-        return False
-    changes = changed_training_flags(saved, training_flags(args))
-    if changes:
-        state = "finished" if finished else "unfinished"
-        raise ValueError(
-            f"--model-dir {args.model_dir} holds a{'n' * (not finished)} {state} "
-            f"run trained with other flags: {'; '.join(changes)}. Rerun with the "
-            "run's own flags to "
-            + ("resume it" if not finished else "see that it is done")
-            + ", or train into a new --model-dir."
-        )
-    return finished
 
 
 def check_split(data, split):
@@ -518,178 +286,9 @@ def default_export_path(model_dir):
     return next_version_path(os.path.join(model_dir, EXPORT_DIRNAME))
 
 
-def _load_eval_split(args):
-    """The evaluation images of `--eval-data`/`--eval-every`, or `None`.
-
-    `bit_fine_tune` matches their classes to the model's by name.
-    """
-    if args.eval_data is None and args.eval_every is None:
-        return None
-    return load_split(args.eval_data or args.data, "test")
-
-
-def _describe_schedule(args, rule):
-    """How the schedule falls into epochs, naming an unmet `--num-epochs`."""
-    import math
-
-    from keras_transformer_bit.recipes.bit_fine_tune import (
-        DEFAULT_NUM_EPOCHS,
-        describe_epochs,
-        schedule_epochs,
-    )
-
-    total = rule.total_steps
-    if args.eval_every is not None:
-        steps_per_epoch = min(args.eval_every, total)
-        epochs = math.ceil(total / steps_per_epoch)
-    else:
-        asked = DEFAULT_NUM_EPOCHS if args.num_epochs is None else args.num_epochs
-        epochs, steps_per_epoch = schedule_epochs(total, asked)
-    split = describe_epochs(total, epochs, steps_per_epoch)
-    text = f"Schedule: {split}, a backup after each"
-    if args.eval_every is None and args.num_epochs is not None and epochs != asked:
-        text += (
-            f"; --num-epochs {asked} gives {epochs} epochs: every epoch but the "
-            f"last has the same whole number of updates, ceil({total}/{asked}) = "
-            f"{steps_per_epoch}"
-        )
-    return text
-
-
-def _hyperrule(args, train, strategy):
-    """The BiT-HyperRule for the training split, with the flags' changes."""
-    from keras_transformer_bit import distribute, recipes
-
-    rule = recipes.bit_hyperrule(len(train), train.image_size)
-    if args.crop_size is not None:
-        rule = rule.with_crop_size(args.crop_size)
-    if args.batch_size is not None:
-        rule = rule.with_batch_size(args.batch_size, scaling=args.batch_scaling)
-    if args.schedule_scale != 1.0:
-        rule = rule.shortened(args.schedule_scale)
-    if rule.batch_size % strategy.num_replicas_in_sync:  # the rule's own batch
-        raise ValueError(
-            f"The HyperRule's batch of {rule.batch_size} does not split evenly over "
-            f"the {strategy.num_replicas_in_sync} replicas of "
-            f"{distribute.describe_strategy(strategy)}: pass --batch-size with a "
-            f"multiple of {strategy.num_replicas_in_sync}."
-        )
-    return rule
-
-
-def _print_plan(args, train, rule, strategy):
-    """What the chief is about to train: data, rule, strategy, schedule."""
-    from keras_transformer_bit import distribute
-
-    print(
-        f"{len(train)} examples, {train.num_classes} classes; HyperRule: resize "
-        f"{rule.resize_size}, crop {rule.crop_size}, batch {rule.batch_size}, "
-        f"lr {rule.base_learning_rate:g}, supports {list(rule.supports)}, "
-        f"MixUp {rule.mixup_alpha}; {distribute.describe_strategy(strategy)}",
-        flush=True,
-    )
-    if args.shard_files and distribute.needs_custom_training_loop(strategy):
-        workers = distribute.is_multi_worker(strategy) and len(
-            strategy.cluster_resolver.cluster_spec().as_dict().get("worker", [])
-        )
-        print(f"--shard-files: each worker reads 1/{workers} of the image files")
-    print(_describe_schedule(args, rule), flush=True)
-
-
 def train_command(args):
-    import keras
-
-    from keras_transformer_bit import distribute, models, recipes
-    from keras_transformer_bit.training.check_model_dir import check_model_dir
-    from keras_transformer_bit.utils import write_text_atomically
-    from keras_transformer_bit.utils.gfile import gfile
-
-    _check_train_flags(args)
-    if not args.worker_timeout > 0:
-        raise ValueError(
-            f"--worker-timeout must be > 0 seconds. Received: {args.worker_timeout}"
-        )
-    check_model_dir(args.model_dir, args.strategy, "ktb bit train")
-    if check_rerun(args):
-        print(
-            f"{args.model_dir} holds a finished run of these flags: nothing to "
-            "train. Evaluate or export it, or train into a new --model-dir."
-        )
-        return 0
-    strategy = _setup(args)
-    _check_train_strategy(args, strategy)
-    train = load_split(args.data, "train")
-    fingerprint = train.fingerprint()
-    check_same_data(_saved_run(args.model_dir)[0], fingerprint)
-    if args.shots is not None:
-        train = train.few_shot(args.shots, seed=args.seed)
-    validation_images = _load_eval_split(args)
-    rule = _hyperrule(args, train, strategy)
-    chief = distribute.is_chief_task(strategy)
-    if chief:
-        _print_plan(args, train, rule, strategy)
-    keras.utils.set_random_seed(args.seed)
-    with strategy.scope():
-        kwargs = {"head": "replace"} if args.weights else {}
-        classifier = models.BiTClassifier.from_preset(
-            args.preset, num_classes=train.num_classes, weights=args.weights, **kwargs
-        )
-    gfile.makedirs(args.model_dir)  # local, gs://, s3://, hdfs://, ram://
-    flags_path = os.path.join(args.model_dir, FLAGS_FILE)
-    if chief and not gfile.exists(flags_path):
-        # What a rerun is compared with, until bit_config.json takes them.
-        flags = {**training_flags(args), "data_fingerprint": fingerprint}
-        write_text_atomically(flags_path, json.dumps(flags, indent=2))
-    recipes.bit_fine_tune(
-        classifier,
-        train,
-        rule,
-        micro_batch_size=args.micro_batch_size,
-        seed=args.seed,
-        strategy=strategy,
-        num_epochs=args.num_epochs,
-        validation_images=validation_images,
-        eval_every=args.eval_every,
-        model_dir=args.model_dir,  # backups (resume) and TensorBoard logs
-        step_timeout_seconds=args.worker_timeout,
-        shard_files=args.shard_files,
-        verbose=2,
-        keep_backup=True,  # deleted below, once the run is saved
-    )
-    # The end of a run survives a kill at any moment: model.keras and
-    # bit_config.json are each written aside and renamed, and the backup (or
-    # the checkpoints) goes only once both are complete, so the same command
-    # resumes (at the end) until then.
-    model_path = os.path.join(args.model_dir, MODEL_FILE)
-    distribute.save_model_on_chief(classifier, model_path, strategy)
-    if chief:
-        config = {
-            "data": resolved_data(args.data),
-            "preset": args.preset,
-            "weights": resolved_weights(args.weights),
-            "shots": args.shots,
-            "crop_size": rule.crop_size,
-            "class_names": train.class_names,
-            "rule": dataclasses.asdict(rule),
-            "flags": {**training_flags(args), "data_fingerprint": fingerprint},
-        }
-        write_text_atomically(
-            os.path.join(args.model_dir, CONFIG_FILE),
-            json.dumps(config, indent=2, default=list),
-        )
-        from keras_transformer_bit.utils.gfile import remove_tree
-
-        for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
-            remove_tree(os.path.join(args.model_dir, name))
-        if gfile.exists(flags_path):  # now in bit_config.json
-            gfile.remove(flags_path)
-    # The other workers' training is done, but the run is not saved until the
-    # chief says so: if it died meanwhile they exit with status 75, not 0.
-    distribute.wait_for_chief(
-        strategy, saved=chief, timeout_seconds=args.worker_timeout, what=model_path
-    )
-    if chief:
-        print(f"Saved {model_path}")
+    """`ktb bit train`: the flags, then one `BiTRun`."""
+    bit_run(args).train(worker_timeout=args.worker_timeout, verbose=2)
     return 0
 
 

@@ -64,6 +64,8 @@ HISTORY_FILE = "history.json"
 # each, written after every epoch's backup; a killed run's rerun takes them
 # into history.json. Removed once the run is saved.
 PARTIAL_HISTORY_FILE = "history.partial.json"
+# The key of a partial history entry that holds the minutes its call had spent.
+CALL_MINUTES = "call_minutes"
 
 
 def write_json_atomically(path, content):
@@ -163,8 +165,10 @@ def _recipe(config):
 def compile_model(model, config):
     """The translation recipe's optimizer, loss and masked token accuracy.
 
-    XLA defaults to Keras' "auto": on for GPUs, off on CPUs, where it compiles
-    once per batch shape (tens of seconds each) for no faster step.
+    XLA defaults to Keras' "auto": on for GPUs, off on CPUs. On a 2-core CPU
+    an XLA step measured 1.21x as fast (bench/training_speed.py --switches),
+    but it compiles once per bucket shape, tens of seconds each, which a
+    20-minute run pays in full; the setting `jit_compile=True` turns it on.
     """
     return _recipe(config).compile(model, jit_compile=config.get("jit_compile", "auto"))
 
@@ -330,17 +334,33 @@ class _PartialHistory:
     Called after each epoch's backup (or checkpoint), so a run killed later
     still has the entries of every epoch its rerun resumes after: `entries`
     starts with those the killed run left.
+
+    Each entry also holds `call_minutes`: the minutes of training the call
+    had spent when the epoch ended, counting those of the killed calls before
+    it, so that a rerun gets what is left of the call's budget.
     """
 
     def __init__(self, path, entries, enabled=True):
         self.path = path
         self.entries = list(entries)
         self.enabled = enabled
+        # Minutes the killed calls spent before this one (0 for a new call).
+        self.minutes_before = max(
+            [0.0] + [entry.get(CALL_MINUTES, 0.0) for entry in self.entries]
+        )
+        self.started = time.perf_counter()
+
+    def start(self):
+        """Starts this call's clock (when its training starts)."""
+        self.started = time.perf_counter()
 
     def record(self, epoch, logs):
         if not self.enabled:
             return
-        self.entries = _merge_history(self.entries, [_epoch_entry(epoch, logs)])
+        entry = _epoch_entry(epoch, logs)
+        minutes = (time.perf_counter() - self.started) / 60
+        entry[CALL_MINUTES] = round(self.minutes_before + minutes, 4)
+        self.entries = _merge_history(self.entries, [entry])
         write_json_atomically(self.path, self.entries)
 
 
@@ -350,6 +370,51 @@ def _partial_history_callback(partial):
             partial.record(epoch + 1, logs)
 
     return PartialHistoryCallback()
+
+
+def _plan(epochs, budget_minutes, partial):
+    """What a call trains: `(epoch_range, budget, message)`.
+
+    `epochs` is `(saved_epoch, resumed_epoch, epochs_asked)`. The call trains
+    up to `saved_epoch + epochs_asked`, within what is left of
+    `budget_minutes` after the killed calls before it (`partial`). The
+    message has `{parameters}`, `{strategy}` and `{model_path}` to fill.
+    """
+    initial_epoch, resumed_epoch, asked = epochs
+    last_epoch = initial_epoch + asked
+    spent = partial.minutes_before
+    if resumed_epoch >= last_epoch:
+        return (
+            (initial_epoch, last_epoch),
+            None,
+            f"Epochs 1 to {resumed_epoch} are done (a call that was stopped "
+            f"trained them), which reaches this call's last epoch, {last_epoch} "
+            f"(the {initial_epoch} saved epochs plus epochs={asked}): nothing "
+            "left to train; saving {model_path}. Call again to train more.",
+        )
+    if budget_minutes and spent >= budget_minutes:
+        # Nothing to train: fit resumes at the backup, which is the last epoch.
+        return (
+            (initial_epoch, resumed_epoch),
+            None,
+            f"The budget of {budget_minutes:g} min was spent by the call that was "
+            f"stopped ({spent:.1f} min, epochs up to {resumed_epoch}): nothing "
+            "left to train; saving {model_path}. Call again to train more.",
+        )
+    message = (
+        "Training {parameters} parameters from epoch "
+        f"{resumed_epoch + 1} to {last_epoch} ({{strategy}})"
+    )
+    budget = None
+    if budget_minutes:
+        left = budget_minutes - spent
+        budget = TrainingBudget(left)
+        message += f", budget {budget_minutes:g} min" + (
+            f" ({spent:.1f} spent by the call that was stopped, {left:.1f} left)"
+            if spent
+            else ""
+        )
+    return (initial_epoch, last_epoch), budget, message
 
 
 def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
@@ -620,6 +685,23 @@ class TranslationRun:
     def config_path(self):
         return os.path.join(self.model_dir, CONFIG_FILE)
 
+    def history(self):
+        """The run's `history.json`: one dict per epoch of the finished calls
+        (`[]` before the first). A call's last entry holds `run_minutes`, the
+        minutes it trained (counting a killed predecessor's)."""
+        return read_json(os.path.join(self.model_dir, HISTORY_FILE), default=[])
+
+    def corpus(self):
+        """The run's corpus, split as its saved config says (the test split
+        to score a trained run on)."""
+        return load_corpus(self.resolve_config())
+
+    def load(self, checkpoint="auto"):
+        """The trained run: `(config, source_tokenizer, target_tokenizer,
+        model)`. `checkpoint`: `"auto"` (the best validation BLEU if scored,
+        else the last), `"best"` or `"last"`."""
+        return load_run(self.model_dir, checkpoint)
+
     def resolve_config(self):
         """The run's config: the saved one (checked against the settings
         given) when the directory holds a run, else the defaults with the
@@ -690,7 +772,9 @@ class TranslationRun:
             epochs: int. Epochs to add to the run's.
             budget_minutes: float or None. Stop once this much wall-clock
                 time has passed (after the step it runs out in; with several
-                workers, at that epoch's end).
+                workers, at that epoch's end). A call that was killed, run
+                again, gets what it had left of its budget at its last
+                finished epoch.
             bleu_every: int. Validation BLEU (greedy, through a `Translator`)
                 every this many epochs; 0: never (no `best.keras` then).
             bleu_examples: int. Validation sentences BLEU decodes.
@@ -875,24 +959,19 @@ class TranslationRun:
         best = BestCheckpoint(
             model_dir, BEST_MODEL_FILE, BEST_FILE, copy_weights=on_workers
         )
-        if chief and resumed_epoch >= initial_epoch + epochs:
+        epoch_range, budget, message = _plan(
+            (initial_epoch, resumed_epoch, epochs), budget_minutes, partial
+        )
+        if chief:
             print(
-                f"Epochs 1 to {resumed_epoch} are done (a call that was stopped "
-                f"trained them), which reaches this call's last epoch, "
-                f"{initial_epoch + epochs} (the {initial_epoch} saved epochs plus "
-                f"epochs={epochs}): nothing left to train; saving {model_path}. "
-                "Call again to train more."
-            )
-        elif chief:
-            print(
-                f"Training {model.count_params():,} parameters from epoch "
-                f"{resumed_epoch + 1} to {initial_epoch + epochs} "
-                f"({distribute.describe_strategy(strategy)})"
-                + (f", budget {budget_minutes:g} min" if budget_minutes else "")
+                message.format(
+                    parameters=f"{model.count_params():,}",
+                    strategy=distribute.describe_strategy(strategy),
+                    model_path=model_path,
+                )
             )
         started = time.perf_counter()
-        epoch_range = (initial_epoch, initial_epoch + epochs)
-        budget = TrainingBudget(budget_minutes) if budget_minutes else None
+        partial.start()
         if on_workers:
             new_entries = _fit_on_workers(
                 model,
@@ -912,8 +991,10 @@ class TranslationRun:
             callbacks += distribute.training_callbacks(model_dir)
             callbacks.append(_partial_history_callback(partial))  # after the backup
             new_entries = _fit_with_keras(model, *datasets, callbacks, epoch_range)
-        minutes = (time.perf_counter() - started) / 60
+        minutes = partial.minutes_before + (time.perf_counter() - started) / 60
         history = _merge_history(history, partial.entries, new_entries)
+        for entry in history:  # a rerun's bookkeeping only
+            entry.pop(CALL_MINUTES, None)
         if history:
             history[-1]["run_minutes"] = round(minutes, 2)
         # Written aside and renamed: whole or absent after a kill. Until the
@@ -939,7 +1020,7 @@ class TranslationRun:
             last = history[-1] if history else {}
             print(
                 f"Saved {model_path} after {last.get('epoch', 0)} epochs "
-                f"({minutes:.1f} min this run)"
+                f"({minutes:.1f} min of training in this call)"
                 + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
             )
         return history

@@ -86,3 +86,23 @@ def test_a_quick_run_reports_every_contender_and_ratio(tmp_path):
         "| end to end: ours bucketed / keras-hub fixed |"
         in (tmp_path / "speed.md").read_text()
     )
+
+
+@pytest.mark.large
+@pytest.mark.timeout(600)
+def test_a_quick_switches_run_compares_each_setting_with_float32(tmp_path):
+    output = tmp_path / "switches.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "training_speed.py"), "--quick", "--switches",
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = json.loads(output.read_text())
+    assert list(saved["tokens_per_second"]) == [
+        "float32", "XLA", "mixed_bfloat16", "XLA + mixed_bfloat16"
+    ]  # fmt: skip
+    assert all(v > 0 for v in saved["tokens_per_second"].values())
+    table = (tmp_path / "switches.md").read_text()
+    assert "| float32 |" in table and "| 1.00x |" in table

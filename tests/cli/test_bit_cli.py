@@ -470,9 +470,10 @@ def test_a_rerun_of_an_unfinished_run_with_changed_flags_is_refused(tmp_path):
     from keras_transformer_bit.cli.main import build_parser
 
     args = build_parser().parse_args(parser_flags)
-    from keras_transformer_bit.cli.bit import FLAGS_FILE, training_flags
+    from keras_transformer_bit.cli.bit import bit_run
+    from keras_transformer_bit.training.bit_run import FLAGS_FILE
 
-    (model_dir / FLAGS_FILE).write_text(json.dumps(training_flags(args)))
+    (model_dir / FLAGS_FILE).write_text(json.dumps(bit_run(args).recorded_settings()))
     with pytest.raises(ValueError, match=r"unfinished run.*--preset bit_m_r50x1"):
         main(parser_flags + ["--preset", "bit_m_r50x1"])
 
@@ -531,7 +532,8 @@ def _parse(flags):
 
 
 def test_rerun_paths_are_compared_resolved(tmp_path, monkeypatch):
-    from keras_transformer_bit.cli.bit import FLAGS_FILE, check_rerun, training_flags
+    from keras_transformer_bit.cli.bit import bit_run
+    from keras_transformer_bit.training.bit_run import FLAGS_FILE
 
     for name in ("a", "b"):
         _image_folder(tmp_path / name / "images")
@@ -541,12 +543,13 @@ def test_rerun_paths_are_compared_resolved(tmp_path, monkeypatch):
     model_dir.mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "a")
     command = _tiny_train_command("images", "../runs/half") + ["--weights", "ckpt/x"]
-    (model_dir / FLAGS_FILE).write_text(json.dumps(training_flags(_parse(command))))
+    recorded = bit_run(_parse(command)).recorded_settings()
+    (model_dir / FLAGS_FILE).write_text(json.dumps(recorded))
 
     # The same folder and checkpoint, spelt otherwise: the same run.
     same = _tiny_train_command(tmp_path / "a" / "images", model_dir)
-    assert not check_rerun(_parse(same + ["--weights", "./ckpt/x.npz"]))
-    from keras_transformer_bit.cli.bit import resolved_data
+    assert not bit_run(_parse(same + ["--weights", "./ckpt/x.npz"])).check_rerun()
+    from keras_transformer_bit.training.bit_run import resolved_data
 
     assert resolved_data("folder:images") == resolved_data(str(tmp_path / "a/images"))
     # The same command from another directory names another folder: refused.
@@ -554,17 +557,18 @@ def test_rerun_paths_are_compared_resolved(tmp_path, monkeypatch):
     with pytest.raises(
         ValueError, match=r"--data .*b/images \(saved: --data .*a/images"
     ):
-        check_rerun(_parse(command))
+        bit_run(_parse(command)).check_rerun()
 
 
 def test_resuming_on_other_data_of_the_same_classes_is_refused(tmp_path):
-    from keras_transformer_bit.cli.bit import FLAGS_FILE, training_flags
+    from keras_transformer_bit.cli.bit import bit_run
+    from keras_transformer_bit.training.bit_run import FLAGS_FILE
 
     data = _image_folder(tmp_path / "images", per_class=3)
     model_dir = tmp_path / "run"
     model_dir.mkdir()
     command = _tiny_train_command(data, model_dir)
-    saved = training_flags(_parse(command))
+    saved = bit_run(_parse(command)).recorded_settings()
     saved["data_fingerprint"] = ktb.data.load_image_folder(str(data)).fingerprint()
     (model_dir / FLAGS_FILE).write_text(json.dumps(saved))
     (data / "squares" / "0.png").unlink()  # the folder changed since
@@ -582,7 +586,7 @@ def test_a_seed_out_of_range_is_refused_up_front_naming_the_flag(tmp_path):
 
 @pytest.mark.parametrize("command", ["export", "evaluate"])
 def test_an_unfinished_run_is_named_as_such(tmp_path, command):
-    from keras_transformer_bit.cli.bit import FLAGS_FILE
+    from keras_transformer_bit.training.bit_run import FLAGS_FILE
 
     (tmp_path / FLAGS_FILE).write_text("{}")  # a run killed during training
     flags = ["bit", command, "--model-dir", str(tmp_path)]

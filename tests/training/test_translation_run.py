@@ -103,6 +103,10 @@ def test_a_killed_run_resumes_from_its_backup(tmp_path):
         kill(first)
     assert not (model_dir / "history.json").exists()  # killed before the end
     backup = json.loads((model_dir / "backup" / "training_metadata.json").read_text())
+    # Each finished epoch says how long its call had trained (for the budget).
+    partial = json.loads((model_dir / run_files.PARTIAL_HISTORY_FILE).read_text())
+    minutes = [entry[run_files.CALL_MINUTES] for entry in partial]
+    assert minutes == sorted(minutes) and minutes[0] > 0, partial
     second = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=200
     )
@@ -170,6 +174,38 @@ def test_a_rerun_whose_killed_epochs_reach_its_target_says_so(tmp_path, capsys):
     assert "Epochs 1 to 3 are done" in out and "nothing left to train" in out
     assert "last epoch, 2 (the 1 saved epochs plus epochs=1)" in out
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
+
+
+@pytest.mark.large
+def test_a_rerun_gets_what_the_stopped_call_left_of_its_budget(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    run = TranslationRun(
+        str(model_dir), strategy="one_device", data=str(corpus), **TINY
+    )
+    run.train(epochs=1, bleu_every=0)
+    # As a killed call leaves it: epoch 2 done after 0.6 of its minutes.
+    partial = [{"epoch": 2, "loss": 5.0, run_files.CALL_MINUTES: 0.6}]
+    (model_dir / run_files.PARTIAL_HISTORY_FILE).write_text(json.dumps(partial))
+    capsys.readouterr()
+    history = TranslationRun(str(model_dir), strategy="one_device").train(
+        epochs=3, budget_minutes=1, bleu_every=0
+    )
+    out = capsys.readouterr().out
+    assert "budget 1 min (0.6 spent by the call that was stopped, 0.4 left)" in out
+    assert [entry["epoch"] for entry in history][-1] <= 4
+    assert not any(run_files.CALL_MINUTES in entry for entry in history)
+    # A call whose stopped predecessor spent the whole budget trains no more.
+    last = history[-1]["epoch"]
+    partial = [{"epoch": last + 1, "loss": 5.0, run_files.CALL_MINUTES: 2.0}]
+    (model_dir / run_files.PARTIAL_HISTORY_FILE).write_text(json.dumps(partial))
+    history = TranslationRun(str(model_dir), strategy="one_device").train(
+        epochs=3, budget_minutes=1, bleu_every=0
+    )
+    out = capsys.readouterr().out
+    assert "The budget of 1 min was spent by the call that was stopped" in out
+    assert [entry["epoch"] for entry in history][-1] == last + 1
 
 
 def test_other_backends_are_refused_before_any_work(tmp_path):

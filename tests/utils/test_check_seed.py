@@ -24,7 +24,7 @@ def test_everything_else_is_named_in_the_error(bad):
 
 
 def test_the_bit_recipe_and_the_bit_command_use_it():
-    from keras_transformer_bit.cli.bit import _check_train_flags
+    from keras_transformer_bit.cli.bit import bit_run
     from keras_transformer_bit.cli.main import build_parser
     from keras_transformer_bit.recipes.bit_fine_tune import check_seed as recipe_check
 
@@ -33,4 +33,4 @@ def test_the_bit_recipe_and_the_bit_command_use_it():
         ["bit", "train", "--data", "x", "--model-dir", "y", "--seed", "-3"]
     )
     with pytest.raises(ValueError, match=r"--seed must be .*--seed=-3"):
-        _check_train_flags(args)
+        bit_run(args).check_settings()

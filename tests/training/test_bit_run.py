@@ -1,0 +1,91 @@
+"""`BiTRun`: the run directory of `ktb bit train`, from Python."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_transformer_bit as ktb
+from keras_transformer_bit.training import BiTRun, default_bit_settings
+from keras_transformer_bit.training import bit_run as run_files
+from tests.cli.test_bit_cli import _image_folder
+
+# A schedule of a few updates of 4 images at 16x16.
+TINY = dict(
+    preset="bit_tiny",
+    batch_size=4,
+    crop_size=16,
+    schedule_scale=0.0001,
+    batch_scaling="linear",
+    num_epochs=1,
+)
+
+
+@pytest.mark.large
+def test_train_in_user_code_then_a_rerun_trains_nothing(tmp_path, capsys):
+    data = _image_folder(tmp_path / "images")
+    model_dir = tmp_path / "run"
+    run = BiTRun(str(model_dir), strategy="one_device", data=str(data), **TINY)
+    config = run.train(verbose=0)
+    assert config["class_names"] == ["circles", "squares"]
+    assert config["crop_size"] == 16
+    assert config["flags"]["data"] == os.path.realpath(data)
+    saved = json.loads((model_dir / run_files.CONFIG_FILE).read_text())
+    assert saved["flags"] == config["flags"]
+    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
+    weights = (model_dir / "model.keras").read_bytes()
+    capsys.readouterr()
+
+    # Again, the same settings: done, nothing trained, nothing written.
+    again = BiTRun(str(model_dir), strategy="one_device", data=str(data), **TINY)
+    assert again.train() is None
+    assert "holds a finished run of these settings" in capsys.readouterr().out
+    assert (model_dir / "model.keras").read_bytes() == weights
+    # Another setting: refused, named the Python way.
+    changed = {**TINY, "crop_size": 24}
+    with pytest.raises(ValueError, match=r"crop_size=24 \(saved: crop_size=16\)"):
+        BiTRun(str(model_dir), data=str(data), **changed).train()
+    # The trained classifier reloads from the file the run wrote.
+    model = keras.saving.load_model(model_dir / "model.keras")
+    assert isinstance(model, ktb.models.BiTClassifier)
+    logits = model.predict(np.zeros((2, 16, 16, 3), "float32"), verbose=0)
+    assert logits.shape == (2, 2) and np.all(np.isfinite(logits))
+
+
+def test_bad_settings_are_named_before_anything_is_read(tmp_path):
+    run_dir = str(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"Unknown BiTRun settings \['shot'\]"):
+        BiTRun(run_dir, data="fashion_mnist", shot=5)
+    with pytest.raises(ValueError, match=r"data is required.*Received: data=None"):
+        BiTRun(run_dir, preset="bit_tiny")
+    cases = [
+        (dict(shots=0), "shots must be a positive int"),
+        (dict(seed=-3), r"seed must be an int in \[0, 2\*\*32 - 1\]"),
+        (dict(schedule_scale=1.5), r"schedule_scale must be in \(0, 1\]"),
+        (dict(batch_scaling="sqrt"), "batch_scaling must be 'official' or 'linear'"),
+        (dict(num_epochs=2, eval_every=10), "either num_epochs or eval_every"),
+        (dict(data="folder", eval_every=10), "eval_every needs eval_data"),
+    ]
+    for settings, message in cases:
+        settings = {"data": "fashion_mnist", **settings}
+        with pytest.raises(ValueError, match=message):
+            BiTRun(run_dir, **settings).train()
+    with pytest.raises(ValueError, match="worker_timeout must be > 0 seconds"):
+        BiTRun(run_dir, data="fashion_mnist").train(worker_timeout=0)
+    with pytest.raises(ValueError, match=r"data must be .*Received: data='absent'"):
+        BiTRun(run_dir, data="absent", strategy="one_device").train()
+    assert not os.path.exists(run_dir)
+
+
+def test_the_settings_and_their_defaults_are_the_commands_flags():
+    from keras_transformer_bit.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        ["bit", "train", "--data", "fashion_mnist", "--model-dir", "x"]
+    )
+    defaults = default_bit_settings()
+    for name, value in defaults.items():
+        expected = "fashion_mnist" if name == "data" else value
+        assert getattr(args, name) == expected, (name, value)
