@@ -1,11 +1,14 @@
 """tutorials/translate.py: its options, checked before any corpus is read."""
 
+import json
 import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
+
+from keras_transformer_bit.training import default_config
 
 TUTORIAL = pathlib.Path(__file__).parents[1] / "tutorials" / "translate.py"
 
@@ -45,3 +48,16 @@ def test_bad_sampling_options_stop_before_training(tmp_path, flags, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_another_tokenizer_on_a_saved_run_is_one_line_naming_the_flag(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {**default_config(), "test_size": 1000, "validation_size": 1000}
+    (run / "translate_config.json").write_text(json.dumps(config))
+    flags = ["--tokenizer", "sentencepiece", "--output-dir", str(run)]
+    result = _run(*flags, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "--tokenizer sentencepiece (saved: --tokenizer wordpiece)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["translate_config.json"]

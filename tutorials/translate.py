@@ -27,7 +27,10 @@ the vocabulary, the trained model, its history, TensorBoard logs, the test
 scores, the attention plot and the exported SavedModel. While it trains, a
 backup of each finished epoch lives in --output-dir/backup: a run that was
 killed, started again with the same command, resumes at its last finished
-epoch with what was left of its budget. `ktb translate predict --model-dir
+epoch with what was left of its budget. --budget-minutes is the run's in
+total: run again after it finished, the tutorial trains only if the budget
+grew, then scores the test set and exports again (the next version under
+exported/). `ktb translate predict --model-dir
 runs/tutorial_translate` translates with the trained run.
 """
 
@@ -137,6 +140,10 @@ run = ktb.training.TranslationRun(
     tokenizer=args.tokenizer,
     subword_sampling_alpha=args.subword_sampling_alpha,
 )
+try:  # another --tokenizer (or --seed) than the run in --output-dir has
+    run.resolve_config()
+except ValueError as error:
+    parser.error(str(error))
 trained_minutes = sum(entry.get("run_minutes", 0.0) for entry in run.history())
 if trained_minutes < args.budget_minutes:
     history = run.train(

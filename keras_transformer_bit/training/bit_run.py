@@ -26,6 +26,7 @@ import json
 import os
 
 import keras
+import numpy as np
 
 from keras_transformer_bit import distribute, models, recipes
 from keras_transformer_bit.recipes.bit_fine_tune import (
@@ -39,6 +40,7 @@ from keras_transformer_bit.utils import (
     check_seed,
     write_text_atomically,
 )
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 from keras_transformer_bit.utils.gfile import gfile, remove_tree
 
 CONFIG_FILE = "bit_config.json"
@@ -155,6 +157,14 @@ def changed_settings(saved, settings, describe=describe_setting):
     return changes
 
 
+def plain_value(value):
+    """A NumPy scalar as the Python number it holds (what JSON can write);
+    anything else as it is."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def load_split(data, split, name="data"):
     """Reads `data` for `split` ("train" or "test") as a `LabeledImages`.
 
@@ -173,7 +183,10 @@ def load_split(data, split, name="data"):
     path = data[len("folder:") :] if data.startswith("folder:") else data
     if os.path.isdir(path):
         return ktb_data.load_image_folder(path)
-    raise ValueError(f"{name} must be {DATA_KINDS}. Received: {name}={data!r}")
+    raise ValueError(
+        f"{name} must be {DATA_KINDS}. Received: {name}={data!r}, which is "
+        "none of these (no such directory)"
+    )
 
 
 def saved_run(model_dir):
@@ -237,14 +250,13 @@ class BiTRun:
             raise ValueError(
                 f"model_dir must be a non-empty path. Received: {model_dir!r}"
             )
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ValueError(
-                f"Unknown BiTRun settings {unknown}. Expected some of "
-                f"{sorted(SETTINGS)}."
-            )
+        check_known_arguments("BiTRun", settings, SETTINGS)
         self.names = dict(names or {})
         self.describe = describe
+        settings = {key: plain_value(value) for key, value in settings.items()}
+        for key in ("data", "eval_data", "weights"):
+            if isinstance(settings.get(key), os.PathLike):
+                settings[key] = os.fspath(settings[key])
         if not isinstance(settings.get("data"), str) or not settings["data"]:
             name = self._name("data")
             raise ValueError(
@@ -288,6 +300,12 @@ class BiTRun:
                 f"{name('schedule_scale')} must be in (0, 1] (the fraction of "
                 f"the schedule to run). Received: {name('schedule_scale')}={scale}"
             )
+        for key in ("shard_files", "mixed_precision"):
+            if not isinstance(settings[key], bool):
+                raise ValueError(
+                    f"{name(key)} must be True or False. Received: "
+                    f"{name(key)}={settings[key]!r}"
+                )
         if settings["batch_scaling"] not in ("official", "linear"):
             raise ValueError(
                 f"{name('batch_scaling')} must be 'official' or 'linear'. "
@@ -381,6 +399,11 @@ class BiTRun:
             raise ValueError(
                 f"{name} must be > 0 seconds. Received: {name}={worker_timeout!r}"
             )
+        if gfile.exists(self.model_dir) and not gfile.isdir(self.model_dir):
+            raise ValueError(
+                f"{self._name('model_dir')} {self.model_dir} is a file, not a "
+                "directory: choose a directory for the run."
+            )
         check_model_dir(self.model_dir, self.strategy_name, "ktb bit train")
         if self.check_rerun():
             print(
@@ -408,12 +431,57 @@ class BiTRun:
                 weights=weights,
                 **kwargs,
             )
+        created_dir = not gfile.exists(self.model_dir)
         gfile.makedirs(self.model_dir)  # local, gs://, s3://, hdfs://, ram://
         flags_path = os.path.join(self.model_dir, FLAGS_FILE)
         recorded = {**self.recorded_settings(), "data_fingerprint": fingerprint}
-        if chief and not gfile.exists(flags_path):
+        fresh = not gfile.exists(flags_path)
+        if chief and fresh:
             # What a rerun is compared with, until bit_config.json takes them.
             write_text_atomically(flags_path, json.dumps(recorded, indent=2))
+        try:
+            self._fine_tune(
+                classifier, train, validation, rule, strategy, verbose, worker_timeout
+            )
+        except BaseException:
+            if chief and fresh:
+                self._remove_unstarted_run(created_dir)
+            raise
+        settings = self.settings
+        config = {
+            "data": resolved_data(settings["data"]),
+            "preset": settings["preset"],
+            "weights": resolved_weights(settings["weights"]),
+            "shots": settings["shots"],
+            "crop_size": rule.crop_size,
+            "class_names": train.class_names,
+            "rule": dataclasses.asdict(rule),
+            "flags": recorded,
+        }
+        self._save(classifier, config, strategy, worker_timeout)
+        return config
+
+    # ---------------------------------------------------------------- steps
+    def _remove_unstarted_run(self, created_dir):
+        """A fresh run that failed before its first backup (a setting that
+        training refused) leaves nothing behind, so the corrected call is not
+        compared with it."""
+        kept = (distribute.BACKUP_DIRNAME, distribute.CHECKPOINT_DIRNAME)
+        if any(gfile.exists(os.path.join(self.model_dir, n)) for n in kept):
+            return  # it trained: a rerun resumes from there
+        if created_dir:
+            remove_tree(self.model_dir)
+            return
+        for name in (FLAGS_FILE, "logs"):
+            path = os.path.join(self.model_dir, name)
+            if gfile.isdir(path):
+                remove_tree(path)
+            elif gfile.exists(path):
+                gfile.remove(path)
+
+    def _fine_tune(
+        self, classifier, train, validation, rule, strategy, verbose, worker_timeout
+    ):
         settings = self.settings
         recipes.bit_fine_tune(
             classifier,
@@ -429,22 +497,9 @@ class BiTRun:
             step_timeout_seconds=worker_timeout,
             shard_files=settings["shard_files"],
             verbose=verbose,
-            keep_backup=True,  # deleted below, once the run is saved
+            keep_backup=True,  # deleted once the run is saved
         )
-        config = {
-            "data": resolved_data(settings["data"]),
-            "preset": settings["preset"],
-            "weights": resolved_weights(settings["weights"]),
-            "shots": settings["shots"],
-            "crop_size": rule.crop_size,
-            "class_names": train.class_names,
-            "rule": dataclasses.asdict(rule),
-            "flags": recorded,
-        }
-        self._save(classifier, config, strategy, worker_timeout)
-        return config
 
-    # ---------------------------------------------------------------- steps
     def _check_strategy(self, strategy):
         """Refuses settings that do not fit the strategy, before any data is
         read. Every batch (each micro-batch with `micro_batch_size`) is split
@@ -481,6 +536,12 @@ class BiTRun:
         training data."""
         settings = self.settings
         train = load_split(settings["data"], "train", self._name("data"))
+        if train.num_classes < 2:
+            raise ValueError(
+                f"{self.describe('data', settings['data'])} has "
+                f"{train.num_classes} class ({train.class_names}): a classifier "
+                "needs at least 2 (one subfolder per class)."
+            )
         fingerprint = train.fingerprint()
         self.check_same_data(fingerprint)
         if settings["shots"] is not None:

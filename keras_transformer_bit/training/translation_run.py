@@ -50,9 +50,14 @@ from keras_transformer_bit.recipes import (
     translation_recipe,
 )
 from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
+from keras_transformer_bit.training.bit_run import plain_value
 from keras_transformer_bit.training.check_model_dir import check_model_dir
 from keras_transformer_bit.translator import check_tensorflow_backend
-from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils import (
+    check_positive_int,
+    write_text_atomically,
+)
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 from keras_transformer_bit.utils.gfile import gfile, list_names, remove_tree
 
 CONFIG_FILE = "translate_config.json"
@@ -64,6 +69,15 @@ HISTORY_FILE = "history.json"
 # each, written after every epoch's backup; a killed run's rerun takes them
 # into history.json. Removed once the run is saved.
 PARTIAL_HISTORY_FILE = "history.partial.json"
+# The arguments of `TranslationRun.train`, which a constructor call may confuse
+# with settings.
+TRAIN_ARGUMENTS = (
+    "epochs",
+    "budget_minutes",
+    "bleu_every",
+    "bleu_examples",
+    "worker_timeout",
+)
 # The key of a partial history entry that holds the minutes its call had spent.
 CALL_MINUTES = "call_minutes"
 
@@ -664,19 +678,20 @@ class TranslationRun:
             raise ValueError(
                 f"model_dir must be a non-empty path. Received: {model_dir!r}"
             )
-        known = set(default_config())
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown TranslationRun settings {unknown}. Expected some of "
-                f"{sorted(known)}."
+        for_train = sorted(set(settings) & set(TRAIN_ARGUMENTS))
+        if for_train:
+            raise TypeError(
+                f"{for_train} are arguments of TranslationRun.train(...), not of "
+                f"the constructor: TranslationRun(model_dir, **settings)"
+                f".train({', '.join(f'{name}=...' for name in for_train)})."
             )
+        check_known_arguments("TranslationRun", settings, default_config())
         self.model_dir = os.fspath(model_dir)
         self.strategy_name = strategy
         self.mixed_precision = bool(mixed_precision)
         self.names = dict(names or {})
         self.describe = describe
-        self.settings = dict(settings)
+        self.settings = {key: plain_value(value) for key, value in settings.items()}
         if "data" in self.settings:
             # Resolved, so that a rerun from another directory finds its run.
             self.settings["data"] = _resolved_data(self.settings["data"])
@@ -694,6 +709,11 @@ class TranslationRun:
     def corpus(self):
         """The run's corpus, split as its saved config says (the test split
         to score a trained run on)."""
+        if not gfile.exists(self.config_path):
+            raise FileNotFoundError(
+                f"{self.model_dir} holds no trained run (no {CONFIG_FILE}): train "
+                "it first, then read its corpus."
+            )
         return load_corpus(self.resolve_config())
 
     def load(self, checkpoint="auto"):

@@ -65,18 +65,22 @@ def test_the_keras_hub_model_has_our_size():
     assert names.count("TransformerEncoder") == names.count("TransformerDecoder") == 3
 
 
-@pytest.mark.large
-@pytest.mark.timeout(600)
-def test_a_quick_run_reports_every_contender_and_ratio(tmp_path):
-    output = tmp_path / "speed.json"
+def _quick_run(output, *flags):
+    """Runs `training_speed.py --quick` with `flags`; returns its JSON."""
     result = subprocess.run(
-        [sys.executable, str(BENCH / "training_speed.py"), "--quick",
+        [sys.executable, str(BENCH / "training_speed.py"), "--quick", *flags,
          "--output", str(output)],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    saved = json.loads(output.read_text())
+    return json.loads(output.read_text())
+
+
+@pytest.mark.large
+@pytest.mark.timeout(600)
+def test_a_quick_run_reports_every_contender_and_ratio(tmp_path):
+    saved = _quick_run(tmp_path / "speed.json")
     assert set(saved["tokens_per_second"]) == {
         "ours bucketed", "keras-hub bucketed", "ours fixed", "keras-hub fixed"
     }  # fmt: skip
@@ -91,15 +95,7 @@ def test_a_quick_run_reports_every_contender_and_ratio(tmp_path):
 @pytest.mark.large
 @pytest.mark.timeout(600)
 def test_a_quick_switches_run_compares_each_setting_with_float32(tmp_path):
-    output = tmp_path / "switches.json"
-    result = subprocess.run(
-        [sys.executable, str(BENCH / "training_speed.py"), "--quick", "--switches",
-         "--output", str(output)],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    saved = json.loads(output.read_text())
+    saved = _quick_run(tmp_path / "switches.json", "--switches")
     assert list(saved["tokens_per_second"]) == [
         "float32", "XLA", "mixed_bfloat16", "XLA + mixed_bfloat16"
     ]  # fmt: skip

@@ -56,7 +56,7 @@ def test_train_in_user_code_then_a_rerun_trains_nothing(tmp_path, capsys):
 
 def test_bad_settings_are_named_before_anything_is_read(tmp_path):
     run_dir = str(tmp_path / "run")
-    with pytest.raises(ValueError, match=r"Unknown BiTRun settings \['shot'\]"):
+    with pytest.raises(TypeError, match=r"'shot' \(did you mean 'shots'\?\)"):
         BiTRun(run_dir, data="fashion_mnist", shot=5)
     with pytest.raises(ValueError, match=r"data is required.*Received: data=None"):
         BiTRun(run_dir, preset="bit_tiny")
@@ -67,6 +67,7 @@ def test_bad_settings_are_named_before_anything_is_read(tmp_path):
         (dict(batch_scaling="sqrt"), "batch_scaling must be 'official' or 'linear'"),
         (dict(num_epochs=2, eval_every=10), "either num_epochs or eval_every"),
         (dict(data="folder", eval_every=10), "eval_every needs eval_data"),
+        (dict(mixed_precision="yes"), r"mixed_precision must be True or False"),
     ]
     for settings, message in cases:
         settings = {"data": "fashion_mnist", **settings}
@@ -74,7 +75,7 @@ def test_bad_settings_are_named_before_anything_is_read(tmp_path):
             BiTRun(run_dir, **settings).train()
     with pytest.raises(ValueError, match="worker_timeout must be > 0 seconds"):
         BiTRun(run_dir, data="fashion_mnist").train(worker_timeout=0)
-    with pytest.raises(ValueError, match=r"data must be .*Received: data='absent'"):
+    with pytest.raises(ValueError, match=r"Received: data='absent'.*no such directory"):
         BiTRun(run_dir, data="absent", strategy="one_device").train()
     assert not os.path.exists(run_dir)
 
@@ -89,3 +90,49 @@ def test_the_settings_and_their_defaults_are_the_commands_flags():
     for name, value in defaults.items():
         expected = "fashion_mnist" if name == "data" else value
         assert getattr(args, name) == expected, (name, value)
+
+
+@pytest.mark.large
+def test_a_start_refused_during_training_leaves_the_directory_as_it_was(tmp_path):
+    # micro_batch_size=3 does not divide the batch of 4: bit_fine_tune
+    # refuses it, and the corrected call must not be refused as a changed run.
+    data = _image_folder(tmp_path / "images")
+    model_dir = tmp_path / "run"
+    bad = {**TINY, "micro_batch_size": 3}
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        BiTRun(str(model_dir), strategy="one_device", data=str(data), **bad).train()
+    assert not model_dir.exists()
+    good = {**TINY, "micro_batch_size": 2}
+    config = BiTRun(
+        str(model_dir), strategy="one_device", data=str(data), **good
+    ).train(verbose=0)
+    assert config["flags"]["micro_batch_size"] == 2
+
+
+def test_numpy_numbers_paths_and_a_file_as_model_dir(tmp_path):
+    run = BiTRun(
+        str(tmp_path / "run"),
+        data=tmp_path / "images",
+        shots=np.int64(4),
+        crop_size=np.int64(16),
+        schedule_scale=np.float32(0.5),
+    )
+    assert run.settings["data"] == str(tmp_path / "images")
+    assert type(run.settings["shots"]) is int and run.settings["shots"] == 4
+    assert type(run.settings["schedule_scale"]) is float
+    json.dumps(run.recorded_settings())  # what the run writes
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    with pytest.raises(ValueError, match="afile is a file, not a directory"):
+        BiTRun(str(afile), data="fashion_mnist").train()
+    assert afile.read_text() == "mine"
+
+
+def test_a_folder_of_one_class_is_refused(tmp_path):
+    data = _image_folder(tmp_path / "images")
+    for path in (data / "squares").iterdir():
+        path.unlink()
+    (data / "squares").rmdir()
+    with pytest.raises(ValueError, match=r"has 1 class \(\['circles'\]\).*at least 2"):
+        BiTRun(str(tmp_path / "run"), strategy="one_device", data=str(data)).train()
+    assert not (tmp_path / "run").exists()

@@ -52,9 +52,11 @@ def test_train_then_resume_in_user_code(tmp_path):
 
 def test_bad_settings_are_named_before_anything_is_read(tmp_path):
     with pytest.raises(
-        ValueError, match=r"Unknown TranslationRun settings \['epoch'\]"
+        TypeError, match=r"TranslationRun got an unknown argument 'epoch'"
     ):
         TranslationRun(str(tmp_path / "run"), epoch=3)
+    with pytest.raises(TypeError, match=r"\['epochs'\] are arguments of .*train"):
+        TranslationRun(str(tmp_path / "run"), epochs=3)
     with pytest.raises(ValueError, match="max_length must be a positive int"):
         TranslationRun(str(tmp_path / "run"), max_length=0).train(epochs=1)
     with pytest.raises(ValueError, match=r"tokenizer must be one of .*'bpe'"):
@@ -154,8 +156,8 @@ def test_a_relative_data_path_is_resolved(tmp_path, monkeypatch):
     assert run_files.changed_settings(saved, {"data": str(corpus)}) == []
 
 
-@pytest.mark.large
-def test_a_rerun_whose_killed_epochs_reach_its_target_says_so(tmp_path, capsys):
+def _one_epoch_run(tmp_path):
+    """A run directory trained for one epoch, as a finished call leaves it."""
     corpus = tmp_path / "pairs.tsv"
     _write_corpus(corpus)
     model_dir = tmp_path / "run"
@@ -163,6 +165,12 @@ def test_a_rerun_whose_killed_epochs_reach_its_target_says_so(tmp_path, capsys):
         str(model_dir), strategy="one_device", data=str(corpus), **TINY
     )
     run.train(epochs=1, bleu_every=0)
+    return model_dir
+
+
+@pytest.mark.large
+def test_a_rerun_whose_killed_epochs_reach_its_target_says_so(tmp_path, capsys):
+    model_dir = _one_epoch_run(tmp_path)
     # As a killed call leaves it: epochs 2 and 3 done after history.json.
     partial = [{"epoch": 2, "loss": 5.0}, {"epoch": 3, "loss": 4.0}]
     (model_dir / run_files.PARTIAL_HISTORY_FILE).write_text(json.dumps(partial))
@@ -178,13 +186,7 @@ def test_a_rerun_whose_killed_epochs_reach_its_target_says_so(tmp_path, capsys):
 
 @pytest.mark.large
 def test_a_rerun_gets_what_the_stopped_call_left_of_its_budget(tmp_path, capsys):
-    corpus = tmp_path / "pairs.tsv"
-    _write_corpus(corpus)
-    model_dir = tmp_path / "run"
-    run = TranslationRun(
-        str(model_dir), strategy="one_device", data=str(corpus), **TINY
-    )
-    run.train(epochs=1, bleu_every=0)
+    model_dir = _one_epoch_run(tmp_path)
     # As a killed call leaves it: epoch 2 done after 0.6 of its minutes.
     partial = [{"epoch": 2, "loss": 5.0, run_files.CALL_MINUTES: 0.6}]
     (model_dir / run_files.PARTIAL_HISTORY_FILE).write_text(json.dumps(partial))
@@ -236,3 +238,11 @@ def test_other_backends_are_refused_before_any_work(tmp_path):
     assert all("KERAS_BACKEND=jax" in line for line in refusals)
     assert "TranslationRun runs on Keras's TensorFlow backend" in refusals[0]
     assert not os.path.exists(tmp_path / "run")
+
+
+def test_numpy_numbers_are_plain_and_corpus_needs_a_run(tmp_path):
+    run = TranslationRun(str(tmp_path / "run"), vocabulary_size=np.int64(900))
+    assert type(run.settings["vocabulary_size"]) is int
+    json.dumps(run.resolve_config())  # what the run writes
+    with pytest.raises(FileNotFoundError, match="holds no trained run"):
+        run.corpus()
