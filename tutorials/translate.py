@@ -144,7 +144,8 @@ try:  # another --tokenizer (or --seed) than the run in --output-dir has
     run.resolve_config()
 except ValueError as error:
     parser.error(str(error))
-trained_minutes = sum(entry.get("run_minutes", 0.0) for entry in run.history())
+history = run.history()
+trained_minutes = sum(entry.get("run_minutes", 0.0) for entry in history)
 if trained_minutes < args.budget_minutes:
     history = run.train(
         epochs=1000,  # the budget stops training
@@ -153,7 +154,6 @@ if trained_minutes < args.budget_minutes:
         bleu_examples=100,
     )
 else:
-    history = run.history()
     print(
         f"{args.output_dir} has trained {trained_minutes:.1f} min of its "
         f"{args.budget_minutes:g}-minute budget: nothing left to train."

@@ -200,8 +200,9 @@ def _setup(args):
     if args.mixed_precision:
         distribute.set_mixed_precision("auto")
     strategy = distribute.get_strategy(args.strategy)
-    if args.bit_command != "train":  # train has a multi-worker path
-        distribute.check_strategy_supports_fit(strategy, f"ktb bit {args.bit_command}")
+    # Only `evaluate` gets here (`train` runs through BiTRun, which has a
+    # multi-worker path).
+    distribute.check_strategy_supports_fit(strategy, f"ktb bit {args.bit_command}")
     return strategy
 
 
