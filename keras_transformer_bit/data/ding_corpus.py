@@ -1,6 +1,8 @@
 """German→English example sentences from the Ding dictionary (Debian trans-de-en)."""
 
+import numbers
 import os
+import random
 import re
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
@@ -82,12 +84,18 @@ def load_ding_de_en(
     seed=1234,
     min_words=3,
     max_words=40,
+    phrase_pairs=0,
 ):
     """Reads the Ding German→English example sentences as a `ParallelCorpus`.
 
     The split is deterministic: pairs are deduplicated by German side, sorted and
     shuffled with `seed`, then the first `test_size` go to test and the next
     `validation_size` to validation.
+
+    With `phrase_pairs`, the training split also gets that many of the
+    dictionary's word and phrase pairs (`load_ding_phrases`), a sample drawn
+    with `seed`, appended after the sentences. None shares a side with a test
+    or validation pair, and the held-out splits are the same as without them.
 
     Args:
         path: str. The Ding dictionary file. Defaults to the Debian location
@@ -98,6 +106,9 @@ def load_ding_de_en(
         seed: int. Defaults to `1234`.
         min_words: int. Fewest words on each side. Defaults to `3`.
         max_words: int. Most words on each side. Defaults to `40`.
+        phrase_pairs: int. Dictionary word and phrase pairs to add to the
+            training split (all of them, about 300k, when it holds fewer).
+            Defaults to `0`.
 
     Returns:
         A `ParallelCorpus` with source language "de" and target language "en".
@@ -107,6 +118,14 @@ def load_ding_de_en(
     >>> len(corpus.test)  # doctest: +SKIP
     1000
     """
+    if (
+        isinstance(phrase_pairs, bool)
+        or not isinstance(phrase_pairs, numbers.Integral)
+        or phrase_pairs < 0
+    ):
+        raise ValueError(
+            f"phrase_pairs must be an int >= 0. Received: phrase_pairs={phrase_pairs!r}"
+        )
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"The Ding German-English dictionary was not found at {path}. On "
@@ -133,7 +152,7 @@ def load_ding_de_en(
                 if len(german.split()) <= max_words
                 and len(english.split()) <= max_words
             )
-    return ParallelCorpus.from_pairs(
+    corpus = ParallelCorpus.from_pairs(
         pairs,
         test_size=test_size,
         validation_size=validation_size,
@@ -143,6 +162,13 @@ def load_ding_de_en(
         name="ding_de_en",
         num_malformed=num_malformed,
     )
+    if phrase_pairs:
+        phrases = load_ding_phrases(path, exclude=corpus.test + corpus.validation)
+        if phrase_pairs < len(phrases):
+            phrases = random.Random(seed).sample(phrases, phrase_pairs)
+        corpus.train = corpus.train + phrases
+        corpus.num_phrase_pairs = len(phrases)
+    return corpus
 
 
 def _key(text):

@@ -30,6 +30,8 @@ class ParallelCorpus:
         target_language: str. Code of the target language, e.g. `"en"`.
         name: str. Where the corpus came from.
         num_malformed: int. Lines the reader skipped as malformed.
+        num_phrase_pairs: int. How many of the training pairs are dictionary
+            words and phrases rather than sentences (`load_ding_de_en`).
 
     Example:
     >>> pairs = [(f"Satz {i}.", f"Sentence {i}.") for i in range(20)]
@@ -45,6 +47,7 @@ class ParallelCorpus:
     target_language: str = "tgt"
     name: str = "corpus"
     num_malformed: int = 0
+    num_phrase_pairs: int = 0
 
     def __post_init__(self):
         if not self.train:
@@ -145,7 +148,12 @@ class ParallelCorpus:
         """One line describing the corpus."""
         return (
             f"{self.name} ({self.source_language}->{self.target_language}): "
-            f"{len(self.train)} train, {len(self.validation)} validation, "
-            f"{len(self.test)} test pairs; {self.num_malformed} malformed lines "
-            "skipped"
+            f"{len(self.train)} train"
+            + (
+                f" (of which {self.num_phrase_pairs} dictionary phrase pairs)"
+                if self.num_phrase_pairs
+                else ""
+            )
+            + f", {len(self.validation)} validation, {len(self.test)} test pairs; "
+            f"{self.num_malformed} malformed lines skipped"
         )

@@ -9,6 +9,8 @@ owns the run directory (on any file system `tf.io.gfile` knows: local,
     target_tokenizer/           (absent with a shared vocabulary)
     model.keras                 the latest finished weights (and optimizer state)
     best.keras, best.json       the weights of the best validation BLEU so far
+    averaged.keras              with average_checkpoints=N: the mean of the
+                                last N epochs' weights of the last call
     history.json                one entry per epoch: losses, val_bleu, minutes
     logs/                       TensorBoard
     backup/ or checkpoints/     only while training: what a rerun resumes from
@@ -45,6 +47,7 @@ from keras_transformer_bit.models.transformer.transformer_presets import (
 )
 from keras_transformer_bit.recipes import (
     BleuCallback,
+    CheckpointAveraging,
     MaskedTokenAccuracy,
     TrainingBudget,
     translation_recipe,
@@ -63,6 +66,7 @@ from keras_transformer_bit.utils.gfile import gfile, list_names, remove_tree
 CONFIG_FILE = "translate_config.json"
 MODEL_FILE = "model.keras"
 BEST_MODEL_FILE = "best.keras"
+AVERAGED_MODEL_FILE = "averaged.keras"
 BEST_FILE = "best.json"
 HISTORY_FILE = "history.json"
 # The epochs a run finished since history.json was last written, one entry
@@ -217,11 +221,12 @@ def checkpoint_path(model_dir, checkpoint="auto"):
     Args:
         model_dir: str. The run directory.
         checkpoint: str. `"best"` (best validation BLEU), `"last"` (the end
-            of the last run), or `"auto"`: the best when the run has one,
-            else the last. Defaults to `"auto"`.
+            of the last run), `"averaged"` (the mean of the last epochs'
+            weights, `average_checkpoints`), or `"auto"`: the best when the
+            run has one, else the last. Defaults to `"auto"`.
 
     Returns:
-        The path of `best.keras` or `model.keras`.
+        The path of `best.keras`, `averaged.keras` or `model.keras`.
     """
     if checkpoint not in CHECKPOINT_CHOICES:
         raise ValueError(
@@ -229,6 +234,15 @@ def checkpoint_path(model_dir, checkpoint="auto"):
             f"Received: {checkpoint!r}"
         )
 
+    averaged = os.path.join(model_dir, AVERAGED_MODEL_FILE)
+    if checkpoint == "averaged":
+        if not gfile.exists(averaged):
+            raise FileNotFoundError(
+                f"{model_dir} has no {AVERAGED_MODEL_FILE}: it is written at the "
+                "end of training when the run averages its last epochs "
+                "(average_checkpoints > 0). Use --checkpoint last."
+            )
+        return averaged
     best = os.path.join(model_dir, BEST_MODEL_FILE)
     if checkpoint == "best" and not gfile.exists(best):
         raise FileNotFoundError(
@@ -279,11 +293,14 @@ def make_datasets(corpus, config, source_tokenizer, target_tokenizer, num_replic
 
 
 def load_corpus(config):
-    """The run's corpus, split as its config says."""
+    """The run's corpus, split as its config says (with `phrase_pairs`, Ding's
+    dictionary phrases join the training split)."""
 
     sizes = {"test_size": config["test_size"]}
     if config.get("validation_size") is not None:
         sizes["validation_size"] = config["validation_size"]
+    if config.get("phrase_pairs"):
+        sizes["phrase_pairs"] = config["phrase_pairs"]
     return load_translation_corpus(config["data"], seed=config["seed"], **sizes)
 
 
@@ -307,6 +324,10 @@ def default_config():
         "learning_rate_scale": recipe.learning_rate_scale,
         "label_smoothing": recipe.label_smoothing,
         "seed": 1234,
+        # Ding only: dictionary word/phrase pairs added to the training split.
+        "phrase_pairs": 0,
+        # Save averaged.keras, the mean of the last N epochs' weights (0: no).
+        "average_checkpoints": 0,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
         "jit_compile": "auto",
@@ -490,8 +511,8 @@ def _fit_on_workers(
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
     # The same callbacks as `fit`'s path; BLEU, the best checkpoint and the
     # partial history run on the chief only (the others wait for it).
-    budget, bleu, best = callbacks
-    worker_callbacks = [budget] if budget is not None else []
+    budget, bleu, best, averaging = callbacks
+    worker_callbacks = [c for c in (budget, averaging) if c is not None]
     if loop.is_chief:
         worker_callbacks += [bleu, best] if bleu is not None else []
         if partial is not None:
@@ -561,6 +582,19 @@ def _check_sizes(chosen, names):
     for key in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
         if key in chosen:
             check_positive_int(names.get(key, key), chosen[key])
+    for key in ("phrase_pairs", "average_checkpoints"):
+        value = chosen.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            name = names.get(key, key)
+            raise ValueError(f"{name} must be an int >= 0. Received: {name}={value!r}")
+    if chosen.get("phrase_pairs") and chosen.get("data", "ding") not in DING_NAMES:
+        name = names.get("phrase_pairs", "phrase_pairs")
+        raise ValueError(
+            f"{name} adds pairs from the Ding dictionary, so it needs "
+            f"{names.get('data', 'data')} ding. Received: {name}="
+            f"{chosen['phrase_pairs']} with {names.get('data', 'data')} "
+            f"{chosen['data']!r}"
+        )
 
 
 def _check_subword_sampling(config, names):
@@ -585,7 +619,8 @@ def _check_subword_sampling(config, names):
 
 
 # What `TranslationRun.train` counts in history.json and prints.
-CHECKPOINT_CHOICES = ("auto", "best", "last")
+CHECKPOINT_CHOICES = ("auto", "best", "last", "averaged")
+DING_NAMES = ("ding", "ding_de_en")
 
 
 def _describe(key, value):
@@ -982,6 +1017,11 @@ class TranslationRun:
         epoch_range, budget, message = _plan(
             (initial_epoch, resumed_epoch, epochs), budget_minutes, partial
         )
+        averaging = None
+        if config.get("average_checkpoints"):
+            averaging = CheckpointAveraging(
+                config["average_checkpoints"], apply_on_train_end=False
+            )
         if chief:
             print(
                 message.format(
@@ -999,14 +1039,14 @@ class TranslationRun:
                 config,
                 model_dir,
                 datasets,
-                (budget, bleu, best),
+                (budget, bleu, best, averaging),
                 epoch_range,
                 step_timeout_seconds=worker_timeout,
                 partial=partial,
             )
         else:
             # The best checkpoint reads the val_bleu that BleuCallback logs.
-            callbacks = [c for c in (budget, bleu) if c is not None]
+            callbacks = [c for c in (budget, bleu, averaging) if c is not None]
             callbacks += [best] if bleu is not None and chief else []
             callbacks += distribute.training_callbacks(model_dir)
             callbacks.append(_partial_history_callback(partial))  # after the backup
@@ -1020,6 +1060,8 @@ class TranslationRun:
         # Written aside and renamed: whole or absent after a kill. Until the
         # backup goes, the same command resumes (at the end) and saves again.
         distribute.save_model_on_chief(model, model_path, strategy)
+        if averaging is not None and averaging.num_kept:
+            self._save_averaged(model, averaging, strategy)
         if chief:
             write_json_atomically(history_path, history)
             # model.keras now holds the run: the crash-recovery state of both
@@ -1044,6 +1086,17 @@ class TranslationRun:
                 + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
             )
         return history
+
+    def _save_averaged(self, model, averaging, strategy):
+        """Saves averaged.keras: the model with the mean of the kept epochs'
+        weights (every worker takes part; all hold the same weights)."""
+        last_weights = model.get_weights()
+        model.set_weights(averaging.averaged_weights())
+        path = os.path.join(self.model_dir, AVERAGED_MODEL_FILE)
+        distribute.save_model_on_chief(model, path, strategy)
+        model.set_weights(last_weights)
+        if distribute.is_chief_task(strategy):
+            print(f"Saved {path}: the mean of the last {averaging.num_kept} epochs")
 
     def _remove_unsaved_fresh_run(self, created_dir):
         """A fresh run that saved no model leaves nothing behind (its

@@ -151,3 +151,43 @@ def test_the_real_dictionary_has_many_phrases_and_none_of_the_held_out():
         " ".join(g.casefold().split()) in keys or " ".join(e.casefold().split()) in keys
         for g, e in phrases
     )
+
+
+def test_phrase_pairs_join_the_training_split_only_never_a_held_out_side(tmp_path):
+    from keras_transformer_bit.data import load_ding_de_en
+
+    sentences = [
+        f"Satz {i} | Das ist der Satz Nummer {i}. :: sentence {i} | "
+        f"This is sentence number {i}."
+        for i in range(40)
+    ]
+    path = tmp_path / "de-en"
+    path.write_text("\n".join(sentences + PHRASE_LINES) + "\n", encoding="utf-8")
+    plain = load_ding_de_en(str(path), test_size=5, validation_size=5)
+    corpus = load_ding_de_en(str(path), test_size=5, validation_size=5, phrase_pairs=8)
+    # The split of the sentences does not move; phrases only join train.
+    assert corpus.test == plain.test and corpus.validation == plain.validation
+    added = corpus.train[len(plain.train) :]
+    assert corpus.train[: len(plain.train)] == plain.train
+    assert len(added) == 8 and len(set(added)) == 8
+    assert corpus.num_phrase_pairs == 8 and plain.num_phrase_pairs == 0
+    held_out = {side for pair in plain.test + plain.validation for side in pair}
+    assert not held_out & {side for pair in added for side in pair}
+    # A sample, the same for the same seed, another for another seed.
+    again = load_ding_de_en(str(path), test_size=5, validation_size=5, phrase_pairs=8)
+    assert again.train == corpus.train
+    other = load_ding_de_en(
+        str(path), test_size=5, validation_size=5, phrase_pairs=8, seed=7
+    )
+    assert other.train[-8:] != added
+    # More than the dictionary holds: all of them, and the summary says so.
+    everything = load_ding_de_en(
+        str(path), test_size=5, validation_size=5, phrase_pairs=10**6
+    )
+    assert everything.num_phrase_pairs == 47  # 40 "Satz i" + 7 PHRASE_LINES
+    assert len(everything.train) == len(plain.train) + 47
+    assert "47 dictionary phrase pairs" in everything.summary()
+    assert "phrase" not in plain.summary()
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(ValueError, match=f"phrase_pairs.*{bad!r}"):
+            load_ding_de_en(str(path), phrase_pairs=bad)

@@ -246,3 +246,61 @@ def test_numpy_numbers_are_plain_and_corpus_needs_a_run(tmp_path):
     json.dumps(run.resolve_config())  # what the run writes
     with pytest.raises(FileNotFoundError, match="holds no trained run"):
         run.corpus()
+
+
+def test_phrase_pairs_and_averaging_settings_are_checked_before_any_data(tmp_path):
+    run_dir = str(tmp_path / "run")
+    cases = [
+        (dict(phrase_pairs=-5), r"phrase_pairs must be an int >= 0.*-5"),
+        (dict(average_checkpoints=1.5), r"average_checkpoints must be an int"),
+        (
+            dict(phrase_pairs=1000, data="sword_en_es"),
+            r"phrase_pairs adds pairs from the Ding dictionary, so it needs data "
+            r"ding.*'sword_en_es'",
+        ),
+    ]
+    for settings, message in cases:
+        with pytest.raises(ValueError, match=message):
+            TranslationRun(run_dir, **settings).train(epochs=1)
+    assert not os.path.exists(run_dir)
+
+
+@pytest.mark.large
+def test_average_checkpoints_saves_the_mean_of_the_last_epochs(tmp_path):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    run = TranslationRun(
+        str(model_dir),
+        strategy="one_device",
+        data=str(corpus),
+        average_checkpoints=2,
+        **TINY,
+    )
+    with pytest.raises(FileNotFoundError, match="no averaged.keras"):
+        run_files.checkpoint_path(str(model_dir), "averaged")
+    seen = []
+
+    class Keep(run_files.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model.get_weights())
+
+    original = run_files._fit_with_keras
+
+    def spy(model, train, validation, callbacks, epochs):
+        return original(model, train, validation, callbacks + [Keep()], epochs)
+
+    run_files._fit_with_keras = spy
+    try:
+        run.train(epochs=3, bleu_every=0)
+    finally:
+        run_files._fit_with_keras = original
+    assert len(seen) == 3
+    *_, last = run.load("last")
+    *_, averaged = run.load("averaged")
+    for got, one, two, final in zip(
+        averaged.get_weights(), seen[1], seen[2], last.get_weights()
+    ):
+        np.testing.assert_allclose(got, (one + two) / 2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(final, two)
+    assert not np.allclose(averaged.get_weights()[0], last.get_weights()[0])

@@ -1,0 +1,59 @@
+"""bench/recipe_search.py: trials train through TranslationRun and are scored
+on the validation split only; a rerun skips finished trials."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli.test_translate_cli import _write_corpus
+
+SCRIPT = pathlib.Path(__file__).parents[2] / "bench" / "recipe_search.py"
+
+
+@pytest.mark.large
+@pytest.mark.timeout(400)
+def test_quick_search_scores_each_trial_on_validation_and_resumes(tmp_path):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus, num_pairs=120)
+    output = tmp_path / "search"
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--quick",
+        "--data",
+        str(corpus),
+        "--output-dir",
+        str(output),
+    ]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    results = json.loads((output / "results.json").read_text())
+    assert [r["name"] for r in results] == ["base", "averaged"]
+    for result in results:
+        assert result["validation_sentences"] == 20
+        assert 0 <= result["last_bleu"] <= 100 and result["epochs"] >= 1
+    assert "averaged_bleu" in results[1] and "averaged_bleu" not in results[0]
+    assert (output / "averaged" / "averaged.keras").exists()
+    table = (output / "results.md").read_text()
+    assert len(table.strip().splitlines()) == 4  # header, separator, two trials
+    assert "| base | `{}` |" in table and "nan" not in table
+    # Only validation is decoded: the test split is for the final number.
+    source = SCRIPT.read_text()
+    assert "corpus.test" not in source
+    # A rerun finds both trials done and trains nothing.
+    again = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert again.stdout.count("done before, skipped") == 2
+
+
+def test_trials_need_unique_names(tmp_path):
+    trials = tmp_path / "trials.json"
+    trials.write_text(json.dumps([{"name": "a"}, {"name": "a"}]))
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--trials", str(trials)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "every trial needs a unique name. Received: ['a', 'a']" in done.stderr
