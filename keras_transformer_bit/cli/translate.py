@@ -147,6 +147,9 @@ FLAG_NAMES = {
     "budget_minutes": "--budget-minutes",
     "worker_timeout": "--worker-timeout",
     "bleu_examples": "--bleu-examples",
+    "bleu_every": "--bleu-every",
+    "strategy": "--strategy",
+    **{name: "--" + name.replace("_", "-") for name in MODEL_OVERRIDES},
 }
 
 

@@ -290,6 +290,11 @@ class BiTRun:
             if settings[key] is not None:
                 check_positive_int(name(key), settings[key])
         check_seed(settings["seed"], name("seed"), allow_none=False)
+        if settings["preset"] not in models.bit.PRESETS:
+            raise ValueError(
+                f"{name('preset')} must be one of {sorted(models.bit.PRESETS)}. "
+                f"Received: {name('preset')}={settings['preset']!r}"
+            )
         scale = settings["schedule_scale"]
         if (
             isinstance(scale, bool)
@@ -545,6 +550,7 @@ class BiTRun:
         fingerprint = train.fingerprint()
         self.check_same_data(fingerprint)
         if settings["shots"] is not None:
+            self._check_shots(fingerprint["examples_per_class"])
             train = train.few_shot(settings["shots"], seed=settings["seed"])
         validation = None
         if settings["eval_data"] is not None or settings["eval_every"] is not None:
@@ -552,6 +558,17 @@ class BiTRun:
             source = settings["eval_data"] or settings["data"]
             validation = load_split(source, "test", self._name("eval_data"))
         return train, validation, fingerprint
+
+    def _check_shots(self, examples_per_class):
+        """Refuses more `shots` than the smallest class has."""
+        shots = self.settings["shots"]
+        smallest = min(examples_per_class, key=examples_per_class.get)
+        if shots > examples_per_class[smallest]:
+            raise ValueError(
+                f"{self.describe('shots', shots)} exceeds the smallest class: "
+                f"{smallest!r} has {examples_per_class[smallest]} examples. "
+                f"Expected at most {examples_per_class[smallest]}."
+            )
 
     def _hyperrule(self, train, strategy):
         """The BiT-HyperRule for the training split, with the settings'
@@ -566,6 +583,18 @@ class BiTRun:
             )
         if settings["schedule_scale"] != 1.0:
             rule = rule.shortened(settings["schedule_scale"])
+        micro = settings["micro_batch_size"]
+        if micro is not None and rule.batch_size % micro:
+            batch = (
+                self.describe("batch_size", settings["batch_size"])
+                if settings["batch_size"] is not None
+                else f"the HyperRule's batch of {rule.batch_size}"
+            )
+            raise ValueError(
+                f"{self.describe('micro_batch_size', micro)} does not divide "
+                f"{batch}: each update accumulates whole micro-batches. Pass a "
+                f"divisor of {rule.batch_size}."
+            )
         replicas = strategy.num_replicas_in_sync
         if rule.batch_size % replicas:  # the rule's own batch
             raise ValueError(

@@ -41,6 +41,7 @@ from keras_transformer_bit.data import (
     subword_tokenizer,
 )
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
 from keras_transformer_bit.models import Transformer
 from keras_transformer_bit.models.transformer.transformer_presets import (
     transformer_presets,
@@ -55,9 +56,11 @@ from keras_transformer_bit.recipes import (
 from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
 from keras_transformer_bit.training.bit_run import plain_value
 from keras_transformer_bit.training.check_model_dir import check_model_dir
+from keras_transformer_bit.training.run_checks import check_model_overrides
 from keras_transformer_bit.translator import check_tensorflow_backend
 from keras_transformer_bit.utils import (
     check_positive_int,
+    check_seed,
     write_text_atomically,
 )
 from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
@@ -557,6 +560,13 @@ def _check_choices(chosen, names):
             f"Unknown model_overrides {unknown}: expected some of the Transformer's "
             f"arguments {sorted(known)}."
         )
+    defaults = default_config()
+    model_config = {
+        **transformer_presets[preset or defaults["preset"]]["config"],
+        **defaults["model_overrides"],
+        **chosen.get("model_overrides", {}),
+    }
+    check_model_overrides(model_config, names)
     smoothing = chosen.get("label_smoothing")
     if smoothing is not None and (
         isinstance(smoothing, bool)
@@ -582,6 +592,21 @@ def _check_sizes(chosen, names):
     for key in ("vocabulary_size", "max_length", "tokens_per_batch", "warmup_steps"):
         if key in chosen:
             check_positive_int(names.get(key, key), chosen[key])
+    if chosen.get("vocabulary_size", len(RESERVED_TOKENS) + 1) <= len(RESERVED_TOKENS):
+        name = names.get("vocabulary_size", "vocabulary_size")
+        raise ValueError(
+            f"{name} must be an int greater than {len(RESERVED_TOKENS)} (the "
+            f"reserved tokens {list(RESERVED_TOKENS)}). Received: "
+            f"{name}={chosen['vocabulary_size']}"
+        )
+    if "seed" in chosen:
+        check_seed(chosen["seed"], names.get("seed", "seed"), allow_none=False)
+    scale = chosen.get("learning_rate_scale")
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0
+    ):
+        name = names.get("learning_rate_scale", "learning_rate_scale")
+        raise ValueError(f"{name} must be > 0. Received: {name}={scale!r}")
     for key in ("phrase_pairs", "average_checkpoints"):
         value = chosen.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -855,8 +880,9 @@ class TranslationRun:
             or not isinstance(bleu_every, int)
             or bleu_every < 0
         ):
+            name = self._name("bleu_every")
             raise ValueError(
-                f"bleu_every must be an int >= 0. Received: bleu_every={bleu_every!r}"
+                f"{name} must be an int >= 0. Received: {name}={bleu_every!r}"
             )
         bleu_examples = check_positive_int(self._name("bleu_examples"), bleu_examples)
         self._check_not_a_file()
