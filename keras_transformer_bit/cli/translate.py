@@ -85,6 +85,8 @@ TRAINING_FLAGS = {
     "learning_rate_scale": "--learning-rate-scale",
     "label_smoothing": "--label-smoothing",
     "seed": "--seed",
+    "phrase_pairs": "--phrase-pairs",
+    "average_checkpoints": "--average-checkpoints",
     "test_size": "--test-size",
     "validation_size": "--validation-size",
     "jit_compile": "--no-jit",
@@ -381,7 +383,9 @@ def export(args):
     return 0
 
 
-CHECKPOINT_CHOICES = ("auto", "best", "last")
+# As training.translation_run.CHECKPOINT_CHOICES, which the parser cannot
+# import without TensorFlow (tests/cli checks they agree).
+CHECKPOINT_CHOICES = ("auto", "best", "last", "averaged")
 # Shorter than data.load_translation_corpus.CORPUS_HELP, which the parser
 # cannot import without TensorFlow.
 DATA_HELP = (
@@ -440,7 +444,8 @@ def _add_decoding(parser):
         "--checkpoint",
         default="auto",
         choices=CHECKPOINT_CHOICES,
-        help="weights: best (best validation BLEU), last (end of training), or "
+        help="weights: best (best validation BLEU), last (end of training), "
+        "averaged (the mean of the last epochs, --average-checkpoints), or "
         "auto: best when the run has it (default)",
     )
 
@@ -525,6 +530,21 @@ def add_parser(subparsers):
     train_parser.add_argument("--bleu-examples", type=int, default=200)
     train_parser.add_argument(
         "--seed", type=int, default=None, help="split and training seed (1234)"
+    )
+    train_parser.add_argument(
+        "--phrase-pairs",
+        type=int,
+        default=None,
+        help="--data ding: add this many of the dictionary's word and phrase "
+        "pairs (about 300k, none sharing a side with a test or validation "
+        "pair) to the training split (default 0)",
+    )
+    train_parser.add_argument(
+        "--average-checkpoints",
+        type=int,
+        default=None,
+        help="also save averaged.keras, the mean of the last N epochs' weights "
+        "(--checkpoint averaged; default 0: off)",
     )
     train_parser.add_argument(
         "--test-size",

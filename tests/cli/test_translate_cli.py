@@ -504,3 +504,25 @@ def test_train_predict_export_with_sentencepiece_and_sampling(tmp_path, capsys):
     served = tf.saved_model.load(str(tmp_path / "run" / "export" / "1"))
     outputs = served.signatures["serving_default"](text=tf.constant(["Ich bin hier."]))
     assert outputs["translation"].shape == (1,)
+
+
+def test_phrase_pairs_and_averaging_flags(tmp_path):
+    from keras_transformer_bit.cli import translate as cli_translate
+    from keras_transformer_bit.training import translation_run
+
+    assert cli_translate.CHECKPOINT_CHOICES == translation_run.CHECKPOINT_CHOICES
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = str(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"--phrase-pairs must be an int >= 0.*-1"):
+        main(["translate", "train", "--model-dir", model_dir, "--phrase-pairs", "-1"])
+    with pytest.raises(
+        ValueError, match=r"--phrase-pairs adds pairs from the Ding.*needs --data ding"
+    ):
+        main(
+            ["translate", "train", "--model-dir", model_dir, "--data", str(corpus)]
+            + ["--phrase-pairs", "100"]
+        )
+    assert not os.path.exists(model_dir)
+    with pytest.raises(FileNotFoundError, match="no averaged.keras"):
+        translation_run.checkpoint_path(model_dir, "averaged")
