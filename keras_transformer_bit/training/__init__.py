@@ -8,8 +8,10 @@ settings against the saved ones, chooses `model.fit` or the multi-worker
 fresh run that fails. `BiTRun(model_dir, data=..., **settings).train()` is
 what `ktb bit train` does, the same way: settings and training data checked
 on a rerun, resumed after a kill, nothing trained once finished.
-`BestCheckpoint` keeps the weights of the best validation BLEU beside the
-last ones; `check_model_dir` refuses a directory a run cannot use safely.
+Both hold a `RunLock` on the directory while they train, so a second run
+started there at the same time is refused. `BestCheckpoint` keeps the weights
+of the best validation BLEU beside the last ones; `check_model_dir` refuses a
+directory a run cannot use safely.
 `default_config()` and `default_bit_settings()` hold the settings of a new
 run that are not given.
 
@@ -25,6 +27,7 @@ Example:
 from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
 from keras_transformer_bit.training.bit_run import BiTRun, default_bit_settings
 from keras_transformer_bit.training.check_model_dir import check_model_dir
+from keras_transformer_bit.training.run_lock import RunLock, RunLockedError
 from keras_transformer_bit.training.translation_run import (
     TranslationRun,
     default_config,
@@ -34,6 +37,8 @@ __all__ = [
     "TranslationRun",
     "BiTRun",
     "BestCheckpoint",
+    "RunLock",
+    "RunLockedError",
     "check_model_dir",
     "default_config",
     "default_bit_settings",

@@ -21,6 +21,7 @@ the loop (`model.fit`, or `ktb.distribute.CustomTrainingLoop` under
 `ktb.recipes.bit_fine_tune`, which does the training.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -35,6 +36,7 @@ from keras_transformer_bit.recipes.bit_fine_tune import (
     schedule_epochs,
 )
 from keras_transformer_bit.training.check_model_dir import check_model_dir
+from keras_transformer_bit.training.run_lock import RunLock
 from keras_transformer_bit.utils import (
     check_positive_int,
     check_seed,
@@ -421,9 +423,24 @@ class BiTRun:
             distribute.set_mixed_precision("auto")
         strategy = distribute.get_strategy(self.strategy_name)
         self._check_strategy(strategy)
+        # Only the chief holds the lock: the workers share the directory.
+        chief = distribute.is_chief_task(strategy)
+        created_dir = not gfile.exists(self.model_dir)
+        fresh = not gfile.exists(os.path.join(self.model_dir, FLAGS_FILE))
+        with RunLock(self.model_dir) if chief else contextlib.nullcontext():
+            try:
+                return self._train(strategy, chief, fresh, verbose, worker_timeout)
+            except BaseException:
+                if chief and fresh:
+                    self._remove_unstarted_run(created_dir)
+                raise
+
+    # ---------------------------------------------------------------- steps
+    def _train(self, strategy, chief, fresh, verbose, worker_timeout):
+        """Reads the data, fine-tunes and saves: `train` once the directory
+        is held."""
         train, validation, fingerprint = self._read_data()
         rule = self._hyperrule(train, strategy)
-        chief = distribute.is_chief_task(strategy)
         if chief:
             self._print_plan(train, rule, strategy)
         keras.utils.set_random_seed(self.settings["seed"])
@@ -436,22 +453,17 @@ class BiTRun:
                 weights=weights,
                 **kwargs,
             )
-        created_dir = not gfile.exists(self.model_dir)
         gfile.makedirs(self.model_dir)  # local, gs://, s3://, hdfs://, ram://
-        flags_path = os.path.join(self.model_dir, FLAGS_FILE)
         recorded = {**self.recorded_settings(), "data_fingerprint": fingerprint}
-        fresh = not gfile.exists(flags_path)
         if chief and fresh:
             # What a rerun is compared with, until bit_config.json takes them.
-            write_text_atomically(flags_path, json.dumps(recorded, indent=2))
-        try:
-            self._fine_tune(
-                classifier, train, validation, rule, strategy, verbose, worker_timeout
+            write_text_atomically(
+                os.path.join(self.model_dir, FLAGS_FILE),
+                json.dumps(recorded, indent=2),
             )
-        except BaseException:
-            if chief and fresh:
-                self._remove_unstarted_run(created_dir)
-            raise
+        self._fine_tune(
+            classifier, train, validation, rule, strategy, verbose, worker_timeout
+        )
         settings = self.settings
         config = {
             "data": resolved_data(settings["data"]),
@@ -466,7 +478,6 @@ class BiTRun:
         self._save(classifier, config, strategy, worker_timeout)
         return config
 
-    # ---------------------------------------------------------------- steps
     def _remove_unstarted_run(self, created_dir):
         """A fresh run that failed before its first backup (a setting that
         training refused) leaves nothing behind, so the corrected call is not

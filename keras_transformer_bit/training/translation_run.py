@@ -27,6 +27,7 @@ The strategy decides the loop: `model.fit` on one device or under
 callbacks (budget, validation BLEU, best checkpoint, history) on both.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -57,6 +58,7 @@ from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
 from keras_transformer_bit.training.bit_run import plain_value
 from keras_transformer_bit.training.check_model_dir import check_model_dir
 from keras_transformer_bit.training.run_checks import check_model_overrides
+from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
 from keras_transformer_bit.translator import check_tensorflow_backend
 from keras_transformer_bit.utils import (
     check_positive_int,
@@ -802,7 +804,8 @@ class TranslationRun:
                     f"{self.names.get('model_dir', 'model_dir')}."
                 )
         else:
-            if gfile.isdir(model_dir) and gfile.listdir(model_dir):
+            # A lock file alone is a run's that was stopped before writing.
+            if gfile.isdir(model_dir) and set(list_names(model_dir)) - {LOCK_FILE}:
                 raise ValueError(
                     f"{self.names.get('model_dir', 'model_dir')} {model_dir} "
                     f"exists, is not empty and holds no {CONFIG_FILE}; choose a "
@@ -895,31 +898,37 @@ class TranslationRun:
         if self.mixed_precision:
             distribute.set_mixed_precision("auto")
         strategy = distribute.get_strategy(self.strategy_name)
-        # Everything that can fail on bad input happens before the directory
-        # is written: reading the corpus, building vocabularies, the batches.
-        corpus, tokenizers, datasets = self._read_data(config, strategy, resuming)
+        # Only the chief holds the lock: the workers share the directory.
+        chief = distribute.is_chief_task(strategy)
         created_dir = not gfile.exists(self.model_dir)
-        try:
-            model = self._load_or_build_model(config, tokenizers, strategy)
-            gfile.makedirs(self.model_dir)
-            if not resuming and distribute.is_chief_task(strategy):
-                self._save_config_and_tokenizers(config, tokenizers)
-            history = self._fit(
-                model,
-                config,
-                strategy,
-                datasets,
-                self._bleu_callback(
-                    corpus, tokenizers, config, bleu_every, bleu_examples
-                ),
-                epochs,
-                budget_minutes,
-                worker_timeout,
-            )
-        except BaseException:
-            if distribute.is_chief_task(strategy) and not resuming:
-                self._remove_unsaved_fresh_run(created_dir)
-            raise
+        with RunLock(self.model_dir) if chief else contextlib.nullcontext():
+            try:
+                # Everything that can fail on bad input happens before the run
+                # is written: reading the corpus, building vocabularies, the
+                # batches.
+                corpus, tokenizers, datasets = self._read_data(
+                    config, strategy, resuming
+                )
+                model = self._load_or_build_model(config, tokenizers, strategy)
+                gfile.makedirs(self.model_dir)
+                if not resuming and chief:
+                    self._save_config_and_tokenizers(config, tokenizers)
+                history = self._fit(
+                    model,
+                    config,
+                    strategy,
+                    datasets,
+                    self._bleu_callback(
+                        corpus, tokenizers, config, bleu_every, bleu_examples
+                    ),
+                    epochs,
+                    budget_minutes,
+                    worker_timeout,
+                )
+            except BaseException:
+                if chief and not resuming:
+                    self._remove_unsaved_fresh_run(created_dir)
+                raise
         return history
 
     # ---------------------------------------------------------------- steps
