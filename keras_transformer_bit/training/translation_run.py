@@ -41,6 +41,7 @@ from keras_transformer_bit.data import (
     sentencepiece_tokenizer,
     subword_tokenizer,
 )
+from keras_transformer_bit.data.count_batches import count_batches, with_cardinality
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
 from keras_transformer_bit.models import Transformer
@@ -458,10 +459,22 @@ def _plan(epochs, budget_minutes, partial):
 
 
 def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
-    """Trains with `model.fit`; returns the history entries of the new epochs."""
+    """Trains with `model.fit`; returns the history entries of the new epochs.
+
+    An epoch is as many batches as one pass over the training data gives;
+    `fit` is told so (a repeated dataset and `steps_per_epoch`, the
+    validation batches' count), so that it never runs out of data. With
+    subword sampling the count of a pass varies a little: an epoch is then
+    the first pass's count, read from the endless stream of sampled passes.
+    """
     initial_epoch, last_epoch = epochs
+    if validation_data is not None:
+        validation_data = with_cardinality(
+            validation_data, count_batches(validation_data)
+        )
     fit_history = model.fit(
-        train_data,
+        train_data.repeat(),
+        steps_per_epoch=count_batches(train_data),
         validation_data=validation_data,
         initial_epoch=initial_epoch,
         epochs=last_epoch,
