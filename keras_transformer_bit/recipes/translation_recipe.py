@@ -36,6 +36,11 @@ class TranslationRecipe:
         label_smoothing: float. Label smoothing of the loss.
         beam_size: int. Beam width for evaluation and serving.
         length_penalty: float. GNMT length penalty alpha of beam search.
+        phrase_pairs: int. Dictionary word and phrase pairs added to the
+            training split when training on Ding (`load_ding_de_en`); other
+            corpora have none.
+        average_checkpoints: int. Epochs whose weights are averaged at the end
+            of training (`CheckpointAveraging`); `0`: none.
     """
 
     preset: str
@@ -48,6 +53,8 @@ class TranslationRecipe:
     label_smoothing: float
     beam_size: int
     length_penalty: float
+    phrase_pairs: int = 0
+    average_checkpoints: int = 0
 
     def build_model(self, vocabulary_size, **overrides):
         """The preset with the recipe's overrides, sized to `vocabulary_size`.
@@ -188,6 +195,8 @@ translation_recipes = {
         label_smoothing=0.1,
         beam_size=4,
         length_penalty=0.6,
+        phrase_pairs=0,
+        average_checkpoints=0,
     ),
     "paper": dict(
         preset="transformer_base",
@@ -200,6 +209,10 @@ translation_recipes = {
         label_smoothing=0.1,
         beam_size=4,
         length_penalty=0.6,
+        phrase_pairs=0,
+        # The base models average the last 5 checkpoints (written every 10
+        # minutes; here, epochs).
+        average_checkpoints=5,
     ),
 }
 
@@ -240,4 +253,10 @@ def translation_recipe(name="cpu_budget", **changes):
         "beam_size",
     ):
         check_positive_int(field, getattr(recipe, field))
+    for field in ("phrase_pairs", "average_checkpoints"):
+        value = getattr(recipe, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(
+                f"{field} must be an int >= 0. Received: {field}={value!r}"
+            )
     return recipe

@@ -305,7 +305,7 @@ def load_corpus(config):
     sizes = {"test_size": config["test_size"]}
     if config.get("validation_size") is not None:
         sizes["validation_size"] = config["validation_size"]
-    if config.get("phrase_pairs"):
+    if config.get("phrase_pairs") and config["data"] in DING_NAMES:
         sizes["phrase_pairs"] = config["phrase_pairs"]
     return load_translation_corpus(config["data"], seed=config["seed"], **sizes)
 
@@ -330,10 +330,11 @@ def default_config():
         "learning_rate_scale": recipe.learning_rate_scale,
         "label_smoothing": recipe.label_smoothing,
         "seed": 1234,
-        # Ding only: dictionary word/phrase pairs added to the training split.
-        "phrase_pairs": 0,
+        # Ding only: dictionary word/phrase pairs added to the training split
+        # (a run on another corpus gets 0).
+        "phrase_pairs": recipe.phrase_pairs,
         # Save averaged.keras, the mean of the last N epochs' weights (0: no).
-        "average_checkpoints": 0,
+        "average_checkpoints": recipe.average_checkpoints,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
         "jit_compile": "auto",
@@ -830,6 +831,8 @@ class TranslationRun:
                 **defaults["model_overrides"],
                 **chosen.get("model_overrides", {}),
             }
+            if config["data"] not in DING_NAMES:  # the recipe's are Ding's
+                config["phrase_pairs"] = 0
         if config.get("tokenizer", "wordpiece") not in TOKENIZERS:
             name = self._name("tokenizer")
             raise ValueError(

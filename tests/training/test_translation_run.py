@@ -304,3 +304,14 @@ def test_average_checkpoints_saves_the_mean_of_the_last_epochs(tmp_path):
         np.testing.assert_allclose(got, (one + two) / 2, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(final, two)
     assert not np.allclose(averaged.get_weights()[0], last.get_weights()[0])
+
+
+def test_the_recipe_gives_phrase_pairs_to_ding_runs_only(tmp_path, monkeypatch):
+    from keras_transformer_bit.recipes.translation_recipe import translation_recipes
+
+    monkeypatch.setitem(translation_recipes["cpu_budget"], "phrase_pairs", 500)
+    assert run_files.default_config()["phrase_pairs"] == 500
+    ding = TranslationRun(str(tmp_path / "a"), data="ding").resolve_config()
+    assert ding["phrase_pairs"] == 500
+    other = TranslationRun(str(tmp_path / "b"), data="sword_en_es").resolve_config()
+    assert other["phrase_pairs"] == 0
