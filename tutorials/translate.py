@@ -161,8 +161,30 @@ else:
 epochs = history[-1]["epoch"]
 minutes = sum(entry.get("run_minutes", 0.0) for entry in history)
 print(f"Trained {epochs} epochs in {minutes:.1f} min in all")
-_, tokenizer, _, model = run.load("last")
 corpus = run.corpus()
+_, tokenizer, _, model = run.load("last")
+chosen, scores = "last", {}
+# With checkpoint averaging in the recipe, the run also saved averaged.keras
+# (the mean of its last epochs): keep whichever translates the validation
+# split better, so that the test split is only scored, never chosen on.
+if recipe.average_checkpoints:
+    validation_sources = [german for german, _ in corpus.validation]
+    validation_references = [english for _, english in corpus.validation]
+    for checkpoint in ("last", "averaged"):
+        candidate = model if checkpoint == "last" else run.load(checkpoint)[3]
+        hypotheses = recipe.translator(candidate, tokenizer, tokenizer)(
+            validation_sources
+        )
+        scores[checkpoint] = corpus_bleu(hypotheses, validation_references)
+    chosen = max(scores, key=scores.get)
+    print(
+        f"Validation BLEU (beam {recipe.beam_size}, {len(validation_sources)} "
+        f"sentences): last epoch {scores['last']:.2f}, mean of the last "
+        f"{recipe.average_checkpoints} epochs {scores['averaged']:.2f}: "
+        f"keeping the {chosen}"
+    )
+    if chosen == "averaged":
+        model = run.load("averaged")[3]
 for german, english in corpus.train[:3]:
     print(f"  {german}  ->  {english}")
 example = corpus.train[0][0]
@@ -207,6 +229,8 @@ write_text_atomically(
             "num_sentences": len(sources),
             "beam_size": recipe.beam_size,
             "epochs": epochs,
+            "checkpoint": chosen,
+            "validation_bleu": scores,
             **{k: v for k, v in repetitions.items() if k != "repetitive_examples"},
         },
         indent=2,
