@@ -36,6 +36,11 @@ from keras_transformer_bit.recipes.bit_fine_tune import (
     schedule_epochs,
 )
 from keras_transformer_bit.training.check_model_dir import check_model_dir
+from keras_transformer_bit.training.run_checks import (
+    check_model_dir_not_a_file,
+    check_positive_number,
+    describe_setting,
+)
 from keras_transformer_bit.training.run_lock import RunLock
 from keras_transformer_bit.utils import (
     check_positive_int,
@@ -133,11 +138,6 @@ def resolved_settings(settings):
     """The settings as a run records them: paths resolved, so that a rerun
     from another directory is compared by the files it would read."""
     return {name: _resolved(name, value) for name, value in settings.items()}
-
-
-def describe_setting(key, value):
-    """`shots=5`: a setting in a message (the CLI names its flags)."""
-    return f"{key}={value!r}"
 
 
 def changed_settings(saved, settings, describe=describe_setting):
@@ -397,20 +397,10 @@ class BiTRun:
             the directory already held the finished run (nothing trained).
         """
         self.check_settings()
-        if (
-            isinstance(worker_timeout, bool)
-            or not isinstance(worker_timeout, (int, float))
-            or not worker_timeout > 0
-        ):
-            name = self._name("worker_timeout")
-            raise ValueError(
-                f"{name} must be > 0 seconds. Received: {name}={worker_timeout!r}"
-            )
-        if gfile.exists(self.model_dir) and not gfile.isdir(self.model_dir):
-            raise ValueError(
-                f"{self._name('model_dir')} {self.model_dir} is a file, not a "
-                "directory: choose a directory for the run."
-            )
+        check_positive_number(
+            self._name("worker_timeout"), worker_timeout, unit=" seconds"
+        )
+        check_model_dir_not_a_file(self.model_dir, self._name("model_dir"))
         check_model_dir(self.model_dir, self.strategy_name, "ktb bit train")
         if self.check_rerun():
             print(

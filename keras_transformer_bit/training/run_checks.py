@@ -5,6 +5,43 @@ by its flag under `ktb` (the CLI passes `names={"seed": "--seed", ...}`).
 """
 
 from keras_transformer_bit.utils import check_positive_int, check_rate
+from keras_transformer_bit.utils.gfile import gfile
+
+
+def describe_setting(key, value):
+    """`max_length=16`: a setting in a message (the CLI names its flags).
+
+    A model override (`"model_overrides.num_layers"`) is named by its own
+    key; `None` there means the preset's value.
+
+    Example:
+    >>> describe_setting("model_overrides.dropout", None)
+    "dropout=(the preset's)"
+    """
+    if key.startswith("model_overrides."):
+        key = key.split(".", 1)[1]
+        return f"{key}=(the preset's)" if value is None else f"{key}={value!r}"
+    return f"{key}={value!r}"
+
+
+def check_model_dir_not_a_file(model_dir, name="model_dir"):
+    """Refuses a run directory that is a file (`name`: how to call it)."""
+    if gfile.exists(model_dir) and not gfile.isdir(model_dir):
+        raise ValueError(
+            f"{name} {model_dir} is a file, not a directory: choose a directory "
+            "for the run."
+        )
+
+
+def check_positive_number(name, value, unit="", allow_none=False):
+    """Refuses a `value` that is not a number > 0 (a bool, NaN, a string;
+    `None` unless `allow_none`); `unit` follows the bound in the message
+    (`" seconds"`)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be > 0{unit}. Received: {name}={value!r}")
+
 
 # The model overrides that must be positive ints.
 _POSITIVE_OVERRIDES = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim")

@@ -58,7 +58,12 @@ from keras_transformer_bit.recipes import (
 from keras_transformer_bit.training.best_checkpoint import BestCheckpoint
 from keras_transformer_bit.training.bit_run import plain_value
 from keras_transformer_bit.training.check_model_dir import check_model_dir
-from keras_transformer_bit.training.run_checks import check_model_overrides
+from keras_transformer_bit.training.run_checks import (
+    check_model_dir_not_a_file,
+    check_model_overrides,
+    check_positive_number,
+    describe_setting,
+)
 from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
 from keras_transformer_bit.translator import check_tensorflow_backend
 from keras_transformer_bit.utils import (
@@ -664,15 +669,7 @@ CHECKPOINT_CHOICES = ("auto", "best", "last", "averaged")
 DING_NAMES = ("ding", "ding_de_en")
 
 
-def _describe(key, value):
-    """`max_length=16`: a setting in a message (the CLI names its flags)."""
-    if key.startswith("model_overrides."):
-        key = key.split(".", 1)[1]
-        return f"{key}=(the preset's)" if value is None else f"{key}={value!r}"
-    return f"{key}={value!r}"
-
-
-def changed_settings(saved_config, chosen, describe=_describe):
+def changed_settings(saved_config, chosen, describe=describe_setting):
     """The settings of `chosen` whose values differ from a saved run's config.
 
     Args:
@@ -747,7 +744,7 @@ class TranslationRun:
         strategy="auto",
         mixed_precision=False,
         names=None,
-        describe=_describe,
+        describe=describe_setting,
         **settings,
     ):
         if not model_dir or not isinstance(model_dir, (str, os.PathLike)):
@@ -952,20 +949,10 @@ class TranslationRun:
         return self.names.get(key, key)
 
     def _check_not_a_file(self):
-        if gfile.exists(self.model_dir) and not gfile.isdir(self.model_dir):
-            raise ValueError(
-                f"{self._name('model_dir')} {self.model_dir} is a file, not a "
-                "directory: choose a directory for the run."
-            )
+        check_model_dir_not_a_file(self.model_dir, self._name("model_dir"))
 
     def _check_positive(self, key, value):
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not value > 0
-        ):
-            name = self._name(key)
-            raise ValueError(f"{name} must be > 0. Received: {name}={value!r}")
+        check_positive_number(self._name(key), value, allow_none=True)
 
     def _read_data(self, config, strategy, resuming):
         """The corpus, the (source, target) tokenizers and the datasets."""
