@@ -15,7 +15,9 @@ directory (on any file system `tf.io.gfile` knows: local, `gs://`, `s3://`,
 
 A run that was killed resumes at its last finished epoch when trained again
 with the same settings; a finished run trains nothing; other settings, or
-other training data, are refused, naming what differs. The strategy decides
+other training data, are refused, naming what differs. While it trains, the
+directory holds `.run.lock` (`RunLock`), so a second run started there is
+refused before it reads any data. The strategy decides
 the loop (`model.fit`, or `ktb.distribute.CustomTrainingLoop` under
 `MultiWorkerMirroredStrategy`, keras-team/keras#20585): see
 `ktb.recipes.bit_fine_tune`, which does the training.
@@ -231,6 +233,13 @@ class BiTRun:
             `schedule_scale`, `num_epochs`, `shard_files`, `mixed_precision`
             (see `ktb bit train --help`).
 
+    One run trains in a directory at a time: `train()` holds a `RunLock`
+    (`.run.lock`: host, pid, start time) from the moment the strategy is
+    formed until it returns or raises, and a second `train()` there meanwhile
+    raises `RunLockedError` before reading any data. A lock left by a killed
+    run of this host is taken over; one of another host is refused (delete it
+    once that run is known dead). With several workers only the chief locks.
+
     Example:
     >>> run = ktb.training.BiTRun(
     ...     "runs/fmnist", data="fashion_mnist", preset="bit_tiny", shots=10,
@@ -395,6 +404,9 @@ class BiTRun:
         Returns:
             The run's config (what `bit_config.json` holds), or `None` when
             the directory already held the finished run (nothing trained).
+
+        Raises:
+            RunLockedError: when another run is training in the directory.
         """
         self.check_settings()
         check_positive_number(

@@ -19,7 +19,9 @@ Training again in the same directory resumes: the saved settings are kept, a
 setting given with another value is refused (naming it and both values), the
 model is reloaded and training goes on from the last finished epoch, or from
 the last backup after a crash. A fresh run that fails before its model is
-saved leaves the directory as it found it.
+saved leaves the directory as it found it. While `train()` runs, the
+directory holds `.run.lock` (`RunLock`): a second run started there is
+refused before it reads any data.
 
 The strategy decides the loop: `model.fit` on one device or under
 `MirroredStrategy`, `ktb.distribute.CustomTrainingLoop` under
@@ -730,6 +732,13 @@ class TranslationRun:
             recipe); a resumed run keeps its saved settings and refuses
             different ones.
 
+    One run trains in a directory at a time: `train()` holds a `RunLock`
+    (`.run.lock`: host, pid, start time) from the moment the strategy is
+    formed until it returns or raises, and a second `train()` there meanwhile
+    raises `RunLockedError` before reading any data. A lock left by a killed
+    run of this host is taken over; one of another host is refused (delete it
+    once that run is known dead). With several workers only the chief locks.
+
     Example:
     >>> run = ktb.training.TranslationRun(
     ...     "runs/de_en", data="ding", tokenizer="sentencepiece")  # doctest: +SKIP
@@ -880,6 +889,9 @@ class TranslationRun:
         Returns:
             The run's history: one dict per epoch (all runs of the
             directory), as `history.json` holds it.
+
+        Raises:
+            RunLockedError: when another run is training in the directory.
         """
         check_tensorflow_backend("TranslationRun")
         if self.strategy_name not in distribute.STRATEGY_NAMES:
