@@ -212,3 +212,34 @@ def test_a_refused_fresh_bit_run_leaves_no_directory_and_no_lock(tmp_path):
     with pytest.raises(ValueError, match="micro_batch_size"):
         BiTRun(str(model_dir), strategy="one_device", data=str(data), **bad).train()
     assert not model_dir.exists()
+
+
+def test_the_command_line_prints_the_refusal_in_one_line(tmp_path, live_pid, capsys):
+    from keras_transformer_bit.cli.main import run
+
+    model_dir = str(tmp_path / "run")
+    _write_lock(model_dir, live_pid)
+    argv = ["bit", "train", "--data", "fashion_mnist", "--model-dir", model_dir]
+    assert run(argv + ["--preset", "bit_tiny", "--strategy", "one_device"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("ktb: error: ") and f"pid {live_pid}" in error
+
+
+def test_a_worker_that_is_not_the_chief_takes_no_lock(tmp_path, live_pid, monkeypatch):
+    from keras_transformer_bit import distribute
+    from keras_transformer_bit.training import bit_run
+
+    def read(*args, **kwargs):
+        raise RuntimeError("the images were read")
+
+    # The chief of the same job holds the lock; this worker goes on past it.
+    monkeypatch.setattr(distribute, "is_chief_task", lambda strategy: False)
+    monkeypatch.setattr(bit_run, "load_split", read)
+    model_dir = tmp_path / "run"
+    _write_lock(str(model_dir), live_pid)
+    run = BiTRun(
+        str(model_dir), strategy="one_device", data="fashion_mnist", **TINY_BIT
+    )
+    with pytest.raises(RuntimeError, match="the images were read"):
+        run.train(verbose=0)
+    assert json.loads((model_dir / LOCK_FILE).read_text())["pid"] == live_pid
