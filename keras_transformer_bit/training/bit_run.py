@@ -306,6 +306,7 @@ class BiTRun:
                 f"{name('preset')} must be one of {sorted(models.bit.PRESETS)}. "
                 f"Received: {name('preset')}={settings['preset']!r}"
             )
+        self._check_weights()
         scale = settings["schedule_scale"]
         if (
             isinstance(scale, bool)
@@ -342,6 +343,25 @@ class BiTRun:
                     f"folder: a folder has no test split. Received: "
                     f"{name('data')}={data!r}, {name('eval_data')}=None"
                 )
+
+    def _check_weights(self):
+        """Refuses `weights` that are no file, URL or weights of the preset,
+        before any data is read (`from_preset` reads them after)."""
+        weights = self.settings["weights"]
+        if weights is None or "://" in weights:
+            return
+        if os.path.exists(weights) or os.path.exists(weights + ".npz"):
+            return
+        preset = models.bit.PRESETS[self.settings["preset"]]
+        known = [preset["weights"], preset["weights_file"]] if preset["weights"] else []
+        if weights not in known:
+            name = self._name("weights")
+            raise ValueError(
+                f"{name} must be a .npz file, a URL or one of the weights of "
+                f"{self.describe('preset', self.settings['preset'])}: {known}. "
+                f"Received: {name}={weights!r}, which is none of these (no such "
+                "file)"
+            )
 
     def check_rerun(self):
         """Compares the settings with those of a run already in the directory.

@@ -105,3 +105,15 @@ def test_unknown_transformer_preset_is_refused_before_the_data_is_read(
     run = TranslationRun(tmp_path / "run", data="ding", preset="nope")
     with pytest.raises(ValueError, match=r"preset must be one of.*preset='nope'"):
         run.train()
+
+
+def test_unknown_bit_weights_are_named_before_the_data_is_read(tmp_path):
+    command = ["bit", "train", "--data", str(tmp_path / "absent"), "--preset"]
+    command += ["bit_tiny", "--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=r"--weights must be .*--weights='nope'"):
+        main(command + ["--weights", "nope"])
+    from keras_transformer_bit.training import BiTRun
+
+    run = BiTRun(tmp_path / "run", data="fashion_mnist", weights="nope")
+    with pytest.raises(ValueError, match=r"weights must be .*'imagenet21k'.*"):
+        run.train()
