@@ -16,6 +16,7 @@ from keras_transformer_bit.training.run_lock import (
 )
 from tests.cli.test_bit_cli import _image_folder
 from tests.cli.test_translate_cli import _write_corpus
+from tests.distribute.processes import kill, wait_for_line
 from tests.training.test_bit_run import TINY as TINY_BIT
 from tests.training.test_translation_run import TINY as TINY_TRANSLATION
 
@@ -135,6 +136,37 @@ def test_in_memory_file_system_is_locked_too():
             RunLock(model_dir).acquire()
     with RunLock(model_dir):  # released: free again
         pass
+
+
+HOLDER_SCRIPT = """
+import sys, time
+from keras_transformer_bit.training.run_lock import RunLock
+RunLock(sys.argv[1]).acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_another_process_holds_the_lock_until_it_is_killed(tmp_path, capsys):
+    model_dir = str(tmp_path / "run")
+    log = tmp_path / "holder.log"
+    with open(log, "w") as out:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER_SCRIPT, model_dir],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for_line(log.read_text, r"^held", 60), log.read_text()
+        with pytest.raises(RunLockedError, match=rf"pid {holder.pid} "):
+            RunLock(model_dir).acquire()
+    finally:
+        kill(holder)  # SIGKILL: the lock file stays behind
+    assert json.loads((tmp_path / "run" / LOCK_FILE).read_text())["pid"] == (holder.pid)
+    with RunLock(model_dir):
+        pass
+    assert f"pid {holder.pid}" in capsys.readouterr().err
+    assert os.listdir(model_dir) == []
 
 
 def test_bad_model_dir_is_named():
