@@ -348,18 +348,17 @@ def default_config():
     }
 
 
-def _epoch_entries(history_by_name, epochs):
-    """One `history.json` entry per epoch from per-metric lists of values."""
-    entries = []
-    for index, epoch in enumerate(epochs):
-        entry = {
-            name: float(values[index])
-            for name, values in history_by_name.items()
-            if index < len(values)
-        }
-        entry["epoch"] = epoch
-        entries.append(entry)
-    return entries
+class _EpochLogs(keras.callbacks.Callback):
+    """The `history.json` entries of the epochs a call trains, one per epoch
+    from that epoch's logs. (Keras' `History` keeps one list per metric, so
+    a metric logged every few epochs, such as `val_bleu`, loses its epochs.)"""
+
+    def __init__(self):
+        super().__init__()
+        self.entries = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.entries.append(_epoch_entry(epoch + 1, logs))
 
 
 def _epoch_entry(epoch, logs):
@@ -480,19 +479,18 @@ def _fit_with_keras(model, train_data, validation_data, callbacks, epochs):
         validation_data = with_cardinality(
             validation_data, count_batches(validation_data)
         )
-    fit_history = model.fit(
+    epoch_logs = _EpochLogs()
+    model.fit(
         train_data.repeat(),
         steps_per_epoch=count_batches(train_data),
         validation_data=validation_data,
         initial_epoch=initial_epoch,
         epochs=last_epoch,
-        callbacks=callbacks,
+        callbacks=[*callbacks, epoch_logs],
         verbose=1 if sys.stdout.isatty() else 2,
         shuffle=False,  # the dataset shuffles itself, with a seed
     )
-    return _epoch_entries(
-        fit_history.history, [epoch + 1 for epoch in fit_history.epoch]
-    )
+    return epoch_logs.entries
 
 
 def _fit_on_workers(
@@ -543,14 +541,15 @@ def _fit_on_workers(
         worker_callbacks += [bleu, best] if bleu is not None else []
         if partial is not None:
             worker_callbacks.append(_partial_history_callback(partial))
-    history = loop.fit(
+    epoch_logs = _EpochLogs()
+    loop.fit(
         train_data,
         epochs=last_epoch,
         validation_data=validation_data,
         verbose=1,
-        callbacks=worker_callbacks,
+        callbacks=[*worker_callbacks, epoch_logs],
     )
-    return _epoch_entries(history.history, [epoch + 1 for epoch in history.epoch])
+    return epoch_logs.entries
 
 
 def _resolved_data(data):

@@ -315,3 +315,18 @@ def test_the_recipe_gives_phrase_pairs_to_ding_runs_only(tmp_path, monkeypatch):
     assert ding["phrase_pairs"] == 500
     other = TranslationRun(str(tmp_path / "b"), data="sword_en_es").resolve_config()
     assert other["phrase_pairs"] == 0
+
+
+@pytest.mark.large
+def test_history_puts_a_sometimes_logged_metric_at_its_own_epochs(tmp_path):
+    # val_bleu is logged every 2nd epoch: it belongs to epochs 2 and 4, not
+    # to the first two entries.
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    run = TranslationRun(
+        str(tmp_path / "run"), strategy="one_device", data=str(corpus), **TINY
+    )
+    history = run.train(epochs=4, bleu_every=2, bleu_examples=4)
+    assert [entry["epoch"] for entry in history] == [1, 2, 3, 4]
+    assert ["val_bleu" in entry for entry in history] == [False, True, False, True]
+    assert all("val_loss" in entry for entry in history)
