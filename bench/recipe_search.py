@@ -31,7 +31,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 QUICK_TRIALS = [
-    {"name": "base", "settings": {}},
+    {"name": "base", "settings": {"average_checkpoints": 0}},
     {"name": "averaged", "settings": {"average_checkpoints": 2}},
 ]
 QUICK_SETTINGS = dict(

@@ -38,7 +38,7 @@ def test_quick_search_scores_each_trial_on_validation_and_resumes(tmp_path):
     assert (output / "averaged" / "averaged.keras").exists()
     table = (output / "results.md").read_text()
     assert len(table.strip().splitlines()) == 4  # header, separator, two trials
-    assert "| base | `{}` |" in table and "nan" not in table
+    assert '| base | `{"average_checkpoints": 0}` |' in table and "nan" not in table
     # Only validation is decoded: the test split is for the final number.
     source = SCRIPT.read_text()
     assert "corpus.test" not in source

@@ -28,8 +28,10 @@ def _write_corpus(path, num_pairs=80):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-# What a finished run with a shared vocabulary leaves in its model directory.
+# What a finished run with a shared vocabulary leaves in its model directory
+# (averaged.keras: the recipe averages the last epochs).
 RUN_FILES = [
+    "averaged.keras",
     "best.json",
     "best.keras",
     "history.json",
