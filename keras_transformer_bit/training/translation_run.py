@@ -731,12 +731,9 @@ class TranslationRun:
             recipe); a resumed run keeps its saved settings and refuses
             different ones.
 
-    One run trains in a directory at a time: `train()` holds a `RunLock`
-    (`.run.lock`: host, pid, start time) from the moment the strategy is
-    formed until it returns or raises, and a second `train()` there meanwhile
-    raises `RunLockedError` before reading any data. A lock left by a killed
-    run of this host is taken over; one of another host is refused (delete it
-    once that run is known dead). With several workers only the chief locks.
+    One run trains in a directory at a time: while `train()` runs, it holds
+    the directory's `RunLock` (which says how stale locks are handled), and a
+    second `train()` there raises `RunLockedError` before reading any data.
 
     Example:
     >>> run = ktb.training.TranslationRun(
