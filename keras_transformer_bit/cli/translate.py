@@ -544,7 +544,7 @@ def add_parser(subparsers):
         type=int,
         default=None,
         help="also save averaged.keras, the mean of the last N epochs' weights "
-        "(--checkpoint averaged; default 0: off)",
+        "of each call (--checkpoint averaged; default: the recipe's, 5; 0: off)",
     )
     train_parser.add_argument(
         "--test-size",

@@ -253,7 +253,8 @@ def checkpoint_path(model_dir, checkpoint="auto"):
             raise FileNotFoundError(
                 f"{model_dir} has no {AVERAGED_MODEL_FILE}: it is written at the "
                 "end of training when the run averages its last epochs "
-                "(average_checkpoints > 0). Use --checkpoint last."
+                "(average_checkpoints > 0, --average-checkpoints under ktb "
+                "translate train). Use --checkpoint last."
             )
         return averaged
     best = os.path.join(model_dir, BEST_MODEL_FILE)
@@ -1097,7 +1098,8 @@ class TranslationRun:
             callbacks += distribute.training_callbacks(model_dir)
             callbacks.append(_partial_history_callback(partial))  # after the backup
             new_entries = _fit_with_keras(model, *datasets, callbacks, epoch_range)
-        minutes = partial.minutes_before + (time.perf_counter() - started) / 60
+        this_call = (time.perf_counter() - started) / 60
+        minutes = partial.minutes_before + this_call
         history = _merge_history(history, partial.entries, new_entries)
         for entry in history:  # a rerun's bookkeeping only
             entry.pop(CALL_MINUTES, None)
@@ -1128,7 +1130,12 @@ class TranslationRun:
             last = history[-1] if history else {}
             print(
                 f"Saved {model_path} after {last.get('epoch', 0)} epochs "
-                f"({minutes:.1f} min of training in this call)"
+                f"({this_call:.1f} min of training in this call"
+                + (
+                    f", {minutes:.1f} with the stopped call it resumed)"
+                    if partial.minutes_before
+                    else ")"
+                )
                 + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
             )
         return history
@@ -1143,6 +1150,14 @@ class TranslationRun:
         model.set_weights(last_weights)
         if distribute.is_chief_task(strategy):
             print(f"Saved {path}: the mean of the last {averaging.num_kept} epochs")
+            if averaging.num_kept < averaging.num_checkpoints:
+                print(
+                    f"Note: {AVERAGED_MODEL_FILE} averages {averaging.num_kept} "
+                    f"epochs, not {averaging.num_checkpoints}: averaging keeps "
+                    "the epochs of one call, and this call trained "
+                    f"{averaging.num_kept}.",
+                    file=sys.stderr,
+                )
 
     def _remove_unsaved_fresh_run(self, created_dir):
         """A fresh run that saved no model leaves nothing behind (its

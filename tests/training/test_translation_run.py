@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -196,6 +197,10 @@ def test_a_rerun_gets_what_the_stopped_call_left_of_its_budget(tmp_path, capsys)
     )
     out = capsys.readouterr().out
     assert "budget 1 min (0.6 spent by the call that was stopped, 0.4 left)" in out
+    # Its closing line counts its own minutes, then those with its predecessor.
+    pattern = r"\(([\d.]+) min of training in this call, ([\d.]+) with"
+    this_call = re.search(pattern, out)
+    assert this_call and float(this_call[1]) < float(this_call[2]), out
     assert [entry["epoch"] for entry in history][-1] <= 4
     assert not any(run_files.CALL_MINUTES in entry for entry in history)
     # A call whose stopped predecessor spent the whole budget trains no more.
@@ -330,3 +335,28 @@ def test_history_puts_a_sometimes_logged_metric_at_its_own_epochs(tmp_path):
     assert [entry["epoch"] for entry in history] == [1, 2, 3, 4]
     assert ["val_bleu" in entry for entry in history] == [False, True, False, True]
     assert all("val_loss" in entry for entry in history)
+
+
+@pytest.mark.large
+def test_a_call_averaging_fewer_epochs_than_asked_says_so(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    run = TranslationRun(
+        str(tmp_path / "run"),
+        strategy="one_device",
+        data=str(corpus),
+        average_checkpoints=3,
+        **TINY,
+    )
+    run.train(epochs=1, bleu_every=0)
+    assert "averaged.keras averages 1 epochs, not 3" in capsys.readouterr().err
+
+
+def test_the_average_checkpoints_help_gives_the_recipe_default(capsys):
+    from keras_transformer_bit.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["translate", "train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "default: the recipe's, 5; 0: off" in help_text
+    assert run_files.default_config()["average_checkpoints"] == 5
