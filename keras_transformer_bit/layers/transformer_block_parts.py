@@ -24,19 +24,28 @@ from keras_transformer_bit.utils import (
 
 
 def check_block_arguments(
-    hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout
+    hidden_dim, intermediate_dim, num_heads, dropout, attention_dropout, names=None
 ):
-    """Validates the arguments shared by the encoder and decoder layers."""
-    check_positive_int("hidden_dim", hidden_dim)
-    check_positive_int("intermediate_dim", intermediate_dim)
-    check_positive_int("num_heads", num_heads)
+    """Validates the arguments shared by the encoder and decoder layers.
+
+    `names` maps an argument to how messages call it (the command line's
+    flags, for a run's settings); by default, by its keyword.
+    """
+    names = names or {}
+
+    def name(key):
+        return names.get(key, key)
+
+    check_positive_int(name("hidden_dim"), hidden_dim)
+    check_positive_int(name("intermediate_dim"), intermediate_dim)
+    check_positive_int(name("num_heads"), num_heads)
     if hidden_dim % num_heads:
         raise ValueError(
-            "num_heads must divide hidden_dim. Received: "
-            f"hidden_dim={hidden_dim}, num_heads={num_heads}"
+            f"{name('num_heads')} must divide {name('hidden_dim')}. Received: "
+            f"{name('hidden_dim')}={hidden_dim}, {name('num_heads')}={num_heads}"
         )
-    check_rate("dropout", dropout)
-    check_rate("attention_dropout", attention_dropout)
+    check_rate(name("dropout"), dropout)
+    check_rate(name("attention_dropout"), attention_dropout)
 
 
 def check_width(layer, inputs_shape):

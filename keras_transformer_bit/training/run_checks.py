@@ -4,7 +4,10 @@ A run names a setting the way its caller does: by its keyword in Python,
 by its flag under `ktb` (the CLI passes `names={"seed": "--seed", ...}`).
 """
 
-from keras_transformer_bit.utils import check_positive_int, check_rate
+from keras_transformer_bit.layers.transformer_block_parts import (
+    check_block_arguments,
+)
+from keras_transformer_bit.utils import check_positive_int
 from keras_transformer_bit.utils.gfile import gfile
 
 
@@ -43,31 +46,24 @@ def check_positive_number(name, value, unit="", allow_none=False):
         raise ValueError(f"{name} must be > 0{unit}. Received: {name}={value!r}")
 
 
-# The model overrides that must be positive ints.
-_POSITIVE_OVERRIDES = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim")
-
-
 def check_model_overrides(model_config, names):
     """Refuses model sizes a `Transformer` would refuse, naming them as the
-    caller does, before any data is read.
+    caller does, before any data is read (the layers' own check, with the
+    caller's names).
 
     Args:
         model_config: dict. The preset's constructor arguments with the
             overrides applied.
         names: dict. How messages name the keys (absent: by key).
     """
-
-    def name(key):
-        return names.get(key, key)
-
-    for key in _POSITIVE_OVERRIDES:
-        if key in model_config:
-            check_positive_int(name(key), model_config[key])
-    if "dropout" in model_config:
-        check_rate(name("dropout"), model_config["dropout"])
-    hidden_dim, num_heads = model_config["hidden_dim"], model_config["num_heads"]
-    if hidden_dim % num_heads:
-        raise ValueError(
-            f"{name('num_heads')} must divide {name('hidden_dim')}. Received: "
-            f"{name('hidden_dim')}={hidden_dim}, {name('num_heads')}={num_heads}"
-        )
+    check_positive_int(
+        names.get("num_layers", "num_layers"), model_config["num_layers"]
+    )
+    check_block_arguments(
+        model_config["hidden_dim"],
+        model_config["intermediate_dim"],
+        model_config["num_heads"],
+        model_config["dropout"],
+        model_config.get("attention_dropout", 0.0),
+        names=names,
+    )
