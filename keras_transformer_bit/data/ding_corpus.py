@@ -1,11 +1,11 @@
 """German→English example sentences from the Ding dictionary (Debian trans-de-en)."""
 
-import numbers
 import os
 import random
 import re
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.utils import check_non_negative_int
 
 DING_DE_EN_PATH = "/usr/share/trans/de-en"
 DING_INSTALL_COMMAND = "sudo apt-get install trans-de-en"
@@ -118,14 +118,7 @@ def load_ding_de_en(
     >>> len(corpus.test)  # doctest: +SKIP
     1000
     """
-    if (
-        isinstance(phrase_pairs, bool)
-        or not isinstance(phrase_pairs, numbers.Integral)
-        or phrase_pairs < 0
-    ):
-        raise ValueError(
-            f"phrase_pairs must be an int >= 0. Received: phrase_pairs={phrase_pairs!r}"
-        )
+    check_non_negative_int("phrase_pairs", phrase_pairs)
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"The Ding German-English dictionary was not found at {path}. On "

@@ -17,7 +17,7 @@ from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
 )
 from keras_transformer_bit.recipes.masked_token_accuracy import MaskedTokenAccuracy
 from keras_transformer_bit.recipes.noam_schedule import NoamSchedule
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_non_negative_int, check_positive_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,9 +257,5 @@ def translation_recipe(name="cpu_budget", **changes):
     ):
         check_positive_int(field, getattr(recipe, field))
     for field in ("phrase_pairs", "average_checkpoints"):
-        value = getattr(recipe, field)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(
-                f"{field} must be an int >= 0. Received: {field}={value!r}"
-            )
+        check_non_negative_int(field, getattr(recipe, field))
     return recipe

@@ -69,6 +69,7 @@ from keras_transformer_bit.training.run_checks import (
 from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
 from keras_transformer_bit.translator import check_tensorflow_backend
 from keras_transformer_bit.utils import (
+    check_non_negative_int,
     check_positive_int,
     check_seed,
     write_text_atomically,
@@ -624,17 +625,13 @@ def _check_sizes(chosen, names):
         )
     if "seed" in chosen:
         check_seed(chosen["seed"], names.get("seed", "seed"), allow_none=False)
-    scale = chosen.get("learning_rate_scale")
-    if scale is not None and (
-        isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0
-    ):
-        name = names.get("learning_rate_scale", "learning_rate_scale")
-        raise ValueError(f"{name} must be > 0. Received: {name}={scale!r}")
+    check_positive_number(
+        names.get("learning_rate_scale", "learning_rate_scale"),
+        chosen.get("learning_rate_scale"),
+        allow_none=True,
+    )
     for key in ("phrase_pairs", "average_checkpoints"):
-        value = chosen.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            name = names.get(key, key)
-            raise ValueError(f"{name} must be an int >= 0. Received: {name}={value!r}")
+        check_non_negative_int(names.get(key, key), chosen.get(key, 0))
     if chosen.get("phrase_pairs") and chosen.get("data", "ding") not in DING_NAMES:
         name = names.get("phrase_pairs", "phrase_pairs")
         raise ValueError(

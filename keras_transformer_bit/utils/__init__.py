@@ -18,6 +18,7 @@ Example:
 32
 """
 
+from keras_transformer_bit.utils.check_non_negative_int import check_non_negative_int
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
 from keras_transformer_bit.utils.check_rate import check_rate
 from keras_transformer_bit.utils.check_seed import check_seed
@@ -26,6 +27,7 @@ from keras_transformer_bit.utils.plot_attention import plot_attention
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
 __all__ = [
+    "check_non_negative_int",
     "check_positive_int",
     "check_rate",
     "check_seed",
