@@ -170,8 +170,8 @@ chosen, scores = "last", {}
 if recipe.average_checkpoints:
     validation_sources = [german for german, _ in corpus.validation]
     validation_references = [english for _, english in corpus.validation]
-    for checkpoint in ("last", "averaged"):
-        candidate = model if checkpoint == "last" else run.load(checkpoint)[3]
+    candidates = {"last": model, "averaged": run.load("averaged")[3]}
+    for checkpoint, candidate in candidates.items():
         hypotheses = recipe.translator(candidate, tokenizer, tokenizer)(
             validation_sources
         )
@@ -183,8 +183,7 @@ if recipe.average_checkpoints:
         f"{recipe.average_checkpoints} epochs {scores['averaged']:.2f}: "
         f"keeping the {chosen}"
     )
-    if chosen == "averaged":
-        model = run.load("averaged")[3]
+    model = candidates[chosen]
 for german, english in corpus.train[:3]:
     print(f"  {german}  ->  {english}")
 example = corpus.train[0][0]
