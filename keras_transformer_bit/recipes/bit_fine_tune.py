@@ -11,7 +11,11 @@ from keras_transformer_bit.recipes.match_classifier_classes import (
     classifier_num_classes,
     match_classifier_classes,
 )
-from keras_transformer_bit.utils import check_positive_int, check_seed
+from keras_transformer_bit.utils import (
+    check_non_negative_int,
+    check_positive_int,
+    check_seed,
+)
 
 # Epochs the HyperRule schedule is split into: a backup after each, so a crash
 # costs at most a tenth of the run.
@@ -41,6 +45,8 @@ def _naming_undecodable_files(*collections):
     except Exception as error:
         from keras_transformer_bit.data.labeled_images import name_undecodable_files
 
+        # A tf.data.Dataset has no files to name.
+        collections = [c for c in collections if hasattr(c, "undecodable_files")]
         named = name_undecodable_files(error, *collections)
         if named is None:
             raise
@@ -142,6 +148,42 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _match_classes(classifier, images, who, record=False):
+    """`match_classifier_classes` for a `LabeledImages`; a `tf.data.Dataset`
+    of `(image, int label)` has no class names and is taken as labelled in
+    the head's order (as `rule.datasets` takes it)."""
+    if images is None or not hasattr(images, "with_class_names"):
+        return images
+    return match_classifier_classes(classifier, images, who, record=record)
+
+
+def _epoch_range(initial_epoch, final_epoch, epochs):
+    """`(initial_epoch, final_epoch)` checked against the `epochs` of the
+    schedule; `final_epoch` is `epochs` when None, and never past it."""
+    initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
+    if initial_epoch >= epochs:
+        raise ValueError(
+            f"initial_epoch={initial_epoch} leaves none of the {epochs} epochs "
+            f"to run: the schedule is done. Expected an int below {epochs}."
+        )
+    if final_epoch is None:
+        return initial_epoch, epochs
+    final_epoch = check_positive_int("final_epoch", final_epoch)
+    if final_epoch <= initial_epoch:
+        raise ValueError(
+            "final_epoch must be > initial_epoch: the epoch to stop after. "
+            f"Received: initial_epoch={initial_epoch}, final_epoch={final_epoch}"
+        )
+    return initial_epoch, min(final_epoch, epochs)
+
+
+def _start_at_update(trained, update):
+    """Sets the optimizer's update count, which keys the learning rate."""
+    if not trained.optimizer.built:
+        trained.optimizer.build(trained.trainable_variables)
+    trained.optimizer.iterations.assign(update)
+
+
 def _epochs(rule, num_epochs, eval_every, has_validation):
     """`(epochs, steps_per_epoch)`: from `eval_every` or `num_epochs`."""
     if eval_every is None:
@@ -174,6 +216,8 @@ def bit_fine_tune(
     seed=None,
     strategy=None,
     num_epochs=None,
+    initial_epoch=0,
+    final_epoch=None,
     validation_images=None,
     eval_every=None,
     model_dir=None,
@@ -205,6 +249,13 @@ def bit_fine_tune(
     and TensorBoard), so the same call after a crash resumes at the last
     finished epoch; the backup is deleted once the schedule is done.
 
+    `initial_epoch` and `final_epoch` run a part of the schedule, as `fit`'s
+    `initial_epoch` and `epochs`: the optimizer's update count starts at
+    `initial_epoch * steps_per_epoch`, so the learning rate continues where
+    the previous part stopped (load that part's weights first). A tuner
+    trial gets a budget in epochs this way (`ktb.tuning.BiTHyperModel`
+    under Hyperband). Momentum starts again from zero.
+
     Under `MultiWorkerMirroredStrategy`, which Keras `fit` does not support
     (keras-team/keras#20585), the same model, loss, optimizer, schedule and
     batches go through `ktb.distribute.CustomTrainingLoop`: each global batch
@@ -214,7 +265,9 @@ def bit_fine_tune(
     Args:
         classifier: a `BiTClassifier` (built under `strategy.scope()` when a
             strategy is used).
-        train_images: a `LabeledImages`.
+        train_images: a `LabeledImages`, or a `tf.data.Dataset` of `(image,
+            int label)` labelled in the head's class order (then classes are
+            not matched by name, nor recorded on the classifier).
         rule: a `BiTHyperRule`; `rule.datasets` builds the batches.
         micro_batch_size: int or `None` (no accumulation). Must divide
             `rule.batch_size`. Not available under MultiWorkerMirroredStrategy.
@@ -223,7 +276,12 @@ def bit_fine_tune(
         strategy: a `tf.distribute.Strategy` or `None`.
         num_epochs: int. Epochs the schedule is split into. Defaults to `10`
             (fewer when the schedule has fewer updates). Not with `eval_every`.
-        validation_images: a `LabeledImages` or `None`. Evaluated (loss and
+        initial_epoch: int. The epoch of that split to start at. Defaults to
+            `0`. Not under MultiWorkerMirroredStrategy (its checkpoints set
+            where it starts).
+        final_epoch: int or None. The epoch to stop after; one past the
+            schedule's last runs to its end. Defaults to `None` (the end).
+        validation_images: the same kinds, or `None`. Evaluated (loss and
             accuracy, each example once, at the rule's `crop_size`) at the end
             of every epoch; reported as `val_loss` and `val_accuracy`.
         eval_every: int or `None`. Updates between evaluations of
@@ -253,7 +311,8 @@ def bit_fine_tune(
     Returns:
         A Keras `History`: `history.history` maps `loss` and `accuracy` (and
         `val_loss`, `val_accuracy` with `validation_images`) to one value per
-        epoch run by this call.
+        epoch run by this call; `history.epoch` lists those epochs (from
+        `initial_epoch`).
 
     Example:
     >>> train = keras_transformer_bit.data.load_fashion_mnist("train").few_shot(5)
@@ -272,18 +331,18 @@ def bit_fine_tune(
     # has names), checked before any long work; the classifier then carries
     # its class names and the resolution it is fine-tuned at to evaluation and
     # export.
-    train_images = match_classifier_classes(
+    train_images = _match_classes(
         classifier, train_images, "bit_fine_tune", record=True
     )
-    if validation_images is not None:
-        validation_images = match_classifier_classes(
-            classifier, validation_images, "bit_fine_tune (validation_images)"
-        )
-    if hasattr(classifier, "image_size"):
-        classifier.image_size = rule.crop_size
+    validation_images = _match_classes(
+        classifier, validation_images, "bit_fine_tune (validation_images)"
+    )
     epochs, steps_per_epoch = _epochs(
         rule, num_epochs, eval_every, validation_images is not None
     )
+    initial_epoch, epochs = _epoch_range(initial_epoch, final_epoch, epochs)
+    if hasattr(classifier, "image_size"):
+        classifier.image_size = rule.crop_size
     num_splits = (
         1
         if micro_batch_size is None
@@ -320,6 +379,13 @@ def bit_fine_tune(
                 "already holds only its share of each batch. Received: "
                 f"micro_batch_size={micro_batch_size}"
             )
+        if initial_epoch:
+            raise ValueError(
+                "Under MultiWorkerMirroredStrategy bit_fine_tune trains with "
+                "CustomTrainingLoop, which starts where its checkpoints under "
+                "model_dir say. Expected initial_epoch=0. Received: "
+                f"initial_epoch={initial_epoch}"
+            )
         with _naming_undecodable_files(train_images, validation_images):
             return _fine_tune_with_custom_loop(
                 classifier,
@@ -344,6 +410,8 @@ def bit_fine_tune(
             else classifier
         )
         compile_for_hyperrule(trained, rule, jit_compile=jit_compile)
+        if initial_epoch:
+            _start_at_update(trained, initial_epoch * steps_per_epoch)
     callbacks = list(callbacks or [])
     if epochs * steps_per_epoch > rule.total_steps:
         callbacks.append(StopAtStep(rule.total_steps))
@@ -359,6 +427,7 @@ def bit_fine_tune(
             dataset,
             steps_per_epoch=steps_per_epoch,
             epochs=epochs,
+            initial_epoch=initial_epoch,
             validation_data=validation_data,
             shuffle=False,  # the pipeline shuffles
             callbacks=callbacks,

@@ -173,3 +173,87 @@ def test_a_jpeg_that_fails_to_decode_is_named(tmp_path):
         bit_fine_tune(classifier, data, rule, seed=0, verbose=0, jit_compile=False)
     with pytest.raises(ValueError, match=r"dogs/1\.jpg"):
         bit_evaluate(classifier, data, crop_size=8)
+
+
+class _LearningRates(keras.callbacks.Callback):
+    """Records the learning rate each update is made with."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.rates.append(float(rate))
+
+
+def test_part_of_the_schedule_continues_its_learning_rate():
+    # 5 updates in 3 epochs of 2, 2 and 1: epoch 1 alone, then epochs 2 to 3
+    # (a budget past the schedule's end runs to the end, not beyond).
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    train = LabeledImages(rng.integers(0, 255, (8, 12, 12), "uint8"), np.arange(8) % 2)
+    rule = _tiny_rule(train, (1, 2, 3, 4, 5), batch_size=4)
+    schedule = rule.learning_rate_schedule()
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    kwargs = dict(seed=0, num_epochs=3, verbose=0, jit_compile=False)
+    first_rates, rest_rates = _LearningRates(), _LearningRates()
+    first = bit_fine_tune(
+        classifier, train, rule, final_epoch=1, callbacks=[first_rates], **kwargs
+    )
+    assert first.epoch == [0] and int(first.model.optimizer.iterations) == 2
+    rest = bit_fine_tune(
+        classifier,
+        train,
+        rule,
+        initial_epoch=1,
+        final_epoch=9,
+        callbacks=[rest_rates],
+        **kwargs,
+    )
+    assert rest.epoch == [1, 2] and int(rest.model.optimizer.iterations) == 5
+    expected = [float(schedule(step)) for step in range(5)]
+    assert first_rates.rates + rest_rates.rates == pytest.approx(expected)
+
+
+def test_bad_epoch_ranges_are_refused():
+    data = LabeledImages(np.zeros((4, 12, 12), "uint8"), [0, 1, 0, 1])
+    rule = _tiny_rule(data, (1, 2, 3), batch_size=4)  # 3 epochs of 1 update
+    classifier = keras.Sequential([keras.layers.Dense(2)])
+    classifier.num_classes = 2
+    with pytest.raises(ValueError, match="initial_epoch must be an int >= 0"):
+        bit_fine_tune(classifier, data, rule, initial_epoch=-1)
+    with pytest.raises(
+        ValueError, match=r"initial_epoch=3 leaves none of the 3 epochs to run"
+    ):
+        bit_fine_tune(classifier, data, rule, initial_epoch=3)
+    with pytest.raises(
+        ValueError, match=r"final_epoch must be > initial_epoch.*final_epoch=1"
+    ):
+        bit_fine_tune(classifier, data, rule, initial_epoch=1, final_epoch=1)
+
+
+def test_a_dataset_of_images_and_labels_is_trained_on():
+    # As rule.datasets takes: (image, int label) in the head's class order.
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (8, 12, 12, 3), "uint8")
+    labels = np.arange(8) % 2
+    data = LabeledImages(images, labels)
+    rule = _tiny_rule(data, (1, 2), batch_size=4)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    initial = classifier.get_weights()
+    kwargs = dict(seed=0, verbose=0, jit_compile=False)
+    bit_fine_tune(classifier, data, rule, **kwargs)
+    from_images = classifier.get_weights()
+    classifier.set_weights(initial)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    history = bit_fine_tune(
+        classifier, dataset, rule, validation_images=dataset, **kwargs
+    )
+    assert int(history.model.optimizer.iterations) == 2
+    assert len(history.history["val_accuracy"]) == 2
+    for got, want in zip(classifier.get_weights(), from_images):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
