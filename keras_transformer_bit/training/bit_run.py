@@ -6,7 +6,9 @@ directory (on any file system `tf.io.gfile` knows: local, `gs://`, `s3://`,
 
     bit_train_flags.json    while it trains: the settings and a fingerprint
                             of the training data, which a rerun is checked
-                            against
+                            against (images passed from Python as a
+                            `ktb.data.LabeledImages` are recorded by a
+                            description naming their digest)
     backup/ or checkpoints/ while it trains: what a rerun resumes from
     logs/                   TensorBoard
     model.keras             once finished: the fine-tuned classifier
@@ -58,9 +60,11 @@ MODEL_FILE = "model.keras"
 FLAGS_FILE = "bit_train_flags.json"
 # What `data` may be, for messages.
 DATA_KINDS = (
-    "'fashion_mnist', 'tfds:NAME' or an image folder ('folder:PATH' or PATH, "
-    "one subfolder per class)"
+    "'fashion_mnist', 'tfds:NAME', an image folder ('folder:PATH' or PATH, "
+    "one subfolder per class) or a ktb.data.LabeledImages"
 )
+# How a run records images passed from Python: `LabeledImages(...)`.
+IN_MEMORY_PREFIX = "LabeledImages("
 
 
 def default_bit_settings():
@@ -100,11 +104,59 @@ def resolved_data(data):
     >>> resolved_data("tfds:oxford_iiit_pet")
     'tfds:oxford_iiit_pet'
     """
-    if data is None or data == "fashion_mnist" or data.startswith("tfds:"):
+    if (
+        data is None
+        or data == "fashion_mnist"
+        or data.startswith(("tfds:", IN_MEMORY_PREFIX))  # recorded_data's
+    ):
         return data
     return os.path.realpath(
         data[len("folder:") :] if data.startswith("folder:") else data
     )
+
+
+def is_labeled_images(value):
+    """Whether `value` is a `ktb.data.LabeledImages` (images from Python)."""
+    if isinstance(value, (str, os.PathLike)) or value is None:
+        return False
+    # Imported here: `data/` imports TensorFlow, which a run of named data
+    # (the CLI's) reads only when it loads them.
+    from keras_transformer_bit.data.labeled_images import LabeledImages
+
+    return isinstance(value, LabeledImages)
+
+
+def recorded_data(data):
+    """`data` (or `eval_data`) as a run records it: plain JSON.
+
+    A name or path is `resolved_data(data)`; images passed from Python (a
+    `ktb.data.LabeledImages`) are described by their size and the digest of
+    their fingerprint (`LabeledImages.fingerprint()`: the pixels or the file
+    paths and sizes, and the labels), so that the same images in another
+    object are the same run and other images are another.
+
+    Example:
+    >>> images = ktb.data.LabeledImages(np.zeros((4, 8, 8), "uint8"), [0, 1] * 2)
+    >>> recorded_data(images)  # doctest: +ELLIPSIS
+    'LabeledImages(4 images, 2 classes, sha256 ...)'
+    """
+    if not is_labeled_images(data):
+        return resolved_data(data)
+    digest = data.fingerprint()["sha256"]
+    return (
+        f"{IN_MEMORY_PREFIX}{len(data)} images, {data.num_classes} classes, "
+        f"sha256 {digest[:16]})"
+    )
+
+
+def _describe_value(value):
+    """A value in a type error: an array by its type and shape, not its
+    elements."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        kind = type(value)
+        return f"<{kind.__module__}.{kind.__qualname__} of shape {tuple(shape)}>"
+    return repr(value)
 
 
 def resolved_weights(weights):
@@ -226,12 +278,19 @@ class BiTRun:
         describe: function `(key, value) -> str` naming a setting and its
             value in messages. Defaults to `key=value`.
         **settings: the run's settings, keys of `default_bit_settings()`:
-            `data` (required: `"fashion_mnist"`, `"tfds:NAME"` or an image
-            folder), `eval_data`, `preset`, `weights` (a weights tag, a URL
+            `data` (required: `"fashion_mnist"`, `"tfds:NAME"`, an image
+            folder, or a `ktb.data.LabeledImages` of images from Python),
+            `eval_data` (the same kinds; the test split of a name, a folder
+            or images whole), `preset`, `weights` (a weights tag, a URL
             or an official `.npz`), `shots`, `seed`, `batch_size`,
             `micro_batch_size`, `batch_scaling`, `eval_every`, `crop_size`,
             `schedule_scale`, `num_epochs`, `shard_files`, `mixed_precision`
             (see `ktb bit train --help`).
+
+    Images from Python are recorded as `recorded_data` describes them (their
+    size and digest): the same images, in any object, rerun the same run;
+    other images are refused as other `data`. `eval_data` is compared the
+    same way.
 
     One run trains in a directory at a time: while `train()` runs, it holds
     the directory's `RunLock` (which says how stale locks are handled), and a
@@ -244,6 +303,16 @@ class BiTRun:
     >>> config = run.train()  # doctest: +SKIP
     >>> config["class_names"][:2]  # doctest: +SKIP
     ['T-shirt/top', 'Trouser']
+
+    Images held in memory train the same way:
+
+    >>> coats = ktb.data.load_fashion_mnist("train").select_classes(
+    ...     [4, 6])  # doctest: +SKIP
+    >>> run = ktb.training.BiTRun(
+    ...     "runs/coats", data=coats, preset="bit_tiny", shots=5,
+    ...     crop_size=32, batch_size=16, schedule_scale=0.1)  # doctest: +SKIP
+    >>> run.train()["flags"]["data"]  # doctest: +SKIP
+    'LabeledImages(12000 images, 2 classes, sha256 ...)'
     """
 
     def __init__(
@@ -265,7 +334,9 @@ class BiTRun:
         for key in ("data", "eval_data", "weights"):
             if isinstance(settings.get(key), os.PathLike):
                 settings[key] = os.fspath(settings[key])
-        if not isinstance(settings.get("data"), str) or not settings["data"]:
+        if settings.get("data") is None or (
+            isinstance(settings["data"], str) and not settings["data"]
+        ):
             name = self._name("data")
             raise ValueError(
                 f"{name} is required: {DATA_KINDS}. Received: "
@@ -274,13 +345,47 @@ class BiTRun:
         self.model_dir = os.fspath(model_dir)
         self.strategy_name = strategy
         self.settings = {**default_bit_settings(), **settings}
+        # Images from Python, as recorded: described once (their digest reads
+        # every pixel), checked for their type before anything else.
+        self._in_memory = {}
+        for key in ("data", "eval_data"):
+            value = self.settings[key]
+            if is_labeled_images(value):
+                self._in_memory[key] = recorded_data(value)
+            elif value is not None and not isinstance(value, str):
+                raise TypeError(
+                    f"{self._name(key)} must be {DATA_KINDS}. Received: "
+                    f"{self._name(key)}={_describe_value(value)}"
+                )
 
     def _name(self, key):
         return self.names.get(key, key)
 
     def recorded_settings(self):
-        """The settings as the run records them (paths resolved)."""
-        return resolved_settings(self.settings)
+        """The settings as the run records them: plain JSON, paths resolved,
+        images from Python described by `recorded_data`."""
+        return {
+            key: self._in_memory.get(key) or _resolved(key, value)
+            for key, value in self.settings.items()
+        }
+
+    def _recorded(self, key):
+        """A setting in a message: images from Python by their description."""
+        return self.describe(key, self._in_memory.get(key) or self.settings[key])
+
+    def saved_config(self):
+        """The finished run's config (what `bit_config.json` holds), or `None`
+        while the directory holds no finished run.
+
+        What `train()` returned when the run finished, for a rerun that finds
+        it done (`train()` then returns `None`). The settings are not
+        compared: call `train()` (or `check_rerun()`) for that.
+        """
+        path = os.path.join(self.model_dir, CONFIG_FILE)
+        if not gfile.exists(path):
+            return None
+        with gfile.GFile(path, "r") as file:
+            return json.load(file)
 
     def check_settings(self):
         """Refuses zero and negative sizes, and settings that exclude each
@@ -334,11 +439,13 @@ class BiTRun:
             )
         data = settings["data"]
         if eval_every is not None and settings["eval_data"] is None:
-            if data != "fashion_mnist" and not data.startswith("tfds:"):
+            if "data" in self._in_memory or (
+                data != "fashion_mnist" and not data.startswith("tfds:")
+            ):
                 raise ValueError(
                     f"{name('eval_every')} needs {name('eval_data')} with a "
-                    f"folder: a folder has no test split. Received: "
-                    f"{name('data')}={data!r}, {name('eval_data')}=None"
+                    "folder or images from Python: neither has a test split. "
+                    f"Received: {self._recorded('data')}, {name('eval_data')}=None"
                 )
 
     def _check_weights(self):
@@ -404,19 +511,22 @@ class BiTRun:
                 "(names, sizes) or pixels"
             ]
         raise ValueError(
-            f"The training data of {self.describe('data', self.settings['data'])} "
+            f"The training data of {self._recorded('data')} "
             f"is not the data the run in {self._name('model_dir')} was trained "
             f"on: {'; '.join(differences)}. Resume with the run's own data, or "
             f"train into a new {self._name('model_dir')}."
         )
 
-    def train(self, worker_timeout=600, verbose=2):
+    def train(self, worker_timeout=600, verbose=2, jit_compile="auto"):
         """Fine-tunes the run to the end of its schedule, or resumes it.
 
         Args:
             worker_timeout: float. Multi-worker only: seconds without a
                 finished step after which a worker exits with status 75.
             verbose: passed to `fit`.
+            jit_compile: passed to `compile` (`"auto"`: XLA on an
+                accelerator, not on the CPU). How the steps run, not what
+                they compute: not a setting, a resumed run may change it.
 
         Returns:
             The run's config (what `bit_config.json` holds), or `None` when
@@ -448,14 +558,16 @@ class BiTRun:
         fresh = not gfile.exists(os.path.join(self.model_dir, FLAGS_FILE))
         with RunLock(self.model_dir) if chief else contextlib.nullcontext():
             try:
-                return self._train(strategy, chief, fresh, verbose, worker_timeout)
+                return self._train(
+                    strategy, chief, fresh, verbose, worker_timeout, jit_compile
+                )
             except BaseException:
                 if chief and fresh:
                     self._remove_unstarted_run(created_dir)
                 raise
 
     # ---------------------------------------------------------------- steps
-    def _train(self, strategy, chief, fresh, verbose, worker_timeout):
+    def _train(self, strategy, chief, fresh, verbose, worker_timeout, jit_compile):
         """Reads the data, fine-tunes and saves: `train` once the directory
         is held."""
         train, validation, fingerprint = self._read_data()
@@ -481,11 +593,18 @@ class BiTRun:
                 json.dumps(recorded, indent=2),
             )
         self._fine_tune(
-            classifier, train, validation, rule, strategy, verbose, worker_timeout
+            classifier,
+            train,
+            validation,
+            rule,
+            strategy,
+            verbose,
+            worker_timeout,
+            jit_compile,
         )
         settings = self.settings
         config = {
-            "data": resolved_data(settings["data"]),
+            "data": recorded["data"],
             "preset": settings["preset"],
             "weights": resolved_weights(settings["weights"]),
             "shots": settings["shots"],
@@ -494,6 +613,9 @@ class BiTRun:
             "rule": dataclasses.asdict(rule),
             "flags": recorded,
         }
+        # Plain JSON (the rule's tuples as lists): what bit_config.json holds
+        # and `saved_config()` reads back.
+        config = json.loads(json.dumps(config, default=list))
         self._save(classifier, config, strategy, worker_timeout)
         return config
 
@@ -515,7 +637,15 @@ class BiTRun:
                 gfile.remove(path)
 
     def _fine_tune(
-        self, classifier, train, validation, rule, strategy, verbose, worker_timeout
+        self,
+        classifier,
+        train,
+        validation,
+        rule,
+        strategy,
+        verbose,
+        worker_timeout,
+        jit_compile,
     ):
         settings = self.settings
         recipes.bit_fine_tune(
@@ -532,6 +662,7 @@ class BiTRun:
             step_timeout_seconds=worker_timeout,
             shard_files=settings["shard_files"],
             verbose=verbose,
+            jit_compile=jit_compile,
             keep_backup=True,  # deleted once the run is saved
         )
 
@@ -570,10 +701,10 @@ class BiTRun:
         `shots`), the evaluation images (or None) and the fingerprint of the
         training data."""
         settings = self.settings
-        train = load_split(settings["data"], "train", self._name("data"))
+        train = self._load("data", "train")
         if train.num_classes < 2:
             raise ValueError(
-                f"{self.describe('data', settings['data'])} has "
+                f"{self._recorded('data')} has "
                 f"{train.num_classes} class ({train.class_names}): a classifier "
                 "needs at least 2 (one subfolder per class)."
             )
@@ -585,9 +716,16 @@ class BiTRun:
         validation = None
         if settings["eval_data"] is not None or settings["eval_every"] is not None:
             # bit_fine_tune matches their classes to the model's by name.
-            source = settings["eval_data"] or settings["data"]
-            validation = load_split(source, "test", self._name("eval_data"))
+            source = "data" if settings["eval_data"] is None else "eval_data"
+            validation = self._load(source, "test", name=self._name("eval_data"))
         return train, validation, fingerprint
+
+    def _load(self, key, split, name=None):
+        """The images of setting `key`: as given from Python, else read."""
+        value = self.settings[key]
+        if key in self._in_memory:
+            return value
+        return load_split(value, split, name or self._name(key))
 
     def _check_shots(self, examples_per_class):
         """Refuses more `shots` than the smallest class has."""
@@ -694,7 +832,7 @@ class BiTRun:
         if chief:
             write_text_atomically(
                 os.path.join(self.model_dir, CONFIG_FILE),
-                json.dumps(config, indent=2, default=list),
+                json.dumps(config, indent=2),
             )
             for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
                 remove_tree(os.path.join(self.model_dir, name))

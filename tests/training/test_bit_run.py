@@ -136,3 +136,84 @@ def test_a_folder_of_one_class_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"has 1 class \(\['circles'\]\).*at least 2"):
         BiTRun(str(tmp_path / "run"), strategy="one_device", data=str(data)).train()
     assert not (tmp_path / "run").exists()
+
+
+def _images_in_memory(seed, per_class=4):
+    """A `LabeledImages` of random 16x16 pixels, two classes."""
+    pixels = np.random.default_rng(seed).integers(
+        0, 256, (2 * per_class, 16, 16, 3), dtype="uint8"
+    )
+    return ktb.data.LabeledImages(pixels, [0, 1] * per_class, ["dark", "light"])
+
+
+@pytest.mark.large
+def test_images_from_python_train_rerun_as_finished_and_other_images_are_refused(
+    tmp_path, capsys
+):
+    images, model_dir = _images_in_memory(seed=0), tmp_path / "run"
+    settings = dict(
+        TINY, shots=3, seed=1, eval_data=_images_in_memory(seed=5, per_class=2)
+    )
+    config = BiTRun(
+        str(model_dir), strategy="one_device", data=images, **settings
+    ).train(verbose=0)
+    assert config["class_names"] == ["dark", "light"]
+    # What the run records is plain JSON: a description naming the digest.
+    digest = images.fingerprint()["sha256"]
+    recorded = json.loads((model_dir / run_files.CONFIG_FILE).read_text())["flags"]
+    assert recorded["data"] == config["flags"]["data"]
+    assert digest[:16] in recorded["data"] and "8 images" in recorded["data"]
+    assert recorded["data_fingerprint"] == images.fingerprint()
+    assert recorded["eval_data"].startswith("LabeledImages")
+    assert BiTRun(str(model_dir), data=images, **settings).saved_config() == config
+    capsys.readouterr()
+
+    # The same pixels in another object: the finished run, nothing trained.
+    same = _images_in_memory(seed=0)
+    assert BiTRun(str(model_dir), data=same, **settings).train() is None
+    assert "holds a finished run of these settings" in capsys.readouterr().out
+    # Other pixels with the same classes and counts: refused, naming data.
+    other = _images_in_memory(seed=1)
+    with pytest.raises(
+        ValueError, match=r"other settings: data=.LabeledImages\(8 images"
+    ):
+        BiTRun(str(model_dir), data=other, **settings).train()
+    # A path where the run had images from Python: refused the same way.
+    with pytest.raises(ValueError, match=r"data='fashion_mnist' \(saved: data='Lab"):
+        BiTRun(str(model_dir), **{**settings, "data": "fashion_mnist"}).train()
+
+
+@pytest.mark.large
+def test_images_from_python_resume_and_refuse_other_images_mid_run(tmp_path):
+    # A run killed after its settings were written: a rerun with other pixels
+    # of the same classes is refused before any training, naming the data.
+    images, model_dir = _images_in_memory(seed=0), tmp_path / "run"
+    run = BiTRun(str(model_dir), strategy="one_device", data=images, **TINY)
+    model_dir.mkdir()
+    flags = {**run.recorded_settings(), "data_fingerprint": images.fingerprint()}
+    (model_dir / run_files.FLAGS_FILE).write_text(json.dumps(flags))
+    with pytest.raises(
+        ValueError, match=r"unfinished run trained with other settings: data="
+    ):
+        BiTRun(str(model_dir), data=_images_in_memory(seed=1), **TINY).train()
+    config = BiTRun(
+        str(model_dir), strategy="one_device", data=_images_in_memory(seed=0), **TINY
+    ).train(verbose=0)
+    assert config["flags"]["data_fingerprint"] == images.fingerprint()
+
+
+def test_data_of_a_wrong_type_is_named_with_what_was_expected(tmp_path):
+    run_dir = str(tmp_path / "run")
+    pixels = np.zeros((4, 8, 8, 3), "uint8")
+    with pytest.raises(
+        TypeError,
+        match=r"data must be .*LabeledImages.*Received: "
+        r"data=<numpy.ndarray of shape \(4, 8, 8, 3\)>",
+    ):
+        BiTRun(run_dir, data=pixels)
+    with pytest.raises(TypeError, match=r"eval_data must be .*Received: eval_data=3"):
+        BiTRun(run_dir, data="fashion_mnist", eval_data=3)
+    # An evaluation split of images from Python needs them passed as eval_data.
+    with pytest.raises(ValueError, match="eval_every needs eval_data"):
+        BiTRun(run_dir, data=_images_in_memory(0), eval_every=5).train()
+    assert not os.path.exists(run_dir)
