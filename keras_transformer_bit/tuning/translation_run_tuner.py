@@ -1,0 +1,397 @@
+"""A KerasTuner tuner whose trials are whole translation runs."""
+
+import os
+
+import keras_tuner
+
+from keras_transformer_bit.models.transformer.transformer_presets import (
+    transformer_presets,
+)
+from keras_transformer_bit.recipes import translation_recipe
+from keras_transformer_bit.training.run_checks import check_positive_number
+from keras_transformer_bit.training.run_lock import LOCK_FILE
+from keras_transformer_bit.training.translation_run import (
+    CONFIG_FILE,
+    TranslationRun,
+    default_config,
+    write_json_atomically,
+)
+from keras_transformer_bit.tuning.make_tuner import (
+    check_tuner_name,
+    make_oracle,
+    overwrite_for_this_process,
+)
+from keras_transformer_bit.tuning.search_space import (
+    check_search_space,
+    hyperparameter,
+)
+from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
+from keras_transformer_bit.utils.gfile import gfile, remove_tree
+
+# Written into a trial's directory once its run has trained its epochs: a
+# tuner restarted before it reported the trial reads the run, not trains more.
+TRAINED_FILE = "run_trained.json"
+# Strategies a trial can train under: one process trains one trial (a sweep
+# spreads over hosts by trials, KERASTUNER_TUNER_ID).
+TRIAL_STRATEGIES = ("auto", "one_device", "mirrored")
+
+
+def _recipe_first(recipe_value, *others):
+    """A choice whose default (first item) is the recipe's value."""
+    return [recipe_value, *(value for value in others if value != recipe_value)]
+
+
+def _recipe_search_space():
+    recipe = translation_recipe()
+    model = {**transformer_presets[recipe.preset]["config"], **recipe.model_overrides}
+    scale = recipe.learning_rate_scale
+    return {
+        "num_layers": _recipe_first(model["num_layers"], 2, 4),
+        "hidden_dim": _recipe_first(model["hidden_dim"], 64, 256),
+        "num_heads": _recipe_first(model["num_heads"], 2, 8),
+        "intermediate_multiplier": _recipe_first(
+            model["intermediate_dim"] // model["hidden_dim"], 2, 4
+        ),
+        "dropout": _recipe_first(model["dropout"], 0.2, 0.3, 0.0),
+        "label_smoothing": _recipe_first(recipe.label_smoothing, 0.0, 0.2),
+        "warmup_steps": _recipe_first(recipe.warmup_steps, 250, 1000),
+        "learning_rate_scale": _recipe_first(scale, round(scale / 2, 4), scale * 2),
+        "vocabulary_size": _recipe_first(recipe.vocabulary_size, 4000, 8000),
+        "tokens_per_batch": _recipe_first(recipe.tokens_per_batch, 1024, 4096),
+    }
+
+
+# The first value of each list is the translation recipe's
+# (`ktb.recipes.translation_recipe()`), so the first trial trains what
+# `ktb translate train` trains; the others are around it. Dropout reaches
+# higher than the recipe's: on Ding's 18k pairs the model overfits (issue 11).
+TRANSLATION_RUN_SEARCH_SPACE = _recipe_search_space()
+
+# Hyperparameters that are a model override of the run, and those that are
+# one of its settings (`intermediate_multiplier` sets `intermediate_dim`).
+MODEL_HYPERPARAMETERS = ("num_layers", "hidden_dim", "num_heads", "dropout")
+RUN_HYPERPARAMETERS = (
+    "vocabulary_size",
+    "tokens_per_batch",
+    "warmup_steps",
+    "learning_rate_scale",
+    "label_smoothing",
+)
+
+
+def _objective(objective):
+    """`objective` as a `keras_tuner.Objective` (a loss is minimized)."""
+    if isinstance(objective, str):
+        return keras_tuner.Objective(objective, "min" if "loss" in objective else "max")
+    return objective
+
+
+def _copy_run(source, destination):
+    """Copies a finished run directory (its lock aside) through a staging
+    directory and a rename, so a kill never leaves half a copy."""
+    staging = destination + ".copying"
+    remove_tree(staging)
+    for directory, _, files in gfile.walk(source):
+        relative = str(directory)[len(str(source)) :].strip("/")
+        target = os.path.join(staging, relative) if relative else staging
+        gfile.makedirs(target)
+        for name in files:
+            if name != LOCK_FILE:
+                gfile.copy(os.path.join(directory, name), os.path.join(target, name))
+    gfile.rename(staging, destination)
+
+
+def _best_metrics(history, objective):
+    """The best value of each metric over the run's epochs: the objective's
+    in its direction, a loss its lowest, any other its highest."""
+    metrics = {}
+    for entry in history:
+        for name, value in entry.items():
+            if name in ("epoch", "run_minutes"):
+                continue
+            if name == objective.name:
+                lowest = objective.direction == "min"
+            else:
+                lowest = "loss" in name
+            if name not in metrics:
+                metrics[name] = value
+            else:
+                metrics[name] = (min if lowest else max)(metrics[name], value)
+    return metrics
+
+
+class TranslationRunTuner(keras_tuner.Tuner):
+    """Searches translation recipes: each trial is a `TranslationRun`.
+
+    A trial trains `ktb.training.TranslationRun(<project>/trial_<id>/run,
+    **settings)`: the fixed `settings` given here plus the trial's
+    hyperparameters, so everything `ktb translate train` does (the tokenizer
+    built at the trial's vocabulary size, batches of the trial's tokens per
+    batch, the budget, resuming, checkpoint averaging, the best checkpoint)
+    is what a trial does, and data-level settings can be tuned. The trial's
+    score is read from the run's `history.json`: by default the highest
+    `val_bleu` (greedy translations of validation sentences through a
+    `Translator`), which is what `best.keras` holds.
+
+    The search space (`TRANSLATION_RUN_SEARCH_SPACE`, overridden by
+    `search_space`) names `num_layers`, `hidden_dim`, `num_heads`,
+    `intermediate_multiplier` (the feed-forward width over `hidden_dim`) and
+    `dropout` (the run's `model_overrides`), `vocabulary_size`,
+    `tokens_per_batch`, `warmup_steps`, `learning_rate_scale` and
+    `label_smoothing`. Its first values are the translation recipe's, and the
+    first trial runs every first value: the recipe `ktb translate train` runs.
+    A combination the model refuses (heads not dividing the width) fails its
+    trial, naming why, and the search goes on.
+
+    With `oracle="hyperband"`, a trial promoted to more epochs copies its
+    predecessor's run directory and trains it on (its history continues).
+    A tuner killed during a trial and started again resumes that trial's run
+    from its backup. Each trial's run directory is an ordinary run:
+    `ktb translate evaluate|predict|export --model-dir` use it, and
+    `load_model` (so `get_best_models`) loads its model.
+
+    Args:
+        oracle: str. One of `ktb.tuning.TUNER_NAMES`. Defaults to
+            `"random_search"`.
+        search_space: dict or None. Overrides of `TRANSLATION_RUN_SEARCH_SPACE`:
+            a list is a choice (first item = default), a `(low, high)` tuple a
+            range, a scalar a fixed value.
+        objective: str or `keras_tuner.Objective`. A metric of the run's
+            history. Defaults to `"val_bleu"` (maximized).
+        max_trials: int. Trials for random search and Bayesian optimization.
+            Defaults to `10`.
+        max_epochs: int. Hyperband's largest number of epochs per trial.
+            Defaults to `4`.
+        search_seed: int. The oracle's seed. Defaults to `0`.
+        strategy: str. `"auto"`, `"one_device"` or `"mirrored"`: the
+            `TranslationRun` strategy of every trial. Defaults to `"auto"`.
+        directory: str. Where the trials are written. Defaults to `"tuning"`.
+        project_name: str. Defaults to `"translation_run"`.
+        overwrite: bool. Start over instead of resuming (the chief only, in a
+            distributed search). Defaults to `False`.
+        first_trial_defaults: bool. Run the recipe first. Defaults to `True`.
+        **settings: the run settings every trial shares, keys of
+            `ktb.training.default_config()` (`data`, `max_length`, `seed`,
+            `preset`, `validation_size`, ...). A setting the search space
+            holds is fixed there instead (a one-item list).
+
+    Example:
+    >>> tuner = ktb.tuning.TranslationRunTuner(  # doctest: +SKIP
+    ...     "hyperband", data="ding", max_epochs=9, directory="runs/tune",
+    ...     search_space={"dropout": [0.1, 0.2, 0.3], "vocabulary_size": [6000, 8000]})
+    >>> tuner.search(epochs=3, budget_minutes=10)  # doctest: +SKIP
+    >>> tuner.get_best_run_dirs()  # doctest: +SKIP
+    ['runs/tune/translation_run/trial_0007/run']
+    """
+
+    def __init__(
+        self,
+        oracle="random_search",
+        search_space=None,
+        objective="val_bleu",
+        max_trials=10,
+        max_epochs=4,
+        search_seed=0,
+        strategy="auto",
+        directory="tuning",
+        project_name="translation_run",
+        overwrite=False,
+        first_trial_defaults=True,
+        **settings,
+    ):
+        check_tuner_name(oracle)
+        check_known_arguments("TranslationRunTuner", settings, default_config())
+        self.search_space = check_search_space(
+            search_space, TRANSLATION_RUN_SEARCH_SPACE
+        )
+        _check_fixed_settings(settings)
+        if strategy not in TRIAL_STRATEGIES:
+            raise ValueError(
+                f"strategy must be one of {list(TRIAL_STRATEGIES)}: one process "
+                "trains one trial (spread a search over hosts by trials, with "
+                "KERASTUNER_TUNER_ID, docs/scaling.md). "
+                f"Received: strategy={strategy!r}"
+            )
+        self.strategy = strategy
+        self.settings = dict(settings)
+        self.objective_metric = _objective(objective)
+        if (
+            self.objective_metric.name == "val_bleu"
+            and settings.get("validation_size") == 0
+        ):
+            raise ValueError(
+                "The objective val_bleu is scored on the validation split, so it "
+                "cannot be empty. Received: validation_size=0"
+            )
+        # Before any directory is written: the first trial's settings (the
+        # fixed ones with each hyperparameter's default) must make a run.
+        hp = keras_tuner.HyperParameters()
+        first = self.trial_settings(hp)
+        TranslationRun(
+            os.path.join(directory, project_name, "trial_settings_check"), **first
+        ).resolve_config()
+        oracle = make_oracle(
+            oracle,
+            objective=self.objective_metric,
+            max_trials=max_trials,
+            max_epochs=max_epochs,
+            seed=search_seed,
+            hyperparameters=hp,
+            first_trial_defaults=first_trial_defaults,
+        )
+        super().__init__(
+            oracle=oracle,
+            directory=directory,
+            project_name=project_name,
+            overwrite=overwrite_for_this_process(overwrite),
+        )
+
+    def trial_settings(self, hyperparameters):
+        """The `TranslationRun` settings of a trial with `hyperparameters`
+        (declaring the search space on them; undrawn ones take defaults)."""
+        values = {
+            name: hyperparameter(hyperparameters, name, spec)
+            for name, spec in self.search_space.items()
+        }
+        model_overrides = {
+            **self.settings.get("model_overrides", {}),
+            **{name: values[name] for name in MODEL_HYPERPARAMETERS},
+            "intermediate_dim": values["hidden_dim"]
+            * values["intermediate_multiplier"],
+        }
+        return {
+            **self.settings,
+            **{name: values[name] for name in RUN_HYPERPARAMETERS},
+            "model_overrides": model_overrides,
+        }
+
+    def run_dir(self, trial_id):
+        """The run directory of trial `trial_id`."""
+        return os.path.join(self.get_trial_dir(trial_id), "run")
+
+    def search(
+        self, epochs=1, budget_minutes=None, bleu_every=1, bleu_examples=200, verbose=1
+    ):
+        """Runs trials until the oracle stops.
+
+        Args:
+            epochs: int. Epochs a trial trains (Hyperband gives each trial
+                its own). Defaults to `1`.
+            budget_minutes: float or None. Wall-clock minutes per trial (per
+                call of its run: a Hyperband follow-up gets its own).
+            bleu_every: int. Validation BLEU every this many epochs.
+                Defaults to `1`.
+            bleu_examples: int. Validation sentences BLEU translates.
+                Defaults to `200`.
+            verbose: int. KerasTuner's progress output. Defaults to `1`.
+        """
+        check_positive_int("epochs", epochs)
+        check_positive_number("budget_minutes", budget_minutes, allow_none=True)
+        check_positive_int("bleu_examples", bleu_examples)
+        if self.objective_metric.name == "val_bleu":
+            check_positive_int("bleu_every", bleu_every)
+        return super().search(
+            epochs=epochs,
+            budget_minutes=budget_minutes,
+            bleu_every=bleu_every,
+            bleu_examples=bleu_examples,
+            verbose=verbose,
+        )
+
+    def run_trial(
+        self,
+        trial,
+        epochs=1,
+        budget_minutes=None,
+        bleu_every=1,
+        bleu_examples=200,
+        verbose=1,
+    ):
+        """Trains (or resumes) the trial's run; returns its best metrics."""
+        hp = trial.hyperparameters
+        run_dir = self.run_dir(trial.trial_id)
+        # Hyperband: the trial's total epochs, and the trial it continues.
+        target = hp.values.get("tuner/epochs", epochs)
+        predecessor = hp.values.get("tuner/trial_id")
+        run = TranslationRun(run_dir, strategy=self.strategy, **self.trial_settings(hp))
+        trained = os.path.join(self.get_trial_dir(trial.trial_id), TRAINED_FILE)
+        if not gfile.exists(trained):
+            self._prepare_run_dir(run_dir, predecessor)
+            try:
+                run.resolve_config()
+            except ValueError as error:
+                raise keras_tuner.errors.FailedTrialError(
+                    f"{error}; skipping this combination."
+                ) from error
+            history = run.history()
+            done = history[-1]["epoch"] if history else 0
+            if target > done:
+                print(
+                    f"Trial {trial.trial_id}: the run {run_dir} trains up to "
+                    f"epoch {target}"
+                    + (f", continuing trial {predecessor}'s" if predecessor else "")
+                )
+                run.train(
+                    epochs=target - done,
+                    budget_minutes=budget_minutes,
+                    bleu_every=bleu_every,
+                    bleu_examples=bleu_examples,
+                )
+            gfile.makedirs(os.path.dirname(trained))
+            write_json_atomically(trained, {"epochs": target})
+        history = run.history()
+        if not any(self.objective_metric.name in entry for entry in history):
+            raise keras_tuner.errors.FailedTrialError(
+                f"The run {run_dir} logged no {self.objective_metric.name} in its "
+                f"{len(history)} epoch(s): score it every epoch (bleu_every=1) "
+                "and keep a validation split."
+            )
+        return _best_metrics(history, self.objective_metric)
+
+    def _prepare_run_dir(self, run_dir, predecessor):
+        """Clears a run killed before it wrote its config; starts a Hyperband
+        follow-up from a copy of its predecessor's run."""
+        if gfile.exists(run_dir) and not gfile.exists(
+            os.path.join(run_dir, CONFIG_FILE)
+        ):
+            remove_tree(run_dir)  # nothing trained: it is started again
+        if predecessor is None or gfile.exists(run_dir):
+            return
+        source = self.run_dir(predecessor)
+        if not gfile.exists(os.path.join(source, CONFIG_FILE)):
+            raise keras_tuner.errors.FailedTrialError(
+                f"This Hyperband trial continues trial {predecessor}, whose run "
+                f"{source} is missing: every tuner of a search needs the same "
+                "directory."
+            )
+        _copy_run(source, run_dir)
+
+    def load_model(self, trial):
+        """The trial's trained `Transformer`: its run's best validation-BLEU
+        weights (`best.keras`), else its last."""
+        return TranslationRun(self.run_dir(trial.trial_id)).load()[3]
+
+    def get_best_run_dirs(self, num_runs=1):
+        """The run directories of the best trials, best first: each a model
+        directory `ktb translate evaluate|predict|export` takes."""
+        trials = self.oracle.get_best_trials(num_runs)
+        return [self.run_dir(trial.trial_id) for trial in trials]
+
+
+def _check_fixed_settings(settings):
+    """Refuses a fixed setting that the search space holds."""
+    searched = [name for name in RUN_HYPERPARAMETERS if name in settings]
+    overrides = settings.get("model_overrides") or {}
+    searched += [
+        f"model_overrides.{name}"
+        for name in (*MODEL_HYPERPARAMETERS, "intermediate_dim")
+        if name in overrides
+    ]
+    if searched:
+        raise ValueError(
+            f"{searched} are hyperparameters of the search space: fix them there "
+            "with a one-item list, e.g. search_space={'vocabulary_size': [4000]} "
+            "(intermediate_dim through intermediate_multiplier). "
+            f"Received: {', '.join(searched)} as fixed settings"
+        )

@@ -1,0 +1,233 @@
+"""`TranslationRunTuner`: KerasTuner trials that are `TranslationRun`s."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import keras_tuner
+import pytest
+
+import keras_transformer_bit as ktb
+from keras_transformer_bit.models.transformer.transformer_presets import (
+    transformer_presets,
+)
+from keras_transformer_bit.training import default_config
+from keras_transformer_bit.training import translation_run as run_files
+from keras_transformer_bit.tuning import (
+    TRANSLATION_RUN_SEARCH_SPACE,
+    TranslationRunTuner,
+    default_values,
+)
+from tests.cli.test_translate_cli import _write_corpus
+from tests.distribute.processes import kill, wait_until
+
+# Sizes small enough for seconds per trial; the rest is the search space's
+# defaults, which are the translation recipe's.
+TINY_SPACE = {
+    "num_layers": [1],
+    "hidden_dim": [16],
+    "num_heads": [2],
+    "intermediate_multiplier": [2],
+    "vocabulary_size": [120],
+    "tokens_per_batch": [128],
+}
+TINY_SETTINGS = dict(max_length=16, test_size=6, validation_size=6)
+SEARCH = dict(epochs=1, bleu_examples=4, verbose=0)
+
+
+def _tuner(tmp_path, oracle="random_search", search_space=None, **kwargs):
+    corpus = tmp_path / "pairs.tsv"
+    if not corpus.exists():
+        _write_corpus(corpus)
+    return TranslationRunTuner(
+        oracle,
+        search_space={**TINY_SPACE, **(search_space or {})},
+        directory=str(tmp_path / "search"),
+        project_name="p",
+        strategy="one_device",
+        data=str(corpus),
+        **TINY_SETTINGS,
+        **kwargs,
+    )
+
+
+def _trial(trial_id, **values):
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    return keras_tuner.engine.trial.Trial(hp, trial_id=trial_id)
+
+
+def test_the_default_space_starts_from_the_translation_recipe(tmp_path):
+    # Trial 0 trains what `ktb translate train` trains: the recipe's config.
+    first = default_values(TRANSLATION_RUN_SEARCH_SPACE)
+    assert all(first[name] == spec[0] for name, spec in
+               TRANSLATION_RUN_SEARCH_SPACE.items())  # fmt: skip
+    tuner = TranslationRunTuner(directory=str(tmp_path), data="pairs.tsv")
+    settings = tuner.trial_settings(keras_tuner.HyperParameters())
+    run_dir = str(tmp_path / "run")
+    config = ktb.training.TranslationRun(run_dir, **settings).resolve_config()
+    expected = ktb.training.TranslationRun(run_dir, data="pairs.tsv").resolve_config()
+
+    def model_config(config):
+        preset = transformer_presets[config.pop("preset")]["config"]
+        return {**preset, **config.pop("model_overrides")}
+
+    assert model_config(config) == model_config(expected)
+    assert config == expected
+
+
+def test_bad_settings_are_refused_before_any_trial(tmp_path):
+    with pytest.raises(TypeError, match="unknown argument 'max_lenght'"):
+        TranslationRunTuner(directory=str(tmp_path), max_lenght=16)
+    with pytest.raises(ValueError, match=r"\['vocabulary_size'\] are hyperparameters"):
+        TranslationRunTuner(directory=str(tmp_path), vocabulary_size=100)
+    with pytest.raises(ValueError, match=r"model_overrides.num_heads"):
+        TranslationRunTuner(directory=str(tmp_path), model_overrides={"num_heads": 2})
+    with pytest.raises(ValueError, match="validation_size=0"):
+        TranslationRunTuner(directory=str(tmp_path), validation_size=0)
+    with pytest.raises(ValueError, match="strategy='multi_worker'"):
+        TranslationRunTuner(directory=str(tmp_path), strategy="multi_worker")
+    with pytest.raises(ValueError, match="max_length must be a positive int"):
+        TranslationRunTuner(directory=str(tmp_path), max_length=0)
+    with pytest.raises(ValueError, match="Unknown tuner"):
+        TranslationRunTuner("grid", directory=str(tmp_path))
+    with pytest.raises(ValueError, match="Unknown hyperparameters"):
+        TranslationRunTuner(directory=str(tmp_path), search_space={"depth": [1]})
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.large
+@pytest.mark.timeout(180)
+def test_trials_are_translation_runs_scored_by_validation_bleu(tmp_path):
+    tuner = _tuner(tmp_path, search_space={"dropout": [0.1, 0.0]}, max_trials=2)
+    tuner.search(**SEARCH)
+    trials = [tuner.oracle.trials[key] for key in sorted(tuner.oracle.trials)]
+    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
+    first, second = trials
+    defaults = default_config()
+    config = json.loads(
+        (tmp_path / "search/p" / f"trial_{first.trial_id}/run/translate_config.json")
+        .read_text()
+    )  # fmt: skip
+    # The recipe, only the sizes of the test's space changed.
+    assert config["model_overrides"] == {
+        "num_layers": 1, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32,
+        "dropout": 0.1,
+    }  # fmt: skip
+    for key in ("preset", "warmup_steps", "learning_rate_scale", "label_smoothing",
+                "tokenizer", "average_checkpoints", "seed"):  # fmt: skip
+        assert config[key] == defaults[key], key
+    assert (config["vocabulary_size"], config["tokens_per_batch"]) == (120, 128)
+    assert second.hyperparameters.values["dropout"] == 0.0
+    for trial in trials:
+        run_dir = tuner.run_dir(trial.trial_id)
+        saved, source, target, model = run_files.load_run(run_dir)
+        assert isinstance(model, ktb.models.Transformer)
+        assert model.dropout == trial.hyperparameters.values["dropout"]
+        history = json.loads(open(os.path.join(run_dir, "history.json")).read())
+        assert [entry["epoch"] for entry in history] == [1]
+        assert trial.score == max(entry["val_bleu"] for entry in history)
+        assert "val_loss" in trial.metrics.metrics
+    (best,) = tuner.get_best_models()
+    assert isinstance(best, ktb.models.Transformer)
+    best_dir = tuner.get_best_run_dirs()[0]
+    assert best_dir == tuner.run_dir(tuner.oracle.get_best_trials()[0].trial_id)
+    table = ktb.tuning.results_table(tuner)
+    assert table.splitlines()[0].startswith("| rank | trial | status | val_bleu |")
+
+
+@pytest.mark.large
+@pytest.mark.timeout(120)
+def test_a_combination_the_model_refuses_fails_its_trial_only(tmp_path):
+    tuner = _tuner(tmp_path, search_space={"num_heads": [2, 3]}, max_trials=2)
+    tuner.search(**SEARCH)
+    first, second = (tuner.oracle.trials[key] for key in sorted(tuner.oracle.trials))
+    assert first.status == "COMPLETED"
+    assert second.status == "FAILED"
+    assert second.hyperparameters.values["num_heads"] == 3
+    assert "num_heads must divide hidden_dim" in second.message
+    assert "skipping this combination" in second.message
+    assert not os.path.exists(tuner.run_dir(second.trial_id))
+
+
+@pytest.mark.large
+@pytest.mark.timeout(180)
+def test_a_hyperband_follow_up_continues_its_predecessors_run(tmp_path):
+    tuner = _tuner(tmp_path, oracle="hyperband", max_epochs=3)
+    first = _trial("0000", **{"tuner/epochs": 1, "tuner/initial_epoch": 0})
+    tuner.run_trial(first, **SEARCH)
+    first_history = ktb.training.TranslationRun(tuner.run_dir("0000")).history()
+    follow_up = _trial(
+        "0003",
+        **{"tuner/epochs": 3, "tuner/initial_epoch": 1, "tuner/trial_id": "0000"},
+    )
+    metrics = tuner.run_trial(follow_up, **SEARCH)
+    history = ktb.training.TranslationRun(tuner.run_dir("0003")).history()
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+    assert history[0] == first_history[0]  # the predecessor's epoch, copied
+    assert metrics["val_bleu"] == max(entry["val_bleu"] for entry in history)
+    # The predecessor's run is left as it was.
+    assert ktb.training.TranslationRun(tuner.run_dir("0000")).history() == (
+        first_history
+    )
+    # Reported again (a tuner restarted before it reported): nothing trains.
+    assert tuner.run_trial(follow_up, **SEARCH) == metrics
+    assert ktb.training.TranslationRun(tuner.run_dir("0003")).history() == history
+
+
+_SEARCH_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.tuning.test_translation_run_tuner import TINY_SETTINGS, TINY_SPACE
+import keras_transformer_bit as ktb
+tuner = ktb.tuning.TranslationRunTuner(
+    search_space={{**TINY_SPACE, "dropout": [0.0, 0.1]}}, max_trials=1,
+    directory={directory!r}, project_name="p", strategy="one_device",
+    data={data!r}, **TINY_SETTINGS)
+tuner.search(epochs=3, bleu_examples=4, verbose=0)
+print("SCORE", tuner.oracle.trials["0"].status, tuner.oracle.trials["0"].score)
+"""
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_a_tuner_killed_during_a_trial_resumes_its_run(tmp_path):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus, num_pairs=400)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    script = tmp_path / "search.py"
+    script.write_text(
+        textwrap.dedent(
+            _SEARCH_SCRIPT.format(
+                root=root, directory=str(tmp_path / "search"), data=str(corpus)
+            )
+        )
+    )
+    run_dir = tmp_path / "search/p/trial_0/run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("KERASTUNER_TUNER_ID", None)
+    with open(tmp_path / "first.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(script)], env=env, stdout=log, stderr=log
+        )
+    try:
+        # Killed once the run has backed up its first epoch.
+        assert wait_until(
+            lambda: (run_dir / run_files.PARTIAL_HISTORY_FILE).exists(), 200
+        ), (tmp_path / "first.log").read_text()
+    finally:
+        kill(process)
+    assert not (run_dir / "history.json").exists()
+    second = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True,
+        timeout=200,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "SCORE COMPLETED" in second.stdout, second.stdout + second.stderr
+    # The rerun went on from the killed run's backup, not from epoch 1.
+    assert re.search(r"parameters from epoch [23] to 3", second.stdout), second.stdout
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
