@@ -3,9 +3,15 @@
 Examples:
     ktb tune bit --data fashion_mnist --train-size 500 --tuner random_search \\
         --max-trials 4 --steps-fraction 0.002 --directory runs/tune_bit
-    ktb tune transformer --data ding --max-examples 4000 --tuner hyperband \\
-        --max-epochs 3 --directory runs/tune_de_en \\
-        --search-space '{"num_layers": [1, 2], "dropout": {"min": 0.0, "max": 0.3}}'
+    ktb tune transformer --data ding --tuner hyperband --max-epochs 9 \\
+        --budget-minutes 10 --directory runs/tune_de_en \\
+        --search-space '{"vocabulary_size": [6000, 8000], "dropout": [0.1, 0.3]}'
+
+A `ktb tune transformer` trial is a whole `ktb translate train` run
+(`ktb.tuning.TranslationRunTuner`): the trial's vocabulary, tokens per batch,
+model and schedule, trained in DIRECTORY/PROJECT/trial_ID/run and scored by
+its validation BLEU. The best trial's run directory is a --model-dir for
+`ktb translate evaluate|predict|export`.
 
 Distributed search: run the same command on every machine with
 KERASTUNER_TUNER_ID=chief (the oracle) or tuner0, tuner1, ... (the workers),
@@ -15,7 +21,7 @@ when the search is done. A search that was interrupted resumes where it
 stopped unless --overwrite is given (honoured by the chief only, so that a
 worker started late never wipes the shared directory). Trials spread over
 hosts this way; TF_CONFIG (MultiWorkerMirroredStrategy) is refused, since
-every trial trains with Keras `fit`. If a tuner dies, the chief marks its
+every trial trains in one process. If a tuner dies, the chief marks its
 trial FAILED after --trial-timeout seconds without a heartbeat and exits 1
 naming it (restart the tuner with the same KERASTUNER_TUNER_ID before then to
 keep the trial); if the chief dies, every tuner exits 75 within
@@ -107,24 +113,57 @@ def add_parser(subparsers):
     )
     _add_common(transformer)
     transformer.add_argument(
-        "--max-examples", type=int, default=None, help="training pairs to use"
+        "--max-examples",
+        type=int,
+        default=None,
+        help="no longer taken: a trial trains on the whole training split "
+        "(bound it with --budget-minutes, or give a smaller TSV as --data)",
     )
-    transformer.add_argument("--validation-size", type=int, default=500)
-    transformer.add_argument("--vocabulary-size", type=int, default=2000)
-    transformer.add_argument("--max-length", type=int, default=32)
+    transformer.add_argument(
+        "--validation-size",
+        type=int,
+        default=None,
+        help="validation pairs held out (default: the corpus reader's)",
+    )
+    transformer.add_argument(
+        "--vocabulary-size",
+        type=int,
+        default=None,
+        help="fix the vocabulary size instead of searching it",
+    )
+    transformer.add_argument(
+        "--max-length", type=int, default=None, help="the recipe's by default"
+    )
     transformer.add_argument(
         "--tokens-per-batch",
         type=int,
-        default=2048,
-        help="token budget of one global batch, which --strategy mirrored splits "
-        "over its replicas (docs/scaling.md)",
+        default=None,
+        help="fix the token budget of one global batch (which --strategy "
+        "mirrored splits over its replicas, docs/scaling.md) instead of "
+        "searching it",
+    )
+    transformer.add_argument("--preset", default=None, help="the recipe's by default")
+    transformer.add_argument(
+        "--tokenizer", default=None, help="wordpiece (the recipe's), sentencepiece"
+    )
+    transformer.add_argument(
+        "--phrase-pairs",
+        type=int,
+        default=None,
+        help="Ding only: dictionary pairs added to the training split",
+    )
+    transformer.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="wall-clock minutes per trial (a Hyperband follow-up gets its own)",
     )
     transformer.add_argument(
         "--bleu-examples",
         type=int,
         default=100,
-        help="validation pairs translated (greedy) for the objective val_bleu; "
-        "0: optimize teacher-forced val_masked_token_accuracy instead",
+        help="validation pairs translated (greedy) after each epoch for the "
+        "objective val_bleu",
     )
     transformer.set_defaults(handler=transformer_command)
 
@@ -178,10 +217,31 @@ def refuse_multi_worker(args):
 
 
 def _search(args, hypermodel, objective, train, validation):
+    """Searches `hypermodel` on the given datasets (`make_tuner`)."""
+    from keras_transformer_bit.tuning import make_tuner
+
+    def build_tuner(objective, **common):
+        return make_tuner(args.tuner, hypermodel, objective=objective, **common)
+
+    return _run_search(
+        args,
+        build_tuner,
+        objective,
+        (train,),
+        dict(validation_data=validation, epochs=args.epochs, verbose=2),
+    )
+
+
+def _run_search(args, build_tuner, objective, search_args, search_kwargs):
+    """Runs the search of this process's role (alone, chief or tuner).
+
+    `build_tuner(objective, max_trials=..., max_epochs=..., directory=...,
+    project_name=..., overwrite=..., seed=...)` returns the tuner, whose
+    `search(*search_args, **search_kwargs)` runs the trials.
+    """
     import grpc
     import keras_tuner
 
-    from keras_transformer_bit.tuning import make_tuner, results_table
     from keras_transformer_bit.tuning.serve_oracle import serve_oracle
     from keras_transformer_bit.tuning.watch_oracle import (
         LOST_ORACLE_EXIT_CODE,
@@ -203,10 +263,8 @@ def _search(args, hypermodel, objective, train, validation):
 
         oracle_client.TIMEOUT = args.oracle_timeout
     try:
-        tuner = make_tuner(
-            args.tuner,
-            hypermodel,
-            objective=objective,
+        tuner = build_tuner(
+            objective,
             max_trials=args.max_trials,
             max_epochs=args.max_epochs,
             directory=args.directory,
@@ -221,7 +279,7 @@ def _search(args, hypermodel, objective, train, validation):
             failed = serve_oracle(
                 tuner.oracle, address, trial_timeout=args.trial_timeout or None
             )
-            print(results_table(tuner, num_trials=args.top))
+            _print_results(tuner, args)
             if failed:
                 trials = ", ".join(f"{t} (on {w})" for t, w in failed)
                 print(
@@ -235,7 +293,7 @@ def _search(args, hypermodel, objective, train, validation):
             return 0
         if role is not None:
             watch_oracle(tuner, address, timeout=args.oracle_timeout)
-        tuner.search(train, validation_data=validation, epochs=args.epochs, verbose=2)
+        tuner.search(*search_args, **search_kwargs)
     except grpc.RpcError as error:
         if role is None:
             raise
@@ -247,25 +305,85 @@ def _search(args, hypermodel, objective, train, validation):
         print(lost_oracle_message(role, address, reason), file=sys.stderr)
         return LOST_ORACLE_EXIT_CODE
     if role is None:
-        print(results_table(tuner, num_trials=args.top))
+        _print_results(tuner, args)
     else:
         # A worker's oracle is a client of the chief's: the table is there.
         print(f"{role}: the search is done; the chief prints the results.")
     return 0
 
 
+def _print_results(tuner, args):
+    """The results table; for runs, where the best trial's run is."""
+    from keras_transformer_bit.tuning import results_table
+
+    print(results_table(tuner, num_trials=args.top))
+    scored = [t for t in tuner.oracle.trials.values() if t.score is not None]
+    if scored and hasattr(tuner, "get_best_run_dirs"):
+        (best,) = tuner.get_best_run_dirs(1)
+        print(
+            f"The best trial's run: {best}. Use it as a model directory: "
+            f"ktb translate evaluate --model-dir {best}"
+        )
+
+
 def _check_transformer_sizes(args):
-    """Refuses zero, negative and inconsistent sizes before any data is read."""
+    """Refuses zero, negative and inconsistent sizes, and flags no longer
+    taken, before any data is read."""
+    from keras_transformer_bit.training.translation_run import default_config
     from keras_transformer_bit.utils import check_positive_int
 
-    for flag in ("--vocabulary-size", "--max-length", "--tokens-per-batch"):
-        check_positive_int(flag, getattr(args, flag[2:].replace("-", "_")))
-    if args.tokens_per_batch < args.max_length:
+    if args.max_examples is not None:
+        raise ValueError(
+            "--max-examples is no longer taken: a ktb tune transformer trial is a "
+            "ktb translate train run on the whole training split. Bound a trial "
+            "with --budget-minutes, or give a smaller TSV file as --data. "
+            f"Received: --max-examples {args.max_examples}"
+        )
+    for flag in ("--vocabulary-size", "--max-length", "--tokens-per-batch",
+                 "--bleu-examples"):  # fmt: skip
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            check_positive_int(flag, value)
+    if args.budget_minutes is not None and not args.budget_minutes > 0:
+        raise ValueError(
+            f"--budget-minutes must be > 0. Received: --budget-minutes "
+            f"{args.budget_minutes}"
+        )
+    defaults = default_config()
+    max_length = args.max_length or defaults["max_length"]
+    if args.tokens_per_batch is not None and args.tokens_per_batch < max_length:
         raise ValueError(
             "--tokens-per-batch must hold at least one pair of --max-length "
             f"tokens. Received: --tokens-per-batch {args.tokens_per_batch}, "
-            f"--max-length {args.max_length}"
+            f"--max-length {max_length}"
         )
+
+
+# Flags that fix a hyperparameter of the search space instead of searching it.
+FIXING_FLAGS = {
+    "vocabulary_size": "--vocabulary-size",
+    "tokens_per_batch": "--tokens-per-batch",
+}
+# Flags that set a run setting every trial shares (None: the recipe's).
+SETTING_FLAGS = ("data", "validation_size", "max_length", "preset", "tokenizer",
+                 "phrase_pairs")  # fmt: skip
+
+
+def transformer_search_space(args):
+    """`--search-space` with the values that --vocabulary-size and
+    --tokens-per-batch fix (refused when both name one)."""
+    space = parse_search_space(args.search_space) or {}
+    for key, flag in FIXING_FLAGS.items():
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if key in space:
+            raise ValueError(
+                f"{flag} fixes {key}, which --search-space also names: give one. "
+                f"Received: {flag} {value}, --search-space {key}={space[key]!r}"
+            )
+        space[key] = [value]
+    return space
 
 
 def transformer_command(args):
@@ -273,58 +391,46 @@ def transformer_command(args):
     _check_transformer_sizes(args)
     import keras_tuner
 
-    from keras_transformer_bit.data.load_translation_corpus import (
-        load_translation_corpus,
-    )
-    from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
-    from keras_transformer_bit.data.translation_pipeline import (
-        make_translation_dataset,
-    )
-    from keras_transformer_bit.distribute import get_strategy
-    from keras_transformer_bit.tuning import TransformerHyperModel
+    from keras_transformer_bit.tuning import TranslationRunTuner
 
-    corpus = load_translation_corpus(args.data, seed=args.seed)
-    # The corpus split is shuffled with the seed, so a prefix is a random sample.
-    train_pairs = corpus.train[: args.max_examples or None]
-    validation_pairs = corpus.validation[: args.validation_size or None]
-    texts = [s for s, _ in train_pairs] + [t for _, t in train_pairs]
-    tokenizer = SubwordTokenizer.build(texts, vocabulary_size=args.vocabulary_size)
-    strategy = get_strategy(args.strategy)
+    search_space = transformer_search_space(args)
+    settings = {
+        key: getattr(args, key)
+        for key in SETTING_FLAGS
+        if getattr(args, key) is not None
+    }
 
-    def dataset(pairs, shuffle):
-        return make_translation_dataset(
-            pairs,
-            tokenizer,
-            tokenizer,
-            max_length=args.max_length,
-            tokens_per_batch=args.tokens_per_batch,
-            shuffle=shuffle,
-            seed=args.seed,
-            # Every batch splits evenly over the replicas of a mirrored trial.
-            num_replicas=strategy.num_replicas_in_sync,
+    def build_tuner(objective, max_trials, max_epochs, directory, project_name,
+                    overwrite, seed):  # fmt: skip
+        return TranslationRunTuner(
+            args.tuner,
+            search_space=search_space,
+            objective=objective,
+            max_trials=max_trials,
+            max_epochs=max_epochs,
+            search_seed=seed,
+            strategy=args.strategy,
+            directory=directory,
+            project_name=project_name or "translation_run",
+            overwrite=overwrite,
+            # --seed seeds the search; the runs keep the recipe's seed, so
+            # they hold out the validation split `ktb translate train` does.
+            **settings,
         )
 
-    bleu_pairs = validation_pairs[: args.bleu_examples]
-    hypermodel = TransformerHyperModel(
-        tokenizer.vocabulary_size,
-        search_space=parse_search_space(args.search_space),
-        max_sequence_length=max(args.max_length, 64),
-        strategy=strategy,
-        bleu_pairs=bleu_pairs,
-        tokenizers=(tokenizer, tokenizer),
-        bleu_max_length=args.max_length,
-    )
     # What a sweep should maximize is translation quality: BLEU of greedy
-    # translations of a validation subset, not teacher-forced accuracy.
-    objective = keras_tuner.Objective(
-        "val_bleu" if bleu_pairs else "val_masked_token_accuracy", "max"
-    )
-    return _search(
+    # translations of validation sentences, as `ktb translate train` logs it.
+    return _run_search(
         args,
-        hypermodel,
-        objective,
-        dataset(train_pairs, True),
-        dataset(validation_pairs, False),
+        build_tuner,
+        keras_tuner.Objective("val_bleu", "max"),
+        (),
+        dict(
+            epochs=args.epochs,
+            budget_minutes=args.budget_minutes,
+            bleu_examples=args.bleu_examples,
+            verbose=2,
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import tensorflow as tf
 import keras_transformer_bit as ktb
 from keras_transformer_bit.cli import main as cli_main
 from keras_transformer_bit.cli.tune import parse_search_space
+from tests.cli.test_translate_cli import _write_corpus
 from tests.distribute.processes import kill, wait_until
 
 
@@ -65,6 +67,13 @@ def test_multi_worker_is_refused_up_front(monkeypatch, tf_config, strategy):
         (["--max-length", "-1"], "--max-length must be a positive int"),
         (["--vocabulary-size", "0"], "--vocabulary-size must be a positive int"),
         (["--tokens-per-batch", "16", "--max-length", "32"], "--tokens-per-batch"),
+        (["--max-examples", "40"], "--max-examples is no longer taken"),
+        (["--budget-minutes", "0"], "--budget-minutes must be > 0"),
+        (["--bleu-examples", "0"], "--bleu-examples must be a positive int"),
+        (
+            ["--vocabulary-size", "100", "--search-space", '{"vocabulary_size": [9]}'],
+            "--vocabulary-size fixes vocabulary_size, which --search-space also",
+        ),
     ],
 )
 def test_transformer_sizes_are_refused_before_the_corpus_is_read(flags, message):
@@ -116,7 +125,7 @@ def _tiny_search(family, tmp_path):
             for index in range(60)
         ]
         corpus.write_text("\n".join(lines) + "\n")
-        args = ["--data", str(corpus), "--max-examples", "40"]
+        args = ["--data", str(corpus), "--bleu-examples", "4"]
         args += ["--validation-size", "8", "--vocabulary-size", "60"]
         args += ["--max-length", "16", "--tokens-per-batch", "128"]
         space = {
@@ -128,6 +137,33 @@ def _tiny_search(family, tmp_path):
             "warmup_steps": [10],
         }
     return args + ["--search-space", json.dumps(space)]
+
+
+@pytest.mark.large
+@pytest.mark.timeout(240)
+def test_tune_transformer_trials_are_translate_train_runs(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    space = {"num_layers": [1], "hidden_dim": [16], "num_heads": [2],
+             "intermediate_multiplier": [2], "dropout": [0.1, 0.0]}  # fmt: skip
+    command = ["tune", "transformer", "--data", str(corpus), "--tuner", "hyperband"]
+    command += ["--vocabulary-size", "120", "--tokens-per-batch", "128"]
+    command += ["--max-length", "16", "--validation-size", "6"]
+    command += ["--bleu-examples", "4", "--max-epochs", "1", "--budget-minutes", "5"]
+    command += ["--strategy", "one_device", "--directory", str(tmp_path / "search")]
+    command += ["--project-name", "p", "--search-space", json.dumps(space)]
+    assert cli_main.main(command) == 0
+    output = capsys.readouterr().out
+    table = [line for line in output.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| rank | trial | status | val_bleu |"), output
+    assert len(table) == 1 + 1 and "COMPLETED" in table[1]  # max_epochs 1: 1 trial
+    best = re.search(r"The best trial's run: (\S+)\. ", output).group(1)
+    assert best.startswith(str(tmp_path / "search" / "p" / "trial_"))
+    config = json.loads(open(os.path.join(best, "translate_config.json")).read())
+    assert (config["vocabulary_size"], config["tokens_per_batch"]) == (120, 128)
+    assert config["max_length"] == 16 and config["data"] == str(corpus)
+    # The best trial's run is a model directory of `ktb translate`.
+    assert cli_main.main(["translate", "predict", "--model-dir", best, "Ich."]) == 0
 
 
 @pytest.mark.large
