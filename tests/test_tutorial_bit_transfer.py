@@ -4,9 +4,11 @@ import importlib.util
 import json
 import math
 import pathlib
+import shutil
 
-import numpy as np
 import pytest
+
+import keras_transformer_bit as ktb
 
 TUTORIAL = pathlib.Path(__file__).parents[1] / "tutorials" / "bit_transfer.py"
 
@@ -56,6 +58,20 @@ def test_upstream_cache_key_follows_the_settings(tutorial, tmp_path):
         assert other != path
 
 
+def test_the_cpu_rule_is_passed_to_the_runs_as_settings(tutorial):
+    # The documented run: the rule's learning rate and updates, crop 32 and
+    # batch 32 (see "CPU budget"); --quick runs 4% of the schedule.
+    default = tutorial.fine_tune_settings(tutorial.parse_args([]))
+    assert default == {"crop_size": 32, "batch_size": 32, "schedule_scale": 1.0}
+    quick = tutorial.fine_tune_settings(tutorial.parse_args(["--quick"]))
+    assert quick["schedule_scale"] == 0.04
+    # --full-hyperrule: the rule unchanged, whatever else is passed.
+    full = tutorial.parse_args(["--full-hyperrule", "--quick", "--crop-size", "48"])
+    assert tutorial.fine_tune_settings(full) == {}
+    settings = set(ktb.training.default_bit_settings())
+    assert set(default) <= settings
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -71,8 +87,8 @@ def test_bad_flags_are_refused(tutorial, flags, message, capsys):
 
 
 @pytest.mark.large
-def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
-    tutorial, tmp_path
+def test_quick_run_writes_table_plot_and_raw_results_and_reruns_only_what_is_missing(
+    tutorial, tmp_path, capsys
 ):
     flags = [
         "--quick",
@@ -81,12 +97,14 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
         "2",
         "--upstream-cache",
         str(tmp_path / "cache"),
-        "--output-dir",
-        str(tmp_path / "out"),
+        "--work-dir",
+        str(tmp_path / "work"),
         "--test-examples",
         "64",
     ]
-    results = tutorial.run(tutorial.parse_args(flags))
+    results = tutorial.run(
+        tutorial.parse_args(flags + ["--output-dir", str(tmp_path / "out")])
+    )
     assert results["upstream"]["cached"] is False
     cached = list((tmp_path / "cache").glob("upstream-*.npz"))
     assert len(cached) == 1 and not list((tmp_path / "cache").glob("*partial*"))
@@ -95,9 +113,13 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
         values = raw["accuracy"][arm]["1"]
         assert len(values) == 2 and all(0 <= v <= 1 for v in values)
     assert raw["downstream_classes"] == list(tutorial.DOWNSTREAM_CLASSES)
-    # Each shot count records its own rule (4 classes x shots examples).
+    # Each shot count records its own rule (4 classes x shots examples), the
+    # CPU rule: crop 32 of 40, batch 32, lr 0.003, 4% of 500 updates.
     assert raw["rules"]["1"]["dataset_size"] == 4
     assert raw["rules"]["2"]["dataset_size"] == 8
+    rule = raw["rules"]["1"]
+    assert (rule["crop_size"], rule["resize_size"], rule["batch_size"]) == (32, 40, 32)
+    assert rule["base_learning_rate"] == 0.003 and rule["supports"][-1] == 20
     assert raw["test_examples"] == 64
     table = (tmp_path / "out" / "bit_transfer.md").read_text()
     assert "| 1 |" in table and "| 2 |" in table and "Welch t" in table
@@ -105,11 +127,21 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reuses_upstream(
     assert "weights=path" in table
     png = (tmp_path / "out" / "bit_transfer.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+    # Each fine-tune is a BiTRun directory holding its finished model.
+    runs = tmp_path / "work" / "runs"
+    assert len(list(runs.glob("*/model.keras"))) == 8
+    assert not list(runs.glob("*/backup"))
 
-    again = tutorial.run(tutorial.parse_args(flags[:-4] + ["--test-examples", "64"]))
+    # The same command again: the finished runs are skipped, their saved
+    # models evaluated; a run whose directory went is trained again, and
+    # the same seed on the same upstream gives the same accuracy.
+    shutil.rmtree(runs / "shots1_seed0_transfer")
+    capsys.readouterr()
+    again = tutorial.run(tutorial.parse_args(flags))
+    assert capsys.readouterr().out.count("holds a finished run") == 7
     assert again["upstream"]["cached"] is True
     assert again["upstream"]["test_accuracy"] == results["upstream"]["test_accuracy"]
-    # The same seeds on the same upstream give the same accuracies.
-    np.testing.assert_allclose(
-        again["accuracy"]["transfer"]["1"], results["accuracy"]["transfer"]["1"]
-    )
+    assert again["accuracy"] == results["accuracy"]
+    # Another setting in the same --work-dir: refused, naming it.
+    with pytest.raises(ValueError, match=r"batch_size=16 \(saved: batch_size=32\)"):
+        tutorial.run(tutorial.parse_args(flags + ["--batch-size", "16"]))

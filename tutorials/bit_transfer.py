@@ -10,15 +10,22 @@ Fashion-MNIST (the Debian package `dataset-fashion-mnist`, no download):
    format. The checkpoint is cached under `--upstream-cache`, keyed by every
    setting that shapes it, so later runs skip this step.
 2. Downstream: the four other classes (Coat, Shirt, Sneaker, Ankle boot),
-   none of which the upstream model saw. For each shot count and seed, draw k
-   examples per class, load the upstream `.npz` through
-   `BiTClassifier.from_preset(..., weights=path, head="replace")` (the
-   argument used for the official files) and fine-tune it with the
-   BiT-HyperRule; train the same architecture from a random initialisation
-   with exactly the same rule and budget.
-3. Report test accuracy on all 4,000 test images of the downstream classes:
-   mean, standard deviation and Welch's t per shot count; a plot (PNG) and the
-   raw accuracies (JSON) beside the table in `docs/`.
+   none of which the upstream model saw. For each shot count and seed, one
+   `ktb.training.BiTRun` (the library's run, what `ktb bit train` runs)
+   draws k examples per class from the images held here, loads the upstream
+   `.npz` through `BiTClassifier.from_preset(..., weights=path,
+   head="replace")` (the argument used for the official files) and
+   fine-tunes it with the BiT-HyperRule; a second run trains the same
+   architecture from a random initialisation with exactly the same rule and
+   budget.
+3. Report test accuracy, of the model each run saved, on all 4,000 test
+   images of the downstream classes: mean, standard deviation and Welch's t
+   per shot count; a plot (PNG) and the raw accuracies (JSON) beside the
+   table in `docs/`.
+
+The upstream pre-training is not a HyperRule fine-tune (its own schedule:
+cosine decay, a larger learning rate, no head to replace), so it is trained
+here with `fit` and cached as described in step 1, not through `BiTRun`.
 
 Why this upstream. Fashion-MNIST (70,000 images) is the only large labelled
 image set that arrives offline here; the Tux Paint stamps (about 1,000 cut-out
@@ -32,8 +39,10 @@ CPU budget. The HyperRule asks for 128x128 crops and 500 updates of 512
 images per run. The default run keeps the rule's resize/crop ratio (160/128)
 at 40/32 pixels and its 500 updates and learning rate 0.003, but feeds
 batches of 32 instead of 512 (a few-shot set holds 4 to 40 images, so a batch
-of 512 is mostly repeats). Both arms get exactly this schedule. With official
-weights and a GPU, run the rule unchanged on a TFDS dataset:
+of 512 is mostly repeats): the runs' `crop_size`, `batch_size` (with the
+official batch scaling) and `schedule_scale` settings. Both arms get exactly
+this schedule. With official weights and a GPU, run the rule unchanged on a
+TFDS dataset:
 
     python tutorials/bit_transfer.py --dataset oxford_iiit_pet \\
         --preset bit_m_r50x1 --weights imagenet21k --full-hyperrule \\
@@ -43,14 +52,16 @@ Usage:
     python tutorials/bit_transfer.py            # the documented run (~25 min)
     python tutorials/bit_transfer.py --quick    # a smoke run (a few minutes)
 
-Fault tolerance. Every fine-tune lives in its own directory under
-`--work-dir` and backs up after each epoch
-(`ktb.distribute.training_callbacks`); rerun the same command with the same
-`--work-dir` to resume. The upstream checkpoint is written atomically.
+Fault tolerance. Every fine-tune is a `BiTRun` in its own directory under
+`--work-dir` (`runs/shots{k}_seed{s}_{arm}`), which backs up after each
+epoch. Rerun the same command with the same `--work-dir`: an interrupted
+fine-tune resumes at its last epoch and a finished one is not trained again
+(its saved model is evaluated); a changed setting is refused, naming it, so
+use a new `--work-dir` for other settings. The upstream checkpoint is
+written atomically and its training backs up after each epoch too.
 """
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import math
@@ -72,12 +83,8 @@ from keras_transformer_bit.data import (  # noqa: E402
     load_tfds_images,
 )
 from keras_transformer_bit.models.bit import save_bit_checkpoint  # noqa: E402
-from keras_transformer_bit.recipes import (  # noqa: E402
-    bit_evaluate,
-    bit_fine_tune,
-    bit_hyperrule,
-    schedule_epochs,
-)
+from keras_transformer_bit.recipes import bit_evaluate, schedule_epochs  # noqa: E402
+from keras_transformer_bit.training.bit_run import MODEL_FILE  # noqa: E402
 
 UPSTREAM_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Sandal", "Bag")
 DOWNSTREAM_CLASSES = ("Coat", "Shirt", "Sneaker", "Ankle boot")
@@ -223,15 +230,22 @@ def parse_args(argv=None):
     return args
 
 
-def cpu_rule(rule, args):
-    """The rule as run here: see the module docstring, 'CPU budget'."""
+def fine_tune_settings(args):
+    """The `BiTRun` settings that make the rule the one run here (see the
+    module docstring, 'CPU budget'); none with `--full-hyperrule`.
+
+    The run applies them to the HyperRule of each few-shot set in this order:
+    the crop (the resize keeps the rule's ratio), the batch with the rule's
+    learning rate and updates (`batch_scaling="official"`, the default),
+    then the fraction of the schedule.
+    """
     if args.full_hyperrule:
-        return rule
-    rule = rule.with_crop_size(args.crop_size)
-    rule = dataclasses.replace(rule, batch_size=args.batch_size)
-    if args.schedule_scale < 1:
-        rule = rule.shortened(args.schedule_scale)
-    return rule
+        return {}
+    return {
+        "crop_size": args.crop_size,
+        "batch_size": args.batch_size,
+        "schedule_scale": args.schedule_scale,
+    }
 
 
 def upstream_settings(args):
@@ -360,6 +374,36 @@ def load_data(args):
     )
 
 
+def fine_tune(run_dir, train, preset, weights, shots, seed, args):
+    """One downstream fine-tune: a `BiTRun` in `run_dir`, trained unless it
+    already finished there.
+
+    `weights=None` is the scratch arm (a random initialisation drawn with
+    `seed`); an `.npz` path or a weights tag is the transfer arm (the run
+    replaces the head with a zero-initialised one).
+
+    Returns:
+        `(config, trained)`: the run's `bit_config.json` with `model_path`
+        added, and whether this call trained it.
+    """
+    run = ktb.training.BiTRun(
+        run_dir,
+        data=train,
+        preset=preset,
+        weights=weights,
+        shots=shots,
+        seed=seed,
+        micro_batch_size=args.micro_batch_size,
+        **fine_tune_settings(args),
+    )
+    config = run.train(verbose=0, jit_compile=args.jit_compile)
+    trained = config is not None
+    if not trained:
+        config = run.saved_config()
+    model_path = os.path.join(run_dir, MODEL_FILE)
+    return dict(config, model_path=model_path), trained
+
+
 def welch_t(a, b):
     """Welch's t statistic of mean(a) - mean(b) and its degrees of freedom.
 
@@ -400,35 +444,29 @@ def run(args):
     rules = {}
     for shots in args.shots:
         for seed in range(args.seeds):
-            subset = train.few_shot(shots, seed=seed)
-            rule = cpu_rule(bit_hyperrule(len(subset), train.image_size), args)
-            rules[shots] = rule
             for arm in ARMS:
-                keras.utils.set_random_seed(seed)
-                classifier = ktb.models.BiTClassifier.from_preset(
-                    preset,
-                    num_classes=train.num_classes,
-                    weights=weights if arm == "transfer" else None,
-                    **({"head": "replace"} if arm == "transfer" else {}),
-                )
                 run_started = time.time()
-                bit_fine_tune(
-                    classifier,
-                    subset,
-                    rule,
-                    micro_batch_size=args.micro_batch_size,
-                    seed=seed,
-                    model_dir=os.path.join(
-                        work_dir, "runs", f"shots{shots}_seed{seed}_{arm}"
-                    ),
-                    verbose=0,
-                    jit_compile=args.jit_compile,
+                config, trained = fine_tune(
+                    os.path.join(work_dir, "runs", f"shots{shots}_seed{seed}_{arm}"),
+                    train,
+                    preset,
+                    weights if arm == "transfer" else None,
+                    shots,
+                    seed,
+                    args,
                 )
-                accuracy = bit_evaluate(classifier, test, rule.crop_size)["accuracy"]
+                # One rule per shot count: they differ only in dataset_size.
+                rules[shots] = config["rule"]
+                classifier = keras.saving.load_model(config["model_path"])
+                accuracy = bit_evaluate(classifier, test, config["crop_size"])[
+                    "accuracy"
+                ]
                 accuracies[arm].setdefault(shots, []).append(float(accuracy))
                 print(
                     f"shots={shots:2d} seed={seed} {arm:8s} "
-                    f"accuracy={accuracy:.4f} ({time.time() - run_started:.0f} s)",
+                    f"accuracy={accuracy:.4f} ({time.time() - run_started:.0f} s"
+                    + ("" if trained else ", trained before")
+                    + ")",
                     flush=True,
                 )
     if temporary is not None:
@@ -442,13 +480,7 @@ def run(args):
         "test_examples": len(test),
         "upstream": upstream,
         # One rule per shot count: they differ only in dataset_size.
-        "rules": {
-            str(shots): {
-                key: (list(value) if isinstance(value, tuple) else value)
-                for key, value in dataclasses.asdict(rule).items()
-            }
-            for shots, rule in rules.items()
-        },
+        "rules": {str(shots): rule for shots, rule in rules.items()},
         "full_hyperrule": args.full_hyperrule,
         "schedule_scale": args.schedule_scale,
         "seeds": args.seeds,
