@@ -8,7 +8,7 @@ import keras_tuner
 from keras_transformer_bit.models import BiTClassifier
 from keras_transformer_bit.recipes import bit_hyperrule
 from keras_transformer_bit.recipes.bit_fine_tune import (
-    StopAtStep,
+    bit_fine_tune,
     compile_for_hyperrule,
 )
 from keras_transformer_bit.tuning.search_space import (
@@ -16,6 +16,7 @@ from keras_transformer_bit.tuning.search_space import (
     hyperparameter,
 )
 from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 
 # Multipliers on what the HyperRule picks; 1.0 (first, the default) is the
 # rule itself, so the first trial of every tuner is the HyperRule. MixUp is
@@ -148,6 +149,9 @@ class BiTHyperModel(keras_tuner.HyperModel):
             mixup_alpha=float(values["mixup_alpha"]),
         )
 
+    def _jit_compile(self):
+        return False if self.strategy is not None else "auto"
+
     def build(self, hp):
         rule = self.rule(hp)
 
@@ -155,8 +159,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
             model = BiTClassifier.from_preset(
                 self.preset, num_classes=self.num_classes, weights=self.weights
             )
-            jit_compile = False if self.strategy is not None else "auto"
-            return compile_for_hyperrule(model, rule, jit_compile=jit_compile)
+            return compile_for_hyperrule(model, rule, jit_compile=self._jit_compile())
 
         if self.strategy is None:
             return build_model()
@@ -166,6 +169,12 @@ class BiTHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, images, validation_data=None, epochs=None, **kwargs):
         """Trains for the trial's schedule on `images` (raw, unbatched).
 
+        A trial is a `ktb.recipes.bit_fine_tune` call, the code
+        `ktb.training.BiTRun` and `ktb bit train` run: the trial's rule and
+        the hypermodel's seed and strategy, the same batches, evaluation and
+        errors; the model ends with the class names and resolution a run's
+        model has.
+
         Args:
             images: a `LabeledImages` or a dataset of `(image, int label)`.
             validation_data: same kind, evaluated at the trial's resolution.
@@ -173,14 +182,17 @@ class BiTHyperModel(keras_tuner.HyperModel):
                 schedule into this many epochs (reporting points), default
                 `min(total steps, 4)`. With it: the budget, in epochs of
                 `schedule_epochs` (see the class docstring).
-            **kwargs: passed to `fit` (`initial_epoch` where Hyperband resumes
-                a trial, `callbacks`, ...).
+            **kwargs: `callbacks` (KerasTuner's own among them), `verbose`
+                and `initial_epoch` (where Hyperband resumes a trial), passed
+                to `bit_fine_tune`; any other name is refused.
+
+        Returns:
+            The `History` of `bit_fine_tune`, one entry per epoch run.
         """
-        rule = self.rule(hp)
-        train, validation_data = rule.datasets(
-            images, validation_data, num_classes=self.num_classes, seed=self.seed
+        check_known_arguments(
+            "BiTHyperModel.fit", kwargs, ["callbacks", "initial_epoch", "verbose"]
         )
-        kwargs.pop("steps_per_epoch", None)
+        rule = self.rule(hp)
         initial_epoch = kwargs.pop("initial_epoch", 0)
         if self.schedule_epochs is None:
             if "tuner/epochs" in hp.values:
@@ -190,25 +202,25 @@ class BiTHyperModel(keras_tuner.HyperModel):
                     "max_epochs) so that an epoch is a fixed part of the "
                     "schedule. Received: schedule_epochs=None"
                 )
-            epochs = epochs or min(rule.total_steps, 4)
-            steps_per_epoch = math.ceil(rule.total_steps / epochs)
+            num_epochs = epochs or min(rule.total_steps, 4)
+            final_epoch = None
         else:
-            epochs = min(epochs or self.schedule_epochs, self.schedule_epochs)
-            steps_per_epoch = math.ceil(rule.total_steps / self.schedule_epochs)
             # A Hyperband follow-up starts from the weights its predecessor
-            # reached after `initial_epoch` epochs: the learning rate, keyed
-            # on the update count, continues from there too.
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            model.optimizer.iterations.assign(initial_epoch * steps_per_epoch)
-        # The last epoch may be shorter: never past the schedule's end.
-        callbacks = [*kwargs.pop("callbacks", []), StopAtStep(rule.total_steps)]
-        return model.fit(
-            train,
-            epochs=epochs,
+            # reached after `initial_epoch` epochs of the same split, and
+            # bit_fine_tune continues the learning rate from there too.
+            num_epochs = self.schedule_epochs
+            final_epoch = epochs or self.schedule_epochs
+        return bit_fine_tune(
+            model,
+            images,
+            rule,
+            seed=self.seed,
+            strategy=self.strategy,
+            num_epochs=num_epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            **kwargs,
+            final_epoch=final_epoch,
+            validation_images=validation_data,
+            jit_compile=self._jit_compile(),
+            callbacks=kwargs.pop("callbacks", None),
+            verbose=kwargs.pop("verbose", "auto"),
         )
