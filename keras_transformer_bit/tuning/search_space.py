@@ -8,6 +8,11 @@ else is a fixed value. Hypermodels merge the user's dict into their defaults.
 
 import keras_tuner
 
+from keras_transformer_bit.models.transformer.transformer_presets import (
+    transformer_presets,
+)
+from keras_transformer_bit.recipes import translation_recipe
+
 
 def _describe(value):
     return f"{value!r}"
@@ -98,3 +103,32 @@ def default_values(search_space):
     """The values of the first trial: every hyperparameter at its default."""
     hp = keras_tuner.HyperParameters()
     return {name: hyperparameter(hp, name, spec) for name, spec in search_space.items()}
+
+
+def _recipe_first(recipe_value, *others):
+    """A choice whose default (first item) is the recipe's value."""
+    return [recipe_value, *(value for value in others if value != recipe_value)]
+
+
+def recipe_search_space():
+    """Sizes, regularisation, schedule and data settings around the
+    translation recipe: each a list whose first value is the recipe's
+    (`ktb.recipes.translation_recipe()` and its preset), so the first trial
+    trains what `ktb translate train` trains."""
+    recipe = translation_recipe()
+    model = {**transformer_presets[recipe.preset]["config"], **recipe.model_overrides}
+    scale = recipe.learning_rate_scale
+    return {
+        "num_layers": _recipe_first(model["num_layers"], 2, 4),
+        "hidden_dim": _recipe_first(model["hidden_dim"], 64, 256),
+        "num_heads": _recipe_first(model["num_heads"], 2, 8),
+        "intermediate_multiplier": _recipe_first(
+            model["intermediate_dim"] // model["hidden_dim"], 2, 4
+        ),
+        "dropout": _recipe_first(model["dropout"], 0.2, 0.3, 0.0),
+        "label_smoothing": _recipe_first(recipe.label_smoothing, 0.0, 0.2),
+        "warmup_steps": _recipe_first(recipe.warmup_steps, 250, 1000),
+        "learning_rate_scale": _recipe_first(scale, round(scale / 2, 4), scale * 2),
+        "vocabulary_size": _recipe_first(recipe.vocabulary_size, 4000, 8000),
+        "tokens_per_batch": _recipe_first(recipe.tokens_per_batch, 1024, 4096),
+    }

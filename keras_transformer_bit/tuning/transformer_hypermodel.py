@@ -7,6 +7,7 @@ from keras_transformer_bit.recipes import BleuCallback, translation_recipe
 from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
+    recipe_search_space,
 )
 from keras_transformer_bit.utils import check_positive_int
 
@@ -24,19 +25,14 @@ def _transformer_or_failed_trial(**config):
 
 
 # The first value of each list is the default (the first trial's value): the
-# translation recipe (transformer_small, warm-up 500) that `ktb translate
-# train` and the tutorial run on a CPU budget, and sizes around it. Warm-ups
-# of 4,000+ steps (the paper's, for 100k-step runs) are never left in a sweep
-# trial of a few epochs of a small corpus.
+# translation recipe (its model, warm-up, learning-rate scale and label
+# smoothing) that `ktb translate train` and the tutorial run on a CPU budget,
+# and values around it. Warm-ups of 4,000+ steps (the paper's, for 100k-step
+# runs) are never left in a sweep trial of a few epochs of a small corpus.
 TRANSFORMER_SEARCH_SPACE = {
-    "num_layers": [3, 2, 4],
-    "hidden_dim": [128, 64, 256],
-    "num_heads": [4, 2, 8],
-    "intermediate_multiplier": [4, 2],
-    "dropout": [0.1, 0.0, 0.2, 0.3],
-    "warmup_steps": [500, 250, 1000],
-    "label_smoothing": [0.1, 0.0, 0.2],
-    "learning_rate_scale": [1.0, 0.5, 2.0],
+    name: values
+    for name, values in recipe_search_space().items()
+    if name not in ("vocabulary_size", "tokens_per_batch")  # set by the datasets
 }
 
 
@@ -53,6 +49,12 @@ class TransformerHyperModel(keras_tuner.HyperModel):
     (sacreBLEU of greedy translations of those pairs after each epoch; a
     hundred pairs keep it cheap), the objective to use:
     `keras_tuner.Objective("val_bleu", "max")`.
+
+    The hypermodel trains on datasets you make; it cannot tune what makes
+    them (vocabulary size, tokens per batch). To tune those too, and to
+    train each trial the way `ktb translate train` does (its tokenizer,
+    bucketing, budget, resuming, checkpoints), use
+    `ktb.tuning.TranslationRunTuner`, whose trials are `TranslationRun`s.
 
     Args:
         vocabulary_size: int. Target (and shared) vocabulary size.

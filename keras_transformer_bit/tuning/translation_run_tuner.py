@@ -4,10 +4,6 @@ import os
 
 import keras_tuner
 
-from keras_transformer_bit.models.transformer.transformer_presets import (
-    transformer_presets,
-)
-from keras_transformer_bit.recipes import translation_recipe
 from keras_transformer_bit.training.run_checks import check_positive_number
 from keras_transformer_bit.training.run_lock import LOCK_FILE
 from keras_transformer_bit.training.translation_run import (
@@ -24,6 +20,7 @@ from keras_transformer_bit.tuning.make_tuner import (
 from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
+    recipe_search_space,
 )
 from keras_transformer_bit.utils import check_positive_int
 from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
@@ -37,36 +34,11 @@ TRAINED_FILE = "run_trained.json"
 TRIAL_STRATEGIES = ("auto", "one_device", "mirrored")
 
 
-def _recipe_first(recipe_value, *others):
-    """A choice whose default (first item) is the recipe's value."""
-    return [recipe_value, *(value for value in others if value != recipe_value)]
-
-
-def _recipe_search_space():
-    recipe = translation_recipe()
-    model = {**transformer_presets[recipe.preset]["config"], **recipe.model_overrides}
-    scale = recipe.learning_rate_scale
-    return {
-        "num_layers": _recipe_first(model["num_layers"], 2, 4),
-        "hidden_dim": _recipe_first(model["hidden_dim"], 64, 256),
-        "num_heads": _recipe_first(model["num_heads"], 2, 8),
-        "intermediate_multiplier": _recipe_first(
-            model["intermediate_dim"] // model["hidden_dim"], 2, 4
-        ),
-        "dropout": _recipe_first(model["dropout"], 0.2, 0.3, 0.0),
-        "label_smoothing": _recipe_first(recipe.label_smoothing, 0.0, 0.2),
-        "warmup_steps": _recipe_first(recipe.warmup_steps, 250, 1000),
-        "learning_rate_scale": _recipe_first(scale, round(scale / 2, 4), scale * 2),
-        "vocabulary_size": _recipe_first(recipe.vocabulary_size, 4000, 8000),
-        "tokens_per_batch": _recipe_first(recipe.tokens_per_batch, 1024, 4096),
-    }
-
-
 # The first value of each list is the translation recipe's
 # (`ktb.recipes.translation_recipe()`), so the first trial trains what
 # `ktb translate train` trains; the others are around it. Dropout reaches
 # higher than the recipe's: on Ding's 18k pairs the model overfits (issue 11).
-TRANSLATION_RUN_SEARCH_SPACE = _recipe_search_space()
+TRANSLATION_RUN_SEARCH_SPACE = recipe_search_space()
 
 # Hyperparameters that are a model override of the run, and those that are
 # one of its settings (`intermediate_multiplier` sets `intermediate_dim`).

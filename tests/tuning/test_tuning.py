@@ -287,6 +287,9 @@ def test_transformer_space_starts_from_the_translation_recipe():
         == (preset["intermediate_dim"])
     )
     assert first["warmup_steps"] == recipe.warmup_steps
+    assert first["learning_rate_scale"] == recipe.learning_rate_scale
+    assert first["label_smoothing"] == recipe.label_smoothing
+    assert first["dropout"] == preset["dropout"]
     assert max(TRANSFORMER_SEARCH_SPACE["warmup_steps"]) <= 2 * recipe.warmup_steps
 
 
