@@ -42,8 +42,11 @@ class BiTHyperModel(keras_tuner.HyperModel):
     Every multiplier defaults to 1.0, so the first trial is the HyperRule (with
     `ktb.tuning.make_tuner`, which starts every tuner from the defaults).
 
-    `fit` builds the image pipeline of each trial (resolution and MixUp differ
-    between trials), so pass `search` the *raw* training images.
+    A trial is a `ktb.recipes.bit_fine_tune` call with the trial's rule: the
+    code `ktb bit train` (`ktb.training.BiTRun`) runs, so a trial trains,
+    evaluates and fails as a run would. It builds each trial's image pipeline
+    (resolution and MixUp differ between trials), so pass `search` the *raw*
+    training images.
 
     Args:
         num_classes: int. Classes of the task.
