@@ -581,7 +581,9 @@ def format_report(results):
         f"tenfold at updates {rule['supports'][1:-1]}, {rule['supports'][-1]} "
         "updates. Transfer starts from the upstream "
         "weights with a new zero-initialised head; scratch from a random "
-        "initialisation.",
+        "initialisation. Each fine-tune is one `ktb.training.BiTRun` (the run "
+        "behind `ktb bit train`) on the images held in memory, and is scored "
+        "with the model it saved.",
         "",
         f"Test accuracy (%), mean ± sample standard deviation over "
         f"{results['seeds']} seeds (a seed fixes the few-shot draw, the "
