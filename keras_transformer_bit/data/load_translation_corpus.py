@@ -9,6 +9,7 @@ from keras_transformer_bit.data.text_file_corpus import (
     read_tsv_corpus,
 )
 from keras_transformer_bit.data.tfds_corpus import load_tfds_corpus
+from keras_transformer_bit.utils import SettingError
 
 CORPUS_HELP = (
     "'ding' (German->English, Debian trans-de-en), 'sword_en_es' or 'sword_es_en' "
@@ -40,13 +41,18 @@ def load_translation_corpus(
     Returns:
         A `ParallelCorpus`.
 
+    Raises:
+        SettingError: `data` names no corpus, or a held-out size does not fit
+            (a `ValueError` that a caller may restate in its own names, such
+            as `--data`).
+
     Example:
     >>> corpus = load_translation_corpus("ding")  # doctest: +SKIP
     >>> len(corpus.test)  # doctest: +SKIP
     1000
     """
     if not isinstance(data, str) or not data:
-        raise ValueError(f"data must be {CORPUS_HELP}. Received: data={data!r}")
+        raise _unknown_corpus(data)
     kwargs.update(seed=seed, test_size=test_size, validation_size=validation_size)
     if data in ("ding", "ding_de_en"):
         return load_ding_de_en(**kwargs)
@@ -59,4 +65,13 @@ def load_translation_corpus(
         return read_aligned_corpus(source_path, target_path, **kwargs)
     if os.path.isfile(data):
         return read_tsv_corpus(data, **kwargs)
-    raise ValueError(f"data must be {CORPUS_HELP}. Received: data={data!r}")
+    raise _unknown_corpus(data)
+
+
+def _unknown_corpus(data):
+    """The error for a `data` that names no corpus (`--data` under `ktb`)."""
+    return SettingError(
+        lambda name: (
+            f"{name('data')} must be {CORPUS_HELP}. Received: {name('data')}={data!r}"
+        )
+    )

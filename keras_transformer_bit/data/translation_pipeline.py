@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import SettingError, check_positive_int
 
 
 def _length_bounds(max_length, bucket_width):
@@ -45,9 +45,13 @@ def _check_arguments(max_length, tokens_per_batch, bucket_width, num_replicas):
         num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     num_replicas = check_positive_int("num_replicas", num_replicas)
     if tokens_per_batch < max_length:
-        raise ValueError(
-            "tokens_per_batch must hold at least one sequence of max_length tokens. "
-            f"Received: tokens_per_batch={tokens_per_batch}, max_length={max_length}"
+        raise SettingError(
+            lambda name: (
+                f"{name('tokens_per_batch')} must hold at least one "
+                f"sequence of {name('max_length')} tokens. Received: "
+                f"{name('tokens_per_batch')}={tokens_per_batch}, "
+                f"{name('max_length')}={max_length}"
+            )
         )
     return max_length, tokens_per_batch, bucket_width, num_replicas
 
@@ -238,10 +242,14 @@ def make_translation_dataset(
 
     # Fail here, not in the middle of model.fit, when every pair is too long.
     if not any(True for _ in to_token_ids(strings).take(1)):
-        raise ValueError(
-            f"Every sentence pair is longer than max_length={max_length} tokens (or "
-            "the corpus is empty), so the dataset has no batches. Raise max_length "
-            "or check the corpus."
+        # Named as the caller names it (`--max-length` under `ktb`).
+        raise SettingError(
+            lambda name: (
+                "Every sentence pair is longer than "
+                f"{name('max_length')}={max_length} tokens (or the corpus is empty), "
+                f"so the dataset has no batches. Raise {name('max_length')} or check "
+                "the corpus."
+            )
         )
     bounds = _length_bounds(max_length, bucket_width)
 
@@ -261,11 +269,14 @@ def make_translation_dataset(
         )
 
     if drop_remainder and not any(True for _ in to_batches(to_token_ids(strings))):
-        raise ValueError(
-            "No length bucket holds a full batch of pairs, so with "
-            "drop_remainder=True the dataset has no batches (a bucket of bound "
-            f"L holds tokens_per_batch // L = {tokens_per_batch} // L pairs). "
-            "Pass drop_remainder=False (the default) or lower tokens_per_batch."
+        raise SettingError(
+            lambda name: (
+                "No length bucket holds a full batch of pairs, so with "
+                "drop_remainder=True the dataset has no batches (a bucket of bound "
+                f"L holds {name('tokens_per_batch')} // L = {tokens_per_batch} // L "
+                "pairs). Pass drop_remainder=False (the default) or lower "
+                f"{name('tokens_per_batch')}."
+            )
         )
     if shuffle:
         strings = strings.shuffle(200_000, seed=seed, reshuffle_each_iteration=True)

@@ -72,6 +72,7 @@ from keras_transformer_bit.utils import (
     check_non_negative_int,
     check_positive_int,
     check_seed,
+    restate_setting_errors,
     write_text_atomically,
 )
 from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
@@ -961,7 +962,12 @@ class TranslationRun:
         check_positive_number(self._name(key), value, allow_none=True)
 
     def _read_data(self, config, strategy, resuming):
-        """The corpus, the (source, target) tokenizers and the datasets."""
+        """The corpus, the (source, target) tokenizers and the datasets (an
+        error on a setting names it as the caller does: `--max-length`)."""
+        with restate_setting_errors(self.names):
+            return self._read_data_as_named(config, strategy, resuming)
+
+    def _read_data_as_named(self, config, strategy, resuming):
         corpus = load_corpus(config)
         if distribute.is_chief_task(strategy):
             print(corpus.summary())

@@ -4,7 +4,10 @@
 of the package: it accepts Python and NumPy integers, refuses booleans,
 floats and values below 1, and names the argument in its error;
 `check_rate` does the same for rates in `[0, 1)` (dropout), and `check_seed`
-for random seeds (ints in `[0, 2**32 - 1]`).
+for random seeds (ints in `[0, 2**32 - 1]`). A `SettingError` is a
+`ValueError` whose message each caller words in its own names of the
+settings (`--max-length` under `ktb`, `max_length` in Python):
+`restate_setting_errors(names)` around a call restates it.
 `clone_initializer` gives each sublayer its own copy of an initializer (an
 unseeded Keras 3 initializer returns the same values on every call, so a
 shared instance would make copied weights). `write_text_atomically` writes
@@ -24,6 +27,10 @@ from keras_transformer_bit.utils.check_rate import check_rate
 from keras_transformer_bit.utils.check_seed import check_seed
 from keras_transformer_bit.utils.clone_initializer import clone_initializer
 from keras_transformer_bit.utils.plot_attention import plot_attention
+from keras_transformer_bit.utils.setting_error import (
+    SettingError,
+    restate_setting_errors,
+)
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
 __all__ = [
@@ -33,5 +40,7 @@ __all__ = [
     "check_seed",
     "clone_initializer",
     "plot_attention",
+    "restate_setting_errors",
+    "SettingError",
     "write_text_atomically",
 ]

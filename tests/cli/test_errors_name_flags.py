@@ -1,5 +1,7 @@
 """Under `ktb`, an error on a bad setting names the flag, not the Python key."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -117,3 +119,117 @@ def test_unknown_bit_weights_are_named_before_the_data_is_read(tmp_path):
     run = BiTRun(tmp_path / "run", data="fashion_mnist", weights="nope")
     with pytest.raises(ValueError, match=r"weights must be .*'imagenet21k'.*"):
         run.train()
+
+
+def _write_pairs(path, num_pairs=40):
+    words = "eins zwei drei vier fünf sechs sieben acht neun zehn".split()
+    english = "one two three four five six seven eight nine ten".split()
+    path.write_text(
+        "".join(
+            f"Ich sehe {words[n % 10]} Hunde {n}.\tI see {english[n % 10]} dogs {n}.\n"
+            for n in range(num_pairs)
+        ),
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+SMALL_MODEL = ["--preset", "transformer_tiny", "--num-layers", "1"]
+SMALL_MODEL += ["--hidden-dim", "16", "--intermediate-dim", "32", "--num-heads", "2"]
+SMALL_MODEL += ["--strategy", "one_device", "--no-jit"]
+# Short, should a check fail to stop the run.
+SMALL_MODEL += ["--epochs", "1", "--bleu-every", "0", "--tokens-per-batch", "64"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--vocabulary-size", "80", "--max-length", "1"],
+            r"longer than --max-length=1 tokens.*Raise --max-length",
+        ),
+        (
+            ["--test-size", "1000"],
+            r"--test-size=1000 .*40 pairs.*--test-size may be at most 16",
+        ),
+        (
+            ["--test-size", "5", "--validation-size", "30"],
+            r"--validation-size=30 .*40 pairs.*--validation-size may be at most 15",
+        ),
+        (
+            ["--vocabulary-size", "10"],
+            r"--vocabulary-size=10 is smaller than .*: use at least \d+",
+        ),
+        (
+            ["--vocabulary-size", "10", "--tokenizer", "sentencepiece"],
+            r"--vocabulary-size=10 is smaller than .*: use at least \d+",
+        ),
+    ],
+)
+def test_translate_train_errors_from_the_data_name_the_flags(tmp_path, flags, message):
+    data = _write_pairs(tmp_path / "pairs.tsv")
+    command = ["translate", "train", "--data", data, *SMALL_MODEL]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=message) as error:
+        main(command + flags)
+    for key in ("max_length", "test_size", "validation_size", "vocabulary_size"):
+        assert f"{key}=" not in str(error.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_corpus_is_named_as_the_caller_names_it(tmp_path):
+    from keras_transformer_bit.training import TranslationRun
+
+    absent = str(tmp_path / "nosuch.tsv")
+    command = ["translate", "train", "--data", absent]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=r"^--data must be .*--data='.*nosuch.tsv'"):
+        main(command)
+    run = TranslationRun(tmp_path / "run", data=absent, strategy="one_device")
+    with pytest.raises(ValueError, match=r"^data must be .*Received: data='"):
+        run.train(epochs=1)
+    assert not (tmp_path / "run").exists()
+
+
+def test_held_out_sizes_beyond_the_corpus_are_refused_in_python_too(tmp_path):
+    from keras_transformer_bit.training import TranslationRun
+
+    data = _write_pairs(tmp_path / "pairs.tsv")
+    run = TranslationRun(
+        tmp_path / "run", data=data, test_size=1000, strategy="one_device"
+    )
+    with pytest.raises(ValueError, match=r"test_size=1000 .*40 pairs"):
+        run.train(epochs=1, bleu_every=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_smaller_vocabulary_than_asked_is_said_on_stderr(tmp_path, capsys):
+    data = _write_pairs(tmp_path / "pairs.tsv")
+    command = ["translate", "train", "--data", data, *SMALL_MODEL]
+    command += ["--model-dir", str(tmp_path / "run"), "--vocabulary-size", "400"]
+    # Stops after the vocabularies: every pair is longer than --max-length.
+    with pytest.raises(ValueError, match="--max-length=1"):
+        main(command + ["--max-length", "1"])
+    err = capsys.readouterr().err
+    built = re.search(r"--vocabulary-size 400 .* (\d+) subwords", err)
+    assert built, err
+    assert int(built.group(1)) < 400 * 0.95
+
+
+@pytest.mark.parametrize("key", ["bleu_every", "test_size"])
+def test_non_negative_counts_take_numpy_ints_and_refuse_bools(tmp_path, key):
+    from keras_transformer_bit.training import TranslationRun
+
+    absent = str(tmp_path / "absent.tsv")
+    settings = {"data": absent, "strategy": "one_device"}
+    arguments = {"epochs": 1}
+    (arguments if key == "bleu_every" else settings)[key] = np.int64(0)
+    run = TranslationRun(tmp_path / "run", **settings)
+    # Accepted: the run goes on to read the (absent) corpus.
+    with pytest.raises(ValueError, match=r"data must be"):
+        run.train(**arguments)
+    for bad in (True, np.int64(-1)):
+        (arguments if key == "bleu_every" else settings)[key] = bad
+        run = TranslationRun(tmp_path / "run", **settings)
+        with pytest.raises(ValueError, match=rf"{key} must be an int >= 0"):
+            run.train(**arguments)

@@ -9,6 +9,7 @@ from keras_transformer_bit.data.translation_pipeline import (
     padding_statistics,
 )
 from keras_transformer_bit.recipes.translation_recipe import translation_recipe
+from keras_transformer_bit.utils import SettingError
 
 WORDS = "der die das haus hund katze ist groß klein alt neu und".split()
 
@@ -87,6 +88,33 @@ def test_shuffle_is_seeded_and_padding_beats_fixed_length(pairs_and_tokenizer):
         statistics["padding_fraction"]
         < 0.5 * statistics["fixed_length_padding_fraction"]
     )
+
+
+def test_errors_on_sizes_name_them_as_the_caller_does(pairs_and_tokenizer):
+    pairs, tokenizer = pairs_and_tokenizer
+    names = {"max_length": "--max-length", "tokens_per_batch": "--tokens-per-batch"}
+    with pytest.raises(SettingError) as error:
+        make_translation_dataset(pairs[:20], tokenizer, tokenizer, max_length=2)
+    assert str(error.value.restated(names)) == (
+        "Every sentence pair is longer than --max-length=2 tokens (or the corpus "
+        "is empty), so the dataset has no batches. Raise --max-length or check "
+        "the corpus."
+    )
+    with pytest.raises(SettingError) as error:
+        make_translation_dataset(pairs, tokenizer, tokenizer, tokens_per_batch=8)
+    assert str(error.value.restated(names)) == (
+        "--tokens-per-batch must hold at least one sequence of --max-length "
+        "tokens. Received: --tokens-per-batch=8, --max-length=64"
+    )
+
+
+def test_an_unknown_corpus_names_data_as_the_caller_does(tmp_path):
+    absent = str(tmp_path / "nosuch.tsv")
+    with pytest.raises(SettingError, match=r"^data must be .*data='") as error:
+        load_translation_corpus(absent)
+    message = str(error.value.restated({"data": "--data"}))
+    assert message.startswith("--data must be 'ding'")
+    assert message.endswith(f"Received: --data={absent!r}")
 
 
 def test_bad_inputs(pairs_and_tokenizer, tmp_path):
