@@ -36,8 +36,7 @@ TRIAL_STRATEGIES = ("auto", "one_device", "mirrored")
 
 # The first value of each list is the translation recipe's
 # (`ktb.recipes.translation_recipe()`), so the first trial trains what
-# `ktb translate train` trains; the others are around it. Dropout reaches
-# higher than the recipe's: on Ding's 18k pairs the model overfits (issue 11).
+# `ktb translate train` trains; the others are around it.
 TRANSLATION_RUN_SEARCH_SPACE = recipe_search_space()
 
 # Hyperparameters that are a model override of the run, and those that are
