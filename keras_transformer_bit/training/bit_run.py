@@ -119,8 +119,8 @@ def is_labeled_images(value):
     """Whether `value` is a `ktb.data.LabeledImages` (images from Python)."""
     if isinstance(value, (str, os.PathLike)) or value is None:
         return False
-    # Imported here: `data/` imports TensorFlow, which a run of named data
-    # (the CLI's) reads only when it loads them.
+    # Imported here, as in `load_split`: `data/` imports TensorFlow, which
+    # importing the training package should not need.
     from keras_transformer_bit.data.labeled_images import LabeledImages
 
     return isinstance(value, LabeledImages)
@@ -186,12 +186,6 @@ _RESOLVERS = {
 
 def _resolved(name, value):
     return _RESOLVERS.get(name, lambda value: value)(value)
-
-
-def resolved_settings(settings):
-    """The settings as a run records them: paths resolved, so that a rerun
-    from another directory is compared by the files it would read."""
-    return {name: _resolved(name, value) for name, value in settings.items()}
 
 
 def changed_settings(saved, settings, describe=describe_setting):
