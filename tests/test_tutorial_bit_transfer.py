@@ -78,6 +78,7 @@ def test_the_cpu_rule_is_passed_to_the_runs_as_settings(tutorial):
         (["--seeds", "0"], "--seeds must be a positive int"),
         (["--shots", "1", "0"], "--shots must be positive"),
         (["--dataset", "beans"], "--dataset needs --weights"),
+        (["--schedule-scale", "2"], "--schedule-scale must be in (0, 1]"),
     ],
 )
 def test_bad_flags_are_refused(tutorial, flags, message, capsys):

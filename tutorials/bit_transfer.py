@@ -212,6 +212,11 @@ def parse_args(argv=None):
                 f"--{name.replace('_', '-')} must be a positive int. "
                 f"Received: {getattr(args, name)}"
             )
+    if not 0 < args.schedule_scale <= 1:
+        parser.error(
+            "--schedule-scale must be in (0, 1] (the fraction of the schedule "
+            f"to run). Received: {args.schedule_scale}"
+        )
     if any(shots < 1 for shots in args.shots):
         parser.error(f"--shots must be positive ints. Received: {args.shots}")
     if args.dataset and not args.weights:
