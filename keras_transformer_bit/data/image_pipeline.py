@@ -1,7 +1,6 @@
 """The BiT image-classification input pipeline in tf.data."""
 
 import functools
-import numbers
 import os
 
 import numpy as np
@@ -14,7 +13,7 @@ from keras_transformer_bit.data.image_preprocessing import (
 )
 from keras_transformer_bit.data.labeled_images import LabeledImages
 from keras_transformer_bit.data.mixup import mixup
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_non_negative_int, check_positive_int
 
 
 def _check_element_spec(dataset):
@@ -147,13 +146,7 @@ def _check_sizes(num_classes, batch_size, crop_size, shuffle_buffer_size, resize
 def _check_mixup_and_cache(mixup_alpha, max_cache_bytes):
     if mixup_alpha < 0:
         raise ValueError(f"mixup_alpha must be >= 0. Received: {mixup_alpha}")
-    if isinstance(max_cache_bytes, bool) or not (
-        isinstance(max_cache_bytes, numbers.Integral) and max_cache_bytes >= 0
-    ):
-        raise ValueError(
-            "max_cache_bytes must be an int >= 0. "
-            f"Received: max_cache_bytes={max_cache_bytes!r}"
-        )
+    check_non_negative_int("max_cache_bytes", max_cache_bytes)
 
 
 def image_classification_pipeline(

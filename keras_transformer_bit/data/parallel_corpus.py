@@ -1,9 +1,9 @@
 """A parallel corpus split into train, validation and test sentence pairs."""
 
 import dataclasses
-import numbers
 import random
-import warnings
+
+from keras_transformer_bit.utils import SettingError, check_non_negative_int
 
 # Held-out pairs per split by default: a tenth of the corpus, at most this many.
 DEFAULT_HELD_OUT_SIZE = 1000
@@ -13,6 +13,60 @@ def _default_held_out_size(num_pairs):
     if num_pairs < 3:
         return 0
     return max(1, min(DEFAULT_HELD_OUT_SIZE, num_pairs // 10))
+
+
+def _held_out_sizes(num_pairs, test_size, validation_size, corpus_name):
+    """`(test_size, validation_size)` as ints: the defaults (`None`) for a
+    corpus of `num_pairs`, or the sizes asked when the two leave at least
+    half of the pairs for training; else a `SettingError` naming the most
+    that each may be."""
+    held_out = num_pairs // 2
+    automatic = _default_held_out_size(num_pairs)
+    # The default sizes: smaller where a tiny corpus has no room for both.
+    default_test = min(automatic, max(held_out // 2, held_out - automatic))
+    defaults = {
+        "test_size": default_test,
+        "validation_size": min(automatic, held_out - default_test),
+    }
+    asked = {"test_size": test_size, "validation_size": validation_size}
+    explicit = {key: int(value) for key, value in asked.items() if value is not None}
+    sizes = {key: explicit.get(key, defaults[key]) for key in asked}
+    if sum(sizes.values()) > held_out:
+        raise SettingError(
+            lambda name: _too_many_held_out(
+                name, num_pairs, held_out, corpus_name, explicit, defaults
+            )
+        )
+    return sizes["test_size"], sizes["validation_size"]
+
+
+def _too_many_held_out(name, num_pairs, held_out, corpus_name, explicit, defaults):
+    """The message of held-out sizes that take more than half of a corpus."""
+    keys = list(explicit)
+    asked = " and ".join(f"{name(key)}={explicit[key]}" for key in keys)
+    message = (
+        f"{asked} {'ask' if len(keys) > 1 else 'asks'} for more held-out pairs "
+        f"than the corpus {corpus_name!r} allows: it has {num_pairs} pairs, of "
+        f"which at most half, {held_out}, are held out (training keeps the "
+        "rest), "
+    )
+    if len(keys) == 1:
+        (key,) = keys
+        other = "validation_size" if key == "test_size" else "test_size"
+        return message + (
+            f"and {name(other)} takes {defaults[other]} (its default), so "
+            f"{name(key)} may be at most {held_out - defaults[other]}."
+        )
+    smaller, larger = sorted(keys, key=lambda key: explicit[key])
+    if explicit[smaller] <= held_out:
+        return message + (
+            f"so with {name(smaller)}={explicit[smaller]}, {name(larger)} may "
+            f"be at most {held_out - explicit[smaller]}."
+        )
+    return message + (
+        f"so {name('test_size')} and {name('validation_size')} may be at most "
+        f"{held_out} together."
+    )
 
 
 @dataclasses.dataclass
@@ -71,10 +125,10 @@ class ParallelCorpus:
         The split depends only on the pairs and the seed, so runs are comparable.
         By default each held-out split gets a tenth of the pairs, at least 1
         (from 3 pairs on) and at most 1000: 100 pairs give 80/10/10, 50,000
-        give 48,000/1000/1000. Explicit sizes are capped so that at least half
-        the pairs stay for training; when both do not fit, each keeps at least
-        half of the held-out share (so 1000 and 1000 of 100 pairs give 25 and
-        25, and a requested validation split is never left empty).
+        give 48,000/1000/1000. The held-out splits take at most half of the
+        pairs, so that training keeps the rest: explicit sizes that do not
+        fit are refused (a `SettingError` that names the most each may be),
+        never cut down to something other than what was asked.
 
         Args:
             pairs: iterable of (str, str).
@@ -86,20 +140,18 @@ class ParallelCorpus:
             deduplicate: bool. Drop repeated pairs and pairs whose source was seen
                 before (so no test source appears in training). Defaults to `True`.
             **kwargs: the other `ParallelCorpus` fields.
+
+        Raises:
+            SettingError: `test_size` and `validation_size` hold out more than
+                half of the pairs (an error the caller may word in its own
+                names, `--test-size` under `ktb`).
         """
         for name, value in (
             ("test_size", test_size),
             ("validation_size", validation_size),
         ):
-            if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Integral)
-                or value < 0
-            ):
-                raise ValueError(
-                    f"{name} must be a non-negative int or None. "
-                    f"Received: {name}={value!r}"
-                )
+            if value is not None:
+                check_non_negative_int(name, value)
         pairs = list(pairs)
         if deduplicate:
             seen_sources = set()
@@ -117,28 +169,9 @@ class ParallelCorpus:
         # Sort first so the split does not depend on the reading order.
         pairs.sort()
         random.Random(seed).shuffle(pairs)
-        automatic = _default_held_out_size(len(pairs))
-        requested = (test_size, validation_size)
-        test_size = automatic if test_size is None else int(test_size)
-        validation_size = automatic if validation_size is None else int(validation_size)
-        held_out = len(pairs) // 2
-        test_size = min(test_size, max(held_out // 2, held_out - validation_size))
-        validation_size = min(validation_size, held_out - test_size)
-        reduced = [
-            f"{name}={asked} -> {given}"
-            for name, asked, given in (
-                ("test_size", requested[0], test_size),
-                ("validation_size", requested[1], validation_size),
-            )
-            if asked is not None and int(asked) != given
-        ]
-        if reduced:
-            warnings.warn(
-                f"The corpus {kwargs.get('name', 'corpus')!r} has {len(pairs)} "
-                f"pairs, so the held-out splits were reduced ({', '.join(reduced)}) "
-                "to keep at least half of the pairs for training.",
-                stacklevel=2,
-            )
+        test_size, validation_size = _held_out_sizes(
+            len(pairs), test_size, validation_size, kwargs.get("name", "corpus")
+        )
         test = pairs[:test_size]
         validation = pairs[test_size : test_size + validation_size]
         train = pairs[test_size + validation_size :]

@@ -1,9 +1,9 @@
 """Translation datasets from tensorflow-datasets, by name."""
 
-import numbers
 import random
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.utils import SettingError, check_non_negative_int
 
 
 def _decode_pairs(dataset, max_examples):
@@ -22,6 +22,17 @@ def _decode_pairs(dataset, max_examples):
                 f"A tensorflow-datasets example is not valid UTF-8: {error}"
             ) from None
     return [(source, target) for source, target in pairs if source and target]
+
+
+def _check_fits(key, size, most, where):
+    """Refuses an explicit `size` over `most`, the pairs `where` holds."""
+    if size is not None and size > most:
+        raise SettingError(
+            lambda name: (
+                f"{name(key)}={size} asks for more pairs than {where} "
+                f"holds: {most}. Use at most {most}."
+            )
+        )
 
 
 def load_tfds_corpus(
@@ -56,9 +67,10 @@ def load_tfds_corpus(
             `1000`.
         seed: int. Seed for carving splits. Defaults to `1234`.
         test_size: int or `None`. Test pairs: the size of a carved test split
-            (instead of `held_out_size`), or the first that many pairs of the
-            dataset's own. Defaults to `None` (`held_out_size`, or the whole
-            split).
+            (instead of `held_out_size`; at most a quarter of the training
+            pairs), or the first that many pairs of the dataset's own (at most
+            all of them). A size beyond that raises a `SettingError`.
+            Defaults to `None` (`held_out_size`, or the whole split).
         validation_size: int or `None`. Validation pairs, likewise. Defaults
             to `None`.
 
@@ -72,13 +84,8 @@ def load_tfds_corpus(
         ("test_size", test_size),
         ("validation_size", validation_size),
     ):
-        if size is not None and (
-            isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0
-        ):
-            raise ValueError(
-                f"{argument} must be a non-negative int or None. "
-                f"Received: {argument}={size!r}"
-            )
+        if size is not None:
+            check_non_negative_int(argument, size)
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -123,14 +130,21 @@ def load_tfds_corpus(
             f"{name!r} has no split {train_split!r}. Available: {sorted(available)}"
         )
     random.Random(seed).shuffle(train)
-    sizes = {test_split: test_size, validation_split: validation_size}
+    sizes = {
+        test_split: ("test_size", test_size),
+        validation_split: ("validation_size", validation_size),
+    }
     for split in (test_split, validation_split):
-        size = sizes[split]
-        if split not in loaded:
-            size = min(held_out_size if size is None else int(size), len(train) // 4)
+        key, size = sizes[split]
+        if split not in loaded:  # cut from training: at most a quarter of it
+            most = len(train) // 4
+            _check_fits(key, size, most, f"a quarter of the {len(train)} training "
+                        f"pairs of {name}, which {split} is cut from")  # fmt: skip
+            size = min(held_out_size, most) if size is None else int(size)
             loaded[split] = train[len(train) - size :]
             train = train[: len(train) - size]
         elif size is not None:
+            _check_fits(key, size, len(loaded[split]), f"the {split} split of {name}")
             loaded[split] = loaded[split][: int(size)]
     return ParallelCorpus(
         train=train,

@@ -600,16 +600,9 @@ def _check_choices(chosen, names):
     ):
         name = names.get("label_smoothing", "label_smoothing")
         raise ValueError(f"{name} must be in [0, 1). Received: {name}={smoothing!r}")
-    for key in ("test_size", "validation_size"):
-        value = chosen.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
-        ):
-            name = names.get(key, key)
-            raise ValueError(
-                f"{name} must be an int >= 0 (pairs held out). "
-                f"Received: {name}={value!r}"
-            )
+    for key in ("test_size", "validation_size"):  # pairs held out
+        if chosen.get(key) is not None:
+            check_non_negative_int(names.get(key, key), chosen[key])
 
 
 def _check_sizes(chosen, names):
@@ -898,15 +891,7 @@ class TranslationRun:
         epochs = check_positive_int(self._name("epochs"), epochs)
         self._check_positive("budget_minutes", budget_minutes)
         self._check_positive("worker_timeout", worker_timeout)
-        if (
-            isinstance(bleu_every, bool)
-            or not isinstance(bleu_every, int)
-            or bleu_every < 0
-        ):
-            name = self._name("bleu_every")
-            raise ValueError(
-                f"{name} must be an int >= 0. Received: {name}={bleu_every!r}"
-            )
+        bleu_every = check_non_negative_int(self._name("bleu_every"), bleu_every)
         bleu_examples = check_positive_int(self._name("bleu_examples"), bleu_examples)
         self._check_not_a_file()
         check_model_dir(self.model_dir, self.strategy_name, "ktb translate train")

@@ -182,6 +182,9 @@ def test_pipeline_applies_mixup_per_batch():
         ({"batch_size": 0}, "batch_size"),
         ({"crop_size": 32, "resize_size": 16}, "resize_size"),
         ({"mixup_alpha": -1.0}, "mixup_alpha"),
+        ({"max_cache_bytes": True}, r"max_cache_bytes must be an int >= 0.*=True"),
+        ({"max_cache_bytes": np.int64(-1)}, r"max_cache_bytes must be an int >= 0"),
+        ({"max_cache_bytes": 1.5}, r"max_cache_bytes must be an int >= 0.*=1.5"),
     ],
 )
 def test_pipeline_bad_arguments(kwargs, message):
@@ -189,6 +192,16 @@ def test_pipeline_bad_arguments(kwargs, message):
     arguments = {"num_classes": 2, "training": True, "batch_size": 2, "crop_size": 4}
     with pytest.raises(ValueError, match=message):
         image_classification_pipeline(data, **{**arguments, **kwargs})
+
+
+def test_a_numpy_int_cache_bound_is_taken():
+    data = LabeledImages(np.zeros((2, 4, 4), "uint8"), [0, 1])
+    batches = image_classification_pipeline(
+        data, 2, training=False, batch_size=2, crop_size=4,
+        max_cache_bytes=np.int64(0),
+    )  # fmt: skip
+    images, labels = next(iter(batches))
+    assert images.shape == (2, 4, 4, 3) and labels.shape == (2, 2)
 
 
 def test_pipeline_bad_image_rank():

@@ -5,6 +5,7 @@ import pytest
 
 from keras_transformer_bit.data import ParallelCorpus
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.utils import SettingError
 
 
 def _pairs(n):
@@ -32,33 +33,64 @@ def test_default_split_holds_out_a_tenth_each_up_to_1000(num_pairs, sizes):
 @pytest.mark.parametrize(
     "sizes, expected",
     [
-        ((1000, 1000), (50, 25, 25)),  # too big: the held-out half is shared
-        ((5, 1000), (50, 45, 5)),
-        ((1000, 5), (50, 5, 45)),
-        ((1000, 0), (50, 0, 50)),
         ((10, 20), (70, 20, 10)),
+        ((50, 0), (50, 0, 50)),
+        ((40, None), (50, 10, 40)),  # the default validation split: a tenth
+        ((None, 0), (90, 0, 10)),
     ],
 )
-def test_explicit_sizes_keep_half_for_training(sizes, expected):
+def test_explicit_sizes_that_keep_half_for_training_are_kept(sizes, expected):
     test_size, validation_size = sizes
-    reduced = expected[2] != test_size or expected[1] != validation_size
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is reduced
         corpus = ParallelCorpus.from_pairs(
-            _pairs(100), test_size=np.int64(test_size), validation_size=validation_size
+            _pairs(100), test_size=test_size, validation_size=validation_size
         )
     assert (len(corpus.train), len(corpus.validation), len(corpus.test)) == expected
-    # A reduced request says so (a user trial saw --test-size 1000 become 1).
-    messages = [str(w.message) for w in caught]
-    assert any("reduced" in m for m in messages) == reduced, messages
-    if reduced:
-        assert f"test_size={test_size} -> {expected[2]}" in messages[0] or (
-            f"validation_size={validation_size} -> {expected[1]}" in messages[0]
-        )
+
+
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        (
+            (1000, None),
+            r"^test_size=1000 asks for more held-out pairs than the corpus "
+            r"'corpus' allows: it has 100 pairs, of which at most half, 50, are "
+            r"held out \(training keeps the rest\), and validation_size takes 10 "
+            r"\(its default\), so test_size may be at most 40\.$",
+        ),
+        ((None, 41), r"^validation_size=41 .* and test_size takes 10 .* at most 40"),
+        (
+            (10, 45),
+            r"^test_size=10 and validation_size=45 ask .* so with test_size=10, "
+            r"validation_size may be at most 40\.$",
+        ),
+        ((1000, 1000), r"so test_size and validation_size may be at most 50 together"),
+        ((1, 0), None),  # one pair: nothing can be held out
+    ],
+)
+def test_explicit_sizes_that_do_not_fit_are_refused(sizes, message):
+    test_size, validation_size = sizes
+    pairs = _pairs(1) if message is None else _pairs(100)
+    with pytest.raises(SettingError, match=message or r"at most half, 0,") as error:
+        ParallelCorpus.from_pairs(
+            pairs, test_size=np.int64(test_size) if test_size else test_size,
+            validation_size=validation_size,
+        )  # fmt: skip
+    names = {"test_size": "--test-size", "validation_size": "--validation-size"}
+    restated = str(error.value.restated(names))
+    assert "test_size" not in restated and "validation_size" not in restated
+
+
+def test_a_reader_refuses_sizes_naming_its_corpus(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in _pairs(30)))
+    with pytest.raises(ValueError, match=r"the corpus 'pairs.tsv' .* 30 pairs"):
+        load_translation_corpus(str(path), test_size=100)
 
 
 @pytest.mark.parametrize("name", ["test_size", "validation_size"])
-@pytest.mark.parametrize("bad", [-1, 2.5, "10"])
+@pytest.mark.parametrize("bad", [-1, 2.5, "10", True])
 def test_bad_sizes_are_named(name, bad):
     with pytest.raises(ValueError, match=f"Received: {name}={bad!r}"):
         ParallelCorpus.from_pairs(_pairs(10), **{name: bad})
