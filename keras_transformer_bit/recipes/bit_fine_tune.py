@@ -148,6 +148,69 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+_CALLBACK_HOOKS = tuple(
+    f"on_{stage}_{moment}"
+    for stage in ("train", "test", "predict", "epoch", "batch")
+    for moment in ("begin", "end")
+) + tuple(
+    f"on_{stage}_batch_{moment}"
+    for stage in ("train", "test", "predict")
+    for moment in ("begin", "end")
+)
+
+
+class _OnClassifier(keras.callbacks.Callback):
+    """Runs a caller's callback on the classifier a `GradientAccumulation`
+    trains: what it saves (ModelCheckpoint, KerasTuner's SaveBestEpoch) is
+    the classifier's, which loads into a classifier, and a stop it asks for
+    (EarlyStopping) ends the wrapper's `fit`."""
+
+    def __init__(self, callback, classifier):
+        super().__init__()
+        self.callback = callback
+        self.classifier = classifier
+        self.async_safe = getattr(callback, "async_safe", False)
+        callback.set_model(classifier)
+        # Only the hooks it has: Keras dispatches batch hooks asynchronously
+        # while no callback has one.
+        for hook in _CALLBACK_HOOKS:
+            method = getattr(getattr(callback, hook), "__func__", None)
+            if hook == "on_train_begin" or method is not getattr(
+                keras.callbacks.Callback, hook
+            ):
+                setattr(self, hook, self._forward(hook))
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.callback.set_params(params)
+
+    def _forward(self, hook):
+        def forward(*args, **kwargs):
+            if hook == "on_train_begin":
+                self.classifier.stop_training = False
+            getattr(self.callback, hook)(*args, **kwargs)
+            if getattr(self.classifier, "stop_training", False):
+                self.model.stop_training = True
+
+        return forward
+
+
+@contextlib.contextmanager
+def _lend_optimizer(classifier, optimizer):
+    """`classifier.optimizer` is `optimizer` inside, what it was after: a
+    classifier saved later does not carry its wrapper's optimizer."""
+    missing = object()
+    own = getattr(classifier, "optimizer", missing)
+    classifier.optimizer = optimizer
+    try:
+        yield
+    finally:
+        if own is missing:
+            del classifier.optimizer
+        else:
+            classifier.optimizer = own
+
+
 def _match_classes(classifier, images, who, record=False):
     """`match_classifier_classes` for a `LabeledImages`; a `tf.data.Dataset`
     of `(image, int label)` has no class names and is taken as labelled in
@@ -290,7 +353,8 @@ def bit_fine_tune(
             logs go; `None`: neither.
         jit_compile: passed to `compile` (or to `CustomTrainingLoop`).
         callbacks: list of Keras callbacks (run by `fit` and by
-            `CustomTrainingLoop` alike).
+            `CustomTrainingLoop` alike). They see `classifier` (with the
+            optimizer that trains it) also when batches are split.
         verbose: passed to `fit`.
         step_timeout_seconds: float. Under MultiWorkerMirroredStrategy: seconds
             without a finished step after which a worker exits with status 75
@@ -413,6 +477,11 @@ def bit_fine_tune(
         if initial_epoch:
             _start_at_update(trained, initial_epoch * steps_per_epoch)
     callbacks = list(callbacks or [])
+    lent_optimizer = contextlib.nullcontext()
+    if trained is not classifier and callbacks:
+        # The callbacks see the classifier, with the optimizer that trains it.
+        callbacks = [_OnClassifier(callback, classifier) for callback in callbacks]
+        lent_optimizer = _lend_optimizer(classifier, trained.optimizer)
     if epochs * steps_per_epoch > rule.total_steps:
         callbacks.append(StopAtStep(rule.total_steps))
         if verbose not in (0, "auto"):  # per-epoch lines: say the real steps
@@ -422,7 +491,7 @@ def bit_fine_tune(
         callbacks += distribute.training_callbacks(
             model_dir, delete_backup_when_done=not keep_backup
         )
-    with _naming_undecodable_files(train_images, validation_images):
+    with lent_optimizer, _naming_undecodable_files(train_images, validation_images):
         return trained.fit(
             dataset,
             steps_per_epoch=steps_per_epoch,

@@ -55,6 +55,10 @@ class BiTHyperModel(keras_tuner.HyperModel):
         preset: str. A `BiTClassifier` preset. Defaults to `"bit_tiny"`.
         weights: passed to `BiTClassifier.from_preset`. Defaults to None.
         batch_size: int. Examples per update. Defaults to `64`.
+        micro_batch_size: int or None. Must divide `batch_size`: each update
+            sums the gradients of `batch_size // micro_batch_size` parts
+            (`bit_fine_tune`'s gradient accumulation; the same update, the
+            memory of one part). Defaults to None (whole batches).
         batch_scaling: `"official"` (the batch-512 learning rate and steps,
             as the official BiT code) or `"linear"` (both scaled to
             `batch_size`); see `BiTHyperRule.with_batch_size`. Defaults to
@@ -89,6 +93,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
         preset="bit_tiny",
         weights=None,
         batch_size=64,
+        micro_batch_size=None,
         batch_scaling="official",
         steps_fraction=1.0,
         search_space=None,
@@ -119,6 +124,15 @@ class BiTHyperModel(keras_tuner.HyperModel):
         if steps_fraction < 1:
             rule = rule.shortened(steps_fraction)
         self.hyperrule = rule
+        if micro_batch_size is not None:
+            check_positive_int("micro_batch_size", micro_batch_size)
+            if rule.batch_size % micro_batch_size:
+                raise ValueError(
+                    f"micro_batch_size={micro_batch_size} does not divide "
+                    f"batch_size={batch_size}: each update sums whole parts. "
+                    f"Expected a divisor of {batch_size}."
+                )
+        self.micro_batch_size = micro_batch_size
         if "mixup_alpha" not in (search_space or {}):
             choices = self.search_space["mixup_alpha"]
             self.search_space["mixup_alpha"] = [rule.mixup_alpha] + [
@@ -174,9 +188,9 @@ class BiTHyperModel(keras_tuner.HyperModel):
 
         A trial is a `ktb.recipes.bit_fine_tune` call, the code
         `ktb.training.BiTRun` and `ktb bit train` run: the trial's rule and
-        the hypermodel's seed and strategy, the same batches, evaluation and
-        errors; the model ends with the class names and resolution a run's
-        model has.
+        the hypermodel's seed, strategy and micro-batches, the same batches,
+        evaluation and errors; the model ends with the class names and
+        resolution a run's model has.
 
         Args:
             images: a `LabeledImages` or a dataset of `(image, int label)`.
@@ -217,6 +231,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
             model,
             images,
             rule,
+            micro_batch_size=self.micro_batch_size,
             seed=self.seed,
             strategy=self.strategy,
             num_epochs=num_epochs,

@@ -257,3 +257,38 @@ def test_a_dataset_of_images_and_labels_is_trained_on():
     assert len(history.history["val_accuracy"]) == 2
     for got, want in zip(classifier.get_weights(), from_images):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+class _StopAfterFirstUpdate(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.model.stop_training = True
+
+
+def test_callbacks_see_the_classifier_when_batches_are_split(tmp_path):
+    # Split batches train a GradientAccumulation wrapper; the caller's
+    # callbacks still get the classifier they passed: its weights file loads
+    # into a classifier, its optimizer is the one training, a stop it asks
+    # for ends training.
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    train = LabeledImages(rng.integers(0, 255, (8, 12, 12), "uint8"), np.arange(8) % 2)
+    rule = _tiny_rule(train, (1, 2, 3), batch_size=4)
+    classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    path = str(tmp_path / "best.weights.h5")
+    rates = _LearningRates()
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(path, save_weights_only=True),
+        rates,
+        _StopAfterFirstUpdate(),
+    ]
+    history = bit_fine_tune(
+        classifier, train, rule, micro_batch_size=2, seed=0, num_epochs=1,
+        callbacks=callbacks, verbose=0, jit_compile=False,
+    )  # fmt: skip
+    assert int(history.model.optimizer.iterations) == 1
+    assert rates.rates == pytest.approx([float(rule.learning_rate_schedule()(0))])
+    assert not hasattr(classifier, "optimizer")  # lent for training only
+    reloaded = BiTClassifier.from_preset("bit_tiny", num_classes=2)
+    reloaded.load_weights(path)
+    for got, want in zip(reloaded.get_weights(), classifier.get_weights()):
+        np.testing.assert_array_equal(got, want)

@@ -41,15 +41,26 @@ class _LearningRates(keras.callbacks.Callback):
         self.rates.append(float(rate))
 
 
+class _WeightsAtEpochEnd(keras.callbacks.Callback):
+    """Keeps the model's weights after each epoch (in the class: KerasTuner
+    runs a copy of the callbacks it is given)."""
+
+    weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        _WeightsAtEpochEnd.weights.append(self.model.get_weights())
+
+
 def _assert_same_weights(got, want):
     for got_weight, want_weight in zip(got, want, strict=True):
         np.testing.assert_allclose(got_weight, want_weight, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.large
-def test_a_trial_trains_as_bit_fine_tune_does():
+@pytest.mark.parametrize("micro_batch_size", [None, 2])
+def test_a_trial_trains_as_bit_fine_tune_does(micro_batch_size):
     train, validation = _images(8, seed=0), _images(4, seed=1)
-    hypermodel = _hypermodel()
+    hypermodel = _hypermodel(micro_batch_size=micro_batch_size)
     hp = keras_tuner.HyperParameters()
     rule = hypermodel.rule(hp)
     keras.utils.set_random_seed(0)
@@ -62,7 +73,8 @@ def test_a_trial_trains_as_bit_fine_tune_does():
     classifier.set_weights(initial)
     run = bit_fine_tune(
         classifier, train, rule, seed=3, num_epochs=2,
-        validation_images=validation, verbose=0,
+        validation_images=validation, micro_batch_size=micro_batch_size,
+        verbose=0,
     )  # fmt: skip
     assert trial.epoch == run.epoch == [0, 1]
     assert trial.history["val_accuracy"] == run.history["val_accuracy"]
@@ -96,6 +108,7 @@ def test_a_trial_names_an_image_that_fails_to_decode(tmp_path):
 
 @pytest.mark.large
 def test_a_search_runs_bit_fine_tune_with_the_tuners_callbacks(tmp_path, monkeypatch):
+    # Batches split in two: KerasTuner's callbacks still save the classifier.
     calls = []
 
     def recording_fine_tune(*args, **kwargs):
@@ -104,21 +117,23 @@ def test_a_search_runs_bit_fine_tune_with_the_tuners_callbacks(tmp_path, monkeyp
         return history
 
     monkeypatch.setattr(bit_hypermodel, "bit_fine_tune", recording_fine_tune)
-    hypermodel = _hypermodel()
+    hypermodel = _hypermodel(micro_batch_size=2)
     tuner = make_tuner(
         "random_search", hypermodel, objective="val_accuracy", max_trials=1,
         directory=str(tmp_path / "search"),
     )  # fmt: skip
     logs = tmp_path / "logs"
+    board = keras.callbacks.TensorBoard(log_dir=str(logs))
     tuner.search(
         _images(8, seed=0), validation_data=_images(4, seed=1), epochs=2,
-        verbose=0, callbacks=[keras.callbacks.TensorBoard(log_dir=str(logs))],
+        verbose=0, callbacks=[board, _WeightsAtEpochEnd()],
     )  # fmt: skip
     (trial,) = tuner.oracle.trials.values()
     assert trial.status == "COMPLETED"
     ((model, train, rule), kwargs, fit_history) = calls[0]
     assert len(calls) == 1 and rule == hypermodel.rule(trial.hyperparameters)
     assert kwargs["seed"] == 3 and kwargs["num_epochs"] == 2
+    assert kwargs["micro_batch_size"] == 2
     kinds = {type(callback) for callback in kwargs["callbacks"]}
     assert kinds >= {
         keras.callbacks.TensorBoard,  # a copy of ours, pointed at the trial
@@ -134,6 +149,15 @@ def test_a_search_runs_bit_fine_tune_with_the_tuners_callbacks(tmp_path, monkeyp
     assert list(logs.glob(f"{trial.trial_id}/execution0/train/events.*"))
     (best,) = tuner.get_best_models(1)
     assert isinstance(best, BiTClassifier)
+    best_weights = _WeightsAtEpochEnd.weights[int(np.argmax(accuracies))]
+    _assert_same_weights(best.get_weights(), best_weights)
+
+
+def test_a_micro_batch_that_does_not_divide_the_batch_is_refused():
+    with pytest.raises(
+        ValueError, match=r"micro_batch_size=3 does not divide batch_size=4"
+    ):
+        _hypermodel(micro_batch_size=3)
 
 
 @pytest.mark.large
