@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import keras_tuner
 
 from keras_transformer_bit.training.run_checks import check_positive_number
@@ -280,6 +281,9 @@ class TranslationRunTuner(keras_tuner.Tuner):
         verbose=1,
     ):
         """Trains (or resumes) the trial's run; returns its best metrics."""
+        # The last trial's model and traced functions are done with (as
+        # KerasTuner's own trials clear them before building).
+        keras.backend.clear_session()
         hp = trial.hyperparameters
         run_dir = self.run_dir(trial.trial_id)
         # Hyperband: the trial's total epochs, and the trial it continues.
