@@ -11,7 +11,10 @@ A `ktb tune transformer` trial is a whole `ktb translate train` run
 (`ktb.tuning.TranslationRunTuner`): the trial's vocabulary, tokens per batch,
 model and schedule, trained in DIRECTORY/PROJECT/trial_ID/run and scored by
 its validation BLEU. The best trial's run directory is a --model-dir for
-`ktb translate evaluate|predict|export`.
+`ktb translate evaluate|predict|export`. --seed seeds the search; every run
+keeps the recipe's seed, so trials hold out the validation split that
+`ktb translate train` does. A trial whose tuner was killed resumes its run
+from the run's backup when the tuner starts again.
 
 Distributed search: run the same command on every machine with
 KERASTUNER_TUNER_ID=chief (the oracle) or tuner0, tuner1, ... (the workers),
