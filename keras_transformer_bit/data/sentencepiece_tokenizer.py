@@ -23,7 +23,11 @@ from keras_transformer_bit.data.subword_tokenizer import (
     remove_if_present,
     spelled_ids,
 )
-from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils import (
+    SettingError,
+    check_positive_int,
+    write_text_atomically,
+)
 from keras_transformer_bit.utils.gfile import gfile
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
@@ -396,9 +400,12 @@ class SentencePieceTokenizer(TokenizerBase, tf.Module):
         character_coverage = _check_character_coverage(character_coverage)
         vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
         if vocabulary_size <= len(RESERVED_TOKENS):
-            raise ValueError(
-                "vocabulary_size must be an int greater than "
-                f"{len(RESERVED_TOKENS)}. Received: vocabulary_size={vocabulary_size}"
+            raise SettingError(
+                lambda name: (
+                    f"{name('vocabulary_size')} must be an int greater "
+                    f"than {len(RESERVED_TOKENS)}. Received: "
+                    f"{name('vocabulary_size')}={vocabulary_size}"
+                )
             )
         if model_type not in MODEL_TYPES:
             raise ValueError(
@@ -460,23 +467,31 @@ class SentencePieceTokenizer(TokenizerBase, tf.Module):
 
 
 def _vocabulary_size_error(error, vocabulary_size):
-    """SentencePiece's size complaints, in words that name the fix."""
+    """SentencePiece's size complaints, in words that name the fix (and the
+    setting as the caller names it: `--vocabulary-size` under `ktb`)."""
     message = str(error)
     too_high = re.search(r"Vocabulary size too high.*<= (\d+)", message)
     if too_high:
-        return ValueError(
-            f"vocabulary_size={vocabulary_size} is larger than this corpus can "
-            f"fill: use at most {too_high.group(1)}, or more text."
+        return SettingError(
+            lambda name: (
+                f"{name('vocabulary_size')}={vocabulary_size} is larger "
+                f"than this corpus can fill: use at most {too_high.group(1)}, or "
+                "more text."
+            )
         )
     too_low = re.search(r"smaller than required_chars\. \d+ vs (\d+)", message)
     if too_low:
-        return ValueError(
-            f"vocabulary_size={vocabulary_size} is smaller than the reserved "
-            "tokens, the 256 byte pieces and the characters of the corpus "
-            f"need: use at least {too_low.group(1)} (or a lower "
-            "character_coverage)."
+        return SettingError(
+            lambda name: (
+                f"{name('vocabulary_size')}={vocabulary_size} is smaller "
+                "than the reserved tokens, the 256 byte pieces and the characters "
+                f"of the corpus need: use at least {too_low.group(1)} (or a lower "
+                "character_coverage)."
+            )
         )
-    return ValueError(
-        f"SentencePiece could not train a model of vocabulary_size="
-        f"{vocabulary_size}: {message}"
+    return SettingError(
+        lambda name: (
+            "SentencePiece could not train a model of "
+            f"{name('vocabulary_size')}={vocabulary_size}: {message}"
+        )
     )

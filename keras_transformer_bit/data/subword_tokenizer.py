@@ -12,7 +12,11 @@ from tensorflow_text.tools.wordpiece_vocab import (
     wordpiece_tokenizer_learner_lib as learner,
 )
 
-from keras_transformer_bit.utils import check_positive_int, write_text_atomically
+from keras_transformer_bit.utils import (
+    SettingError,
+    check_positive_int,
+    write_text_atomically,
+)
 from keras_transformer_bit.utils.gfile import gfile
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]", "[START]", "[END]")
@@ -358,7 +362,48 @@ def remove_if_present(path):
         gfile.remove(path)
 
 
-def _learn_wordpiece(word_counts, vocabulary_size, min_count, max_calls=8):
+# The WordPiece learner lands this share below the vocabulary size asked, or
+# closer (a vocabulary further below means the corpus has no more subwords).
+SIZE_SLACK = 0.05
+
+
+def _learner_params(vocabulary_size):
+    return learner.Params(
+        upper_thresh=None,
+        lower_thresh=1,
+        num_iterations=4,
+        max_input_tokens=int(5e6),
+        max_token_length=50,
+        max_unique_chars=1000,
+        vocab_size=vocabulary_size,
+        slack_ratio=SIZE_SLACK,
+        include_joiner_token=True,
+        joiner="##",
+        reserved_tokens=list(RESERVED_TOKENS),
+    )
+
+
+def _learner_words(word_counts):
+    """The `(word, count)` list the WordPiece learner chooses subwords from."""
+    params = _learner_params(1)
+    words = learner.get_input_words(
+        list(word_counts.items()), params.reserved_tokens, params.max_token_length
+    )
+    return learner.filter_input_words(
+        words,
+        learner.get_allowed_chars(words, params.max_unique_chars),
+        params.max_input_tokens,
+    )
+
+
+def _smallest_vocabulary_size(words):
+    """The reserved tokens plus a token and a `##` suffix token for each
+    character of `words` (`(word, count)` pairs): the learner keeps them all,
+    so no WordPiece vocabulary of these words is smaller."""
+    return len(RESERVED_TOKENS) + 2 * len(learner.extract_char_tokens(words))
+
+
+def _learn_wordpiece(words, vocabulary_size, min_count, max_calls=8):
     """tensorflow-text's WordPiece learner with a faster threshold search.
 
     `bert_vocab_from_dataset` bisects the subword count threshold between
@@ -366,28 +411,9 @@ def _learn_wordpiece(word_counts, vocabulary_size, min_count, max_calls=8):
     step (minutes for 20k sentence pairs on a CPU). The vocabulary size falls
     roughly as 1 / threshold, so stepping by that ratio (then bisecting in log
     space once the target is bracketed) needs a handful of steps instead.
+    `words` are `_learner_words`.
     """
-    params = learner.Params(
-        upper_thresh=None,
-        lower_thresh=min_count,
-        num_iterations=4,
-        max_input_tokens=int(5e6),
-        max_token_length=50,
-        max_unique_chars=1000,
-        vocab_size=vocabulary_size,
-        slack_ratio=0.05,
-        include_joiner_token=True,
-        joiner="##",
-        reserved_tokens=list(RESERVED_TOKENS),
-    )
-    words = learner.get_input_words(
-        list(word_counts.items()), params.reserved_tokens, params.max_token_length
-    )
-    words = learner.filter_input_words(
-        words,
-        learner.get_allowed_chars(words, params.max_unique_chars),
-        params.max_input_tokens,
-    )
+    params = _learner_params(vocabulary_size)._replace(lower_thresh=min_count)
     lowest_size = vocabulary_size * (1 - params.slack_ratio)
     total = sum(count for _, count in words)
     threshold = max(min_count, total // vocabulary_size)
@@ -448,6 +474,17 @@ def _base_tokens(lower_case, normalization_form):
         if character.isalnum():  # punctuation and symbols always stand alone
             tokens.append("##" + character)
     return tokens
+
+
+def _too_small_message(name, vocabulary_size, smallest):
+    characters = (smallest - len(RESERVED_TOKENS)) // 2
+    return (
+        f"{name('vocabulary_size')}={vocabulary_size} is smaller than this corpus "
+        f"needs: use at least {smallest}, the {len(RESERVED_TOKENS)} reserved "
+        f"tokens and 2 for each of its {characters} characters (the character "
+        "and its ## suffix form), which spell every word in characters; "
+        "subwords need more."
+    )
 
 
 class SubwordTokenizer(TokenizerBase, tf.Module):
@@ -662,8 +699,8 @@ class SubwordTokenizer(TokenizerBase, tf.Module):
             vocabulary_size: int. The largest vocabulary size wanted (the learner
                 lands within 5% below it, or below when the text is small).
                 Every character of the corpus gets a token (and a `##` suffix
-                token), so a vocabulary smaller than its alphabet comes out
-                larger than asked, with a warning. Defaults to `8000`.
+                token), so a size below the reserved tokens and those is
+                refused, naming the smallest. Defaults to `8000`.
             lower_case: bool. See the class. Defaults to `False`.
             normalization_form: str or `None`. See the class. Defaults to `"NFC"`.
             min_count: int. Words seen fewer times are ignored when choosing
@@ -680,18 +717,24 @@ class SubwordTokenizer(TokenizerBase, tf.Module):
 
         Raises:
             TypeError: `texts` is one string.
-            ValueError: a bad size or form, or a corpus without words.
+            ValueError: a bad size or form, or a corpus without words; a
+                size below the corpus' alphabet is a `SettingError`, which a
+                caller may restate in its names (`--vocabulary-size`).
 
         Warns:
-            UserWarning: the vocabulary is larger than `vocabulary_size`.
+            UserWarning: the vocabulary is larger than `vocabulary_size`
+                (not expected: a safety net).
         """
         check_texts(texts)
         vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
         requested_size = vocabulary_size
         if vocabulary_size <= len(RESERVED_TOKENS):
-            raise ValueError(
-                "vocabulary_size must be an int greater than "
-                f"{len(RESERVED_TOKENS)}. Received: vocabulary_size={vocabulary_size}"
+            raise SettingError(
+                lambda name: (
+                    f"{name('vocabulary_size')} must be an int greater "
+                    f"than {len(RESERVED_TOKENS)}. Received: "
+                    f"{name('vocabulary_size')}={vocabulary_size}"
+                )
             )
         if isinstance(texts, tf.data.Dataset):
             dataset = texts
@@ -720,16 +763,26 @@ class SubwordTokenizer(TokenizerBase, tf.Module):
             word_counts = {}
         if not word_counts:
             raise ValueError("Cannot build a vocabulary from an empty corpus.")
+        words = _learner_words(word_counts)
+        smallest = _smallest_vocabulary_size(words)
+        if vocabulary_size < smallest:
+            # Refused, not built larger than asked: the size is the model's.
+            raise SettingError(
+                lambda name: _too_small_message(name, vocabulary_size, smallest)
+            )
         base_tokens = []
         if base_alphabet:
             corpus_characters = set("".join(word_counts))
             base_tokens = _base_tokens(lower_case, normalization_form)
             missing = [t for t in base_tokens if t[-1] not in corpus_characters]
-            if len(missing) > vocabulary_size // 4:
+            if (
+                len(missing) > vocabulary_size // 4
+                or vocabulary_size - len(missing) < smallest
+            ):
                 base_tokens = []  # too small a vocabulary to hold them
             else:
                 vocabulary_size -= len(missing)
-        vocabulary = _learn_wordpiece(word_counts, vocabulary_size, min_count)
+        vocabulary = _learn_wordpiece(words, vocabulary_size, min_count)
         if len(vocabulary) <= len(RESERVED_TOKENS):
             raise ValueError(
                 "The corpus produced no subwords: it holds no words seen at least "

@@ -67,3 +67,37 @@ def check_model_overrides(model_config, names):
         model_config.get("attention_dropout", 0.0),
         names=names,
     )
+
+
+def smaller_vocabulary_note(setting, asked, sizes, slack=0.0):
+    """The note a run prints on stderr when its vocabularies came out
+    smaller than asked (a corpus with few words that repeat has no more
+    subwords to give); `None` when they are within `slack` of the size.
+
+    Args:
+        setting: str. The size setting as the caller names it, with its
+            value (`"--vocabulary-size 8000"`).
+        asked: int. The size asked.
+        sizes: list of int. The vocabularies built: one (shared) or the
+            source's and the target's.
+        slack: float. The share below `asked` that the tokenizer's learner
+            may land at anyway.
+
+    Example:
+    >>> smaller_vocabulary_note("vocabulary_size=400", 400, [390], slack=0.05)
+    >>> print(smaller_vocabulary_note("vocabulary_size=400", 400, [79]))
+    ... # doctest: +ELLIPSIS
+    Note: vocabulary_size=400, but this corpus gave 79 subwords: ...
+    """
+    if min(sizes) >= asked * (1 - slack):
+        return None
+    gave = (
+        f"{sizes[0]}"
+        if len(sizes) == 1
+        else f"{sizes[0]} (source) and {sizes[1]} (target)"
+    )
+    return (
+        f"Note: {setting}, but this corpus gave {gave} subwords: no more of "
+        "its subwords repeat often enough to be kept. The model is sized to "
+        "the vocabularies built; a larger corpus gives larger ones."
+    )

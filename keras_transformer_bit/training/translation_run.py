@@ -65,6 +65,7 @@ from keras_transformer_bit.training.run_checks import (
     check_model_overrides,
     check_positive_number,
     describe_setting,
+    smaller_vocabulary_note,
 )
 from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
 from keras_transformer_bit.translator import check_tensorflow_backend
@@ -973,6 +974,15 @@ class TranslationRun:
                 f"and {tokenizers[1].vocabulary_size} (target) subwords in "
                 f"{time.perf_counter() - started:.0f} s."
             )
+            built = tokenizers[:1] if config["shared_vocabulary"] else tokenizers
+            note = smaller_vocabulary_note(
+                self.describe("vocabulary_size", config["vocabulary_size"]),
+                config["vocabulary_size"],
+                [tokenizer.vocabulary_size for tokenizer in built],
+                slack=subword_tokenizer.SIZE_SLACK,
+            )
+            if note:
+                print(note, file=sys.stderr)
         datasets = make_datasets(
             corpus, config, *tokenizers, num_replicas=strategy.num_replicas_in_sync
         )

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_transformer_bit.data import SentencePieceTokenizer
 from keras_transformer_bit.data.ding_corpus import DING_DE_EN_PATH
+from keras_transformer_bit.utils import SettingError
 
 # Enough distinct words that a vocabulary of a few hundred pieces is learnable.
 WORDS = (
@@ -199,14 +200,15 @@ def test_build_refuses_bad_vocabulary_sizes(size):
         SentencePieceTokenizer.build(CORPUS, vocabulary_size=size)
 
 
-def test_build_names_the_largest_vocabulary_that_works():
-    with pytest.raises(ValueError, match=r"vocabulary_size=50000.*at most \d+"):
-        SentencePieceTokenizer.build(CORPUS, vocabulary_size=50000)
-
-
-def test_build_names_the_smallest_vocabulary_that_works():
-    with pytest.raises(ValueError, match=r"vocabulary_size=100.*at least \d+"):
-        SentencePieceTokenizer.build(CORPUS, vocabulary_size=100)
+@pytest.mark.parametrize(
+    "size, bound", [(50000, r"at most \d+"), (100, r"at least \d+"), (4, "than 4")]
+)
+def test_build_names_the_sizes_that_work_as_the_caller_names_it(size, bound):
+    with pytest.raises(SettingError, match=rf"vocabulary_size={size}.*{bound}") as e:
+        SentencePieceTokenizer.build(CORPUS, vocabulary_size=size)
+    restated = str(e.value.restated({"vocabulary_size": "--vocabulary-size"}))
+    assert f"--vocabulary-size={size}" in restated
+    assert "vocabulary_size" not in restated
 
 
 @pytest.mark.parametrize("texts", [[], ["", "  "]])

@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from keras_transformer_bit.data.subword_tokenizer import (
     PUNCTUATION_REWRITES,
     check_rewrite,
 )
+from keras_transformer_bit.utils import SettingError
 
 CORPUS = [
     "Ich bin seit fünf Tagen hier.",
@@ -255,10 +257,23 @@ def test_build_refuses_one_string(texts):
         SubwordTokenizer.build(texts, vocabulary_size=60)
 
 
-def test_build_warns_when_the_vocabulary_is_larger_than_asked():
-    with pytest.warns(UserWarning, match=r"vocabulary_size=10.*\d+ tokens"):
-        tokenizer = SubwordTokenizer.build(CORPUS, vocabulary_size=10)
-    assert tokenizer.vocabulary_size > 10
+def test_a_vocabulary_smaller_than_the_alphabet_is_refused_naming_the_minimum():
+    texts = ["Ab ab.", "Ba ba!"]  # A, B, a, b, ., ! and their ## forms: 4 + 12
+    with pytest.raises(SettingError) as error:
+        SubwordTokenizer.build(texts, vocabulary_size=10, min_count=1)
+    assert str(error.value.restated({"vocabulary_size": "--vocabulary-size"})) == (
+        "--vocabulary-size=10 is smaller than this corpus needs: use at least "
+        "16, the 4 reserved tokens and 2 for each of its 6 characters (the "
+        "character and its ## suffix form), which spell every word in "
+        "characters; subwords need more."
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not larger than asked
+        smallest = SubwordTokenizer.build(texts, vocabulary_size=16, min_count=1)
+    assert smallest.vocabulary_size == 16
+    assert smallest.detokenize(
+        smallest.tokenize(tf.constant(texts))
+    ).numpy().tolist() == [text.encode() for text in texts]
 
 
 def test_invalid_utf8_becomes_the_replacement_character(tokenizer):
