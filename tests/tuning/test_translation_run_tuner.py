@@ -79,6 +79,29 @@ def test_the_default_space_starts_from_the_translation_recipe(tmp_path):
     assert config == expected
 
 
+def test_one_function_picks_the_oracle_of_both_kinds_of_tuner(tmp_path):
+    from keras_tuner import oracles
+
+    from tests.tuning.toy_hypermodel import DenseHyperModel
+
+    expected = {
+        "random_search": oracles.RandomSearchOracle,
+        "hyperband": oracles.HyperbandOracle,
+        "bayesian_optimization": oracles.BayesianOptimizationOracle,
+    }
+    for name, oracle_class in expected.items():
+        runs = TranslationRunTuner(name, directory=str(tmp_path), project_name=name)
+        assert type(runs.oracle) is oracle_class, name
+        # The search space is declared up front, every value at the recipe's.
+        space = {hp.name: hp.default for hp in runs.oracle.hyperparameters.space}
+        assert space == default_values(TRANSLATION_RUN_SEARCH_SPACE)
+        dense = ktb.tuning.make_tuner(
+            name, DenseHyperModel(), directory=str(tmp_path), project_name=f"d{name}"
+        )
+        assert type(dense.oracle) is oracle_class, name
+        assert isinstance(dense, keras_tuner.Hyperband) == (name == "hyperband")
+
+
 def test_bad_settings_are_refused_before_any_trial(tmp_path):
     with pytest.raises(TypeError, match="unknown argument 'max_lenght'"):
         TranslationRunTuner(directory=str(tmp_path), max_lenght=16)
