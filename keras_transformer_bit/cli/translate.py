@@ -259,13 +259,15 @@ def evaluate(args):
     """`ktb translate evaluate`: sacreBLEU of a split (test by default)."""
     from keras_transformer_bit.recipes.bleu import corpus_bleu
     from keras_transformer_bit.training import translation_run as run_files
+    from keras_transformer_bit.utils import restate_setting_errors
 
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )
     if args.data:
         config = {**config, "data": args.data}
-    corpus = run_files.load_corpus(config)
+    with restate_setting_errors({"data": "--data"}):
+        corpus = run_files.load_corpus(config)
     pairs = getattr(corpus, args.split)
     if args.max_examples:
         pairs = pairs[: args.max_examples]
@@ -550,7 +552,8 @@ def add_parser(subparsers):
         "--test-size",
         type=int,
         default=None,
-        help="test pairs held out (default: a tenth of the pairs, at most 1000)",
+        help="test pairs held out (default: a tenth of the pairs, at most 1000); "
+        "with --validation-size, at most half of the pairs",
     )
     train_parser.add_argument(
         "--validation-size",

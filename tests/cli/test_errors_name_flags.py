@@ -235,3 +235,17 @@ def test_non_negative_counts_take_numpy_ints_and_refuse_bools(tmp_path, key):
         run = TranslationRun(tmp_path / "run", **settings)
         with pytest.raises(ValueError, match=rf"{key} must be an int >= 0"):
             run.train(**arguments)
+
+
+def test_evaluate_names_its_data_flag(tmp_path, monkeypatch):
+    from keras_transformer_bit.training import default_config, translation_run
+
+    config = {**default_config(), "data": "ding"}
+    # A trained run is not needed to reach the corpus: the load is stubbed.
+    monkeypatch.setattr(
+        translation_run, "load_run", lambda *args: (config, None, None, None)
+    )
+    absent = str(tmp_path / "nosuch.tsv")
+    command = ["translate", "evaluate", "--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=r"^--data must be .*--data='.*nosuch"):
+        main(command + ["--data", absent])
