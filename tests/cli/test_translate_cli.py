@@ -207,7 +207,7 @@ def test_bad_inputs_leave_no_model_dir(tmp_path):
     latin1.write_bytes("Grüße aus Köln.\tGreetings.\n".encode("latin-1"))
     with pytest.raises(ValueError, match="not valid UTF-8"):
         main(train + ["--data", str(latin1)] + TINY)
-    with pytest.raises(ValueError, match="max_length=2"):
+    with pytest.raises(ValueError, match="--max-length=2"):
         main(
             train
             + ["--data", str(corpus)]
