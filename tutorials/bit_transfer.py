@@ -84,7 +84,6 @@ from keras_transformer_bit.data import (  # noqa: E402
 )
 from keras_transformer_bit.models.bit import save_bit_checkpoint  # noqa: E402
 from keras_transformer_bit.recipes import bit_evaluate, schedule_epochs  # noqa: E402
-from keras_transformer_bit.training.bit_run import MODEL_FILE  # noqa: E402
 
 UPSTREAM_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Sandal", "Bag")
 DOWNSTREAM_CLASSES = ("Coat", "Shirt", "Sneaker", "Ankle boot")
@@ -405,8 +404,7 @@ def fine_tune(run_dir, train, preset, weights, shots, seed, args):
     trained = config is not None
     if not trained:
         config = run.saved_config()
-    model_path = os.path.join(run_dir, MODEL_FILE)
-    return dict(config, model_path=model_path), trained
+    return dict(config, model_path=run.model_path), trained
 
 
 def welch_t(a, b):

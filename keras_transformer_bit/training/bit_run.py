@@ -367,6 +367,12 @@ class BiTRun:
         """A setting in a message: images from Python by their description."""
         return self.describe(key, self._in_memory.get(key) or self.settings[key])
 
+    @property
+    def model_path(self):
+        """Where the finished run's classifier is saved (`model.keras` in
+        `model_dir`); `keras.saving.load_model` reads it."""
+        return os.path.join(self.model_dir, MODEL_FILE)
+
     def saved_config(self):
         """The finished run's config (what `bit_config.json` holds), or `None`
         while the directory holds no finished run.

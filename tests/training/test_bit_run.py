@@ -165,7 +165,11 @@ def test_images_from_python_train_rerun_as_finished_and_other_images_are_refused
     assert digest[:16] in recorded["data"] and "8 images" in recorded["data"]
     assert recorded["data_fingerprint"] == images.fingerprint()
     assert recorded["eval_data"].startswith("LabeledImages")
-    assert BiTRun(str(model_dir), data=images, **settings).saved_config() == config
+    rerun = BiTRun(str(model_dir), data=images, **settings)
+    assert rerun.saved_config() == config
+    # The saved classifier, where model_path says, classifies both classes.
+    classifier = keras.saving.load_model(rerun.model_path)
+    assert classifier.predict(images.images[:2], verbose=0).shape == (2, 2)
     capsys.readouterr()
 
     # The same pixels in another object: the finished run, nothing trained.
