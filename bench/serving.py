@@ -144,6 +144,23 @@ def in_process(translator, sentences, latency_count):
     }
 
 
+def decoder_rows_floor(translator, sentences, copies):
+    """Sentences per second of `translator` (greedy) decoding each batch of
+    `BATCH_SIZE` sentences with every sentence repeated `copies` times: the
+    decoder rows of beam `copies` without the search. What beam search costs
+    over this is the search itself (candidates, top-k, reordering)."""
+    batches = [
+        [s for s in sentences[i : i + BATCH_SIZE] for _ in range(copies)]
+        for i in range(0, len(sentences), BATCH_SIZE)
+    ]
+    for batch in batches:  # warm-up (XLA compiles per shape)
+        translator(batch)
+    started = time.perf_counter()
+    for batch in batches:
+        translator(batch)
+    return len(sentences) / (time.perf_counter() - started)
+
+
 def load_model_and_tokenizer(model_dir):
     """A trained run: `model.keras` and `tokenizer/` (the tutorial's layout) or
     a `ktb translate train` directory."""
@@ -209,6 +226,14 @@ def markdown(results, args, num_sentences):
         lines.append(
             f"| beam {args.beam_size} time / greedy time ({name}) | {ratio:.2f}x | "
             f"<= {TARGETS['beam_vs_greedy']}x |"
+        )
+    for name, floor in results.get("floor", {}).items():
+        greedy = results["greedy"][name]["throughput"]
+        ratio, beam = greedy / floor, greedy / results["beam"][name]["throughput"]
+        lines.append(
+            f"| greedy on {args.beam_size} copies of each sentence (beam's decoder "
+            f"rows, no search) time / greedy time ({name}) | {ratio:.2f}x; beam "
+            f"{beam:.2f}x | - |"
         )
     for method in ("beam", "greedy"):
         r = results[method]["in-process, no XLA"]
@@ -296,6 +321,28 @@ def main():
                 method,
                 json.dumps({k: v["throughput"] for k, v in results[method].items()}),
             )
+            if method == "greedy":
+                # Batches of BATCH_SIZE sentences, each beam_size times.
+                rows = dict(options, batch_size=BATCH_SIZE * args.beam_size)
+                results["floor"] = {
+                    name: decoder_rows_floor(
+                        ktb.Translator(
+                            model,
+                            source_tokenizer,
+                            target_tokenizer,
+                            jit_compile=jit_compile,
+                            **rows,
+                            **decoding,
+                        ),
+                        sentences,
+                        args.beam_size,
+                    )
+                    for name, jit_compile in (
+                        ("in-process jit", True),
+                        ("in-process, no XLA", False),
+                    )
+                }
+                print("floor", json.dumps(results["floor"]))
     text = markdown(results, args, len(sentences))
     print("\n" + text)
     with open(args.output, "w", encoding="utf-8") as file:

@@ -51,6 +51,10 @@ def test_a_quick_run_measures_every_contender(tmp_path):
         }
         for measured in saved[method].values():
             assert measured["throughput"] > 0 and len(measured["latencies"]) == 5
+    # The beam's decoder rows without the search: greedy on 4 copies.
+    assert set(saved["floor"]) == {"in-process jit", "in-process, no XLA"}
+    assert all(value > 0 for value in saved["floor"].values())
     table = (tmp_path / "serving.md").read_text()
     assert "best served / in-process jit" in table
+    assert "greedy on 4 copies of each sentence" in table
     assert "beam 4 time / greedy time (served)" in table
