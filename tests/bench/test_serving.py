@@ -58,3 +58,30 @@ def test_a_quick_run_measures_every_contender(tmp_path):
     assert "best served / in-process jit" in table
     assert "greedy on 4 copies of each sentence" in table
     assert "beam 4 time / greedy time (served)" in table
+
+
+def test_decoder_rows_floor_translates_every_sentence_copies_times():
+    import keras_transformer_bit as ktb
+
+    tokenizer = tiny_tokenizer()
+    translator = ktb.Translator(
+        tiny_model(), tokenizer, tokenizer, method="greedy", max_length=6
+    )
+    calls = []
+    original = translator.__class__.__call__
+
+    def counting(self, texts):
+        calls.append(list(texts))
+        return original(self, texts)
+
+    translator.__class__.__call__ = counting
+    try:
+        sentences = [f"ich bin {i}" for i in range(70)]
+        rate = serving.decoder_rows_floor(translator, sentences, copies=3)
+    finally:
+        translator.__class__.__call__ = original
+    assert rate > 0
+    # Warm-up and timed pass: batches of 64 sentences, each 3 times in a row.
+    timed = calls[len(calls) // 2 :]
+    assert [len(batch) for batch in timed] == [192, 18]
+    assert timed[1] == [s for s in sentences[64:] for _ in range(3)]
