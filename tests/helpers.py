@@ -541,3 +541,15 @@ def run_model_saving_test(
     for a, b in zip(model.weights, reloaded.weights):
         np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
     return reloaded
+
+
+class LearningRates(keras.callbacks.Callback):
+    """Records the learning rate each training update is made with."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        rate = ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.rates.append(float(rate))

@@ -8,6 +8,7 @@ from keras_transformer_bit.data import LabeledImages
 from keras_transformer_bit.models import BiTClassifier
 from keras_transformer_bit.recipes import bit_evaluate, bit_fine_tune, bit_hyperrule
 from keras_transformer_bit.recipes.bit_fine_tune import schedule_epochs
+from tests.helpers import LearningRates
 
 
 def test_shortened_and_with_crop_size():
@@ -175,18 +176,6 @@ def test_a_jpeg_that_fails_to_decode_is_named(tmp_path):
         bit_evaluate(classifier, data, crop_size=8)
 
 
-class _LearningRates(keras.callbacks.Callback):
-    """Records the learning rate each update is made with."""
-
-    def __init__(self):
-        super().__init__()
-        self.rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        self.rates.append(float(rate))
-
-
 def test_part_of_the_schedule_continues_its_learning_rate():
     # 5 updates in 3 epochs of 2, 2 and 1: epoch 1 alone, then epochs 2 to 3
     # (a budget past the schedule's end runs to the end, not beyond).
@@ -197,7 +186,7 @@ def test_part_of_the_schedule_continues_its_learning_rate():
     schedule = rule.learning_rate_schedule()
     classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
     kwargs = dict(seed=0, num_epochs=3, verbose=0, jit_compile=False)
-    first_rates, rest_rates = _LearningRates(), _LearningRates()
+    first_rates, rest_rates = LearningRates(), LearningRates()
     first = bit_fine_tune(
         classifier, train, rule, final_epoch=1, callbacks=[first_rates], **kwargs
     )
@@ -275,7 +264,7 @@ def test_callbacks_see_the_classifier_when_batches_are_split(tmp_path):
     rule = _tiny_rule(train, (1, 2, 3), batch_size=4)
     classifier = BiTClassifier.from_preset("bit_tiny", num_classes=2)
     path = str(tmp_path / "best.weights.h5")
-    rates = _LearningRates()
+    rates = LearningRates()
     callbacks = [
         keras.callbacks.ModelCheckpoint(path, save_weights_only=True),
         rates,

@@ -10,6 +10,7 @@ from keras_transformer_bit.data import LabeledImages
 from keras_transformer_bit.models import BiTClassifier
 from keras_transformer_bit.recipes import bit_fine_tune
 from keras_transformer_bit.tuning import BiTHyperModel, bit_hypermodel, make_tuner
+from tests.helpers import LearningRates
 
 # 8 images of 12 x 12, 2 classes: the rule at 0.002 of its schedule makes 5
 # updates of 4 at crop 16 (an eighth of its 128).
@@ -27,18 +28,6 @@ def _hypermodel(**kwargs):
         num_classes=2, dataset_size=8, image_size=(12, 12), batch_size=4,
         steps_fraction=0.002, search_space=SEARCH_SPACE, seed=3, **kwargs,
     )  # fmt: skip
-
-
-class _LearningRates(keras.callbacks.Callback):
-    """Records the learning rate each update is made with."""
-
-    def __init__(self):
-        super().__init__()
-        self.rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        self.rates.append(float(rate))
 
 
 class _WeightsAtEpochEnd(keras.callbacks.Callback):
@@ -169,9 +158,9 @@ def test_a_hyperband_follow_up_continues_the_learning_rate():
     hp = keras_tuner.HyperParameters()
     schedule = hypermodel.rule(hp).learning_rate_schedule()
     hp.values.update({"tuner/epochs": 1, "tuner/initial_epoch": 0})
-    first, first_rates = hypermodel.build(hp), _LearningRates()
+    first, first_rates = hypermodel.build(hp), LearningRates()
     hypermodel.fit(hp, first, train, epochs=1, callbacks=[first_rates], verbose=0)
-    follow_up, rest_rates = hypermodel.build(hp), _LearningRates()
+    follow_up, rest_rates = hypermodel.build(hp), LearningRates()
     follow_up.set_weights(first.get_weights())
     history = hypermodel.fit(
         hp, follow_up, train, epochs=3, initial_epoch=1,
