@@ -86,7 +86,14 @@ def test_state_is_reordered_with_the_hypotheses():
         np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(e))
 
 
-@pytest.mark.parametrize("compiled", [None, False, True])
+@pytest.mark.parametrize(
+    "compiled",
+    [
+        None,
+        pytest.param(False, marks=pytest.mark.tensorflow_only),
+        pytest.param(True, marks=pytest.mark.tensorflow_only),
+    ],
+)
 def test_state_positions_axis_moves_only_the_written_prefix(compiled):
     """A position buffer as state (step i writes position i, like a key/value
     cache): with `state_positions_axis` only the written prefix is moved, and
@@ -128,7 +135,7 @@ def test_state_positions_axis_moves_only_the_written_prefix(compiled):
 
     if compiled is not None:
         search = tf.function(search, jit_compile=compiled)
-    actual = search(tf.constant(start), state)
+    actual = search(ops.convert_to_tensor(start), state)
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(e))
 
