@@ -1,11 +1,16 @@
 """Multi-worker training with TF_CONFIG: from two processes here to many hosts.
 
-Keras 3 `model.fit` does not run under MultiWorkerMirroredStrategy
-(keras-team/keras#20585), so this script trains with
-`ktb.distribute.CustomTrainingLoop`: every worker runs the same program, each
-step splits one global batch over all workers, gradients are all-reduced, the
-chief (worker 0) writes checkpoints and the exported model, and a restarted
-job resumes from the last checkpoint.
+Every worker runs this same program. It trains through the library's run API,
+`ktb.training.TranslationRun` (`--model transformer`) and
+`ktb.training.BiTRun` (`--model bit`), the runs that `ktb translate train`
+and `ktb bit train` make. Under MultiWorkerMirroredStrategy (a TF_CONFIG that
+lists several tasks) the run trains with `ktb.distribute.CustomTrainingLoop`
+by itself, because Keras 3 `model.fit` does not run under that strategy
+(keras-team/keras#20585): each step splits one global batch over all workers,
+gradients are all-reduced, and the chief (worker 0) holds the run directory's
+lock and writes its checkpoints, its config and the saved `model.keras`.
+Writing your own loop instead? Drive `ktb.distribute.CustomTrainingLoop`
+yourself (docs/scaling.md, section 3): the runs below do that for you.
 
 The TF_CONFIG recipe. Every process gets the same "cluster" and its own
 "task"; the first worker is the chief:
@@ -20,22 +25,25 @@ The TF_CONFIG recipe. Every process gets the same "cluster" and its own
 worker restores the chief's checkpoint when the job (re)starts. Ports must be
 open between the hosts. A worker that cannot reach the others fails with a
 clear `ClusterError` after `--register-timeout` seconds; if a worker dies
-mid-run the others exit with status 75 within seconds; restart all of them
-with the same command to resume.
+mid-run, or no step finishes for `--worker-timeout` seconds, the others exit
+with status 75; restart all of them with the same command to resume. Run
+again once finished, the same command finds the run done and trains nothing.
 
 Try it on this machine (two local workers on free loopback ports):
 
     python tutorials/multi_worker.py --launch-local 2 --model bit --epochs 3
     python tutorials/multi_worker.py --launch-local 2 --model transformer
 
-The `ktb` commands do the same with `--strategy multi_worker` and the same
-TF_CONFIG on every host (`ktb bit train ... --strategy multi_worker`,
-`ktb translate train ... --strategy multi_worker`; docs/scaling.md, section 3):
-this script shows the loop they use, in a page.
+The `ktb` commands run the same runs with `--strategy multi_worker` and the
+same TF_CONFIG on every host (`ktb bit train ... --strategy multi_worker`,
+`ktb translate train ... --strategy multi_worker`; docs/scaling.md, section 3).
 
-Data: `bit` fine-tunes `bit_tiny` on 1,024 Fashion-MNIST images (the Debian
-package dataset-fashion-mnist) at 32x32; `transformer` learns to reverse
-random token sequences (no files needed).
+Data: `bit` fine-tunes `bit_tiny` on 1,024 Fashion-MNIST training images (the
+Debian package dataset-fashion-mnist), held in memory as a
+`ktb.data.LabeledImages`, at 32x32; `transformer` learns to reverse sequences
+of words, pairs that every worker writes to the same tab-separated file from
+the same seed (beside a local `--model-dir`, else in the temporary directory;
+`--pairs-file` chooses another path, which must be the same on every host).
 """
 
 import argparse
@@ -46,108 +54,171 @@ import tempfile
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import keras_transformer_bit as ktb  # noqa: E402
 
-VOCABULARY_SIZE = 64
-SEQUENCE_LENGTH = 10
+# The toy language: sentences of MIN_WORDS to MAX_WORDS of these words.
+WORDS = (
+    "red green blue black white grey pink gold "
+    "cat dog fox owl bee ant cow hen "
+    "one two six ten sun moon star rain "
+    "big old new hot cold fast slow tall"
+).split()
+MIN_WORDS = 3
+MAX_WORDS = 8
+
+# A model small enough to train on CPUs in a minute. `--epochs` counts all of
+# the run's epochs; the rest are the translation recipe's.
+TRANSLATION_SETTINGS = {
+    "preset": "transformer_tiny",
+    "model_overrides": {"max_sequence_length": 2 * MAX_WORDS + 2},
+    "vocabulary_size": 80,
+    "max_length": MAX_WORDS + 2,
+    "warmup_steps": 100,
+    "average_checkpoints": 0,
+}
+# Fashion-MNIST images that `bit` evaluates on after each epoch.
+BIT_EVAL_IMAGES = 512
 
 
-def reversal_dataset(num_examples, global_batch_size, seed):
-    """Source: random tokens; target: the same tokens reversed."""
+def reversal_pairs(num_pairs, seed=0):
+    """`(source, target)` sentences: random words and the same words reversed.
+
+    Example:
+    >>> reversal_pairs(1, seed=0)  # doctest: +SKIP
+    [('tall rain cow one', 'one cow rain tall')]
+    """
     rng = np.random.default_rng(seed)
-    source = rng.integers(4, VOCABULARY_SIZE, (num_examples, SEQUENCE_LENGTH))
-    target = np.concatenate(
-        [np.full((num_examples, 1), 2), source[:, ::-1], np.full((num_examples, 1), 3)],
-        axis=1,
-    )
-    inputs = {
-        "encoder_inputs": source.astype("int32"),
-        "decoder_inputs": target[:, :-1].astype("int32"),
-    }
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (inputs, target[:, 1:].astype("int32"))
-    )
-    return dataset.shuffle(num_examples, seed=seed).batch(
-        global_batch_size, drop_remainder=True
-    )
+    pairs = []
+    for _ in range(num_pairs):
+        length = rng.integers(MIN_WORDS, MAX_WORDS + 1)
+        words = [WORDS[index] for index in rng.integers(0, len(WORDS), length)]
+        pairs.append((" ".join(words), " ".join(words[::-1])))
+    return pairs
 
 
-def fashion_mnist_dataset(num_examples, global_batch_size, split, seed):
-    images = ktb.data.load_fashion_mnist(split)
-    images = images.select(list(range(num_examples)))
-    dataset = ktb.data.image_classification_pipeline(
-        images,
-        images.num_classes,
-        training=split == "train",
-        batch_size=global_batch_size,
-        crop_size=32,
-        resize_size=36 if split == "train" else None,
-        seed=seed,
+def write_reversal_pairs(path, num_pairs, seed=0):
+    """Writes `reversal_pairs(num_pairs, seed)` to `path` as a TSV; returns it.
+
+    Every worker calls this with the same arguments and writes the same bytes;
+    each writes through a temporary file of its own and a rename, so a worker
+    reading the file never sees half of it.
+    """
+    text = "".join(
+        f"{source}\t{target}\n" for source, target in reversal_pairs(num_pairs, seed)
     )
-    if split == "train":
-        dataset = dataset.take(num_examples // global_batch_size)
-    return dataset
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    ktb.utils.write_text_atomically(path, text)
+    return path
 
 
-def build(model_name):
-    if model_name == "transformer":
-        model = ktb.models.Transformer.from_preset(
-            "transformer_tiny", vocabulary_size=VOCABULARY_SIZE, max_sequence_length=32
-        )
-        schedule = ktb.recipes.NoamSchedule(64, warmup_steps=100)
-        optimizer = keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98)
-        loss = ktb.recipes.LabelSmoothedCrossEntropy(label_smoothing=0.1)
-        metrics = [ktb.recipes.MaskedTokenAccuracy()]
+def pairs_path(model_dir, num_pairs, seed):
+    """Where the reversal pairs of a run go: beside a local run directory,
+    named after the run and the pairs' count and seed (other pairs are
+    another path, which the run refuses as other `data` on resume). The
+    corpus reader opens local files only, so a run in a bucket (`gs://`)
+    gets them in the temporary directory."""
+    if "://" in model_dir:
+        name = model_dir.split("://", 1)[1].strip("/").replace("/", "_")
+        parent = os.path.join(tempfile.gettempdir(), "ktb_multi_worker")
     else:
-        model = ktb.models.BiTClassifier.from_preset("bit_tiny", num_classes=10)
-        optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-        loss = keras.losses.CategoricalCrossentropy(from_logits=True)
-        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    return model, optimizer, loss, metrics
+        absolute = os.path.abspath(model_dir)
+        parent, name = os.path.dirname(absolute), os.path.basename(absolute)
+    return os.path.join(parent, f"{name}_pairs_{num_pairs}_seed{seed}.tsv")
+
+
+def form_cluster(args):
+    """Forms the cluster of TF_CONFIG with `--register-timeout`.
+
+    The runs call `ktb.distribute.get_strategy(strategy)` with its default
+    register timeout (120 s) and no way to pass another; a process joins one
+    cluster only, so a strategy formed here first is the one they get.
+    """
+    tf_config = ktb.distribute.read_tf_config()
+    tasks = (
+        sum(len(tf_config["cluster"].get(job, [])) for job in ("chief", "worker"))
+        if tf_config
+        else 0
+    )
+    if args.strategy == "multi_worker" or (args.strategy == "auto" and tasks > 1):
+        ktb.distribute.get_strategy(
+            args.strategy, cluster_register_timeout_seconds=args.register_timeout
+        )
+
+
+def train_transformer(args):
+    """A `TranslationRun` on the reversal pairs, trained to `--epochs`."""
+    data = args.pairs_file or pairs_path(args.model_dir, args.examples, args.seed)
+    write_reversal_pairs(data, args.examples, args.seed)
+    held_out = max(1, args.examples // 16)  # pairs each for validation and test
+    run = ktb.training.TranslationRun(
+        args.model_dir,
+        strategy=args.strategy,
+        data=data,
+        tokens_per_batch=args.tokens_per_batch,
+        seed=args.seed,
+        validation_size=held_out,
+        test_size=held_out,
+        **TRANSLATION_SETTINGS,
+    )
+    run.resolve_config()  # a saved run with other settings is refused here
+    history = run.history()
+    done = history[-1]["epoch"] if history else 0
+    if done >= args.epochs:
+        print(
+            f"{args.model_dir} holds a run of {done} epochs (--epochs "
+            f"{args.epochs}): nothing to train. Pass a larger --epochs to "
+            "train more."
+        )
+        return
+    form_cluster(args)
+    # Epochs a killed job finished count: the run resumes at its checkpoint.
+    history = run.train(
+        epochs=args.epochs - done,
+        budget_minutes=None,
+        bleu_every=1,
+        bleu_examples=held_out,
+        worker_timeout=args.worker_timeout,
+    )
+    last = history[-1]
+    print(f"Epoch {last['epoch']}: val_bleu {last.get('val_bleu', float('nan')):.1f}")
+
+
+def train_bit(args):
+    """A `BiTRun` on Fashion-MNIST images held in memory, to its schedule's end."""
+    run = ktb.training.BiTRun(
+        args.model_dir,
+        strategy=args.strategy,
+        data=ktb.data.load_fashion_mnist("train").select(range(args.examples)),
+        eval_data=ktb.data.load_fashion_mnist("test").select(range(BIT_EVAL_IMAGES)),
+        preset="bit_tiny",
+        crop_size=32,
+        batch_size=args.batch_size,
+        schedule_scale=args.schedule_scale,
+        num_epochs=args.epochs,
+        seed=args.seed,
+    )
+    if not run.check_rerun():  # a finished run needs no cluster
+        form_cluster(args)
+    run.train(worker_timeout=args.worker_timeout)
 
 
 def train(args):
-    strategy = ktb.distribute.get_strategy(
-        args.strategy, cluster_register_timeout_seconds=args.register_timeout
-    )
-    chief = ktb.distribute.is_chief(ktb.distribute.read_tf_config())
-    if chief:
-        print(f"Strategy: {ktb.distribute.describe_strategy(strategy)}", flush=True)
-    # The recipe is tuned for a global batch; each replica gets its share.
-    per_replica = ktb.distribute.per_replica_batch_size(args.global_batch, strategy)
-    if chief:
-        print(f"global batch {args.global_batch} = {per_replica} per replica")
-    with strategy.scope():
-        model, optimizer, loss, metrics = build(args.model)
-    loop = ktb.distribute.CustomTrainingLoop(
-        model,
-        optimizer,
-        loss,
-        metrics=metrics,
-        strategy=strategy,
-        model_dir=args.model_dir,
-        step_timeout_seconds=args.step_timeout,
-    )
-    if args.model == "transformer":
-        train_data = reversal_dataset(args.examples, args.global_batch, seed=0)
-        validation = reversal_dataset(256, args.global_batch, seed=1)
-    else:
-        train_data = fashion_mnist_dataset(args.examples, args.global_batch, "train", 0)
-        validation = fashion_mnist_dataset(512, args.global_batch, "test", 0)
+    if args.model_dir is None:
+        args.model_dir = os.path.join(
+            tempfile.gettempdir(), "ktb_multi_worker", args.model
+        )
     try:
-        loop.fit(train_data, epochs=args.epochs, validation_data=validation, verbose=1)
-        path = loop.export(os.path.join(args.model_dir, "export", "model.keras"))
+        if args.model == "transformer":
+            train_transformer(args)
+        else:
+            train_bit(args)
     except ktb.distribute.ClusterError as error:
         print(f"ERROR: {error}", file=sys.stderr, flush=True)
         # TensorFlow's servers can block a normal interpreter exit after a
         # cluster failure; leave at once with the "try again" status.
         os._exit(ktb.distribute.WORKER_FAILURE_EXIT_CODE)
-    if path:
-        print(f"Exported {path}")
 
 
 def launch_local(args, argv):
@@ -164,8 +235,6 @@ def launch_local(args, argv):
         if item.startswith("--launch-local="):
             continue
         command.append(item)
-    if "--model-dir" not in " ".join(command):
-        command += ["--model-dir", args.model_dir]
     with ktb.distribute.LocalCluster(command, num_workers=args.launch_local) as cluster:
         print(f"Workers on {cluster.addresses}; logs in {cluster.log_dir}")
         codes = cluster.wait(timeout_seconds=args.launch_timeout)
@@ -177,17 +246,59 @@ def launch_local(args, argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--model", choices=["bit", "transformer"], default="bit")
     parser.add_argument(
-        "--model-dir", default=os.path.join(tempfile.gettempdir(), "ktb_multi_worker")
+        "--model-dir",
+        help="the run directory, on storage every worker sees (default: "
+        "ktb_multi_worker/MODEL in the temporary directory)",
     )
     parser.add_argument("--strategy", default="auto")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--examples", type=int, default=1024)
-    parser.add_argument("--global-batch", type=int, default=64)
-    parser.add_argument("--register-timeout", type=float, default=120)
-    parser.add_argument("--step-timeout", type=float, default=600)
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        help="the run's epochs in all (bit: the schedule's epochs)",
+    )
+    parser.add_argument(
+        "--examples", type=int, default=1024, help="training images or pairs"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="bit: images per global batch"
+    )
+    parser.add_argument(
+        "--schedule-scale",
+        type=float,
+        default=0.1,
+        help="bit: the fraction of the HyperRule's steps to train",
+    )
+    parser.add_argument(
+        "--tokens-per-batch",
+        type=int,
+        default=512,
+        help="transformer: tokens per global batch",
+    )
+    parser.add_argument(
+        "--pairs-file",
+        help="transformer: where to write the pairs (default: beside --model-dir)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--register-timeout",
+        type=float,
+        default=120,
+        help="seconds a worker waits for the others to join",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        "--step-timeout",
+        type=float,
+        default=600,
+        help="seconds without a finished step before a worker exits with 75",
+    )
     parser.add_argument("--launch-local", type=int, default=0, metavar="N")
     parser.add_argument("--launch-timeout", type=float, default=1800)
     args = parser.parse_args(argv)
