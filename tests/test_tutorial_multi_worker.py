@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 
+import keras
 import pytest
 
 import keras_transformer_bit as ktb
@@ -126,3 +127,37 @@ def test_two_local_workers_train_a_translation_run_and_a_rerun_finds_it(tmp_path
     assert (run_dir / "model.keras").stat().st_mtime_ns == saved
     assert [entry["epoch"] for entry in run.history()] == [1]
     assert json.loads((run_dir / "translate_config.json").read_text()) == config
+
+
+@pytest.mark.large
+def test_two_local_workers_fine_tune_a_bit_run_and_a_rerun_trains_nothing(tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [
+        "--launch-local",
+        "2",
+        "--model",
+        "bit",
+        "--epochs",
+        "1",
+        "--schedule-scale",
+        "0.02",  # 10 updates of 64 images
+        "--model-dir",
+        str(run_dir),
+    ]
+    first = _run(*flags, cwd=tmp_path)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-4000:]
+    assert "MultiWorkerMirroredStrategy" in first.stdout, first.stdout[-4000:]
+    run = ktb.training.BiTRun(str(run_dir), data="fashion_mnist")
+    config = run.saved_config()
+    assert config["flags"]["data"].startswith("LabeledImages(1024 images, 10 classes")
+    assert config["rule"]["supports"][-1] == 10
+    classifier = keras.saving.load_model(run.model_path)
+    assert classifier.output_shape == (None, 10)
+    assert not (run_dir / ktb.distribute.CHECKPOINT_DIRNAME).exists()
+    saved = (run_dir / "model.keras").stat().st_mtime_ns
+
+    rerun = _run(*flags, cwd=tmp_path)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
+    assert "nothing to train" in rerun.stdout
+    assert "Workers on" in rerun.stdout
+    assert (run_dir / "model.keras").stat().st_mtime_ns == saved

@@ -182,7 +182,8 @@ def train_transformer(args):
         worker_timeout=args.worker_timeout,
     )
     last = history[-1]
-    print(f"Epoch {last['epoch']}: val_bleu {last.get('val_bleu', float('nan')):.1f}")
+    if "val_bleu" in last:  # scored on the chief only
+        print(f"Epoch {last['epoch']}: validation BLEU {last['val_bleu']:.1f}")
 
 
 def train_bit(args):
