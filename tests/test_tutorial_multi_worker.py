@@ -161,3 +161,42 @@ def test_two_local_workers_fine_tune_a_bit_run_and_a_rerun_trains_nothing(tmp_pa
     assert "nothing to train" in rerun.stdout
     assert "Workers on" in rerun.stdout
     assert (run_dir / "model.keras").stat().st_mtime_ns == saved
+
+
+@pytest.mark.large
+def test_a_worker_alone_exits_75_after_the_register_timeout(tmp_path):
+    ports = ktb.distribute.free_ports(2)
+    tf_config = ktb.distribute.make_tf_config(
+        [f"127.0.0.1:{port}" for port in ports], task_index=0
+    )
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TUTORIAL),
+            "--model",
+            "transformer",
+            "--examples",
+            "64",
+            "--register-timeout",
+            "3",
+            "--model-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "TF_CONFIG": tf_config,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "CUDA_VISIBLE_DEVICES": "",
+        },
+        timeout=120,
+    )
+    assert result.returncode == ktb.distribute.WORKER_FAILURE_EXIT_CODE == 75, (
+        result.stdout + result.stderr
+    )[-4000:]
+    assert "did not form within 3.0 s" in result.stderr
+    assert f"127.0.0.1:{ports[1]}" in result.stderr
+    assert not run_dir.exists()
