@@ -95,6 +95,17 @@ def test_flags_name_the_run_api_settings(tmp_path):
         assert flag in help_text
 
 
+@pytest.mark.parametrize("flag", ["--epochs", "--register-timeout"])
+def test_a_flag_of_zero_is_refused_naming_it_before_anything_runs(tmp_path, flag):
+    run_dir = tmp_path / "run"
+    result = _run(
+        "--model", "transformer", flag, "0", "--model-dir", str(run_dir), cwd=tmp_path
+    )
+    assert result.returncode == 2, (result.stdout + result.stderr)[-4000:]
+    assert f"argument {flag}: must be > 0. Received: 0" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 @pytest.mark.large
 def test_two_local_workers_train_a_translation_run_and_a_rerun_finds_it(tmp_path):
     run_dir = tmp_path / "run"

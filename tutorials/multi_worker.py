@@ -222,6 +222,19 @@ def train(args):
         os._exit(ktb.distribute.WORKER_FAILURE_EXIT_CODE)
 
 
+def positive(kind):
+    """An argparse type: a number of `kind` above 0, else an error naming it."""
+
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0. Received: {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its errors
+    return parse
+
+
 def launch_local(args, argv):
     """Runs this script as `--launch-local N` workers on loopback ports."""
     command = [sys.executable, os.path.abspath(__file__)]
@@ -260,25 +273,28 @@ def main(argv=None):
     parser.add_argument("--strategy", default="auto")
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=positive(int),
         default=3,
         help="the run's epochs in all (bit: the schedule's epochs)",
     )
     parser.add_argument(
-        "--examples", type=int, default=1024, help="training images or pairs"
+        "--examples", type=positive(int), default=1024, help="training images or pairs"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=64, help="bit: images per global batch"
+        "--batch-size",
+        type=positive(int),
+        default=64,
+        help="bit: images per global batch",
     )
     parser.add_argument(
         "--schedule-scale",
-        type=float,
+        type=positive(float),
         default=0.1,
         help="bit: the fraction of the HyperRule's steps to train",
     )
     parser.add_argument(
         "--tokens-per-batch",
-        type=int,
+        type=positive(int),
         default=512,
         help="transformer: tokens per global batch",
     )
@@ -289,19 +305,19 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--register-timeout",
-        type=float,
+        type=positive(float),
         default=120,
         help="seconds a worker waits for the others to join",
     )
     parser.add_argument(
         "--worker-timeout",
         "--step-timeout",
-        type=float,
+        type=positive(float),
         default=600,
         help="seconds without a finished step before a worker exits with 75",
     )
     parser.add_argument("--launch-local", type=int, default=0, metavar="N")
-    parser.add_argument("--launch-timeout", type=float, default=1800)
+    parser.add_argument("--launch-timeout", type=positive(float), default=1800)
     args = parser.parse_args(argv)
     if args.launch_local:
         return launch_local(args, argv)
