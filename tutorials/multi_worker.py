@@ -36,7 +36,8 @@ Try it on this machine (two local workers on free loopback ports):
     python tutorials/multi_worker.py --launch-local 2 --model transformer
 
 (On 2 CPU cores: the transformer's 20 epochs take 2 minutes and reach a
-validation BLEU of about 77; bit's 3 epochs, 50 updates, about as long.)
+validation BLEU of about 77; bit's 3 epochs of 250 updates in all take 1
+minute and reach a validation accuracy of about 54%.)
 
 The `ktb` commands run the same runs with `--strategy multi_worker` and the
 same TF_CONFIG on every host (`ktb bit train ... --strategy multi_worker`,
@@ -308,7 +309,7 @@ def main(argv=None):
     parser.add_argument(
         "--schedule-scale",
         type=positive(float),
-        default=0.1,
+        default=0.5,
         help="bit: the fraction of the HyperRule's steps to train "
         "(default: %(default)s)",
     )
