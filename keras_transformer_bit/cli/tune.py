@@ -32,6 +32,7 @@ keep the trial); if the chief dies, every tuner exits 75 within
 resume).
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -279,9 +280,12 @@ def _run_search(args, build_tuner, objective, search_args, search_kwargs):
             # KerasTuner's chief waits silently forever for a dead tuner's trial.
             tuner.oracle.verbose = 2
             tuner.save()
-            failed = serve_oracle(
-                tuner.oracle, address, trial_timeout=args.trial_timeout or None
-            )
+            # The chief holds the project for the search (its tuners share it).
+            hold_project = getattr(tuner, "project_lock", contextlib.nullcontext)
+            with hold_project():
+                failed = serve_oracle(
+                    tuner.oracle, address, trial_timeout=args.trial_timeout or None
+                )
             _print_results(tuner, args)
             if failed:
                 trials = ", ".join(f"{t} (on {w})" for t, w in failed)

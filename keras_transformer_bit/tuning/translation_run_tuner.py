@@ -1,16 +1,23 @@
 """A KerasTuner tuner whose trials are whole translation runs."""
 
+import contextlib
+import json
 import os
 
 import keras
 import keras_tuner
 
-from keras_transformer_bit.training.run_checks import check_positive_number
-from keras_transformer_bit.training.run_lock import LOCK_FILE
+from keras_transformer_bit.training.run_checks import (
+    check_positive_number,
+    describe_setting,
+)
+from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock, RunLockedError
 from keras_transformer_bit.training.translation_run import (
     CONFIG_FILE,
     TranslationRun,
+    changed_settings,
     default_config,
+    read_json,
     write_json_atomically,
 )
 from keras_transformer_bit.tuning.make_tuner import (
@@ -30,6 +37,9 @@ from keras_transformer_bit.utils.gfile import gfile, remove_tree
 # Written into a trial's directory once its run has trained its epochs: a
 # tuner restarted before it reported the trial reads the run, not trains more.
 TRAINED_FILE = "run_trained.json"
+# Written into the project directory by the search that started it: the fixed
+# settings and the search space that every trial of the project shares.
+SEARCH_SETTINGS_FILE = "search_settings.json"
 # Strategies a trial can train under: one process trains one trial (a sweep
 # spreads over hosts by trials, KERASTUNER_TUNER_ID).
 TRIAL_STRATEGIES = ("auto", "one_device", "mirrored")
@@ -200,9 +210,19 @@ class TranslationRunTuner(keras_tuner.Tuner):
         # fixed ones with each hyperparameter's default) must make a run.
         hp = keras_tuner.HyperParameters()
         first = self.trial_settings(hp)
+        project_dir = os.path.join(directory, project_name)
         TranslationRun(
-            os.path.join(directory, project_name, "trial_settings_check"), **first
+            os.path.join(project_dir, "trial_settings_check"), **first
         ).resolve_config()
+        self._holds_project = _holds_project()
+        if self._holds_project:
+            # Refused at once while another search runs here (before an
+            # `overwrite` would wipe its trials); a killed one's lock is taken.
+            with self.project_lock(project_dir):
+                pass
+        overwrite = overwrite_for_this_process(overwrite)
+        if not overwrite:
+            self._check_resumed_settings(project_dir)
         oracle = make_oracle(
             oracle,
             objective=self.objective_metric,
@@ -216,8 +236,57 @@ class TranslationRunTuner(keras_tuner.Tuner):
             oracle=oracle,
             directory=directory,
             project_name=project_name,
-            overwrite=overwrite_for_this_process(overwrite),
+            overwrite=overwrite,
         )
+        path = os.path.join(self.project_dir, SEARCH_SETTINGS_FILE)
+        if self._holds_project and (overwrite or not gfile.exists(path)):
+            write_json_atomically(path, self._search_settings())
+
+    def project_lock(self, project_dir=None):
+        """A `RunLock` on the project directory, held by the search in one
+        process or by a distributed search's chief (its tuners share the
+        directory); a null context on a distributed search's tuner."""
+        if not self._holds_project:
+            return contextlib.nullcontext()
+        return _ProjectLock(project_dir or self.project_dir)
+
+    def _search_settings(self):
+        """What every trial of the project shares, as it is recorded."""
+        return json.loads(
+            json.dumps(
+                {
+                    "settings": TranslationRun("unused", **self.settings).settings,
+                    "search_space": self.search_space,
+                }
+            )
+        )
+
+    def _check_resumed_settings(self, project_dir):
+        """Refuses to resume a project searched with other fixed settings or
+        another search space, naming each change."""
+        saved = read_json(os.path.join(project_dir, SEARCH_SETTINGS_FILE))
+        if saved is None:
+            return
+        current = self._search_settings()
+        changes = changed_settings(
+            _full_settings(saved["settings"], current["settings"]),
+            _full_settings(current["settings"], saved["settings"]),
+            describe_setting,
+        )
+        old_space, new_space = saved["search_space"], current["search_space"]
+        for name in sorted(set(old_space) | set(new_space)):
+            if old_space.get(name) != new_space.get(name):
+                changes.append(
+                    f"search_space[{name!r}]={new_space.get(name)!r} (saved: "
+                    f"{old_space.get(name)!r})"
+                )
+        if changes:
+            raise ValueError(
+                f"{project_dir} holds a search with other fixed settings, so its "
+                "trials would be ranked with ones trained differently: "
+                f"{'; '.join(changes)}. Resume with the saved settings, start "
+                "over with overwrite=True, or search in a new project_name."
+            )
 
     def trial_settings(self, hyperparameters):
         """The `TranslationRun` settings of a trial with `hyperparameters`
@@ -263,13 +332,16 @@ class TranslationRunTuner(keras_tuner.Tuner):
         check_positive_int("bleu_examples", bleu_examples)
         if self.objective_metric.name == "val_bleu":
             check_positive_int("bleu_every", bleu_every)
-        return super().search(
-            epochs=epochs,
-            budget_minutes=budget_minutes,
-            bleu_every=bleu_every,
-            bleu_examples=bleu_examples,
-            verbose=verbose,
-        )
+        # One search trains in the project at a time (two would both take
+        # each trial the oracle hands out and train it in the same directory).
+        with self.project_lock():
+            return super().search(
+                epochs=epochs,
+                budget_minutes=budget_minutes,
+                bleu_every=bleu_every,
+                bleu_examples=bleu_examples,
+                verbose=verbose,
+            )
 
     def run_trial(
         self,
@@ -330,7 +402,11 @@ class TranslationRunTuner(keras_tuner.Tuner):
         if gfile.exists(run_dir) and not gfile.exists(
             os.path.join(run_dir, CONFIG_FILE)
         ):
-            remove_tree(run_dir)  # nothing trained: it is started again
+            # Nothing trained: it is started again, unless a live run holds
+            # it (reading its data before it writes its config).
+            with RunLock(run_dir):
+                pass
+            remove_tree(run_dir)
         if predecessor is None or gfile.exists(run_dir):
             return
         source = self.run_dir(predecessor)
@@ -352,6 +428,39 @@ class TranslationRunTuner(keras_tuner.Tuner):
         directory `ktb translate evaluate|predict|export` takes."""
         trials = self.oracle.get_best_trials(num_runs)
         return [self.run_dir(trial.trial_id) for trial in trials]
+
+
+def _holds_project():
+    """Whether this process holds the project: alone, or a search's chief."""
+    role = os.environ.get("KERASTUNER_TUNER_ID")
+    return not role or "chief" in role
+
+
+class _ProjectLock(RunLock):
+    """The project directory's `RunLock`, its refusal worded for a search."""
+
+    def acquire(self):
+        try:
+            return super().acquire()
+        except RunLockedError as error:
+            raise RunLockedError(
+                f"Another search is running in {self.model_dir}: {error}"
+            ) from None
+
+
+def _full_settings(settings, other):
+    """`settings` with the defaults of the keys `other` gives and it lacks
+    (a key left out means the recipe's value)."""
+    defaults = default_config()
+    full = {key: settings.get(key, defaults.get(key)) for key in {*settings, *other}}
+    overrides = settings.get("model_overrides", {})
+    other_overrides = other.get("model_overrides", {})
+    if overrides or other_overrides:
+        full["model_overrides"] = {
+            name: overrides.get(name, defaults["model_overrides"].get(name))
+            for name in {*overrides, *other_overrides}
+        }
+    return full
 
 
 def _check_fixed_settings(settings):

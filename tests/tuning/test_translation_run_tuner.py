@@ -14,7 +14,7 @@ import keras_transformer_bit as ktb
 from keras_transformer_bit.models.transformer.transformer_presets import (
     transformer_presets,
 )
-from keras_transformer_bit.training import default_config
+from keras_transformer_bit.training import RunLock, RunLockedError, default_config
 from keras_transformer_bit.training import translation_run as run_files
 from keras_transformer_bit.tuning import (
     TRANSLATION_RUN_SEARCH_SPACE,
@@ -38,7 +38,9 @@ TINY_SETTINGS = dict(max_length=16, test_size=6, validation_size=6)
 SEARCH = dict(epochs=1, bleu_examples=4, verbose=0)
 
 
-def _tuner(tmp_path, oracle="random_search", search_space=None, **kwargs):
+def _tuner(
+    tmp_path, oracle="random_search", search_space=None, data_override=None, **kwargs
+):
     corpus = tmp_path / "pairs.tsv"
     if not corpus.exists():
         _write_corpus(corpus)
@@ -48,7 +50,7 @@ def _tuner(tmp_path, oracle="random_search", search_space=None, **kwargs):
         directory=str(tmp_path / "search"),
         project_name="p",
         strategy="one_device",
-        data=str(corpus),
+        data=data_override or str(corpus),
         **TINY_SETTINGS,
         **kwargs,
     )
@@ -254,3 +256,67 @@ def test_a_tuner_killed_during_a_trial_resumes_its_run(tmp_path):
     assert re.search(r"parameters from epoch [23] to 3", second.stdout), second.stdout
     history = json.loads((run_dir / "history.json").read_text())
     assert [entry["epoch"] for entry in history] == [1, 2, 3]
+
+
+def _scored_run_trial(tuner, seen):
+    """Stands in for a trial's training: records the trial, scores it."""
+
+    def run_trial(trial, **kwargs):
+        seen.append(trial.trial_id)
+        return {"val_bleu": 1.0}
+
+    tuner.run_trial = run_trial
+
+
+def test_a_second_search_in_the_project_is_refused_naming_the_holder(tmp_path):
+    # User trial: two searches in one directory both trained trial 0 at once.
+    tuner = _tuner(tmp_path, max_trials=1)
+    refusals = []
+
+    def run_trial(trial, **kwargs):
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()}") as error:
+            _tuner(tmp_path, max_trials=1)
+        refusals.append(str(error.value))
+        # Built before the first search started, its search is refused too.
+        with pytest.raises(RunLockedError, match="Another search"):
+            second.search(**SEARCH)
+        return {"val_bleu": 1.0}
+
+    second = _tuner(tmp_path, max_trials=1)
+    tuner.run_trial = run_trial
+    tuner.search(**SEARCH)
+    assert refusals and str(tmp_path / "search" / "p") in refusals[0]
+    # Released when the search ends: the project resumes.
+    assert not (tmp_path / "search" / "p" / ".run.lock").exists()
+    _tuner(tmp_path, max_trials=1)
+
+
+def test_a_trial_never_clears_a_run_directory_that_a_live_run_holds(tmp_path):
+    # Why the trial's own RunLock did not refuse the second search: the run
+    # had not written its config yet, so the second tuner took the directory
+    # for a killed run's and removed it, lock and all.
+    tuner = _tuner(tmp_path)
+    run_dir = tuner.run_dir("0")
+    with RunLock(run_dir):
+        with pytest.raises(RunLockedError, match="in use by another training run"):
+            tuner._prepare_run_dir(run_dir, None)
+        assert os.path.exists(os.path.join(run_dir, ".run.lock"))
+    tuner._prepare_run_dir(run_dir, None)  # a dead run's: cleared
+    assert not os.path.exists(run_dir)
+
+
+def test_a_resume_with_other_fixed_settings_is_refused_naming_each(tmp_path):
+    # User trial: a rerun with another --data mixed old and new trials.
+    _tuner(tmp_path, search_space={"dropout": [0.1, 0.2]})
+    other = tmp_path / "other.tsv"
+    _write_corpus(other, num_pairs=90)
+    with pytest.raises(ValueError, match="other fixed settings") as error:
+        _tuner(tmp_path, data_override=str(other), search_space={"dropout": [0.3]})
+    message = str(error.value)
+    assert f"data={str(other)!r}" in message, message
+    assert "search_space['dropout']=[0.3] (saved: [0.1, 0.2])" in message, message
+    assert "max_length" not in message
+    # The same settings resume; overwrite starts over with the new ones.
+    _tuner(tmp_path, search_space={"dropout": [0.1, 0.2]})
+    _tuner(tmp_path, data_override=str(other), overwrite=True)
+    _tuner(tmp_path, data_override=str(other))
