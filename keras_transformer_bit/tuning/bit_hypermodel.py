@@ -6,11 +6,10 @@ import math
 import keras_tuner
 
 from keras_transformer_bit.models import BiTClassifier
+from keras_transformer_bit.models.bit.bit_classifier import check_image_size
 from keras_transformer_bit.recipes import bit_hyperrule
-from keras_transformer_bit.recipes.bit_fine_tune import (
-    bit_fine_tune,
-    compile_for_hyperrule,
-)
+from keras_transformer_bit.recipes.bit_fine_tune import bit_fine_tune
+from keras_transformer_bit.recipes.bit_hyperrule import BATCH_SCALINGS
 from keras_transformer_bit.tuning.search_space import (
     check_search_space,
     hyperparameter,
@@ -51,7 +50,15 @@ class BiTHyperModel(keras_tuner.HyperModel):
     Args:
         num_classes: int. Classes of the task.
         dataset_size: int. Training examples (drives the HyperRule).
-        image_size: (int, int). Original image size (drives the resolution).
+        image_size: (int, int), or an int for a square (as `bit_hyperrule`
+            takes it). Original (height, width) of the images (drives the
+            resolution).
+        class_names: list of `num_classes` str, or None. The classes' names,
+            which every trial's model (and the tuner's best model) carries.
+            None: the names of the first training images a trial trains on
+            (a `LabeledImages`); pass them when a tuner is reloaded in
+            another process, so that `tuner.get_best_models()` has them.
+            Defaults to None.
         preset: str. A `BiTClassifier` preset. Defaults to `"bit_tiny"`.
         weights: passed to `BiTClassifier.from_preset`. Defaults to None.
         batch_size: int. Examples per update. Defaults to `64`.
@@ -90,6 +97,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
         num_classes,
         dataset_size,
         image_size,
+        class_names=None,
         preset="bit_tiny",
         weights=None,
         batch_size=64,
@@ -108,9 +116,15 @@ class BiTHyperModel(keras_tuner.HyperModel):
                 "steps_fraction must be in (0, 1]. "
                 f"Received: steps_fraction={steps_fraction}"
             )
-        self.num_classes = num_classes
+        if batch_scaling not in BATCH_SCALINGS:
+            raise ValueError(
+                f"batch_scaling must be one of {BATCH_SCALINGS}. "
+                f"Received: batch_scaling={batch_scaling!r}"
+            )
+        self.num_classes = check_positive_int("num_classes", num_classes)
         self.dataset_size = dataset_size
-        self.image_size = tuple(image_size)
+        self.image_size = check_image_size(image_size)
+        self.class_names = _check_class_names(class_names, num_classes)
         self.preset = preset
         self.weights = weights
         self.batch_size = batch_size
@@ -170,13 +184,26 @@ class BiTHyperModel(keras_tuner.HyperModel):
         return False if self.strategy is not None else "auto"
 
     def build(self, hp):
-        rule = self.rule(hp)
+        """The trial's `BiTClassifier`, uncompiled (`fit` compiles it).
+
+        It carries `class_names` and the trial's resolution (its rule's
+        `crop_size`) as `image_size`, what a trained run's model records:
+        KerasTuner's `get_best_models` builds the model with this and loads
+        the trial's weights, so the best model evaluates and exports at the
+        resolution it was trained at. Uncompiled, it has no optimizer for the
+        saved one's variables to be loaded into (nor a warning that they are
+        skipped).
+        """
+        crop_size = self.rule(hp).crop_size
 
         def build_model():
-            model = BiTClassifier.from_preset(
-                self.preset, num_classes=self.num_classes, weights=self.weights
+            return BiTClassifier.from_preset(
+                self.preset,
+                num_classes=self.num_classes,
+                weights=self.weights,
+                class_names=self.class_names,
+                image_size=(crop_size, crop_size),
             )
-            return compile_for_hyperrule(model, rule, jit_compile=self._jit_compile())
 
         if self.strategy is None:
             return build_model()
@@ -190,7 +217,8 @@ class BiTHyperModel(keras_tuner.HyperModel):
         `ktb.training.BiTRun` and `ktb bit train` run: the trial's rule and
         the hypermodel's seed, strategy and micro-batches, the same batches,
         evaluation and errors; the model ends with the class names and
-        resolution a run's model has.
+        resolution a run's model has. Without `class_names`, the hypermodel
+        keeps the names the model recorded, for the models it builds next.
 
         Args:
             images: a `LabeledImages` or a dataset of `(image, int label)`.
@@ -227,7 +255,7 @@ class BiTHyperModel(keras_tuner.HyperModel):
             # bit_fine_tune continues the learning rate from there too.
             num_epochs = self.schedule_epochs
             final_epoch = epochs or self.schedule_epochs
-        return bit_fine_tune(
+        history = bit_fine_tune(
             model,
             images,
             rule,
@@ -242,3 +270,19 @@ class BiTHyperModel(keras_tuner.HyperModel):
             callbacks=kwargs.pop("callbacks", None),
             verbose=kwargs.pop("verbose", "auto"),
         )
+        if self.class_names is None:
+            # What bit_fine_tune recorded: the next builds (the tuner's best
+            # model among them) carry the names too.
+            self.class_names = getattr(model, "class_names", None)
+        return history
+
+
+def _check_class_names(class_names, num_classes):
+    if class_names is None:
+        return None
+    if isinstance(class_names, str) or len(class_names) != num_classes:
+        raise ValueError(
+            f"class_names must have one name per class (num_classes={num_classes}). "
+            f"Received: class_names={class_names!r}"
+        )
+    return [str(name) for name in class_names]

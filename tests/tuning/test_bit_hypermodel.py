@@ -176,3 +176,74 @@ def test_fit_refuses_an_argument_it_would_drop():
     hp = keras_tuner.HyperParameters()
     with pytest.raises(TypeError, match=r"unknown argument 'batch_size'"):
         hypermodel.fit(hp, None, _images(8, seed=0), batch_size=2)
+
+
+@pytest.mark.large
+def test_the_best_model_carries_the_trials_classes_and_resolution(tmp_path):
+    # KerasTuner rebuilds the best model with `build(hp)` and loads its
+    # weights: what a run's model records must come from the hypermodel.
+    import warnings
+
+    import tensorflow as tf
+
+    from keras_transformer_bit.export import export_image_classifier
+
+    hypermodel = _hypermodel(micro_batch_size=2)
+    tuner = make_tuner(
+        "random_search", hypermodel, objective="val_accuracy", max_trials=1,
+        directory=str(tmp_path / "search"),
+    )  # fmt: skip
+    tuner.search(
+        _images(8, seed=0), validation_data=_images(4, seed=1), epochs=1, verbose=0
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (best,) = tuner.get_best_models(1)
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert best.class_names == ["cat", "dog"]
+    assert best.image_size == (16, 16)  # the trial's crop, not the preset's 224
+    # It exports as it is, served at the trial's resolution with its names.
+    path = export_image_classifier(best, str(tmp_path / "served"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    pixels = np.random.default_rng(2).integers(0, 255, (20, 14, 3), "uint8")
+    outputs = served(images=tf.constant([tf.io.encode_png(pixels).numpy()]))
+    resized = tf.image.resize(tf.constant(pixels, "float32"), [16, 16])[tf.newaxis]
+    expected = keras.ops.convert_to_numpy(best(resized, training=False))
+    np.testing.assert_allclose(outputs["logits"].numpy(), expected, atol=1e-4)
+    assert outputs["top_class_name"].numpy()[0].decode() in ("cat", "dog")
+
+
+def test_build_gives_the_class_names_and_the_trials_resolution():
+    # A hypermodel made in another process (to reload a tuner) is told them.
+    hypermodel = _hypermodel(class_names=["cat", "dog"])
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    crop_size = hypermodel.rule(hp).crop_size
+    assert model.class_names == ["cat", "dog"]
+    assert model.image_size == (crop_size, crop_size) == (16, 16)
+    with pytest.raises(ValueError, match=r"class_names must have one name per"):
+        _hypermodel(class_names=["cat"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"batch_scaling": "lin"},
+            r"batch_scaling must be one of .*Received: batch_scaling='lin'",
+        ),
+        ({"image_size": (16,)}, r"image_size must be .*\(height, width\).*=\(16,\)"),
+        ({"image_size": "16x16"}, r"image_size must be .*image_size='16x16'"),
+        ({"image_size": (0, 16)}, r"image_size must be .*image_size=\(0, 16\)"),
+        ({"num_classes": 0}, r"num_classes must be a positive int"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(kwargs, message):
+    arguments = dict(num_classes=2, dataset_size=8, image_size=(12, 12))
+    with pytest.raises(ValueError, match=message):
+        BiTHyperModel(**{**arguments, **kwargs})
+
+
+def test_an_int_image_size_is_a_square_as_bit_hyperrule_takes_it():
+    hypermodel = BiTHyperModel(num_classes=2, dataset_size=8, image_size=12)
+    assert hypermodel.image_size == (12, 12)
