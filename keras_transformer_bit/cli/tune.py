@@ -175,11 +175,28 @@ def add_parser(subparsers):
     _add_common(bit)
     bit.add_argument("--preset", default="bit_tiny")
     bit.add_argument("--weights", default=None)
-    bit.add_argument("--train-size", type=int, default=None, help="use N examples")
-    bit.add_argument("--validation-size", type=int, default=1000)
-    bit.add_argument("--batch-size", type=int, default=64)
     bit.add_argument(
-        "--steps-fraction", type=float, default=1.0, help="shorten every schedule"
+        "--train-size",
+        type=int,
+        default=None,
+        help="train on about N examples, the same number of each class (default: "
+        "the whole training split)",
+    )
+    bit.add_argument(
+        "--validation-size",
+        type=int,
+        default=1000,
+        help="evaluate every trial on the first N test examples (default 1000)",
+    )
+    bit.add_argument(
+        "--batch-size", type=int, default=64, help="examples per update (default 64)"
+    )
+    bit.add_argument(
+        "--steps-fraction",
+        type=float,
+        default=1.0,
+        help="run this part, in (0, 1], of every trial's schedule (default 1: "
+        "the whole HyperRule schedule)",
     )
     bit.set_defaults(handler=bit_command)
 
@@ -441,8 +458,26 @@ def transformer_command(args):
     )
 
 
+def _check_bit_flags(args):
+    """Refuses zero and negative sizes and a bad --search-space, naming the
+    flag, before any data is read."""
+    from keras_transformer_bit.utils import check_positive_int
+
+    for flag in ("--train-size", "--validation-size", "--batch-size", "--epochs"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            check_positive_int(flag, value)
+    if not 0 < args.steps_fraction <= 1:
+        raise ValueError(
+            "--steps-fraction must be in (0, 1]: the part of every trial's "
+            f"schedule to run. Received: --steps-fraction {args.steps_fraction:g}"
+        )
+    return parse_search_space(args.search_space)
+
+
 def bit_command(args):
     refuse_multi_worker(args)
+    search_space = _check_bit_flags(args)
     import keras_tuner
 
     from keras_transformer_bit.cli.bit import load_split
@@ -451,20 +486,21 @@ def bit_command(args):
 
     train = load_split(args.data, "train")
     validation = load_split(args.data, "test")
-    if args.train_size:
+    if args.train_size is not None:
         train = train.few_shot(max(1, args.train_size // train.num_classes), args.seed)
-    if args.validation_size and args.validation_size < len(validation):
+    if args.validation_size < len(validation):
         validation = validation.select(list(range(args.validation_size)))
     strategy = get_strategy(args.strategy)
     hypermodel = BiTHyperModel(
         num_classes=train.num_classes,
         dataset_size=len(train),
         image_size=train.image_size,
+        class_names=train.class_names,
         preset=args.preset,
         weights=args.weights,
         batch_size=args.batch_size,
         steps_fraction=args.steps_fraction,
-        search_space=parse_search_space(args.search_space),
+        search_space=search_space,
         strategy=strategy if strategy.num_replicas_in_sync > 1 else None,
         seed=args.seed,
     )

@@ -84,6 +84,25 @@ def test_transformer_sizes_are_refused_before_the_corpus_is_read(flags, message)
         cli_main.main(command)
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--train-size", "0"], "--train-size must be a positive int"),
+        (["--train-size", "-5"], "--train-size must be a positive int"),
+        (["--validation-size", "0"], "--validation-size must be a positive int"),
+        (["--batch-size", "0"], "--batch-size must be a positive int"),
+        (["--epochs", "0"], "--epochs must be a positive int"),
+        (["--steps-fraction", "0"], r"--steps-fraction must be in \(0, 1\]"),
+        (["--steps-fraction", "2"], r"Received: --steps-fraction 2"),
+        (["--search-space", "[1]"], "--search-space must be a JSON object"),
+    ],
+)
+def test_bit_sizes_are_refused_naming_the_flag_before_the_data_is_read(flags, message):
+    # The data is absent: reading it would fail with another message.
+    with pytest.raises(ValueError, match=message):
+        cli_main.main(["tune", "bit", "--data", "folder:missing", *flags])
+
+
 def test_results_table_on_a_worker_says_where_the_trials_are(monkeypatch):
     from keras_transformer_bit.tuning import results_table
 
@@ -335,3 +354,22 @@ def test_tuners_exit_75_when_the_chief_is_killed(tmp_path):
     for role, output in outputs.items():
         assert f"{role}: lost the oracle (the chief) at 127.0.0.1:{port}" in output
         assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--max-trials", "0"], "--max-trials must be a positive int"),
+        (["--max-trials", "-1"], "--max-trials must be a positive int"),
+        (["--tuner", "hyperband", "--max-epochs", "0"], "--max-epochs must be a"),
+    ],
+)
+def test_trial_and_epoch_counts_below_one_are_refused_naming_the_flag(
+    tmp_path, flags, message
+):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    command = ["tune", "transformer", "--data", str(corpus), *flags]
+    with pytest.raises(ValueError, match=message):
+        cli_main.main(command + ["--directory", str(tmp_path / "search")])
+    assert not (tmp_path / "search").exists()
