@@ -237,6 +237,8 @@ class BiTHyperModel(keras_tuner.HyperModel):
         check_known_arguments(
             "BiTHyperModel.fit", kwargs, ["callbacks", "initial_epoch", "verbose"]
         )
+        if epochs is not None:
+            check_positive_int("epochs", epochs)
         rule = self.rule(hp)
         initial_epoch = kwargs.pop("initial_epoch", 0)
         if self.schedule_epochs is None:

@@ -247,3 +247,10 @@ def test_bad_arguments_are_refused_naming_them(kwargs, message):
 def test_an_int_image_size_is_a_square_as_bit_hyperrule_takes_it():
     hypermodel = BiTHyperModel(num_classes=2, dataset_size=8, image_size=12)
     assert hypermodel.image_size == (12, 12)
+
+
+def test_fit_refuses_zero_epochs_instead_of_running_the_default():
+    hypermodel = _hypermodel()
+    hp = keras_tuner.HyperParameters()
+    with pytest.raises(ValueError, match=r"epochs must be a positive int"):
+        hypermodel.fit(hp, None, _images(8, seed=0), epochs=0)
