@@ -32,6 +32,7 @@ keep the trial); if the chief dies, every tuner exits 75 within
 resume).
 """
 
+import argparse
 import contextlib
 import json
 import os
@@ -69,8 +70,56 @@ def parse_search_space(text):
     return space
 
 
-def _add_common(parser):
-    parser.add_argument("--data", required=True, help="dataset (see the family's help)")
+# Each family's --search-space example, with names its search takes.
+TRANSFORMER_SEARCH_SPACE_EXAMPLE = (
+    '{"num_layers": [1, 2], "dropout": {"min": 0, "max": 0.3}}'
+)
+BIT_SEARCH_SPACE_EXAMPLE = (
+    '{"learning_rate_multiplier": [1.0, 0.3], "mixup_alpha": {"min": 0.0, "max": 0.2}}'
+)
+SEARCH_SPACE_HELP = {
+    "transformer": 'JSON: a list is a choice, {"min": low, "max": high} a range '
+    "(names: vocabulary_size, tokens_per_batch and the Transformer's "
+    "hyperparameters), e.g. '" + TRANSFORMER_SEARCH_SPACE_EXAMPLE + "'",
+    "bit": 'JSON: a list is a choice, {"min": low, "max": high} a range, of '
+    "learning_rate_multiplier, steps_multiplier and resolution_multiplier "
+    "(multipliers on the BiT-HyperRule's values; 1 is the rule) and mixup_alpha, "
+    "e.g. '" + BIT_SEARCH_SPACE_EXAMPLE + "'",
+}
+BIT_BEST_MODEL_FILE = "best_model.keras"
+BIT_EPILOG = f"""\
+The best trial: when the search is done, ktb tune bit (alone, or the chief)
+saves the best trial's model, with its class names and the resolution it was
+trained at, as DIRECTORY/PROJECT/{BIT_BEST_MODEL_FILE} (PROJECT: --project-name,
+default "bit"); each trial's own weights are DIRECTORY/PROJECT/trial_ID/
+checkpoint.weights.h5, and the results table gives its hyperparameters.
+`ktb bit evaluate|export` take a `ktb bit train` run, not this file: evaluate and
+export it in Python (from ktb.tuning, `tuner.get_best_models()[0]` is the same
+model):
+
+    import keras, keras_transformer_bit as ktb
+    model = keras.saving.load_model("runs/tune/bit/{BIT_BEST_MODEL_FILE}")
+    print(ktb.recipes.bit_evaluate(model, ktb.data.load_fashion_mnist("test")))
+    ktb.export.export_image_classifier(model, "runs/tune/bit/export/1")
+"""
+
+
+def _data_help(family):
+    if family == "bit":
+        from keras_transformer_bit.cli.bit import DATA_HELP
+
+        return DATA_HELP.replace(
+            "so evaluate with the test folder",
+            "so trials are scored on its first --validation-size images, which "
+            "they also train on",
+        )
+    from keras_transformer_bit.cli.translate import DATA_HELP
+
+    return DATA_HELP
+
+
+def _add_common(parser, family):
+    parser.add_argument("--data", required=True, help=_data_help(family))
     parser.add_argument("--tuner", default="random_search", choices=TUNER_CHOICES)
     parser.add_argument("--max-trials", type=int, default=6)
     parser.add_argument(
@@ -80,11 +129,7 @@ def _add_common(parser):
     parser.add_argument("--directory", default="runs/tune", help="trial records")
     parser.add_argument("--project-name", default=None)
     parser.add_argument("--objective", default=None, help="metric to optimize")
-    parser.add_argument(
-        "--search-space",
-        default=None,
-        help='JSON, e.g. \'{"num_layers": [1, 2], "dropout": {"min": 0, "max": 0.3}}\'',
-    )
+    parser.add_argument("--search-space", default=None, help=SEARCH_SPACE_HELP[family])
     parser.add_argument("--strategy", default="auto", help="auto, one_device, mirrored")
     parser.add_argument("--overwrite", action="store_true", help="start over")
     parser.add_argument("--seed", type=int, default=0)
@@ -115,7 +160,7 @@ def add_parser(subparsers):
     transformer = families.add_parser(
         "transformer", help="tune the Transformer on a parallel corpus"
     )
-    _add_common(transformer)
+    _add_common(transformer, "transformer")
     transformer.add_argument(
         "--max-examples",
         type=int,
@@ -171,8 +216,13 @@ def add_parser(subparsers):
     )
     transformer.set_defaults(handler=transformer_command)
 
-    bit = families.add_parser("bit", help="tune BiT fine-tuning around the HyperRule")
-    _add_common(bit)
+    bit = families.add_parser(
+        "bit",
+        help="tune BiT fine-tuning around the HyperRule",
+        epilog=BIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(bit, "bit")
     bit.add_argument("--preset", default="bit_tiny")
     bit.add_argument("--weights", default=None)
     bit.add_argument(
@@ -482,7 +532,7 @@ def bit_command(args):
 
     from keras_transformer_bit.cli.bit import load_split
     from keras_transformer_bit.distribute import get_strategy
-    from keras_transformer_bit.tuning import BiTHyperModel
+    from keras_transformer_bit.tuning import BiTHyperModel, make_tuner
 
     train = load_split(args.data, "train")
     validation = load_split(args.data, "test")
@@ -504,5 +554,35 @@ def bit_command(args):
         strategy=strategy if strategy.num_replicas_in_sync > 1 else None,
         seed=args.seed,
     )
-    objective = keras_tuner.Objective("val_accuracy", "max")
-    return _search(args, hypermodel, objective, train, validation)
+    tuners = []
+
+    def build_tuner(objective, **common):
+        tuners.append(make_tuner(args.tuner, hypermodel, objective=objective, **common))
+        return tuners[-1]
+
+    status = _run_search(
+        args,
+        build_tuner,
+        keras_tuner.Objective("val_accuracy", "max"),
+        (train,),
+        dict(validation_data=validation, epochs=args.epochs, verbose=2),
+    )
+    if status == 0 and search_role() in (None, "chief"):
+        _save_best_model(tuners[-1])
+    return status
+
+
+def _save_best_model(tuner):
+    """Saves the best trial's model (class names, resolution and weights) as
+    PROJECT/best_model.keras, written whole or not at all."""
+    if not any(t.score is not None for t in tuner.oracle.trials.values()):
+        return
+    (best,) = tuner.get_best_models(1)
+    path = os.path.join(tuner.project_dir, BIT_BEST_MODEL_FILE)
+    partial = path[: -len(".keras")] + ".partial.keras"
+    best.save(partial)
+    os.replace(partial, path)
+    print(
+        f"The best trial's model: {path} (ktb tune bit --help says how to "
+        "evaluate and export it)"
+    )

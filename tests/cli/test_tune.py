@@ -235,6 +235,54 @@ def test_chief_and_two_tuners_all_exit_0(tmp_path, family):
     assert len(trials) == 3, trials
 
 
+def _help(capsys, family):
+    with pytest.raises(SystemExit):
+        cli_main.main(["tune", family, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_each_family_help_gives_its_own_search_space_and_data(capsys):
+    from keras_transformer_bit.cli.tune import BIT_SEARCH_SPACE_EXAMPLE
+    from keras_transformer_bit.tuning.bit_hypermodel import BIT_SEARCH_SPACE
+
+    bit = _help(capsys, "bit")
+    assert "num_layers" not in bit and "dropout" not in bit
+    assert BIT_SEARCH_SPACE_EXAMPLE in bit
+    assert all(name in bit for name in BIT_SEARCH_SPACE)
+    # The example is one the BiT search takes.
+    ktb.tuning.BiTHyperModel(
+        num_classes=2, dataset_size=8, image_size=(12, 12),
+        search_space=parse_search_space(BIT_SEARCH_SPACE_EXAMPLE),
+    )  # fmt: skip
+    for value in ("fashion_mnist", "tfds:NAME", "folder:PATH"):
+        assert value in bit
+    # How to use the best trial: its model file, evaluated and exported.
+    for text in ("best_model.keras", "bit_evaluate", "export_image_classifier"):
+        assert text in bit
+    transformer = _help(capsys, "transformer")
+    assert "num_layers" in transformer and "resolution_multiplier" not in transformer
+    assert "'ding'" in transformer and "fashion_mnist" not in transformer
+
+
+@pytest.mark.large
+@pytest.mark.timeout(300)
+def test_tune_bit_saves_the_best_trials_model_for_evaluation_and_export(
+    tmp_path, capsys
+):
+    import keras
+
+    command = ["tune", "bit", *_tiny_search("bit", tmp_path), "--max-trials", "1"]
+    command += ["--epochs", "1", "--strategy", "one_device", "--project-name", "p"]
+    assert cli_main.main(command + ["--directory", str(tmp_path / "search")]) == 0
+    path = str(tmp_path / "search" / "p" / "best_model.keras")
+    assert f"The best trial's model: {path}" in capsys.readouterr().out
+    best = keras.saving.load_model(path)
+    assert best.class_names == ["circles", "squares"]
+    assert best.image_size == (16, 16)  # 0.125 of the rule's 128
+    images = ktb.data.load_image_folder(str(tmp_path / "images"))
+    assert ktb.recipes.bit_evaluate(best, images)["num_examples"] == 8
+
+
 def _tune_process(role, port, args, log_path):
     env = {key: value for key, value in os.environ.items()}
     env.pop("TF_CONFIG", None)
