@@ -233,6 +233,9 @@ def test_chief_and_two_tuners_all_exit_0(tmp_path, family):
         assert "Traceback" not in outputs[role], outputs[role]
     trials = sorted(p.name for p in (tmp_path / "search" / "p").glob("trial_*"))
     assert len(trials) == 3, trials
+    if family == "bit":  # the chief saves the best trial's model
+        assert (tmp_path / "search" / "p" / "best_model.keras").exists()
+        assert "The best trial's model: " in outputs["chief"], outputs["chief"]
 
 
 def _help(capsys, family):
