@@ -320,6 +320,10 @@ def _run_search(args, build_tuner, objective, search_args, search_kwargs):
         watch_oracle,
     )
 
+    from keras_transformer_bit.utils import check_positive_int
+
+    check_positive_int("--max-trials", args.max_trials)
+    check_positive_int("--max-epochs", args.max_epochs)
     if args.objective:
         objective = keras_tuner.Objective(
             args.objective, "min" if "loss" in args.objective else "max"

@@ -9,6 +9,8 @@ import os
 
 import keras_tuner
 
+from keras_transformer_bit.utils import check_positive_int
+
 TUNER_NAMES = ("random_search", "hyperband", "bayesian_optimization")
 # Hyperband's reduction factor: a third of the trials go on to three times
 # the epochs (KerasTuner's default).
@@ -89,6 +91,10 @@ def make_oracle(
     >>> oracle = make_oracle("hyperband", "val_bleu", max_epochs=9)  # doctest: +SKIP
     """
     check_tuner_name(name)
+    # KerasTuner searches forever with max_trials=0, runs nothing with -1, and
+    # Hyperband fails with an IndexError at max_epochs=0.
+    check_positive_int("max_trials", max_trials)
+    check_positive_int("max_epochs", max_epochs)
     common = dict(
         objective=objective, seed=seed, hyperparameters=hyperparameters, **kwargs
     )

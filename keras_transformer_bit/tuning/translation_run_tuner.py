@@ -210,6 +210,15 @@ class TranslationRunTuner(keras_tuner.Tuner):
         # fixed ones with each hyperparameter's default) must make a run.
         hp = keras_tuner.HyperParameters()
         first = self.trial_settings(hp)
+        oracle = make_oracle(
+            oracle,
+            objective=self.objective_metric,
+            max_trials=max_trials,
+            max_epochs=max_epochs,
+            seed=search_seed,
+            hyperparameters=hp,
+            first_trial_defaults=first_trial_defaults,
+        )
         project_dir = os.path.join(directory, project_name)
         TranslationRun(
             os.path.join(project_dir, "trial_settings_check"), **first
@@ -223,15 +232,6 @@ class TranslationRunTuner(keras_tuner.Tuner):
         overwrite = overwrite_for_this_process(overwrite)
         if not overwrite:
             self._check_resumed_settings(project_dir)
-        oracle = make_oracle(
-            oracle,
-            objective=self.objective_metric,
-            max_trials=max_trials,
-            max_epochs=max_epochs,
-            seed=search_seed,
-            hyperparameters=hp,
-            first_trial_defaults=first_trial_defaults,
-        )
         super().__init__(
             oracle=oracle,
             directory=directory,

@@ -121,6 +121,10 @@ def test_bad_settings_are_refused_before_any_trial(tmp_path):
         TranslationRunTuner("grid", directory=str(tmp_path))
     with pytest.raises(ValueError, match="Unknown hyperparameters"):
         TranslationRunTuner(directory=str(tmp_path), search_space={"depth": [1]})
+    with pytest.raises(ValueError, match="Received: max_trials=0"):
+        TranslationRunTuner(directory=str(tmp_path), max_trials=0)
+    with pytest.raises(ValueError, match="Received: max_epochs=0"):
+        TranslationRunTuner("hyperband", directory=str(tmp_path), max_epochs=0)
     assert not os.listdir(tmp_path)
 
 

@@ -332,3 +332,20 @@ def test_transformer_trials_are_scored_by_validation_bleu(tmp_path):
     assert trial.status == "COMPLETED", trial.status
     assert 0.0 <= trial.score <= 100.0
     assert "val_bleu" in trial.metrics.metrics
+
+
+@pytest.mark.parametrize("name", ["random_search", "hyperband", "bayesian_optimization"])
+def test_trial_and_epoch_counts_below_one_are_refused(tmp_path, name):
+    # User trial: max_trials=0 searched forever, -1 ran nothing, and Hyperband
+    # with max_epochs=0 crashed with KerasTuner's IndexError.
+    from keras_transformer_bit.tuning import make_oracle
+
+    for keyword, value in [("max_trials", 0), ("max_trials", -1), ("max_epochs", 0)]:
+        message = f"{keyword} must be a positive int.*Received: {keyword}={value}"
+        with pytest.raises(ValueError, match=message):
+            make_oracle(name, **{keyword: value})
+        with pytest.raises(ValueError, match=message):
+            ktb.tuning.make_tuner(
+                name, DenseHyperModel(), directory=str(tmp_path), **{keyword: value}
+            )
+    assert not os.listdir(tmp_path)
