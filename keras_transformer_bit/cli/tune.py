@@ -319,7 +319,6 @@ def _run_search(args, build_tuner, objective, search_args, search_kwargs):
         lost_oracle_message,
         watch_oracle,
     )
-
     from keras_transformer_bit.utils import check_positive_int
 
     check_positive_int("--max-trials", args.max_trials)

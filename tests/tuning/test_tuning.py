@@ -334,7 +334,9 @@ def test_transformer_trials_are_scored_by_validation_bleu(tmp_path):
     assert "val_bleu" in trial.metrics.metrics
 
 
-@pytest.mark.parametrize("name", ["random_search", "hyperband", "bayesian_optimization"])
+@pytest.mark.parametrize(
+    "name", ["random_search", "hyperband", "bayesian_optimization"]
+)
 def test_trial_and_epoch_counts_below_one_are_refused(tmp_path, name):
     # User trial: max_trials=0 searched forever, -1 ran nothing, and Hyperband
     # with max_epochs=0 crashed with KerasTuner's IndexError.
