@@ -417,7 +417,7 @@ def _check_transformer_sizes(args):
             f"Received: --max-examples {args.max_examples}"
         )
     for flag in ("--vocabulary-size", "--max-length", "--tokens-per-batch",
-                 "--bleu-examples"):  # fmt: skip
+                 "--bleu-examples", "--epochs"):  # fmt: skip
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             check_positive_int(flag, value)
@@ -444,6 +444,17 @@ FIXING_FLAGS = {
 # Flags that set a run setting every trial shares (None: the recipe's).
 SETTING_FLAGS = ("data", "validation_size", "max_length", "preset", "tokenizer",
                  "phrase_pairs")  # fmt: skip
+
+
+# How `ktb tune transformer` errors name the tuner's and the runs' settings.
+TUNE_TRANSFORMER_FLAGS = {
+    **{key: "--" + key.replace("_", "-") for key in SETTING_FLAGS},
+    **FIXING_FLAGS,
+    **{key: "--" + key.replace("_", "-") for key in (
+        "epochs", "budget_minutes", "bleu_examples", "strategy", "search_space",
+        "overwrite", "project_name", "directory", "objective", "max_trials",
+        "max_epochs")},
+}  # fmt: skip
 
 
 def transformer_search_space(args):
@@ -490,6 +501,7 @@ def transformer_command(args):
             directory=directory,
             project_name=project_name or "translation_run",
             overwrite=overwrite,
+            names=TUNE_TRANSFORMER_FLAGS,
             # --seed seeds the search; the runs keep the recipe's seed, so
             # they hold out the validation split `ktb translate train` does.
             **settings,

@@ -17,6 +17,7 @@ from keras_transformer_bit.training.translation_run import (
     TranslationRun,
     changed_settings,
     default_config,
+    load_corpus,
     read_json,
     write_json_atomically,
 )
@@ -30,7 +31,7 @@ from keras_transformer_bit.tuning.search_space import (
     hyperparameter,
     recipe_search_space,
 )
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_positive_int, restate_setting_errors
 from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 from keras_transformer_bit.utils.gfile import gfile, remove_tree
 
@@ -152,6 +153,10 @@ class TranslationRunTuner(keras_tuner.Tuner):
         project_name: str. Defaults to `"translation_run"`.
         overwrite: bool. Start over instead of resuming (the chief only, in a
             distributed search). Defaults to `False`.
+        names: dict or None. How errors name the settings and arguments (the
+            CLI passes its flags: `{"data": "--data", "epochs": "--epochs",
+            ...}`), passed on to every trial's `TranslationRun`. None: by
+            keyword.
         first_trial_defaults: bool. Run the recipe first. Defaults to `True`.
         **settings: the run settings every trial shares, keys of
             `ktb.training.default_config()` (`data`, `max_length`, `seed`,
@@ -180,8 +185,10 @@ class TranslationRunTuner(keras_tuner.Tuner):
         project_name="translation_run",
         overwrite=False,
         first_trial_defaults=True,
+        names=None,
         **settings,
     ):
+        self.names = dict(names or {})
         check_tuner_name(oracle)
         check_known_arguments("TranslationRunTuner", settings, default_config())
         self.search_space = check_search_space(
@@ -220,9 +227,14 @@ class TranslationRunTuner(keras_tuner.Tuner):
             first_trial_defaults=first_trial_defaults,
         )
         project_dir = os.path.join(directory, project_name)
-        TranslationRun(
-            os.path.join(project_dir, "trial_settings_check"), **first
+        config = TranslationRun(
+            os.path.join(project_dir, "trial_settings_check"),
+            names=self.names,
+            **first,
         ).resolve_config()
+        # Read once here, so that data no run could read fails now, not in
+        # every trial.
+        _check_corpus(config, self.names)
         self._holds_project = _holds_project()
         if self._holds_project:
             # Refused at once while another search runs here (before an
@@ -250,6 +262,16 @@ class TranslationRunTuner(keras_tuner.Tuner):
             return contextlib.nullcontext()
         return _ProjectLock(project_dir or self.project_dir)
 
+    def _name(self, key):
+        return self.names.get(key, key)
+
+    def _describe(self, key, value):
+        """A setting in a message, as the caller names it (`--data x.tsv`)."""
+        name = key.split(".", 1)[1] if key.startswith("model_overrides.") else key
+        if name in self.names:
+            return f"{self.names[name]} {value}"
+        return describe_setting(key, value)
+
     def _search_settings(self):
         """What every trial of the project shares, as it is recorded."""
         return json.loads(
@@ -271,21 +293,22 @@ class TranslationRunTuner(keras_tuner.Tuner):
         changes = changed_settings(
             _full_settings(saved["settings"], current["settings"]),
             _full_settings(current["settings"], saved["settings"]),
-            describe_setting,
+            self._describe,
         )
         old_space, new_space = saved["search_space"], current["search_space"]
         for name in sorted(set(old_space) | set(new_space)):
             if old_space.get(name) != new_space.get(name):
                 changes.append(
-                    f"search_space[{name!r}]={new_space.get(name)!r} (saved: "
-                    f"{old_space.get(name)!r})"
+                    f"{self._name('search_space')}[{name!r}]="
+                    f"{new_space.get(name)!r} (saved: {old_space.get(name)!r})"
                 )
         if changes:
             raise ValueError(
                 f"{project_dir} holds a search with other fixed settings, so its "
                 "trials would be ranked with ones trained differently: "
                 f"{'; '.join(changes)}. Resume with the saved settings, start "
-                "over with overwrite=True, or search in a new project_name."
+                f"over with {self._name('overwrite')}, or search in a new "
+                f"{self._name('project_name')}."
             )
 
     def trial_settings(self, hyperparameters):
@@ -327,11 +350,13 @@ class TranslationRunTuner(keras_tuner.Tuner):
                 Defaults to `200`.
             verbose: int. KerasTuner's progress output. Defaults to `1`.
         """
-        check_positive_int("epochs", epochs)
-        check_positive_number("budget_minutes", budget_minutes, allow_none=True)
-        check_positive_int("bleu_examples", bleu_examples)
+        check_positive_int(self._name("epochs"), epochs)
+        check_positive_number(
+            self._name("budget_minutes"), budget_minutes, allow_none=True
+        )
+        check_positive_int(self._name("bleu_examples"), bleu_examples)
         if self.objective_metric.name == "val_bleu":
-            check_positive_int("bleu_every", bleu_every)
+            check_positive_int(self._name("bleu_every"), bleu_every)
         # One search trains in the project at a time (two would both take
         # each trial the oracle hands out and train it in the same directory).
         with self.project_lock():
@@ -361,7 +386,12 @@ class TranslationRunTuner(keras_tuner.Tuner):
         # Hyperband: the trial's total epochs, and the trial it continues.
         target = hp.values.get("tuner/epochs", epochs)
         predecessor = hp.values.get("tuner/trial_id")
-        run = TranslationRun(run_dir, strategy=self.strategy, **self.trial_settings(hp))
+        run = TranslationRun(
+            run_dir,
+            strategy=self.strategy,
+            names=self.names,
+            **self.trial_settings(hp),
+        )
         trained = os.path.join(self.get_trial_dir(trial.trial_id), TRAINED_FILE)
         if not gfile.exists(trained):
             self._prepare_run_dir(run_dir, predecessor)
@@ -428,6 +458,19 @@ class TranslationRunTuner(keras_tuner.Tuner):
         directory `ktb translate evaluate|predict|export` takes."""
         trials = self.oracle.get_best_trials(num_runs)
         return [self.run_dir(trial.trial_id) for trial in trials]
+
+
+def _check_corpus(config, names):
+    """Reads the corpus of `config` once, refusing data that names none."""
+    try:
+        with restate_setting_errors(names):
+            load_corpus(config)
+    except FileNotFoundError as error:
+        name = names.get("data", "data")
+        raise ValueError(
+            f"{name} names a file that does not exist ({error}). "
+            f"Received: {name}={config['data']!r}"
+        ) from None
 
 
 def _holds_project():

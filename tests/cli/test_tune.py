@@ -424,3 +424,24 @@ def test_trial_and_epoch_counts_below_one_are_refused_naming_the_flag(
     with pytest.raises(ValueError, match=message):
         cli_main.main(command + ["--directory", str(tmp_path / "search")])
     assert not (tmp_path / "search").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--data", "nosuch.tsv"], "Received: --data='nosuch.tsv'"),
+        (["--epochs", "0"], "--epochs must be a positive int"),
+        (["--validation-size", "-1"], "--validation-size must be"),
+        (["--preset", "huge"], "--preset must be one of"),
+    ],
+)
+def test_settings_no_run_would_take_are_refused_naming_the_flag(
+    tmp_path, flags, message
+):
+    # User trial: each trial failed with a traceback naming data=, epochs=.
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    command = ["tune", "transformer", "--data", str(corpus), *flags]
+    with pytest.raises(ValueError, match=message):
+        cli_main.main(command + ["--directory", str(tmp_path / "search")])
+    assert not list((tmp_path / "search").glob("*/trial_*"))

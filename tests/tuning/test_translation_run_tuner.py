@@ -67,11 +67,13 @@ def test_the_default_space_starts_from_the_translation_recipe(tmp_path):
     first = default_values(TRANSLATION_RUN_SEARCH_SPACE)
     assert all(first[name] == spec[0] for name, spec in
                TRANSLATION_RUN_SEARCH_SPACE.items())  # fmt: skip
-    tuner = TranslationRunTuner(directory=str(tmp_path), data="pairs.tsv")
+    corpus = str(tmp_path / "pairs.tsv")
+    _write_corpus(tmp_path / "pairs.tsv")
+    tuner = TranslationRunTuner(directory=str(tmp_path), data=corpus)
     settings = tuner.trial_settings(keras_tuner.HyperParameters())
     run_dir = str(tmp_path / "run")
     config = ktb.training.TranslationRun(run_dir, **settings).resolve_config()
-    expected = ktb.training.TranslationRun(run_dir, data="pairs.tsv").resolve_config()
+    expected = ktb.training.TranslationRun(run_dir, data=corpus).resolve_config()
 
     def model_config(config):
         preset = transformer_presets[config.pop("preset")]["config"]
@@ -324,3 +326,18 @@ def test_a_resume_with_other_fixed_settings_is_refused_naming_each(tmp_path):
     _tuner(tmp_path, search_space={"dropout": [0.1, 0.2]})
     _tuner(tmp_path, data_override=str(other), overwrite=True)
     _tuner(tmp_path, data_override=str(other))
+
+
+def test_data_no_run_could_read_is_refused_before_the_search(tmp_path):
+    # User trial: every trial failed naming data=, then KerasTuner gave up.
+    for data in [str(tmp_path / "nosuch.tsv"), f"{tmp_path}/a.txt,{tmp_path}/b.txt"]:
+        with pytest.raises(ValueError, match=f"Received: data={data!r}"):
+            TranslationRunTuner(directory=str(tmp_path / "search"), data=data)
+    assert not (tmp_path / "search").exists()
+    # A caller's names (the CLI's flags) name the settings in every error.
+    with pytest.raises(ValueError, match="Received: --data="):
+        TranslationRunTuner(
+            directory=str(tmp_path / "search"),
+            data="nosuch.tsv",
+            names={"data": "--data"},
+        )
