@@ -357,6 +357,8 @@ def _run_search(args, build_tuner, objective, search_args, search_kwargs):
                     tuner.oracle, address, trial_timeout=args.trial_timeout or None
                 )
             _print_results(tuner, args)
+            if _no_trial_completed(tuner):
+                return 1
             if failed:
                 trials = ", ".join(f"{t} (on {w})" for t, w in failed)
                 print(
@@ -383,10 +385,30 @@ def _run_search(args, build_tuner, objective, search_args, search_kwargs):
         return LOST_ORACLE_EXIT_CODE
     if role is None:
         _print_results(tuner, args)
+        if _no_trial_completed(tuner):
+            return 1
     else:
         # A worker's oracle is a client of the chief's: the table is there.
         print(f"{role}: the search is done; the chief prints the results.")
     return 0
+
+
+def _no_trial_completed(tuner):
+    """Whether no trial of the search completed; says so on stderr, with the
+    first failed trial's reason."""
+    trials = sorted(tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
+    if any(trial.status == "COMPLETED" for trial in trials):
+        return False
+    failed = [trial for trial in trials if trial.message]
+    reason = ""
+    if failed:
+        lines = [line for line in failed[0].message.splitlines() if line.strip()]
+        reason = f" Trial {failed[0].trial_id} failed with: {lines[-1].strip()}"
+    print(
+        f"ktb tune: no trial completed ({len(trials)} trial(s) ran).{reason}",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _print_results(tuner, args):

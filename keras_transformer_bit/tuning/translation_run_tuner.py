@@ -46,6 +46,16 @@ SEARCH_SETTINGS_FILE = "search_settings.json"
 TRIAL_STRATEGIES = ("auto", "one_device", "mirrored")
 
 
+# The metrics a run's history.json holds for each epoch (val_bleu when
+# validation BLEU is scored): what an objective can be.
+RUN_METRICS = (
+    "val_bleu",
+    "val_loss",
+    "val_masked_token_accuracy",
+    "loss",
+    "masked_token_accuracy",
+)
+
 # The first value of each list is the translation recipe's
 # (`ktb.recipes.translation_recipe()`), so the first trial trains what
 # `ktb translate train` trains; the others are around it.
@@ -205,6 +215,13 @@ class TranslationRunTuner(keras_tuner.Tuner):
         self.strategy = strategy
         self.settings = dict(settings)
         self.objective_metric = _objective(objective)
+        if self.objective_metric.name not in RUN_METRICS:
+            name = self._name("objective")
+            raise ValueError(
+                f"{name} must be one of {list(RUN_METRICS)}: the metrics a run "
+                f"logs in its history.json. Received: {name}="
+                f"{self.objective_metric.name!r}"
+            )
         if (
             self.objective_metric.name == "val_bleu"
             and settings.get("validation_size") == 0

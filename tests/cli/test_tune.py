@@ -445,3 +445,33 @@ def test_settings_no_run_would_take_are_refused_naming_the_flag(
     with pytest.raises(ValueError, match=message):
         cli_main.main(command + ["--directory", str(tmp_path / "search")])
     assert not list((tmp_path / "search").glob("*/trial_*"))
+
+
+def test_objective_typo_is_refused_naming_the_flag(tmp_path):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    command = ["tune", "transformer", "--data", str(corpus), "--objective", "val_blue"]
+    with pytest.raises(ValueError, match="--objective must be one of .*val_bleu"):
+        cli_main.main(command + ["--directory", str(tmp_path / "search")])
+
+
+def test_a_search_whose_every_trial_failed_exits_1_saying_why(
+    tmp_path, monkeypatch, capsys
+):
+    # User trial: every trial FAILED, and ktb tune exited 0.
+    import keras_tuner
+
+    from keras_transformer_bit.tuning import TranslationRunTuner
+
+    def run_trial(self, trial, **kwargs):
+        raise keras_tuner.errors.FailedTrialError("the corpus ran dry")
+
+    monkeypatch.setattr(TranslationRunTuner, "run_trial", run_trial)
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    command = ["tune", "transformer", "--data", str(corpus), "--max-trials", "2"]
+    command += ["--directory", str(tmp_path / "search"), "--validation-size", "6"]
+    assert cli_main.main(command) == 1
+    error = capsys.readouterr().err
+    assert "no trial completed" in error, error
+    assert "the corpus ran dry" in error, error

@@ -341,3 +341,14 @@ def test_data_no_run_could_read_is_refused_before_the_search(tmp_path):
             data="nosuch.tsv",
             names={"data": "--data"},
         )
+
+
+def test_an_objective_no_run_logs_is_refused_listing_the_metrics(tmp_path):
+    # User trial: --objective val_blue trained every trial, then failed each.
+    with pytest.raises(ValueError, match="Received: objective='val_blue'") as error:
+        _tuner(tmp_path, objective="val_blue")
+    for metric in ("val_bleu", "val_loss", "loss", "val_masked_token_accuracy"):
+        assert metric in str(error.value)
+    assert not (tmp_path / "search").exists()
+    tuner = _tuner(tmp_path, objective="val_loss")
+    assert tuner.oracle.objective.direction == "min"
