@@ -210,7 +210,7 @@ class TranslationRunTuner(keras_tuner.Tuner):
                 f"strategy must be one of {list(TRIAL_STRATEGIES)}: one process "
                 "trains one trial (spread a search over hosts by trials, with "
                 "KERASTUNER_TUNER_ID, docs/scaling.md). "
-                f"Received: strategy={strategy!r}"
+                f"Received: {self._name('strategy')}={strategy!r}"
             )
         self.strategy = strategy
         self.settings = dict(settings)
@@ -228,7 +228,7 @@ class TranslationRunTuner(keras_tuner.Tuner):
         ):
             raise ValueError(
                 "The objective val_bleu is scored on the validation split, so it "
-                "cannot be empty. Received: validation_size=0"
+                f"cannot be empty. Received: {self._describe('validation_size', 0)}"
             )
         # Before any directory is written: the first trial's settings (the
         # fixed ones with each hyperparameter's default) must make a run.

@@ -433,6 +433,9 @@ def test_trial_and_epoch_counts_below_one_are_refused_naming_the_flag(
         (["--epochs", "0"], "--epochs must be a positive int"),
         (["--validation-size", "-1"], "--validation-size must be"),
         (["--preset", "huge"], "--preset must be one of"),
+        (["--strategy", "tpu"], "Received: --strategy='tpu'"),
+        (["--validation-size", "0"], "Received: --validation-size 0"),
+        (["--budget-minutes", "-2"], "--budget-minutes must be > 0"),
     ],
 )
 def test_settings_no_run_would_take_are_refused_naming_the_flag(
