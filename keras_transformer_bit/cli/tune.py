@@ -39,6 +39,9 @@ import os
 import sys
 
 TUNER_CHOICES = ("random_search", "hyperband", "bayesian_optimization")
+# TranslationRunTuner.search's default (tuning.translation_run_tuner), kept
+# here so that `ktb --help` need not import TensorFlow.
+TRIAL_BLEU_EXAMPLES = 100
 
 
 def parse_search_space(text):
@@ -210,7 +213,7 @@ def add_parser(subparsers):
     transformer.add_argument(
         "--bleu-examples",
         type=int,
-        default=100,
+        default=TRIAL_BLEU_EXAMPLES,
         help="validation pairs translated (greedy) after each epoch for the "
         "objective val_bleu",
     )

@@ -44,6 +44,9 @@ SEARCH_SETTINGS_FILE = "search_settings.json"
 # Strategies a trial can train under: one process trains one trial (a sweep
 # spreads over hosts by trials, KERASTUNER_TUNER_ID).
 TRIAL_STRATEGIES = ("auto", "one_device", "mirrored")
+# Validation sentences a trial's BLEU translates after each epoch (fewer than
+# `ktb translate train`'s 200: a trial is short, and scored many times).
+TRIAL_BLEU_EXAMPLES = 100
 
 
 # The metrics a run's history.json holds for each epoch (val_bleu when
@@ -171,7 +174,10 @@ class TranslationRunTuner(keras_tuner.Tuner):
         **settings: the run settings every trial shares, keys of
             `ktb.training.default_config()` (`data`, `max_length`, `seed`,
             `preset`, `validation_size`, ...). A setting the search space
-            holds is fixed there instead (a one-item list).
+            holds (`vocabulary_size=8000`, `model_overrides={"num_heads":
+            4}`) pins that hyperparameter, as a one-item list in
+            `search_space` does; `intermediate_dim` is searched through
+            `intermediate_multiplier`.
 
     Example:
     >>> tuner = ktb.tuning.TranslationRunTuner(  # doctest: +SKIP
@@ -179,7 +185,12 @@ class TranslationRunTuner(keras_tuner.Tuner):
     ...     search_space={"dropout": [0.1, 0.2, 0.3], "vocabulary_size": [6000, 8000]})
     >>> tuner.search(epochs=3, budget_minutes=10)  # doctest: +SKIP
     >>> tuner.get_best_run_dirs()  # doctest: +SKIP
-    ['runs/tune/translation_run/trial_0007/run']
+    ['runs/tune/translation_run/trial_0002/run']
+
+    A trial's directory is named by its KerasTuner trial id: `trial_0000`,
+    `trial_0001`, ... under Hyperband; `trial_0`, `trial_1`, ... under random
+    search and Bayesian optimization. KerasTuner's "Running Trial #N" counts
+    from 1, so it is trial id N - 1.
     """
 
     def __init__(
@@ -201,10 +212,10 @@ class TranslationRunTuner(keras_tuner.Tuner):
         self.names = dict(names or {})
         check_tuner_name(oracle)
         check_known_arguments("TranslationRunTuner", settings, default_config())
+        settings, pinned = self._pin_fixed_settings(settings, search_space or {})
         self.search_space = check_search_space(
-            search_space, TRANSLATION_RUN_SEARCH_SPACE
+            {**(search_space or {}), **pinned}, TRANSLATION_RUN_SEARCH_SPACE
         )
-        _check_fixed_settings(settings)
         if strategy not in TRIAL_STRATEGIES:
             raise ValueError(
                 f"strategy must be one of {list(TRIAL_STRATEGIES)}: one process "
@@ -270,6 +281,36 @@ class TranslationRunTuner(keras_tuner.Tuner):
         path = os.path.join(self.project_dir, SEARCH_SETTINGS_FILE)
         if self._holds_project and (overwrite or not gfile.exists(path)):
             write_json_atomically(path, self._search_settings())
+
+    def _pin_fixed_settings(self, settings, search_space):
+        """`settings` less those the search space holds, and those as one-item
+        choices of the space: a fixed setting pins its hyperparameter."""
+        settings = dict(settings)
+        overrides = dict(settings.get("model_overrides") or {})
+        if "intermediate_dim" in overrides:
+            raise ValueError(
+                "model_overrides.intermediate_dim is set through search_space "
+                "intermediate_multiplier (the feed-forward width over "
+                "hidden_dim), e.g. search_space={'intermediate_multiplier': "
+                f"[4]}}. Received: model_overrides={overrides!r}"
+            )
+        fixed = {name: settings.pop(name) for name in RUN_HYPERPARAMETERS
+                 if name in settings}  # fmt: skip
+        for name in MODEL_HYPERPARAMETERS:
+            if name in overrides:
+                fixed[name] = overrides.pop(name)
+        if "model_overrides" in settings:
+            settings["model_overrides"] = overrides
+        for name, value in fixed.items():
+            if name in search_space:
+                raise ValueError(
+                    f"{self._describe(name, value)} fixes a hyperparameter that "
+                    f"{self._name('search_space')} also names: give one. "
+                    f"Received: {self._describe(name, value)}, "
+                    f"{self._name('search_space')}[{name!r}]="
+                    f"{search_space[name]!r}"
+                )
+        return settings, {name: [value] for name, value in fixed.items()}
 
     def project_lock(self, project_dir=None):
         """A `RunLock` on the project directory, held by the search in one
@@ -352,7 +393,12 @@ class TranslationRunTuner(keras_tuner.Tuner):
         return os.path.join(self.get_trial_dir(trial_id), "run")
 
     def search(
-        self, epochs=1, budget_minutes=None, bleu_every=1, bleu_examples=200, verbose=1
+        self,
+        epochs=1,
+        budget_minutes=None,
+        bleu_every=1,
+        bleu_examples=TRIAL_BLEU_EXAMPLES,
+        verbose=1,
     ):
         """Runs trials until the oracle stops.
 
@@ -364,7 +410,8 @@ class TranslationRunTuner(keras_tuner.Tuner):
             bleu_every: int. Validation BLEU every this many epochs.
                 Defaults to `1`.
             bleu_examples: int. Validation sentences BLEU translates.
-                Defaults to `200`.
+                Defaults to `100` (`TRIAL_BLEU_EXAMPLES`, as `ktb tune
+                transformer --bleu-examples`).
             verbose: int. KerasTuner's progress output. Defaults to `1`.
         """
         check_positive_int(self._name("epochs"), epochs)
@@ -391,7 +438,7 @@ class TranslationRunTuner(keras_tuner.Tuner):
         epochs=1,
         budget_minutes=None,
         bleu_every=1,
-        bleu_examples=200,
+        bleu_examples=TRIAL_BLEU_EXAMPLES,
         verbose=1,
     ):
         """Trains (or resumes) the trial's run; returns its best metrics."""
@@ -421,8 +468,11 @@ class TranslationRunTuner(keras_tuner.Tuner):
             history = run.history()
             done = history[-1]["epoch"] if history else 0
             if target > done:
+                # KerasTuner counts its trials from 1 ("Running Trial #2");
+                # the id names the trial's directory.
                 print(
-                    f"Trial {trial.trial_id}: the run {run_dir} trains up to "
+                    f"Trial id {trial.trial_id} (trial_{trial.trial_id}): the run "
+                    f"{run_dir} trains up to "
                     f"epoch {target}"
                     + (f", continuing trial {predecessor}'s" if predecessor else "")
                 )
@@ -521,21 +571,3 @@ def _full_settings(settings, other):
             for name in {*overrides, *other_overrides}
         }
     return full
-
-
-def _check_fixed_settings(settings):
-    """Refuses a fixed setting that the search space holds."""
-    searched = [name for name in RUN_HYPERPARAMETERS if name in settings]
-    overrides = settings.get("model_overrides") or {}
-    searched += [
-        f"model_overrides.{name}"
-        for name in (*MODEL_HYPERPARAMETERS, "intermediate_dim")
-        if name in overrides
-    ]
-    if searched:
-        raise ValueError(
-            f"{searched} are hyperparameters of the search space: fix them there "
-            "with a one-item list, e.g. search_space={'vocabulary_size': [4000]} "
-            "(intermediate_dim through intermediate_multiplier). "
-            f"Received: {', '.join(searched)} as fixed settings"
-        )

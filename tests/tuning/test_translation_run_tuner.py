@@ -109,10 +109,16 @@ def test_one_function_picks_the_oracle_of_both_kinds_of_tuner(tmp_path):
 def test_bad_settings_are_refused_before_any_trial(tmp_path):
     with pytest.raises(TypeError, match="unknown argument 'max_lenght'"):
         TranslationRunTuner(directory=str(tmp_path), max_lenght=16)
-    with pytest.raises(ValueError, match=r"\['vocabulary_size'\] are hyperparameters"):
-        TranslationRunTuner(directory=str(tmp_path), vocabulary_size=100)
-    with pytest.raises(ValueError, match=r"model_overrides.num_heads"):
-        TranslationRunTuner(directory=str(tmp_path), model_overrides={"num_heads": 2})
+    with pytest.raises(ValueError, match="vocabulary_size=100 fixes a hyperparam"):
+        TranslationRunTuner(
+            directory=str(tmp_path),
+            vocabulary_size=100,
+            search_space={"vocabulary_size": [90, 100]},
+        )
+    with pytest.raises(ValueError, match="through search_space intermediate_mul"):
+        TranslationRunTuner(
+            directory=str(tmp_path), model_overrides={"intermediate_dim": 64}
+        )
     with pytest.raises(ValueError, match="validation_size=0"):
         TranslationRunTuner(directory=str(tmp_path), validation_size=0)
     with pytest.raises(ValueError, match="strategy='multi_worker'"):
@@ -352,3 +358,38 @@ def test_an_objective_no_run_logs_is_refused_listing_the_metrics(tmp_path):
     assert not (tmp_path / "search").exists()
     tuner = _tuner(tmp_path, objective="val_loss")
     assert tuner.oracle.objective.direction == "min"
+
+
+def test_a_fixed_setting_pins_its_hyperparameter(tmp_path):
+    # As --vocabulary-size does under ktb tune transformer.
+    _write_corpus(tmp_path / "pairs.tsv")
+    tuner = TranslationRunTuner(
+        directory=str(tmp_path / "search"),
+        data=str(tmp_path / "pairs.tsv"),
+        vocabulary_size=150,
+        model_overrides={"num_heads": 4, "attention_dropout": 0.1},
+    )
+    assert tuner.search_space["vocabulary_size"] == [150]
+    assert tuner.search_space["num_heads"] == [4]
+    settings = tuner.trial_settings(keras_tuner.HyperParameters())
+    assert settings["vocabulary_size"] == 150
+    assert settings["model_overrides"]["num_heads"] == 4
+    assert settings["model_overrides"]["attention_dropout"] == 0.1
+
+
+def test_the_progress_line_names_the_trial_by_its_id(tmp_path, monkeypatch, capsys):
+    tuner = _tuner(tmp_path)
+    monkeypatch.setattr(
+        ktb.training.TranslationRun, "train", lambda self, **kwargs: None
+    )
+    history = [{"epoch": 0, "val_bleu": 1.0}]
+    monkeypatch.setattr(ktb.training.TranslationRun, "history", lambda self: history)
+    monkeypatch.setattr(
+        ktb.training.TranslationRun, "resolve_config", lambda self: None
+    )
+    tuner.run_trial(_trial("1"), **SEARCH)
+    assert "Trial id 1 (trial_1): the run" in capsys.readouterr().out
+    assert TranslationRunTuner.search.__defaults__ == (1, None, 1, 100, 1)
+    from keras_transformer_bit.cli import tune
+
+    assert tune.TRIAL_BLEU_EXAMPLES == 100  # the --bleu-examples default
