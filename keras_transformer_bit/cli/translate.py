@@ -310,6 +310,7 @@ def predict(args):
     """`ktb translate predict`: translate sentences from arguments or stdin."""
     from keras_transformer_bit.training import translation_run as run_files
 
+    _refuse_a_tuning_trial_dir(args.model_dir)
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )
@@ -322,6 +323,21 @@ def predict(args):
     if args.plot_attention:
         plot_attention_files(translator, texts, args.plot_attention)
     return 0
+
+
+def _refuse_a_tuning_trial_dir(model_dir):
+    """Points a `ktb tune` trial's directory at the run it holds in `run/`."""
+    from keras_transformer_bit.training import translation_run as run_files
+    from keras_transformer_bit.utils.gfile import gfile
+
+    run_dir = os.path.join(model_dir, "run")
+    if not gfile.exists(
+        os.path.join(model_dir, run_files.CONFIG_FILE)
+    ) and gfile.exists(os.path.join(run_dir, run_files.CONFIG_FILE)):
+        raise FileNotFoundError(
+            f"No trained model in {model_dir}, but its run/ subdirectory holds "
+            f"a run (a ktb tune trial's): did you mean --model-dir {run_dir}?"
+        )
 
 
 def plot_attention_files(translator, texts, path):

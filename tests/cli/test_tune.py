@@ -478,3 +478,15 @@ def test_a_search_whose_every_trial_failed_exits_1_saying_why(
     error = capsys.readouterr().err
     assert "no trial completed" in error, error
     assert "the corpus ran dry" in error, error
+
+
+def test_predict_on_a_trial_directory_points_at_its_run(tmp_path):
+    run_dir = tmp_path / "trial_0" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "translate_config.json").write_text("{}")
+    (run_dir / "model.keras").write_text("")
+    command = ["translate", "predict", "--model-dir", str(tmp_path / "trial_0")]
+    with pytest.raises(FileNotFoundError, match="did you mean") as error:
+        cli_main.main(command + ["Ich."])
+    assert f"--model-dir {run_dir}" in str(error.value)
+    assert "Train one with" not in str(error.value)
