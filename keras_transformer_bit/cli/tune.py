@@ -14,7 +14,10 @@ its validation BLEU. The best trial's run directory is a --model-dir for
 `ktb translate evaluate|predict|export`. --seed seeds the search; every run
 keeps the recipe's seed, so trials hold out the validation split that
 `ktb translate train` does. A trial whose tuner was killed resumes its run
-from the run's backup when the tuner starts again.
+from the run's backup when the tuner starts again. One search runs in a
+DIRECTORY/PROJECT at a time (a second is refused, naming the first's pid), and
+a search resumes only with the fixed flags and search space it started with
+(--overwrite starts over). A search in which no trial completed exits 1.
 
 Distributed search: run the same command on every machine with
 KERASTUNER_TUNER_ID=chief (the oracle) or tuner0, tuner1, ... (the workers),
