@@ -490,3 +490,27 @@ def test_predict_on_a_trial_directory_points_at_its_run(tmp_path):
         cli_main.main(command + ["Ich."])
     assert f"--model-dir {run_dir}" in str(error.value)
     assert "Train one with" not in str(error.value)
+
+
+def test_a_rerun_with_other_flags_is_refused_naming_each(tmp_path, monkeypatch):
+    # User trial: a rerun with another --data mixed old and new trials.
+    from keras_transformer_bit.tuning import TranslationRunTuner
+
+    monkeypatch.setattr(
+        TranslationRunTuner, "run_trial", lambda self, trial, **kw: {"val_bleu": 1.0}
+    )
+    for name in ("a.tsv", "b.tsv"):
+        _write_corpus(tmp_path / name)
+    command = ["tune", "transformer", "--max-trials", "1", "--validation-size", "6"]
+    command += ["--directory", str(tmp_path / "search")]
+    assert cli_main.main(command + ["--data", str(tmp_path / "a.tsv")]) == 0
+    rerun = command + ["--data", str(tmp_path / "b.tsv"), "--vocabulary-size", "90"]
+    with pytest.raises(ValueError, match="other fixed settings") as error:
+        cli_main.main(rerun)
+    message = str(error.value)
+    assert f"--data {tmp_path / 'b.tsv'} (saved: --data {tmp_path / 'a.tsv'})" in (
+        message
+    ), message
+    assert "--search-space['vocabulary_size']=[90]" in message, message
+    assert "--overwrite" in message, message
+    assert cli_main.main(rerun + ["--overwrite"]) == 0
