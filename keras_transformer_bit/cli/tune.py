@@ -110,14 +110,18 @@ model):
 """
 
 
+# The part of every class of an image folder that scores `ktb tune bit` trials.
+FOLDER_VALIDATION_FRACTION = 0.2
+
+
 def _data_help(family):
     if family == "bit":
         from keras_transformer_bit.cli.bit import DATA_HELP
 
         return DATA_HELP.replace(
             "so evaluate with the test folder",
-            "so trials are scored on its first --validation-size images, which "
-            "they also train on",
+            "so a fifth of every class (drawn with --seed) is held out to score "
+            "the trials, which train on the rest",
         )
     from keras_transformer_bit.cli.translate import DATA_HELP
 
@@ -291,22 +295,6 @@ def refuse_multi_worker(args):
             f"Received: --strategy {args.strategy}, TF_CONFIG with {tasks} "
             "training task(s)"
         )
-
-
-def _search(args, hypermodel, objective, train, validation):
-    """Searches `hypermodel` on the given datasets (`make_tuner`)."""
-    from keras_transformer_bit.tuning import make_tuner
-
-    def build_tuner(objective, **common):
-        return make_tuner(args.tuner, hypermodel, objective=objective, **common)
-
-    return _run_search(
-        args,
-        build_tuner,
-        objective,
-        (train,),
-        dict(validation_data=validation, epochs=args.epochs, verbose=2),
-    )
 
 
 def _run_search(args, build_tuner, objective, search_args, search_kwargs):
@@ -578,7 +566,12 @@ def bit_command(args):
     from keras_transformer_bit.tuning import BiTHyperModel, make_tuner
 
     train = load_split(args.data, "train")
-    validation = load_split(args.data, "test")
+    if args.data == "fashion_mnist" or args.data.startswith("tfds:"):
+        validation = load_split(args.data, "test")
+    else:
+        # A folder is one set: trials are scored on a fifth of every class
+        # that no trial trains on.
+        train, validation = train.hold_out(FOLDER_VALIDATION_FRACTION, seed=args.seed)
     if args.train_size is not None:
         train = train.few_shot(max(1, args.train_size // train.num_classes), args.seed)
     if args.validation_size < len(validation):

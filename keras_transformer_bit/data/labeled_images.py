@@ -243,6 +243,48 @@ class LabeledImages:
             self._image_size,
         )
 
+    def hold_out(self, fraction=0.2, seed=0):
+        """Splits off `fraction` of every class, drawn with `seed`.
+
+        For data that comes as one set (an image folder): the held-out part
+        scores models the rest trains. Each class of two or more examples
+        gives `round(fraction * count)` of them, at least one and never all;
+        a class of one stays in training.
+
+        Args:
+            fraction: float in (0, 1). Defaults to `0.2`.
+            seed: int. Defaults to `0`.
+
+        Returns:
+            `(rest, held_out)`: two `LabeledImages` with the same class names
+            and no example in common.
+
+        Example:
+        >>> images = LabeledImages(np.zeros((10, 4, 4, 3), "uint8"), [0] * 5 + [1] * 5)
+        >>> rest, held_out = images.hold_out(0.2)
+        >>> len(rest), len(held_out)
+        (8, 2)
+        """
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, (int, float, np.floating))
+            or not 0 < fraction < 1
+        ):
+            raise ValueError(
+                f"fraction must be a float in (0, 1). Received: fraction={fraction!r}"
+            )
+        rng = np.random.default_rng(seed)
+        held = []
+        for label in range(self.num_classes):
+            members = np.flatnonzero(self.labels == label)
+            if len(members) < 2:
+                continue
+            count = min(len(members) - 1, max(1, round(fraction * len(members))))
+            held.extend(rng.choice(members, size=count, replace=False).tolist())
+        held = np.sort(np.asarray(held, dtype="int64"))
+        rest = np.setdiff1d(np.arange(len(self)), held)
+        return self.select(rest), self.select(held)
+
     def few_shot(self, shots, seed=0):
         """Returns `shots` examples of every class, drawn with `seed`."""
         return self.select(

@@ -129,6 +129,32 @@ def _image_folder(root, per_class=4):
     return root
 
 
+def test_tune_bit_scores_folder_trials_on_images_no_trial_trains_on(
+    tmp_path, monkeypatch
+):
+    """A folder has no test split: a fifth of every class is held out to
+    score the trials (it used to score them on images they trained on)."""
+    from keras_transformer_bit.cli import tune
+
+    seen = {}
+
+    def search(args, build_tuner, objective, search_args, search_kwargs):
+        seen["train"], seen["validation"] = (
+            search_args[0],
+            search_kwargs["validation_data"],
+        )
+        return 1
+
+    monkeypatch.setattr(tune, "_run_search", search)
+    data = _image_folder(tmp_path / "images", per_class=5)
+    command = ["tune", "bit", "--data", f"folder:{data}", "--directory"]
+    assert cli_main.main([*command, str(tmp_path / "tune")]) == 1
+    train, validation = seen["train"], seen["validation"]
+    assert not set(train.images) & set(validation.images)
+    assert len(train) == 8 and len(validation) == 2
+    assert np.bincount(validation.labels).tolist() == [1, 1]
+
+
 def _tiny_search(family, tmp_path):
     if family == "bit":
         data = _image_folder(tmp_path / "images")

@@ -67,3 +67,31 @@ def test_fingerprint_tells_other_data_apart_but_not_a_moved_folder(tmp_path):
     a = LabeledImages(pixels, [0, 1, 0, 1]).fingerprint()
     assert a == LabeledImages(pixels.copy(), [0, 1, 0, 1]).fingerprint()
     assert a["sha256"] != LabeledImages(changed, [0, 1, 0, 1]).fingerprint()["sha256"]
+
+
+def test_hold_out_splits_every_class_disjointly_with_a_seed():
+    labels = np.array([0] * 10 + [1] * 5 + [2] * 1)
+    images = LabeledImages(
+        np.arange(16, dtype="uint8").reshape(16, 1, 1, 1).repeat(4, axis=1),
+        labels,
+        ["a", "b", "c"],
+    )
+    rest, held_out = images.hold_out(0.2, seed=3)
+    kept = sorted(int(x) for x in rest.images[:, 0, 0, 0])
+    out = sorted(int(x) for x in held_out.images[:, 0, 0, 0])
+    assert sorted(kept + out) == list(range(16)) and not set(kept) & set(out)
+    # A fifth of each class (at least one where the class has two or more);
+    # a class of one stays in training.
+    assert np.bincount(held_out.labels, minlength=3).tolist() == [2, 1, 0]
+    assert held_out.class_names == rest.class_names == ["a", "b", "c"]
+    again = images.hold_out(0.2, seed=3)[1]
+    assert sorted(int(x) for x in again.images[:, 0, 0, 0]) == out
+    other = images.hold_out(0.2, seed=4)[1]
+    assert sorted(int(x) for x in other.images[:, 0, 0, 0]) != out
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, "0.2"])
+def test_hold_out_refuses_a_fraction_outside_0_1(fraction):
+    images = LabeledImages(np.zeros((4, 2, 2, 3), "uint8"), [0, 0, 1, 1])
+    with pytest.raises(ValueError, match="fraction must be a float in \\(0, 1\\)"):
+        images.hold_out(fraction)
