@@ -15,7 +15,6 @@ from keras_transformer_bit.utils import (
     check_rate,
     clone_initializer,
 )
-from keras_transformer_bit.utils.prefix_sizes import prefix_index, prefix_sizes
 
 
 def _heads_first(x):
@@ -347,41 +346,6 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         output = ops.einsum(f"bhts,{key_equation}->bthk", dropped, value)
         return output, probabilities if return_attention_scores else None
 
-    def _attend_to_written(self, query, keys, values, mask, cache_update_index):
-        """Attention of cached decoding over the cache positions written so far.
-
-        The cache holds `max_length` positions, but step `i` only attends to
-        the first `i + query_length` (the causal mask hides the rest). Reading
-        the whole cache every step costs memory traffic that grows with the
-        rows decoded (4x for beam 4), so the step reads the smallest prefix
-        that covers the written positions (`utils.prefix_sizes`): one static
-        shape per branch of `ops.switch`, which `tf.function` and XLA
-        compile. Masked positions weigh exactly zero, so the output is
-        the whole cache's up to float rounding.
-        """
-        sizes = prefix_sizes(keys.shape[2])
-        if len(sizes) == 1:
-            return self._compute_attention(query, keys, values, mask, heads_first=True)[
-                0
-            ]
-
-        def reading(n):
-            def attend(query, keys, values, mask):
-                return self._compute_attention(
-                    query,
-                    keys[:, :, :n],
-                    values[:, :, :n],
-                    None if mask is None else mask[..., :n],
-                    heads_first=True,
-                )[0]
-
-            return attend
-
-        branch = prefix_index(cache_update_index + ops.shape(query)[1], sizes)
-        return ops.switch(
-            branch, [reading(n) for n in sizes], query, keys, values, mask
-        )
-
     def call(
         self,
         query,
@@ -452,27 +416,15 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
                 cache_update_index=cache_update_index,
                 key_length=key_length,
             )
-            if (
-                cache_update_index is not None
-                and not return_attention_scores
-                and not (training and self._dropout > 0)
-            ):
-                attended, scores = (
-                    self._attend_to_written(
-                        query_heads, key_heads, value_heads, mask, cache_update_index
-                    ),
-                    None,
-                )
-            else:
-                attended, scores = self._compute_attention(
-                    query_heads,
-                    key_heads,
-                    value_heads,
-                    mask,
-                    training=training,
-                    return_attention_scores=return_attention_scores,
-                    heads_first=heads_first,
-                )
+            attended, scores = self._compute_attention(
+                query_heads,
+                key_heads,
+                value_heads,
+                mask,
+                training=training,
+                return_attention_scores=return_attention_scores,
+                heads_first=heads_first,
+            )
             output = self._output_dense(attended)
             if query_mask is not None:
                 set_keras_mask(output, query_mask)

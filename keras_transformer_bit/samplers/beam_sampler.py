@@ -10,7 +10,6 @@ from keras_transformer_bit.samplers.no_repeat_ngram import (
     repeated_ngram_mask,
 )
 from keras_transformer_bit.utils import check_positive_int
-from keras_transformer_bit.utils.prefix_sizes import prefix_index, prefix_sizes
 
 _NEG_INF = float("-inf")
 
@@ -58,12 +57,6 @@ class BeamSampler:
         start_index: int. Position of the last prompt token. Defaults to `0`.
         end_token_id: int or `None`. Defaults to `None`.
         pad_token_id: int. Defaults to `0`.
-        state_positions_axis: int or `None`. When every tensor of `state` is
-            a buffer that the step function fills one position per step along
-            this axis (a key/value cache: step `i` writes position `i`), the
-            reorder moves only the positions written so far (the smallest
-            prefix of `utils.prefix_sizes` that covers them), not the whole
-            buffer. Defaults to `None` (whole tensors).
 
     Returns:
         `(token_ids, scores)`. With `num_return_sequences=1`: int32
@@ -127,7 +120,6 @@ class BeamSampler:
         start_index=0,
         end_token_id=None,
         pad_token_id=0,
-        state_positions_axis=None,
     ):
         token_ids = ops.cast(token_ids, "int32")
         batch_size = ops.shape(token_ids)[0]
@@ -189,10 +181,7 @@ class BeamSampler:
             # Reorder hypotheses (and the step function's state) by parent.
             new_ids = ops.take_along_axis(alive_ids, parents[:, :, None], axis=1)
             new_ids = ops.where(positions == index + 1, tokens[:, :, None], new_ids)
-            written = None if state_positions_axis is None else index + 1
-            state = self.reorder_state(
-                state, parents, written=written, axis=state_positions_axis
-            )
+            state = self.reorder_state(state, parents)
 
             new_length = index + 1 - start_index
             ends = _ends(tokens, end_token_id, new_length >= max_new_tokens)
@@ -255,18 +244,13 @@ class BeamSampler:
             "no_repeat_ngram_size": self.no_repeat_ngram_size,
         }
 
-    def reorder_state(self, state, parents, written=None, axis=None):
+    def reorder_state(self, state, parents):
         """Moves each tensor of `state` to the rows of the surviving hypotheses.
 
         Args:
             state: a nest of tensors with `batch * beam_size` leading rows.
             parents: int32 `(batch, beam_size)`: the beam each new hypothesis
                 extends.
-            written: int tensor or `None`. With `axis`: how many positions of
-                each tensor along `axis` hold data; only the smallest prefix
-                of `utils.prefix_sizes` covering them is moved (the rest of
-                the buffer is never read before it is written).
-            axis: int or `None`. The positions axis of every tensor.
 
         Returns:
             `state` with row `b * beam_size + k` taken from row `b *
@@ -275,31 +259,7 @@ class BeamSampler:
         beam_size = self.beam_size
         batch_offsets = ops.arange(ops.shape(parents)[0], dtype="int32")[:, None]
         gather = ops.reshape(parents + batch_offsets * beam_size, (-1,))
-        leaves = keras.tree.flatten(state)
-        lengths = {x.shape[axis] for x in leaves} if axis is not None else set()
-        if written is None or len(lengths) != 1 or len(prefix_sizes(*lengths)) == 1:
-            return keras.tree.map_structure(
-                lambda x: ops.take(x, gather, axis=0), state
-            )
-        sizes = prefix_sizes(*lengths)
-        head = (slice(None),) * axis
-
-        def moving(n):
-            def move(leaves, gather):
-                prefix = head + (slice(0, n),)
-                return [
-                    ops.slice_update(
-                        x, [0] * len(x.shape), ops.take(x[prefix], gather, axis=0)
-                    )
-                    for x in leaves
-                ]
-
-            return move
-
-        moved = ops.switch(
-            prefix_index(written, sizes), [moving(n) for n in sizes], leaves, gather
-        )
-        return keras.tree.pack_sequence_as(state, moved)
+        return keras.tree.map_structure(lambda x: ops.take(x, gather, axis=0), state)
 
     @classmethod
     def from_config(cls, config):

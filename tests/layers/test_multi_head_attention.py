@@ -136,57 +136,6 @@ def test_incremental_cache_matches_causal_self_attention(form):
     np.testing.assert_allclose(numpy(cache)[:, 0], keys, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "compiled",
-    [
-        None,
-        pytest.param(False, marks=pytest.mark.tensorflow_only),
-        pytest.param(True, marks=pytest.mark.tensorflow_only),
-    ],
-)
-def test_cached_step_reads_only_the_written_prefix(compiled, monkeypatch):
-    """A cached step reads the smallest prefix that covers the positions
-    written so far; across every prefix size its output is the one over the
-    whole cache, eager, traced and under XLA."""
-    from keras_transformer_bit.layers import multi_head_attention
-
-    length = 21  # prefixes of 8 and 16, then the whole 21
-    sequence = RNG.standard_normal((3, length, 8)).astype("float32")
-    layer = MultiHeadAttention(num_heads=2, key_dim=4)
-    full = numpy(layer(sequence, sequence, use_causal_mask=True))
-    read = []
-    compute = multi_head_attention.MultiHeadAttention._compute_attention
-
-    def spy(self, query, key, *args, **kwargs):
-        read.append(key.shape[2] if kwargs.get("heads_first") else None)
-        return compute(self, query, key, *args, **kwargs)
-
-    monkeypatch.setattr(
-        multi_head_attention.MultiHeadAttention, "_compute_attention", spy
-    )
-
-    def step(x, cache, index):
-        return layer(x, x, use_causal_mask=True, cache=cache, cache_update_index=index)
-
-    if compiled is not None:
-        import tensorflow as tf
-
-        step = tf.function(step, jit_compile=compiled)
-    cache = (ops.zeros((3, 2, length, 4)), ops.zeros((3, 2, length, 4)))
-    outputs = []
-    for index in range(length):
-        x = sequence[:, index : index + 1]
-        output, cache = step(x, cache, ops.convert_to_tensor(index, "int32"))
-        outputs.append(numpy(output))
-    np.testing.assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-5)
-    # Every branch was built (traced once each when compiled); eager steps
-    # read 8 positions up to index 7, 16 up to 15, then all 21.
-    assert {8, 16, 21} <= set(read)
-    if compiled is None and keras.config.backend() == "tensorflow":
-        # Eager TensorFlow runs only the branch it picks (JAX traces all).
-        assert read == [8] * 8 + [16] * 8 + [21] * 5
-
-
 def test_precomputed_cross_attention_cache():
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
     expected = numpy(layer(QUERY, VALUE))

@@ -86,60 +86,6 @@ def test_state_is_reordered_with_the_hypotheses():
         np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(e))
 
 
-@pytest.mark.parametrize(
-    "compiled",
-    [
-        None,
-        pytest.param(False, marks=pytest.mark.tensorflow_only),
-        pytest.param(True, marks=pytest.mark.tensorflow_only),
-    ],
-)
-def test_state_positions_axis_moves_only_the_written_prefix(compiled):
-    """A position buffer as state (step i writes position i, like a key/value
-    cache): with `state_positions_axis` only the written prefix is moved, and
-    the search is the one that reorders whole tensors, over prefixes of 8, 16
-    and the whole 20 positions."""
-    length, vocabulary_size = 20, 6
-    rng = np.random.default_rng(3)
-    table = rng.normal(size=(97, vocabulary_size)).astype("float32") * 2.0
-    weights = ops.convert_to_tensor((7 ** np.arange(length)) % 97, "int32")
-
-    def logits_of(history, index):
-        written = ops.arange(length)[None, :] <= index
-        code = ops.sum(ops.where(written, history * weights, 0), axis=1) % 97
-        return ops.take(table, code, axis=0)
-
-    def from_ids(token_ids, index, state):
-        return logits_of(token_ids, index), state
-
-    def from_state(token_ids, index, state):
-        history, doubled = state
-        last = ops.take(token_ids, index, axis=1)[:, None]
-        at_index = ops.arange(length)[None, :] == index
-        history = ops.where(at_index, last, history)
-        doubled = ops.where(at_index, 2 * last, doubled)
-        # Positions not yet written must never be read: poison them.
-        unread = ops.arange(length)[None, :] > index
-        checked = ops.where(unread, -1, history)
-        return logits_of(ops.maximum(checked, 0), index), (history, doubled)
-
-    start = np.zeros((3, length), "int32")
-    start[:, 0] = [0, 1, 2]
-    state = (ops.zeros((3, length), "int32"), ops.zeros((3, length), "int32"))
-    sampler = BeamSampler(beam_size=4)
-    # No end token: every hypothesis runs all 19 steps, through every prefix.
-    expected = sampler(from_ids, start)
-
-    def search(ids, state):
-        return sampler(from_state, ids, state=state, state_positions_axis=1)
-
-    if compiled is not None:
-        search = tf.function(search, jit_compile=compiled)
-    actual = search(ops.convert_to_tensor(start), state)
-    for a, e in zip(actual, expected):
-        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(e))
-
-
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.tensorflow_only
 def test_compiles_in_tf_function(jit_compile):

@@ -104,16 +104,12 @@ def generate_ids(model, source_ids, sampler, max_length):
 
     start = ops.full((batch_size, 1), model.start_token_id, "int32")
     padding = ops.full((batch_size, max_length), model.pad_token_id, "int32")
-    # Beam search moves only the cache positions written so far (axis 2 of
-    # each (batch, heads, max_length + 1, head_dim) cache).
-    extra = {"state_positions_axis": 2} if isinstance(sampler, BeamSampler) else {}
     return sampler(
         next_fn,
         ops.concatenate([start, padding], axis=1),
         state=self_attention_cache,
         end_token_id=model.end_token_id,
         pad_token_id=model.pad_token_id,
-        **extra,
     )
 
 
