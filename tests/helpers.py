@@ -13,6 +13,8 @@ and `assert_no_copied_kernels` the copy check for anything that holds weights.
 import inspect
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import keras
@@ -553,3 +555,15 @@ class LearningRates(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         rate = ops.convert_to_numpy(self.model.optimizer.learning_rate)
         self.rates.append(float(rate))
+
+
+def run_script(path, *flags, cwd, timeout):
+    """Runs a tutorial or bench script in a fresh Python, quietly, on the CPU."""
+    return subprocess.run(
+        [sys.executable, str(path), *flags],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
+        timeout=timeout,
+    )

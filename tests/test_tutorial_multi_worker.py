@@ -13,6 +13,7 @@ import keras
 import pytest
 
 import keras_transformer_bit as ktb
+from tests.helpers import run_script
 
 TUTORIAL = pathlib.Path(__file__).parents[1] / "tutorials" / "multi_worker.py"
 
@@ -25,14 +26,7 @@ def _tutorial():
 
 
 def _run(*flags, cwd):
-    return subprocess.run(
-        [sys.executable, str(TUTORIAL), *flags],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
-        timeout=300,
-    )
+    return run_script(TUTORIAL, *flags, cwd=cwd, timeout=300)
 
 
 def test_reversal_pairs_are_words_and_the_same_words_reversed():

@@ -1,27 +1,18 @@
 """tutorials/translate.py: its options, checked before any corpus is read."""
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from keras_transformer_bit.training import default_config
+from tests.helpers import run_script
 
 TUTORIAL = pathlib.Path(__file__).parents[1] / "tutorials" / "translate.py"
 
 
 def _run(*flags, cwd):
-    return subprocess.run(
-        [sys.executable, str(TUTORIAL), *flags],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""},
-        timeout=120,
-    )
+    return run_script(TUTORIAL, *flags, cwd=cwd, timeout=120)
 
 
 def test_tokenizer_option_defaults_to_wordpiece(tmp_path):
