@@ -55,11 +55,17 @@ def check_tuner_name(name):
     return name
 
 
+def holds_search_directory():
+    """Whether this process owns its search's directory: a search in one
+    process (`KERASTUNER_TUNER_ID` unset) or a distributed search's chief,
+    not one of the tuners that share the directory with it."""
+    return os.environ.get("KERASTUNER_TUNER_ID", "chief") in ("", "chief")
+
+
 def overwrite_for_this_process(overwrite):
     """`overwrite` on the chief or alone; False on a distributed search's
     worker, which must not wipe the directory the others share."""
-    role = os.environ.get("KERASTUNER_TUNER_ID")
-    return bool(overwrite) and not (role and role != "chief")
+    return bool(overwrite) and holds_search_directory()
 
 
 def make_oracle(

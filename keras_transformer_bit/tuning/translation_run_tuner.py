@@ -23,6 +23,7 @@ from keras_transformer_bit.training.translation_run import (
 )
 from keras_transformer_bit.tuning.make_tuner import (
     check_tuner_name,
+    holds_search_directory,
     make_oracle,
     overwrite_for_this_process,
 )
@@ -263,7 +264,7 @@ class TranslationRunTuner(keras_tuner.Tuner):
         # Read once here, so that data no run could read fails now, not in
         # every trial.
         _check_corpus(config, self.names)
-        self._holds_project = _holds_project()
+        self._holds_project = holds_search_directory()
         if self._holds_project:
             # Refused at once while another search runs here (before an
             # `overwrite` would wipe its trials); a killed one's lock is taken.
@@ -538,12 +539,6 @@ def _check_corpus(config, names):
             f"{name} names a file that does not exist ({error}). "
             f"Received: {name}={config['data']!r}"
         ) from None
-
-
-def _holds_project():
-    """Whether this process holds the project: alone, or a search's chief."""
-    role = os.environ.get("KERASTUNER_TUNER_ID")
-    return not role or "chief" in role
 
 
 class _ProjectLock(RunLock):

@@ -351,3 +351,24 @@ def test_trial_and_epoch_counts_below_one_are_refused(tmp_path, name):
                 name, DenseHyperModel(), directory=str(tmp_path), **{keyword: value}
             )
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "role, holds", [(None, True), ("", True), ("chief", True), ("tuner0", False)]
+)
+def test_only_a_lone_search_or_the_chief_holds_the_search_directory(
+    role, holds, monkeypatch
+):
+    from keras_transformer_bit.tuning.make_tuner import (
+        holds_search_directory,
+        overwrite_for_this_process,
+    )
+
+    if role is None:
+        monkeypatch.delenv("KERASTUNER_TUNER_ID", raising=False)
+    else:
+        monkeypatch.setenv("KERASTUNER_TUNER_ID", role)
+    assert holds_search_directory() is holds
+    # A tuner never wipes the directory the chief and the others share.
+    assert overwrite_for_this_process(True) is holds
+    assert overwrite_for_this_process(False) is False
