@@ -564,6 +564,7 @@ def bit_command(args):
     from keras_transformer_bit.cli.bit import load_split
     from keras_transformer_bit.distribute import get_strategy
     from keras_transformer_bit.tuning import BiTHyperModel, make_tuner
+    from keras_transformer_bit.tuning.make_tuner import holds_search_directory
 
     train = load_split(args.data, "train")
     if args.data == "fashion_mnist" or args.data.startswith("tfds:"):
@@ -603,7 +604,7 @@ def bit_command(args):
         (train,),
         dict(validation_data=validation, epochs=args.epochs, verbose=2),
     )
-    if status == 0 and search_role() in (None, "chief"):
+    if status == 0 and holds_search_directory():
         _save_best_model(tuners[-1])
     return status
 
