@@ -5,6 +5,7 @@ import random
 import re
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.data.parallel_corpus import comparison_key as _key
 from keras_transformer_bit.utils import check_non_negative_int
 
 DING_DE_EN_PATH = "/usr/share/trans/de-en"
@@ -162,11 +163,6 @@ def load_ding_de_en(
         corpus.train = corpus.train + phrases
         corpus.num_phrase_pairs = len(phrases)
     return corpus
-
-
-def _key(text):
-    """How two texts are compared for leaks: case and spacing do not count."""
-    return " ".join(text.casefold().split())
 
 
 def parse_ding_phrases(line, max_words=6):

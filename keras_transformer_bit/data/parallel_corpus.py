@@ -9,6 +9,17 @@ from keras_transformer_bit.utils import SettingError, check_non_negative_int
 DEFAULT_HELD_OUT_SIZE = 1000
 
 
+def comparison_key(text):
+    """How two texts are compared for leaks between splits: case and spacing
+    do not count.
+
+    Example:
+    >>> comparison_key("  One moment,  please!")
+    'one moment, please!'
+    """
+    return " ".join(text.casefold().split())
+
+
 def _default_held_out_size(num_pairs):
     if num_pairs < 3:
         return 0
@@ -86,6 +97,9 @@ class ParallelCorpus:
         num_malformed: int. Lines the reader skipped as malformed.
         num_phrase_pairs: int. How many of the training pairs are dictionary
             words and phrases rather than sentences (`load_ding_de_en`).
+        num_overlaps_dropped: int. Training pairs that `from_pairs` left out
+            because their source or their target equals that of a test
+            or validation pair.
 
     Example:
     >>> pairs = [(f"Satz {i}.", f"Sentence {i}.") for i in range(20)]
@@ -102,6 +116,7 @@ class ParallelCorpus:
     name: str = "corpus"
     num_malformed: int = 0
     num_phrase_pairs: int = 0
+    num_overlaps_dropped: int = 0
 
     def __post_init__(self):
         if not self.train:
@@ -138,7 +153,11 @@ class ParallelCorpus:
                 Defaults to `None` (a tenth, at most 1000).
             seed: int. Shuffling seed. Defaults to `1234`.
             deduplicate: bool. Drop repeated pairs and pairs whose source was seen
-                before (so no test source appears in training). Defaults to `True`.
+                before, then the training pairs whose source equals the source
+                of a test or validation pair, or whose target equals its
+                target, ignoring case and spacing
+                (so no held-out sentence, on either side, is trained on; the
+                count is `num_overlaps_dropped`). Defaults to `True`.
             **kwargs: the other `ParallelCorpus` fields.
 
         Raises:
@@ -175,6 +194,18 @@ class ParallelCorpus:
         test = pairs[:test_size]
         validation = pairs[test_size : test_size + validation_size]
         train = pairs[test_size + validation_size :]
+        if deduplicate:
+            held_out = test + validation
+            sources = {comparison_key(source) for source, _ in held_out}
+            targets = {comparison_key(target) for _, target in held_out}
+            kept = [
+                (source, target)
+                for source, target in train
+                if comparison_key(source) not in sources
+                and comparison_key(target) not in targets
+            ]
+            kwargs["num_overlaps_dropped"] = len(train) - len(kept)
+            train = kept
         return cls(train=train, validation=validation, test=test, **kwargs)
 
     def summary(self):
@@ -189,4 +220,10 @@ class ParallelCorpus:
             )
             + f", {len(self.validation)} validation, {len(self.test)} test pairs; "
             f"{self.num_malformed} malformed lines skipped"
+            + (
+                f"; {self.num_overlaps_dropped} training pairs left out for "
+                "sharing a sentence with a test or validation pair"
+                if self.num_overlaps_dropped
+                else ""
+            )
         )

@@ -103,3 +103,33 @@ def test_load_translation_corpus_takes_validation_size(tmp_path):
     assert (len(corpus.validation), len(corpus.test)) == (20, 20)
     corpus = load_translation_corpus(str(path), validation_size=7, test_size=3)
     assert (len(corpus.validation), len(corpus.test)) == (7, 3)
+
+
+def test_no_held_out_sentence_is_trained_on_from_either_side():
+    # Distinct sources, but the English side of some pairs repeats (a
+    # paraphrase, another casing or spacing of the same sentence): wherever
+    # one of them lands in test or validation, the others leave training.
+    pairs = [(f"Satz {i}.", f"Sentence {i % 10}.") for i in range(60)]
+    pairs += [("Noch ein Satz.", "  SENTENCE 3. ")]
+    corpus = ParallelCorpus.from_pairs(pairs, test_size=5, validation_size=5)
+
+    def key(text):
+        return " ".join(text.casefold().split())
+
+    held_out = corpus.test + corpus.validation
+    for source, target in corpus.train:
+        assert key(target) not in {key(t) for _, t in held_out}, target
+        assert key(source) not in {key(s) for s, _ in held_out}, source
+    dropped = len(pairs) - 10 - len(corpus.train)
+    assert dropped > 0 and corpus.num_overlaps_dropped == dropped
+    assert f"{dropped} training pairs left out" in corpus.summary()
+    # Without deduplication every pair is kept, as given.
+    kept = ParallelCorpus.from_pairs(
+        pairs, test_size=5, validation_size=5, deduplicate=False
+    )
+    assert len(kept.train) == len(pairs) - 10 and kept.num_overlaps_dropped == 0
+    # A source that equals another pair's target is no leak (a copy task).
+    forward = [(f"w{i} w{i + 1}", f"w{i + 1} w{i}") for i in range(20)]
+    copies = forward + [(target, source) for source, target in forward]
+    corpus = ParallelCorpus.from_pairs(copies, test_size=4, validation_size=4)
+    assert corpus.num_overlaps_dropped == 0 and len(corpus.train) == 32
