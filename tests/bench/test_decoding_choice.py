@@ -27,14 +27,16 @@ def test_every_setting_is_decoded_and_scored_greedy_first():
             return [reference for _, reference in PAIRS]
         return ["The the the house.", "", "He is there."]
 
-    rows = decoding_choice.decode_grid(translate, PAIRS, [2, 4], [0.6, 1.0])
-    assert calls == [
-        {"method": "greedy"},
-        {"method": "beam", "beam_size": 2, "length_penalty": 0.6},
-        {"method": "beam", "beam_size": 2, "length_penalty": 1.0},
-        {"method": "beam", "beam_size": 4, "length_penalty": 0.6},
-        {"method": "beam", "beam_size": 4, "length_penalty": 1.0},
+    rows = decoding_choice.decode_grid(translate, PAIRS, [2, 4], [0.6, 1.0], [0, 2])
+    beam = [
+        {"method": "beam", "beam_size": size, "length_penalty": penalty}
+        | ({"no_repeat_ngram_size": 2} if no_repeat else {})
+        for size in (2, 4)
+        for penalty in (0.6, 1.0)
+        for no_repeat in (False, True)
     ]
+    assert calls == [{"method": "greedy"}] + beam
+    assert [r["no_repeat_ngram_size"] for r in rows] == [0] + [0, 2] * 4
     assert [(r["method"], r["beam_size"]) for r in rows][:2] == [
         ("greedy", 1),
         ("beam", 2),
