@@ -15,6 +15,7 @@ Run:
 """
 
 import argparse
+import math
 import os
 import time
 
@@ -79,7 +80,22 @@ def decode_grid(translate, pairs, beam_sizes, length_penalties, no_repeat_sizes=
     return rows
 
 
-def main():
+def _length_penalty(text):
+    """An argparse type: a finite float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number >= 0. Received: {text!r}"
+        )
+    return value
+
+
+def parse_args(argv=None):
+    """The command line, checked: every beam size >= 2, every length penalty
+    a finite number >= 0, every no-repeat size >= 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", default="runs/tutorial_translate")
     parser.add_argument(
@@ -89,7 +105,7 @@ def main():
     )
     parser.add_argument("--beam-sizes", type=int, nargs="+", default=[4, 8])
     parser.add_argument(
-        "--length-penalties", type=float, nargs="+", default=[0.6, 1.0, 1.4]
+        "--length-penalties", type=_length_penalty, nargs="+", default=[0.6, 1.0, 1.4]
     )
     parser.add_argument(
         "--no-repeat-ngram-sizes",
@@ -98,8 +114,13 @@ def main():
         default=[0],
         help="no_repeat_ngram_size values to try with each beam setting (0: none)",
     )
-    parser.add_argument("--output", default="bench_decoding_choice.md")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--output",
+        default="bench_decoding_choice.md",
+        help="where the Markdown table is written (default: "
+        "bench_decoding_choice.md in the current directory)",
+    )
+    args = parser.parse_args(argv)
     for beam in args.beam_sizes:
         if beam < 2:
             parser.error(f"--beam-sizes must be >= 2 (greedy is always run). "
@@ -107,18 +128,71 @@ def main():
     for size in args.no_repeat_ngram_sizes:
         if size < 0:
             parser.error(f"--no-repeat-ngram-sizes must be >= 0. Received: {size}")
-    for penalty in args.length_penalties:
-        if penalty < 0:
-            parser.error(f"--length-penalties must be >= 0. Received: {penalty}")
+    args.error = parser.error
+    return args
 
+
+def _setting_name(row):
+    return "greedy" if row["method"] == "greedy" else f"beam {row['beam_size']}"
+
+
+def format_report(rows, args, num_validation):
+    """The Markdown report of `decode_grid`'s rows: the command, the table
+    (each setting's BLEU also as a ratio to greedy's, "-" when greedy scored
+    0) and the best setting on validation."""
+    greedy = rows[0]["bleu"]
+    best = max(rows, key=lambda row: row["bleu"])
+    recipe = ktb.recipes.translation_recipe()
+    grid = (
+        f"--beam-sizes {' '.join(map(str, args.beam_sizes))} "
+        f"--length-penalties {' '.join(f'{p:g}' for p in args.length_penalties)} "
+        "--no-repeat-ngram-sizes " + " ".join(map(str, args.no_repeat_ngram_sizes))
+    )
+    lines = [
+        "## Decoding chosen on validation",
+        "",
+        f"Command: `python bench/decoding_choice.py --run-dir {args.run_dir} "
+        f"--checkpoint {args.checkpoint} {grid}` ({num_validation} validation "
+        "sentences; sacreBLEU 13a cased)",
+        "",
+        "| decoding | length penalty | no repeat n-gram | validation BLEU | "
+        "/ greedy | chrF | repeats 3+ | empty | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        penalty = "-" if row["length_penalty"] is None else f"{row['length_penalty']:g}"
+        ratio = f"{row['bleu'] / greedy:.2f}x" if greedy > 0 else "-"
+        lines.append(
+            f"| {_setting_name(row)} | {penalty} | "
+            f"{row['no_repeat_ngram_size'] or '-'} | {row['bleu']:.2f} | {ratio} | "
+            f"{row['chrf']:.1f} | {row['repetitive']} | {row['empty']} | "
+            f"{row['seconds']:.0f} |"
+        )
+    best_name = _setting_name(best)
+    if best["method"] != "greedy":
+        best_name += (
+            f", length penalty {best['length_penalty']:g}, no_repeat_ngram_size "
+            f"{best['no_repeat_ngram_size']}"
+        )
+    lines += [
+        "",
+        f"Best on validation: {best_name}, {best['bleu']:.2f}. The recipe: beam "
+        f"{recipe.beam_size}, length penalty {recipe.length_penalty}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    args = parse_args()
     try:
         run = ktb.training.TranslationRun(args.run_dir)
         corpus = run.corpus()
         _, source_tokenizer, target_tokenizer, model = run.load(args.checkpoint)
     except (FileNotFoundError, ValueError) as error:
-        parser.error(f"--run-dir {args.run_dir}: {error}")
+        args.error(f"--run-dir {args.run_dir}: {error}")
     if not corpus.validation:
-        parser.error(
+        args.error(
             f"--run-dir {args.run_dir}: the run has no validation split to "
             "choose on (train it with a validation_size above 0)."
         )
@@ -141,39 +215,7 @@ def main():
         args.length_penalties,
         args.no_repeat_ngram_sizes,
     )
-    greedy = rows[0]["bleu"]
-    best = max(rows, key=lambda row: row["bleu"])
-    lines = [
-        "## Decoding chosen on validation",
-        "",
-        f"Command: `python bench/decoding_choice.py --run-dir {args.run_dir} "
-        f"--checkpoint {args.checkpoint}` with the grid above "
-        f"({len(corpus.validation)} validation "
-        "sentences; sacreBLEU 13a cased)",
-        "",
-        "| decoding | length penalty | no repeat n-gram | validation BLEU | "
-        "/ greedy | chrF | repeats 3+ | empty | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        name = "greedy" if row["method"] == "greedy" else f"beam {row['beam_size']}"
-        penalty = "-" if row["length_penalty"] is None else f"{row['length_penalty']:g}"
-        ratio = row["bleu"] / greedy if greedy > 0 else float("inf")
-        lines.append(
-            f"| {name} | {penalty} | {row['no_repeat_ngram_size'] or '-'} | "
-            f"{row['bleu']:.2f} | {ratio:.2f}x | "
-            f"{row['chrf']:.1f} | {row['repetitive']} | {row['empty']} | "
-            f"{row['seconds']:.0f} |"
-        )
-    lines += [
-        "",
-        f"Best on validation: {best['method']} beam {best['beam_size']}, length "
-        f"penalty {best['length_penalty']}, no_repeat_ngram_size "
-        f"{best['no_repeat_ngram_size']}: {best['bleu']:.2f}. The recipe: beam "
-        f"{recipe.beam_size}, length penalty {recipe.length_penalty}.",
-        "",
-    ]
-    text = "\n".join(lines)
+    text = format_report(rows, args, len(corpus.validation))
     print(text)
     with open(args.output, "w", encoding="utf-8") as file:
         file.write(text)

@@ -5,7 +5,8 @@ A run lives in one model directory:
     translate_config.json       corpus, preset, vocabulary and pipeline settings
     source_tokenizer/           tokenizer.json + vocabulary.txt (WordPiece)
                                 or sentencepiece.model (--tokenizer sentencepiece)
-    target_tokenizer/
+    target_tokenizer/           only with --separate-vocabularies (else the
+                                source tokenizer serves both sides)
     model.keras                 the latest finished weights (and optimizer state)
     best.keras, best.json       the weights of the best validation BLEU so far;
                                 evaluate, predict and export use them when present

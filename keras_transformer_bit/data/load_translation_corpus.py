@@ -73,5 +73,6 @@ def _unknown_corpus(data):
     return SettingError(
         lambda name: (
             f"{name('data')} must be {CORPUS_HELP}. Received: {name('data')}={data!r}"
+            + (" (no such file)" if isinstance(data, str) and data else "")
         )
     )

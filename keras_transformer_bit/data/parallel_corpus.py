@@ -2,22 +2,30 @@
 
 import dataclasses
 import random
+import unicodedata
 
-from keras_transformer_bit.utils import SettingError, check_non_negative_int
+from keras_transformer_bit.utils import (
+    SettingError,
+    check_non_negative_int,
+    check_seed,
+)
 
 # Held-out pairs per split by default: a tenth of the corpus, at most this many.
 DEFAULT_HELD_OUT_SIZE = 1000
 
 
 def comparison_key(text):
-    """How two texts are compared for leaks between splits: case and spacing
-    do not count.
+    """How two texts are compared for leaks between splits: case, spacing and
+    Unicode normalization form (composed "ö" or "o" + combining diaeresis,
+    full-width letters) do not count.
 
     Example:
     >>> comparison_key("  One moment,  please!")
     'one moment, please!'
+    >>> comparison_key("Scho\u0308n") == comparison_key("SCHÖN")
+    True
     """
-    return " ".join(text.casefold().split())
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def _default_held_out_size(num_pairs):
@@ -100,6 +108,9 @@ class ParallelCorpus:
         num_overlaps_dropped: int. Training pairs that `from_pairs` left out
             because their source or their target equals that of a test
             or validation pair.
+        num_duplicates_dropped: int. Pairs that `from_pairs` dropped because
+            an earlier pair had the same source (the same pair repeated, or
+            another translation of the same sentence).
 
     Example:
     >>> pairs = [(f"Satz {i}.", f"Sentence {i}.") for i in range(20)]
@@ -117,6 +128,7 @@ class ParallelCorpus:
     num_malformed: int = 0
     num_phrase_pairs: int = 0
     num_overlaps_dropped: int = 0
+    num_duplicates_dropped: int = 0
 
     def __post_init__(self):
         if not self.train:
@@ -151,11 +163,12 @@ class ParallelCorpus:
                 (a tenth, at most 1000).
             validation_size: int or `None`. Number of validation pairs.
                 Defaults to `None` (a tenth, at most 1000).
-            seed: int. Shuffling seed. Defaults to `1234`.
-            deduplicate: bool. Drop repeated pairs and pairs whose source was seen
-                before, then the training pairs whose source equals the source
-                of a test or validation pair, or whose target equals its
-                target, ignoring case and spacing
+            seed: int in `[0, 2**32 - 1]`. Shuffling seed. Defaults to `1234`.
+            deduplicate: bool. Drop repeated pairs and pairs whose source was
+                seen before (the count is `num_duplicates_dropped`), then the
+                training pairs whose source equals the source of a test or
+                validation pair, or whose target equals its target, ignoring
+                case, spacing and Unicode normalization (`comparison_key`)
                 (so no held-out sentence, on either side, is trained on; the
                 count is `num_overlaps_dropped`). Defaults to `True`.
             **kwargs: the other `ParallelCorpus` fields.
@@ -164,7 +177,10 @@ class ParallelCorpus:
             SettingError: `test_size` and `validation_size` hold out more than
                 half of the pairs (an error the caller may word in its own
                 names, `--test-size` under `ktb`).
+            ValueError: no pair is left for training; the message counts
+                where the pairs went.
         """
+        seed = check_seed(seed, allow_none=False)
         for name, value in (
             ("test_size", test_size),
             ("validation_size", validation_size),
@@ -172,6 +188,7 @@ class ParallelCorpus:
             if value is not None:
                 check_non_negative_int(name, value)
         pairs = list(pairs)
+        num_given = len(pairs)
         if deduplicate:
             seen_sources = set()
             unique = []
@@ -180,6 +197,7 @@ class ParallelCorpus:
                     seen_sources.add(source)
                     unique.append((source, target))
             pairs = unique
+            kwargs["num_duplicates_dropped"] = num_given - len(pairs)
         if not pairs:
             raise ValueError(
                 f"The corpus {kwargs.get('name', 'corpus')!r} is empty: no sentence "
@@ -206,6 +224,8 @@ class ParallelCorpus:
             ]
             kwargs["num_overlaps_dropped"] = len(train) - len(kept)
             train = kept
+        if not train:
+            raise ValueError(_no_training_pairs(num_given, test, validation, kwargs))
         return cls(train=train, validation=validation, test=test, **kwargs)
 
     def summary(self):
@@ -221,9 +241,30 @@ class ParallelCorpus:
             + f", {len(self.validation)} validation, {len(self.test)} test pairs; "
             f"{self.num_malformed} malformed lines skipped"
             + (
+                f"; {self.num_duplicates_dropped} repeated pairs or sources dropped"
+                if self.num_duplicates_dropped
+                else ""
+            )
+            + (
                 f"; {self.num_overlaps_dropped} training pairs left out for "
                 "sharing a sentence with a test or validation pair"
                 if self.num_overlaps_dropped
                 else ""
             )
         )
+
+
+def _no_training_pairs(num_given, test, validation, fields):
+    """The error for a split that leaves nothing to train on, counting where
+    the `num_given` pairs went."""
+    went = [
+        f"{fields.get('num_duplicates_dropped', 0)} repeated pairs or sources dropped",
+        f"{len(test)} test and {len(validation)} validation pairs held out",
+        f"{fields.get('num_overlaps_dropped', 0)} training pairs left out for "
+        "sharing a source or target with a held-out (test or validation) pair",
+    ]
+    return (
+        f"The corpus {fields.get('name', 'corpus')!r} has no training pairs "
+        f"left: of {num_given} pairs, " + "; ".join(went) + ". Give more distinct "
+        "pairs, or smaller test_size and validation_size."
+    )

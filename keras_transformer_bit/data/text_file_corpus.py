@@ -3,6 +3,7 @@
 import os
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.utils import check_non_negative_int
 
 ON_MALFORMED = ("skip", "raise")
 
@@ -46,8 +47,10 @@ def read_tsv_corpus(
 
     Args:
         path: str. A UTF-8 text file, one pair per line.
-        source_column: int. Column of the source sentence. Defaults to `0`.
-        target_column: int. Column of the target sentence. Defaults to `1`.
+        source_column: int. Column of the source sentence, counting from 0.
+            Defaults to `0`.
+        target_column: int. Column of the target sentence, another than
+            `source_column`. Defaults to `1`.
         on_malformed: str. `"skip"` or `"raise"`. Defaults to `"skip"`.
         **split_kwargs: passed to `ParallelCorpus.from_pairs` (`test_size`,
             `validation_size`, `seed`, `source_language`, ...).
@@ -59,13 +62,22 @@ def read_tsv_corpus(
     >>> corpus = read_tsv_corpus("pairs.tsv", test_size=100)  # doctest: +SKIP
     """
     _check_on_malformed(on_malformed)
+    check_non_negative_int("source_column", source_column)
+    check_non_negative_int("target_column", target_column)
+    if source_column == target_column:
+        raise ValueError(
+            "source_column and target_column must differ. Received: "
+            f"source_column={source_column}, target_column={target_column}"
+        )
     pairs = []
     num_malformed = 0
+    most_columns = 0
     width = max(source_column, target_column) + 1
     for line_number, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue
         columns = line.split("\t")
+        most_columns = max(most_columns, len(columns))
         source = columns[source_column].strip() if len(columns) >= width else ""
         target = columns[target_column].strip() if len(columns) >= width else ""
         if not source or not target:
@@ -77,6 +89,12 @@ def read_tsv_corpus(
             num_malformed += 1
             continue
         pairs.append((source, target))
+    if not pairs and most_columns and most_columns < width:
+        raise ValueError(
+            f"{path} has no column {width - 1} (counting from 0): its lines have "
+            f"at most {most_columns} tab-separated columns. Received: "
+            f"source_column={source_column}, target_column={target_column}"
+        )
     split_kwargs.setdefault("name", os.path.basename(path))
     return ParallelCorpus.from_pairs(pairs, num_malformed=num_malformed, **split_kwargs)
 

@@ -46,3 +46,51 @@ def test_every_setting_is_decoded_and_scored_greedy_first():
     assert all(r["repetitive"] == 0 and r["empty"] == 0 for r in exact)
     wrong = rows[0]
     assert wrong["bleu"] < 50 and wrong["empty"] == 1 and wrong["repetitive"] == 1
+
+
+@pytest.mark.parametrize("penalty", ["nan", "inf", "-0.5", "x"])
+def test_a_length_penalty_that_is_not_a_finite_non_negative_number_is_refused(
+    penalty, capsys
+):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--length-penalties", "1.0", penalty])
+    error = capsys.readouterr().err
+    assert "--length-penalties" in error and repr(penalty) in error
+
+
+def test_the_default_output_is_named_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--help"])
+    assert "bench_decoding_choice.md" in capsys.readouterr().out
+
+
+def _row(method, beam_size, penalty, bleu):
+    return dict(
+        method=method,
+        beam_size=beam_size,
+        length_penalty=penalty,
+        no_repeat_ngram_size=0,
+        bleu=bleu,
+        chrf=10.0,
+        repetitive=0,
+        empty=0,
+        seconds=1.0,
+    )
+
+
+def test_the_report_names_the_best_setting_once_and_no_ratio_to_a_zero_greedy():
+    rows = [_row("greedy", 1, None, 0.0), _row("beam", 2, 0.6, 3.5)]
+    args = decoding_choice.parse_args(
+        ["--beam-sizes", "2", "--length-penalties", "0.6"]
+    )
+    text = decoding_choice.format_report(rows, args, num_validation=3)
+    assert "Best on validation: beam 2, length penalty 0.6" in text
+    assert "beam beam" not in text and "inf" not in text
+    assert "--beam-sizes 2 --length-penalties 0.6" in text
+    rows[0]["bleu"] = 2.0
+    text = decoding_choice.format_report(rows, args, num_validation=3)
+    assert "| 1.75x |" in text
+    rows[0]["bleu"] = 5.0
+    assert "Best on validation: greedy, 5.00" in decoding_choice.format_report(
+        rows, args, num_validation=3
+    )

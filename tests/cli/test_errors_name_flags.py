@@ -183,8 +183,11 @@ def test_an_unknown_corpus_is_named_as_the_caller_names_it(tmp_path):
     absent = str(tmp_path / "nosuch.tsv")
     command = ["translate", "train", "--data", absent]
     command += ["--model-dir", str(tmp_path / "run")]
-    with pytest.raises(ValueError, match=r"^--data must be .*--data='.*nosuch.tsv'"):
+    with pytest.raises(
+        ValueError, match=r"^--data must be .*--data='.*nosuch.tsv'"
+    ) as e:
         main(command)
+    assert "no such file" in str(e.value)
     run = TranslationRun(tmp_path / "run", data=absent, strategy="one_device")
     with pytest.raises(ValueError, match=r"^data must be .*Received: data='"):
         run.train(epochs=1)

@@ -53,3 +53,11 @@ def test_help_commands_parse(argv, capsys):
         build_parser().parse_args(argv)
     assert exit.value.code == 0
     assert "usage: ktb" in capsys.readouterr().out
+
+
+def test_train_help_says_when_a_run_has_a_target_tokenizer(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["translate", "train", "--help"])
+    text = capsys.readouterr().out
+    line = next(line for line in text.splitlines() if "target_tokenizer/" in line)
+    assert "--separate-vocabularies" in line, line

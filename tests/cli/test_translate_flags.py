@@ -6,7 +6,10 @@ import pytest
 
 from keras_transformer_bit.cli import translate
 from keras_transformer_bit.cli.main import build_parser, main
+from keras_transformer_bit.recipes import translation_recipe
 from keras_transformer_bit.training import translation_run as run_files
+
+RECIPE = translation_recipe()
 
 
 def _parse(*argv):
@@ -16,8 +19,12 @@ def _parse(*argv):
 @pytest.mark.parametrize(
     "flags, method, options",
     [
-        ([], "beam", {"beam_size": 4, "length_penalty": 0.6}),
-        (["--beam-size", "2"], "beam", {"beam_size": 2, "length_penalty": 0.6}),
+        ([], "beam", {"beam_size": 4, "length_penalty": RECIPE.length_penalty}),
+        (
+            ["--beam-size", "2"],
+            "beam",
+            {"beam_size": 2, "length_penalty": RECIPE.length_penalty},
+        ),
         (["--method", "greedy"], "greedy", {}),
         (["--top-k", "5"], "top_k", {"top_k": 5}),
         (

@@ -133,3 +133,59 @@ def test_no_held_out_sentence_is_trained_on_from_either_side():
     copies = forward + [(target, source) for source, target in forward]
     corpus = ParallelCorpus.from_pairs(copies, test_size=4, validation_size=4)
     assert corpus.num_overlaps_dropped == 0 and len(corpus.train) == 32
+
+
+def test_unicode_normalization_forms_of_a_held_out_sentence_are_not_trained_on():
+    import unicodedata
+
+    composed = [(f"Schön Nummer {i}.", f"Nice {i}.") for i in range(15)]
+    decomposed = [
+        (unicodedata.normalize("NFD", source), f"Pretty {i}.")
+        for i, (source, _) in enumerate(composed)
+    ]
+    corpus = ParallelCorpus.from_pairs(
+        composed + decomposed, test_size=5, validation_size=5
+    )
+
+    def key(text):
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    held_out = {key(source) for source, _ in corpus.test + corpus.validation}
+    leaks = [source for source, _ in corpus.train if key(source) in held_out]
+    assert leaks == []
+    assert corpus.num_overlaps_dropped > 0
+
+
+def test_pairs_dropped_as_duplicates_are_counted_and_reported():
+    corpus = ParallelCorpus.from_pairs(_pairs(20) * 3, test_size=2, validation_size=2)
+    assert (len(corpus.train), len(corpus.validation), len(corpus.test)) == (16, 2, 2)
+    assert corpus.num_duplicates_dropped == 40
+    assert "40 repeated pairs or sources dropped" in corpus.summary()
+    # A repeated source with another target is dropped too (the first is kept).
+    pairs = _pairs(20) + [("Satz 3.", "Another sentence.")]
+    corpus = ParallelCorpus.from_pairs(pairs, test_size=2, validation_size=2)
+    assert corpus.num_duplicates_dropped == 1
+    assert "repeated" not in ParallelCorpus.from_pairs(_pairs(20)).summary()
+
+
+def test_no_training_pairs_left_says_where_they_went():
+    # 30 pairs, but only 3 distinct English sentences: all training pairs
+    # share their English side with a held-out pair.
+    pairs = [(f"Satz {i}.", f"Sentence {i % 3}.") for i in range(30)]
+    with pytest.raises(ValueError) as error:
+        ParallelCorpus.from_pairs(pairs, test_size=2, validation_size=1, name="tiny")
+    message = str(error.value)
+    assert "'tiny'" in message and "30 pairs" in message
+    assert "27 training pairs" in message and "held-out" in message
+    # 40 lines, 4 distinct pairs, one English sentence.
+    pairs = [(f"Satz {i}.", "Sentence.") for i in range(4)] * 10
+    with pytest.raises(ValueError) as error:
+        ParallelCorpus.from_pairs(pairs, test_size=1, validation_size=1)
+    message = str(error.value)
+    assert "40 pairs" in message and "36 repeated" in message
+
+
+@pytest.mark.parametrize("seed", ["x", 1.5, None, True, -1])
+def test_a_seed_that_is_not_an_int_is_refused(seed):
+    with pytest.raises(ValueError, match=r"seed must be an int.*Received: seed="):
+        ParallelCorpus.from_pairs(_pairs(20), seed=seed)

@@ -66,5 +66,33 @@ def test_bad_files(tmp_path):
         read_tsv_corpus(str(latin1))
     malformed_only = tmp_path / "bad.tsv"
     malformed_only.write_text("a\nb\n")
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"bad.tsv has no column 1 .*at most 1 tab"):
         read_tsv_corpus(str(malformed_only))
+
+
+@pytest.mark.parametrize(
+    "columns, message",
+    [
+        ({"source_column": "0"}, r"source_column must be an int >= 0.*'0'"),
+        ({"target_column": -1}, r"target_column must be an int >= 0.*-1"),
+        ({"source_column": True}, r"source_column must be an int >= 0"),
+        (
+            {"source_column": 1, "target_column": 1},
+            r"source_column and target_column must differ.*1",
+        ),
+    ],
+)
+def test_bad_columns_are_named(tmp_path, columns, message):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in _pairs(10)))
+    with pytest.raises(ValueError, match=message):
+        read_tsv_corpus(str(path), **columns)
+
+
+def test_a_column_beyond_every_line_is_named_with_the_number_of_columns(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in _pairs(10)))
+    with pytest.raises(
+        ValueError, match=r"no column 5.*at most 2 tab-separated.*source_column=5"
+    ):
+        read_tsv_corpus(str(path), source_column=5)

@@ -114,7 +114,7 @@ def test_an_unknown_corpus_names_data_as_the_caller_does(tmp_path):
         load_translation_corpus(absent)
     message = str(error.value.restated({"data": "--data"}))
     assert message.startswith("--data must be 'ding'")
-    assert message.endswith(f"Received: --data={absent!r}")
+    assert message.endswith(f"Received: --data={absent!r} (no such file)")
 
 
 def test_bad_inputs(pairs_and_tokenizer, tmp_path):
