@@ -90,7 +90,7 @@ def _length_penalty(text):
         raise argparse.ArgumentTypeError(
             f"must be a finite number >= 0. Received: {text!r}"
         )
-    return value
+    return value + 0.0  # -0.0 is 0.0
 
 
 def parse_args(argv=None):
@@ -121,6 +121,11 @@ def parse_args(argv=None):
         "bench_decoding_choice.md in the current directory)",
     )
     args = parser.parse_args(argv)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        parser.error(
+            "--output must be in a directory that exists (checked before "
+            f"decoding). Received: --output {args.output}"
+        )
     for beam in args.beam_sizes:
         if beam < 2:
             parser.error(f"--beam-sizes must be >= 2 (greedy is always run). "

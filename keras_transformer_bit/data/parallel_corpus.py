@@ -9,6 +9,7 @@ from keras_transformer_bit.utils import (
     check_non_negative_int,
     check_seed,
 )
+from keras_transformer_bit.utils.check_known_arguments import check_known_arguments
 
 # Held-out pairs per split by default: a tenth of the corpus, at most this many.
 DEFAULT_HELD_OUT_SIZE = 1000
@@ -180,6 +181,13 @@ class ParallelCorpus:
             ValueError: no pair is left for training; the message counts
                 where the pairs went.
         """
+        fields = {field.name for field in dataclasses.fields(cls)}
+        check_known_arguments(
+            "ParallelCorpus.from_pairs",
+            kwargs,
+            (fields - {"train", "validation", "test"})
+            | {"test_size", "validation_size", "seed", "deduplicate"},
+        )
         seed = check_seed(seed, allow_none=False)
         for name, value in (
             ("test_size", test_size),
@@ -188,6 +196,8 @@ class ParallelCorpus:
             if value is not None:
                 check_non_negative_int(name, value)
         pairs = list(pairs)
+        for index, pair in enumerate(pairs):
+            _check_pair(index, pair)
         num_given = len(pairs)
         if deduplicate:
             seen_sources = set()
@@ -251,6 +261,19 @@ class ParallelCorpus:
                 if self.num_overlaps_dropped
                 else ""
             )
+        )
+
+
+def _check_pair(index, pair):
+    """Raises a `TypeError` naming `pair` unless it is two strings."""
+    if not (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(isinstance(side, str) for side in pair)
+    ):
+        raise TypeError(
+            f"pair {index} must be a (source, target) tuple of two str. "
+            f"Received: {pair!r}"
         )
 
 

@@ -94,3 +94,14 @@ def test_the_report_names_the_best_setting_once_and_no_ratio_to_a_zero_greedy():
     assert "Best on validation: greedy, 5.00" in decoding_choice.format_report(
         rows, args, num_validation=3
     )
+
+
+def test_an_output_in_a_missing_directory_is_refused_before_decoding(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--output", str(tmp_path / "absent" / "x.md")])
+    assert "--output" in capsys.readouterr().err
+
+
+def test_minus_zero_is_a_length_penalty_of_zero():
+    args = decoding_choice.parse_args(["--length-penalties", "-0"])
+    assert str(args.length_penalties[0]) == "0.0"

@@ -189,3 +189,18 @@ def test_no_training_pairs_left_says_where_they_went():
 def test_a_seed_that_is_not_an_int_is_refused(seed):
     with pytest.raises(ValueError, match=r"seed must be an int.*Received: seed="):
         ParallelCorpus.from_pairs(_pairs(20), seed=seed)
+
+
+@pytest.mark.parametrize(
+    "bad", ["abc", ("a", "b", "c"), (None, "b"), (b"a", "b"), ("a",)]
+)
+def test_a_pair_that_is_not_two_strings_is_named_with_its_position(bad):
+    pairs = _pairs(10)
+    pairs.insert(3, bad)
+    with pytest.raises(TypeError, match=r"pair 3 must be a \(source, target\)"):
+        ParallelCorpus.from_pairs(pairs)
+
+
+def test_a_misspelled_keyword_is_named_with_the_function_called():
+    with pytest.raises(TypeError, match=r"from_pairs got .*'tset_size'.*'test_size'"):
+        ParallelCorpus.from_pairs(_pairs(20), tset_size=3)
