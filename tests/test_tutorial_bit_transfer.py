@@ -3,8 +3,11 @@
 import importlib.util
 import json
 import math
+import os
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -97,9 +100,22 @@ def max_difference(weights, others):
     return max(float(np.max(np.abs(a - b))) for a, b in zip(weights, others))
 
 
+def run_tutorial(flags):
+    """The tutorial as a user runs it: a fresh process; returns its stdout."""
+    done = subprocess.run(
+        [sys.executable, str(TUTORIAL), *flags],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.large
 def test_quick_run_writes_table_plot_and_raw_results_and_reruns_only_what_is_missing(
-    tutorial, tmp_path, capsys
+    tutorial, tmp_path
 ):
     flags = [
         "--quick",
@@ -113,25 +129,27 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reruns_only_what_is_mis
         "--test-examples",
         "64",
     ]
-    results = tutorial.run(
-        tutorial.parse_args(flags + ["--output-dir", str(tmp_path / "out")])
-    )
+    # Each run is its own process, as when a user types the command: inside
+    # one long-lived process (the whole test suite) the CPU kernels gave a
+    # retrained run weights 0.011 away from the first in one run of the suite,
+    # while separate processes reproduce the weights bitwise.
+    run_tutorial(flags + ["--output-dir", str(tmp_path / "out")])
+    results = json.loads((tmp_path / "out" / "bit_transfer.json").read_text())
     assert results["upstream"]["cached"] is False
     cached = list((tmp_path / "cache").glob("upstream-*.npz"))
     assert len(cached) == 1 and not list((tmp_path / "cache").glob("*partial*"))
-    raw = json.loads((tmp_path / "out" / "bit_transfer.json").read_text())
     for arm in ("transfer", "scratch"):
-        values = raw["accuracy"][arm]["1"]
+        values = results["accuracy"][arm]["1"]
         assert len(values) == 2 and all(0 <= v <= 1 for v in values)
-    assert raw["downstream_classes"] == list(tutorial.DOWNSTREAM_CLASSES)
+    assert results["downstream_classes"] == list(tutorial.DOWNSTREAM_CLASSES)
     # Each shot count records its own rule (4 classes x shots examples), the
     # CPU rule: crop 32 of 40, batch 32, lr 0.003, 4% of 500 updates.
-    assert raw["rules"]["1"]["dataset_size"] == 4
-    assert raw["rules"]["2"]["dataset_size"] == 8
-    rule = raw["rules"]["1"]
+    assert results["rules"]["1"]["dataset_size"] == 4
+    assert results["rules"]["2"]["dataset_size"] == 8
+    rule = results["rules"]["1"]
     assert (rule["crop_size"], rule["resize_size"], rule["batch_size"]) == (32, 40, 32)
     assert rule["base_learning_rate"] == 0.003 and rule["supports"][-1] == 20
-    assert raw["test_examples"] == 64
+    assert results["test_examples"] == 64
     table = (tmp_path / "out" / "bit_transfer.md").read_text()
     assert "| 1 |" in table and "| 2 |" in table and "Welch t" in table
     assert "bit_transfer.png" in table
@@ -146,32 +164,20 @@ def test_quick_run_writes_table_plot_and_raw_results_and_reruns_only_what_is_mis
     # The same command again: the finished runs are skipped, their saved
     # models evaluated (the same accuracy exactly); a run whose directory
     # went is trained again from the same seed on the same upstream, to the
-    # same weights up to float rounding. Rounding is all that may differ: the
-    # CPU kernels do not promise bitwise equal sums from one training to the
-    # next, which can move an example that sits on a class boundary (one of
-    # 64 moved in one full-suite run), so the retrained accuracy may differ
-    # by that much and the weights by far less than another seed's.
+    # same weights.
     lost = runs / "shots1_seed0_transfer"
     first = weights_of(lost / "model.keras")
     other_seed = weights_of(runs / "shots1_seed1_transfer" / "model.keras")
     shutil.rmtree(lost)
-    capsys.readouterr()
-    again = tutorial.run(tutorial.parse_args(flags))
-    assert capsys.readouterr().out.count("holds a finished run") == 7
+    out = run_tutorial(flags + ["--output-dir", str(tmp_path / "again")])
+    again = json.loads((tmp_path / "again" / "bit_transfer.json").read_text())
+    assert out.count("holds a finished run") == 7
     assert again["upstream"]["cached"] is True
     assert again["upstream"]["test_accuracy"] == results["upstream"]["test_accuracy"]
     retrained = weights_of(lost / "model.keras")
     drift = max_difference(retrained, first)
-    assert drift < 1e-3 < max_difference(other_seed, first), drift
-    for arm in ("transfer", "scratch"):
-        for shots in ("1", "2"):
-            before = results["accuracy"][arm][shots]
-            after = again["accuracy"][arm][shots]
-            if (arm, shots) == ("transfer", "1"):  # seed 0 retrained
-                assert after[1:] == before[1:]
-                assert abs(after[0] - before[0]) <= 1 / 64, (after, before)
-            else:
-                assert after == before
+    assert drift < 1e-5 and max_difference(other_seed, first) > 1e-3, drift
+    assert again["accuracy"] == results["accuracy"]
     # Another setting in the same --work-dir: refused, naming it.
     with pytest.raises(ValueError, match=r"batch_size=16 \(saved: batch_size=32\)"):
         tutorial.run(tutorial.parse_args(flags + ["--batch-size", "16"]))
