@@ -16,17 +16,38 @@ DEFAULT_HELD_OUT_SIZE = 1000
 
 
 def comparison_key(text):
-    """How two texts are compared for leaks between splits: case, spacing and
-    Unicode normalization form (composed "ö" or "o" + combining diaeresis,
-    full-width letters) do not count.
+    """How two texts are compared for repeats and for leaks between splits:
+    case, spacing, invisible format characters (zero-width space, byte order
+    mark) and Unicode normalization form (composed "ö" or "o" + combining
+    diaeresis, full-width letters) do not count. An empty key is a blank text.
 
     Example:
     >>> comparison_key("  One moment,  please!")
     'one moment, please!'
-    >>> comparison_key("Scho\u0308n") == comparison_key("SCHÖN")
+    >>> comparison_key("Scho\u0308n") == comparison_key("SCHÖN\u200b")
     True
+    >>> comparison_key("\u200b ")
+    ''
     """
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    text = unicodedata.normalize("NFKC", text)
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(visible.casefold().split())
+
+
+def _hold_out(pairs, size, taken):
+    """Moves `size` pairs from the front of `pairs` into a held-out split,
+    passing over those that share a source or target (`comparison_key`) with
+    a pair in `taken` (the keys of the splits held out before, updated);
+    returns `(held_out, rest)`, the rest in their order."""
+    held_out, rest = [], []
+    for pair in pairs:
+        keys = [(side, comparison_key(text)) for side, text in enumerate(pair)]
+        if len(held_out) < size and not any(key in taken for key in keys):
+            held_out.append(pair)
+            taken.update(keys)
+        else:
+            rest.append(pair)
+    return held_out, rest
 
 
 def _default_held_out_size(num_pairs):
@@ -150,6 +171,10 @@ class ParallelCorpus:
     ):
         """Shuffles `pairs` with `seed` and cuts off test and validation pairs.
 
+        A pair with an empty side (or one of only spaces and invisible
+        characters) is skipped and counted in `num_malformed`, as the file
+        readers do.
+
         The split depends only on the pairs and the seed, so runs are comparable.
         By default each held-out split gets a tenth of the pairs, at least 1
         (from 3 pairs on) and at most 1000: 100 pairs give 80/10/10, 50,000
@@ -165,13 +190,16 @@ class ParallelCorpus:
             validation_size: int or `None`. Number of validation pairs.
                 Defaults to `None` (a tenth, at most 1000).
             seed: int in `[0, 2**32 - 1]`. Shuffling seed. Defaults to `1234`.
-            deduplicate: bool. Drop repeated pairs and pairs whose source was
-                seen before (the count is `num_duplicates_dropped`), then the
+            deduplicate: bool. Compare sentences by `comparison_key`
+                (ignoring case, spacing, invisible characters and Unicode
+                normalization): drop repeated pairs and pairs whose source
+                was seen before (the count is `num_duplicates_dropped`);
+                keep the test and validation splits from sharing a sentence
+                on either side (each still gets its size); then drop the
                 training pairs whose source equals the source of a test or
-                validation pair, or whose target equals its target, ignoring
-                case, spacing and Unicode normalization (`comparison_key`)
-                (so no held-out sentence, on either side, is trained on; the
-                count is `num_overlaps_dropped`). Defaults to `True`.
+                validation pair, or whose target equals its target (so no
+                held-out sentence is trained on; the count is
+                `num_overlaps_dropped`). Defaults to `True`.
             **kwargs: the other `ParallelCorpus` fields.
 
         Raises:
@@ -199,15 +227,20 @@ class ParallelCorpus:
         for index, pair in enumerate(pairs):
             _check_pair(index, pair)
         num_given = len(pairs)
+        pairs = [pair for pair in pairs if all(map(comparison_key, pair))]
+        kwargs["num_malformed"] = (
+            kwargs.get("num_malformed", 0) + num_given - len(pairs)
+        )
         if deduplicate:
             seen_sources = set()
             unique = []
             for source, target in pairs:
-                if source not in seen_sources:
-                    seen_sources.add(source)
+                key = comparison_key(source)
+                if key not in seen_sources:
+                    seen_sources.add(key)
                     unique.append((source, target))
+            kwargs["num_duplicates_dropped"] = len(pairs) - len(unique)
             pairs = unique
-            kwargs["num_duplicates_dropped"] = num_given - len(pairs)
         if not pairs:
             raise ValueError(
                 f"The corpus {kwargs.get('name', 'corpus')!r} is empty: no sentence "
@@ -219,9 +252,15 @@ class ParallelCorpus:
         test_size, validation_size = _held_out_sizes(
             len(pairs), test_size, validation_size, kwargs.get("name", "corpus")
         )
-        test = pairs[:test_size]
-        validation = pairs[test_size : test_size + validation_size]
-        train = pairs[test_size + validation_size :]
+        if deduplicate:
+            # No sentence, on either side, in both held-out splits.
+            taken = set()
+            test, pairs = _hold_out(pairs, test_size, taken)
+            validation, train = _hold_out(pairs, validation_size, taken)
+        else:
+            test = pairs[:test_size]
+            validation = pairs[test_size : test_size + validation_size]
+            train = pairs[test_size + validation_size :]
         if deduplicate:
             held_out = test + validation
             sources = {comparison_key(source) for source, _ in held_out}

@@ -442,7 +442,11 @@ def _learn_wordpiece(words, vocabulary_size, min_count, max_calls=8):
             )
     if too_small:
         return too_small[min(too_small)]
-    return too_big[max(too_big)]
+    # Every threshold tried left subwords beyond the size: the characters
+    # alone fit (`build` refuses sizes below `_smallest_vocabulary_size`).
+    return learner.learn_with_thresh(
+        words, max(count for _, count in words) + 1, params
+    )
 
 
 def _normalize(strings, lower_case, normalization_form):

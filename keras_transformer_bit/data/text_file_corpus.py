@@ -2,7 +2,7 @@
 
 import os
 
-from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.data.parallel_corpus import ParallelCorpus, comparison_key
 from keras_transformer_bit.utils import check_non_negative_int
 
 ON_MALFORMED = ("skip", "raise")
@@ -19,6 +19,11 @@ def _check_on_malformed(on_malformed):
 def _read_lines(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"Corpus file not found: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{path} is a directory; expected a corpus file (UTF-8 text, one "
+            "pair or sentence per line)."
+        )
     with open(path, "rb") as file:
         raw = file.read()
     try:
@@ -41,7 +46,8 @@ def read_tsv_corpus(
 ):
     """Reads tab-separated sentence pairs.
 
-    A line is malformed when it lacks one of the columns or either side is empty.
+    A line is malformed when it lacks one of the columns or either side is empty
+    (or holds only spaces and invisible characters such as a zero-width space).
     Such lines are counted in `num_malformed` and skipped, or raise with
     `on_malformed="raise"`. Blank lines are ignored.
 
@@ -80,7 +86,7 @@ def read_tsv_corpus(
         most_columns = max(most_columns, len(columns))
         source = columns[source_column].strip() if len(columns) >= width else ""
         target = columns[target_column].strip() if len(columns) >= width else ""
-        if not source or not target:
+        if not comparison_key(source) or not comparison_key(target):
             if on_malformed == "raise":
                 raise ValueError(
                     f"{path}:{line_number} is malformed: expected {width} "
@@ -134,7 +140,7 @@ def read_aligned_corpus(source_path, target_path, on_malformed="skip", **split_k
         source, target = source.strip(), target.strip()
         if not source and not target:
             continue
-        if not source or not target:
+        if not comparison_key(source) or not comparison_key(target):
             if on_malformed == "raise":
                 raise ValueError(
                     f"Line {line_number} of {source_path} / {target_path} has an "

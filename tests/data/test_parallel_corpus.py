@@ -5,6 +5,7 @@ import pytest
 
 from keras_transformer_bit.data import ParallelCorpus
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.data.parallel_corpus import comparison_key
 from keras_transformer_bit.utils import SettingError
 
 
@@ -109,7 +110,7 @@ def test_no_held_out_sentence_is_trained_on_from_either_side():
     # Distinct sources, but the English side of some pairs repeats (a
     # paraphrase, another casing or spacing of the same sentence): wherever
     # one of them lands in test or validation, the others leave training.
-    pairs = [(f"Satz {i}.", f"Sentence {i % 10}.") for i in range(60)]
+    pairs = [(f"Satz {i}.", f"Sentence {i % 20}.") for i in range(60)]
     pairs += [("Noch ein Satz.", "  SENTENCE 3. ")]
     corpus = ParallelCorpus.from_pairs(pairs, test_size=5, validation_size=5)
 
@@ -138,7 +139,7 @@ def test_no_held_out_sentence_is_trained_on_from_either_side():
 def test_unicode_normalization_forms_of_a_held_out_sentence_are_not_trained_on():
     import unicodedata
 
-    composed = [(f"Schön Nummer {i}.", f"Nice {i}.") for i in range(15)]
+    composed = [(f"Schön Nummer {i}.", f"Nice {i}.") for i in range(30)]
     decomposed = [
         (unicodedata.normalize("NFD", source), f"Pretty {i}.")
         for i, (source, _) in enumerate(composed)
@@ -153,7 +154,8 @@ def test_unicode_normalization_forms_of_a_held_out_sentence_are_not_trained_on()
     held_out = {key(source) for source, _ in corpus.test + corpus.validation}
     leaks = [source for source, _ in corpus.train if key(source) in held_out]
     assert leaks == []
-    assert corpus.num_overlaps_dropped > 0
+    # The decomposed forms are repeats of the composed ones.
+    assert corpus.num_duplicates_dropped == 30
 
 
 def test_pairs_dropped_as_duplicates_are_counted_and_reported():
@@ -204,3 +206,40 @@ def test_a_pair_that_is_not_two_strings_is_named_with_its_position(bad):
 def test_a_misspelled_keyword_is_named_with_the_function_called():
     with pytest.raises(TypeError, match=r"from_pairs got .*'tset_size'.*'test_size'"):
         ParallelCorpus.from_pairs(_pairs(20), tset_size=3)
+
+
+def test_test_and_validation_share_no_sentence_and_keep_their_sizes():
+    # 60 sources over 12 English sentences (and case variants of them): no
+    # sentence (either side, compared by comparison_key) may be in both
+    # held-out splits, and each split still gets the size asked.
+    pairs = [(f"Satz {i}.", f"Sentence {i % 12}.") for i in range(60)]
+    pairs += [(f"Noch ein Satz {i}.", f"SENTENCE  {i}.") for i in range(12)]
+    corpus = ParallelCorpus.from_pairs(pairs, test_size=4, validation_size=4)
+    assert (len(corpus.test), len(corpus.validation)) == (4, 4)
+    for side in (0, 1):
+        test = {comparison_key(pair[side]) for pair in corpus.test}
+        validation = {comparison_key(pair[side]) for pair in corpus.validation}
+        assert not test & validation, (side, test & validation)
+
+
+def test_repeats_that_differ_in_case_spacing_or_normalization_are_repeats():
+    pairs = _pairs(20) + [
+        ("satz 3.", "Sentence 3."),
+        ("Satz  4. ", "sentence 4."),
+        ("ＳＡＴＺ 5.", "Sentence 5."),
+    ]
+    corpus = ParallelCorpus.from_pairs(pairs, test_size=2, validation_size=2)
+    assert corpus.num_duplicates_dropped == 3
+    sources = [comparison_key(source) for source, _ in corpus.train]
+    assert len(sources) == len(set(sources))
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\u200b", "\u200b\ufeff \u2060"])
+def test_a_pair_with_an_empty_or_invisible_side_is_skipped_as_malformed(blank):
+    pairs = _pairs(20) + [(blank, "Sentence."), ("Satz.", blank)]
+    corpus = ParallelCorpus.from_pairs(pairs, num_malformed=1)
+    assert corpus.num_malformed == 3
+    assert "3 malformed" in corpus.summary()
+    everything = corpus.train + corpus.validation + corpus.test
+    assert all(comparison_key(side) for pair in everything for side in pair)
+    assert len(everything) == 20

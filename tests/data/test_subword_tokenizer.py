@@ -1,5 +1,6 @@
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -307,3 +308,23 @@ def test_save_records_its_kind(tokenizer, tmp_path):
     config = json.loads((tmp_path / "tokenizer.json").read_text())
     assert config["tokenizer"] == "wordpiece"
     assert SubwordTokenizer.load(str(tmp_path)).vocabulary == tokenizer.vocabulary
+
+
+def test_the_minimum_the_error_names_builds_within_it():
+    # Zipf-distributed words: the threshold search used to stop at a
+    # vocabulary with subwords, larger than the minimum it had named.
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyzäöüßABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    words = [
+        "".join(rng.choice(letters) for _ in range(rng.randint(2, 9)))
+        for _ in range(400)
+    ]
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+    texts = [" ".join(rng.choices(words, weights, k=8)) + "." for _ in range(600)]
+    with pytest.raises(SettingError) as error:
+        SubwordTokenizer.build(texts, vocabulary_size=10)
+    smallest = int(re.search(r"use at least (\d+)", str(error.value)).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not larger than asked
+        tokenizer = SubwordTokenizer.build(texts, vocabulary_size=smallest)
+    assert tokenizer.vocabulary_size == smallest

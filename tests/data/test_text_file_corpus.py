@@ -96,3 +96,20 @@ def test_a_column_beyond_every_line_is_named_with_the_number_of_columns(tmp_path
         ValueError, match=r"no column 5.*at most 2 tab-separated.*source_column=5"
     ):
         read_tsv_corpus(str(path), source_column=5)
+
+
+def test_a_directory_is_refused_as_a_corpus_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"is a directory; expected a corpus"):
+        read_tsv_corpus(str(tmp_path))
+    with pytest.raises(IsADirectoryError, match=r"is a directory"):
+        read_aligned_corpus(str(tmp_path), str(tmp_path))
+
+
+def test_an_invisible_side_is_malformed(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    lines = [f"{s}\t{t}" for s, t in _pairs(10)]
+    lines += ["\u200b\tSentence.", "Satz.\t\ufeff"]
+    path.write_text("\n".join(lines) + "\n")
+    assert read_tsv_corpus(str(path)).num_malformed == 2
+    with pytest.raises(ValueError, match=r"pairs.tsv:11 is malformed"):
+        read_tsv_corpus(str(path), on_malformed="raise")
