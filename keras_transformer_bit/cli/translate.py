@@ -90,6 +90,8 @@ TRAINING_FLAGS = {
     "average_checkpoints": "--average-checkpoints",
     "test_size": "--test-size",
     "validation_size": "--validation-size",
+    "source_column": "--source-column",
+    "target_column": "--target-column",
     "jit_compile": "--no-jit",
 }
 
@@ -578,6 +580,19 @@ def add_parser(subparsers):
         default=None,
         help="validation pairs held out, for val_loss, BLEU and the best "
         "checkpoint (default: the corpus reader's choice for its size)",
+    )
+    train_parser.add_argument(
+        "--source-column",
+        type=int,
+        default=None,
+        help="--data FILE.tsv: the column of the source sentences, counting "
+        "from 0 (default 0)",
+    )
+    train_parser.add_argument(
+        "--target-column",
+        type=int,
+        default=None,
+        help="--data FILE.tsv: the column of the target sentences (default 1)",
     )
     train_parser.add_argument(
         "--no-jit",

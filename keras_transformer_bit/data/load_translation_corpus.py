@@ -20,7 +20,13 @@ CORPUS_HELP = (
 
 
 def load_translation_corpus(
-    data="ding", seed=1234, test_size=None, validation_size=None, **kwargs
+    data="ding",
+    seed=1234,
+    test_size=None,
+    validation_size=None,
+    source_column=None,
+    target_column=None,
+    **kwargs,
 ):
     """Loads a parallel corpus named by a short string (the CLI's `--data`).
 
@@ -36,6 +42,11 @@ def load_translation_corpus(
             Defaults to `None`.
         validation_size: int or `None`. Validation pairs, likewise. Defaults
             to `None`.
+        source_column: int or `None`. For a tab-separated file: the column
+            of the source sentences, counting from 0. Defaults to `None`
+            (column 0).
+        target_column: int or `None`. Likewise, the target sentences.
+            Defaults to `None` (column 1).
         **kwargs: passed to the reader (e.g. `on_malformed`, `max_examples`).
 
     Returns:
@@ -54,6 +65,23 @@ def load_translation_corpus(
     if not isinstance(data, str) or not data:
         raise _unknown_corpus(data)
     kwargs.update(seed=seed, test_size=test_size, validation_size=validation_size)
+    columns = {
+        key: value
+        for key, value in (
+            ("source_column", source_column),
+            ("target_column", target_column),
+        )
+        if value is not None
+    }
+    if columns and not os.path.isfile(data):
+        raise SettingError(
+            lambda name: (
+                " and ".join(name(key) for key in columns)
+                + f" choose columns of a tab-separated file; {name('data')}={data!r} "
+                "is not one. Received: "
+                + ", ".join(f"{name(key)}={value!r}" for key, value in columns.items())
+            )
+        )
     if data in ("ding", "ding_de_en"):
         return load_ding_de_en(**kwargs)
     if data in ("sword_en_es", "sword_es_en"):
@@ -64,7 +92,7 @@ def load_translation_corpus(
         source_path, target_path = data.split(",", 1)
         return read_aligned_corpus(source_path, target_path, **kwargs)
     if os.path.isfile(data):
-        return read_tsv_corpus(data, **kwargs)
+        return read_tsv_corpus(data, **columns, **kwargs)
     raise _unknown_corpus(data)
 
 

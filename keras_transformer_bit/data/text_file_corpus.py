@@ -3,7 +3,7 @@
 import os
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus, comparison_key
-from keras_transformer_bit.utils import check_non_negative_int
+from keras_transformer_bit.utils import SettingError
 
 ON_MALFORMED = ("skip", "raise")
 
@@ -13,6 +13,18 @@ def _check_on_malformed(on_malformed):
         raise ValueError(
             f"on_malformed must be one of {ON_MALFORMED}. "
             f"Received: on_malformed={on_malformed!r}"
+        )
+
+
+def _check_column(key, value):
+    """Refuses a column that is not an int >= 0, naming it as the caller
+    does (`--source-column` under `ktb`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingError(
+            lambda name: (
+                f"{name(key)} must be an int >= 0 (a column, counting "
+                f"from 0). Received: {name(key)}={value!r}"
+            )
         )
 
 
@@ -68,12 +80,15 @@ def read_tsv_corpus(
     >>> corpus = read_tsv_corpus("pairs.tsv", test_size=100)  # doctest: +SKIP
     """
     _check_on_malformed(on_malformed)
-    check_non_negative_int("source_column", source_column)
-    check_non_negative_int("target_column", target_column)
+    _check_column("source_column", source_column)
+    _check_column("target_column", target_column)
     if source_column == target_column:
-        raise ValueError(
-            "source_column and target_column must differ. Received: "
-            f"source_column={source_column}, target_column={target_column}"
+        raise SettingError(
+            lambda name: (
+                f"{name('source_column')} and {name('target_column')} "
+                f"must differ. Received: {name('source_column')}={source_column}, "
+                f"{name('target_column')}={target_column}"
+            )
         )
     pairs = []
     num_malformed = 0
@@ -96,10 +111,13 @@ def read_tsv_corpus(
             continue
         pairs.append((source, target))
     if not pairs and most_columns and most_columns < width:
-        raise ValueError(
-            f"{path} has no column {width - 1} (counting from 0): its lines have "
-            f"at most {most_columns} tab-separated columns. Received: "
-            f"source_column={source_column}, target_column={target_column}"
+        raise SettingError(
+            lambda name: (
+                f"{path} has no column {width - 1} (counting from 0): its "
+                f"lines have at most {most_columns} tab-separated columns. Received: "
+                f"{name('source_column')}={source_column}, "
+                f"{name('target_column')}={target_column}"
+            )
         )
     split_kwargs.setdefault("name", os.path.basename(path))
     return ParallelCorpus.from_pairs(pairs, num_malformed=num_malformed, **split_kwargs)

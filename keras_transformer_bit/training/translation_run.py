@@ -70,6 +70,7 @@ from keras_transformer_bit.training.run_checks import (
 from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
 from keras_transformer_bit.translator import check_tensorflow_backend
 from keras_transformer_bit.utils import (
+    SettingError,
     check_non_negative_int,
     check_positive_int,
     check_seed,
@@ -314,8 +315,9 @@ def load_corpus(config):
     dictionary phrases join the training split)."""
 
     sizes = {"test_size": config["test_size"]}
-    if config.get("validation_size") is not None:
-        sizes["validation_size"] = config["validation_size"]
+    for key in ("validation_size", "source_column", "target_column"):
+        if config.get(key) is not None:  # runs saved before columns: None
+            sizes[key] = config[key]
     if config.get("phrase_pairs") and config["data"] in DING_NAMES:
         sizes["phrase_pairs"] = config["phrase_pairs"]
     return load_translation_corpus(config["data"], seed=config["seed"], **sizes)
@@ -348,6 +350,8 @@ def default_config():
         "average_checkpoints": recipe.average_checkpoints,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
+        "source_column": None,  # a TSV file's: 0 and 1
+        "target_column": None,
         "jit_compile": "auto",
     }
 
@@ -604,6 +608,28 @@ def _check_choices(chosen, names):
     for key in ("test_size", "validation_size"):  # pairs held out
         if chosen.get(key) is not None:
             check_non_negative_int(names.get(key, key), chosen[key])
+
+
+def _check_held_out(corpus, config):
+    """Refuses a corpus whose default split holds nothing out: too few
+    distinct pairs for a validation and a test pair, so the run could never
+    choose a checkpoint or be evaluated. Sizes set to 0 on purpose pass."""
+    if corpus.test or config["test_size"] == 0:
+        return
+    if corpus.validation or config.get("validation_size") == 0:
+        return
+    distinct = len(corpus.train) + corpus.num_overlaps_dropped
+    raise SettingError(
+        lambda name: (
+            f"The corpus {corpus.name!r} has {distinct} distinct pair"
+            + ("" if distinct == 1 else "s")
+            + f" ({corpus.num_duplicates_dropped} repeated pairs or sources dropped, "
+            f"{corpus.num_malformed} malformed): too few to hold out a validation "
+            "and a test pair, which takes at least 3. Give more distinct pairs, or "
+            f"train on all of them with {name('test_size')} 0 "
+            f"{name('validation_size')} 0 (the run can then not be evaluated)."
+        )
+    )
 
 
 def _check_sizes(chosen, names):
@@ -957,6 +983,7 @@ class TranslationRun:
         corpus = load_corpus(config)
         if distribute.is_chief_task(strategy):
             print(corpus.summary())
+        _check_held_out(corpus, config)
         if resuming:
             tokenizers = load_tokenizers(self.model_dir, config)
         else:

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_transformer_bit.cli.main import main
+from keras_transformer_bit.training import TranslationRun
 
 
 def _image_folder(root, per_class=3):
@@ -164,6 +165,14 @@ SMALL_MODEL += ["--epochs", "1", "--bleu-every", "0", "--tokens-per-batch", "64"
             ["--vocabulary-size", "10", "--tokenizer", "sentencepiece"],
             r"--vocabulary-size=10 is smaller than .*: use at least \d+",
         ),
+        (
+            ["--source-column", "5"],
+            r"no column 5 .*at most 2 tab-separated.*--source-column=5",
+        ),
+        (
+            ["--source-column", "1", "--target-column", "1"],
+            r"--source-column and --target-column must differ",
+        ),
     ],
 )
 def test_translate_train_errors_from_the_data_name_the_flags(tmp_path, flags, message):
@@ -174,6 +183,7 @@ def test_translate_train_errors_from_the_data_name_the_flags(tmp_path, flags, me
         main(command + flags)
     for key in ("max_length", "test_size", "validation_size", "vocabulary_size"):
         assert f"{key}=" not in str(error.value)
+    assert "source_column" not in str(error.value)
     assert not (tmp_path / "run").exists()
 
 
@@ -252,3 +262,44 @@ def test_evaluate_names_its_data_flag(tmp_path, monkeypatch):
     command = ["translate", "evaluate", "--model-dir", str(tmp_path / "run")]
     with pytest.raises(ValueError, match=r"^--data must be .*--data='.*nosuch"):
         main(command + ["--data", absent])
+
+
+def test_columns_of_a_tsv_file_are_chosen_by_flag_and_kept_by_the_run(tmp_path):
+    from keras_transformer_bit.cli.translate import TRAINING_FLAGS
+    from keras_transformer_bit.training.translation_run import load_corpus
+
+    assert TRAINING_FLAGS["source_column"] == "--source-column"
+    path = tmp_path / "three.tsv"
+    path.write_text(
+        "".join(f"{n}\tEnglish {n}.\tDeutsch {n}.\n" for n in range(40)),
+        encoding="utf-8",
+    )
+    run = TranslationRun(
+        tmp_path / "run", data=str(path), source_column=2, target_column=1
+    )
+    corpus = load_corpus(run.resolve_config())
+    assert all(s.startswith("Deutsch") for s, _ in corpus.train + corpus.test)
+    assert all(t.startswith("English") for _, t in corpus.train + corpus.test)
+
+
+def test_columns_for_a_corpus_that_is_not_a_tsv_file_are_refused(tmp_path):
+    command = ["translate", "train", "--data", "ding", "--source-column", "1"]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=r"--source-column .*tab-separated file"):
+        main(command)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_corpus_too_small_to_hold_out_pairs_is_refused_before_training(tmp_path):
+    # One distinct pair, repeated: nothing is left to validate or test on,
+    # so `ktb translate evaluate` could never score the run.
+    path = tmp_path / "one.tsv"
+    path.write_text("Hallo Welt.\tHello world.\n" * 30, encoding="utf-8")
+    command = ["translate", "train", "--data", str(path), *SMALL_MODEL]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError) as error:
+        main(command)
+    message = str(error.value)
+    assert "1 distinct pair" in message and "29 repeated" in message
+    assert "--test-size 0 --validation-size 0" in message
+    assert not (tmp_path / "run").exists()
