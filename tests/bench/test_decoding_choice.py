@@ -105,3 +105,30 @@ def test_an_output_in_a_missing_directory_is_refused_before_decoding(tmp_path, c
 def test_minus_zero_is_a_length_penalty_of_zero():
     args = decoding_choice.parse_args(["--length-penalties", "-0"])
     assert str(args.length_penalties[0]) == "0.0"
+
+
+@pytest.mark.parametrize("beam", ["65", "100000"])
+def test_a_beam_wider_than_the_cap_is_refused(beam, capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--beam-sizes", "4", beam])
+    error = capsys.readouterr().err
+    assert f"--beam-sizes must be in [2, {decoding_choice.MAX_BEAM_SIZE}]" in error
+    assert beam in error
+
+
+def test_help_shows_the_defaults_without_loading_tensorflow():
+    import subprocess
+
+    script = (
+        "import sys; sys.argv = ['decoding_choice.py', '--help']\n"
+        f"sys.path.insert(0, {str(BENCH)!r})\n"
+        "import decoding_choice\n"
+        "try:\n    decoding_choice.parse_args()\nexcept SystemExit:\n    pass\n"
+        "print('TF LOADED' if 'tensorflow' in sys.modules else 'NO TF')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().endswith("NO TF")
+    for default in ("4 8", "0.6 1.0 1.4", "runs/tutorial_translate", "auto"):
+        assert f"default: {default}" in " ".join(out.split()), out
