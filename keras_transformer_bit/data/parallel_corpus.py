@@ -30,8 +30,26 @@ def comparison_key(text):
     ''
     """
     text = unicodedata.normalize("NFKC", text)
-    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    visible = "".join(map(_visible, text))
     return " ".join(visible.casefold().split())
+
+
+# Default-ignorable characters outside category Cf: the combining grapheme
+# joiner, Hangul fillers, Mongolian and other variation selectors.
+_IGNORABLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0]
+    + list(range(0x180B, 0x1810))
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0100, 0xE01F0))
+)
+
+
+def _visible(character):
+    """`character`, or "" for an invisible one, or a space for a control."""
+    category = unicodedata.category(character)
+    if category == "Cf" or ord(character) in _IGNORABLE:
+        return ""
+    return " " if category == "Cc" else character
 
 
 def _hold_out(pairs, size, taken):

@@ -32,10 +32,18 @@ SENTENCEPIECE_MODEL_FILE = "sentencepiece.model"
 # compounds and numbers).
 MAX_BYTES_PER_WORD = 1000
 
-# Symbols (emoji, currency, maths) and invisible format characters are not
-# punctuation to WordPiece's pre-tokenizer, so "great😀" was one word, unknown
-# as a whole, and vanished. Split off, only the symbol is unknown.
-_SPLIT_OFF = (r"([\p{S}\p{Cf}\p{Co}])", r" \1 ")
+# Symbols (emoji, currency, maths) are not punctuation to WordPiece's
+# pre-tokenizer, so "great😀" was one word, unknown as a whole, and vanished.
+# Split off, only the symbol is unknown.
+_SPLIT_OFF = (r"([\p{S}\p{Co}])", r" \1 ")
+# Invisible characters (format characters such as the soft hyphen, zero-width
+# space and byte order mark; variation selectors; fillers) are dropped, as
+# `comparison_key` ignores them: "Zeit\u00adung" is "Zeitung", not "Zeit
+# [UNK] ung".
+_INVISIBLE = (
+    r"[\p{Cf}\x{034F}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}"
+    r"\x{3164}\x{FE00}-\x{FE0F}\x{FFA0}\x{E0100}-\x{E01EF}]"
+)
 
 # Characters every built vocabulary can spell, whether or not the corpus had
 # them: printable ASCII, Latin-1 and common typographic punctuation. A word of
@@ -444,9 +452,10 @@ def _learn_wordpiece(words, vocabulary_size, min_count, max_calls=8):
         return too_small[min(too_small)]
     # Every threshold tried left subwords beyond the size: the characters
     # alone fit (`build` refuses sizes below `_smallest_vocabulary_size`).
-    return learner.learn_with_thresh(
-        words, max(count for _, count in words) + 1, params
-    )
+    # A subword such as "##er" recurs across words, so no count of a word
+    # bounds its count; the corpus' number of characters does.
+    characters = sum(count * len(word) for word, count in words)
+    return learner.learn_with_thresh(words, characters + 1, params)
 
 
 def _normalize(strings, lower_case, normalization_form):
@@ -456,6 +465,7 @@ def _normalize(strings, lower_case, normalization_form):
     strings = tf.strings.unicode_transcode(
         strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
     )
+    strings = tf.strings.regex_replace(strings, _INVISIBLE, "")
     if lower_case:
         # case_fold_utf8 also applies NFKC; an explicit form is applied after it.
         strings = tf_text.case_fold_utf8(strings)

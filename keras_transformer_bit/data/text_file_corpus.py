@@ -46,7 +46,13 @@ def _read_lines(path):
             f"{path}:{line_number} is not valid UTF-8 ({error.reason} at byte "
             f"{error.start}). Convert the file to UTF-8, e.g. with iconv."
         ) from None
-    return text.splitlines()
+    # Only "\n" (or "\r\n") ends a line: str.splitlines() also splits at
+    # U+2028, U+0085, form feeds and lone "\r", which would cut a sentence in
+    # two and shift every later line of an aligned file.
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def read_tsv_corpus(

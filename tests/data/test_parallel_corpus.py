@@ -243,3 +243,16 @@ def test_a_pair_with_an_empty_or_invisible_side_is_skipped_as_malformed(blank):
     everything = corpus.train + corpus.validation + corpus.test
     assert all(comparison_key(side) for pair in everything for side in pair)
     assert len(everything) == 20
+
+
+@pytest.mark.parametrize(
+    "hidden", ["\u3164", "\ufe0f", "\u034f", "\u115f", "\x00", "\u200b\ufe0f"]
+)
+def test_default_ignorable_characters_do_not_count(hidden):
+    assert comparison_key(hidden) == ""
+    assert comparison_key(f"Ich liebe dich ❤{hidden}") == comparison_key(
+        "ich liebe dich ❤"
+    )
+    pairs = _pairs(20) + [("Hangul.", hidden), (f"Satz 3.{hidden}", "Sentence 3.")]
+    corpus = ParallelCorpus.from_pairs(pairs)
+    assert corpus.num_malformed == 1 and corpus.num_duplicates_dropped == 1

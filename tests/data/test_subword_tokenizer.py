@@ -328,3 +328,42 @@ def test_the_minimum_the_error_names_builds_within_it():
         warnings.simplefilter("error")  # not larger than asked
         tokenizer = SubwordTokenizer.build(texts, vocabulary_size=smallest)
     assert tokenizer.vocabulary_size == smallest
+
+
+def test_the_minimum_holds_when_subwords_recur_across_words():
+    # "##er" occurs in more words than any word occurs: a threshold above
+    # every word count still keeps it (found by a user trial: 54 for 50).
+    rng = random.Random(0)
+    words = "der die das er sie wer aber oder hier Vater Mutter Bruder".split()
+    words += ["Lehrer", "Schüler", "Ärger", "Straße"]
+    texts = [
+        " ".join(rng.choice(words) for _ in range(rng.randint(2, 8)))
+        for _ in range(rng.randint(5, 40))
+    ]
+    with pytest.raises(SettingError) as error:
+        SubwordTokenizer.build(texts, vocabulary_size=5)
+    smallest = int(re.search(r"use at least (\d+)", str(error.value)).group(1))
+    for size in range(smallest, smallest + 4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # not larger than asked
+            assert (
+                SubwordTokenizer.build(texts, vocabulary_size=size).vocabulary_size
+                <= size
+            )
+
+
+@pytest.mark.parametrize("lower_case", [False, True])
+def test_invisible_characters_are_dropped_not_unknown(lower_case):
+    texts = ["Die Zeitung ist gut.", "Das Haus ist alt."]
+    tokenizer = SubwordTokenizer.build(
+        texts, vocabulary_size=200, lower_case=lower_case
+    )
+    hidden = [
+        "Die Zeit\u00adung ist gut.",
+        "Das\u200b Haus\ufeff ist\u2060 alt\ufe0f.",
+        "Die \u3164Zeitung\u034f ist gut.",
+    ]
+    ids = tokenizer.tokenize(tf.constant(hidden))
+    assert tokenizer.unknown_id not in ids.flat_values.numpy().tolist()
+    expected = tokenizer.tokenize(tf.constant([texts[0], texts[1], texts[0]]))
+    assert ids.to_list() == expected.to_list()

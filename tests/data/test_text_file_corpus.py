@@ -113,3 +113,24 @@ def test_an_invisible_side_is_malformed(tmp_path):
     assert read_tsv_corpus(str(path)).num_malformed == 2
     with pytest.raises(ValueError, match=r"pairs.tsv:11 is malformed"):
         read_tsv_corpus(str(path), on_malformed="raise")
+
+
+@pytest.mark.parametrize(
+    "separator", ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1e", "\r"]
+)
+def test_only_newlines_end_a_line(tmp_path, separator):
+    sources = [f"Satz {i}." for i in range(10)]
+    targets = [f"Sentence {i}." for i in range(10)]
+    sources[2] = f"Satz 2{separator}zwei."
+    targets[7] = f"Sentence 7{separator}seven."
+    (tmp_path / "a.src").write_bytes(("\n".join(sources) + "\n").encode())
+    (tmp_path / "a.tgt").write_bytes("\r\n".join(targets).encode())
+    corpus = read_aligned_corpus(
+        str(tmp_path / "a.src"), str(tmp_path / "a.tgt"), test_size=0, validation_size=0
+    )
+    numbers = [(s.split()[1][0], t.split()[1][0]) for s, t in corpus.train]
+    assert all(a == b for a, b in numbers) and len(numbers) == 10
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_bytes("".join(f"{s}\t{t}\n" for s, t in zip(sources, targets)).encode())
+    corpus = read_tsv_corpus(str(tsv), test_size=0, validation_size=0)
+    assert len(corpus.train) == 10 and corpus.num_malformed == 0
