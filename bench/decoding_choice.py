@@ -147,6 +147,11 @@ def parse_args(argv=None):
         "bench_decoding_choice.md in the current directory)",
     )
     args = parser.parse_args(argv)
+    if not args.output or os.path.isdir(args.output):
+        parser.error(
+            "--output must be a file to write the table to (checked before "
+            f"decoding). Received: --output {args.output!r}"
+        )
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         parser.error(
             "--output must be in a directory that exists (checked before "

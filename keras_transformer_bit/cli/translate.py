@@ -267,8 +267,9 @@ def evaluate(args):
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )
-    if args.data:
-        config = {**config, "data": args.data}
+    if args.data:  # another corpus, on purpose: its own split and columns
+        config = {**config, "data": args.data, "source_column": 0, "target_column": 1}
+        config.pop("data_fingerprint", None)
     with restate_setting_errors({"data": "--data"}):
         corpus = run_files.load_corpus(config)
     pairs = getattr(corpus, args.split)

@@ -77,7 +77,8 @@ def load_translation_corpus(
         raise SettingError(
             lambda name: (
                 " and ".join(name(key) for key in columns)
-                + f" choose columns of a tab-separated file; {name('data')}={data!r} "
+                + (" chooses a column" if len(columns) == 1 else " choose columns")
+                + f" of a tab-separated file; {name('data')}={data!r} "
                 "is not one. Received: "
                 + ", ".join(f"{name(key)}={value!r}" for key, value in columns.items())
             )

@@ -45,7 +45,10 @@ _IGNORABLE = frozenset(
 
 
 def _visible(character):
-    """`character`, or "" for an invisible one, or a space for a control."""
+    """`character`, or "" for an invisible one, or a space for a control or
+    a zero-width space (a word break)."""
+    if character == "\u200b":
+        return " "
     category = unicodedata.category(character)
     if category == "Cf" or ord(character) in _IGNORABLE:
         return ""
@@ -105,7 +108,8 @@ def _too_many_held_out(name, num_pairs, held_out, corpus_name, explicit, default
     asked = " and ".join(f"{name(key)}={explicit[key]}" for key in keys)
     message = (
         f"{asked} {'ask' if len(keys) > 1 else 'asks'} for more held-out pairs "
-        f"than the corpus {corpus_name!r} allows: it has {num_pairs} pairs, of "
+        f"than the corpus {corpus_name!r} allows: it has {num_pairs} "
+        f"pair{'' if num_pairs == 1 else 's'}, of "
         f"which at most half, {held_out}, are held out (training keeps the "
         "rest), "
     )
@@ -227,20 +231,9 @@ class ParallelCorpus:
             ValueError: no pair is left for training; the message counts
                 where the pairs went.
         """
-        fields = {field.name for field in dataclasses.fields(cls)}
-        check_known_arguments(
-            "ParallelCorpus.from_pairs",
-            kwargs,
-            (fields - {"train", "validation", "test"})
-            | {"test_size", "validation_size", "seed", "deduplicate"},
+        seed = _check_from_pairs_arguments(
+            cls, kwargs, test_size, validation_size, seed, deduplicate
         )
-        seed = check_seed(seed, allow_none=False)
-        for name, value in (
-            ("test_size", test_size),
-            ("validation_size", validation_size),
-        ):
-            if value is not None:
-                check_non_negative_int(name, value)
         pairs = list(pairs)
         for index, pair in enumerate(pairs):
             _check_pair(index, pair)
@@ -250,13 +243,7 @@ class ParallelCorpus:
             kwargs.get("num_malformed", 0) + num_given - len(pairs)
         )
         if deduplicate:
-            seen_sources = set()
-            unique = []
-            for source, target in pairs:
-                key = comparison_key(source)
-                if key not in seen_sources:
-                    seen_sources.add(key)
-                    unique.append((source, target))
+            unique = _first_of_each_source(pairs)
             kwargs["num_duplicates_dropped"] = len(pairs) - len(unique)
             pairs = unique
         if not pairs:
@@ -292,7 +279,11 @@ class ParallelCorpus:
             kwargs["num_overlaps_dropped"] = len(train) - len(kept)
             train = kept
         if not train:
-            raise ValueError(_no_training_pairs(num_given, test, validation, kwargs))
+            raise SettingError(
+                lambda name: _no_training_pairs(
+                    name, num_given, test, validation, kwargs
+                )
+            )
         return cls(train=train, validation=validation, test=test, **kwargs)
 
     def summary(self):
@@ -321,6 +312,45 @@ class ParallelCorpus:
         )
 
 
+def _check_from_pairs_arguments(
+    cls, kwargs, test_size, validation_size, seed, deduplicate
+):
+    """Refuses unknown or computed fields, bad sizes, a bad seed and a
+    non-bool `deduplicate`; returns the seed as an int."""
+    fields = {field.name for field in dataclasses.fields(cls)}
+    check_known_arguments(
+        "ParallelCorpus.from_pairs",
+        kwargs,
+        (fields - {"train", "validation", "test"})
+        | {"test_size", "validation_size", "seed", "deduplicate"},
+    )
+    for key in ("num_duplicates_dropped", "num_overlaps_dropped"):
+        if key in kwargs:
+            raise TypeError(
+                f"{key} is counted by from_pairs, not given to it. Received: "
+                f"{key}={kwargs[key]!r}"
+            )
+    if not isinstance(deduplicate, bool):
+        raise TypeError(
+            f"deduplicate must be a bool. Received: deduplicate={deduplicate!r}"
+        )
+    for name, value in (("test_size", test_size), ("validation_size", validation_size)):
+        if value is not None:
+            check_non_negative_int(name, value)
+    return check_seed(seed, allow_none=False)
+
+
+def _first_of_each_source(pairs):
+    """`pairs` without those whose source (by `comparison_key`) came before."""
+    seen, unique = set(), []
+    for source, target in pairs:
+        key = comparison_key(source)
+        if key not in seen:
+            seen.add(key)
+            unique.append((source, target))
+    return unique
+
+
 def _check_pair(index, pair):
     """Raises a `TypeError` naming `pair` unless it is two strings."""
     if not (
@@ -334,7 +364,7 @@ def _check_pair(index, pair):
         )
 
 
-def _no_training_pairs(num_given, test, validation, fields):
+def _no_training_pairs(name, num_given, test, validation, fields):
     """The error for a split that leaves nothing to train on, counting where
     the `num_given` pairs went."""
     went = [
@@ -346,5 +376,5 @@ def _no_training_pairs(num_given, test, validation, fields):
     return (
         f"The corpus {fields.get('name', 'corpus')!r} has no training pairs "
         f"left: of {num_given} pairs, " + "; ".join(went) + ". Give more distinct "
-        "pairs, or smaller test_size and validation_size."
+        f"pairs, or smaller {name('test_size')} and {name('validation_size')}."
     )

@@ -36,10 +36,10 @@ MAX_BYTES_PER_WORD = 1000
 # pre-tokenizer, so "great😀" was one word, unknown as a whole, and vanished.
 # Split off, only the symbol is unknown.
 _SPLIT_OFF = (r"([\p{S}\p{Co}])", r" \1 ")
-# Invisible characters (format characters such as the soft hyphen, zero-width
-# space and byte order mark; variation selectors; fillers) are dropped, as
+# Invisible characters (format characters such as the soft hyphen, word
+# joiner and byte order mark; variation selectors; fillers) are dropped, as
 # `comparison_key` ignores them: "Zeit\u00adung" is "Zeitung", not "Zeit
-# [UNK] ung".
+# [UNK] ung". The zero-width space, a word break, becomes a space.
 _INVISIBLE = (
     r"[\p{Cf}\x{034F}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}"
     r"\x{3164}\x{FE00}-\x{FE0F}\x{FFA0}\x{E0100}-\x{E01EF}]"
@@ -465,6 +465,8 @@ def _normalize(strings, lower_case, normalization_form):
     strings = tf.strings.unicode_transcode(
         strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
     )
+    # A zero-width space marks a word break (Thai, Khmer): a space.
+    strings = tf.strings.regex_replace(strings, "\u200b", " ")
     strings = tf.strings.regex_replace(strings, _INVISIBLE, "")
     if lower_case:
         # case_fold_utf8 also applies NFKC; an explicit form is applied after it.

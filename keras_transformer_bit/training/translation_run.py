@@ -30,6 +30,7 @@ callbacks (budget, validation BLEU, best checkpoint, history) on both.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -312,15 +313,66 @@ def make_datasets(corpus, config, source_tokenizer, target_tokenizer, num_replic
 
 def load_corpus(config):
     """The run's corpus, split as its config says (with `phrase_pairs`, Ding's
-    dictionary phrases join the training split)."""
-
+    dictionary phrases join the training split). A config that records
+    `data_fingerprint` (a trained run's) must split into the same pairs:
+    data that changed since is refused, naming what moved."""
+    data = config["data"]
+    if "data_fingerprint" in config and isinstance(data, str):
+        absolute = [part for part in data.split(",") if os.path.isabs(part)]
+        missing = [part for part in absolute if not os.path.exists(part)]
+        if missing:
+            raise FileNotFoundError(
+                f"The run's data file {missing[0]} (its translate_config.json "
+                "records it) no longer exists: restore it to evaluate or resume "
+                "the run."
+            )
     sizes = {"test_size": config["test_size"]}
     for key in ("validation_size", "source_column", "target_column"):
         if config.get(key) is not None:  # runs saved before columns: None
             sizes[key] = config[key]
-    if config.get("phrase_pairs") and config["data"] in DING_NAMES:
+    for key, default in (("source_column", 0), ("target_column", 1)):
+        if sizes.get(key) == default:  # what a TSV file has unless chosen
+            del sizes[key]
+    if config.get("phrase_pairs") and data in DING_NAMES:
         sizes["phrase_pairs"] = config["phrase_pairs"]
-    return load_translation_corpus(config["data"], seed=config["seed"], **sizes)
+    corpus = load_translation_corpus(data, seed=config["seed"], **sizes)
+    saved = config.get("data_fingerprint")
+    now = corpus_fingerprint(corpus)
+    if saved is not None and saved != now:
+        moved = [
+            f"{key} {now.get(key)} pairs (saved: {saved.get(key)})"
+            for key in ("train", "validation", "test")
+            if now.get(key) != saved.get(key)
+        ] or ["as many pairs in each split as saved, but other pairs"]
+        raise ValueError(
+            f"The corpus {data} no longer splits into the pairs this run was "
+            f"trained and held out on ({'; '.join(moved)}): the data changed "
+            "since, so its test pairs may be pairs the model trained on. Restore "
+            "the data, or train a new run on it."
+        )
+    return corpus
+
+
+def corpus_fingerprint(corpus):
+    """The sizes of a corpus' splits and a digest of their pairs (what a
+    trained run records as `data_fingerprint`).
+
+    Example:
+    >>> from keras_transformer_bit.data import ParallelCorpus
+    >>> pairs = [(f"S {i}.", f"T {i}.") for i in range(20)]
+    >>> corpus_fingerprint(ParallelCorpus.from_pairs(pairs))["test"]
+    2
+    """
+    digest = hashlib.sha256()
+    for split in (corpus.train, corpus.validation, corpus.test):
+        digest.update(json.dumps(split, ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\0")
+    return {
+        "train": len(corpus.train),
+        "validation": len(corpus.validation),
+        "test": len(corpus.test),
+        "sha256": digest.hexdigest(),
+    }
 
 
 def default_config():
@@ -350,8 +402,8 @@ def default_config():
         "average_checkpoints": recipe.average_checkpoints,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
-        "source_column": None,  # a TSV file's: 0 and 1
-        "target_column": None,
+        "source_column": 0,  # of a TSV file
+        "target_column": 1,
         "jit_compile": "auto",
     }
 
@@ -608,28 +660,49 @@ def _check_choices(chosen, names):
     for key in ("test_size", "validation_size"):  # pairs held out
         if chosen.get(key) is not None:
             check_non_negative_int(names.get(key, key), chosen[key])
+    for key in ("source_column", "target_column"):
+        if chosen.get(key) is not None:
+            check_non_negative_int(names.get(key, key), chosen[key])
+    source = chosen.get("source_column", 0)
+    if source is not None and source == chosen.get("target_column", 1):
+        source_name = names.get("source_column", "source_column")
+        target_name = names.get("target_column", "target_column")
+        raise ValueError(
+            f"{source_name} and {target_name} must differ. Received: "
+            f"{source_name}={source}, {target_name}={source}"
+        )
 
 
 def _check_held_out(corpus, config):
-    """Refuses a corpus whose default split holds nothing out: too few
-    distinct pairs for a validation and a test pair, so the run could never
-    choose a checkpoint or be evaluated. Sizes set to 0 on purpose pass."""
+    """Refuses a corpus whose default split holds out no test pair: too few
+    distinct pairs, so the run could never be evaluated. A test size set to
+    0 on purpose passes."""
     if corpus.test or config["test_size"] == 0:
         return
-    if corpus.validation or config.get("validation_size") == 0:
-        return
-    distinct = len(corpus.train) + corpus.num_overlaps_dropped
+    distinct = (
+        len(corpus.train)
+        + len(corpus.validation)
+        + len(corpus.test)
+        + corpus.num_overlaps_dropped
+    )
     raise SettingError(
         lambda name: (
             f"The corpus {corpus.name!r} has {distinct} distinct pair"
             + ("" if distinct == 1 else "s")
             + f" ({corpus.num_duplicates_dropped} repeated pairs or sources dropped, "
-            f"{corpus.num_malformed} malformed): too few to hold out a validation "
-            "and a test pair, which takes at least 3. Give more distinct pairs, or "
-            f"train on all of them with {name('test_size')} 0 "
-            f"{name('validation_size')} 0 (the run can then not be evaluated)."
+            f"{corpus.num_malformed} malformed): too few to hold out a test pair "
+            "beside a validation pair, which takes at least 4. Give more distinct "
+            f"pairs, or train on all of them with {_setting(name, 'test_size', 0)} "
+            f"and {_setting(name, 'validation_size', 0)} (the run can then not be "
+            "evaluated)."
         )
     )
+
+
+def _setting(name, key, value):
+    """`--flag value` when `name(key)` is a flag, else `key=value`."""
+    named = name(key)
+    return f"{named} {value}" if named.startswith("--") else f"{named}={value}"
 
 
 def _check_sizes(chosen, names):
@@ -980,10 +1053,11 @@ class TranslationRun:
             return self._read_data_as_named(config, strategy, resuming)
 
     def _read_data_as_named(self, config, strategy, resuming):
-        corpus = load_corpus(config)
+        corpus = load_corpus(config)  # a resumed run's: the same pairs
         if distribute.is_chief_task(strategy):
             print(corpus.summary())
         _check_held_out(corpus, config)
+        config["data_fingerprint"] = corpus_fingerprint(corpus)
         if resuming:
             tokenizers = load_tokenizers(self.model_dir, config)
         else:

@@ -132,3 +132,10 @@ def test_help_shows_the_defaults_without_loading_tensorflow():
     assert out.strip().endswith("NO TF")
     for default in ("4 8", "0.6 1.0 1.4", "runs/tutorial_translate", "auto"):
         assert f"default: {default}" in " ".join(out.split()), out
+
+
+@pytest.mark.parametrize("output", ["", "."])
+def test_an_output_that_is_no_file_is_refused_before_decoding(output, capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--output", output])
+    assert "--output must be a file" in capsys.readouterr().err

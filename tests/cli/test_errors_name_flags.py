@@ -283,7 +283,7 @@ def test_columns_of_a_tsv_file_are_chosen_by_flag_and_kept_by_the_run(tmp_path):
 
 
 def test_columns_for_a_corpus_that_is_not_a_tsv_file_are_refused(tmp_path):
-    command = ["translate", "train", "--data", "ding", "--source-column", "1"]
+    command = ["translate", "train", "--data", "ding", "--source-column", "2"]
     command += ["--model-dir", str(tmp_path / "run")]
     with pytest.raises(ValueError, match=r"--source-column .*tab-separated file"):
         main(command)
@@ -301,5 +301,5 @@ def test_a_corpus_too_small_to_hold_out_pairs_is_refused_before_training(tmp_pat
         main(command)
     message = str(error.value)
     assert "1 distinct pair" in message and "29 repeated" in message
-    assert "--test-size 0 --validation-size 0" in message
+    assert "--test-size 0 and --validation-size 0" in message
     assert not (tmp_path / "run").exists()

@@ -256,3 +256,28 @@ def test_default_ignorable_characters_do_not_count(hidden):
     pairs = _pairs(20) + [("Hangul.", hidden), (f"Satz 3.{hidden}", "Sentence 3.")]
     corpus = ParallelCorpus.from_pairs(pairs)
     assert corpus.num_malformed == 1 and corpus.num_duplicates_dropped == 1
+
+
+def test_counts_from_pairs_computes_and_a_non_bool_deduplicate_are_refused():
+    for key in ("num_duplicates_dropped", "num_overlaps_dropped"):
+        with pytest.raises(TypeError, match=rf"{key} is counted by from_pairs"):
+            ParallelCorpus.from_pairs(_pairs(20), **{key: 7})
+    with pytest.raises(TypeError, match=r"deduplicate must be a bool.*'no'"):
+        ParallelCorpus.from_pairs(_pairs(20), deduplicate="no")
+
+
+def test_one_pair_is_one_pair_in_the_size_error():
+    with pytest.raises(SettingError, match=r"it has 1 pair, of which"):
+        ParallelCorpus.from_pairs(_pairs(1), test_size=1)
+
+
+def test_no_training_pairs_names_the_sizes_as_the_caller_does():
+    pairs = [(f"Satz {i}.", f"Sentence {i % 3}.") for i in range(30)]
+    with pytest.raises(SettingError) as error:
+        ParallelCorpus.from_pairs(pairs, test_size=2, validation_size=1)
+    restated = str(
+        error.value.restated(
+            {"test_size": "--test-size", "validation_size": "--validation-size"}
+        )
+    )
+    assert "smaller --test-size and --validation-size" in restated

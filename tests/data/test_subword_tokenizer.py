@@ -360,7 +360,7 @@ def test_invisible_characters_are_dropped_not_unknown(lower_case):
     )
     hidden = [
         "Die Zeit\u00adung ist gut.",
-        "Das\u200b Haus\ufeff ist\u2060 alt\ufe0f.",
+        "Das\u200bHaus\ufeff ist\u2060 alt\ufe0f.",
         "Die \u3164Zeitung\u034f ist gut.",
     ]
     ids = tokenizer.tokenize(tf.constant(hidden))

@@ -20,7 +20,8 @@ WORD = re.compile(r"[^\W_]+")
 
 
 def words(text):
-    return WORD.findall(unicodedata.normalize("NFC", text))
+    # A soft hyphen only marks where a word may break: not between words.
+    return WORD.findall(unicodedata.normalize("NFC", text).replace("\u00ad", ""))
 
 
 def canonical(text):
@@ -66,7 +67,8 @@ CANONICALIZED = [
     ("See https://example.org/a?b=1 now.", "See https://example.org/a? b = 1 now."),
     ("a , b", "a, b"),
     ("great😀 day 👍🏽!", "great day!"),
-    ("x\u200by soft\u00adhyphen", "x y soft hyphen"),
+    # A zero-width space breaks words; a soft hyphen is dropped.
+    ("x\u200by soft\u00adhyphen", "x y softhyphen"),
     ("several   spaces\tand\nlines", "several spaces and lines"),
     ("e. g. 6 a. m.", "e.g. 6 a.m."),
     ("5€ or £ 5 or 5 $", "5 € or £5 or 5 $"),

@@ -62,3 +62,19 @@ def test_both_runs_refuse_a_worker_timeout_of_zero(tmp_path):
         )
     with pytest.raises(ValueError, match=r"^worker_timeout must be > 0. Received"):
         translation_run.TranslationRun(str(tmp_path / "r")).train(worker_timeout=0)
+
+
+@pytest.mark.parametrize(
+    "columns, message",
+    [
+        (dict(source_column=-1), r"source_column must be an int >= 0.*-1"),
+        (dict(target_column="1"), r"target_column must be an int >= 0.*'1'"),
+        (dict(source_column=True), r"source_column must be an int >= 0"),
+        (dict(source_column=1, target_column=1), r"must differ"),
+    ],
+)
+def test_resolve_config_checks_the_columns(tmp_path, columns, message):
+    from keras_transformer_bit.training import TranslationRun
+
+    with pytest.raises(ValueError, match=message):
+        TranslationRun(tmp_path / "run", **columns).resolve_config()

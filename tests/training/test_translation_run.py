@@ -49,6 +49,28 @@ def test_train_then_resume_in_user_code(tmp_path):
     # A different setting is refused, named the Python way.
     with pytest.raises(ValueError, match=r"max_length=32 \(saved: max_length=16\)"):
         TranslationRun(str(model_dir), max_length=32).train(epochs=1)
+    # The run records the pairs it was split into: once the file changes, its
+    # test pairs may be training pairs, so reading or resuming is refused
+    # (found by a user trial: evaluate scored sentences the model trained on).
+    original = corpus.read_bytes()
+    corpus.write_bytes(original + "Neu hier.\tNew here.\n".encode())
+    for call in (
+        lambda: TranslationRun(str(model_dir)).corpus(),
+        lambda: TranslationRun(str(model_dir)).train(epochs=1, bleu_every=0),
+    ):
+        with pytest.raises(ValueError, match=r"no longer splits .*\(saved: "):
+            call()
+    corpus.unlink()
+    with pytest.raises(FileNotFoundError, match=r"data file .*pairs.tsv.* no longer"):
+        TranslationRun(str(model_dir)).corpus()
+    corpus.write_bytes(original)
+    assert TranslationRun(str(model_dir)).corpus().test == run.corpus().test
+    # Another corpus, evaluated on purpose, is not compared with the run's.
+    other = tmp_path / "other.tsv"
+    other.write_bytes(original + "Neu hier.\tNew here.\n".encode())
+    from keras_transformer_bit.cli.main import main
+
+    main(["translate", "evaluate", "--model-dir", str(model_dir), "--data", str(other)])
 
 
 def test_bad_settings_are_named_before_anything_is_read(tmp_path):
