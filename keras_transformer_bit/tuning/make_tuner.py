@@ -9,7 +9,7 @@ import os
 
 import keras_tuner
 
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_positive_int, check_seed
 
 TUNER_NAMES = ("random_search", "hyperband", "bayesian_optimization")
 # Hyperband's reduction factor: a third of the trials go on to three times
@@ -86,7 +86,9 @@ def make_oracle(
         objective: str or `keras_tuner.Objective`. Defaults to `"val_loss"`.
         max_trials: int. Trials for random search and Bayesian optimization.
         max_epochs: int. Hyperband's largest budget (epochs per trial).
-        seed: int. Defaults to `0`.
+        seed: int >= 0. The same seed draws the same trials in every process
+            (the oracle gets `seed + 1`: KerasTuner reads 0 as no seed).
+            Defaults to `0`.
         hyperparameters: `keras_tuner.HyperParameters` or None. The search
             space declared in advance (a tuner without a hypermodel needs it).
         first_trial_defaults: bool. Run the default values first. Defaults to
@@ -101,8 +103,14 @@ def make_oracle(
     # Hyperband fails with an IndexError at max_epochs=0.
     check_positive_int("max_trials", max_trials)
     check_positive_int("max_epochs", max_epochs)
+    check_seed(seed, allow_none=False)
+    # KerasTuner reads seed=0 as "no seed" and draws one from Python's global
+    # random state: the search would differ from process to process.
     common = dict(
-        objective=objective, seed=seed, hyperparameters=hyperparameters, **kwargs
+        objective=objective,
+        seed=seed % (2**32 - 1) + 1,
+        hyperparameters=hyperparameters,
+        **kwargs,
     )
     if name == "random_search":
         oracle = keras_tuner.oracles.RandomSearchOracle(max_trials=max_trials, **common)
