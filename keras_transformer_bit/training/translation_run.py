@@ -337,7 +337,7 @@ def load_corpus(config):
         sizes["phrase_pairs"] = config["phrase_pairs"]
     corpus = load_translation_corpus(data, seed=config["seed"], **sizes)
     saved = config.get("data_fingerprint")
-    now = corpus_fingerprint(corpus)
+    now = saved and corpus_fingerprint(corpus)  # hashed only to compare
     if saved is not None and saved != now:
         moved = [
             f"{key} {now.get(key)} pairs (saved: {saved.get(key)})"
@@ -1057,7 +1057,8 @@ class TranslationRun:
         if distribute.is_chief_task(strategy):
             print(corpus.summary())
         _check_held_out(corpus, config)
-        config["data_fingerprint"] = corpus_fingerprint(corpus)
+        if "data_fingerprint" not in config:  # a resumed run's was compared
+            config["data_fingerprint"] = corpus_fingerprint(corpus)
         if resuming:
             tokenizers = load_tokenizers(self.model_dir, config)
         else:
