@@ -15,7 +15,6 @@ Run:
 """
 
 import argparse
-import math
 import os
 import time
 
@@ -25,6 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Wider beams decode 1,000 validation sentences for hours on a CPU and need
 # beam_size x batch decoder caches; the grid stops here.
 MAX_BEAM_SIZE = 64
+# BeamSampler's bound (keras_transformer_bit.samplers.beam_sampler), kept here so
+# that --help answers without loading TensorFlow.
+MAX_LENGTH_PENALTY = 10.0
+CHECKPOINTS = ("auto", "best", "last", "averaged")
 
 
 def _package():
@@ -90,21 +93,22 @@ def decode_grid(translate, pairs, beam_sizes, length_penalties, no_repeat_sizes=
 
 
 def _length_penalty(text):
-    """An argparse type: a finite float >= 0."""
+    """An argparse type: a float in [0, MAX_LENGTH_PENALTY]."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not math.isfinite(value) or value < 0:
+    if not 0 <= value <= MAX_LENGTH_PENALTY:
         raise argparse.ArgumentTypeError(
-            f"must be a finite number >= 0. Received: {text!r}"
+            f"must be a number in [0, {MAX_LENGTH_PENALTY:g}]. Received: {text!r}"
         )
     return value + 0.0  # -0.0 is 0.0
 
 
 def parse_args(argv=None):
     """The command line, checked: every beam size >= 2, every length penalty
-    a finite number >= 0, every no-repeat size >= 0."""
+    a number in [0, MAX_LENGTH_PENALTY], every no-repeat size >= 0, no value
+    given twice, and a --checkpoint the run can have."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--run-dir",
@@ -115,6 +119,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--checkpoint",
         default="auto",
+        choices=CHECKPOINTS,
         help="weights of the run: auto, best, last or averaged (default: auto)",
     )
     parser.add_argument(
@@ -166,6 +171,14 @@ def parse_args(argv=None):
     for size in args.no_repeat_ngram_sizes:
         if size < 0:
             parser.error(f"--no-repeat-ngram-sizes must be >= 0. Received: {size}")
+    for flag in ("--beam-sizes", "--length-penalties", "--no-repeat-ngram-sizes"):
+        values = getattr(args, flag[2:].replace("-", "_"))
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            parser.error(
+                f"{flag} repeats {' '.join(f'{v:g}' for v in repeated)}: give each "
+                f"value once. Received: {flag} {' '.join(f'{v:g}' for v in values)}"
+            )
     args.error = parser.error
     return args
 

@@ -195,6 +195,19 @@ DECODING_FLAGS = {
 }
 
 
+# How the decoding flags name the samplers' and the `Translator`'s arguments.
+DECODING_NAMES = {
+    "beam_size": "--beam-size",
+    "length_penalty": "--length-penalty",
+    "top_k": "--top-k",
+    "top_p": "--top-p",
+    "temperature": "--temperature",
+    "seed": "--seed",
+    "no_repeat_ngram_size": "--no-repeat-ngram-size",
+    "max_length": "--max-length",
+}
+
+
 def decoding_options(args):
     """The decoding method and its `Translator` options from the flags.
 
@@ -218,7 +231,7 @@ def decoding_options(args):
     options = {}
     for name in sorted(given):
         methods, argument = DECODING_FLAGS[name]
-        flag = "--" + ("seed" if name == "sampling_seed" else name).replace("_", "-")
+        flag = DECODING_NAMES[argument]
         if method not in methods:
             raise ValueError(
                 f"{flag} applies to --method {' or '.join(methods)}, not "
@@ -234,6 +247,25 @@ def decoding_options(args):
     return method, options
 
 
+def checked_decoding_options(args):
+    """`decoding_options(args)`, with every value checked as the samplers
+    check it, in the flags' names, before any model is loaded.
+
+    Returns:
+        `(method, options)`, as `decoding_options`.
+    """
+    from keras_transformer_bit.samplers import get_sampler
+    from keras_transformer_bit.utils import check_positive_int, restate_setting_errors
+
+    method, options = decoding_options(args)
+    with restate_setting_errors(DECODING_NAMES):
+        get_sampler(method, **options)
+        max_length = getattr(args, "decode_max_length", None)
+        if max_length is not None:
+            check_positive_int("max_length", max_length)
+    return method, options
+
+
 def make_translator(model, source_tokenizer, target_tokenizer, config, args):
     """A `Translator` for the run, with the command line's decoding flags.
 
@@ -241,29 +273,39 @@ def make_translator(model, source_tokenizer, target_tokenizer, config, args):
     training `max_length`; sources are cut to the training `max_length`.
     """
     from keras_transformer_bit.translator import Translator
-    from keras_transformer_bit.utils import check_positive_int
+    from keras_transformer_bit.utils import restate_setting_errors
 
-    method, options = decoding_options(args)
+    method, options = checked_decoding_options(args)
     max_length = getattr(args, "decode_max_length", None)
     if max_length is None:
         max_length = config["max_length"]
-    return Translator(
-        model,
-        source_tokenizer,
-        target_tokenizer,
-        method=method,
-        max_length=check_positive_int("--max-length", max_length),
-        max_source_length=config["max_length"],
-        **options,
-    )
+    with restate_setting_errors(DECODING_NAMES):
+        return Translator(
+            model,
+            source_tokenizer,
+            target_tokenizer,
+            method=method,
+            max_length=max_length,
+            max_source_length=config["max_length"],
+            **options,
+        )
 
 
 def evaluate(args):
     """`ktb translate evaluate`: sacreBLEU of a split (test by default)."""
     from keras_transformer_bit.recipes.bleu import corpus_bleu
     from keras_transformer_bit.training import translation_run as run_files
-    from keras_transformer_bit.utils import restate_setting_errors
+    from keras_transformer_bit.utils import (
+        check_non_negative_int,
+        check_positive_int,
+        restate_setting_errors,
+    )
 
+    # Every flag is checked before the model loads.
+    if args.max_examples is not None:
+        check_positive_int("--max-examples", args.max_examples)
+    check_non_negative_int("--show", args.show)
+    method, options = checked_decoding_options(args)
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )
@@ -273,11 +315,10 @@ def evaluate(args):
     with restate_setting_errors({"data": "--data"}):
         corpus = run_files.load_corpus(config)
     pairs = getattr(corpus, args.split)
-    if args.max_examples:
+    if args.max_examples is not None:
         pairs = pairs[: args.max_examples]
     if not pairs:
         raise ValueError(f"The {args.split} split of {config['data']} is empty.")
-    method, options = decoding_options(args)
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
     )
@@ -314,6 +355,7 @@ def predict(args):
     """`ktb translate predict`: translate sentences from arguments or stdin."""
     from keras_transformer_bit.training import translation_run as run_files
 
+    checked_decoding_options(args)  # before the model loads
     _refuse_a_tuning_trial_dir(args.model_dir)
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
@@ -388,18 +430,18 @@ def export(args):
     """`ktb translate export`: write a SavedModel with a text-to-text signature."""
     from keras_transformer_bit.export import export_translator
     from keras_transformer_bit.training import translation_run as run_files
+    from keras_transformer_bit.utils.gfile import gfile
 
+    checked_decoding_options(args)  # before the model loads
+    output = args.output or default_export_path(args.model_dir)
+    if gfile.exists(output):
+        raise ValueError(f"--output {output} already exists; choose a new path.")
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )
     translator = make_translator(
         model, source_tokenizer, target_tokenizer, config, args
     )
-    from keras_transformer_bit.utils.gfile import gfile
-
-    output = args.output or default_export_path(args.model_dir)
-    if gfile.exists(output):
-        raise ValueError(f"--output {output} already exists; choose a new path.")
     export_translator(translator, output)
     print(f"Exported {output} (serving_default: text -> translation)")
     return 0
@@ -427,7 +469,10 @@ def _add_decoding(parser):
     )
     group.add_argument("--beam-size", type=int, default=None, help=f"beam {RECIPE}")
     group.add_argument(
-        "--length-penalty", type=float, default=None, help=f"beam {RECIPE}"
+        "--length-penalty",
+        type=float,
+        default=None,
+        help=f"beam: the GNMT alpha, in [0, 10] {RECIPE}",
     )
     group.add_argument("--top-k", type=int, default=None, help="sample from k tokens")
     group.add_argument(
@@ -627,8 +672,15 @@ def add_parser(subparsers):
     evaluate_parser.add_argument(
         "--split", default="test", choices=("train", "validation", "test")
     )
-    evaluate_parser.add_argument("--max-examples", type=int, default=None)
-    evaluate_parser.add_argument("--show", type=int, default=5, help="samples to print")
+    evaluate_parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=None,
+        help="score the first N pairs of the split (default: all)",
+    )
+    evaluate_parser.add_argument(
+        "--show", type=int, default=5, help="translations to print (0: none)"
+    )
     _add_decoding(evaluate_parser)
     evaluate_parser.set_defaults(handler=evaluate)
 

@@ -481,14 +481,18 @@ def _vocabulary_size_error(error, vocabulary_size):
         )
     too_low = re.search(r"smaller than required_chars\. \d+ vs (\d+)", message)
     if too_low:
-        return SettingError(
-            lambda name: (
+
+        def smaller(name):
+            # A caller without the setting (`ktb`) names it None.
+            coverage = name("character_coverage")
+            return (
                 f"{name('vocabulary_size')}={vocabulary_size} is smaller "
                 "than the reserved tokens, the 256 byte pieces and the characters "
-                f"of the corpus need: use at least {too_low.group(1)} (or a lower "
-                "character_coverage)."
+                f"of the corpus need: use at least {too_low.group(1)}"
+                + (f" (or a lower {coverage})." if coverage else ".")
             )
-        )
+
+        return SettingError(smaller)
     return SettingError(
         lambda name: (
             "SentencePiece could not train a model of "

@@ -1,5 +1,6 @@
 """Parallel corpora from plain text: a TSV file or two line-aligned files."""
 
+import numbers
 import os
 
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus, comparison_key
@@ -16,16 +17,34 @@ def _check_on_malformed(on_malformed):
         )
 
 
-def _check_column(key, value):
-    """Refuses a column that is not an int >= 0, naming it as the caller
-    does (`--source-column` under `ktb`)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+def check_columns(source_column, target_column):
+    """Returns the two columns as ints, or raises a `SettingError` naming them
+    as the caller does (`--source-column` under `ktb`): each must be an int
+    >= 0, and they must differ."""
+    for key, value in (
+        ("source_column", source_column),
+        ("target_column", target_column),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < 0
+        ):
+            raise SettingError(
+                lambda name, key=key, value=value: (
+                    f"{name(key)} must be an int >= 0 (a column, counting "
+                    f"from 0). Received: {name(key)}={value!r}"
+                )
+            )
+    if source_column == target_column:
         raise SettingError(
             lambda name: (
-                f"{name(key)} must be an int >= 0 (a column, counting "
-                f"from 0). Received: {name(key)}={value!r}"
+                f"{name('source_column')} and {name('target_column')} "
+                f"must differ. Received: {name('source_column')}={source_column}, "
+                f"{name('target_column')}={target_column}"
             )
         )
+    return int(source_column), int(target_column)
 
 
 def _read_lines(path):
@@ -53,6 +72,16 @@ def _read_lines(path):
     if lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _drop_extra_blank_lines(lines, count):
+    """`lines` without the blank lines at its end that go past `count` lines
+    (an editor's extra newline): they would make aligned files' line counts
+    differ, though no sentence is missing."""
+    end = len(lines)
+    while end > count and not lines[end - 1].strip():
+        end -= 1
+    return lines[:end]
 
 
 def read_tsv_corpus(
@@ -86,16 +115,7 @@ def read_tsv_corpus(
     >>> corpus = read_tsv_corpus("pairs.tsv", test_size=100)  # doctest: +SKIP
     """
     _check_on_malformed(on_malformed)
-    _check_column("source_column", source_column)
-    _check_column("target_column", target_column)
-    if source_column == target_column:
-        raise SettingError(
-            lambda name: (
-                f"{name('source_column')} and {name('target_column')} "
-                f"must differ. Received: {name('source_column')}={source_column}, "
-                f"{name('target_column')}={target_column}"
-            )
-        )
+    source_column, target_column = check_columns(source_column, target_column)
     pairs = []
     num_malformed = 0
     most_columns = 0
@@ -132,8 +152,10 @@ def read_tsv_corpus(
 def read_aligned_corpus(source_path, target_path, on_malformed="skip", **split_kwargs):
     """Reads two files whose lines are translations of each other.
 
-    Files with different line counts raise. A line pair where one side is empty
-    is malformed: counted and skipped, or raised with `on_malformed="raise"`.
+    Files with different line counts raise; blank lines at the end of the
+    longer file that go past the other's count are not counted. A line pair
+    where one side is empty is malformed: counted and skipped, or raised
+    with `on_malformed="raise"`.
 
     Args:
         source_path: str. UTF-8 file of source sentences, one per line.
@@ -150,6 +172,8 @@ def read_aligned_corpus(source_path, target_path, on_malformed="skip", **split_k
     _check_on_malformed(on_malformed)
     source_lines = _read_lines(source_path)
     target_lines = _read_lines(target_path)
+    source_lines = _drop_extra_blank_lines(source_lines, len(target_lines))
+    target_lines = _drop_extra_blank_lines(target_lines, len(source_lines))
     if len(source_lines) != len(target_lines):
         raise ValueError(
             "Aligned corpus files must have the same number of lines. Received: "

@@ -1,6 +1,6 @@
 """Beam search with the GNMT length penalty (Wu et al. 2016, §7)."""
 
-import math
+import numbers
 
 import keras
 from keras import ops
@@ -9,9 +9,28 @@ from keras_transformer_bit.samplers.no_repeat_ngram import (
     check_no_repeat_ngram_size,
     repeated_ngram_mask,
 )
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import SettingError, check_positive_int
 
 _NEG_INF = float("-inf")
+# The largest GNMT alpha accepted: ((5 + 1024) / 6) ** 10 is about 2e22, far
+# inside float32, and alphas past 2 already rank by length almost alone.
+MAX_LENGTH_PENALTY = 10.0
+
+
+def _check_length_penalty(length_penalty):
+    if (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, numbers.Real)
+        or not 0 <= length_penalty <= MAX_LENGTH_PENALTY
+    ):
+        raise SettingError(
+            lambda name: (
+                f"{name('length_penalty')} must be a float in [0, "
+                f"{MAX_LENGTH_PENALTY:g}] (the GNMT alpha; 0: rank by "
+                "log-probability alone). Received: "
+                f"{name('length_penalty')}={length_penalty!r}"
+            )
+        )
 
 
 class BeamSampler:
@@ -39,8 +58,10 @@ class BeamSampler:
 
     Args:
         beam_size: int >= 1. Alive hypotheses per sequence. Defaults to `4`.
-        length_penalty: float. The GNMT `alpha`; `0` ranks by log-probability
-            alone, larger values favour longer outputs. Defaults to `0.6`.
+        length_penalty: float in `[0, 10]`. The GNMT `alpha`; `0` ranks by
+            log-probability alone, larger values favour longer outputs (the
+            stopping rule needs a penalty that grows with length, so no
+            negative values). Defaults to `0.6`.
         num_return_sequences: int in `[1, beam_size]`. How many of the best
             finished hypotheses to return. Defaults to `1`.
         no_repeat_ngram_size: int or `None`. When set to `n`, no hypothesis
@@ -87,20 +108,17 @@ class BeamSampler:
         no_repeat_ngram_size=None,
     ):
         beam_size = check_positive_int("beam_size", beam_size)
-        if not isinstance(length_penalty, (int, float)) or not math.isfinite(
-            length_penalty
-        ):
-            raise ValueError(
-                "length_penalty must be a finite float. "
-                f"Received: length_penalty={length_penalty}"
-            )
+        _check_length_penalty(length_penalty)
         num_return_sequences = check_positive_int(
             "num_return_sequences", num_return_sequences
         )
         if num_return_sequences > beam_size:
-            raise ValueError(
-                "num_return_sequences must be an int in [1, beam_size="
-                f"{beam_size}]. Received: num_return_sequences={num_return_sequences}"
+            raise SettingError(
+                lambda name: (
+                    f"{name('num_return_sequences')} must be an int in [1, "
+                    f"{name('beam_size')}={beam_size}]. Received: "
+                    f"{name('num_return_sequences')}={num_return_sequences}"
+                )
             )
         self.beam_size = beam_size
         self.length_penalty = float(length_penalty)

@@ -10,6 +10,7 @@ from keras_transformer_bit.samplers.no_repeat_ngram import (
     check_no_repeat_ngram_size,
     repeated_ngram_mask,
 )
+from keras_transformer_bit.utils import SettingError
 
 
 class Sampler:
@@ -68,9 +69,11 @@ class Sampler:
             or not math.isfinite(temperature)
             or temperature <= 0
         ):
-            raise ValueError(
-                "temperature must be a positive float. "
-                f"Received: temperature={temperature}"
+            raise SettingError(
+                lambda name: (
+                    f"{name('temperature')} must be a positive float. "
+                    f"Received: {name('temperature')}={temperature}"
+                )
             )
         self.temperature = float(temperature)
         self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
@@ -166,7 +169,12 @@ class RandomSampler(Sampler):
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
         ):
-            raise ValueError(f"seed must be an int or None. Received: seed={seed}")
+            raise SettingError(
+                lambda name: (
+                    f"{name('seed')} must be an int or None. "
+                    f"Received: {name('seed')}={seed!r}"
+                )
+            )
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 

@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_transformer_bit.samplers.sampler import RandomSampler
+from keras_transformer_bit.utils import SettingError
 
 
 class TopPSampler(RandomSampler):
@@ -41,7 +42,12 @@ class TopPSampler(RandomSampler):
             no_repeat_ngram_size=no_repeat_ngram_size,
         )
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-            raise ValueError(f"top_p must be a float in (0, 1]. Received: top_p={p}")
+            raise SettingError(
+                lambda name: (
+                    f"{name('top_p')} must be a float in (0, 1]. "
+                    f"Received: {name('top_p')}={p}"
+                )
+            )
         self.p = float(p)
 
     def select(self, logits):

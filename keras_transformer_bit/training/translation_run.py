@@ -47,6 +47,7 @@ from keras_transformer_bit.data import (
 from keras_transformer_bit.data.count_batches import count_batches, with_cardinality
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
+from keras_transformer_bit.data.text_file_corpus import check_columns
 from keras_transformer_bit.models import Transformer
 from keras_transformer_bit.models.transformer.transformer_presets import (
     transformer_presets,
@@ -660,17 +661,9 @@ def _check_choices(chosen, names):
     for key in ("test_size", "validation_size"):  # pairs held out
         if chosen.get(key) is not None:
             check_non_negative_int(names.get(key, key), chosen[key])
-    for key in ("source_column", "target_column"):
-        if chosen.get(key) is not None:
-            check_non_negative_int(names.get(key, key), chosen[key])
-    source = chosen.get("source_column", 0)
-    if source is not None and source == chosen.get("target_column", 1):
-        source_name = names.get("source_column", "source_column")
-        target_name = names.get("target_column", "target_column")
-        raise ValueError(
-            f"{source_name} and {target_name} must differ. Received: "
-            f"{source_name}={source}, {target_name}={source}"
-        )
+    source, target = (chosen.get(key) for key in ("source_column", "target_column"))
+    with restate_setting_errors(names):  # read_tsv_corpus's check, before reading
+        check_columns(0 if source is None else source, 1 if target is None else target)
 
 
 def _check_held_out(corpus, config):
@@ -859,7 +852,9 @@ class TranslationRun:
         self.model_dir = os.fspath(model_dir)
         self.strategy_name = strategy
         self.mixed_precision = bool(mixed_precision)
-        self.names = dict(names or {})
+        # SentencePiece's character coverage is no setting of a run: its
+        # errors leave out advice about it.
+        self.names = {"character_coverage": None, **(names or {})}
         self.describe = describe
         self.settings = {key: plain_value(value) for key, value in settings.items()}
         if "data" in self.settings:

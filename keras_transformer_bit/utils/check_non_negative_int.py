@@ -2,6 +2,8 @@
 
 import numbers
 
+from keras_transformer_bit.utils.setting_error import SettingError
+
 
 def check_non_negative_int(name, value):
     """Returns `value` as an int, or raises an error naming it.
@@ -20,11 +22,14 @@ def check_non_negative_int(name, value):
     Example:
     >>> check_non_negative_int("phrase_pairs", 0)
     0
-    >>> check_non_negative_int("phrase_pairs", -1)
-    Traceback (most recent call last):
-    ...
-    ValueError: phrase_pairs must be an int >= 0. Received: phrase_pairs=-1
+    >>> try:
+    ...     check_non_negative_int("phrase_pairs", -1)
+    ... except ValueError as error:  # a SettingError
+    ...     print(error)
+    phrase_pairs must be an int >= 0. Received: phrase_pairs=-1
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0. Received: {name}={value!r}")
+        raise SettingError(
+            lambda n: f"{n(name)} must be an int >= 0. Received: {n(name)}={value!r}"
+        )
     return int(value)

@@ -2,6 +2,8 @@
 
 import numbers
 
+from keras_transformer_bit.utils.setting_error import SettingError
+
 
 def check_positive_int(name, value, meaning=None):
     """Returns `value` as an int, or raises an error naming it.
@@ -18,20 +20,23 @@ def check_positive_int(name, value, meaning=None):
         `int(value)`.
 
     Raises:
-        ValueError: `"{name} must be a positive int ({meaning}). Received:
-            {name}={value!r}"`.
+        SettingError: a `ValueError`, `"{name} must be a positive int
+            ({meaning}). Received: {name}={value!r}"`.
 
     Example:
     >>> check_positive_int("shots", 5)
     5
-    >>> check_positive_int("shots", 0)
-    Traceback (most recent call last):
-    ...
-    ValueError: shots must be a positive int. Received: shots=0
+    >>> try:
+    ...     check_positive_int("shots", 0)
+    ... except ValueError as error:  # a SettingError
+    ...     print(error)
+    shots must be a positive int. Received: shots=0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         what = f" ({meaning})" if meaning else ""
-        raise ValueError(
-            f"{name} must be a positive int{what}. Received: {name}={value!r}"
+        raise SettingError(
+            lambda n: (
+                f"{n(name)} must be a positive int{what}. Received: {n(name)}={value!r}"
+            )
         )
     return int(value)

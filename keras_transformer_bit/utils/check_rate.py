@@ -2,6 +2,8 @@
 
 import numbers
 
+from keras_transformer_bit.utils.setting_error import SettingError
+
 
 def check_rate(name, value):
     """Returns `value` as a float in `[0, 1)`, or raises an error naming it.
@@ -17,21 +19,26 @@ def check_rate(name, value):
         `float(value)`.
 
     Raises:
-        ValueError: `"{name} must be a float in [0, 1). Received:
-            {name}={value}"`.
+        SettingError: a `ValueError`, `"{name} must be a float in [0, 1).
+            Received: {name}={value}"`.
 
     Example:
     >>> check_rate("dropout", 0.1)
     0.1
-    >>> check_rate("dropout", 1.0)
-    Traceback (most recent call last):
-    ...
-    ValueError: dropout must be a float in [0, 1). Received: dropout=1.0
+    >>> try:
+    ...     check_rate("dropout", 1.0)
+    ... except ValueError as error:  # a SettingError
+    ...     print(error)
+    dropout must be a float in [0, 1). Received: dropout=1.0
     """
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
         or not 0 <= value < 1
     ):
-        raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={value}")
+        raise SettingError(
+            lambda n: (
+                f"{n(name)} must be a float in [0, 1). Received: {n(name)}={value}"
+            )
+        )
     return float(value)

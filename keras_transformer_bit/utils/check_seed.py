@@ -2,6 +2,8 @@
 
 import numbers
 
+from keras_transformer_bit.utils.setting_error import SettingError
+
 MAX_SEED = 2**32 - 1  # NumPy's and `keras.utils.set_random_seed`'s range
 
 
@@ -17,16 +19,17 @@ def check_seed(seed, name="seed", allow_none=True):
         `int(seed)`, or `None`.
 
     Raises:
-        ValueError: `"{name} must be an int in [0, 2**32 - 1] (a random seed).
-            Received: {name}={seed!r}"`.
+        SettingError: a `ValueError`, `"{name} must be an int in [0,
+            2**32 - 1] (a random seed). Received: {name}={seed!r}"`.
 
     Example:
     >>> check_seed(7)
     7
-    >>> check_seed(-1, "--seed")
-    Traceback (most recent call last):
-    ...
-    ValueError: --seed must be an int in [0, 2**32 - 1] (a random seed). ...
+    >>> try:
+    ...     check_seed(-1, "--seed")
+    ... except ValueError as error:  # a SettingError
+    ...     print(error)
+    --seed must be an int in [0, 2**32 - 1] (a random seed). Received: --seed=-1
     """
     if seed is None and allow_none:
         return None
@@ -35,8 +38,10 @@ def check_seed(seed, name="seed", allow_none=True):
         or not isinstance(seed, numbers.Integral)
         or not 0 <= seed <= MAX_SEED
     ):
-        raise ValueError(
-            f"{name} must be an int in [0, 2**32 - 1] (a random seed). "
-            f"Received: {name}={seed!r}"
+        raise SettingError(
+            lambda n: (
+                f"{n(name)} must be an int in [0, 2**32 - 1] (a random seed). "
+                f"Received: {n(name)}={seed!r}"
+            )
         )
     return int(seed)

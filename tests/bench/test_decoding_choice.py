@@ -139,3 +139,35 @@ def test_an_output_that_is_no_file_is_refused_before_decoding(output, capsys):
     with pytest.raises(SystemExit):
         decoding_choice.parse_args(["--output", output])
     assert "--output must be a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, repeated",
+    [
+        (["--beam-sizes", "4", "8", "4"], "--beam-sizes repeats 4"),
+        (["--length-penalties", "1", "1.0"], "--length-penalties repeats 1"),
+        (["--length-penalties", "0", "-0"], "--length-penalties repeats 0"),
+        (["--no-repeat-ngram-sizes", "2", "2"], "--no-repeat-ngram-sizes repeats 2"),
+    ],
+)
+def test_a_repeated_grid_value_is_refused_before_decoding(flags, repeated, capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(flags)
+    assert repeated in capsys.readouterr().err
+
+
+def test_an_unknown_checkpoint_is_refused_before_loading(capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--checkpoint", "bogus"])
+    error = capsys.readouterr().err
+    assert "--checkpoint" in error and "'bogus'" in error and "averaged" in error
+
+
+def test_length_penalties_above_the_samplers_bound_are_refused(capsys):
+    from keras_transformer_bit.samplers.beam_sampler import MAX_LENGTH_PENALTY
+
+    assert decoding_choice.MAX_LENGTH_PENALTY == MAX_LENGTH_PENALTY
+    decoding_choice.parse_args(["--length-penalties", str(MAX_LENGTH_PENALTY)])
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--length-penalties", "1e308"])
+    assert "'1e308'" in capsys.readouterr().err

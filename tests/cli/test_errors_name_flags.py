@@ -184,6 +184,8 @@ def test_translate_train_errors_from_the_data_name_the_flags(tmp_path, flags, me
     for key in ("max_length", "test_size", "validation_size", "vocabulary_size"):
         assert f"{key}=" not in str(error.value)
     assert "source_column" not in str(error.value)
+    # SentencePiece's character coverage is no ktb option.
+    assert "coverage" not in str(error.value)
     assert not (tmp_path / "run").exists()
 
 
@@ -303,3 +305,55 @@ def test_a_corpus_too_small_to_hold_out_pairs_is_refused_before_training(tmp_pat
     assert "1 distinct pair" in message and "29 repeated" in message
     assert "--test-size 0 and --validation-size 0" in message
     assert not (tmp_path / "run").exists()
+
+
+DECODING_ERRORS = [
+    (["--beam-size", "0"], r"^--beam-size must be a positive int.*--beam-size=0"),
+    (
+        ["--length-penalty", "-1"],
+        r"^--length-penalty must be a float in \[0, 10\].*--length-penalty=-1",
+    ),
+    (["--length-penalty", "1e308"], r"--length-penalty=1e\+308"),
+    (["--top-k", "0"], r"^--top-k must be a positive int.*--top-k=0"),
+    (["--top-p", "1.5"], r"^--top-p must be a float in \(0, 1\].*--top-p=1.5"),
+    (
+        ["--top-k", "5", "--temperature", "0"],
+        r"^--temperature must be a positive float.*--temperature=0",
+    ),
+    (
+        ["--method", "greedy", "--no-repeat-ngram-size", "0"],
+        r"^--no-repeat-ngram-size must be a positive int",
+    ),
+    (["--max-length", "0"], r"^--max-length must be a positive int.*--max-length=0"),
+]
+PYTHON_KEYS = ("beam_size", "length_penalty", "top_k", "top_p", "temperature")
+PYTHON_KEYS += ("no_repeat_ngram_size", "max_length", "max_examples")
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "export"])
+@pytest.mark.parametrize("flags, message", DECODING_ERRORS)
+def test_decoding_flag_errors_name_the_flags_before_loading(
+    tmp_path, command, flags, message
+):
+    # The run directory is absent: loading it would fail with another message.
+    argv = ["translate", command, "--model-dir", str(tmp_path / "absent"), *flags]
+    if command == "predict":
+        argv.append("Hallo.")
+    with pytest.raises(ValueError, match=message) as error:
+        main(argv)
+    for key in PYTHON_KEYS:  # "temperature=" but not "--temperature="
+        assert not re.search(rf"(?<![-\w]){key}=", str(error.value))
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--max-examples", "0"], r"^--max-examples must be a positive int"),
+        (["--max-examples", "-3"], r"^--max-examples must be a positive int"),
+        (["--show", "-2"], r"^--show must be an int >= 0.*--show=-2"),
+    ],
+)
+def test_evaluate_counts_are_checked_before_loading(tmp_path, flags, message):
+    argv = ["translate", "evaluate", "--model-dir", str(tmp_path / "absent")]
+    with pytest.raises(ValueError, match=message):
+        main(argv + flags)

@@ -214,6 +214,15 @@ def test_build_names_the_sizes_that_work_as_the_caller_names_it(size, bound):
     assert "vocabulary_size" not in restated
 
 
+def test_the_coverage_advice_is_left_out_where_the_caller_has_no_such_setting():
+    with pytest.raises(SettingError) as e:
+        SentencePieceTokenizer.build(CORPUS, vocabulary_size=100)
+    assert "character_coverage" in str(e.value)  # build() takes it
+    # A caller without the setting (`ktb`, `TranslationRun`) names it None.
+    restated = str(e.value.restated({"character_coverage": None}))
+    assert "coverage" not in restated and "use at least" in restated
+
+
 @pytest.mark.parametrize("texts", [[], ["", "  "]])
 def test_build_refuses_an_empty_corpus(texts):
     with pytest.raises(ValueError, match="empty corpus"):

@@ -51,6 +51,26 @@ def test_aligned_files(tmp_path):
         read_aligned_corpus(str(source), str(target))
 
 
+@pytest.mark.parametrize("ending", ["\n\n", "\n \n\n", "\r\n\r\n"])
+def test_blank_lines_at_the_end_of_an_aligned_file_are_no_lines(tmp_path, ending):
+    source, target = tmp_path / "train.de", tmp_path / "train.en"
+    pairs = _pairs(10)
+    source.write_text("\n".join(s for s, _ in pairs) + ending)
+    target.write_text("\n".join(t for _, t in pairs) + "\n")
+    corpus = read_aligned_corpus(
+        str(source), str(target), test_size=2, validation_size=0
+    )
+    assert sorted(corpus.train + corpus.test) == sorted(pairs)
+    assert corpus.num_malformed == 0
+    # Only blank lines beyond the other file's count: a lost sentence still shows.
+    target.write_text("\n".join(t for _, t in pairs[:-1]) + "\n")
+    with pytest.raises(ValueError, match="same number of lines.*has 10.*has 9"):
+        read_aligned_corpus(str(source), str(target))
+    target.write_text("\n".join(t for _, t in pairs[:-1]) + "\n\n\n\n")
+    corpus = read_aligned_corpus(str(source), str(target), test_size=2)
+    assert corpus.num_malformed == 1  # the last sentence, paired with a blank
+
+
 def test_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.tsv"):
         read_tsv_corpus(str(tmp_path / "missing.tsv"))

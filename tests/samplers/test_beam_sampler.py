@@ -107,6 +107,11 @@ def test_compiles_in_tf_function(jit_compile):
         ({"beam_size": 0}, "beam_size must be a positive int. Received: beam_size=0"),
         ({"beam_size": 2.5}, "Received: beam_size=2.5"),
         ({"length_penalty": float("nan")}, "Received: length_penalty=nan"),
+        # Negative: the stopping rule needs a penalty that grows with length.
+        ({"length_penalty": -1.0}, r"length_penalty must be a float in \[0, 10\]"),
+        ({"length_penalty": 1e308}, "Received: length_penalty=1e\\+308"),
+        ({"length_penalty": True}, "Received: length_penalty=True"),
+        ({"length_penalty": "1"}, "Received: length_penalty='1'"),
         ({"beam_size": 2, "num_return_sequences": 3}, "num_return_sequences=3"),
     ],
 )

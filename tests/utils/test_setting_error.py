@@ -50,3 +50,27 @@ def test_a_text_is_taken_as_it_is_and_survives_pickling():
 def test_a_message_that_is_neither_text_nor_callable_is_refused():
     with pytest.raises(TypeError, match=r"message must be a str or a callable"):
         SettingError(3)
+
+
+def test_the_shared_checks_raise_setting_errors_a_caller_can_restate():
+    from keras_transformer_bit.utils import (
+        check_non_negative_int,
+        check_positive_int,
+        check_rate,
+        check_seed,
+    )
+
+    calls = [
+        (check_positive_int, 0, "must be a positive int"),
+        (check_non_negative_int, -1, "must be an int >= 0"),
+        (check_rate, 1.5, "must be a float in [0, 1)"),
+        (lambda name, seed: check_seed(seed, name), -1, "must be an int in [0, 2**32"),
+    ]
+    for check, bad, says in calls:
+        with pytest.raises(SettingError) as error:
+            check("beam_size", bad)
+        assert str(error.value).startswith(f"beam_size {says}")
+        restated = str(error.value.restated({"beam_size": "--beam-size"}))
+        assert restated.startswith(f"--beam-size {says}")
+        assert f"Received: --beam-size={bad!r}" in restated
+        assert "beam_size" not in restated

@@ -16,7 +16,7 @@ from keras import ops
 
 from keras_transformer_bit.models.transformer.transformer import check_token_ids
 from keras_transformer_bit.samplers import BeamSampler, get_sampler
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import SettingError, check_positive_int
 
 
 def check_max_length(model, max_length):
@@ -27,9 +27,12 @@ def check_max_length(model, max_length):
     max_length = check_positive_int("max_length", max_length)
     bound = getattr(model, "max_sequence_length", None)
     if bound is not None and max_length > bound:
-        raise ValueError(
-            "max_length must be at most the model's max_sequence_length="
-            f"{bound}. Received: max_length={max_length}"
+        raise SettingError(
+            lambda name: (
+                f"{name('max_length')} must be at most the model's "
+                f"max_sequence_length={bound}. Received: "
+                f"{name('max_length')}={max_length}"
+            )
         )
     return max_length
 
