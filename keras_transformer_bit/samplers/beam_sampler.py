@@ -15,6 +15,9 @@ _NEG_INF = float("-inf")
 # The largest GNMT alpha accepted: ((5 + 1024) / 6) ** 10 is about 2e22, far
 # inside float32, and alphas past 2 already rank by length almost alone.
 MAX_LENGTH_PENALTY = 10.0
+# The widest beam: 1024 hypotheses per sentence is far past where BLEU stops
+# improving, and wider beams overflow int32 indices on long outputs.
+MAX_BEAM_SIZE = 1024
 
 
 def _check_length_penalty(length_penalty):
@@ -57,7 +60,8 @@ class BeamSampler:
     constants (such as a cross-attention cache) out of `state`.
 
     Args:
-        beam_size: int >= 1. Alive hypotheses per sequence. Defaults to `4`.
+        beam_size: int in `[1, 1024]`. Alive hypotheses per sequence.
+            Defaults to `4`.
         length_penalty: float in `[0, 10]`. The GNMT `alpha`; `0` ranks by
             log-probability alone, larger values favour longer outputs (the
             stopping rule needs a penalty that grows with length, so no
@@ -108,6 +112,13 @@ class BeamSampler:
         no_repeat_ngram_size=None,
     ):
         beam_size = check_positive_int("beam_size", beam_size)
+        if beam_size > MAX_BEAM_SIZE:
+            raise SettingError(
+                lambda name: (
+                    f"{name('beam_size')} must be an int in [1, {MAX_BEAM_SIZE}]. "
+                    f"Received: {name('beam_size')}={beam_size}"
+                )
+            )
         _check_length_penalty(length_penalty)
         num_return_sequences = check_positive_int(
             "num_return_sequences", num_return_sequences

@@ -4,7 +4,7 @@ from keras_transformer_bit.samplers.beam_sampler import BeamSampler
 from keras_transformer_bit.samplers.greedy_sampler import GreedySampler
 from keras_transformer_bit.samplers.sampler import Sampler
 from keras_transformer_bit.samplers.top_k_sampler import TopKSampler
-from keras_transformer_bit.samplers.top_p_sampler import TopPSampler
+from keras_transformer_bit.samplers.top_p_sampler import TopPSampler, check_probability
 from keras_transformer_bit.utils import check_positive_int
 
 # method -> (sampler class, {keyword argument of `generate`: constructor argument}).
@@ -76,7 +76,9 @@ def get_sampler(method="greedy", **kwargs):
             f"Unknown options for method={method!r}: {unknown}. "
             f"Expected some of {sorted(argument_names)}."
         )
+    # Named as the caller wrote them; the samplers call them `k` and `p`.
     if "top_k" in kwargs:
-        # Named as the caller wrote it; TopKSampler itself calls it `k`.
         check_positive_int("top_k", kwargs["top_k"])
+    if "top_p" in kwargs:
+        check_probability("top_p", kwargs["top_p"])
     return sampler_cls(**{argument_names[name]: v for name, v in kwargs.items()})

@@ -2,14 +2,16 @@
 
 from keras import ops
 
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_non_negative_int
 
 
 def check_no_repeat_ngram_size(no_repeat_ngram_size):
-    """`None` (no constraint) or a positive int; returns it as a Python int."""
+    """`None` or `0` (no constraint: returns `None`) or a positive int
+    (returns it as a Python int)."""
     if no_repeat_ngram_size is None:
         return None
-    return check_positive_int("no_repeat_ngram_size", no_repeat_ngram_size)
+    size = check_non_negative_int("no_repeat_ngram_size", no_repeat_ngram_size)
+    return size or None
 
 
 def repeated_ngram_mask(token_ids, index, ngram_size, vocabulary_size):

@@ -1,6 +1,5 @@
 """The decoding loop shared by the one-token-per-step samplers."""
 
-import math
 import numbers
 
 import keras
@@ -10,7 +9,12 @@ from keras_transformer_bit.samplers.no_repeat_ngram import (
     check_no_repeat_ngram_size,
     repeated_ngram_mask,
 )
-from keras_transformer_bit.utils import SettingError
+from keras_transformer_bit.utils import SettingError, check_seed
+
+# The temperatures float32 logits can be divided by without every logit
+# becoming equal (too hot) or the draw seeing only -inf and 0 (too cold).
+MIN_TEMPERATURE = 1e-3
+MAX_TEMPERATURE = 1e3
 
 
 class Sampler:
@@ -66,13 +70,14 @@ class Sampler:
         if (
             isinstance(temperature, bool)
             or not isinstance(temperature, numbers.Real)
-            or not math.isfinite(temperature)
-            or temperature <= 0
+            or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
         ):
             raise SettingError(
                 lambda name: (
-                    f"{name('temperature')} must be a positive float. "
-                    f"Received: {name('temperature')}={temperature}"
+                    f"{name('temperature')} must be a float in "
+                    f"[{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] (logits are "
+                    "divided by it in float32; for a colder choice use greedy "
+                    f"decoding). Received: {name('temperature')}={temperature!r}"
                 )
             )
         self.temperature = float(temperature)
@@ -108,7 +113,11 @@ class Sampler:
 
         def body(index, token_ids, scores, finished, state):
             logits, state = next_fn(token_ids, index, state)
-            logits = ops.cast(logits, "float32") / self.temperature
+            logits = ops.cast(logits, "float32")
+            # Shifted so that the best logit is 0: a cold temperature sends
+            # the others towards -inf, never the best one to inf.
+            logits = logits - ops.max(logits, axis=-1, keepdims=True)
+            logits = logits / self.temperature
             if self.no_repeat_ngram_size:
                 banned = repeated_ngram_mask(
                     token_ids, index, self.no_repeat_ngram_size, logits.shape[-1]
@@ -166,15 +175,7 @@ class RandomSampler(Sampler):
         super().__init__(
             temperature=temperature, no_repeat_ngram_size=no_repeat_ngram_size
         )
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-        ):
-            raise SettingError(
-                lambda name: (
-                    f"{name('seed')} must be an int or None. "
-                    f"Received: {name('seed')}={seed!r}"
-                )
-            )
+        seed = check_seed(seed, "seed", allow_none=True)
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 

@@ -1,9 +1,27 @@
 """Nucleus (top-p) sampling (Holtzman et al. 2020)."""
 
+import numbers
+
 from keras import ops
 
 from keras_transformer_bit.samplers.sampler import RandomSampler
 from keras_transformer_bit.utils import SettingError
+
+
+def check_probability(key, value):
+    """Returns `value` as a float in `(0, 1]`, or raises a `SettingError`."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 < value <= 1
+    ):
+        raise SettingError(
+            lambda name: (
+                f"{name(key)} must be a float in (0, 1]. "
+                f"Received: {name(key)}={value!r}"
+            )
+        )
+    return float(value)
 
 
 class TopPSampler(RandomSampler):
@@ -41,14 +59,7 @@ class TopPSampler(RandomSampler):
             seed=seed,
             no_repeat_ngram_size=no_repeat_ngram_size,
         )
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-            raise SettingError(
-                lambda name: (
-                    f"{name('top_p')} must be a float in (0, 1]. "
-                    f"Received: {name('top_p')}={p}"
-                )
-            )
-        self.p = float(p)
+        self.p = check_probability("p", p)
 
     def select(self, logits):
         vocabulary_size = logits.shape[-1]

@@ -318,11 +318,20 @@ DECODING_ERRORS = [
     (["--top-p", "1.5"], r"^--top-p must be a float in \(0, 1\].*--top-p=1.5"),
     (
         ["--top-k", "5", "--temperature", "0"],
-        r"^--temperature must be a positive float.*--temperature=0",
+        r"^--temperature must be a float in \[0.001, 1000\].*--temperature=0",
     ),
     (
-        ["--method", "greedy", "--no-repeat-ngram-size", "0"],
-        r"^--no-repeat-ngram-size must be a positive int",
+        ["--method", "greedy", "--no-repeat-ngram-size", "-1"],
+        r"^--no-repeat-ngram-size must be an int >= 0",
+    ),
+    (["--beam-size", "1000000000"], r"^--beam-size must be an int in \[1, 1024\]"),
+    (
+        ["--top-k", "5", "--temperature", "1e-45"],
+        r"^--temperature must be a float in \[0.001, 1000\].*--temperature=1e-45",
+    ),
+    (
+        ["--top-k", "5", "--seed", "99999999999999999999999"],
+        r"^--seed must be an int in \[0, 2\*\*32 - 1\]",
     ),
     (["--max-length", "0"], r"^--max-length must be a positive int.*--max-length=0"),
 ]

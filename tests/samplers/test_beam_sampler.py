@@ -120,6 +120,13 @@ def test_bad_arguments(kwargs, message):
         BeamSampler(**kwargs)
 
 
+def test_a_beam_wider_than_the_cap_is_refused():
+    # 10**9 beams overflowed int32 inside the search.
+    with pytest.raises(ValueError, match=r"beam_size must be an int in \[1, 1024\]"):
+        BeamSampler(beam_size=10**9)
+    assert BeamSampler(beam_size=1024).beam_size == 1024
+
+
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("size, k, block_size", [(700, 4, 64), (640, 4, 64), (9, 3, 2)])
 @pytest.mark.tensorflow_only

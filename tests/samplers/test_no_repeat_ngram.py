@@ -131,7 +131,13 @@ def test_sampling_never_repeats_a_bigram():
         assert not has_repeated_ngram(body, 2), row
 
 
-@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_a_size_of_0_is_no_constraint_as_none():
+    # As in bench/decoding_choice.py's grids, where 0 means none.
+    assert GreedySampler(no_repeat_ngram_size=0).no_repeat_ngram_size is None
+    assert BeamSampler(no_repeat_ngram_size=0).no_repeat_ngram_size is None
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True])
 def test_bad_sizes_name_the_value(value):
     with pytest.raises(ValueError, match=f"no_repeat_ngram_size={value}"):
         GreedySampler(no_repeat_ngram_size=value)

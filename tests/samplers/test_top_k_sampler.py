@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -76,3 +78,28 @@ def test_bad_k(k):
 def test_bad_seed():
     with pytest.raises(ValueError, match="Received: seed=1.5"):
         TopKSampler(seed=1.5)
+
+
+@pytest.mark.parametrize("temperature", [1e-45, 1e-4, 1e4, 1e39, 1e308])
+def test_a_temperature_float32_cannot_divide_by_is_refused(temperature):
+    # 1e-45 crashed the draw; 1e39 made every logit equal, so tokens outside
+    # the top k were drawn.
+    with pytest.raises(
+        ValueError,
+        match=r"temperature must be a float in \[0.001, 1000\].*="
+        + re.escape(repr(temperature)),
+    ):
+        TopKSampler(k=2, temperature=temperature)
+
+
+@pytest.mark.parametrize("temperature", [1e-3, 1e3])
+def test_temperatures_at_the_bounds_draw_from_the_top_k_only(temperature):
+    ids = _sample(TopKSampler(k=2, temperature=temperature, seed=1), batch_size=100)
+    expected = {2} if temperature < 1 else {2, 3}  # the two most likely tokens
+    assert set(ids.ravel().tolist()) == expected
+
+
+@pytest.mark.parametrize("seed", [2**70, -1])
+def test_a_seed_outside_32_bits_is_refused_naming_it(seed):
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\]"):
+        TopKSampler(seed=seed)

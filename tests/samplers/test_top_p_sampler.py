@@ -36,5 +36,16 @@ def test_reproducible_for_a_seed():
 
 @pytest.mark.parametrize("p", [0, -0.1, 1.5, "x"])
 def test_bad_p(p):
-    with pytest.raises(ValueError, match=r"top_p must be a float in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"^p must be a float in \(0, 1\]"):
         TopPSampler(p=p)
+
+
+def test_numpy_p_is_accepted_and_a_bad_p_is_named_as_given():
+    assert TopPSampler(p=np.float32(0.5)).p == 0.5
+    with pytest.raises(ValueError, match=r"^p must be .*Received: p='0.5'"):
+        TopPSampler(p="0.5")
+
+
+def test_a_cold_temperature_draws_the_most_likely_token():
+    ids = _sample(TopPSampler(p=0.5, temperature=1e-3, seed=1), batch_size=100)
+    assert set(ids.ravel().tolist()) == {2}
