@@ -91,6 +91,16 @@ def load_translation_corpus(
         return load_tfds_corpus(data[len("tfds:") :], **kwargs)
     if "," in data and not os.path.exists(data):
         source_path, target_path = data.split(",", 1)
+        missing = [
+            path for path in (source_path, target_path) if not os.path.isfile(path)
+        ]
+        if missing:
+            raise SettingError(
+                lambda name: (
+                    f"{name('data')}={data!r} names two line-aligned files, "
+                    f"SOURCE_FILE,TARGET_FILE; no such file: {', '.join(missing)}"
+                )
+            )
         return read_aligned_corpus(source_path, target_path, **kwargs)
     if os.path.isfile(data):
         return read_tsv_corpus(data, **columns, **kwargs)

@@ -366,3 +366,14 @@ def test_evaluate_counts_are_checked_before_loading(tmp_path, flags, message):
     argv = ["translate", "evaluate", "--model-dir", str(tmp_path / "absent")]
     with pytest.raises(ValueError, match=message):
         main(argv + flags)
+
+
+def test_a_missing_file_of_an_aligned_pair_names_data(tmp_path):
+    (tmp_path / "de.txt").write_text("Hallo.\n", encoding="utf-8")
+    data = f"{tmp_path / 'de.txt'},{tmp_path / 'missing.txt'}"
+    command = ["translate", "train", "--data", data]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match=r"^--data='.*' names two line-aligned") as e:
+        main(command)
+    assert str(e.value).endswith(f"no such file: {tmp_path / 'missing.txt'}")
+    assert not (tmp_path / "run").exists()
