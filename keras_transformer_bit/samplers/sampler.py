@@ -40,13 +40,13 @@ class Sampler:
     Subclasses implement `select(logits)`, which returns the next token ids.
 
     Args:
-        temperature: float. Logits are divided by it before `select` and
-            before scoring. Defaults to `1.0`.
-        no_repeat_ngram_size: int or `None`. When set to `n`, a token that
+        temperature: float in `[0.001, 1000]`. Logits are divided by it
+            before `select` and before scoring. Defaults to `1.0`.
+        no_repeat_ngram_size: int or `None`. When set to `n >= 1`, a token that
             would repeat an n-gram already in the sequence (the prompt
             included) is never chosen; scores are then log-probabilities under
-            the distribution renormalised over the allowed tokens. Defaults to
-            `None` (no constraint).
+            the distribution renormalised over the allowed tokens. `None` or
+            `0`: no constraint (the default).
 
     Call arguments:
         next_fn: the step function described above.
@@ -166,8 +166,9 @@ class RandomSampler(Sampler):
     continues from call to call.
 
     Args:
-        temperature: float. Logits are divided by it. Defaults to `1.0`.
-        seed: int or `None`. Defaults to `None`.
+        temperature: float in `[0.001, 1000]`. Logits are divided by it.
+            Defaults to `1.0`.
+        seed: int in `[0, 2**32 - 1]` or `None`. Defaults to `None`.
         no_repeat_ngram_size: int or `None`, see `Sampler`. Defaults to `None`.
     """
 

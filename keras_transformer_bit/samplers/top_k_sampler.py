@@ -15,7 +15,7 @@ class TopKSampler(RandomSampler):
 
     Args:
         k: int. How many of the top tokens may be drawn. Defaults to `10`.
-        temperature: float. Defaults to `1.0`.
+        temperature: float in `[0.001, 1000]`. Defaults to `1.0`.
         no_repeat_ngram_size: int or `None`. Never choose a token that
             repeats an n-gram of this size (see `Sampler`). Defaults to `None`.
         seed: int or `None`. With an int, every call restarts the same random

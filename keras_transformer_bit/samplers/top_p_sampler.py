@@ -35,7 +35,7 @@ class TopPSampler(RandomSampler):
 
     Args:
         p: float in `(0, 1]`. The probability mass to keep. Defaults to `0.9`.
-        temperature: float. Defaults to `1.0`.
+        temperature: float in `[0.001, 1000]`. Defaults to `1.0`.
         no_repeat_ngram_size: int or `None`. Never choose a token that
             repeats an n-gram of this size (see `Sampler`). Defaults to `None`.
         seed: int or `None`. With an int, every call restarts the same random
