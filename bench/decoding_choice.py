@@ -236,6 +236,13 @@ def format_report(rows, args, num_validation):
 
 def main():
     args = parse_args()
+    # Before TensorFlow loads (seconds): a directory that holds no run.
+    if not os.path.isfile(os.path.join(args.run_dir, "translate_config.json")):
+        args.error(
+            f"--run-dir {args.run_dir} holds no trained translation run (no "
+            "translate_config.json): train one first, with `ktb translate train "
+            f"--model-dir {args.run_dir}` or the main job (bash scripts/main.sh)."
+        )
     ktb = _package()
     try:
         run = ktb.training.TranslationRun(args.run_dir)

@@ -171,3 +171,21 @@ def test_length_penalties_above_the_samplers_bound_are_refused(capsys):
     with pytest.raises(SystemExit):
         decoding_choice.parse_args(["--length-penalties", "1e308"])
     assert "'1e308'" in capsys.readouterr().err
+
+
+def test_a_run_dir_without_a_run_is_refused_before_loading(
+    tmp_path, capsys, monkeypatch
+):
+    # Before, TensorFlow loaded first (14 s), then the message was vague.
+    monkeypatch.setattr(decoding_choice, "_package", _refuse_to_load)
+    argv = ["decoding_choice.py", "--run-dir", str(tmp_path / "absent")]
+    monkeypatch.setattr(sys, "argv", argv + ["--output", str(tmp_path / "t.md")])
+    with pytest.raises(SystemExit):
+        decoding_choice.main()
+    error = capsys.readouterr().err
+    assert "--run-dir" in error and "translate_config.json" in error
+    assert "ktb translate train" in error
+
+
+def _refuse_to_load():
+    raise AssertionError("the package was loaded before --run-dir was checked")
