@@ -306,6 +306,13 @@ def evaluate(args):
         check_positive_int("--max-examples", args.max_examples)
     check_non_negative_int("--show", args.show)
     method, options = checked_decoding_options(args)
+    if args.data:
+        from keras_transformer_bit.data.load_translation_corpus import (
+            check_corpus_name,
+        )
+
+        with restate_setting_errors({"data": "--data"}):
+            check_corpus_name(args.data)
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )

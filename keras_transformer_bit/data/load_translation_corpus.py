@@ -19,6 +19,9 @@ CORPUS_HELP = (
 )
 
 
+BUILT_IN = ("ding", "ding_de_en", "sword_en_es", "sword_es_en")
+
+
 def load_translation_corpus(
     data="ding",
     seed=1234,
@@ -62,8 +65,7 @@ def load_translation_corpus(
     >>> len(corpus.test)  # doctest: +SKIP
     1000
     """
-    if not isinstance(data, str) or not data:
-        raise _unknown_corpus(data)
+    check_corpus_name(data)
     kwargs.update(seed=seed, test_size=test_size, validation_size=validation_size)
     columns = {
         key: value
@@ -83,27 +85,41 @@ def load_translation_corpus(
                 + ", ".join(f"{name(key)}={value!r}" for key, value in columns.items())
             )
         )
-    if data in ("ding", "ding_de_en"):
+    if data in BUILT_IN[:2]:
         return load_ding_de_en(**kwargs)
-    if data in ("sword_en_es", "sword_es_en"):
+    if data in BUILT_IN[2:]:
         return load_sword_en_es(data[-5:-3], **kwargs)
     if data.startswith("tfds:"):
         return load_tfds_corpus(data[len("tfds:") :], **kwargs)
     if "," in data and not os.path.exists(data):
-        source_path, target_path = data.split(",", 1)
-        missing = [
-            path for path in (source_path, target_path) if not os.path.isfile(path)
-        ]
-        if missing:
-            raise SettingError(
-                lambda name: (
-                    f"{name('data')}={data!r} names two line-aligned files, "
-                    f"SOURCE_FILE,TARGET_FILE; no such file: {', '.join(missing)}"
-                )
-            )
-        return read_aligned_corpus(source_path, target_path, **kwargs)
+        return read_aligned_corpus(*data.split(",", 1), **kwargs)
     if os.path.isfile(data):
         return read_tsv_corpus(data, **columns, **kwargs)
+    raise _unknown_corpus(data)
+
+
+def check_corpus_name(data):
+    """Refuses a `data` that names no corpus, without reading any (a
+    `SettingError` naming `--data` under `ktb`): a built-in name, a
+    `tfds:` name, an existing file, or two existing files `SOURCE,TARGET`.
+
+    Example:
+    >>> check_corpus_name("ding")
+    """
+    if not isinstance(data, str) or not data:
+        raise _unknown_corpus(data)
+    if data in BUILT_IN or data.startswith("tfds:") or os.path.isfile(data):
+        return
+    if "," in data and not os.path.exists(data):
+        missing = [path for path in data.split(",", 1) if not os.path.isfile(path)]
+        if not missing:
+            return
+        raise SettingError(
+            lambda name: (
+                f"{name('data')}={data!r} names two line-aligned files, "
+                f"SOURCE_FILE,TARGET_FILE; no such file: {', '.join(missing)}"
+            )
+        )
     raise _unknown_corpus(data)
 
 

@@ -377,3 +377,11 @@ def test_a_missing_file_of_an_aligned_pair_names_data(tmp_path):
         main(command)
     assert str(e.value).endswith(f"no such file: {tmp_path / 'missing.txt'}")
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_checks_data_before_loading(tmp_path):
+    # The run directory is absent: loading it would fail with another message.
+    argv = ["translate", "evaluate", "--model-dir", str(tmp_path / "absent")]
+    argv += ["--data", str(tmp_path / "nofile.tsv")]
+    with pytest.raises(ValueError, match=r"^--data must be .*nofile.tsv.*no such file"):
+        main(argv)
