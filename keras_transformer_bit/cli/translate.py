@@ -266,16 +266,18 @@ def checked_decoding_options(args):
     return method, options
 
 
-def make_translator(model, source_tokenizer, target_tokenizer, config, args):
+def make_translator(model, source_tokenizer, target_tokenizer, config, args, decoding):
     """A `Translator` for the run, with the command line's decoding flags.
 
-    The longest output is `--max-length` subwords when given, else the run's
-    training `max_length`; sources are cut to the training `max_length`.
+    `decoding` is `checked_decoding_options(args)`, which the commands take
+    before they load the model. The longest output is `--max-length` subwords
+    when given, else the run's training `max_length`; sources are cut to the
+    training `max_length`.
     """
     from keras_transformer_bit.translator import Translator
     from keras_transformer_bit.utils import restate_setting_errors
 
-    method, options = checked_decoding_options(args)
+    method, options = decoding
     max_length = getattr(args, "decode_max_length", None)
     if max_length is None:
         max_length = config["max_length"]
@@ -305,7 +307,8 @@ def evaluate(args):
     if args.max_examples is not None:
         check_positive_int("--max-examples", args.max_examples)
     check_non_negative_int("--show", args.show)
-    method, options = checked_decoding_options(args)
+    decoding = checked_decoding_options(args)
+    method, options = decoding
     if args.data:
         from keras_transformer_bit.data.load_translation_corpus import (
             check_corpus_name,
@@ -327,7 +330,7 @@ def evaluate(args):
     if not pairs:
         raise ValueError(f"The {args.split} split of {config['data']} is empty.")
     translator = make_translator(
-        model, source_tokenizer, target_tokenizer, config, args
+        model, source_tokenizer, target_tokenizer, config, args, decoding
     )
     started = time.perf_counter()
     hypotheses = translator([source for source, _ in pairs])
@@ -362,14 +365,14 @@ def predict(args):
     """`ktb translate predict`: translate sentences from arguments or stdin."""
     from keras_transformer_bit.training import translation_run as run_files
 
-    checked_decoding_options(args)  # before the model loads
+    decoding = checked_decoding_options(args)  # before the model loads
     _refuse_a_tuning_trial_dir(args.model_dir)
     config, source_tokenizer, target_tokenizer, model = run_files.load_run(
         args.model_dir, args.checkpoint
     )
     texts = args.text or [line.rstrip("\n") for line in sys.stdin]
     translator = make_translator(
-        model, source_tokenizer, target_tokenizer, config, args
+        model, source_tokenizer, target_tokenizer, config, args, decoding
     )
     for translation in translator(texts):
         print(translation)
@@ -439,7 +442,7 @@ def export(args):
     from keras_transformer_bit.training import translation_run as run_files
     from keras_transformer_bit.utils.gfile import gfile
 
-    checked_decoding_options(args)  # before the model loads
+    decoding = checked_decoding_options(args)  # before the model loads
     output = args.output or default_export_path(args.model_dir)
     if gfile.exists(output):
         raise ValueError(f"--output {output} already exists; choose a new path.")
@@ -447,7 +450,7 @@ def export(args):
         args.model_dir, args.checkpoint
     )
     translator = make_translator(
-        model, source_tokenizer, target_tokenizer, config, args
+        model, source_tokenizer, target_tokenizer, config, args, decoding
     )
     export_translator(translator, output)
     print(f"Exported {output} (serving_default: text -> translation)")
