@@ -19,7 +19,8 @@ CORPUS_HELP = (
 )
 
 
-BUILT_IN = ("ding", "ding_de_en", "sword_en_es", "sword_es_en")
+DING_NAMES = ("ding", "ding_de_en")
+SWORD_NAMES = ("sword_en_es", "sword_es_en")
 
 
 def load_translation_corpus(
@@ -85,9 +86,9 @@ def load_translation_corpus(
                 + ", ".join(f"{name(key)}={value!r}" for key, value in columns.items())
             )
         )
-    if data in BUILT_IN[:2]:
+    if data in DING_NAMES:
         return load_ding_de_en(**kwargs)
-    if data in BUILT_IN[2:]:
+    if data in SWORD_NAMES:
         return load_sword_en_es(data[-5:-3], **kwargs)
     if data.startswith("tfds:"):
         return load_tfds_corpus(data[len("tfds:") :], **kwargs)
@@ -108,7 +109,9 @@ def check_corpus_name(data):
     """
     if not isinstance(data, str) or not data:
         raise _unknown_corpus(data)
-    if data in BUILT_IN or data.startswith("tfds:") or os.path.isfile(data):
+    if data in DING_NAMES + SWORD_NAMES or data.startswith("tfds:"):
+        return
+    if os.path.isfile(data):
         return
     if "," in data and not os.path.exists(data):
         missing = [path for path in data.split(",", 1) if not os.path.isfile(path)]

@@ -45,7 +45,10 @@ from keras_transformer_bit.data import (
     subword_tokenizer,
 )
 from keras_transformer_bit.data.count_batches import count_batches, with_cardinality
-from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
+from keras_transformer_bit.data.load_translation_corpus import (
+    DING_NAMES,
+    load_translation_corpus,
+)
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
 from keras_transformer_bit.data.text_file_corpus import check_columns
 from keras_transformer_bit.models import Transformer
@@ -752,7 +755,6 @@ def _check_subword_sampling(config, names):
 
 # What `TranslationRun.train` counts in history.json and prints.
 CHECKPOINT_CHOICES = ("auto", "best", "last", "averaged")
-DING_NAMES = ("ding", "ding_de_en")
 
 
 def changed_settings(saved_config, chosen, describe=describe_setting):
