@@ -161,6 +161,10 @@ def test_an_unknown_checkpoint_is_refused_before_loading(capsys):
         decoding_choice.parse_args(["--checkpoint", "bogus"])
     error = capsys.readouterr().err
     assert "--checkpoint" in error and "'bogus'" in error and "averaged" in error
+    # The bench keeps its own copy (its --help loads no TensorFlow): the same.
+    from keras_transformer_bit.training.translation_run import CHECKPOINT_CHOICES
+
+    assert decoding_choice.CHECKPOINTS == CHECKPOINT_CHOICES
 
 
 def test_length_penalties_above_the_samplers_bound_are_refused(capsys):
