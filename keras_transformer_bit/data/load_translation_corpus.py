@@ -119,8 +119,9 @@ def check_corpus_name(data):
             return
         raise SettingError(
             lambda name: (
-                f"{name('data')}={data!r} names two line-aligned files, "
-                f"SOURCE_FILE,TARGET_FILE; no such file: {', '.join(missing)}"
+                f"{name('data')} with a comma must name two line-aligned files, "
+                f"SOURCE_FILE,TARGET_FILE, that exist; no such file: "
+                f"{', '.join(missing)}. Received: {name('data')}={data!r}"
             )
         )
     raise _unknown_corpus(data)
