@@ -40,7 +40,14 @@ def _package():
     return ktb
 
 
-def decode_grid(translate, pairs, beam_sizes, length_penalties, no_repeat_sizes=(0,)):
+def decode_grid(
+    translate,
+    pairs,
+    beam_sizes,
+    length_penalties,
+    no_repeat_sizes=(0,),
+    max_repeat_runs=(0,),
+):
     """Scores every decoding setting on `pairs`.
 
     Args:
@@ -50,10 +57,12 @@ def decode_grid(translate, pairs, beam_sizes, length_penalties, no_repeat_sizes=
         length_penalties: GNMT length penalties to try with each beam width.
         no_repeat_sizes: `no_repeat_ngram_size` values to try with each
             beam setting (`0`: none). Defaults to `(0,)`.
+        max_repeat_runs: `max_repeat_run` values to try with each beam
+            setting (`0`: none). Defaults to `(0,)`.
 
     Returns:
         A list of dicts (`method`, `beam_size`, `length_penalty`,
-        `no_repeat_ngram_size`, `bleu`, `chrf`, `repetitive`, `empty`,
+        `no_repeat_ngram_size`, `max_repeat_run`, `bleu`, `chrf`, `repetitive`, `empty`,
         `seconds`), greedy first.
     """
     from keras_transformer_bit.recipes.bleu import corpus_bleu
@@ -65,9 +74,11 @@ def decode_grid(translate, pairs, beam_sizes, length_penalties, no_repeat_sizes=
     settings = [dict(method="greedy")] + [
         dict(method="beam", beam_size=beam, length_penalty=penalty)
         | (dict(no_repeat_ngram_size=size) if size else {})
+        | (dict(max_repeat_run=run) if run else {})
         for beam in beam_sizes
         for penalty in length_penalties
         for size in no_repeat_sizes
+        for run in max_repeat_runs
     ]
     rows = []
     for decoding in settings:
@@ -81,6 +92,7 @@ def decode_grid(translate, pairs, beam_sizes, length_penalties, no_repeat_sizes=
                 beam_size=decoding.get("beam_size", 1),
                 length_penalty=decoding.get("length_penalty"),
                 no_repeat_ngram_size=decoding.get("no_repeat_ngram_size", 0),
+                max_repeat_run=decoding.get("max_repeat_run", 0),
                 bleu=corpus_bleu(hypotheses, references),
                 chrf=corpus_chrf(hypotheses, references),
                 repetitive=repetitions["repetitive"],
@@ -146,6 +158,14 @@ def parse_args(argv=None):
         "none) (default: 0)",
     )
     parser.add_argument(
+        "--max-repeat-runs",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="max_repeat_run values to try with each beam setting (0: none) "
+        "(default: 0)",
+    )
+    parser.add_argument(
         "--output",
         default="bench_decoding_choice.md",
         help="where the Markdown table is written (default: "
@@ -168,10 +188,16 @@ def parse_args(argv=None):
                 f"--beam-sizes must be in [2, {MAX_BEAM_SIZE}] (greedy is always "
                 f"run). Received: {beam}"
             )
-    for size in args.no_repeat_ngram_sizes:
-        if size < 0:
-            parser.error(f"--no-repeat-ngram-sizes must be >= 0. Received: {size}")
-    for flag in ("--beam-sizes", "--length-penalties", "--no-repeat-ngram-sizes"):
+    for flag in ("--no-repeat-ngram-sizes", "--max-repeat-runs"):
+        for size in getattr(args, flag[2:].replace("-", "_")):
+            if size < 0:
+                parser.error(f"{flag} must be >= 0. Received: {size}")
+    for flag in (
+        "--beam-sizes",
+        "--length-penalties",
+        "--no-repeat-ngram-sizes",
+        "--max-repeat-runs",
+    ):
         values = getattr(args, flag[2:].replace("-", "_"))
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
@@ -199,6 +225,8 @@ def format_report(rows, args, num_validation):
         f"--length-penalties {' '.join(f'{p:g}' for p in args.length_penalties)} "
         "--no-repeat-ngram-sizes " + " ".join(map(str, args.no_repeat_ngram_sizes))
     )
+    if args.max_repeat_runs != [0]:
+        grid += " --max-repeat-runs " + " ".join(map(str, args.max_repeat_runs))
     lines = [
         "## Decoding chosen on validation",
         "",
@@ -206,16 +234,17 @@ def format_report(rows, args, num_validation):
         f"--checkpoint {args.checkpoint} {grid}` ({num_validation} validation "
         "sentences; sacreBLEU 13a cased)",
         "",
-        "| decoding | length penalty | no repeat n-gram | validation BLEU | "
-        "/ greedy | chrF | repeats 3+ | empty | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| decoding | length penalty | no repeat n-gram | max repeat run | "
+        "validation BLEU | / greedy | chrF | repeats 3+ | empty | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         penalty = "-" if row["length_penalty"] is None else f"{row['length_penalty']:g}"
         ratio = f"{row['bleu'] / greedy:.2f}x" if greedy > 0 else "-"
         lines.append(
             f"| {_setting_name(row)} | {penalty} | "
-            f"{row['no_repeat_ngram_size'] or '-'} | {row['bleu']:.2f} | {ratio} | "
+            f"{row['no_repeat_ngram_size'] or '-'} | "
+            f"{row.get('max_repeat_run') or '-'} | {row['bleu']:.2f} | {ratio} | "
             f"{row['chrf']:.1f} | {row['repetitive']} | {row['empty']} | "
             f"{row['seconds']:.0f} |"
         )
@@ -223,7 +252,8 @@ def format_report(rows, args, num_validation):
     if best["method"] != "greedy":
         best_name += (
             f", length penalty {best['length_penalty']:g}, no_repeat_ngram_size "
-            f"{best['no_repeat_ngram_size']}"
+            f"{best['no_repeat_ngram_size']}, max_repeat_run "
+            f"{best.get('max_repeat_run', 0)}"
         )
     lines += [
         "",
@@ -273,6 +303,7 @@ def main():
         args.beam_sizes,
         args.length_penalties,
         args.no_repeat_ngram_sizes,
+        args.max_repeat_runs,
     )
     text = format_report(rows, args, len(corpus.validation))
     print(text)

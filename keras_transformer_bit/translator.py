@@ -95,7 +95,7 @@ class Translator:
             disables XLA on CPU by default), so both give identical results.
         **generate_kwargs: the method's options (`beam_size`,
             `length_penalty`; `top_k`, `top_p`, `temperature`, `seed`;
-            `no_repeat_ngram_size` for every method).
+            `no_repeat_ngram_size`, `max_repeat_run` for every method).
 
     Example:
     >>> translator = keras_transformer_bit.Translator(

@@ -192,6 +192,7 @@ DECODING_FLAGS = {
         ("beam", "greedy", "top_k", "top_p"),
         "no_repeat_ngram_size",
     ),
+    "max_repeat_run": (("beam", "greedy", "top_k", "top_p"), "max_repeat_run"),
 }
 
 
@@ -204,6 +205,7 @@ DECODING_NAMES = {
     "temperature": "--temperature",
     "seed": "--seed",
     "no_repeat_ngram_size": "--no-repeat-ngram-size",
+    "max_repeat_run": "--max-repeat-run",
     "max_length": "--max-length",
 }
 
@@ -212,8 +214,10 @@ def decoding_options(args):
     """The decoding method and its `Translator` options from the flags.
 
     `--top-k` or `--top-p` alone choose their method; without either the
-    method is beam search with the recipe's beam size and length penalty. A
-    flag that the chosen method does not use is refused, naming both.
+    method is beam search with the recipe's beam size and length penalty.
+    Every method takes the recipe's `max_repeat_run` unless
+    `--max-repeat-run` is given. A flag that the chosen method does not use
+    is refused, naming both.
 
     Returns:
         `(method, options)`: a `Translator` method name and keyword arguments.
@@ -238,12 +242,13 @@ def decoding_options(args):
                 f"--method {method}. Received: {flag} {getattr(args, name)}"
             )
         options[argument] = getattr(args, name)
-    if method == "beam":
-        from keras_transformer_bit.recipes import translation_recipe
+    from keras_transformer_bit.recipes import translation_recipe
 
-        recipe = translation_recipe()
+    recipe = translation_recipe()
+    if method == "beam":
         options.setdefault("beam_size", recipe.beam_size)
         options.setdefault("length_penalty", recipe.length_penalty)
+    options.setdefault("max_repeat_run", recipe.max_repeat_run)
     return method, options
 
 
@@ -509,6 +514,14 @@ def _add_decoding(parser):
         type=int,
         default=None,
         help="never output an n-gram of this many subwords twice",
+    )
+    group.add_argument(
+        "--max-repeat-run",
+        type=int,
+        default=None,
+        help="never output one n-gram of subwords more than this many times in "
+        'a row (2: "very very" but no third "very"; 0: no limit; default: '
+        "the translation recipe's)",
     )
     group.add_argument(
         "--max-length",

@@ -41,6 +41,9 @@ class TranslationRecipe:
             corpora have none.
         average_checkpoints: int. Epochs whose weights are averaged at the end
             of training (`CheckpointAveraging`); `0`: none.
+        max_repeat_run: int. The most back-to-back copies of one n-gram a
+            translation may hold (`BeamSampler`'s stutter guard: `2` lets
+            "very very" through and bans a third "very"); `0`: no limit.
     """
 
     preset: str
@@ -55,6 +58,7 @@ class TranslationRecipe:
     length_penalty: float
     phrase_pairs: int = 0
     average_checkpoints: int = 0
+    max_repeat_run: int = 0
 
     def build_model(self, vocabulary_size, **overrides):
         """The preset with the recipe's overrides, sized to `vocabulary_size`.
@@ -176,6 +180,7 @@ class TranslationRecipe:
             method="beam",
             beam_size=self.beam_size,
             length_penalty=self.length_penalty,
+            max_repeat_run=self.max_repeat_run,
             max_length=self.max_length,
         )
 
@@ -258,6 +263,6 @@ def translation_recipe(name="cpu_budget", **changes):
         "beam_size",
     ):
         check_positive_int(field, getattr(recipe, field))
-    for field in ("phrase_pairs", "average_checkpoints"):
+    for field in ("phrase_pairs", "average_checkpoints", "max_repeat_run"):
         check_non_negative_int(field, getattr(recipe, field))
     return recipe

@@ -9,6 +9,10 @@ from keras_transformer_bit.samplers.no_repeat_ngram import (
     check_no_repeat_ngram_size,
     repeated_ngram_mask,
 )
+from keras_transformer_bit.samplers.repeat_run import (
+    check_max_repeat_run,
+    repeat_run_mask,
+)
 from keras_transformer_bit.utils import SettingError, check_positive_int
 
 _NEG_INF = float("-inf")
@@ -73,6 +77,11 @@ class BeamSampler:
             prompt included); scores stay the model's log-probabilities. The
             search then ranks exactly the sequences without a repeated
             n-gram. Defaults to `None` (no constraint).
+        max_repeat_run: int or `None`. When set to `r`, no hypothesis extends
+            with a token that would end `r + 1` back-to-back copies of one
+            n-gram ("very very very" with `r=2`); n-grams that recur apart
+            stay allowed. The search then ranks exactly the sequences without
+            such a stutter. Defaults to `None` (no constraint).
 
     Call arguments:
         next_fn: the step function.
@@ -110,6 +119,7 @@ class BeamSampler:
         length_penalty=0.6,
         num_return_sequences=1,
         no_repeat_ngram_size=None,
+        max_repeat_run=None,
     ):
         beam_size = check_positive_int("beam_size", beam_size)
         if beam_size > MAX_BEAM_SIZE:
@@ -135,6 +145,7 @@ class BeamSampler:
         self.length_penalty = float(length_penalty)
         self.num_return_sequences = num_return_sequences
         self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
+        self.max_repeat_run = check_max_repeat_run(max_repeat_run)
 
     def length_penalty_factor(self, length):
         """`((5 + length) / 6) ** length_penalty` for a generated length."""
@@ -184,6 +195,11 @@ class BeamSampler:
             if self.no_repeat_ngram_size:
                 banned = repeated_ngram_mask(
                     flat_ids, index, self.no_repeat_ngram_size, vocabulary_size
+                )
+                log_probs = ops.where(banned, _NEG_INF, log_probs)
+            if self.max_repeat_run:
+                banned = repeat_run_mask(
+                    flat_ids, index, self.max_repeat_run, vocabulary_size
                 )
                 log_probs = ops.where(banned, _NEG_INF, log_probs)
             candidates = alive_log_probs[:, :, None] + ops.reshape(
@@ -271,6 +287,7 @@ class BeamSampler:
             "length_penalty": self.length_penalty,
             "num_return_sequences": self.num_return_sequences,
             "no_repeat_ngram_size": self.no_repeat_ngram_size,
+            "max_repeat_run": self.max_repeat_run,
         }
 
     def reorder_state(self, state, parents):

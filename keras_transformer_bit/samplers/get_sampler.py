@@ -9,7 +9,13 @@ from keras_transformer_bit.utils import check_positive_int
 
 # method -> (sampler class, {keyword argument of `generate`: constructor argument}).
 _METHODS = {
-    "greedy": (GreedySampler, {"no_repeat_ngram_size": "no_repeat_ngram_size"}),
+    "greedy": (
+        GreedySampler,
+        {
+            "no_repeat_ngram_size": "no_repeat_ngram_size",
+            "max_repeat_run": "max_repeat_run",
+        },
+    ),
     "beam": (
         BeamSampler,
         {
@@ -17,6 +23,7 @@ _METHODS = {
             "length_penalty": "length_penalty",
             "num_return_sequences": "num_return_sequences",
             "no_repeat_ngram_size": "no_repeat_ngram_size",
+            "max_repeat_run": "max_repeat_run",
         },
     ),
     "top_k": (
@@ -26,6 +33,7 @@ _METHODS = {
             "temperature": "temperature",
             "seed": "seed",
             "no_repeat_ngram_size": "no_repeat_ngram_size",
+            "max_repeat_run": "max_repeat_run",
         },
     ),
     "top_p": (
@@ -35,6 +43,7 @@ _METHODS = {
             "temperature": "temperature",
             "seed": "seed",
             "no_repeat_ngram_size": "no_repeat_ngram_size",
+            "max_repeat_run": "max_repeat_run",
         },
     ),
 }
@@ -48,7 +57,8 @@ def get_sampler(method="greedy", **kwargs):
             `beam_size`, `length_penalty`, `num_return_sequences`), `"top_k"`
             (`top_k`, `temperature`, `seed`) or `"top_p"` (`top_p`,
             `temperature`, `seed`). Every method also takes
-            `no_repeat_ngram_size`. A sampler instance is returned as is.
+            `no_repeat_ngram_size` and `max_repeat_run`. A sampler instance is
+            returned as is.
         **kwargs: the method's options; others raise a `ValueError`.
 
     Returns:

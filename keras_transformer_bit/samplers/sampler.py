@@ -9,6 +9,10 @@ from keras_transformer_bit.samplers.no_repeat_ngram import (
     check_no_repeat_ngram_size,
     repeated_ngram_mask,
 )
+from keras_transformer_bit.samplers.repeat_run import (
+    check_max_repeat_run,
+    repeat_run_mask,
+)
 from keras_transformer_bit.utils import SettingError, check_seed
 
 # The temperatures float32 logits can be divided by without every logit
@@ -47,6 +51,11 @@ class Sampler:
             included) is never chosen; scores are then log-probabilities under
             the distribution renormalised over the allowed tokens. `None` or
             `0`: no constraint (the default).
+        max_repeat_run: int or `None`. When set to `r >= 1`, a token that
+            would end `r + 1` back-to-back copies of one n-gram (a stutter
+            such as "very very very" or "1 2 1 2 1 2" with `r=2`) is never
+            chosen; n-grams that recur apart stay allowed. `None` or `0`: no
+            constraint (the default).
 
     Call arguments:
         next_fn: the step function described above.
@@ -66,7 +75,7 @@ class Sampler:
         model distribution.
     """
 
-    def __init__(self, temperature=1.0, no_repeat_ngram_size=None):
+    def __init__(self, temperature=1.0, no_repeat_ngram_size=None, max_repeat_run=None):
         if (
             isinstance(temperature, bool)
             or not isinstance(temperature, numbers.Real)
@@ -82,6 +91,7 @@ class Sampler:
             )
         self.temperature = float(temperature)
         self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
+        self.max_repeat_run = check_max_repeat_run(max_repeat_run)
 
     def select(self, logits):
         """Returns int32 next tokens `(batch,)` from float32 logits `(batch, V)`."""
@@ -123,6 +133,11 @@ class Sampler:
                     token_ids, index, self.no_repeat_ngram_size, logits.shape[-1]
                 )
                 logits = ops.where(banned, -1e9, logits)
+            if self.max_repeat_run:
+                banned = repeat_run_mask(
+                    token_ids, index, self.max_repeat_run, logits.shape[-1]
+                )
+                logits = ops.where(banned, -1e9, logits)
             next_tokens = ops.cast(self.select(logits), "int32")
             log_probs = ops.take_along_axis(
                 ops.log_softmax(logits, axis=-1), next_tokens[:, None], axis=-1
@@ -150,6 +165,7 @@ class Sampler:
         return {
             "temperature": self.temperature,
             "no_repeat_ngram_size": self.no_repeat_ngram_size,
+            "max_repeat_run": self.max_repeat_run,
         }
 
     @classmethod
@@ -170,11 +186,16 @@ class RandomSampler(Sampler):
             Defaults to `1.0`.
         seed: int in `[0, 2**32 - 1]` or `None`. Defaults to `None`.
         no_repeat_ngram_size: int or `None`, see `Sampler`. Defaults to `None`.
+        max_repeat_run: int or `None`, see `Sampler`. Defaults to `None`.
     """
 
-    def __init__(self, temperature=1.0, seed=None, no_repeat_ngram_size=None):
+    def __init__(
+        self, temperature=1.0, seed=None, no_repeat_ngram_size=None, max_repeat_run=None
+    ):
         super().__init__(
-            temperature=temperature, no_repeat_ngram_size=no_repeat_ngram_size
+            temperature=temperature,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            max_repeat_run=max_repeat_run,
         )
         seed = check_seed(seed, "seed", allow_none=True)
         self.seed = None if seed is None else int(seed)

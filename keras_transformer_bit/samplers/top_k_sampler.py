@@ -18,6 +18,9 @@ class TopKSampler(RandomSampler):
         temperature: float in `[0.001, 1000]`. Defaults to `1.0`.
         no_repeat_ngram_size: int or `None`. Never choose a token that
             repeats an n-gram of this size (see `Sampler`). Defaults to `None`.
+        max_repeat_run: int or `None`. Never choose a token that makes one
+            n-gram occur more than this many times in a row (see `Sampler`).
+            Defaults to `None`.
         seed: int or `None`. With an int, every call restarts the same random
             stream, so results are reproducible. Defaults to `None`.
 
@@ -33,11 +36,19 @@ class TopKSampler(RandomSampler):
         Fan et al., 2018. Hierarchical Neural Story Generation.
     """
 
-    def __init__(self, k=10, temperature=1.0, seed=None, no_repeat_ngram_size=None):
+    def __init__(
+        self,
+        k=10,
+        temperature=1.0,
+        seed=None,
+        no_repeat_ngram_size=None,
+        max_repeat_run=None,
+    ):
         super().__init__(
             temperature=temperature,
             seed=seed,
             no_repeat_ngram_size=no_repeat_ngram_size,
+            max_repeat_run=max_repeat_run,
         )
         self.k = check_positive_int("k", k)
 

@@ -193,3 +193,37 @@ def test_a_run_dir_without_a_run_is_refused_before_loading(
 
 def _refuse_to_load():
     raise AssertionError("the package was loaded before --run-dir was checked")
+
+
+def test_max_repeat_runs_are_a_grid_axis_and_named_in_the_report():
+    calls = []
+
+    def translate(sources, **decoding):
+        calls.append(decoding)
+        return [reference for _, reference in PAIRS]
+
+    rows = decoding_choice.decode_grid(
+        translate, PAIRS, [4], [1.0], [0], max_repeat_runs=[0, 2]
+    )
+    assert calls[1:] == [
+        {"method": "beam", "beam_size": 4, "length_penalty": 1.0},
+        {"method": "beam", "beam_size": 4, "length_penalty": 1.0, "max_repeat_run": 2},
+    ]
+    assert [r["max_repeat_run"] for r in rows] == [0, 0, 2]
+    rows[2]["bleu"] += 1.0
+    args = decoding_choice.parse_args(
+        ["--beam-sizes", "4", "--max-repeat-runs", "0", "2"]
+    )
+    text = decoding_choice.format_report(rows, args, num_validation=3)
+    assert "--max-repeat-runs 0 2" in text and "max repeat run |" in text
+    assert "max_repeat_run 2" in text.split("Best on validation")[1]
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [(["-1"], "--max-repeat-runs must be >= 0"), (["2", "2"], "--max-repeat-runs rep")],
+)
+def test_bad_max_repeat_runs_are_refused(values, message, capsys):
+    with pytest.raises(SystemExit):
+        decoding_choice.parse_args(["--max-repeat-runs", *values])
+    assert message in capsys.readouterr().err

@@ -324,6 +324,10 @@ DECODING_ERRORS = [
         ["--method", "greedy", "--no-repeat-ngram-size", "-1"],
         r"^--no-repeat-ngram-size must be an int >= 0",
     ),
+    (
+        ["--max-repeat-run", "-1"],
+        r"^--max-repeat-run must be an int >= 0.*--max-repeat-run=-1",
+    ),
     (["--beam-size", "1000000000"], r"^--beam-size must be an int in \[1, 1024\]"),
     (
         ["--top-k", "5", "--temperature", "1e-45"],
@@ -336,7 +340,7 @@ DECODING_ERRORS = [
     (["--max-length", "0"], r"^--max-length must be a positive int.*--max-length=0"),
 ]
 PYTHON_KEYS = ("beam_size", "length_penalty", "top_k", "top_p", "temperature")
-PYTHON_KEYS += ("no_repeat_ngram_size", "max_length", "max_examples")
+PYTHON_KEYS += ("no_repeat_ngram_size", "max_repeat_run", "max_length", "max_examples")
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "export"])

@@ -134,7 +134,8 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
     # Cross-attention heatmaps, one file per sentence; n-gram blocking.
     plot = str(tmp_path / "attention.png")
     predict = ["translate", "predict", "--model-dir", model_dir, "--method", "greedy"]
-    predict += ["--no-repeat-ngram-size", "2", "--plot-attention", plot]
+    predict += ["--no-repeat-ngram-size", "2", "--max-repeat-run", "1"]
+    predict += ["--plot-attention", plot]
     assert main(predict + ["Ich bin hier 3.", "Du bist dort 4."]) == 0
     assert os.path.getsize(tmp_path / "attention-1.png") > 1000
     assert os.path.getsize(tmp_path / "attention-2.png") > 1000
@@ -142,6 +143,7 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
         words = line.split()
         bigrams = list(zip(words, words[1:]))
         assert len(bigrams) == len(set(bigrams)), line
+        assert all(a != b for a, b in bigrams), line
     assert main(predict + ["Ich bin hier 3."]) == 0
     assert os.path.getsize(plot) > 1000
 

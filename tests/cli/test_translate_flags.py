@@ -37,7 +37,19 @@ def _parse(*argv):
 )
 def test_decoding_options(flags, method, options):
     args = _parse("predict", "--model-dir", "run", *flags)
+    options = {**options, "max_repeat_run": RECIPE.max_repeat_run}
     assert translate.decoding_options(args) == (method, options)
+
+
+@pytest.mark.parametrize("method", ["beam", "greedy", "top_k", "top_p"])
+def test_max_repeat_run_defaults_to_the_recipe_and_0_turns_it_off(method):
+    args = _parse("predict", "--model-dir", "run", "--method", method)
+    assert translate.decoding_options(args)[1]["max_repeat_run"] == (
+        RECIPE.max_repeat_run
+    )
+    flags = ["--method", method, "--max-repeat-run", "0"]
+    args = _parse("predict", "--model-dir", "run", *flags)
+    assert translate.decoding_options(args)[1]["max_repeat_run"] == 0
 
 
 @pytest.mark.parametrize(

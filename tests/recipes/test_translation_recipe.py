@@ -74,6 +74,13 @@ def test_datasets_and_translator_follow_the_recipe():
     assert translator.generate_kwargs["beam_size"] == recipe.beam_size
     (translation,) = translator(["der hund"])
     assert isinstance(translation, str)
+    # The stutter guard travels with the recipe; 0 turns it off.
+    guarded = translation_recipe(max_repeat_run=2).translator(
+        model, tokenizer, tokenizer
+    )
+    assert guarded.sampler.max_repeat_run == 2
+    free = translation_recipe(max_repeat_run=0).translator(model, tokenizer, tokenizer)
+    assert free.sampler.max_repeat_run is None
 
 
 def test_bad_recipes():
@@ -87,4 +94,6 @@ def test_bad_recipes():
         translation_recipe(tokens_per_batch=0)
     with pytest.raises(ValueError, match="beam_size must be a positive int"):
         translation_recipe(beam_size=0)
+    with pytest.raises(ValueError, match=r"max_repeat_run must be an int >= 0"):
+        translation_recipe(max_repeat_run=-1)
     assert isinstance(ktb.recipes.translation_recipe(), TranslationRecipe)

@@ -170,7 +170,8 @@ def generate(
         jit_compile: bool. Compile the loop with XLA. Defaults to `True`.
         **kwargs: the method's options: `beam_size`, `length_penalty`,
             `num_return_sequences` (beam); `top_k` / `top_p`, `temperature`,
-            `seed` (sampling); `no_repeat_ngram_size` (every method). See
+            `seed` (sampling); `no_repeat_ngram_size`, `max_repeat_run`
+            (every method). See
             `keras_transformer_bit.samplers.get_sampler`.
 
     Returns:

@@ -1,0 +1,188 @@
+import itertools
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_transformer_bit.samplers import (
+    BeamSampler,
+    GreedySampler,
+    TopKSampler,
+    TopPSampler,
+    get_sampler,
+)
+from keras_transformer_bit.samplers.repeat_run import repeat_run_mask
+
+VOCABULARY = 4
+END = 3
+
+
+def longest_run(tokens):
+    """The most back-to-back copies of any n-gram in `tokens`, by brute force."""
+    best = 1 if tokens else 0
+    for period in range(1, len(tokens) + 1):
+        for start in range(len(tokens) - period + 1):
+            block = tokens[start : start + period]
+            copies = 1
+            while tokens[start + copies * period : start + (copies + 1) * period] == (
+                block
+            ):
+                copies += 1
+            best = max(best, copies)
+    return best
+
+
+def reference_mask(tokens, max_run, vocabulary_size):
+    tokens = list(tokens)
+    return np.array(
+        [longest_run(tokens + [t]) > max_run for t in range(vocabulary_size)]
+    )
+
+
+def test_longest_run_reference():
+    assert longest_run([5, 1, 1, 1, 2]) == 3
+    assert longest_run([1, 2, 1, 2, 1, 2, 7]) == 3
+    assert longest_run([1, 2, 3, 1, 2]) == 1
+
+
+@pytest.mark.parametrize("max_run", [1, 2, 3])
+def test_mask_equals_a_brute_force_check(max_run):
+    rng = np.random.default_rng(max_run)
+    ids = rng.integers(0, 3, size=(40, 10)).astype("int32")
+    checked = 0
+    for index in range(10):
+        mask = ops.convert_to_numpy(repeat_run_mask(ids, index, max_run, 5))
+        for row in range(len(ids)):
+            prefix = ids[row, : index + 1].tolist()
+            if longest_run(prefix) > max_run:
+                continue  # random prefixes may already hold a run; decoding never does
+            np.testing.assert_array_equal(
+                mask[row], reference_mask(prefix, max_run, 5), err_msg=f"{prefix}"
+            )
+            checked += 1
+    assert checked > 100
+
+
+def test_mask_examples():
+    # "5 1 1": a third 1 would make a run of three.
+    mask = ops.convert_to_numpy(repeat_run_mask(np.array([[5, 1, 1, 0]]), 2, 2, 6))
+    assert np.flatnonzero(mask[0]).tolist() == [1]
+    # "1 2 1 2": a third "1 2" is refused at its last token only.
+    ids = np.array([[1, 2, 1, 2, 1, 0, 0]])
+    assert not ops.convert_to_numpy(repeat_run_mask(ids, 3, 2, 4))[0].any()
+    assert np.flatnonzero(ops.convert_to_numpy(repeat_run_mask(ids, 4, 2, 4))[0]) == [2]
+
+
+# A step function whose log-probabilities depend on the last two tokens and
+# that prefers to stutter "1 1 1 ..." or loop "1 2 1 2 ...".
+_TABLE = np.log(
+    np.random.default_rng(0).dirichlet(np.ones(VOCABULARY), size=(VOCABULARY,) * 2)
+)
+_TABLE[:, :, 1] += 2.0
+_TABLE[:, :, 2] += 1.5
+_TABLE[1, 1, 1] += 2.0  # after "1 1", a third 1 is the likeliest
+_TABLE = _TABLE - np.log(np.exp(_TABLE).sum(-1, keepdims=True))
+
+
+def next_fn(token_ids, index, state):
+    previous = ops.take(token_ids, ops.maximum(index - 1, 0), axis=1)
+    last = ops.take(token_ids, index, axis=1)
+    table = ops.convert_to_tensor(_TABLE.reshape(-1, VOCABULARY), "float32")
+    return ops.take(table, previous * VOCABULARY + last, axis=0), state
+
+
+def log_prob(sequence):
+    tokens = [0] + list(sequence)
+    return sum(
+        _TABLE[tokens[max(i - 1, 0)], tokens[i], tokens[i + 1]]
+        for i in range(len(tokens) - 1)
+    )
+
+
+def brute_force_beam(max_new, max_run, alpha):
+    best, best_score = None, -np.inf
+    for size in range(1, max_new + 1):
+        for body in itertools.product(range(VOCABULARY), repeat=size):
+            ends = [i for i, t in enumerate(body) if t == END]
+            if ends and ends[0] != size - 1:
+                continue
+            if not ends and size != max_new:
+                continue
+            if longest_run([0, *body]) > max_run:
+                continue
+            score = log_prob(body) / ((5 + size) / 6) ** alpha
+            if score > best_score:
+                best, best_score = body, score
+    return list(best), best_score
+
+
+@pytest.mark.parametrize("max_run", [1, 2])
+def test_beam_search_equals_brute_force_enumeration(max_run):
+    max_new = 5  # a beam of every sequence: 4**5 is the widest beam allowed
+    sampler = BeamSampler(
+        beam_size=VOCABULARY**max_new, length_penalty=0.6, max_repeat_run=max_run
+    )
+    ids, score = sampler(next_fn, np.zeros((1, max_new + 1), "int32"), end_token_id=END)
+    expected, expected_score = brute_force_beam(max_new, max_run, 0.6)
+    got = ops.convert_to_numpy(ids)[0, 1:].tolist()
+    assert got[: len(expected)] == expected
+    np.testing.assert_allclose(
+        float(ops.convert_to_numpy(score)[0]), expected_score, rtol=1e-5
+    )
+    # Without the option the best sequence holds a longer run.
+    plain = BeamSampler(beam_size=VOCABULARY**max_new, length_penalty=0.6)
+    plain_ids, _ = plain(next_fn, np.zeros((1, max_new + 1), "int32"), end_token_id=END)
+    assert longest_run(ops.convert_to_numpy(plain_ids)[0].tolist()) > max_run
+
+
+def greedy_reference(max_new, max_run):
+    tokens = [0]
+    for _ in range(max_new):
+        scores = _TABLE[tokens[max(len(tokens) - 2, 0)], tokens[-1]].copy()
+        scores[reference_mask(tokens, max_run, VOCABULARY)] = -np.inf
+        tokens.append(int(np.argmax(scores)))
+        if tokens[-1] == END:
+            break
+    return tokens[1:]
+
+
+@pytest.mark.parametrize("max_run", [1, 2])
+def test_greedy_equals_a_step_by_step_reference(max_run):
+    max_new = 8
+    ids, _ = GreedySampler(max_repeat_run=max_run)(
+        next_fn, np.zeros((2, max_new + 1), "int32"), end_token_id=END
+    )
+    got = ops.convert_to_numpy(ids)[0, 1:].tolist()
+    expected = greedy_reference(max_new, max_run)
+    assert got[: len(expected)] == expected
+    assert longest_run([0, *expected]) <= max_run
+
+
+@pytest.mark.parametrize("sampler_class", [TopKSampler, TopPSampler])
+def test_sampling_never_makes_a_run_of_three(sampler_class):
+    options = {"k": 4} if sampler_class is TopKSampler else {"p": 0.99}
+    sampler = sampler_class(seed=3, max_repeat_run=2, **options)
+    ids, _ = sampler(next_fn, np.zeros((32, 10), "int32"), end_token_id=END)
+    for row in ops.convert_to_numpy(ids).tolist():
+        body = row[: row.index(END) + 1] if END in row else row
+        assert longest_run(body) <= 2, row
+
+
+def test_the_option_is_kept_in_the_config_and_get_sampler_passes_it():
+    for method in ["greedy", "beam", "top_k", "top_p"]:
+        sampler = get_sampler(method, max_repeat_run=2)
+        assert sampler.max_repeat_run == 2
+        assert sampler.get_config()["max_repeat_run"] == 2
+        assert type(sampler).from_config(sampler.get_config()).max_repeat_run == 2
+
+
+def test_0_and_none_are_no_constraint():
+    assert GreedySampler(max_repeat_run=0).max_repeat_run is None
+    assert BeamSampler(max_repeat_run=None).max_repeat_run is None
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "2"])
+def test_bad_values_name_the_value(value):
+    for sampler_class in (GreedySampler, BeamSampler):
+        with pytest.raises(ValueError, match=f"Received: max_repeat_run={value!r}"):
+            sampler_class(max_repeat_run=value)
