@@ -186,3 +186,25 @@ def test_bad_values_name_the_value(value):
     for sampler_class in (GreedySampler, BeamSampler):
         with pytest.raises(ValueError, match=f"Received: max_repeat_run={value!r}"):
             sampler_class(max_repeat_run=value)
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "top_p"])
+def test_generate_option_stops_stutters_in_a_real_model(method):
+    import keras_transformer_bit as ktb
+
+    # A random tiny model over 3 ordinary tokens stutters within 16 tokens.
+    model = ktb.models.Transformer.from_preset("transformer_tiny", vocabulary_size=7)
+    source = np.random.default_rng(0).integers(4, 7, size=(4, 6)).astype("int32")
+    options = {"seed": 1} if method == "top_p" else {}
+    plain = model.generate(source, max_length=16, method=method, **options)
+    guarded = model.generate(
+        source, max_length=16, method=method, max_repeat_run=1, **options
+    )
+
+    def body(row):
+        return [t for t in row if t != 0]
+
+    plain_runs = [longest_run(body(r)) for r in ops.convert_to_numpy(plain).tolist()]
+    assert max(plain_runs) > 1  # the same compiled loop is not reused
+    for row in ops.convert_to_numpy(guarded).tolist():
+        assert longest_run(body(row)) <= 1, row
