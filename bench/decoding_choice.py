@@ -258,7 +258,8 @@ def format_report(rows, args, num_validation):
     lines += [
         "",
         f"Best on validation: {best_name}, {best['bleu']:.2f}. The recipe: beam "
-        f"{recipe.beam_size}, length penalty {recipe.length_penalty}.",
+        f"{recipe.beam_size}, length penalty {recipe.length_penalty}, "
+        f"max_repeat_run {recipe.max_repeat_run}.",
         "",
     ]
     return "\n".join(lines)

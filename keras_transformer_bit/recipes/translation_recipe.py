@@ -207,6 +207,10 @@ translation_recipes = {
         # dropout 0.3 did not.
         phrase_pairs=0,
         average_checkpoints=5,
+        # bench/decoding_choice.py (docs/benchmarks.md): on validation, beam 4
+        # held 14 translations with a word 3+ times in a row; with 2 it held
+        # 1, at the same BLEU (6.79 against 6.78). 1 would also ban "very very".
+        max_repeat_run=2,
     ),
     "paper": dict(
         preset="transformer_base",
