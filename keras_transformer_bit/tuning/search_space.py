@@ -131,6 +131,6 @@ def recipe_search_space():
         "label_smoothing": _recipe_first(recipe.label_smoothing, 0.0, 0.2),
         "warmup_steps": _recipe_first(recipe.warmup_steps, 250, 1000),
         "learning_rate_scale": _recipe_first(scale, round(scale / 2, 4), scale * 2),
-        "vocabulary_size": _recipe_first(recipe.vocabulary_size, 4000, 8000),
+        "vocabulary_size": _recipe_first(recipe.vocabulary_size, 6000, 16000),
         "tokens_per_batch": _recipe_first(recipe.tokens_per_batch, 1024, 4096),
     }
