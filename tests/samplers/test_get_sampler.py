@@ -18,6 +18,7 @@ def test_methods_and_options():
         "length_penalty": 1.0,
         "num_return_sequences": 2,
         "no_repeat_ngram_size": None,
+        "max_repeat_run": None,
     }
     top_k = get_sampler("top_k", top_k=3, temperature=0.5, seed=1)
     assert isinstance(top_k, TopKSampler) and top_k.k == 3
