@@ -55,7 +55,8 @@ def export_translator(
             TensorFlow with XLA (pip's has it); TF Serving needs
             `--xla_cpu_compilation_enabled=true`. Defaults to `False`.
         **generate_kwargs: options of `method` (`beam_size`, `length_penalty`,
-            `top_k`, `top_p`, `temperature`, `seed`) and `max_length`,
+            `top_k`, `top_p`, `temperature`, `seed`; `no_repeat_ngram_size`,
+            `max_repeat_run` for every method) and `max_length`,
             `max_source_length`.
 
     Returns:

@@ -261,6 +261,8 @@ def translation_recipe(name="cpu_budget", **changes):
             f"Unknown TranslationRecipe fields {unknown}. Expected some of "
             f"{sorted(fields)}."
         )
+    if "max_repeat_run" in changes and changes["max_repeat_run"] is None:
+        changes["max_repeat_run"] = 0  # no limit, as the samplers read None
     recipe = TranslationRecipe(**{**translation_recipes[name], **changes})
     for field in (
         "vocabulary_size",

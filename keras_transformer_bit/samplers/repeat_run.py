@@ -19,7 +19,8 @@ def repeat_run_mask(token_ids, index, max_repeat_run, vocabulary_size):
 
     A sequence holds tokens at positions `0..index` of `token_ids`. Token `t`
     is banned for position `index + 1` when the sequence would then end with
-    `max_repeat_run + 1` back-to-back copies of one n-gram, for any `n`: with
+    `max_repeat_run + 1` back-to-back copies of one n-gram (the prompt
+    included, as for `no_repeat_ngram_size`), for any `n`: with
     `max_repeat_run=2`, "very very" may follow, a third "very" may not, nor a
     third "1 2" after "1 2 1 2". Unlike `no_repeat_ngram_size`, n-grams that
     recur apart ("the ... the") stay allowed. The computation has static

@@ -52,7 +52,8 @@ class Sampler:
             the distribution renormalised over the allowed tokens. `None` or
             `0`: no constraint (the default).
         max_repeat_run: int or `None`. When set to `r >= 1`, a token that
-            would end `r + 1` back-to-back copies of one n-gram (a stutter
+            would end `r + 1` back-to-back copies of one n-gram (the prompt
+            included; a stutter
             such as "very very very" or "1 2 1 2 1 2" with `r=2`) is never
             chosen; n-grams that recur apart stay allowed. `None` or `0`: no
             constraint (the default).

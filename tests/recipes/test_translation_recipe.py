@@ -96,4 +96,6 @@ def test_bad_recipes():
         translation_recipe(beam_size=0)
     with pytest.raises(ValueError, match=r"max_repeat_run must be an int >= 0"):
         translation_recipe(max_repeat_run=-1)
+    # User trial: None means no limit, as it does for the samplers.
+    assert translation_recipe(max_repeat_run=None).max_repeat_run == 0
     assert isinstance(ktb.recipes.translation_recipe(), TranslationRecipe)
