@@ -56,16 +56,23 @@ def repeated_ngram_mask(token_ids, index, ngram_size, vocabulary_size):
         suffix_token = ops.take(token_ids, suffix_position, axis=1)
         window = token_ids[:, offset : offset + starts]
         matches = ops.logical_and(matches, window == suffix_token[:, None])
-    batch_size = ops.shape(token_ids)[0]
+    return banned_token_mask(following, matches, vocabulary_size)
+
+
+def banned_token_mask(tokens, banned, vocabulary_size):
+    """The `(batch, vocabulary_size)` bool mask of the `tokens` (int32
+    `(batch, n)`) whose `banned` flag (bool `(batch, n)`) is set, by one
+    scatter with static shapes."""
+    batch_size = ops.shape(tokens)[0]
     rows = ops.broadcast_to(
-        ops.arange(batch_size, dtype="int32")[:, None], ops.shape(following)
+        ops.arange(batch_size, dtype="int32")[:, None], ops.shape(tokens)
     )
-    # Non-matching n-grams point at an extra column that is dropped.
-    columns = ops.where(matches, following, vocabulary_size)
+    # Tokens that are not banned point at an extra column that is dropped.
+    columns = ops.where(banned, tokens, vocabulary_size)
     pairs = ops.reshape(ops.stack([rows, columns], axis=-1), (-1, 2))
     counts = ops.scatter(
         pairs,
-        ops.ones((batch_size * starts,), "int32"),
+        ops.ones((batch_size * tokens.shape[1],), "int32"),
         (batch_size, vocabulary_size + 1),
     )
     return counts[:, :vocabulary_size] > 0

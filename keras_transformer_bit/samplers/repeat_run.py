@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_transformer_bit.samplers.no_repeat_ngram import banned_token_mask
 from keras_transformer_bit.utils import check_non_negative_int
 
 
@@ -63,16 +64,6 @@ def repeat_run_mask(token_ids, index, max_repeat_run, vocabulary_size):
     window = ops.logical_and(positions >= first, positions <= index - periods)
     runs = ops.all(ops.logical_or(same, ops.logical_not(window)[None]), axis=-1)
     runs = ops.logical_and(runs, (first >= 0)[None, :, 0])
-    banned = ops.take(token_ids, ops.maximum(index + 1 - periods[:, 0], 0), axis=1)
-    rows = ops.broadcast_to(
-        ops.arange(batch_size, dtype="int32")[:, None], ops.shape(banned)
-    )
-    # Periods without a run point at an extra column that is dropped.
-    columns = ops.where(runs, banned, vocabulary_size)
-    pairs = ops.reshape(ops.stack([rows, columns], axis=-1), (-1, 2))
-    counts = ops.scatter(
-        pairs,
-        ops.ones((batch_size * max_period,), "int32"),
-        (batch_size, vocabulary_size + 1),
-    )
-    return counts[:, :vocabulary_size] > 0
+    # The token that would end period p's run: the one p positions back.
+    tokens = ops.take(token_ids, ops.maximum(index + 1 - periods[:, 0], 0), axis=1)
+    return banned_token_mask(tokens, runs, vocabulary_size)
