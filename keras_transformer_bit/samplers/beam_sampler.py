@@ -5,14 +5,8 @@ import numbers
 import keras
 from keras import ops
 
-from keras_transformer_bit.samplers.no_repeat_ngram import (
-    check_no_repeat_ngram_size,
-    repeated_ngram_mask,
-)
-from keras_transformer_bit.samplers.repeat_run import (
-    check_max_repeat_run,
-    repeat_run_mask,
-)
+from keras_transformer_bit.samplers.no_repeat_ngram import check_guard_setting
+from keras_transformer_bit.samplers.sampler import apply_guards
 from keras_transformer_bit.utils import SettingError, check_positive_int
 
 _NEG_INF = float("-inf")
@@ -144,8 +138,10 @@ class BeamSampler:
         self.beam_size = beam_size
         self.length_penalty = float(length_penalty)
         self.num_return_sequences = num_return_sequences
-        self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
-        self.max_repeat_run = check_max_repeat_run(max_repeat_run)
+        self.no_repeat_ngram_size = check_guard_setting(
+            "no_repeat_ngram_size", no_repeat_ngram_size
+        )
+        self.max_repeat_run = check_guard_setting("max_repeat_run", max_repeat_run)
 
     def length_penalty_factor(self, length):
         """`((5 + length) / 6) ** length_penalty` for a generated length."""
@@ -192,16 +188,7 @@ class BeamSampler:
             logits, state = next_fn(flat_ids, index, state)
             log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
             vocabulary_size = log_probs.shape[-1]
-            if self.no_repeat_ngram_size:
-                banned = repeated_ngram_mask(
-                    flat_ids, index, self.no_repeat_ngram_size, vocabulary_size
-                )
-                log_probs = ops.where(banned, _NEG_INF, log_probs)
-            if self.max_repeat_run:
-                banned = repeat_run_mask(
-                    flat_ids, index, self.max_repeat_run, vocabulary_size
-                )
-                log_probs = ops.where(banned, _NEG_INF, log_probs)
+            log_probs = apply_guards(log_probs, flat_ids, index, self, _NEG_INF)
             candidates = alive_log_probs[:, :, None] + ops.reshape(
                 log_probs, (-1, beam_size, vocabulary_size)
             )

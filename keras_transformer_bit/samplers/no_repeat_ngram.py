@@ -5,13 +5,13 @@ from keras import ops
 from keras_transformer_bit.utils import check_non_negative_int
 
 
-def check_no_repeat_ngram_size(no_repeat_ngram_size):
-    """`None` or `0` (no constraint: returns `None`) or a positive int
-    (returns it as a Python int)."""
-    if no_repeat_ngram_size is None:
+def check_guard_setting(name, value):
+    """A decoding guard's setting (`no_repeat_ngram_size`, `max_repeat_run`):
+    `None` or `0` (no constraint: returns `None`) or a positive int (returns
+    it as a Python int); anything else raises a `SettingError` naming `name`."""
+    if value is None:
         return None
-    size = check_non_negative_int("no_repeat_ngram_size", no_repeat_ngram_size)
-    return size or None
+    return check_non_negative_int(name, value) or None
 
 
 def repeated_ngram_mask(token_ids, index, ngram_size, vocabulary_size):

@@ -3,16 +3,6 @@
 from keras import ops
 
 from keras_transformer_bit.samplers.no_repeat_ngram import banned_token_mask
-from keras_transformer_bit.utils import check_non_negative_int
-
-
-def check_max_repeat_run(max_repeat_run):
-    """`None` or `0` (no constraint: returns `None`) or a positive int
-    (returns it as a Python int)."""
-    if max_repeat_run is None:
-        return None
-    run = check_non_negative_int("max_repeat_run", max_repeat_run)
-    return run or None
 
 
 def repeat_run_mask(token_ids, index, max_repeat_run, vocabulary_size):

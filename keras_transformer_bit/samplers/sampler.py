@@ -6,14 +6,31 @@ import keras
 from keras import ops
 
 from keras_transformer_bit.samplers.no_repeat_ngram import (
-    check_no_repeat_ngram_size,
+    check_guard_setting,
     repeated_ngram_mask,
 )
-from keras_transformer_bit.samplers.repeat_run import (
-    check_max_repeat_run,
-    repeat_run_mask,
-)
+from keras_transformer_bit.samplers.repeat_run import repeat_run_mask
 from keras_transformer_bit.utils import SettingError, check_seed
+
+
+def apply_guards(scores, token_ids, index, sampler, banned_score):
+    """`scores` `(batch, vocabulary_size)` with the tokens that `sampler`'s
+    `no_repeat_ngram_size` and `max_repeat_run` forbid after `token_ids[:,
+    :index + 1]` set to `banned_score`; every sampler applies its guards
+    through this one function."""
+    vocabulary_size = scores.shape[-1]
+    if sampler.no_repeat_ngram_size:
+        banned = repeated_ngram_mask(
+            token_ids, index, sampler.no_repeat_ngram_size, vocabulary_size
+        )
+        scores = ops.where(banned, banned_score, scores)
+    if sampler.max_repeat_run:
+        banned = repeat_run_mask(
+            token_ids, index, sampler.max_repeat_run, vocabulary_size
+        )
+        scores = ops.where(banned, banned_score, scores)
+    return scores
+
 
 # The temperatures float32 logits can be divided by without every logit
 # becoming equal (too hot) or the draw seeing only -inf and 0 (too cold).
@@ -91,8 +108,10 @@ class Sampler:
                 )
             )
         self.temperature = float(temperature)
-        self.no_repeat_ngram_size = check_no_repeat_ngram_size(no_repeat_ngram_size)
-        self.max_repeat_run = check_max_repeat_run(max_repeat_run)
+        self.no_repeat_ngram_size = check_guard_setting(
+            "no_repeat_ngram_size", no_repeat_ngram_size
+        )
+        self.max_repeat_run = check_guard_setting("max_repeat_run", max_repeat_run)
 
     def select(self, logits):
         """Returns int32 next tokens `(batch,)` from float32 logits `(batch, V)`."""
@@ -129,16 +148,7 @@ class Sampler:
             # the others towards -inf, never the best one to inf.
             logits = logits - ops.max(logits, axis=-1, keepdims=True)
             logits = logits / self.temperature
-            if self.no_repeat_ngram_size:
-                banned = repeated_ngram_mask(
-                    token_ids, index, self.no_repeat_ngram_size, logits.shape[-1]
-                )
-                logits = ops.where(banned, -1e9, logits)
-            if self.max_repeat_run:
-                banned = repeat_run_mask(
-                    token_ids, index, self.max_repeat_run, logits.shape[-1]
-                )
-                logits = ops.where(banned, -1e9, logits)
+            logits = apply_guards(logits, token_ids, index, self, -1e9)
             next_tokens = ops.cast(self.select(logits), "int32")
             log_probs = ops.take_along_axis(
                 ops.log_softmax(logits, axis=-1), next_tokens[:, None], axis=-1
