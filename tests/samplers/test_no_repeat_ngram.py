@@ -1,14 +1,10 @@
-import itertools
-
 import numpy as np
 import pytest
 from keras import ops
 
 from keras_transformer_bit.samplers import BeamSampler, GreedySampler, TopKSampler
 from keras_transformer_bit.samplers.no_repeat_ngram import repeated_ngram_mask
-
-VOCABULARY = 4
-END = 3
+from tests.samplers.toy_steps import END, VOCABULARY, StepTable
 
 
 def has_repeated_ngram(tokens, n):
@@ -40,46 +36,9 @@ def test_mask_equals_a_brute_force_check(n):
             )
 
 
-# A step function whose log-probabilities depend on the last two tokens; it
-# prefers to loop "1 2 1 2 ...", which n-gram blocking must break.
-_TABLE = np.log(
-    np.random.default_rng(0).dirichlet(np.ones(VOCABULARY), size=(VOCABULARY,) * 2)
-)
-_TABLE[:, :, 1] += 2.0
-_TABLE[:, :, 2] += 1.5
-_TABLE = _TABLE - np.log(np.exp(_TABLE).sum(-1, keepdims=True))
-
-
-def next_fn(token_ids, index, state):
-    previous = ops.take(token_ids, ops.maximum(index - 1, 0), axis=1)
-    last = ops.take(token_ids, index, axis=1)
-    table = ops.convert_to_tensor(_TABLE.reshape(-1, VOCABULARY), "float32")
-    return ops.take(table, previous * VOCABULARY + last, axis=0), state
-
-
-def log_prob(sequence):
-    tokens = [0] + list(sequence)
-    return sum(
-        _TABLE[tokens[max(i - 1, 0)], tokens[i], tokens[i + 1]]
-        for i in range(len(tokens) - 1)
-    )
-
-
-def brute_force_beam(max_new, n, alpha):
-    best, best_score = None, -np.inf
-    for size in range(1, max_new + 1):
-        for body in itertools.product(range(VOCABULARY), repeat=size):
-            ends = [i for i, t in enumerate(body) if t == END]
-            if ends and ends[0] != size - 1:
-                continue
-            if not ends and size != max_new:
-                continue
-            if has_repeated_ngram([0, *body], n):
-                continue
-            score = log_prob(body) / ((5 + size) / 6) ** alpha
-            if score > best_score:
-                best, best_score = body, score
-    return list(best), best_score
+# Prefers to loop "1 2 1 2 ...", which n-gram blocking must break.
+STEPS = StepTable([((..., 1), 2.0), ((..., 2), 1.5)])
+next_fn = STEPS.next_fn
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -89,23 +48,14 @@ def test_beam_search_equals_brute_force_enumeration(n):
         beam_size=VOCABULARY**max_new, length_penalty=0.6, no_repeat_ngram_size=n
     )
     ids, score = sampler(next_fn, np.zeros((1, max_new + 1), "int32"), end_token_id=END)
-    expected, expected_score = brute_force_beam(max_new, n, 0.6)
+    expected, expected_score = STEPS.brute_force_beam(
+        max_new, lambda tokens: not has_repeated_ngram(tokens, n), 0.6
+    )
     got = ops.convert_to_numpy(ids)[0, 1:].tolist()
     assert got[: len(expected)] == expected
     np.testing.assert_allclose(
         float(ops.convert_to_numpy(score)[0]), expected_score, rtol=1e-5
     )
-
-
-def greedy_reference(max_new, n):
-    tokens = [0]
-    for _ in range(max_new):
-        scores = _TABLE[tokens[max(len(tokens) - 2, 0)], tokens[-1]].copy()
-        scores[reference_mask(tokens, n, VOCABULARY)] = -np.inf
-        tokens.append(int(np.argmax(scores)))
-        if tokens[-1] == END:
-            break
-    return tokens[1:]
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -115,7 +65,9 @@ def test_greedy_never_repeats_and_equals_a_step_by_step_reference(n):
         next_fn, np.zeros((2, max_new + 1), "int32"), end_token_id=END
     )
     got = ops.convert_to_numpy(ids)[0, 1:].tolist()
-    expected = greedy_reference(max_new, n)
+    expected = STEPS.greedy_reference(
+        max_new, lambda tokens: reference_mask(tokens, n, VOCABULARY)
+    )
     assert got[: len(expected)] == expected
     assert not has_repeated_ngram([0, *expected], n)
     # Without the option the same model loops.

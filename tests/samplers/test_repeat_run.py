@@ -1,5 +1,3 @@
-import itertools
-
 import numpy as np
 import pytest
 from keras import ops
@@ -12,9 +10,7 @@ from keras_transformer_bit.samplers import (
     get_sampler,
 )
 from keras_transformer_bit.samplers.repeat_run import repeat_run_mask
-
-VOCABULARY = 4
-END = 3
+from tests.samplers.toy_steps import END, VOCABULARY, StepTable
 
 
 def longest_run(tokens):
@@ -73,47 +69,9 @@ def test_mask_examples():
     assert np.flatnonzero(ops.convert_to_numpy(repeat_run_mask(ids, 4, 2, 4))[0]) == [2]
 
 
-# A step function whose log-probabilities depend on the last two tokens and
-# that prefers to stutter "1 1 1 ..." or loop "1 2 1 2 ...".
-_TABLE = np.log(
-    np.random.default_rng(0).dirichlet(np.ones(VOCABULARY), size=(VOCABULARY,) * 2)
-)
-_TABLE[:, :, 1] += 2.0
-_TABLE[:, :, 2] += 1.5
-_TABLE[1, 1, 1] += 2.0  # after "1 1", a third 1 is the likeliest
-_TABLE = _TABLE - np.log(np.exp(_TABLE).sum(-1, keepdims=True))
-
-
-def next_fn(token_ids, index, state):
-    previous = ops.take(token_ids, ops.maximum(index - 1, 0), axis=1)
-    last = ops.take(token_ids, index, axis=1)
-    table = ops.convert_to_tensor(_TABLE.reshape(-1, VOCABULARY), "float32")
-    return ops.take(table, previous * VOCABULARY + last, axis=0), state
-
-
-def log_prob(sequence):
-    tokens = [0] + list(sequence)
-    return sum(
-        _TABLE[tokens[max(i - 1, 0)], tokens[i], tokens[i + 1]]
-        for i in range(len(tokens) - 1)
-    )
-
-
-def brute_force_beam(max_new, max_run, alpha):
-    best, best_score = None, -np.inf
-    for size in range(1, max_new + 1):
-        for body in itertools.product(range(VOCABULARY), repeat=size):
-            ends = [i for i, t in enumerate(body) if t == END]
-            if ends and ends[0] != size - 1:
-                continue
-            if not ends and size != max_new:
-                continue
-            if longest_run([0, *body]) > max_run:
-                continue
-            score = log_prob(body) / ((5 + size) / 6) ** alpha
-            if score > best_score:
-                best, best_score = body, score
-    return list(best), best_score
+# Prefers to stutter "1 1 1 ..." or loop "1 2 1 2 ...".
+STEPS = StepTable([((..., 1), 2.0), ((..., 2), 1.5), ((1, 1, 1), 2.0)])
+next_fn = STEPS.next_fn
 
 
 @pytest.mark.parametrize("max_run", [1, 2])
@@ -123,7 +81,9 @@ def test_beam_search_equals_brute_force_enumeration(max_run):
         beam_size=VOCABULARY**max_new, length_penalty=0.6, max_repeat_run=max_run
     )
     ids, score = sampler(next_fn, np.zeros((1, max_new + 1), "int32"), end_token_id=END)
-    expected, expected_score = brute_force_beam(max_new, max_run, 0.6)
+    expected, expected_score = STEPS.brute_force_beam(
+        max_new, lambda tokens: longest_run(tokens) <= max_run, 0.6
+    )
     got = ops.convert_to_numpy(ids)[0, 1:].tolist()
     assert got[: len(expected)] == expected
     np.testing.assert_allclose(
@@ -135,17 +95,6 @@ def test_beam_search_equals_brute_force_enumeration(max_run):
     assert longest_run(ops.convert_to_numpy(plain_ids)[0].tolist()) > max_run
 
 
-def greedy_reference(max_new, max_run):
-    tokens = [0]
-    for _ in range(max_new):
-        scores = _TABLE[tokens[max(len(tokens) - 2, 0)], tokens[-1]].copy()
-        scores[reference_mask(tokens, max_run, VOCABULARY)] = -np.inf
-        tokens.append(int(np.argmax(scores)))
-        if tokens[-1] == END:
-            break
-    return tokens[1:]
-
-
 @pytest.mark.parametrize("max_run", [1, 2])
 def test_greedy_equals_a_step_by_step_reference(max_run):
     max_new = 8
@@ -153,7 +102,9 @@ def test_greedy_equals_a_step_by_step_reference(max_run):
         next_fn, np.zeros((2, max_new + 1), "int32"), end_token_id=END
     )
     got = ops.convert_to_numpy(ids)[0, 1:].tolist()
-    expected = greedy_reference(max_new, max_run)
+    expected = STEPS.greedy_reference(
+        max_new, lambda tokens: reference_mask(tokens, max_run, VOCABULARY)
+    )
     assert got[: len(expected)] == expected
     assert longest_run([0, *expected]) <= max_run
 

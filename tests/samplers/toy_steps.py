@@ -86,3 +86,87 @@ def constant_step(probabilities):
         return ops.repeat(ops.convert_to_tensor(logits)[None], batch_size, 0), state
 
     return next_fn
+
+
+# StepTable's vocabulary and end token.
+VOCABULARY = 4
+END = 3
+
+
+class StepTable:
+    """A table of next-token log-probabilities indexed by the last two tokens.
+
+    Args:
+        boosts: list of `(index, log_odds)`: an index into the
+            `(previous, last, next)` table, for example `(..., 1)` (token 1
+            after anything) or `(1, 1, 1)`, and the log-odds added there before
+            the table is normalized.
+    """
+
+    def __init__(self, boosts):
+        table = np.log(
+            np.random.default_rng(0).dirichlet(
+                np.ones(VOCABULARY), size=(VOCABULARY,) * 2
+            )
+        )
+        for index, boost in boosts:
+            table[index] += boost
+        self.table = table - np.log(np.exp(table).sum(-1, keepdims=True))
+
+    def next_fn(self, token_ids, index, state):
+        """The samplers' `next_fn`: log-probabilities after `token_ids[:, index]`."""
+        previous = ops.take(token_ids, ops.maximum(index - 1, 0), axis=1)
+        last = ops.take(token_ids, index, axis=1)
+        flat = ops.convert_to_tensor(self.table.reshape(-1, VOCABULARY), "float32")
+        return ops.take(flat, previous * VOCABULARY + last, axis=0), state
+
+    def log_prob(self, sequence):
+        """Log-probability of `sequence` after the start token 0."""
+        tokens = [0] + list(sequence)
+        return sum(
+            self.table[tokens[max(i - 1, 0)], tokens[i], tokens[i + 1]]
+            for i in range(len(tokens) - 1)
+        )
+
+    def brute_force_beam(self, max_new, allowed, alpha):
+        """The best sequence by GNMT-normalised score among every `allowed` one.
+
+        Args:
+            max_new: int. Most tokens after the start token.
+            allowed: callable on the token list (start token included).
+            alpha: float. The length penalty.
+
+        Returns:
+            `(tokens, score)`.
+        """
+        best, best_score = None, -np.inf
+        for size in range(1, max_new + 1):
+            for body in itertools.product(range(VOCABULARY), repeat=size):
+                ends = [i for i, t in enumerate(body) if t == END]
+                if ends and ends[0] != size - 1:
+                    continue
+                if not ends and size != max_new:
+                    continue
+                if not allowed([0, *body]):
+                    continue
+                score = self.log_prob(body) / ((5 + size) / 6) ** alpha
+                if score > best_score:
+                    best, best_score = body, score
+        return list(best), best_score
+
+    def greedy_reference(self, max_new, banned):
+        """Greedy decoding step by step, skipping the tokens `banned(tokens)` marks.
+
+        Args:
+            max_new: int. Most tokens after the start token.
+            banned: callable on the token list, returning a boolean mask over
+                the vocabulary.
+        """
+        tokens = [0]
+        for _ in range(max_new):
+            scores = self.table[tokens[max(len(tokens) - 2, 0)], tokens[-1]].copy()
+            scores[banned(tokens)] = -np.inf
+            tokens.append(int(np.argmax(scores)))
+            if tokens[-1] == END:
+                break
+        return tokens[1:]
