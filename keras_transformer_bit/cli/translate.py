@@ -5,8 +5,9 @@ A run lives in one model directory:
     translate_config.json       corpus, preset, vocabulary and pipeline settings
     source_tokenizer/           tokenizer.json + vocabulary.txt (WordPiece)
                                 or sentencepiece.model (--tokenizer sentencepiece)
-    target_tokenizer/           only with --separate-vocabularies (else the
-                                source tokenizer serves both sides)
+    target_tokenizer/           the target side's (--separate-vocabularies, the
+                                recipe's); absent with --shared-vocabulary, where
+                                the source tokenizer serves both sides
     model.keras                 the latest finished weights (and optimizer state)
     best.keras, best.json       the weights of the best validation BLEU so far;
                                 evaluate, predict and export use them when present
@@ -111,6 +112,13 @@ def _chosen_config(args):
     for key, (given, value) in switches.items():
         if given:
             chosen[key] = value
+    if args.shared_vocabulary:
+        if args.separate_vocabularies:
+            raise ValueError(
+                "--shared-vocabulary and --separate-vocabularies contradict each "
+                "other; give one. Received both."
+            )
+        chosen["shared_vocabulary"] = True
     overrides = {
         name: getattr(args, name)
         for name in MODEL_OVERRIDES
@@ -122,7 +130,9 @@ def _chosen_config(args):
 
 
 def _flag_text(key, value):
-    if key in ("shared_vocabulary", "jit_compile"):
+    if key == "shared_vocabulary":
+        return "--shared-vocabulary" if value else "--separate-vocabularies"
+    if key == "jit_compile":
         return TRAINING_FLAGS[key] if value is False else f"no {TRAINING_FLAGS[key]}"
     if key == "lower_case":
         return "--lower-case" if value else "no --lower-case"
@@ -359,9 +369,11 @@ def evaluate(args):
             f"  source:     {source}\n  reference:  {reference}\n"
             f"  hypothesis: {hypothesis}"
         )
+    settings = {**options, "max_length": translator.max_length}
+    named = ", ".join(f"{DECODING_NAMES[name]} {settings[name]}" for name in settings)
     print(
         f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
-        f"{method}: {bleu:.2f} ({seconds:.0f} s)"
+        f"{method} ({named}): {bleu:.2f} ({seconds:.0f} s)"
     )
     return 0
 
@@ -592,7 +604,17 @@ def add_parser(subparsers):
         "epoch (unigram smoothing alpha, or the BPE-dropout probability), "
         "e.g. 0.1; validation and serving never sample",
     )
-    train_parser.add_argument("--separate-vocabularies", action="store_true")
+    train_parser.add_argument(
+        "--separate-vocabularies",
+        action="store_true",
+        help="a subword vocabulary per language, each with its own embeddings "
+        f"{RECIPE}",
+    )
+    train_parser.add_argument(
+        "--shared-vocabulary",
+        action="store_true",
+        help="one subword vocabulary for both languages, with shared embeddings",
+    )
     train_parser.add_argument("--lower-case", action="store_true")
     train_parser.add_argument(
         "--max-length",

@@ -28,8 +28,8 @@ def _write_corpus(path, num_pairs=80):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-# What a finished run with a shared vocabulary leaves in its model directory
-# (averaged.keras: the recipe averages the last epochs).
+# What a finished run leaves in its model directory (averaged.keras: the recipe
+# averages the last epochs; target_tokenizer: it has a vocabulary per language).
 RUN_FILES = [
     "averaged.keras",
     "best.json",
@@ -38,6 +38,7 @@ RUN_FILES = [
     "logs",
     "model.keras",
     "source_tokenizer",
+    "target_tokenizer",
     "translate_config.json",
 ]
 
@@ -102,7 +103,11 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
         )
         == 0
     )
-    assert "sacreBLEU (13a, cased) on 3 test sentences" in capsys.readouterr().out
+    # The summary names the decoding settings, the recipe's stutter guard included.
+    assert (
+        "sacreBLEU (13a, cased) on 3 test sentences with greedy "
+        "(--max-repeat-run 2, --max-length "
+    ) in capsys.readouterr().out
     result = json.loads((tmp_path / "run" / "eval_test_greedy.json").read_text())
     assert result["num_sentences"] == 3 and 0 <= result["bleu"] <= 100
     assert (
