@@ -27,7 +27,10 @@ class TranslationRecipe:
     Attributes:
         preset: str. The `Transformer` preset.
         model_overrides: dict. Constructor arguments that replace the preset's.
-        vocabulary_size: int. Target size of the shared subword vocabulary.
+        vocabulary_size: int. Target size of each subword vocabulary.
+        shared_vocabulary: bool. One vocabulary learned from both languages,
+            with shared embeddings; `False`: one per language, each with its
+            own embeddings.
         max_length: int. Longest source/target in subword tokens that is kept
             for training, and the longest generated translation.
         tokens_per_batch: int. Token budget of a length-bucketed batch.
@@ -59,6 +62,7 @@ class TranslationRecipe:
     phrase_pairs: int = 0
     average_checkpoints: int = 0
     max_repeat_run: int = 0
+    shared_vocabulary: bool = True
 
     def build_model(self, vocabulary_size, **overrides):
         """The preset with the recipe's overrides, sized to `vocabulary_size`.
@@ -196,6 +200,11 @@ translation_recipes = {
         # 10,000 (9,461 built on Ding) scored 6.54 validation BLEU averaged,
         # 8,000 6.01 and 6,000 5.81; round 2 had 4,000 below 6,000.
         vocabulary_size=10000,
+        # bench/recipe_search.py round 5 (docs/benchmarks.md): a vocabulary
+        # per language (8,040 German, 9,321 English subwords on Ding) scored
+        # 7.07 validation BLEU averaged against 6.54 for one shared vocabulary
+        # (9,461), in the same session.
+        shared_vocabulary=False,
         max_length=48,
         tokens_per_batch=2048,
         warmup_steps=500,
@@ -219,6 +228,7 @@ translation_recipes = {
         preset="transformer_base",
         model_overrides={},
         vocabulary_size=37000,
+        shared_vocabulary=True,  # one byte-pair vocabulary for both languages
         max_length=256,
         tokens_per_batch=25000,
         warmup_steps=4000,
@@ -274,4 +284,9 @@ def translation_recipe(name="cpu_budget", **changes):
         check_positive_int(field, getattr(recipe, field))
     for field in ("phrase_pairs", "average_checkpoints", "max_repeat_run"):
         check_non_negative_int(field, getattr(recipe, field))
+    if not isinstance(recipe.shared_vocabulary, bool):
+        raise ValueError(
+            "shared_vocabulary must be True or False. Received: "
+            f"shared_vocabulary={recipe.shared_vocabulary!r}"
+        )
     return recipe

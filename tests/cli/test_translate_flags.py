@@ -102,13 +102,14 @@ def test_resume_with_changed_training_flags_is_refused_naming_them(tmp_path):
     with pytest.raises(ValueError) as error:
         main(
             train
-            + ["--max-length", "32", "--num-layers", "2", "--separate-vocabularies"]
+            + ["--max-length", "32", "--num-layers", "2", "--shared-vocabulary"]
             + ["--validation-size", "10", "--epochs", "3"]
         )
     message = str(error.value)
     assert "--max-length 32 (saved: --max-length 16)" in message
     assert "--num-layers 2 (saved: --num-layers 1)" in message
-    assert "--separate-vocabularies (saved: no --separate-vocabularies)" in message
+    # The recipe's default is a vocabulary per language.
+    assert "--shared-vocabulary (saved: --separate-vocabularies)" in message
     assert "--validation-size 10 (saved: --validation-size (default))" in message
     # Per-run flags (--epochs) and the flags that agree are not named.
     assert "--epochs" not in message and "--data" not in message
@@ -227,3 +228,10 @@ def test_resume_with_another_tokenizer_is_refused(tmp_path):
             ["translate", "train", "--model-dir", model_dir, "--data", "pairs.tsv"]
             + ["--tokenizer", "sentencepiece"]
         )
+
+
+def test_shared_and_separate_vocabularies_together_are_refused(tmp_path):
+    train = ["translate", "train", "--model-dir", str(tmp_path / "run")]
+    with pytest.raises(ValueError, match="--shared-vocabulary and --separate"):
+        main(train + ["--shared-vocabulary", "--separate-vocabularies"])
+    assert not (tmp_path / "run").exists()
