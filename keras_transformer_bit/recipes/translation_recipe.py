@@ -64,13 +64,29 @@ class TranslationRecipe:
     max_repeat_run: int = 0
     shared_vocabulary: bool = True
 
-    def build_model(self, vocabulary_size, **overrides):
-        """The preset with the recipe's overrides, sized to `vocabulary_size`.
+    def build_model(self, vocabulary_size, source_vocabulary_size=None, **overrides):
+        """The preset with the recipe's overrides, sized to the vocabularies.
+
+        Args:
+            vocabulary_size: int. The target vocabulary's size (the shared
+                one's when `source_vocabulary_size` is `None`).
+            source_vocabulary_size: int or `None`. The source vocabulary's
+                size when each language has its own (`shared_vocabulary=False`,
+                as `TranslationRun` builds them); the embeddings are then not
+                shared. Defaults to `None`: one shared vocabulary.
+            **overrides: `Transformer` arguments that replace the recipe's.
 
         Example:
         >>> model = translation_recipe().build_model(vocabulary_size=6000)
+        >>> model = translation_recipe().build_model(9321, source_vocabulary_size=8040)
+        >>> model.source_vocabulary_size
+        8040
         """
         arguments = {**self.model_overrides, **overrides}
+        if source_vocabulary_size is not None:
+            arguments.update(
+                source_vocabulary_size=source_vocabulary_size, share_embeddings=False
+            )
         return Transformer.from_preset(
             self.preset, vocabulary_size=vocabulary_size, **arguments
         )

@@ -110,3 +110,11 @@ def test_vocabularies_per_language_are_the_recipe_and_runs_follow_it():
     assert translation_recipe().shared_vocabulary is False
     assert translation_recipe("paper").shared_vocabulary is True
     assert default_config()["shared_vocabulary"] is False
+
+
+def test_build_model_for_a_vocabulary_per_language():
+    model = translation_recipe().build_model(120, source_vocabulary_size=90)
+    assert (model.vocabulary_size, model.source_vocabulary_size) == (120, 90)
+    assert model.share_embeddings is False
+    shared = translation_recipe().build_model(120)
+    assert shared.share_embeddings is True
