@@ -6,8 +6,7 @@ over positions. This benchmark puts that claim to the test in miniature:
 
 - the Transformer: `ktb.recipes.translation_recipe()`'s model and training
   (the `transformer_small` preset, 3+3 layers of width 128), with one shared,
-  tied vocabulary as the baseline has (the recipe's own runs learn one per
-  language);
+  tied vocabulary as the baseline has;
 - the baseline: `bench/recurrent_baseline.py`, a 2-layer bidirectional LSTM
   encoder and an LSTM decoder with Luong attention and input feeding, shared
   tied embeddings, matched to the Transformer in parameters (2.15M each at a

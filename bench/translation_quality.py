@@ -1,8 +1,7 @@
 """BLEU after the same wall-clock budget: keras-hub baselines vs ours (target >= 2x).
 
-One run, one Ding German→English split and the same training budget for each of
-three models (the baselines share one WordPiece vocabulary; ours builds the
-recipe's):
+One run, one Ding German→English split, one shared WordPiece vocabulary, and the
+same training budget for each of three models:
 
 - keras-hub baseline, the way keras.io's translation example builds it:
   `keras_hub.layers.TokenAndPositionEmbedding` + 2 `TransformerEncoder` + 2
@@ -11,8 +10,7 @@ recipe's):
   `keras_hub.samplers.GreedySampler`; trained (a) with RMSprop as on keras.io
   and (b) with Adam and a linear warmup;
 - ours: the tutorial's recipe, `ktb.recipes.translation_recipe()`: the
-  `transformer_small` preset (3+3 layers, width 128, a vocabulary per language,
-  tied output embeddings) fed
+  `transformer_small` preset (3+3 layers, width 128, shared tied embeddings) fed
   length-bucketed batches, Noam schedule, label smoothing, cached beam search,
   trained the way users train it, through `ktb.training.TranslationRun` (the
   run directory of `ktb translate train`: a backup after every epoch and
@@ -306,8 +304,7 @@ def main():
         "## Translation quality after the same training budget",
         "",
         f"Command: `python bench/translation_quality.py --budget-minutes {minutes:g}`"
-        f" (Ding de→en, {len(corpus.train)} training pairs, the baselines' shared "
-        "vocabulary of "
+        f" (Ding de→en, {len(corpus.train)} training pairs, shared vocabulary of "
         f"{tokenizer.vocabulary_size}; sacreBLEU 13a cased on the {len(corpus.test)} "
         "test sentences)",
         "",

@@ -103,10 +103,8 @@ recipe = ktb.recipes.translation_recipe("cpu_budget")
 # 1-4. One resumable run directory (`ktb.training.TranslationRun`, what
 #    `ktb translate train` runs) does the training:
 #    1. the corpus: dictionary example sentences, split with a fixed seed;
-#    2. a subword vocabulary for German and one for English (the recipe's
-#       choice on validation: each language keeps more whole words than one
-#       shared vocabulary of the same size; `ktb translate train
-#       --shared-vocabulary` shares one).
+#    2. one subword vocabulary for German and English. Sharing it lets the
+#       model share its embeddings (and names and numbers are spelled alike).
 #       WordPiece splits words at punctuation and guesses the spacing back;
 #       SentencePiece keeps spaces as pieces (▁), so detokenizing gives the
 #       sentence back;
@@ -114,11 +112,10 @@ recipe = ktb.recipes.translation_recipe("cpu_budget")
 #       under a budget of 2,048 tokens per batch (on a CPU budget, more and
 #       smaller updates beat fewer big ones). With --subword-sampling-alpha the
 #       training pairs get a new random segmentation every epoch;
-#    4. a small Transformer (3+3 layers, width 128, a subword vocabulary per
-#       language, tied output embeddings), Adam on the warm-up /
-#       inverse-square-root schedule, label smoothing 0.1, trained within the
-#       budget, with validation BLEU every 4 epochs (greedy, on 100 sentences)
-#       and TensorBoard logs.
+#    4. a small Transformer (3+3 layers, width 128, shared and tied
+#       embeddings), Adam on the warm-up / inverse-square-root schedule, label
+#       smoothing 0.1, trained within the budget, with validation BLEU every 4
+#       epochs (greedy, on 100 sentences) and TensorBoard logs.
 #    The run keeps a backup of every finished epoch while it trains: killed
 #    and started again with the same command, it resumes at its last finished
 #    epoch with what was left of its budget. The budget is the run's in total:

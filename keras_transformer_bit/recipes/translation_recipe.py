@@ -27,10 +27,7 @@ class TranslationRecipe:
     Attributes:
         preset: str. The `Transformer` preset.
         model_overrides: dict. Constructor arguments that replace the preset's.
-        vocabulary_size: int. Target size of each subword vocabulary.
-        shared_vocabulary: bool. One vocabulary learned from both languages,
-            with shared embeddings; `False`: one per language, each with its
-            own embeddings.
+        vocabulary_size: int. Target size of the shared subword vocabulary.
         max_length: int. Longest source/target in subword tokens that is kept
             for training, and the longest generated translation.
         tokens_per_batch: int. Token budget of a length-bucketed batch.
@@ -62,7 +59,6 @@ class TranslationRecipe:
     phrase_pairs: int = 0
     average_checkpoints: int = 0
     max_repeat_run: int = 0
-    shared_vocabulary: bool = True
 
     def build_model(self, vocabulary_size, source_vocabulary_size=None, **overrides):
         """The preset with the recipe's overrides, sized to the vocabularies.
@@ -71,9 +67,9 @@ class TranslationRecipe:
             vocabulary_size: int. The target vocabulary's size (the shared
                 one's when `source_vocabulary_size` is `None`).
             source_vocabulary_size: int or `None`. The source vocabulary's
-                size when each language has its own (`shared_vocabulary=False`,
-                as `TranslationRun` builds them); the embeddings are then not
-                shared. Defaults to `None`: one shared vocabulary.
+                size when each language has its own (as `TranslationRun` builds
+                them with `shared_vocabulary=False`); the embeddings are then
+                not shared. Defaults to `None`: one shared vocabulary.
             **overrides: `Transformer` arguments that replace the recipe's.
 
         Example:
@@ -216,11 +212,6 @@ translation_recipes = {
         # 10,000 (9,461 built on Ding) scored 6.54 validation BLEU averaged,
         # 8,000 6.01 and 6,000 5.81; round 2 had 4,000 below 6,000.
         vocabulary_size=10000,
-        # bench/recipe_search.py round 5 (docs/benchmarks.md): a vocabulary
-        # per language (8,040 German, 9,321 English subwords on Ding) scored
-        # 7.07 validation BLEU averaged against 6.54 for one shared vocabulary
-        # (9,461), in the same session.
-        shared_vocabulary=False,
         max_length=48,
         tokens_per_batch=2048,
         warmup_steps=500,
@@ -244,7 +235,6 @@ translation_recipes = {
         preset="transformer_base",
         model_overrides={},
         vocabulary_size=37000,
-        shared_vocabulary=True,  # one byte-pair vocabulary for both languages
         max_length=256,
         tokens_per_batch=25000,
         warmup_steps=4000,
@@ -300,9 +290,4 @@ def translation_recipe(name="cpu_budget", **changes):
         check_positive_int(field, getattr(recipe, field))
     for field in ("phrase_pairs", "average_checkpoints", "max_repeat_run"):
         check_non_negative_int(field, getattr(recipe, field))
-    if not isinstance(recipe.shared_vocabulary, bool):
-        raise ValueError(
-            "shared_vocabulary must be True or False. Received: "
-            f"shared_vocabulary={recipe.shared_vocabulary!r}"
-        )
     return recipe

@@ -28,8 +28,8 @@ def _write_corpus(path, num_pairs=80):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-# What a finished run leaves in its model directory (averaged.keras: the recipe
-# averages the last epochs; target_tokenizer: it has a vocabulary per language).
+# What a finished run with a shared vocabulary leaves in its model directory
+# (averaged.keras: the recipe averages the last epochs).
 RUN_FILES = [
     "averaged.keras",
     "best.json",
@@ -38,7 +38,6 @@ RUN_FILES = [
     "logs",
     "model.keras",
     "source_tokenizer",
-    "target_tokenizer",
     "translate_config.json",
 ]
 

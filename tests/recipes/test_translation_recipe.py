@@ -99,17 +99,6 @@ def test_bad_recipes():
     # User trial: None means no limit, as it does for the samplers.
     assert translation_recipe(max_repeat_run=None).max_repeat_run == 0
     assert isinstance(ktb.recipes.translation_recipe(), TranslationRecipe)
-    with pytest.raises(ValueError, match="Received: shared_vocabulary='no'"):
-        translation_recipe(shared_vocabulary="no")
-
-
-def test_vocabularies_per_language_are_the_recipe_and_runs_follow_it():
-    from keras_transformer_bit.training.translation_run import default_config
-
-    # Chosen on validation (bench/recipe_search.py round 5); the paper shares one.
-    assert translation_recipe().shared_vocabulary is False
-    assert translation_recipe("paper").shared_vocabulary is True
-    assert default_config()["shared_vocabulary"] is False
 
 
 def test_build_model_for_a_vocabulary_per_language():
