@@ -98,26 +98,26 @@ TRAINING_FLAGS = {
 
 def _chosen_config(args):
     """The config entries the command line sets (flags left out are absent)."""
-    switches = {  # store_true flags: absent means "not set", not False
-        "shared_vocabulary": (args.separate_vocabularies, False),
-        "lower_case": (args.lower_case, True),
-        "jit_compile": (args.no_jit, False),
-    }
+    if args.shared_vocabulary and args.separate_vocabularies:
+        raise ValueError(
+            "--shared-vocabulary and --separate-vocabularies contradict each "
+            "other; give one. Received both."
+        )
+    switches = [  # store_true flags: absent means "not set", not False
+        ("shared_vocabulary", args.separate_vocabularies, False),
+        ("shared_vocabulary", args.shared_vocabulary, True),
+        ("lower_case", args.lower_case, True),
+        ("jit_compile", args.no_jit, False),
+    ]
+    switched = {key for key, _, _ in switches}
     chosen = {
         key: getattr(args, key)
         for key in TRAINING_FLAGS
-        if key not in switches and getattr(args, key, None) is not None
+        if key not in switched and getattr(args, key, None) is not None
     }
-    for key, (given, value) in switches.items():
+    for key, given, value in switches:
         if given:
             chosen[key] = value
-    if args.shared_vocabulary:
-        if args.separate_vocabularies:
-            raise ValueError(
-                "--shared-vocabulary and --separate-vocabularies contradict each "
-                "other; give one. Received both."
-            )
-        chosen["shared_vocabulary"] = True
     overrides = {
         name: getattr(args, name)
         for name in MODEL_OVERRIDES
