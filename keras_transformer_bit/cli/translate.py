@@ -350,13 +350,13 @@ def evaluate(args):
     hypotheses = translator([source for source, _ in pairs])
     seconds = time.perf_counter() - started
     bleu = corpus_bleu(hypotheses, [target for _, target in pairs])
+    settings = {**options, "max_length": translator.max_length}
     result = {
         "data": config["data"],
         "split": args.split,
         "num_sentences": len(pairs),
         "method": method,
-        **options,
-        "max_length": translator.max_length,
+        **settings,
         "bleu": round(bleu, 2),
         "seconds": round(seconds, 1),
     }
@@ -368,7 +368,6 @@ def evaluate(args):
             f"  source:     {source}\n  reference:  {reference}\n"
             f"  hypothesis: {hypothesis}"
         )
-    settings = {**options, "max_length": translator.max_length}
     named = ", ".join(f"{DECODING_NAMES[name]} {settings[name]}" for name in settings)
     print(
         f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
