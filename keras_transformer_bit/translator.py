@@ -40,6 +40,32 @@ def _check_vocabulary_size(name, tokenizer, model_vocabulary_size):
         )
 
 
+def _check_sides(model, source_tokenizer, target_tokenizer):
+    """Refuses the source tokenizer as the target one (and the other way
+    round) for a model with a vocabulary per language: the ids would be read
+    in the other language's vocabulary."""
+    source_size = getattr(model, "source_vocabulary_size", None)
+    target_size = model.vocabulary_size
+    if source_size is None or source_size == target_size:
+        return
+    given = getattr(target_tokenizer, "vocabulary_size", None)
+    if given is not None and int(given) == source_size:
+        raise ValueError(
+            f"target_tokenizer has {source_size} tokens, the size of the "
+            f"model's source vocabulary; its target vocabulary has {target_size}. "
+            "Pass the target language's tokenizer as target_tokenizer (a run's "
+            "`load()` returns both)."
+        )
+    given = getattr(source_tokenizer, "vocabulary_size", None)
+    if given is not None and int(given) == target_size:
+        raise ValueError(
+            f"source_tokenizer has {target_size} tokens, the size of the "
+            f"model's target vocabulary; its source vocabulary has {source_size}. "
+            "Pass the source language's tokenizer as source_tokenizer (a run's "
+            "`load()` returns both)."
+        )
+
+
 class Translator:
     """Translates batches of sentences with a trained `Transformer`.
 
@@ -71,7 +97,10 @@ class Translator:
     - Anything but a string or a list/tuple of strings raises `TypeError`.
     - A tokenizer whose `vocabulary_size` is larger than the model's (source
       or target) raises `ValueError` at construction: its ids would fall
-      outside the model's embedding.
+      outside the model's embedding. For a model with a vocabulary per
+      language, a target tokenizer of the source vocabulary's size (or a
+      source tokenizer of the target's) raises too: one tokenizer was passed
+      for both sides.
 
     Args:
         model: a `Transformer`.
@@ -155,6 +184,7 @@ class Translator:
         _check_vocabulary_size(
             "target_tokenizer", target_tokenizer, model.vocabulary_size
         )
+        _check_sides(model, source_tokenizer, target_tokenizer)
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer

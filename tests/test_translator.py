@@ -218,3 +218,27 @@ def test_translate_with_attention_returns_the_cross_attention(parts):
         translator.translate_with_attention(["ich"])
     with pytest.raises(ValueError, match="no tokens"):
         translator.translate_with_attention("")
+
+
+def test_one_tokenizer_for_both_sides_of_a_two_vocabulary_model_is_refused():
+    # A model with a vocabulary per language: passing the source tokenizer
+    # as the target one would decode target ids with the source vocabulary.
+    source = tiny_tokenizer()
+    target = ktb.data.SubwordTokenizer(
+        source.vocabulary + ["only", "english", "words"], lower_case=True
+    )
+    source_size, target_size = source.vocabulary_size, target.vocabulary_size
+    model = tiny_model(
+        vocabulary_size=target_size,
+        source_vocabulary_size=source_size,
+        share_embeddings=False,
+    )
+    assert ktb.Translator(model, source, target, method="greedy")(TEXTS[:1])
+    with pytest.raises(
+        ValueError,
+        match=f"target_tokenizer has {source_size} tokens, the size of the "
+        f"model's source vocabulary; its target vocabulary has {target_size}",
+    ):
+        ktb.Translator(model, source, source)
+    with pytest.raises(ValueError, match=f"source_tokenizer.*{target_size}"):
+        ktb.Translator(model, target, target)

@@ -5,8 +5,9 @@ A run lives in one model directory:
     translate_config.json       corpus, preset, vocabulary and pipeline settings
     source_tokenizer/           tokenizer.json + vocabulary.txt (WordPiece)
                                 or sentencepiece.model (--tokenizer sentencepiece)
-    target_tokenizer/           only with --separate-vocabularies (else the
-                                source tokenizer serves both sides)
+    target_tokenizer/           with --separate-vocabularies, the recipe's
+                                default (with --shared-vocabulary, the source
+                                tokenizer serves both sides)
     model.keras                 the latest finished weights (and optimizer state)
     best.keras, best.json       the weights of the best validation BLEU so far;
                                 evaluate, predict and export use them when present
@@ -605,13 +606,13 @@ def add_parser(subparsers):
     train_parser.add_argument(
         "--separate-vocabularies",
         action="store_true",
-        help="a subword vocabulary per language, each with its own embeddings",
+        help="a subword vocabulary per language, each with its own embeddings "
+        f"{RECIPE}",
     )
     train_parser.add_argument(
         "--shared-vocabulary",
         action="store_true",
-        help="one subword vocabulary for both languages, with shared embeddings "
-        f"{RECIPE}",
+        help="one subword vocabulary for both languages, with shared embeddings",
     )
     train_parser.add_argument("--lower-case", action="store_true")
     train_parser.add_argument(

@@ -391,7 +391,7 @@ def default_config():
         "tokenizer": "wordpiece",
         "subword_sampling_alpha": None,
         "vocabulary_size": recipe.vocabulary_size,
-        "shared_vocabulary": True,
+        "shared_vocabulary": recipe.shared_vocabulary,
         "lower_case": False,
         "max_length": recipe.max_length,
         "tokens_per_batch": recipe.tokens_per_batch,

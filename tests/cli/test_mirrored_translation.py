@@ -99,6 +99,11 @@ def test_mirrored_training_equals_one_device(tmp_path):
         command = ["translate", "train", "--data", str(corpus)]
         command += ["--model-dir", str(model_dir), *TINY, "--dropout", "0"]
         command += ["--bleu-every", "0", "--epochs", "1", "--strategy", strategy]
+        # One shared vocabulary, as this test was written for: the logged
+        # loss (Keras' running mean over batches) then agrees to 1e-5. With
+        # a vocabulary per language the weights agree as closely, the logged
+        # loss by 0.4%.
+        command += ["--shared-vocabulary"]
         assert main(command) == 0
         model = keras.saving.load_model(model_dir / "model.keras")
         history = json.loads((model_dir / "history.json").read_text())

@@ -102,13 +102,13 @@ def test_resume_with_changed_training_flags_is_refused_naming_them(tmp_path):
     with pytest.raises(ValueError) as error:
         main(
             train
-            + ["--max-length", "32", "--num-layers", "2", "--separate-vocabularies"]
+            + ["--max-length", "32", "--num-layers", "2", "--shared-vocabulary"]
             + ["--validation-size", "10", "--epochs", "3"]
         )
     message = str(error.value)
     assert "--max-length 32 (saved: --max-length 16)" in message
     assert "--num-layers 2 (saved: --num-layers 1)" in message
-    assert "--separate-vocabularies (saved: --shared-vocabulary)" in message
+    assert "--shared-vocabulary (saved: --separate-vocabularies)" in message
     assert "--validation-size 10 (saved: --validation-size (default))" in message
     # Per-run flags (--epochs) and the flags that agree are not named.
     assert "--epochs" not in message and "--data" not in message
