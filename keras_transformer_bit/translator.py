@@ -44,26 +44,22 @@ def _check_sides(model, source_tokenizer, target_tokenizer):
     """Refuses the source tokenizer as the target one (and the other way
     round) for a model with a vocabulary per language: the ids would be read
     in the other language's vocabulary."""
-    source_size = getattr(model, "source_vocabulary_size", None)
-    target_size = model.vocabulary_size
-    if source_size is None or source_size == target_size:
+    sizes = {
+        "source": getattr(model, "source_vocabulary_size", None),
+        "target": model.vocabulary_size,
+    }
+    if sizes["source"] is None or sizes["source"] == sizes["target"]:
         return
-    given = getattr(target_tokenizer, "vocabulary_size", None)
-    if given is not None and int(given) == source_size:
-        raise ValueError(
-            f"target_tokenizer has {source_size} tokens, the size of the "
-            f"model's source vocabulary; its target vocabulary has {target_size}. "
-            "Pass the target language's tokenizer as target_tokenizer (a run's "
-            "`load()` returns both)."
-        )
-    given = getattr(source_tokenizer, "vocabulary_size", None)
-    if given is not None and int(given) == target_size:
-        raise ValueError(
-            f"source_tokenizer has {target_size} tokens, the size of the "
-            f"model's target vocabulary; its source vocabulary has {source_size}. "
-            "Pass the source language's tokenizer as source_tokenizer (a run's "
-            "`load()` returns both)."
-        )
+    given = {"source": source_tokenizer, "target": target_tokenizer}
+    for side, other in (("target", "source"), ("source", "target")):
+        size = getattr(given[side], "vocabulary_size", None)
+        if size is not None and int(size) == sizes[other]:
+            raise ValueError(
+                f"{side}_tokenizer has {sizes[other]} tokens, the size of the "
+                f"model's {other} vocabulary; its {side} vocabulary has "
+                f"{sizes[side]}. Pass the {side} language's tokenizer as "
+                f"{side}_tokenizer (a run's `load()` returns both)."
+            )
 
 
 class Translator:
