@@ -28,37 +28,47 @@ def check_tensorflow_backend(what):
         )
 
 
-def _check_vocabulary_size(name, tokenizer, model_vocabulary_size):
-    """Refuses a tokenizer whose ids the model cannot embed or produce."""
-    size = getattr(tokenizer, "vocabulary_size", None)
-    if size is not None and int(size) > model_vocabulary_size:
-        raise ValueError(
-            f"{name} has a larger vocabulary than the model: its ids would "
-            f"fall outside the model's embedding. Received: {name} with "
-            f"vocabulary_size={int(size)}, model vocabulary size "
-            f"{model_vocabulary_size}"
-        )
-
-
-def _check_sides(model, source_tokenizer, target_tokenizer):
-    """Refuses the source tokenizer as the target one (and the other way
-    round) for a model with a vocabulary per language: the ids would be read
-    in the other language's vocabulary."""
+def _check_tokenizers(model, source_tokenizer, target_tokenizer):
+    """Refuses tokenizers whose ids the model cannot embed or produce, and, for
+    a model with a vocabulary per language, a tokenizer passed for the wrong
+    side (its ids would be read in the other language's vocabulary)."""
+    target_size = model.vocabulary_size
     sizes = {
-        "source": getattr(model, "source_vocabulary_size", None),
-        "target": model.vocabulary_size,
+        "source": getattr(model, "source_vocabulary_size", None) or target_size,
+        "target": target_size,
     }
-    if sizes["source"] is None or sizes["source"] == sizes["target"]:
-        return
-    given = {"source": source_tokenizer, "target": target_tokenizer}
-    for side, other in (("target", "source"), ("source", "target")):
-        size = getattr(given[side], "vocabulary_size", None)
-        if size is not None and int(size) == sizes[other]:
+    given = {}
+    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
+        size = getattr(tokenizer, "vocabulary_size", None)
+        if size is not None:
+            given[side] = int(size)
+    # The wrong side first: a swapped tokenizer is often also too large.
+    if sizes["source"] != sizes["target"]:
+        if (
+            given.get("source") == sizes["target"]
+            and given.get("target") == (sizes["source"])
+        ):
             raise ValueError(
-                f"{side}_tokenizer has {sizes[other]} tokens, the size of the "
-                f"model's {other} vocabulary; its {side} vocabulary has "
-                f"{sizes[side]}. Pass the {side} language's tokenizer as "
-                f"{side}_tokenizer (a run's `load()` returns both)."
+                "source_tokenizer and target_tokenizer are swapped: "
+                f"source_tokenizer has {sizes['target']} tokens, the size of the "
+                f"model's target vocabulary, and target_tokenizer has "
+                f"{sizes['source']}, the size of its source vocabulary."
+            )
+        for side, other in (("target", "source"), ("source", "target")):
+            if given.get(side) == sizes[other]:
+                raise ValueError(
+                    f"{side}_tokenizer has {sizes[other]} tokens, the size of "
+                    f"the model's {other} vocabulary; its {side} vocabulary has "
+                    f"{sizes[side]}. Pass the {side} language's tokenizer as "
+                    f"{side}_tokenizer (a run's `load()` returns both)."
+                )
+    for side, size in given.items():
+        if size > sizes[side]:
+            raise ValueError(
+                f"{side}_tokenizer has a larger vocabulary than the model: its "
+                f"ids would fall outside the model's embedding. Received: "
+                f"{side}_tokenizer with vocabulary_size={size}, model vocabulary "
+                f"size {sizes[side]}"
             )
 
 
@@ -172,15 +182,7 @@ class Translator:
                 f"model's max_sequence_length={model.max_sequence_length}. "
                 f"Received: max_source_length={max_source_length}"
             )
-        _check_vocabulary_size(
-            "source_tokenizer",
-            source_tokenizer,
-            getattr(model, "source_vocabulary_size", None) or model.vocabulary_size,
-        )
-        _check_vocabulary_size(
-            "target_tokenizer", target_tokenizer, model.vocabulary_size
-        )
-        _check_sides(model, source_tokenizer, target_tokenizer)
+        _check_tokenizers(model, source_tokenizer, target_tokenizer)
         self.model = model
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer

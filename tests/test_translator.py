@@ -240,5 +240,15 @@ def test_one_tokenizer_for_both_sides_of_a_two_vocabulary_model_is_refused():
         f"model's source vocabulary; its target vocabulary has {target_size}",
     ):
         ktb.Translator(model, source, source)
-    with pytest.raises(ValueError, match=f"source_tokenizer.*{target_size}"):
+    # The larger target tokenizer as the source one is named as the wrong
+    # side, not only as too large; the two swapped are named as swapped.
+    wrong_source = (
+        f"source_tokenizer has {target_size} tokens, the size of the "
+        f"model's target vocabulary; its source vocabulary has {source_size}"
+    )
+    with pytest.raises(ValueError, match=wrong_source):
         ktb.Translator(model, target, target)
+    with pytest.raises(
+        ValueError, match="source_tokenizer and target_tokenizer are swapped"
+    ):
+        ktb.Translator(model, target, source)
