@@ -14,6 +14,10 @@ from keras_transformer_bit.samplers import BeamSampler, get_sampler
 from keras_transformer_bit.utils import check_positive_int
 
 DEFAULT_MAX_LENGTH = 128
+# The stutter guard of the translation recipe and `ktb translate`: no n-gram
+# of subwords 3+ times in a row ("very very" may stay). Chosen on validation
+# by bench/decoding_choice.py (docs/benchmarks.md); `max_repeat_run=0` lifts it.
+DEFAULT_MAX_REPEAT_RUN = 2
 
 
 def check_tensorflow_backend(what):
@@ -29,9 +33,11 @@ def check_tensorflow_backend(what):
 
 
 def _check_tokenizers(model, source_tokenizer, target_tokenizer):
-    """Refuses tokenizers whose ids the model cannot embed or produce, and, for
+    """Refuses tokenizers whose ids the model cannot embed or produce; for
     a model with a vocabulary per language, a tokenizer passed for the wrong
-    side (its ids would be read in the other language's vocabulary)."""
+    side (its ids would be read in the other language's vocabulary); and,
+    for a model that records its tokenizers' fingerprints
+    (`vocabulary_fingerprints`), any other tokenizer."""
     target_size = model.vocabulary_size
     sizes = {
         "source": getattr(model, "source_vocabulary_size", None) or target_size,
@@ -69,6 +75,18 @@ def _check_tokenizers(model, source_tokenizer, target_tokenizer):
                 f"ids would fall outside the model's embedding. Received: "
                 f"{side}_tokenizer with vocabulary_size={size}, model vocabulary "
                 f"size {sizes[side]}"
+            )
+    # A tokenizer that fits may still be from another build: its ids would
+    # be read as other words. A model built for its tokenizers knows them.
+    expected = getattr(model, "vocabulary_fingerprints", None) or {}
+    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
+        fingerprint = getattr(tokenizer, "fingerprint", None)
+        if side in expected and fingerprint and fingerprint != expected[side]:
+            raise ValueError(
+                f"{side}_tokenizer is not the one this model was trained with: "
+                f"its vocabulary fingerprint is {fingerprint}, the model's "
+                f"{side} vocabulary's is {expected[side]}. Pass the tokenizer "
+                "saved with the model (a run's `load()` returns both)."
             )
 
 
@@ -131,6 +149,9 @@ class Translator:
         **generate_kwargs: the method's options (`beam_size`,
             `length_penalty`; `top_k`, `top_p`, `temperature`, `seed`;
             `no_repeat_ngram_size`, `max_repeat_run` for every method).
+            `max_repeat_run` defaults to `2`, the stutter guard of
+            `ktb translate`: no n-gram of subwords three or more times in a
+            row ("very very" may stay); `max_repeat_run=0` lifts it.
 
     Example:
     >>> translator = keras_transformer_bit.Translator(
@@ -152,6 +173,8 @@ class Translator:
         **generate_kwargs,
     ):
         check_tensorflow_backend("ktb.Translator")
+        if isinstance(method, str):
+            generate_kwargs.setdefault("max_repeat_run", DEFAULT_MAX_REPEAT_RUN)
         self.sampler = get_sampler(method, **generate_kwargs)
         if (
             isinstance(self.sampler, BeamSampler)

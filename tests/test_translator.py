@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -28,6 +29,7 @@ def test_strings_in_strings_out_match_generate(parts):
         method="beam",
         beam_size=3,
         length_penalty=0.6,
+        max_repeat_run=2,  # the Translator's default stutter guard
         return_scores=True,
         jit_compile=False,
     )
@@ -252,3 +254,84 @@ def test_one_tokenizer_for_both_sides_of_a_two_vocabulary_model_is_refused():
         ValueError, match="source_tokenizer and target_tokenizer are swapped"
     ):
         ktb.Translator(model, target, source)
+
+
+def test_a_tokenizer_from_another_build_is_refused(tmp_path):
+    # A tokenizer no larger than the model's vocabulary fits its embedding,
+    # so sizes alone let one from another build through and the model reads
+    # its ids as other words. A model built for tokenizers records their
+    # fingerprints and refuses any other.
+    source = tiny_tokenizer()
+    target = ktb.data.SubwordTokenizer(
+        source.vocabulary + ["only", "english", "words"], lower_case=True
+    )
+    other = ktb.data.SubwordTokenizer(
+        source.vocabulary[:-2] + ["andere", "worte"], lower_case=True
+    )
+    assert other.vocabulary_size == source.vocabulary_size
+    assert other.fingerprint != source.fingerprint
+    assert source.fingerprint == tiny_tokenizer().fingerprint
+    fingerprints = {"source": source.fingerprint, "target": target.fingerprint}
+    model = tiny_model(
+        vocabulary_size=target.vocabulary_size,
+        source_vocabulary_size=source.vocabulary_size,
+        share_embeddings=False,
+        vocabulary_fingerprints=fingerprints,
+    )
+    assert ktb.Translator(model, source, target, method="greedy")(TEXTS[:1])
+    with pytest.raises(
+        ValueError,
+        match=f"source_tokenizer is not the one this model was trained with: "
+        f"its vocabulary fingerprint is {other.fingerprint}, the model's source "
+        f"vocabulary's is {source.fingerprint}",
+    ):
+        ktb.Translator(model, other, target)
+    smaller = ktb.data.SubwordTokenizer(source.vocabulary[:-3], lower_case=True)
+    with pytest.raises(ValueError, match="target_tokenizer is not the one"):
+        ktb.Translator(model, source, smaller)
+    # The fingerprints survive saving; a model without them checks sizes only.
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert reloaded.vocabulary_fingerprints == fingerprints
+    with pytest.raises(ValueError, match="source_tokenizer is not the one"):
+        ktb.Translator(reloaded, other, target)
+    plain = tiny_model(
+        vocabulary_size=target.vocabulary_size,
+        source_vocabulary_size=source.vocabulary_size,
+        share_embeddings=False,
+    )
+    assert plain.vocabulary_fingerprints is None
+    assert ktb.Translator(plain, other, target, method="greedy")(TEXTS[:1])
+
+
+@pytest.mark.parametrize(
+    "fingerprints",
+    [{"source": 7}, {"sorce": "abc"}, ["abc"], "abc"],
+)
+def test_bad_vocabulary_fingerprints(fingerprints):
+    with pytest.raises(ValueError, match="vocabulary_fingerprints"):
+        tiny_model(vocabulary_fingerprints=fingerprints)
+
+
+def test_translations_do_not_stutter_by_default():
+    # A model that prefers one word at every step: unguarded, greedy decoding
+    # repeats it to the length limit. The Translator applies the recipe's
+    # stutter guard (no n-gram 3+ times in a row) unless told otherwise,
+    # as `ktb translate` does.
+    tokenizer = tiny_tokenizer()
+    model = tiny_model()
+    word = tokenizer.vocabulary.index("here")
+    bias = model.get_layer("output_projection").bias
+    bias.assign(np.where(np.arange(tokenizer.vocabulary_size) == word, 50.0, 0.0))
+    for method in ("greedy", "beam"):
+        guarded = ktb.Translator(model, tokenizer, tokenizer, method=method)
+        assert guarded.sampler.max_repeat_run == 2
+        translation = guarded(TEXTS[0])
+        # "here here" may stay; a third "here" gives way to the next word
+        # ("here here ##en": "here hereen").
+        assert translation.count("here here") >= 2, translation
+        assert "here here here" not in translation, translation
+        unguarded = ktb.Translator(
+            model, tokenizer, tokenizer, method=method, max_repeat_run=0
+        )
+        assert unguarded(TEXTS[0]).startswith("here here here here here")

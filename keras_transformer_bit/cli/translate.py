@@ -580,13 +580,19 @@ def add_parser(subparsers):
         help="stop training after this much wall-clock time (minutes)",
     )
     train_parser.add_argument(
-        "--epochs", type=int, default=1000, help="epochs to add in this run"
+        "--epochs",
+        type=int,
+        default=1000,
+        help="epochs to add in this run: a resumed run trains this many more "
+        "(its epoch numbers go on from where it stopped); --budget-minutes "
+        "stops it sooner",
     )
     train_parser.add_argument(
         "--vocabulary-size",
         type=int,
         default=None,
-        help=f"subword vocabulary size {RECIPE}",
+        help="most subwords in each language's vocabulary (in the one shared "
+        f"vocabulary with --shared-vocabulary); a corpus may give fewer {RECIPE}",
     )
     train_parser.add_argument(
         "--tokenizer",

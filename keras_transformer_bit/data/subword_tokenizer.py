@@ -1,5 +1,6 @@
 """A WordPiece subword tokenizer built from a corpus with tensorflow-text."""
 
+import hashlib
 import json
 import os
 import warnings
@@ -265,6 +266,25 @@ class TokenizerBase:
     @property
     def vocabulary_size(self):
         return len(self._vocabulary)
+
+    @property
+    def fingerprint(self):
+        """16 hex digits of the SHA-256 of the vocabulary, in id order.
+
+        Two tokenizers with the same fingerprint give every token the same
+        id. A model built for a tokenizer records it
+        (`Transformer(vocabulary_fingerprints=...)`, which
+        `ktb.training.TranslationRun` fills in), and `ktb.Translator`
+        refuses a tokenizer whose fingerprint differs.
+
+        Example:
+        >>> a = SubwordTokenizer(["[PAD]", "[UNK]", "[START]", "[END]", "a"])
+        >>> b = SubwordTokenizer(["[PAD]", "[UNK]", "[START]", "[END]", "b"])
+        >>> len(a.fingerprint), a.fingerprint == b.fingerprint
+        (16, False)
+        """
+        text = json.dumps([str(token) for token in self._vocabulary])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def tokenize(self, strings):
         """Splits strings into token ids.

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_transformer_bit.data.count_batches import count_batches, with_cardinality
 from keras_transformer_bit.utils import SettingError, check_positive_int
 
 
@@ -195,7 +196,10 @@ def make_translation_dataset(
 
     Returns:
         A `tf.data.Dataset` of `({"encoder_inputs": (B, S), "decoder_inputs":
-        (B, T)}, labels (B, T))`, int32.
+        (B, T)}, labels (B, T))`, int32. Built eagerly and without subword
+        sampling, it declares its number of batches (`cardinality()`, counted
+        in one pass over the pairs), so `model.fit` shows progress and does not
+        warn that the input ran out of data.
 
     Example:
     >>> dataset = make_translation_dataset(
@@ -278,6 +282,7 @@ def make_translation_dataset(
                 f"{name('tokens_per_batch')}."
             )
         )
+    unshuffled = strings
     if shuffle:
         strings = strings.shuffle(200_000, seed=seed, reshuffle_each_iteration=True)
     batches = to_batches(to_token_ids(strings))
@@ -285,9 +290,16 @@ def make_translation_dataset(
     pad_to_bound = _pad_function(
         max_length, tokens_per_batch, bucket_width, num_replicas, pad_remainder
     )
-    return batches.map(pad_to_bound, num_parallel_calls=num_parallel_calls).prefetch(
-        tf.data.AUTOTUNE
-    )
+    dataset = batches.map(pad_to_bound, num_parallel_calls=num_parallel_calls)
+    if subword_sampling_alpha is None and tf.executing_eagerly():
+        # Keras cannot infer the length of bucketed batches and warns "Your
+        # input ran out of data" when an epoch ends. Buckets fill
+        # independently of the order, so one unshuffled pass counts every
+        # epoch (sampled segmentations differ in length, so those are not).
+        dataset = with_cardinality(
+            dataset, count_batches(to_batches(to_token_ids(unshuffled)))
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def padding_statistics(dataset, max_length=None, num_batches=None):

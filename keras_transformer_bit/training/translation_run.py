@@ -184,6 +184,10 @@ def build_model(config, source_tokenizer, target_tokenizer):
     )
     if overrides["share_embeddings"]:
         overrides.pop("source_vocabulary_size")
+    overrides["vocabulary_fingerprints"] = {
+        "source": source_tokenizer.fingerprint,
+        "target": target_tokenizer.fingerprint,
+    }
     return Transformer.from_preset(config["preset"], **overrides)
 
 
@@ -214,7 +218,8 @@ def compile_model(model, config):
 
 
 def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
-    """Raises when the tokenizers do not match the model's embedding sizes."""
+    """Raises when the tokenizers do not match the model's embedding sizes, or
+    the fingerprints of the tokenizers it was built for (when it records them)."""
     expected = {
         "target": (model.vocabulary_size, target_tokenizer.vocabulary_size),
         "source": (
@@ -228,6 +233,16 @@ def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
                 f"The {side} vocabulary {where}has {tokenizer_size} tokens but the "
                 f"model expects {model_size}. The vocabulary files do not belong to "
                 "this model; retrain or restore the matching tokenizer directory."
+            )
+    fingerprints = getattr(model, "vocabulary_fingerprints", None) or {}
+    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
+        fingerprint = getattr(tokenizer, "fingerprint", None)
+        if side in fingerprints and fingerprint and fingerprint != fingerprints[side]:
+            raise ValueError(
+                f"The {side} vocabulary {where}has the fingerprint {fingerprint} "
+                f"but the model was trained with {fingerprints[side]}. The "
+                "vocabulary files do not belong to this model; retrain or "
+                "restore the matching tokenizer directory."
             )
 
 

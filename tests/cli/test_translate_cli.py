@@ -188,9 +188,14 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
             ]
         )
 
-    # A vocabulary that does not belong to the model is refused.
+    # A vocabulary that does not belong to the model is refused: one of the
+    # same size from another build (by its fingerprint), then a larger one.
     vocabulary = tmp_path / "run" / "source_tokenizer" / "vocabulary.txt"
-    vocabulary.write_text(vocabulary.read_text() + "zusatz\n")
+    tokens = vocabulary.read_text().splitlines()
+    vocabulary.write_text("\n".join(tokens[:-1] + ["zusatzwort"]) + "\n")
+    with pytest.raises(ValueError, match="fingerprint .* do not belong to this model"):
+        main(["translate", "predict", "--model-dir", model_dir, "x"])
+    vocabulary.write_text("\n".join(tokens + ["zusatz"]) + "\n")
     (tmp_path / "run" / "source_tokenizer" / "tokenizer.json").write_text(
         '{"lower_case": false, "normalization_form": "NFC"}'
     )

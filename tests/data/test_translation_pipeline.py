@@ -1,3 +1,6 @@
+import warnings
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,6 +13,7 @@ from keras_transformer_bit.data.translation_pipeline import (
 )
 from keras_transformer_bit.recipes.translation_recipe import translation_recipe
 from keras_transformer_bit.utils import SettingError
+from tests.tiny_translation import tiny_model
 
 WORDS = "der die das haus hund katze ist groß klein alt neu und".split()
 
@@ -381,3 +385,34 @@ def test_recipe_samples_the_training_split_only(sentencepiece_pairs_and_tokenize
     assert _batches(validation)[0][0].tolist() == _batches(validation)[0][0].tolist()
     train_sources = [b[0].tolist() for b in _batches(train)]
     assert train_sources != [b[0].tolist() for b in _batches(train)]
+
+
+@pytest.mark.parametrize("num_replicas", [None, 2])
+def test_the_dataset_declares_its_number_of_batches(pairs_and_tokenizer, num_replicas):
+    # Length-bucketed batches have no length tf.data can infer; without one
+    # Keras warns "Your input ran out of data" in a plain `model.fit`. The
+    # count holds for every shuffled epoch (buckets fill independently of
+    # the order).
+    pairs, tokenizer = pairs_and_tokenizer
+    dataset = make_translation_dataset(
+        pairs,
+        tokenizer,
+        tokenizer,
+        max_length=24,
+        tokens_per_batch=96,
+        num_replicas=num_replicas,
+    )
+    declared = int(dataset.cardinality())
+    assert declared > 1
+    assert [sum(1 for _ in dataset) for _ in range(2)] == [declared, declared]
+    if num_replicas:
+        return
+    model = tiny_model(vocabulary_size=tokenizer.vocabulary_size)
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(dataset, epochs=2, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]

@@ -31,6 +31,24 @@ INPUT_NAMES = ("encoder_inputs", "decoder_inputs")
 MODEL_KWARGS = ("name", "trainable")
 
 
+def _check_fingerprints(fingerprints):
+    """A copy of `vocabulary_fingerprints` as a plain dict, or a clear error."""
+    if fingerprints is None:
+        return None
+    sides = ("source", "target")
+    if (
+        not isinstance(fingerprints, dict)
+        or not set(fingerprints) <= set(sides)
+        or not all(isinstance(value, str) for value in fingerprints.values())
+    ):
+        raise ValueError(
+            "vocabulary_fingerprints must be None or a dict of tokenizer "
+            'fingerprints (str) under "source" and "target". Received: '
+            f"vocabulary_fingerprints={fingerprints!r}"
+        )
+    return {side: fingerprints[side] for side in sides if side in fingerprints}
+
+
 def _concrete_value(x):
     """Returns `x` as NumPy when it holds values (eager), `None` when symbolic."""
     if isinstance(x, np.ndarray):
@@ -143,6 +161,12 @@ class Transformer(keras.Model):
             `2`.
         end_token_id: int. Id that ends a target sequence. Defaults to `3`.
         pad_token_id: int. Padding id, masked everywhere. Defaults to `0`.
+        vocabulary_fingerprints: dict or `None`. The `fingerprint` of the
+            tokenizers the model is built for, under `"source"` and
+            `"target"`; saved with the model, so that `ktb.Translator` can
+            refuse a tokenizer from another build even when its size fits.
+            `ktb.training.TranslationRun` fills it in. Defaults to `None`
+            (only sizes are checked).
         dtype: dtype policy of the layers, e.g. `"mixed_bfloat16"`. The
             logits are always float32.
         **kwargs: `keras.Model` keyword arguments (`name`, `trainable`).
@@ -188,6 +212,7 @@ class Transformer(keras.Model):
         start_token_id=2,
         end_token_id=3,
         pad_token_id=0,
+        vocabulary_fingerprints=None,
         dtype=None,
         **kwargs,
     ):
@@ -227,6 +252,8 @@ class Transformer(keras.Model):
                     f"{name} must be an int in [0, vocabulary_size="
                     f"{vocabulary_size}). Received: {name}={value}"
                 )
+
+        vocabulary_fingerprints = _check_fingerprints(vocabulary_fingerprints)
 
         # NumPy scalars (e.g. a tokenizer's sizes) must not reach the saved config.
         vocabulary_size, num_layers, num_heads = (
@@ -318,6 +345,7 @@ class Transformer(keras.Model):
         self.start_token_id = start_token_id
         self.end_token_id = end_token_id
         self.pad_token_id = pad_token_id
+        self.vocabulary_fingerprints = vocabulary_fingerprints
 
         # === Functional model ===
         encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
@@ -691,6 +719,7 @@ class Transformer(keras.Model):
             "start_token_id": self.start_token_id,
             "end_token_id": self.end_token_id,
             "pad_token_id": self.pad_token_id,
+            "vocabulary_fingerprints": self.vocabulary_fingerprints,
         }
 
     @classmethod
