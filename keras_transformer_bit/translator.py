@@ -68,6 +68,20 @@ def _check_tokenizers(model, source_tokenizer, target_tokenizer):
                     f"{sizes[side]}. Pass the {side} language's tokenizer as "
                     f"{side}_tokenizer (a run's `load()` returns both)."
                 )
+    # A tokenizer from another build reads text as other ids, whatever its
+    # size. A model built for its tokenizers knows their fingerprints.
+    expected = getattr(model, "vocabulary_fingerprints", None) or {}
+    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
+        fingerprint = getattr(tokenizer, "fingerprint", None)
+        if side in expected and fingerprint and fingerprint != expected[side]:
+            raise ValueError(
+                f"{side}_tokenizer is not the one this model was trained with: "
+                f"its fingerprint is {fingerprint}, the model's {side} "
+                f"tokenizer's is {expected[side]} (a tokenizer from another "
+                "build, or with other text settings, gives the text other ids). "
+                "Pass the tokenizer saved with the model (a run's `load()` "
+                "returns both)."
+            )
     for side, size in given.items():
         if size > sizes[side]:
             raise ValueError(
@@ -75,18 +89,6 @@ def _check_tokenizers(model, source_tokenizer, target_tokenizer):
                 f"ids would fall outside the model's embedding. Received: "
                 f"{side}_tokenizer with vocabulary_size={size}, model vocabulary "
                 f"size {sizes[side]}"
-            )
-    # A tokenizer that fits may still be from another build: its ids would
-    # be read as other words. A model built for its tokenizers knows them.
-    expected = getattr(model, "vocabulary_fingerprints", None) or {}
-    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
-        fingerprint = getattr(tokenizer, "fingerprint", None)
-        if side in expected and fingerprint and fingerprint != expected[side]:
-            raise ValueError(
-                f"{side}_tokenizer is not the one this model was trained with: "
-                f"its vocabulary fingerprint is {fingerprint}, the model's "
-                f"{side} vocabulary's is {expected[side]}. Pass the tokenizer "
-                "saved with the model (a run's `load()` returns both)."
             )
 
 
@@ -121,10 +123,13 @@ class Translator:
     - Anything but a string or a list/tuple of strings raises `TypeError`.
     - A tokenizer whose `vocabulary_size` is larger than the model's (source
       or target) raises `ValueError` at construction: its ids would fall
-      outside the model's embedding. For a model with a vocabulary per
-      language, a target tokenizer of the source vocabulary's size (or a
-      source tokenizer of the target's) raises too: one tokenizer was passed
-      for both sides.
+      outside the model's embedding. So does, for a model that records its
+      tokenizers' fingerprints (`vocabulary_fingerprints`, as every
+      `ktb.training.TranslationRun` model does), any tokenizer with another
+      `fingerprint`: one from another build, or with other text settings.
+      For a model with a vocabulary per language, a target tokenizer of the
+      source vocabulary's size (or a source tokenizer of the target's) raises
+      too: one tokenizer was passed for both sides.
 
     Args:
         model: a `Transformer`.
@@ -151,7 +156,8 @@ class Translator:
             `no_repeat_ngram_size`, `max_repeat_run` for every method).
             `max_repeat_run` defaults to `2`, the stutter guard of
             `ktb translate`: no n-gram of subwords three or more times in a
-            row ("very very" may stay); `max_repeat_run=0` lifts it.
+            row ("very very" may stay); `max_repeat_run=0` (or `None`)
+            lifts it.
 
     Example:
     >>> translator = keras_transformer_bit.Translator(

@@ -282,13 +282,24 @@ def test_a_tokenizer_from_another_build_is_refused(tmp_path):
     with pytest.raises(
         ValueError,
         match=f"source_tokenizer is not the one this model was trained with: "
-        f"its vocabulary fingerprint is {other.fingerprint}, the model's source "
-        f"vocabulary's is {source.fingerprint}",
+        f"its fingerprint is {other.fingerprint}, the model's source "
+        f"tokenizer's is {source.fingerprint}",
     ):
         ktb.Translator(model, other, target)
     smaller = ktb.data.SubwordTokenizer(source.vocabulary[:-3], lower_case=True)
     with pytest.raises(ValueError, match="target_tokenizer is not the one"):
         ktb.Translator(model, source, smaller)
+    # The same vocabulary with other text settings gives other ids: refused.
+    cased = ktb.data.SubwordTokenizer(source.vocabulary, lower_case=False)
+    assert cased.fingerprint != source.fingerprint
+    with pytest.raises(ValueError, match="source_tokenizer is not the one"):
+        ktb.Translator(model, cased, target)
+    # Larger and from another build: named as such, not only as too large.
+    larger = ktb.data.SubwordTokenizer(
+        target.vocabulary + ["noch", "mehr"], lower_case=True
+    )
+    with pytest.raises(ValueError, match="target_tokenizer is not the one"):
+        ktb.Translator(model, source, larger)
     # The fingerprints survive saving; a model without them checks sizes only.
     model.save(tmp_path / "model.keras")
     reloaded = keras.models.load_model(tmp_path / "model.keras")
@@ -306,7 +317,7 @@ def test_a_tokenizer_from_another_build_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "fingerprints",
-    [{"source": 7}, {"sorce": "abc"}, ["abc"], "abc"],
+    [{"source": 7}, {"sorce": "0123456789abcdef"}, ["abc"], "abc", {"source": "zz"}],
 )
 def test_bad_vocabulary_fingerprints(fingerprints):
     with pytest.raises(ValueError, match="vocabulary_fingerprints"):

@@ -291,6 +291,9 @@ class SentencePieceTokenizer(TokenizerBase, tf.Module):
             )
         return self._index[token]
 
+    def _fingerprint_parts(self):
+        return {"model_sha256": hashlib.sha256(self._model).hexdigest()}
+
     def get_config(self):
         return {
             "model_type": self.model_type,

@@ -269,13 +269,15 @@ class TokenizerBase:
 
     @property
     def fingerprint(self):
-        """16 hex digits of the SHA-256 of the vocabulary, in id order.
+        """16 hex digits of the SHA-256 of what turns text into ids.
 
-        Two tokenizers with the same fingerprint give every token the same
-        id. A model built for a tokenizer records it
+        The vocabulary in id order, the text settings (`get_config()`: case,
+        Unicode form) and, for a SentencePiece tokenizer, its model. Two
+        tokenizers with the same fingerprint give the same text the same ids.
+        A model built for a tokenizer records it
         (`Transformer(vocabulary_fingerprints=...)`, which
-        `ktb.training.TranslationRun` fills in), and `ktb.Translator`
-        refuses a tokenizer whose fingerprint differs.
+        `ktb.training.TranslationRun` fills in), and `ktb.Translator` refuses
+        a tokenizer whose fingerprint differs.
 
         Example:
         >>> a = SubwordTokenizer(["[PAD]", "[UNK]", "[START]", "[END]", "a"])
@@ -283,8 +285,18 @@ class TokenizerBase:
         >>> len(a.fingerprint), a.fingerprint == b.fingerprint
         (16, False)
         """
-        text = json.dumps([str(token) for token in self._vocabulary])
+        parts = {
+            "kind": type(self).__name__,
+            "config": self.get_config(),
+            "vocabulary": [str(token) for token in self._vocabulary],
+            **self._fingerprint_parts(),
+        }
+        text = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def _fingerprint_parts(self):
+        """What else decides the ids, as JSON-ready values (subclasses)."""
+        return {}
 
     def tokenize(self, strings):
         """Splits strings into token ids.

@@ -227,6 +227,27 @@ def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
             source_tokenizer.vocabulary_size,
         ),
     }
+    fingerprints = getattr(model, "vocabulary_fingerprints", None) or {}
+    given = {
+        "source": getattr(source_tokenizer, "fingerprint", None),
+        "target": getattr(target_tokenizer, "fingerprint", None),
+    }
+    sizes_swapped = expected["source"][0] != expected["target"][0] and (
+        expected["source"][1] == expected["target"][0]
+        and expected["target"][1] == expected["source"][0]
+    )
+    fingerprints_swapped = (
+        len(fingerprints) == 2
+        and fingerprints["source"] != fingerprints["target"]
+        and given
+        == {"source": fingerprints["target"], "target": fingerprints["source"]}
+    )
+    if sizes_swapped or fingerprints_swapped:
+        raise ValueError(
+            f"The source and target vocabularies {where}are swapped: the source "
+            "tokenizer directory holds the model's target vocabulary and the "
+            "target one its source vocabulary. Swap the two directories back."
+        )
     for side, (model_size, tokenizer_size) in expected.items():
         if model_size != tokenizer_size:
             raise ValueError(
@@ -234,15 +255,14 @@ def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
                 f"model expects {model_size}. The vocabulary files do not belong to "
                 "this model; retrain or restore the matching tokenizer directory."
             )
-    fingerprints = getattr(model, "vocabulary_fingerprints", None) or {}
-    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
-        fingerprint = getattr(tokenizer, "fingerprint", None)
+    for side, fingerprint in given.items():
         if side in fingerprints and fingerprint and fingerprint != fingerprints[side]:
             raise ValueError(
                 f"The {side} vocabulary {where}has the fingerprint {fingerprint} "
-                f"but the model was trained with {fingerprints[side]}. The "
-                "vocabulary files do not belong to this model; retrain or "
-                "restore the matching tokenizer directory."
+                f"but the model was trained with {fingerprints[side]} (another "
+                "build, or other text settings). The vocabulary files do not "
+                "belong to this model; retrain or restore the matching tokenizer "
+                "directory."
             )
 
 
@@ -1261,13 +1281,15 @@ class TranslationRun:
         distribute.save_model_on_chief(model, path, strategy)
         model.set_weights(last_weights)
         if distribute.is_chief_task(strategy):
-            print(f"Saved {path}: the mean of the last {averaging.num_kept} epochs")
-            if averaging.num_kept < averaging.num_checkpoints:
+            kept = averaging.num_kept
+            epochs = "the last epoch" if kept == 1 else f"the last {kept} epochs"
+            print(f"Saved {path}: the mean of {epochs}")
+            if kept < averaging.num_checkpoints:
                 print(
-                    f"Note: {AVERAGED_MODEL_FILE} averages {averaging.num_kept} "
-                    f"epochs, not {averaging.num_checkpoints}: averaging keeps "
-                    "the epochs of one call, and this call trained "
-                    f"{averaging.num_kept}.",
+                    f"Note: {AVERAGED_MODEL_FILE} averages {kept} "
+                    f"epoch{'s' if kept != 1 else ''}, not "
+                    f"{averaging.num_checkpoints}: averaging keeps the epochs of "
+                    f"one call, and this call trained {kept}.",
                     file=sys.stderr,
                 )
 

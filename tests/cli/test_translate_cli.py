@@ -188,6 +188,17 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
             ]
         )
 
+    # The two tokenizer directories swapped are named as swapped.
+    run = tmp_path / "run"
+    (run / "source_tokenizer").rename(run / "swap")
+    (run / "target_tokenizer").rename(run / "source_tokenizer")
+    (run / "swap").rename(run / "target_tokenizer")
+    with pytest.raises(ValueError, match="source and target vocabularies .* swapped"):
+        main(["translate", "predict", "--model-dir", model_dir, "x"])
+    (run / "source_tokenizer").rename(run / "swap")
+    (run / "target_tokenizer").rename(run / "source_tokenizer")
+    (run / "swap").rename(run / "target_tokenizer")
+
     # A vocabulary that does not belong to the model is refused: one of the
     # same size from another build (by its fingerprint), then a larger one.
     vocabulary = tmp_path / "run" / "source_tokenizer" / "vocabulary.txt"

@@ -371,7 +371,7 @@ def test_a_call_averaging_fewer_epochs_than_asked_says_so(tmp_path, capsys):
         **TINY,
     )
     run.train(epochs=1, bleu_every=0)
-    assert "averaged.keras averages 1 epochs, not 3" in capsys.readouterr().err
+    assert "averaged.keras averages 1 epoch, not 3" in capsys.readouterr().err
 
 
 def test_the_average_checkpoints_help_gives_the_recipe_default(capsys):

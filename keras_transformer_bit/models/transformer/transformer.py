@@ -3,6 +3,7 @@
 import copy
 import inspect
 import numbers
+import re
 
 import keras
 import numpy as np
@@ -39,12 +40,15 @@ def _check_fingerprints(fingerprints):
     if (
         not isinstance(fingerprints, dict)
         or not set(fingerprints) <= set(sides)
-        or not all(isinstance(value, str) for value in fingerprints.values())
+        or not all(
+            isinstance(value, str) and re.fullmatch("[0-9a-f]{16}", value)
+            for value in fingerprints.values()
+        )
     ):
         raise ValueError(
             "vocabulary_fingerprints must be None or a dict of tokenizer "
-            'fingerprints (str) under "source" and "target". Received: '
-            f"vocabulary_fingerprints={fingerprints!r}"
+            'fingerprints (16 hex digits, `tokenizer.fingerprint`) under "source" '
+            f'and "target". Received: vocabulary_fingerprints={fingerprints!r}'
         )
     return {side: fingerprints[side] for side in sides if side in fingerprints}
 
