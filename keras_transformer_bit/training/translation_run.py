@@ -157,10 +157,22 @@ def build_tokenizers(
             sources + targets, vocabulary_size, lower_case=lower_case, **options
         )
         return shared, shared
-    return (
-        build(sources, vocabulary_size, lower_case=lower_case, **options),
-        build(targets, vocabulary_size, lower_case=lower_case, **options),
-    )
+    tokenizers = []
+    for side, language, texts in (
+        ("source", corpus.source_language, sources),
+        ("target", corpus.target_language, targets),
+    ):
+        try:
+            tokenizers.append(
+                build(texts, vocabulary_size, lower_case=lower_case, **options)
+            )
+        except SettingError as error:
+            # Say which of the two vocabularies the size does not fit.
+            side_name = f"The {side} ({language}) vocabulary"
+            raise SettingError(
+                lambda name, message=error.message: f"{side_name}: {message(name)}"
+            ) from None
+    return tuple(tokenizers)
 
 
 def load_tokenizers(model_dir, config):

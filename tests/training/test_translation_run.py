@@ -382,3 +382,20 @@ def test_the_average_checkpoints_help_gives_the_recipe_default(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "default: the recipe's, 5; 0: off" in help_text
     assert run_files.default_config()["average_checkpoints"] == 5
+
+
+def test_a_vocabulary_size_too_small_names_the_language():
+    # With a vocabulary per language, the error says which one is too small.
+    from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+
+    corpus = ParallelCorpus.from_pairs(
+        [("Äpfel über Öl", "apples"), ("Grüße", "greetings")] * 3,
+        test_size=0,
+        validation_size=0,
+        source_language="de",
+        target_language="en",
+    )
+    with pytest.raises(ValueError, match=r"^The source \(de\) vocabulary: vocab"):
+        run_files.build_tokenizers(corpus, 12, shared_vocabulary=False)
+    with pytest.raises(ValueError, match=r"^vocabulary_size=12 is smaller"):
+        run_files.build_tokenizers(corpus, 12, shared_vocabulary=True)
