@@ -222,19 +222,30 @@ def test_translate_with_attention_returns_the_cross_attention(parts):
         translator.translate_with_attention("")
 
 
-def test_one_tokenizer_for_both_sides_of_a_two_vocabulary_model_is_refused():
-    # A model with a vocabulary per language: passing the source tokenizer
-    # as the target one would decode target ids with the source vocabulary.
+def _two_vocabularies():
+    """A source tokenizer and a larger target one, as a run per language has."""
     source = tiny_tokenizer()
     target = ktb.data.SubwordTokenizer(
         source.vocabulary + ["only", "english", "words"], lower_case=True
     )
-    source_size, target_size = source.vocabulary_size, target.vocabulary_size
-    model = tiny_model(
-        vocabulary_size=target_size,
-        source_vocabulary_size=source_size,
+    return source, target
+
+
+def _two_vocabulary_model(source, target, **overrides):
+    return tiny_model(
+        vocabulary_size=target.vocabulary_size,
+        source_vocabulary_size=source.vocabulary_size,
         share_embeddings=False,
+        **overrides,
     )
+
+
+def test_one_tokenizer_for_both_sides_of_a_two_vocabulary_model_is_refused():
+    # A model with a vocabulary per language: passing the source tokenizer
+    # as the target one would decode target ids with the source vocabulary.
+    source, target = _two_vocabularies()
+    source_size, target_size = source.vocabulary_size, target.vocabulary_size
+    model = _two_vocabulary_model(source, target)
     assert ktb.Translator(model, source, target, method="greedy")(TEXTS[:1])
     with pytest.raises(
         ValueError,
@@ -261,10 +272,7 @@ def test_a_tokenizer_from_another_build_is_refused(tmp_path):
     # so sizes alone let one from another build through and the model reads
     # its ids as other words. A model built for tokenizers records their
     # fingerprints and refuses any other.
-    source = tiny_tokenizer()
-    target = ktb.data.SubwordTokenizer(
-        source.vocabulary + ["only", "english", "words"], lower_case=True
-    )
+    source, target = _two_vocabularies()
     other = ktb.data.SubwordTokenizer(
         source.vocabulary[:-2] + ["andere", "worte"], lower_case=True
     )
@@ -272,12 +280,7 @@ def test_a_tokenizer_from_another_build_is_refused(tmp_path):
     assert other.fingerprint != source.fingerprint
     assert source.fingerprint == tiny_tokenizer().fingerprint
     fingerprints = {"source": source.fingerprint, "target": target.fingerprint}
-    model = tiny_model(
-        vocabulary_size=target.vocabulary_size,
-        source_vocabulary_size=source.vocabulary_size,
-        share_embeddings=False,
-        vocabulary_fingerprints=fingerprints,
-    )
+    model = _two_vocabulary_model(source, target, vocabulary_fingerprints=fingerprints)
     assert ktb.Translator(model, source, target, method="greedy")(TEXTS[:1])
     with pytest.raises(
         ValueError,
@@ -306,11 +309,7 @@ def test_a_tokenizer_from_another_build_is_refused(tmp_path):
     assert reloaded.vocabulary_fingerprints == fingerprints
     with pytest.raises(ValueError, match="source_tokenizer is not the one"):
         ktb.Translator(reloaded, other, target)
-    plain = tiny_model(
-        vocabulary_size=target.vocabulary_size,
-        source_vocabulary_size=source.vocabulary_size,
-        share_embeddings=False,
-    )
+    plain = _two_vocabulary_model(source, target)
     assert plain.vocabulary_fingerprints is None
     assert ktb.Translator(plain, other, target, method="greedy")(TEXTS[:1])
 

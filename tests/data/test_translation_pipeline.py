@@ -394,14 +394,8 @@ def test_the_dataset_declares_its_number_of_batches(pairs_and_tokenizer, num_rep
     # count holds for every shuffled epoch (buckets fill independently of
     # the order).
     pairs, tokenizer = pairs_and_tokenizer
-    dataset = make_translation_dataset(
-        pairs,
-        tokenizer,
-        tokenizer,
-        max_length=24,
-        tokens_per_batch=96,
-        num_replicas=num_replicas,
-    )
+    batching = dict(max_length=24, tokens_per_batch=96, num_replicas=num_replicas)
+    dataset = make_translation_dataset(pairs, tokenizer, tokenizer, **batching)
     declared = int(dataset.cardinality())
     assert declared > 1
     assert [sum(1 for _ in dataset) for _ in range(2)] == [declared, declared]
