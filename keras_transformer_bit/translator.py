@@ -32,6 +32,22 @@ def check_tensorflow_backend(what):
         )
 
 
+def fingerprint_mismatches(model, source_tokenizer, target_tokenizer):
+    """The sides whose tokenizer is not the one the model records.
+
+    Returns:
+        A list of `(side, tokenizer_fingerprint, model_fingerprint)`, source
+        first; empty when they match or either does not know its fingerprint.
+    """
+    expected = getattr(model, "vocabulary_fingerprints", None) or {}
+    mismatches = []
+    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
+        fingerprint = getattr(tokenizer, "fingerprint", None)
+        if side in expected and fingerprint and fingerprint != expected[side]:
+            mismatches.append((side, fingerprint, expected[side]))
+    return mismatches
+
+
 def _check_tokenizers(model, source_tokenizer, target_tokenizer):
     """Refuses tokenizers whose ids the model cannot embed or produce; for
     a model with a vocabulary per language, a tokenizer passed for the wrong
@@ -70,18 +86,17 @@ def _check_tokenizers(model, source_tokenizer, target_tokenizer):
                 )
     # A tokenizer from another build reads text as other ids, whatever its
     # size. A model built for its tokenizers knows their fingerprints.
-    expected = getattr(model, "vocabulary_fingerprints", None) or {}
-    for side, tokenizer in (("source", source_tokenizer), ("target", target_tokenizer)):
-        fingerprint = getattr(tokenizer, "fingerprint", None)
-        if side in expected and fingerprint and fingerprint != expected[side]:
-            raise ValueError(
-                f"{side}_tokenizer is not the one this model was trained with: "
-                f"its fingerprint is {fingerprint}, the model's {side} "
-                f"tokenizer's is {expected[side]} (a tokenizer from another "
-                "build, or with other text settings, gives the text other ids). "
-                "Pass the tokenizer saved with the model (a run's `load()` "
-                "returns both)."
-            )
+    for side, fingerprint, expected in fingerprint_mismatches(
+        model, source_tokenizer, target_tokenizer
+    ):
+        raise ValueError(
+            f"{side}_tokenizer is not the one this model was trained with: "
+            f"its fingerprint is {fingerprint}, the model's {side} "
+            f"tokenizer's is {expected} (a tokenizer from another "
+            "build, or with other text settings, gives the text other ids). "
+            "Pass the tokenizer saved with the model (a run's `load()` "
+            "returns both)."
+        )
     for side, size in given.items():
         if size > sizes[side]:
             raise ValueError(

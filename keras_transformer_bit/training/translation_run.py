@@ -73,7 +73,10 @@ from keras_transformer_bit.training.run_checks import (
     smaller_vocabulary_note,
 )
 from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
-from keras_transformer_bit.translator import check_tensorflow_backend
+from keras_transformer_bit.translator import (
+    check_tensorflow_backend,
+    fingerprint_mismatches,
+)
 from keras_transformer_bit.utils import (
     SettingError,
     check_non_negative_int,
@@ -239,20 +242,16 @@ def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
             source_tokenizer.vocabulary_size,
         ),
     }
-    fingerprints = getattr(model, "vocabulary_fingerprints", None) or {}
-    given = {
-        "source": getattr(source_tokenizer, "fingerprint", None),
-        "target": getattr(target_tokenizer, "fingerprint", None),
-    }
+    mismatches = fingerprint_mismatches(model, source_tokenizer, target_tokenizer)
     sizes_swapped = expected["source"][0] != expected["target"][0] and (
         expected["source"][1] == expected["target"][0]
         and expected["target"][1] == expected["source"][0]
     )
+    # Both sides wrong, each holding the other's: (source, s, t), (target, t, s).
     fingerprints_swapped = (
-        len(fingerprints) == 2
-        and fingerprints["source"] != fingerprints["target"]
-        and given
-        == {"source": fingerprints["target"], "target": fingerprints["source"]}
+        len(mismatches) == 2
+        and mismatches[0][1] == mismatches[1][2]
+        and mismatches[1][1] == mismatches[0][2]
     )
     if sizes_swapped or fingerprints_swapped:
         raise ValueError(
@@ -267,15 +266,14 @@ def check_vocabularies(model, source_tokenizer, target_tokenizer, where=""):
                 f"model expects {model_size}. The vocabulary files do not belong to "
                 "this model; retrain or restore the matching tokenizer directory."
             )
-    for side, fingerprint in given.items():
-        if side in fingerprints and fingerprint and fingerprint != fingerprints[side]:
-            raise ValueError(
-                f"The {side} vocabulary {where}has the fingerprint {fingerprint} "
-                f"but the model was trained with {fingerprints[side]} (another "
-                "build, or other text settings). The vocabulary files do not "
-                "belong to this model; retrain or restore the matching tokenizer "
-                "directory."
-            )
+    for side, fingerprint, trained_with in mismatches:
+        raise ValueError(
+            f"The {side} vocabulary {where}has the fingerprint {fingerprint} "
+            f"but the model was trained with {trained_with} (another "
+            "build, or other text settings). The vocabulary files do not "
+            "belong to this model; retrain or restore the matching tokenizer "
+            "directory."
+        )
 
 
 def load_keras_model(path):
