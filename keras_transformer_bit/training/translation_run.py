@@ -49,6 +49,10 @@ from keras_transformer_bit.data.load_translation_corpus import (
     DING_NAMES,
     load_translation_corpus,
 )
+from keras_transformer_bit.data.pretrained_word_embeddings import (
+    PretrainedWordEmbeddings,
+    resolve_pretrained_path,
+)
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
 from keras_transformer_bit.data.text_file_corpus import check_columns
 from keras_transformer_bit.models import Transformer
@@ -449,6 +453,9 @@ def default_config():
         "phrase_pairs": recipe.phrase_pairs,
         # Save averaged.keras, the mean of the last N epochs' weights (0: no).
         "average_checkpoints": recipe.average_checkpoints,
+        # Initialise the target embedding from a pretrained English encoder's
+        # word pieces (`PretrainedWordEmbeddings.load`'s path or name; None: no).
+        "target_embeddings": recipe.target_embeddings,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
         "source_column": 0,  # of a TSV file
@@ -777,6 +784,32 @@ def _check_sizes(chosen, names):
         )
 
 
+def _check_target_embeddings(config, names):
+    """Refuses pretrained target embeddings that cannot be read, or a shared
+    vocabulary for them, before a new run reads any data."""
+    pretrained = config.get("target_embeddings")
+    if pretrained is None:
+        return
+    name = names.get("target_embeddings", "target_embeddings")
+    if config["shared_vocabulary"]:
+        shared = names.get("shared_vocabulary", "shared_vocabulary")
+        raise ValueError(
+            f"{name} initialises the target embedding from English word pieces, "
+            "so it needs a vocabulary per language: a shared one also embeds the "
+            f"source language. Received: {name} {pretrained!r} with one shared "
+            "vocabulary; "
+            + (
+                "leave out --shared-vocabulary."
+                if shared.startswith("--")
+                else "set shared_vocabulary=False."
+            )
+        )
+    try:
+        resolve_pretrained_path(pretrained)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
 def _check_subword_sampling(config, names):
     """Refuses an alpha out of range, or sampling a tokenizer cannot do."""
     alpha = config.get("subword_sampling_alpha")
@@ -907,6 +940,9 @@ class TranslationRun:
         if "data" in self.settings:
             # Resolved, so that a rerun from another directory finds its run.
             self.settings["data"] = _resolved_data(self.settings["data"])
+        pretrained = self.settings.get("target_embeddings")
+        if isinstance(pretrained, str) and os.path.isdir(pretrained):
+            self.settings["target_embeddings"] = os.path.abspath(pretrained)
 
     @property
     def config_path(self):
@@ -969,6 +1005,13 @@ class TranslationRun:
             }
             if config["data"] not in DING_NAMES:  # the recipe's are Ding's
                 config["phrase_pairs"] = 0
+            # The recipe's pretrained target embeddings are English word
+            # pieces for Ding's own vocabulary; elsewhere they are opt-in.
+            if "target_embeddings" not in chosen and (
+                config["data"] not in DING_NAMES or config["shared_vocabulary"]
+            ):
+                config["target_embeddings"] = None
+            _check_target_embeddings(config, self.names)
         if config.get("tokenizer", "wordpiece") not in TOKENIZERS:
             name = self._name("tokenizer")
             raise ValueError(
@@ -1140,6 +1183,18 @@ class TranslationRun:
                 check_vocabularies(model, *tokenizers, f"in {self.model_dir} ")
                 return model
             model = build_model(config, *tokenizers)
+            if config.get("target_embeddings"):
+                pretrained = PretrainedWordEmbeddings.load(config["target_embeddings"])
+                report = pretrained.initialize_target_embedding(
+                    model, tokenizers[1], seed=config["seed"]
+                )
+                print(
+                    f"Target embedding from {config['target_embeddings']}: "
+                    f"{report['direct']} subwords found, {report['pieces']} spelled "
+                    f"from its word pieces, {report['random']} random; "
+                    f"{report['variance_kept']:.0%} of its variance kept.",
+                    flush=True,
+                )
             compile_model(model, config)
             return model
 

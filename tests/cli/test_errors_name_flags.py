@@ -66,6 +66,14 @@ def test_bit_train_errors_after_reading_the_data_name_the_flags(
         ),
         (["--dropout", "1.5"], r"--dropout must be a float in \[0, 1\)"),
         (["--learning-rate-scale", "0"], r"--learning-rate-scale must be > 0"),
+        (
+            ["--target-embeddings", "nope"],
+            r"--target-embeddings: Pretrained embeddings must be a directory .*'nope'",
+        ),
+        (
+            ["--target-embeddings", "nope", "--shared-vocabulary"],
+            r"--target-embeddings initialises .*leave out --shared-vocabulary",
+        ),
     ],
 )
 def test_translate_train_errors_name_the_flags_before_reading(tmp_path, flags, message):
@@ -390,3 +398,30 @@ def test_evaluate_checks_data_before_loading(tmp_path):
     argv += ["--data", str(tmp_path / "nofile.tsv")]
     with pytest.raises(ValueError, match=r"^--data must be .*nofile.tsv.*no such file"):
         main(argv)
+
+
+class _ConfigSeen(Exception):
+    pass
+
+
+def _stop_with_config(config):
+    raise _ConfigSeen(config)
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], "all-minilm-l6-v2"),  # the recipe's, on Ding
+        (["--target-embeddings", "none"], None),
+        (["--shared-vocabulary"], None),  # English pieces cannot embed German
+    ],
+)
+def test_target_embeddings_default_and_none(tmp_path, monkeypatch, flags, expected):
+    from keras_transformer_bit.training import translation_run
+
+    monkeypatch.setattr(translation_run, "load_corpus", _stop_with_config)
+    command = ["translate", "train", "--data", "ding"]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(_ConfigSeen) as seen:
+        main(command + flags)
+    assert seen.value.args[0]["target_embeddings"] == expected

