@@ -4,6 +4,7 @@ translation vocabulary to initialise a Transformer's target embedding."""
 import importlib.util
 import json
 import os
+import re
 import struct
 import unicodedata
 
@@ -23,6 +24,7 @@ PRETRAINED_EMBEDDINGS = {
 EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 _SPACE = "\u2581"  # SentencePiece's word-start mark
+_BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")  # SentencePiece's byte fallback
 
 
 class PretrainedWordEmbeddings:
@@ -34,7 +36,8 @@ class PretrainedWordEmbeddings:
     tokenizer's subwords onto it: a subword the pretrained vocabulary holds
     takes its vector, another is spelled with the pretrained word pieces
     (longest match first) and takes their mean, and the rest (the reserved
-    tokens, and characters the pretrained vocabulary lacks) start random.
+    tokens, SentencePiece's byte pieces, and characters the pretrained
+    vocabulary lacks) start random.
     The vectors are projected onto their main directions (PCA) to the
     model's width (zeros pad them when the model is wider) and scaled to the
     spread of the embedding's default initializer, `dim ** -0.5`, so
@@ -230,7 +233,9 @@ class PretrainedWordEmbeddings:
 
 def resolve_pretrained_path(path):
     """The checkpoint directory of `path`, a directory or a known name."""
-    if path in PRETRAINED_EMBEDDINGS:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if isinstance(path, str) and path in PRETRAINED_EMBEDDINGS:
         package, folder, install = PRETRAINED_EMBEDDINGS[path]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
@@ -240,7 +245,7 @@ def resolve_pretrained_path(path):
                 f"with `{install}` (scripts/setup.sh does)."
             )
         return os.path.join(list(spec.submodule_search_locations)[0], folder)
-    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+    if not isinstance(path, str) or not os.path.isdir(path):
         raise ValueError(
             "Pretrained embeddings must be a directory holding vocab.txt and "
             f"model.safetensors, or one of {sorted(PRETRAINED_EMBEDDINGS)}. "
@@ -256,7 +261,7 @@ def resolve_pretrained_path(path):
             f"The pretrained embeddings directory {path} lacks {missing}: expected "
             "a BERT-layout checkpoint with vocab.txt and model.safetensors."
         )
-    return os.fspath(path)
+    return path
 
 
 def read_safetensors_tensor(path, key):
@@ -292,7 +297,10 @@ def read_safetensors_tensor(path, key):
 
 
 def _subword_text(subword, sentencepiece):
-    """`(text, continues_word)` of a tokenizer's subword."""
+    """`(text, continues_word)` of a tokenizer's subword; `("", False)` for a
+    SentencePiece byte piece (`<0xE2>`), which spells no word."""
+    if sentencepiece and _BYTE_PIECE.fullmatch(subword):
+        return "", False
     if subword.startswith("##"):
         return subword[2:], True
     if sentencepiece:

@@ -941,6 +941,8 @@ class TranslationRun:
             # Resolved, so that a rerun from another directory finds its run.
             self.settings["data"] = _resolved_data(self.settings["data"])
         pretrained = self.settings.get("target_embeddings")
+        if isinstance(pretrained, os.PathLike):
+            pretrained = self.settings["target_embeddings"] = os.fspath(pretrained)
         if isinstance(pretrained, str) and os.path.isdir(pretrained):
             self.settings["target_embeddings"] = os.path.abspath(pretrained)
 

@@ -174,17 +174,26 @@ def test_the_matrix_has_the_initializer_scale_at_any_width(pretrained):
 
 def test_sentencepiece_pieces_are_read_by_their_word_start_mark():
     texts = ["the cat sat on the mat", "the dog and the cats", "a house"] * 20
-    tokenizer = SentencePieceTokenizer.build(texts, vocabulary_size=40)
+    tokenizer = SentencePieceTokenizer.build(texts, vocabulary_size=277)
     vocabulary = list(tokenizer.vocabulary)
-    assert "\u2581the" in vocabulary and "\u2581" not in vocabulary
-    pretrained = PretrainedWordEmbeddings(PIECES, vectors_for(PIECES, dim=4))
+    assert {"\u2581cat", "\u2581", "<0x41>"} <= set(vocabulary)
+    # Pieces that could spell a byte piece's text: it must stay random anyway.
+    pieces = PIECES + ["##<", "##0", "##x", "##4", "##1", "##>"]
+    pretrained = PretrainedWordEmbeddings(pieces, vectors_for(pieces, dim=4))
     matrix, report = pretrained.embedding_matrix(tokenizer, dim=4, seed=0)
-    assert report["direct"] > 0 and report["random"] >= 4
-    # The same pieces written the WordPiece way ("▁the" is "the", a piece
+    assert report["direct"] > 0 and report["random"] >= 4 + 256 + 1
+    other, _ = pretrained.embedding_matrix(tokenizer, dim=4, seed=1)
+    byte = vocabulary.index("<0x41>")
+    assert not np.allclose(matrix[byte], other[byte])
+    # The same pieces written the WordPiece way ("▁cat" is "cat", a piece
     # without the mark continues a word) get the same rows.
     as_wordpiece = RESERVED + [
-        piece[1:] if piece.startswith("\u2581") else "##" + piece
+        piece[1:] if piece.startswith("\u2581") and piece != "\u2581" else "##" + piece
         for piece in vocabulary[4:]
+    ]
+    as_wordpiece = [  # byte pieces: unspellable in both
+        "##\u2581" + piece if piece.startswith("##<0x") else piece
+        for piece in as_wordpiece
     ]
     expected, _ = pretrained.embedding_matrix(
         SubwordTokenizer(as_wordpiece), dim=4, seed=0

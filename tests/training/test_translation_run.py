@@ -470,4 +470,14 @@ def test_pretrained_target_embeddings_are_checked_before_reading(tmp_path):
         TranslationRun(
             str(tmp_path / "run"), data=absent_data, target_embeddings="nope"
         ).train(epochs=1)
+    for value in (3, True, ["all-minilm-l6-v2"]):
+        with pytest.raises(ValueError, match=r"target_embeddings: .*Received: "):
+            TranslationRun(
+                str(tmp_path / "run"), data=absent_data, target_embeddings=value
+            ).train(epochs=1)
     assert not (tmp_path / "run").exists()
+    # A pathlib.Path, or a relative path, is kept as an absolute str (JSON).
+    config = TranslationRun(
+        str(tmp_path / "run"), data=absent_data, target_embeddings=checkpoint
+    ).resolve_config()
+    assert config["target_embeddings"] == str(checkpoint.resolve())
