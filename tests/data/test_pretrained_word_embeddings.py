@@ -59,6 +59,23 @@ def pretrained():
     return PretrainedWordEmbeddings(PIECES, vectors_for(PIECES))
 
 
+def tiny_model(vocabulary_size, source_vocabulary_size=12, **options):
+    """A one-layer Transformer, width 8, with its own target embedding unless
+    `share_embeddings=True`."""
+    if not options.get("share_embeddings"):
+        options.update(
+            source_vocabulary_size=source_vocabulary_size, share_embeddings=False
+        )
+    return Transformer(
+        vocabulary_size=vocabulary_size,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        **options,
+    )
+
+
 def row(pretrained, piece):
     return pretrained.vectors[PIECES.index(piece)]
 
@@ -204,15 +221,7 @@ def test_sentencepiece_pieces_are_read_by_their_word_start_mark():
 
 def test_initialize_target_embedding_sets_the_tied_output(pretrained):
     tokenizer = SubwordTokenizer(RESERVED + ["the", "cat", "dog", "##s", "house"])
-    model = Transformer(
-        vocabulary_size=9,
-        source_vocabulary_size=12,
-        share_embeddings=False,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-    )
+    model = tiny_model(9)
     source_before = model.source_embedding.token_embedding.embeddings.numpy()
     report = pretrained.initialize_target_embedding(model, tokenizer, seed=0)
     expected, _ = pretrained.embedding_matrix(tokenizer, dim=8, seed=0)
@@ -224,26 +233,8 @@ def test_initialize_target_embedding_sets_the_tied_output(pretrained):
         model.source_embedding.token_embedding.embeddings.numpy(), source_before
     )
     with pytest.raises(ValueError, match=r"9 subwords but .* 10 rows"):
-        pretrained.initialize_target_embedding(
-            Transformer(
-                vocabulary_size=10,
-                source_vocabulary_size=12,
-                share_embeddings=False,
-                num_layers=1,
-                num_heads=2,
-                hidden_dim=8,
-                intermediate_dim=16,
-            ),
-            tokenizer,
-        )
-    shared = Transformer(
-        vocabulary_size=9,
-        share_embeddings=True,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-    )
+        pretrained.initialize_target_embedding(tiny_model(10), tokenizer)
+    shared = tiny_model(9, share_embeddings=True)
     with pytest.raises(ValueError, match=r"share_embeddings=True.*shared_vocabulary"):
         pretrained.initialize_target_embedding(shared, tokenizer)
 
@@ -305,14 +296,9 @@ def test_the_model_s_recorded_target_tokenizer_is_checked(pretrained):
     # through and English vectors landed on German subwords.
     source = SubwordTokenizer(RESERVED + ["ich", "katze"])
     target = SubwordTokenizer(RESERVED + ["the", "cat"])
-    model = Transformer(
-        vocabulary_size=6,
+    model = tiny_model(
+        6,
         source_vocabulary_size=6,
-        share_embeddings=False,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
         vocabulary_fingerprints={
             "source": source.fingerprint,
             "target": target.fingerprint,
