@@ -166,3 +166,29 @@ def test_tune_transformer_on_two_replicas_completes_its_trial(tmp_path):
     assert np.isfinite(
         trial["metrics"]["metrics"]["val_loss"]["observations"][0]["value"][0]
     )
+
+
+@pytest.mark.large
+def test_pretrained_target_embeddings_on_two_replicas(tmp_path):
+    # The mirrored embedding variable takes the pretrained start on every
+    # replica: with a learning rate of almost 0 it is still that start.
+    from keras_transformer_bit.data import PretrainedWordEmbeddings
+    from keras_transformer_bit.training import TranslationRun
+    from tests.training.test_translation_run import _english_checkpoint
+
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    checkpoint = _english_checkpoint(tmp_path / "english")
+    model_dir = tmp_path / "run"
+    command = ["translate", "train", "--data", str(corpus)]
+    command += ["--model-dir", str(model_dir), *TINY, "--strategy", "mirrored"]
+    command += ["--bleu-every", "0", "--epochs", "1", "--average-checkpoints", "0"]
+    command += ["--learning-rate-scale", "1e-9", "--target-embeddings", str(checkpoint)]
+    assert main(command) == 0
+    config, _, target_tokenizer, model = TranslationRun(str(model_dir)).load("last")
+    expected, _ = PretrainedWordEmbeddings.load(checkpoint).embedding_matrix(
+        target_tokenizer, dim=16, seed=config["seed"]
+    )
+    np.testing.assert_allclose(
+        model.target_embedding.token_embedding.embeddings.numpy(), expected, atol=1e-4
+    )
