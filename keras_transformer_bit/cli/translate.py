@@ -127,8 +127,6 @@ def _chosen_config(args):
     }
     if overrides:
         chosen["model_overrides"] = overrides
-    if chosen.get("target_embeddings") == "none":
-        chosen["target_embeddings"] = None
     return chosen
 
 

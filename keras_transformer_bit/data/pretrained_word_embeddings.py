@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_transformer_bit.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_transformer_bit.data.subword_tokenizer import RESERVED_TOKENS
+from keras_transformer_bit.translator import fingerprint_mismatches
 from keras_transformer_bit.utils.check_seed import check_seed
 
 # Names that `PretrainedWordEmbeddings.load` resolves to an installed package.
@@ -124,16 +125,21 @@ class PretrainedWordEmbeddings:
     def vector(self, subword, continues_word=False):
         """The pretrained vector of one subword, or None when it cannot be
         spelled with the pretrained word pieces."""
+        return self._lookup(subword, continues_word)[0]
+
+    def _lookup(self, subword, continues_word):
+        """`(vector, how)`: how is `"direct"` (in the vocabulary), `"pieces"`
+        (the mean of the pieces that spell it) or None (no vector)."""
         text = self._normalize(subword)
         if not text:
-            return None
+            return None, None
         key = "##" + text if continues_word else text
         if key in self._index:
-            return self.vectors[self._index[key]]
+            return self.vectors[self._index[key]], "direct"
         pieces = self._word_pieces(text, continues_word)
         if pieces is None:
-            return None
-        return self.vectors[pieces].mean(axis=0)
+            return None, None
+        return self.vectors[pieces].mean(axis=0), "pieces"
 
     def embedding_matrix(self, tokenizer, dim, seed=None):
         """An initial embedding matrix for `tokenizer`'s vocabulary.
@@ -159,17 +165,11 @@ class PretrainedWordEmbeddings:
         rows, found = [], []
         report = {"direct": 0, "pieces": 0, "random": 0}
         for index, subword in enumerate(tokenizer.vocabulary):
-            vector = None
+            vector, how = None, None
             if subword not in RESERVED_TOKENS:
-                text, continues = _subword_text(subword, sentencepiece)
-                key = self._normalize(text)
-                direct = ("##" + key if continues else key) in self._index
-                vector = self.vector(text, continues)
-                if vector is not None:
-                    report["direct" if direct else "pieces"] += 1
-            if vector is None:
-                report["random"] += 1
-            else:
+                vector, how = self._lookup(*_subword_text(subword, sentencepiece))
+            report[how or "random"] += 1
+            if vector is not None:
                 rows.append(vector)
                 found.append(index)
         std = dim**-0.5
@@ -211,11 +211,12 @@ class PretrainedWordEmbeddings:
                 "(share_embeddings=True). Build it with share_embeddings=False "
                 "and a tokenizer per language (a run's shared_vocabulary=False)."
             )
-        recorded = (getattr(model, "vocabulary_fingerprints", None) or {}).get("target")
-        if recorded is not None and recorded != target_tokenizer.fingerprint:
+        mismatches = fingerprint_mismatches(model, None, target_tokenizer)
+        if mismatches:
+            _, fingerprint, recorded = mismatches[0]
             raise ValueError(
                 f"The model was built for a target tokenizer with fingerprint "
-                f"{recorded}; this tokenizer's is {target_tokenizer.fingerprint} "
+                f"{recorded}; this tokenizer's is {fingerprint} "
                 "(the source tokenizer, or one from another build?). Pass the "
                 "target tokenizer the model was built for."
             )
