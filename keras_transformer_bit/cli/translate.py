@@ -88,8 +88,10 @@ TRAINING_FLAGS = {
     "label_smoothing": "--label-smoothing",
     "seed": "--seed",
     "phrase_pairs": "--phrase-pairs",
+    "alternative_pairs": "--alternative-pairs",
     "average_checkpoints": "--average-checkpoints",
     "target_embeddings": "--target-embeddings",
+    "source_lexicon": "--source-lexicon",
     "test_size": "--test-size",
     "validation_size": "--validation-size",
     "source_column": "--source-column",
@@ -109,6 +111,7 @@ def _chosen_config(args):
         ("shared_vocabulary", args.separate_vocabularies, False),
         ("shared_vocabulary", args.shared_vocabulary, True),
         ("lower_case", args.lower_case, True),
+        ("alternative_pairs", args.alternative_pairs, True),
         ("jit_compile", args.no_jit, False),
     ]
     switched = {key for key, _, _ in switches}
@@ -135,12 +138,12 @@ def _flag_text(key, value):
         return "--shared-vocabulary" if value else "--separate-vocabularies"
     if key == "jit_compile":
         return TRAINING_FLAGS[key] if value is False else f"no {TRAINING_FLAGS[key]}"
-    if key == "lower_case":
-        return "--lower-case" if value else "no --lower-case"
+    if key in ("lower_case", "alternative_pairs"):
+        return TRAINING_FLAGS[key] if value else f"no {TRAINING_FLAGS[key]}"
     if key.startswith("model_overrides."):
         flag = "--" + key.split(".", 1)[1].replace("_", "-")
         return flag + (" (the preset's)" if value is None else f" {value}")
-    if key == "target_embeddings" and value is None:
+    if key in ("target_embeddings", "source_lexicon") and value is None:
         return f"{TRAINING_FLAGS[key]} none"
     return f"{TRAINING_FLAGS[key]} {'(default)' if value is None else value}"
 
@@ -660,6 +663,13 @@ def add_parser(subparsers):
         "pair) to the training split (default 0)",
     )
     train_parser.add_argument(
+        "--alternative-pairs",
+        action="store_true",
+        help="--data ding: the dictionary's other wordings of the training "
+        "sentences join them (about 2,000 pairs; never a test or validation "
+        "sentence's)",
+    )
+    train_parser.add_argument(
         "--average-checkpoints",
         type=int,
         default=None,
@@ -676,6 +686,17 @@ def add_parser(subparsers):
         "model.safetensors; needs a vocabulary per language (the recipe's); "
         "none: random (default: all-minilm-l6-v2 for --data ding, whose target "
         "is English; none for other data)",
+    )
+    train_parser.add_argument(
+        "--source-lexicon",
+        default=None,
+        metavar="ding|FILE",
+        help="a new run also starts its source embedding from the "
+        "--target-embeddings vectors, each source word from those of its "
+        "translation in this lexicon: ding (the Ding dictionary's German to "
+        "English) or a TSV file of source word, tab, translation; none: "
+        "random (default: ding for --data ding with --target-embeddings, as the "
+        "recipe; none otherwise)",
     )
     train_parser.add_argument(
         "--test-size",

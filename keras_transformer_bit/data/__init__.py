@@ -31,12 +31,17 @@ Example:
 ... )
 """
 
-from keras_transformer_bit.data.ding_corpus import load_ding_de_en, load_ding_phrases
+from keras_transformer_bit.data.ding_corpus import (
+    load_ding_de_en,
+    load_ding_lexicon,
+    load_ding_phrases,
+)
 from keras_transformer_bit.data.fashion_mnist import load_fashion_mnist
 from keras_transformer_bit.data.few_shot import few_shot_indices
 from keras_transformer_bit.data.image_folder import load_image_folder
 from keras_transformer_bit.data.image_pipeline import image_classification_pipeline
 from keras_transformer_bit.data.labeled_images import LabeledImages
+from keras_transformer_bit.data.load_lexicon import load_lexicon
 from keras_transformer_bit.data.load_tokenizer import load_tokenizer
 from keras_transformer_bit.data.load_translation_corpus import load_translation_corpus
 from keras_transformer_bit.data.mixup import mixup
@@ -66,6 +71,8 @@ __all__ = [
     "read_aligned_corpus",
     "load_ding_de_en",
     "load_ding_phrases",
+    "load_ding_lexicon",
+    "load_lexicon",
     "load_sword_en_es",
     "load_tfds_corpus",
     "SubwordTokenizer",

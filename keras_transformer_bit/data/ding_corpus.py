@@ -86,6 +86,7 @@ def load_ding_de_en(
     min_words=3,
     max_words=40,
     phrase_pairs=0,
+    alternative_pairs=False,
 ):
     """Reads the Ding German→English example sentences as a `ParallelCorpus`.
 
@@ -97,6 +98,13 @@ def load_ding_de_en(
     dictionary's word and phrase pairs (`load_ding_phrases`), a sample drawn
     with `seed`, appended after the sentences. None shares a side with a test
     or validation pair, and the held-out splits are the same as without them.
+
+    With `alternative_pairs`, a training pair whose line gives other
+    wordings of its sentence ("Ich fürchte nein." :: "I'm afraid it
+    isn't.; I'm afraid it doesn't.") also brings every other combination of
+    a German and an English wording (`parse_ding_alternatives`). Only the
+    alternatives of training pairs join, so a test sentence's paraphrase
+    never does, and none shares a side with a test or validation pair.
 
     Args:
         path: str. The Ding dictionary file. Defaults to the Debian location
@@ -110,6 +118,8 @@ def load_ding_de_en(
         phrase_pairs: int. Dictionary word and phrase pairs to add to the
             training split (all of them, about 300k, when it holds fewer).
             Defaults to `0`.
+        alternative_pairs: bool. Add the other wordings of the training
+            sentences (about 2,000 pairs). Defaults to `False`.
 
     Returns:
         A `ParallelCorpus` with source language "de" and target language "en".
@@ -125,7 +135,7 @@ def load_ding_de_en(
             f"The Ding German-English dictionary was not found at {path}. On "
             f"Debian or Ubuntu install it with: {DING_INSTALL_COMMAND}"
         )
-    pairs = []
+    pairs, alternatives = [], {}
     num_malformed = 0
     with open(path, "rb") as file:
         for line_number, raw_line in enumerate(file, start=1):
@@ -140,6 +150,9 @@ def load_ding_de_en(
             if line_pairs is None:
                 num_malformed += 1
                 continue
+            if alternative_pairs:
+                for (german, _), others in parse_ding_alternatives(line, min_words):
+                    alternatives.setdefault(_key(german), others)
             pairs.extend(
                 (german, english)
                 for german, english in line_pairs
@@ -156,6 +169,8 @@ def load_ding_de_en(
         name="ding_de_en",
         num_malformed=num_malformed,
     )
+    if alternative_pairs:
+        _join_alternatives(corpus, alternatives, max_words)
     if phrase_pairs:
         phrases = load_ding_phrases(path, exclude=corpus.test + corpus.validation)
         if phrase_pairs < len(phrases):
@@ -163,6 +178,67 @@ def load_ding_de_en(
         corpus.train = corpus.train + phrases
         corpus.num_phrase_pairs = len(phrases)
     return corpus
+
+
+def _join_alternatives(corpus, alternatives, max_words):
+    """Appends the other wordings of `corpus`'s training pairs to its training
+    split: `alternatives` maps a first German wording's key to its pairs.
+    None repeats a training pair or shares a side with a held-out pair."""
+    held_out = {_key(side) for pair in corpus.test + corpus.validation for side in pair}
+    seen = {(_key(german), _key(english)) for german, english in corpus.train}
+    extra = []
+    for german, _ in corpus.train:
+        for pair in alternatives.get(_key(german), ()):
+            keys = (_key(pair[0]), _key(pair[1]))
+            too_long = max(len(side.split()) for side in pair) > max_words
+            if keys in seen or held_out.intersection(keys) or too_long:
+                continue
+            seen.add(keys)
+            extra.append(pair)
+    corpus.train = corpus.train + extra
+    corpus.num_alternative_pairs = len(extra)
+
+
+def parse_ding_alternatives(line, min_words=3):
+    """Returns the other wordings of the sentence pairs of one line.
+
+    For each aligned sub-entry whose first German and first English
+    alternatives are sentences (the pair `parse_ding_line` returns), every
+    other combination of a German and an English sentence alternative.
+
+    Returns:
+        A list of `(first_pair, other_pairs)`, only for sub-entries that have
+        other wordings.
+
+    Example:
+    >>> [(first, others)] = parse_ding_alternatives(
+    ...     "Ich fürchte nein. :: I'm afraid not.; I'm afraid it isn't.")
+    >>> first
+    ('Ich fürchte nein.', "I'm afraid not.")
+    >>> others
+    [('Ich fürchte nein.', "I'm afraid it isn't.")]
+    """
+    line = line.strip()
+    sides = line.split(" :: ")
+    if not line or line.startswith("#") or len(sides) != 2:
+        return []
+    german_entries = sides[0].split(" | ")
+    english_entries = sides[1].split(" | ")
+    if len(german_entries) != len(english_entries):
+        return []
+    found = []
+    for german, english in zip(german_entries, english_entries):
+        germans = [strip_annotations(text) for text in german.split("; ")]
+        englishes = [strip_annotations(text) for text in english.split("; ")]
+        first = (germans[0], englishes[0])
+        if not all(is_sentence(text, min_words) for text in first):
+            continue
+        germans = [text for text in germans if is_sentence(text, min_words)]
+        englishes = [text for text in englishes if is_sentence(text, min_words)]
+        others = [(g, e) for g in germans for e in englishes if (g, e) != first]
+        if others:
+            found.append((first, others))
+    return found
 
 
 def parse_ding_phrases(line, max_words=6):
@@ -243,3 +319,91 @@ def load_ding_phrases(path=DING_DE_EN_PATH, exclude=(), max_words=6, max_pairs=N
                 if max_pairs is not None and len(pairs) >= max_pairs:
                     return pairs
     return pairs
+
+
+_PARENTHESES = re.compile(r"\([^)]*\)")
+_ENGLISH_PARTICLE = re.compile(r"^(to|the|a|an) ", re.IGNORECASE)
+# The subject of a conjugated form: "er/sie geht" / "he/she goes".
+_GERMAN_PRONOUNS = re.compile(r"^(?:(?:ich|du|er|sie|es|wir|ihr)/?)+ (?=\S+$)")
+_ENGLISH_PRONOUNS = re.compile(r"^(?:(?:I|you|he|she|it|we|they)/?)+ (?=\S+$)")
+
+
+def parse_ding_lexicon(line):
+    """Returns the (German word, English translation, rank) triples of a line.
+
+    Every German alternative of an aligned sub-entry that is one word (after
+    annotations and parentheses are removed) maps to the first English
+    alternative, stripped of a leading "to", "the", "a" or "an"; a
+    conjugated form loses its subject ("er/sie geht" / "he/she goes" gives
+    "geht" / "goes"). The rank orders the senses of a word across lines,
+    lowest first: the word's alternative index, then its sub-entry index,
+    so "Hund {m} | Hunde {pl}" gives "Hunde" the rank `(0, 1)` where
+    "Förderwagen {m}; Hund {m} | Förderwagen {pl}; Hunde {pl}" gives it
+    `(1, 1)`.
+
+    Example:
+    >>> parse_ding_lexicon(
+    ...     "Montag {m} /Mo/ | Ostermontag {m} :: Monday /Mon/ | Easter Monday")
+    [('Montag', 'Monday', (0, 0)), ('Ostermontag', 'Easter Monday', (0, 1))]
+    >>> parse_ding_lexicon("gehen; laufen {vi} | er/sie geht :: to go | he/she goes")
+    [('gehen', 'go', (0, 0)), ('laufen', 'go', (1, 0)), ('geht', 'goes', (0, 1))]
+    """
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return []
+    sides = line.split(" :: ")
+    if len(sides) != 2:
+        return []
+    german_entries = sides[0].split(" | ")
+    english_entries = sides[1].split(" | ")
+    if len(german_entries) != len(english_entries):
+        return []
+    triples = []
+    for entry, (german, english) in enumerate(zip(german_entries, english_entries)):
+        english = strip_annotations(_PARENTHESES.sub(" ", english)).split("; ")[0]
+        english = _ENGLISH_PRONOUNS.sub("", _ENGLISH_PARTICLE.sub("", english))
+        if not english or is_sentence(english):
+            continue
+        for alternative, text in enumerate(german.split("; ")):
+            word = strip_annotations(_PARENTHESES.sub(" ", text))
+            word = _GERMAN_PRONOUNS.sub("", word)
+            if word and len(word.split()) == 1 and word[-1].isalnum():
+                triples.append((word, english, (alternative, entry)))
+    return triples
+
+
+def load_ding_lexicon(path=DING_DE_EN_PATH):
+    """Reads the Ding dictionary as a German-word-to-English lexicon.
+
+    Each one-word German entry (and each one-word alternative of an entry)
+    maps to the English translation of its best-ranked sense
+    (`parse_ding_lexicon`: a headword before an alternative or a
+    sub-entry, the first line on ties), so "Hund" maps to
+    "dog" and "Hunde" to "dogs". `ktb.data.PretrainedWordEmbeddings`'s
+    `embedding_matrix(..., lexicon=...)` uses it to start a German
+    embedding from the English vectors of the translations. Words are not
+    sentences: no example sentence of the corpus's splits is read.
+
+    Args:
+        path: str. The Ding dictionary file.
+
+    Returns:
+        A dict from German word to English text (about 300k words).
+
+    Example:
+    >>> lexicon = load_ding_lexicon()  # doctest: +SKIP
+    >>> lexicon["Montag"]  # doctest: +SKIP
+    'Monday'
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"The Ding German-English dictionary was not found at {path}. On "
+            f"Debian or Ubuntu install it with: {DING_INSTALL_COMMAND}"
+        )
+    best = {}
+    with open(path, encoding="utf-8", errors="replace") as file:
+        for line in file:
+            for german, english, rank in parse_ding_lexicon(line):
+                if german not in best or rank < best[german][0]:
+                    best[german] = (rank, english)
+    return {german: english for german, (_, english) in best.items()}

@@ -149,6 +149,8 @@ class ParallelCorpus:
         num_malformed: int. Lines the reader skipped as malformed.
         num_phrase_pairs: int. How many of the training pairs are dictionary
             words and phrases rather than sentences (`load_ding_de_en`).
+        num_alternative_pairs: int. How many of the training pairs are other
+            wordings of training sentences (`load_ding_de_en`).
         num_overlaps_dropped: int. Training pairs that `from_pairs` left out
             because their source or their target equals that of a test
             or validation pair.
@@ -171,6 +173,7 @@ class ParallelCorpus:
     name: str = "corpus"
     num_malformed: int = 0
     num_phrase_pairs: int = 0
+    num_alternative_pairs: int = 0
     num_overlaps_dropped: int = 0
     num_duplicates_dropped: int = 0
 
@@ -294,6 +297,11 @@ class ParallelCorpus:
             + (
                 f" (of which {self.num_phrase_pairs} dictionary phrase pairs)"
                 if self.num_phrase_pairs
+                else ""
+            )
+            + (
+                f" (of which {self.num_alternative_pairs} other wordings)"
+                if self.num_alternative_pairs
                 else ""
             )
             + f", {len(self.validation)} validation, {len(self.test)} test pairs; "

@@ -30,6 +30,7 @@ EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 _SPACE = "\u2581"  # SentencePiece's word-start mark
 _BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")  # SentencePiece's byte fallback
+_WORD = re.compile(r"\w+|[^\w\s]")
 
 
 class PretrainedWordEmbeddings:
@@ -141,33 +142,87 @@ class PretrainedWordEmbeddings:
             return None, None
         return self.vectors[pieces].mean(axis=0), "pieces"
 
-    def embedding_matrix(self, tokenizer, dim, seed=None):
+    def _translation(self, word, lexicon):
+        """The mean vector of the words of `word`'s translation, or None.
+
+        The word is looked up as it is, lower-cased and capitalised; then,
+        for a word of 4 letters or more, as inflected forms of the same
+        stem: one or two final letters dropped, or "n" added ("großen" is
+        found as "groß", "hoffe" as "hoffen")."""
+        stems = [word]
+        if len(word) >= 4:
+            stems += [word[:-1], word[:-2], word + "n"]
+        forms = [form for s in stems for form in (s, s.lower(), s.capitalize())]
+        for key in dict.fromkeys(forms):
+            translation = lexicon.get(key)
+            if not isinstance(translation, str):
+                continue
+            parts = _WORD.findall(translation)
+            vectors = [self._lookup(part, False)[0] for part in parts]
+            vectors = [vector for vector in vectors if vector is not None]
+            if vectors:
+                return np.mean(vectors, axis=0)
+        return None
+
+    def embedding_matrix(self, tokenizer, dim, seed=None, lexicon=None):
         """An initial embedding matrix for `tokenizer`'s vocabulary.
+
+        With a `lexicon`, the tokenizer's language is another one (German for
+        these English vectors): a subword that starts a word and that the
+        lexicon translates (as it is, lower-cased, capitalised, or as an
+        inflected form of a lexicon word: `_translation`) takes the mean
+        vector of its translation's words; any other subword takes its
+        vector only when the pretrained vocabulary holds it as it is (names,
+        numbers, punctuation), and starts random otherwise (spelling a
+        German word with English pieces means nothing).
 
         Args:
             tokenizer: a `SubwordTokenizer` or `SentencePieceTokenizer`.
             dim: int. The embedding width (the model's `hidden_dim`).
             seed: int or None. Seeds the rows that start random.
+            lexicon: dict or None. Maps a word of the tokenizer's language
+                to its translation into the pretrained vocabulary's
+                (`ktb.data.load_ding_lexicon`'s German to English).
 
         Returns:
             `(matrix, report)`: a float32 array of shape
             `(tokenizer.vocabulary_size, dim)` with standard deviation
-            `dim ** -0.5`, and a dict counting the subwords found `direct`ly,
-            spelled from `pieces`, and left `random`, with the share of the
-            pretrained variance the `dim` kept directions hold.
+            `dim ** -0.5`, and a dict counting the subwords `translated`
+            through the lexicon, found `direct`ly, spelled from `pieces`, and
+            left `random`, with the share of the pretrained variance the
+            `dim` kept directions hold.
+
+        Example:
+        >>> import numpy as np
+        >>> pretrained = ktb.data.PretrainedWordEmbeddings(
+        ...     ["[PAD]", "the", "cat", "dog", "."],
+        ...     np.random.default_rng(0).normal(size=(5, 8)))
+        >>> tokenizer = ktb.data.SubwordTokenizer(
+        ...     ["[PAD]", "[UNK]", "[START]", "[END]", "Katze", "Hund", ".", "##e"])
+        >>> _, report = pretrained.embedding_matrix(
+        ...     tokenizer, dim=4, seed=1, lexicon={"Katze": "cat", "Hund": "dog"})
+        >>> report["translated"], report["direct"], report["random"]
+        (2, 1, 5)
         """
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
             raise ValueError(f"dim must be a positive int. Received: dim={dim!r}")
         dim = int(dim)
         seed = check_seed(seed)
         _check_tokenizer(tokenizer)
+        _check_lexicon(lexicon)
         sentencepiece = isinstance(tokenizer, SentencePieceTokenizer)
         rows, found = [], []
-        report = {"direct": 0, "pieces": 0, "random": 0}
+        report = {"translated": 0, "direct": 0, "pieces": 0, "random": 0}
         for index, subword in enumerate(tokenizer.vocabulary):
             vector, how = None, None
             if subword not in RESERVED_TOKENS:
-                vector, how = self._lookup(*_subword_text(subword, sentencepiece))
+                text, continues_word = _subword_text(subword, sentencepiece)
+                if lexicon is not None and not continues_word:
+                    vector, how = self._translation(text, lexicon), "translated"
+                if vector is None:
+                    vector, how = self._lookup(text, continues_word)
+                    if lexicon is not None and how == "pieces":
+                        vector, how = None, None
             report[how or "random"] += 1
             if vector is not None:
                 rows.append(vector)
@@ -198,37 +253,38 @@ class PretrainedWordEmbeddings:
         Returns:
             The report of `embedding_matrix`.
         """
-        if not hasattr(model, "target_embedding"):
-            raise TypeError(
-                "model must be a ktb.models.Transformer (it has the target "
-                f"embedding to set). Received: {type(model).__name__}"
-            )
-        _check_tokenizer(target_tokenizer, "target_tokenizer")
-        if getattr(model, "share_embeddings", False):
-            raise ValueError(
-                "Pretrained target embeddings need a model with a target "
-                "embedding of its own; this one shares it with the source "
-                "(share_embeddings=True). Build it with share_embeddings=False "
-                "and a tokenizer per language (a run's shared_vocabulary=False)."
-            )
-        mismatches = fingerprint_mismatches(model, None, target_tokenizer)
-        if mismatches:
-            _, fingerprint, recorded = mismatches[0]
-            raise ValueError(
-                f"The model was built for a target tokenizer with fingerprint "
-                f"{recorded}; this tokenizer's is {fingerprint} "
-                "(the source tokenizer, or one from another build?). Pass the "
-                "target tokenizer the model was built for."
-            )
-        embeddings = model.target_embedding.token_embedding.embeddings
-        if embeddings.shape[0] != target_tokenizer.vocabulary_size:
-            raise ValueError(
-                f"The target tokenizer has {target_tokenizer.vocabulary_size} "
-                f"subwords but the model's target embedding {embeddings.shape[0]} "
-                "rows: initialise the model built for this tokenizer."
-            )
+        embeddings = _embedding_to_set(model, target_tokenizer, "target")
         matrix, report = self.embedding_matrix(
             target_tokenizer, int(embeddings.shape[1]), seed=seed
+        )
+        embeddings.assign(matrix.astype(embeddings.dtype))
+        return report
+
+    def initialize_source_embedding(self, model, source_tokenizer, lexicon, seed=None):
+        """Sets a `Transformer`'s source embedding to `embedding_matrix(
+        source_tokenizer, model.hidden_dim, seed, lexicon=lexicon)`: each
+        source word starts from the vectors of its translation.
+
+        Args:
+            model: a `ktb.models.Transformer` with a source embedding of its
+                own (`share_embeddings=False`).
+            source_tokenizer: the tokenizer of the model's source side.
+            lexicon: dict. Source word to its translation into this
+                vocabulary's language (`ktb.data.load_ding_lexicon()`).
+            seed: int or None. Seeds the rows that start random.
+
+        Returns:
+            The report of `embedding_matrix`.
+
+        Example:
+        >>> lexicon = ktb.data.load_ding_lexicon()  # doctest: +SKIP
+        >>> report = pretrained.initialize_source_embedding(
+        ...     model, source_tokenizer, lexicon, seed=1)  # doctest: +SKIP
+        """
+        _check_lexicon(lexicon, required=True)
+        embeddings = _embedding_to_set(model, source_tokenizer, "source")
+        matrix, report = self.embedding_matrix(
+            source_tokenizer, int(embeddings.shape[1]), seed=seed, lexicon=lexicon
         )
         embeddings.assign(matrix.astype(embeddings.dtype))
         return report
@@ -375,6 +431,56 @@ def _tensor_entry(path, key):
             "Download or copy it again."
         )
     return name, entry, 8 + header_size
+
+
+def _embedding_to_set(model, tokenizer, side):
+    """The embedding variable of `model`'s `side` ("source" or "target"),
+    after checking that it is the model's own and `tokenizer`'s."""
+    if not hasattr(model, f"{side}_embedding"):
+        raise TypeError(
+            f"model must be a ktb.models.Transformer (it has the {side} "
+            f"embedding to set). Received: {type(model).__name__}"
+        )
+    _check_tokenizer(tokenizer, f"{side}_tokenizer")
+    if getattr(model, "share_embeddings", False):
+        raise ValueError(
+            f"Pretrained {side} embeddings need a model with a {side} "
+            "embedding of its own; this one shares one embedding between "
+            "source and target (share_embeddings=True). Build it with "
+            "share_embeddings=False and a tokenizer per language (a run's "
+            "shared_vocabulary=False)."
+        )
+    pair = (tokenizer, None) if side == "source" else (None, tokenizer)
+    mismatches = fingerprint_mismatches(model, *pair)
+    if mismatches:
+        _, fingerprint, recorded = mismatches[0]
+        other = "target" if side == "source" else "source"
+        raise ValueError(
+            f"The model was built for a {side} tokenizer with fingerprint "
+            f"{recorded}; this tokenizer's is {fingerprint} (the {other} "
+            f"tokenizer, or one from another build?). Pass the {side} "
+            "tokenizer the model was built for."
+        )
+    embeddings = getattr(model, f"{side}_embedding").token_embedding.embeddings
+    if embeddings.shape[0] != tokenizer.vocabulary_size:
+        raise ValueError(
+            f"The {side} tokenizer has {tokenizer.vocabulary_size} subwords but "
+            f"the model's {side} embedding {embeddings.shape[0]} rows: "
+            "initialise the model built for this tokenizer."
+        )
+    return embeddings
+
+
+def _check_lexicon(lexicon, required=False):
+    if lexicon is None and not required:
+        return
+    if not isinstance(lexicon, dict) or not lexicon:
+        raise TypeError(
+            "lexicon must be a non-empty dict from a source word to its "
+            "translation (ktb.data.load_ding_lexicon()). Received: "
+            f"{type(lexicon).__name__}"
+            + (" (empty)" if isinstance(lexicon, dict) else "")
+        )
 
 
 def _check_tokenizer(tokenizer, name="tokenizer"):

@@ -45,6 +45,7 @@ from keras_transformer_bit.data import (
     subword_tokenizer,
 )
 from keras_transformer_bit.data.count_batches import count_batches, with_cardinality
+from keras_transformer_bit.data.load_lexicon import LEXICONS, load_lexicon
 from keras_transformer_bit.data.load_translation_corpus import (
     DING_NAMES,
     load_translation_corpus,
@@ -388,6 +389,8 @@ def load_corpus(config):
             del sizes[key]
     if config.get("phrase_pairs") and data in DING_NAMES:
         sizes["phrase_pairs"] = config["phrase_pairs"]
+    if config.get("alternative_pairs") and data in DING_NAMES:
+        sizes["alternative_pairs"] = True
     corpus = load_translation_corpus(data, seed=config["seed"], **sizes)
     saved = config.get("data_fingerprint")
     now = saved and corpus_fingerprint(corpus)  # hashed only to compare
@@ -451,6 +454,8 @@ def default_config():
         # Ding only: dictionary word/phrase pairs added to the training split
         # (a run on another corpus gets 0).
         "phrase_pairs": recipe.phrase_pairs,
+        # Ding only: the other wordings of the training sentences join them.
+        "alternative_pairs": recipe.alternative_pairs,
         # Save averaged.keras, the mean of the last N epochs' weights (0: no).
         "average_checkpoints": recipe.average_checkpoints,
         # Initialise the target embedding from a pretrained English encoder's
@@ -458,6 +463,10 @@ def default_config():
         # "none": no). The recipe's applies to Ding (German->English) with a
         # vocabulary per language; other runs start random unless they ask.
         "target_embeddings": recipe.target_embeddings,
+        # Start the source embedding from the same pretrained vectors, each
+        # source word from its translation in this lexicon (`load_lexicon`:
+        # "ding" or a TSV file; None or "none": no). Needs target_embeddings.
+        "source_lexicon": recipe.source_lexicon,
         "test_size": None,  # the corpus reader's choice: a tenth, at most 1000
         "validation_size": None,
         "source_column": 0,  # of a TSV file
@@ -776,6 +785,17 @@ def _check_sizes(chosen, names):
     )
     for key in ("phrase_pairs", "average_checkpoints"):
         check_non_negative_int(names.get(key, key), chosen.get(key, 0))
+    alternatives = chosen.get("alternative_pairs", False)
+    if not isinstance(alternatives, bool):
+        name = names.get("alternative_pairs", "alternative_pairs")
+        raise ValueError(f"{name} must be True or False. Received: {alternatives!r}")
+    if alternatives and chosen.get("data", "ding") not in DING_NAMES:
+        name = names.get("alternative_pairs", "alternative_pairs")
+        raise ValueError(
+            f"{name} adds the Ding dictionary's other wordings of its sentences, "
+            f"so it needs {names.get('data', 'data')} ding. Received: {name} "
+            f"with {names.get('data', 'data')} {chosen['data']!r}"
+        )
     if chosen.get("phrase_pairs") and chosen.get("data", "ding") not in DING_NAMES:
         name = names.get("phrase_pairs", "phrase_pairs")
         raise ValueError(
@@ -810,6 +830,33 @@ def _check_target_embeddings(config, names):
         check_pretrained_embeddings(pretrained)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
+
+
+def _check_source_lexicon(config, names):
+    """Refuses a source lexicon without pretrained vectors to look its
+    translations up in, or one that is neither a known name nor a file."""
+    lexicon = config.get("source_lexicon")
+    if lexicon is None:
+        return
+    name = names.get("source_lexicon", "source_lexicon")
+    if not isinstance(lexicon, str):
+        raise ValueError(
+            f"{name} must be one of {list(LEXICONS)}, a lexicon file's path "
+            f"or None. Received: {lexicon!r}"
+        )
+    if config.get("target_embeddings") is None:
+        vectors = names.get("target_embeddings", "target_embeddings")
+        raise ValueError(
+            f"{name} starts the source embedding from the pretrained vectors of "
+            f"each word's translation, so it needs {vectors} (the vectors). "
+            f"Received: {name} {lexicon!r} with {vectors} none."
+        )
+    if lexicon.strip().lower() not in LEXICONS and not os.path.isfile(lexicon):
+        raise ValueError(
+            f"{name} must be one of {list(LEXICONS)} or a lexicon file (a "
+            f"TSV file: source word, tab, translation). Received: {lexicon!r}"
+            + (", a directory" if os.path.isdir(lexicon) else ", no such file")
+        )
 
 
 def _check_subword_sampling(config, names):
@@ -952,6 +999,13 @@ class TranslationRun:
             pretrained = self.settings["target_embeddings"] = os.fspath(pretrained)
         if isinstance(pretrained, str) and os.path.isdir(pretrained):
             self.settings["target_embeddings"] = os.path.abspath(pretrained)
+        lexicon = self.settings.get("source_lexicon")
+        if isinstance(lexicon, os.PathLike):
+            lexicon = self.settings["source_lexicon"] = os.fspath(lexicon)
+        if isinstance(lexicon, str) and lexicon.strip().lower() == "none":
+            self.settings["source_lexicon"] = None
+        elif isinstance(lexicon, str) and os.path.isfile(lexicon):
+            self.settings["source_lexicon"] = os.path.abspath(lexicon)
 
     @property
     def config_path(self):
@@ -1014,13 +1068,20 @@ class TranslationRun:
             }
             if config["data"] not in DING_NAMES:  # the recipe's are Ding's
                 config["phrase_pairs"] = 0
+                config["alternative_pairs"] = False
             # The recipe's pretrained target embeddings are English word
             # pieces for Ding's own vocabulary; elsewhere they are opt-in.
-            if "target_embeddings" not in chosen and (
-                config["data"] not in DING_NAMES or config["shared_vocabulary"]
-            ):
-                config["target_embeddings"] = None
+            for key in ("target_embeddings", "source_lexicon"):
+                if key not in chosen and (
+                    config["data"] not in DING_NAMES or config["shared_vocabulary"]
+                ):
+                    config[key] = None
+            # The recipe's lexicon looks translations up in the pretrained
+            # vectors: without them, it is off unless asked for (then refused).
+            if "source_lexicon" not in chosen and config["target_embeddings"] is None:
+                config["source_lexicon"] = None
             _check_target_embeddings(config, self.names)
+            _check_source_lexicon(config, self.names)
         if config.get("tokenizer", "wordpiece") not in TOKENIZERS:
             name = self._name("tokenizer")
             raise ValueError(
@@ -1202,6 +1263,21 @@ class TranslationRun:
                     f"{report['direct']} subwords found, {report['pieces']} spelled "
                     f"from its word pieces, {report['random']} random; "
                     f"{report['variance_kept']:.0%} of its variance kept.",
+                    flush=True,
+                )
+            if config.get("source_lexicon"):
+                report = pretrained.initialize_source_embedding(
+                    model,
+                    tokenizers[0],
+                    load_lexicon(config["source_lexicon"]),
+                    seed=config["seed"] + 1,
+                )
+                print(
+                    f"Source embedding from {config['target_embeddings']} through "
+                    f"the {config['source_lexicon']} lexicon: "
+                    f"{report['translated']} subwords translated, "
+                    f"{report['direct']} found as they are, {report['random']} "
+                    f"random; {report['variance_kept']:.0%} of its variance kept.",
                     flush=True,
                 )
             compile_model(model, config)

@@ -74,6 +74,18 @@ def test_bit_train_errors_after_reading_the_data_name_the_flags(
             ["--target-embeddings", "nope", "--shared-vocabulary"],
             r"--target-embeddings initialises .*leave out --shared-vocabulary",
         ),
+        (
+            ["--alternative-pairs"],  # a TSV file, not Ding
+            r"--alternative-pairs adds the Ding .* needs --data ding",
+        ),
+        (
+            ["--source-lexicon", "ding"],  # a TSV file: no --target-embeddings
+            r"--source-lexicon starts .* needs --target-embeddings",
+        ),
+        (
+            ["--source-lexicon", "nope.tsv", "--target-embeddings", "none"],
+            r"--source-lexicon starts .* needs --target-embeddings",
+        ),
     ],
 )
 def test_translate_train_errors_name_the_flags_before_reading(tmp_path, flags, message):
@@ -425,3 +437,30 @@ def test_target_embeddings_default_and_none(tmp_path, monkeypatch, flags, expect
     with pytest.raises(_ConfigSeen) as seen:
         main(command + flags)
     assert seen.value.args[0]["target_embeddings"] == expected
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], ("source_lexicon", "ding")),  # the recipe's, on Ding
+        # Without pretrained vectors the recipe's lexicon is off, not refused.
+        (["--target-embeddings", "none"], ("source_lexicon", None)),
+        (["--source-lexicon", "none"], ("source_lexicon", None)),
+        (["--source-lexicon", "ding"], ("source_lexicon", "ding")),
+        (["--shared-vocabulary"], ("source_lexicon", None)),
+        (["--alternative-pairs"], ("alternative_pairs", True)),
+        ([], ("alternative_pairs", False)),
+    ],
+)
+def test_data_and_embedding_flags_reach_the_config(
+    tmp_path, monkeypatch, flags, expected
+):
+    from keras_transformer_bit.training import translation_run
+
+    monkeypatch.setattr(translation_run, "load_corpus", _stop_with_config)
+    command = ["translate", "train", "--data", "ding"]
+    command += ["--model-dir", str(tmp_path / "run")]
+    with pytest.raises(_ConfigSeen) as seen:
+        main(command + flags)
+    key, value = expected
+    assert seen.value.args[0][key] == value

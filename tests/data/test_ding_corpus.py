@@ -191,3 +191,96 @@ def test_phrase_pairs_join_the_training_split_only_never_a_held_out_side(tmp_pat
     for bad in (-1, 1.5, True, "10"):
         with pytest.raises(ValueError, match=f"phrase_pairs.*{bad!r}"):
             load_ding_de_en(str(path), phrase_pairs=bad)
+
+
+LEXICON_LINES = [
+    "# Version :: devel",
+    "Förderwagen {m}; Hund {m} [min.] | Förderwagen {pl}; Hunde {pl} :: "
+    "mine car | mine cars",
+    "Hund {m} [zool.] | Hunde {pl} | Der Hund schläft. :: dog | dogs | The dog sleeps.",
+    "gehen {vi} | gehend | er/sie geht | ich/er/sie ging :: to go {went; gone} | "
+    "going | he/she goes | I/he/she went",
+    "Montage {f} (Zusammenbau) [techn.] :: mounting (on a part); assembly",
+    "Montage {f} (Film) :: montage",
+    "Aachener Dom :: Aachen Cathedral",  # not one word
+    "kaputt | zu viel :: broken",  # misaligned
+]
+
+
+def test_the_lexicon_maps_one_word_to_its_headword_sense(tmp_path):
+    from keras_transformer_bit.data import load_ding_lexicon
+
+    path = tmp_path / "de-en"
+    path.write_text("\n".join(LEXICON_LINES) + "\n", encoding="utf-8")
+    lexicon = load_ding_lexicon(str(path))
+    assert lexicon == {
+        "Förderwagen": "mine car",  # the first line's headword
+        # "Hund" is an alternative on the first line, the headword on the
+        # second: the headword's sense wins, though it comes later.
+        "Hund": "dog",
+        "Hunde": "dogs",
+        "gehen": "go",  # "to" and the {went; gone} annotation removed
+        "gehend": "going",
+        "geht": "goes",  # the subject removed on both sides
+        "ging": "went",
+        "Montage": "mounting",  # equal ranks: the first line's sense
+    }
+    with pytest.raises(FileNotFoundError, match="apt-get install trans-de-en"):
+        load_ding_lexicon(str(tmp_path / "absent"))
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/usr/share/trans/de-en"), reason="needs Debian trans-de-en"
+)
+def test_the_real_lexicon_translates_common_words():
+    from keras_transformer_bit.data import load_ding_lexicon
+
+    lexicon = load_ding_lexicon()
+    assert len(lexicon) > 200_000
+    expected = {"Hund": "dog", "Haus": "house", "Montag": "Monday", "ging": "went"}
+    assert {word: lexicon.get(word) for word in expected} == expected
+
+
+def test_alternative_pairs_are_other_wordings_of_training_sentences_only(tmp_path):
+    # Each line gives two German and two English wordings of one sentence.
+    sentences = [
+        f"Satz {i} | Das ist Satz {i}.; Dies ist Satz {i}. :: sentence {i} | "
+        f"This is sentence {i}.; That is sentence {i}."
+        for i in range(40)
+    ]
+    path = tmp_path / "de-en"
+    path.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    plain = load_ding_de_en(str(path), test_size=5, validation_size=5)
+    corpus = load_ding_de_en(
+        str(path), test_size=5, validation_size=5, alternative_pairs=True
+    )
+    assert corpus.test == plain.test and corpus.validation == plain.validation
+    assert corpus.train[: len(plain.train)] == plain.train
+    added = corpus.train[len(plain.train) :]
+    # Three more combinations per training sentence, none repeated.
+    assert len(added) == 3 * len(plain.train) == corpus.num_alternative_pairs
+    assert len(set(added)) == len(added)
+    assert "other wordings" in corpus.summary()
+    numbers = {german.split()[-1] for german, _ in plain.train}
+    assert {german.split()[-1] for german, _ in added} == numbers
+    # A held-out sentence's other wordings stay out: its number never joins.
+    held_out = {german.split()[-1] for german, _ in plain.test + plain.validation}
+    assert not held_out & {german.split()[-1] for german, _ in added}
+    assert not held_out & {english.split()[-1] for _, english in added}
+
+
+def test_parse_alternatives_keeps_sentences_only():
+    from keras_transformer_bit.data.ding_corpus import parse_ding_alternatives
+
+    line = (
+        "Haus {n} | Das Haus ist alt.; Das Haus ist nicht neu. :: house | "
+        "The house is old.; old house"
+    )
+    assert parse_ding_alternatives(line) == [
+        (
+            ("Das Haus ist alt.", "The house is old."),
+            [("Das Haus ist nicht neu.", "The house is old.")],
+        )
+    ]
+    assert parse_ding_alternatives(LINES[1]) == []  # no other wording
+    assert parse_ding_alternatives(LINES[5]) == []  # misaligned

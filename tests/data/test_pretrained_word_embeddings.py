@@ -317,3 +317,68 @@ def test_the_model_s_recorded_target_tokenizer_is_checked(pretrained):
     with pytest.raises(ValueError, match=rf"fingerprint {target.fingerprint}; this"):
         pretrained.initialize_target_embedding(model, source)
     assert pretrained.initialize_target_embedding(model, target)["direct"] == 2
+
+
+LEXICON = {"Katze": "cat", "Kater": "the cat", "Hund": "dog", "Haus": "house"}
+
+
+def test_a_lexicon_translates_source_words_into_the_pretrained_vectors(pretrained):
+    tokenizer = SubwordTokenizer(
+        RESERVED + ["Katze", "Kater", "katzen", "Hunde", "Haus", "cat", "##e", "Cab"]
+    )
+    matrix, report = pretrained.embedding_matrix(
+        tokenizer, dim=4, seed=0, lexicon=LEXICON
+    )
+    # "Katze" and "Kater" translate to "cat" (articles are words of their
+    # own: "the cat" is the mean of "the" and "cat"); "katzen" is an
+    # inflected "Katze"; "Hunde" one of "Hund".
+    assert report == {
+        "translated": 5,
+        "direct": 2,  # "cat" itself, and "##e" as a word piece
+        "pieces": 0,  # "Cab" spelled with English pieces means nothing
+        "random": 5,
+        "variance_kept": report["variance_kept"],
+    }
+    index = {subword: i for i, subword in enumerate(tokenizer.vocabulary)}
+    np.testing.assert_allclose(matrix[index["Katze"]], matrix[index["cat"]])
+    np.testing.assert_allclose(matrix[index["katzen"]], matrix[index["cat"]])
+    assert not np.allclose(matrix[index["Kater"]], matrix[index["cat"]])
+    # Without the lexicon, the same subwords are looked up as English.
+    _, english = pretrained.embedding_matrix(tokenizer, dim=4, seed=0)
+    assert english["translated"] == 0 and english["pieces"] > 0
+
+
+def test_initialize_source_embedding_leaves_the_target_alone(pretrained):
+    source = SubwordTokenizer(RESERVED + ["Katze", "Hund", "Haus"])
+    target = SubwordTokenizer(RESERVED + ["the", "cat", "dog", "house"])
+    model = tiny_model(
+        8,
+        source_vocabulary_size=7,
+        vocabulary_fingerprints={
+            "source": source.fingerprint,
+            "target": target.fingerprint,
+        },
+    )
+    target_before = model.target_embedding.token_embedding.embeddings.numpy()
+    report = pretrained.initialize_source_embedding(model, source, LEXICON, seed=3)
+    assert report["translated"] == 3
+    expected, _ = pretrained.embedding_matrix(source, dim=8, seed=3, lexicon=LEXICON)
+    np.testing.assert_allclose(
+        model.source_embedding.token_embedding.embeddings.numpy(), expected
+    )
+    np.testing.assert_array_equal(
+        model.target_embedding.token_embedding.embeddings.numpy(), target_before
+    )
+    with pytest.raises(ValueError, match=r"source tokenizer with fingerprint "):
+        pretrained.initialize_source_embedding(model, target, LEXICON)
+    with pytest.raises(ValueError, match=r"share_embeddings=True"):
+        pretrained.initialize_source_embedding(
+            tiny_model(8, share_embeddings=True), source, LEXICON
+        )
+    with pytest.raises(ValueError, match=r"7 subwords but the model's source .* 9"):
+        pretrained.initialize_source_embedding(
+            tiny_model(8, source_vocabulary_size=9), source, LEXICON
+        )
+    for lexicon in (None, {}, [("Katze", "cat")]):
+        with pytest.raises(TypeError, match=r"lexicon must be a non-empty dict"):
+            pretrained.initialize_source_embedding(model, source, lexicon)

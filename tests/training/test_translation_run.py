@@ -493,3 +493,132 @@ def test_pretrained_target_embeddings_are_checked_before_reading(tmp_path):
         str(tmp_path / "run"), data="ding", target_embeddings="none"
     ).resolve_config()
     assert config["target_embeddings"] is None
+
+
+def _lexicon_file(path):
+    """German to English, for the tiny corpus' words."""
+    from tests.cli.test_translate_cli import GERMAN
+
+    lines = [f"{german}\t{english}" for german, english in zip(GERMAN, ENGLISH)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_new_run_starts_its_source_embedding_through_a_lexicon(tmp_path, capsys):
+    from keras_transformer_bit.data import load_lexicon
+
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    checkpoint = _english_checkpoint(tmp_path / "english")
+    lexicon = _lexicon_file(tmp_path / "lexicon.tsv")
+    run = TranslationRun(
+        str(tmp_path / "run"),
+        strategy="one_device",
+        data=str(corpus),
+        target_embeddings=str(checkpoint),
+        source_lexicon=str(lexicon),
+        **{**TINY, "learning_rate_scale": 1e-9, "average_checkpoints": 0},
+    )
+    run.train(epochs=1, bleu_every=0)
+    assert re.search(
+        r"Source embedding from .*english through the .*lexicon.tsv lexicon: "
+        r"\d+ subwords translated",
+        capsys.readouterr().out,
+    )
+    config, source_tokenizer, target_tokenizer, model = run.load("last")
+    assert config["source_lexicon"] == str(lexicon)
+    pretrained = PretrainedWordEmbeddings.load(str(checkpoint))
+    expected, report = pretrained.embedding_matrix(
+        source_tokenizer, dim=16, seed=config["seed"] + 1, lexicon=load_lexicon(lexicon)
+    )
+    assert report["translated"] >= 10
+    np.testing.assert_allclose(
+        model.source_embedding.token_embedding.embeddings.numpy(), expected, atol=1e-4
+    )
+    # "bist" and "sind" both translate to "are": one start for both.
+    index = {subword: i for i, subword in enumerate(source_tokenizer.vocabulary)}
+    np.testing.assert_allclose(expected[index["bist"]], expected[index["sind"]])
+    # The target embedding starts as it does without a lexicon.
+    target, _ = pretrained.embedding_matrix(target_tokenizer, 16, seed=config["seed"])
+    np.testing.assert_allclose(
+        model.target_embedding.token_embedding.embeddings.numpy(), target, atol=1e-4
+    )
+    with pytest.raises(ValueError, match=r"other settings.*source_lexicon"):
+        TranslationRun(
+            str(tmp_path / "run"), data=str(corpus), source_lexicon="none"
+        ).resolve_config()
+
+
+def test_a_source_lexicon_is_checked_before_reading(tmp_path):
+    absent_data = str(tmp_path / "absent.tsv")
+    checkpoint = _english_checkpoint(tmp_path / "english")
+    lexicon = _lexicon_file(tmp_path / "lexicon.tsv")
+    with pytest.raises(
+        ValueError, match=r"source_lexicon starts .* needs target_embeddings"
+    ):
+        TranslationRun(
+            str(tmp_path / "run"), data=absent_data, source_lexicon=str(lexicon)
+        ).train(epochs=1)
+    with pytest.raises(ValueError, match=r"'nowhere.tsv', no such file"):
+        TranslationRun(
+            str(tmp_path / "run"),
+            data=absent_data,
+            target_embeddings=str(checkpoint),
+            source_lexicon="nowhere.tsv",
+        ).train(epochs=1)
+    with pytest.raises(ValueError, match=r"a directory"):
+        TranslationRun(
+            str(tmp_path / "run"),
+            data=absent_data,
+            target_embeddings=str(checkpoint),
+            source_lexicon=str(tmp_path),
+        ).train(epochs=1)
+    for value in (3, True, ["ding"]):
+        with pytest.raises(ValueError, match=r"source_lexicon must be one of"):
+            TranslationRun(
+                str(tmp_path / "run"),
+                data=absent_data,
+                target_embeddings=str(checkpoint),
+                source_lexicon=value,
+            ).train(epochs=1)
+    assert not (tmp_path / "run").exists()
+    config = TranslationRun(
+        str(tmp_path / "run"),
+        data=absent_data,
+        target_embeddings=str(checkpoint),
+        source_lexicon=lexicon,
+    ).resolve_config()
+    assert config["source_lexicon"] == str(lexicon.resolve())
+    for value in ("none", "None"):
+        config = TranslationRun(
+            str(tmp_path / "run"), data="ding", source_lexicon=value
+        ).resolve_config()
+        assert config["source_lexicon"] is None
+
+
+def test_alternative_pairs_are_ding_s_and_a_bool(tmp_path, monkeypatch):
+    absent_data = str(tmp_path / "absent.tsv")
+    for value in (1, "yes", None):
+        with pytest.raises(ValueError, match=r"alternative_pairs must be True or"):
+            TranslationRun(
+                str(tmp_path / "run"), data="ding", alternative_pairs=value
+            ).resolve_config()
+    with pytest.raises(ValueError, match=r"alternative_pairs adds the Ding .*absent"):
+        TranslationRun(
+            str(tmp_path / "run"), data=absent_data, alternative_pairs=True
+        ).train(epochs=1)
+    assert not (tmp_path / "run").exists()
+    # The corpus is read with them: load_corpus passes the setting on.
+    seen = {}
+
+    def fake_load(data, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(run_files, "load_translation_corpus", fake_load)
+    config = TranslationRun(
+        str(tmp_path / "run"), data="ding", alternative_pairs=True
+    ).resolve_config()
+    with pytest.raises(RuntimeError, match="stop"):
+        run_files.load_corpus(config)
+    assert seen["alternative_pairs"] is True
