@@ -111,7 +111,6 @@ def _chosen_config(args):
         ("shared_vocabulary", args.separate_vocabularies, False),
         ("shared_vocabulary", args.shared_vocabulary, True),
         ("lower_case", args.lower_case, True),
-        ("alternative_pairs", args.alternative_pairs, True),
         ("jit_compile", args.no_jit, False),
     ]
     switched = {key for key, _, _ in switches}
@@ -138,8 +137,10 @@ def _flag_text(key, value):
         return "--shared-vocabulary" if value else "--separate-vocabularies"
     if key == "jit_compile":
         return TRAINING_FLAGS[key] if value is False else f"no {TRAINING_FLAGS[key]}"
-    if key in ("lower_case", "alternative_pairs"):
-        return TRAINING_FLAGS[key] if value else f"no {TRAINING_FLAGS[key]}"
+    if key == "lower_case":
+        return "--lower-case" if value else "no --lower-case"
+    if key == "alternative_pairs":
+        return "--alternative-pairs" if value else "--no-alternative-pairs"
     if key.startswith("model_overrides."):
         flag = "--" + key.split(".", 1)[1].replace("_", "-")
         return flag + (" (the preset's)" if value is None else f" {value}")
@@ -664,10 +665,11 @@ def add_parser(subparsers):
     )
     train_parser.add_argument(
         "--alternative-pairs",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="--data ding: the dictionary's other wordings of the training "
-        "sentences join them (about 2,000 pairs; never a test or validation "
-        "sentence's)",
+        "sentences join them (about 2,200 pairs; never a test or validation "
+        "sentence's; default: on for --data ding, as the recipe)",
     )
     train_parser.add_argument(
         "--average-checkpoints",
@@ -690,7 +692,7 @@ def add_parser(subparsers):
     train_parser.add_argument(
         "--source-lexicon",
         default=None,
-        metavar="ding|FILE",
+        metavar="ding|FILE|none",
         help="a new run also starts its source embedding from the "
         "--target-embeddings vectors, each source word from those of its "
         "translation in this lexicon: ding (the Ding dictionary's German to "

@@ -119,7 +119,7 @@ def load_ding_de_en(
             training split (all of them, about 300k, when it holds fewer).
             Defaults to `0`.
         alternative_pairs: bool. Add the other wordings of the training
-            sentences (about 2,000 pairs). Defaults to `False`.
+            sentences (about 2,200 pairs). Defaults to `False`.
 
     Returns:
         A `ParallelCorpus` with source language "de" and target language "en".
@@ -406,4 +406,10 @@ def load_ding_lexicon(path=DING_DE_EN_PATH):
             for german, english, rank in parse_ding_lexicon(line):
                 if german not in best or rank < best[german][0]:
                     best[german] = (rank, english)
+    if not best:
+        raise ValueError(
+            f"{path} holds no Ding entries ('German {{m}} | ... :: English | "
+            "...' lines); for a lexicon of your own (word, tab, translation), "
+            "use ktb.data.load_lexicon."
+        )
     return {german: english for german, (_, english) in best.items()}

@@ -15,7 +15,8 @@ def load_lexicon(name_or_path):
         name_or_path: str. `"ding"` (the Ding dictionary's German to English,
             `load_ding_lexicon`), or a UTF-8 TSV file with a source word and
             its translation on each line (later lines do not replace an
-            earlier word's translation; lines without a tab are refused).
+            earlier word's translation; a byte order mark and Windows line
+            ends are fine; lines without exactly one tab are refused).
 
     Returns:
         A dict from source word to translation.
@@ -42,13 +43,26 @@ def load_lexicon(name_or_path):
             + (" It is a directory." if os.path.isdir(path) else "")
         )
     lexicon = {}
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path}:{number} is not valid UTF-8 ({error.reason} at byte "
+                    f"{error.start}): a lexicon file must be UTF-8 text."
+                ) from None
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
-            word, tab, translation = line.partition("\t")
-            if not tab or not word.strip() or not translation.strip():
+            columns = line.split("\t")
+            if len(columns) > 2:
+                raise ValueError(
+                    f"{path}:{number} has {len(columns)} columns; a lexicon line "
+                    f"is 'word<TAB>translation': {line!r}"
+                )
+            word, translation = (columns + [""])[:2]
+            if not word.strip() or not translation.strip():
                 raise ValueError(
                     f"{path}:{number} is not 'word<TAB>translation': {line!r}"
                 )

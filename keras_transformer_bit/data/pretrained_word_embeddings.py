@@ -481,6 +481,14 @@ def _check_lexicon(lexicon, required=False):
             f"{type(lexicon).__name__}"
             + (" (empty)" if isinstance(lexicon, dict) else "")
         )
+    for word, translation in lexicon.items():
+        if not (isinstance(word, str) and word.strip()) or not (
+            isinstance(translation, str) and translation.strip()
+        ):
+            raise TypeError(
+                "lexicon must map a word (a non-empty str) to its translation "
+                f"(a non-empty str). Received: {word!r}: {translation!r}"
+            )
 
 
 def _check_tokenizer(tokenizer, name="tokenizer"):

@@ -45,6 +45,7 @@ from keras_transformer_bit.data import (
     subword_tokenizer,
 )
 from keras_transformer_bit.data.count_batches import count_batches, with_cardinality
+from keras_transformer_bit.data.ding_corpus import DING_DE_EN_PATH, DING_INSTALL_COMMAND
 from keras_transformer_bit.data.load_lexicon import LEXICONS, load_lexicon
 from keras_transformer_bit.data.load_translation_corpus import (
     DING_NAMES,
@@ -844,6 +845,19 @@ def _check_source_lexicon(config, names):
             f"{name} must be one of {list(LEXICONS)}, a lexicon file's path "
             f"or None. Received: {lexicon!r}"
         )
+    if config["shared_vocabulary"]:
+        shared = names.get("shared_vocabulary", "shared_vocabulary")
+        raise ValueError(
+            f"{name} starts the source embedding from English vectors, so it "
+            "needs a vocabulary per language, as the pretrained target "
+            f"embeddings do. Received: {name} {lexicon!r} with one shared "
+            "vocabulary; "
+            + (
+                "leave out --shared-vocabulary."
+                if shared.startswith("--")
+                else "set shared_vocabulary=False."
+            )
+        )
     if config.get("target_embeddings") is None:
         vectors = names.get("target_embeddings", "target_embeddings")
         raise ValueError(
@@ -851,12 +865,23 @@ def _check_source_lexicon(config, names):
             f"each word's translation, so it needs {vectors} (the vectors). "
             f"Received: {name} {lexicon!r} with {vectors} none."
         )
-    if lexicon.strip().lower() not in LEXICONS and not os.path.isfile(lexicon):
+    if lexicon in LEXICONS:
+        if lexicon == "ding" and not os.path.exists(DING_DE_EN_PATH):
+            raise ValueError(
+                f"{name} ding reads the Ding dictionary, which is not at "
+                f"{DING_DE_EN_PATH}: {DING_INSTALL_COMMAND}"
+            )
+        return
+    if not os.path.isfile(lexicon):
         raise ValueError(
             f"{name} must be one of {list(LEXICONS)} or a lexicon file (a "
             f"TSV file: source word, tab, translation). Received: {lexicon!r}"
             + (", a directory" if os.path.isdir(lexicon) else ", no such file")
         )
+    try:  # a user's file is small: read it now, not after the vocabularies
+        load_lexicon(lexicon)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
 
 
 def _check_subword_sampling(config, names):
@@ -943,7 +968,11 @@ class TranslationRun:
             `vocabulary_size`, `max_length`, `tokens_per_batch`,
             `target_embeddings`: pretrained English word pieces for the
             target embedding, `ktb.data.PretrainedWordEmbeddings.load`'s name
-            or directory, or None; the recipe's on Ding, None elsewhere, ...). A new
+            or directory, or None; `source_lexicon`: `"ding"`, a TSV file
+            (`ktb.data.load_lexicon`) or None, through which the source
+            embedding starts from the same vectors; `alternative_pairs`:
+            Ding's other wordings of the training sentences join them; each
+            of the three the recipe's on Ding, off elsewhere, ...). A new
             run takes the rest from `default_config()` (the translation
             recipe); a resumed run keeps its saved settings and refuses
             different ones.
@@ -1004,6 +1033,8 @@ class TranslationRun:
             lexicon = self.settings["source_lexicon"] = os.fspath(lexicon)
         if isinstance(lexicon, str) and lexicon.strip().lower() == "none":
             self.settings["source_lexicon"] = None
+        elif isinstance(lexicon, str) and lexicon.strip().lower() in LEXICONS:
+            self.settings["source_lexicon"] = lexicon.strip().lower()
         elif isinstance(lexicon, str) and os.path.isfile(lexicon):
             self.settings["source_lexicon"] = os.path.abspath(lexicon)
 
@@ -1266,11 +1297,16 @@ class TranslationRun:
                     flush=True,
                 )
             if config.get("source_lexicon"):
+                try:
+                    lexicon = load_lexicon(config["source_lexicon"])
+                except (OSError, ValueError) as error:
+                    raise type(error)(
+                        f"{error} The run in {self.model_dir} builds its model "
+                        "from it (no epoch of it was saved yet): restore the "
+                        "file, or train in a new directory."
+                    ) from None
                 report = pretrained.initialize_source_embedding(
-                    model,
-                    tokenizers[0],
-                    load_lexicon(config["source_lexicon"]),
-                    seed=config["seed"] + 1,
+                    model, tokenizers[0], lexicon, seed=config["seed"] + 1
                 )
                 print(
                     f"Source embedding from {config['target_embeddings']} through "

@@ -448,8 +448,9 @@ def test_target_embeddings_default_and_none(tmp_path, monkeypatch, flags, expect
         (["--source-lexicon", "none"], ("source_lexicon", None)),
         (["--source-lexicon", "ding"], ("source_lexicon", "ding")),
         (["--shared-vocabulary"], ("source_lexicon", None)),
+        ([], ("alternative_pairs", True)),  # the recipe's, on Ding
+        (["--no-alternative-pairs"], ("alternative_pairs", False)),
         (["--alternative-pairs"], ("alternative_pairs", True)),
-        ([], ("alternative_pairs", False)),
     ],
 )
 def test_data_and_embedding_flags_reach_the_config(

@@ -249,3 +249,17 @@ def test_resume_names_target_embeddings_none_as_none(tmp_path):
         "--target-embeddings none (saved: --target-embeddings all-minilm-l6-v2)"
         in str(error.value)
     )
+
+
+def test_resume_names_the_source_lexicon_and_alternative_pairs(tmp_path):
+    model_dir = _saved_run(
+        tmp_path, data="ding", source_lexicon="ding", alternative_pairs=True
+    )
+    with pytest.raises(ValueError) as error:
+        main(
+            ["translate", "train", "--model-dir", model_dir, "--data", "ding"]
+            + ["--source-lexicon", "none", "--no-alternative-pairs"]
+        )
+    message = str(error.value)
+    assert "--source-lexicon none (saved: --source-lexicon ding)" in message
+    assert "--no-alternative-pairs (saved: --alternative-pairs)" in message

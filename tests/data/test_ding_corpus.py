@@ -284,3 +284,13 @@ def test_parse_alternatives_keeps_sentences_only():
     ]
     assert parse_ding_alternatives(LINES[1]) == []  # no other wording
     assert parse_ding_alternatives(LINES[5]) == []  # misaligned
+
+
+def test_a_file_without_ding_entries_is_not_an_empty_lexicon(tmp_path):
+    # Found by a user trial: a TSV file gave {} silently.
+    from keras_transformer_bit.data import load_ding_lexicon
+
+    path = tmp_path / "lexicon.tsv"
+    path.write_text("Hund\tdog\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"lexicon.tsv holds no Ding entries"):
+        load_ding_lexicon(str(path))

@@ -382,3 +382,11 @@ def test_initialize_source_embedding_leaves_the_target_alone(pretrained):
     for lexicon in (None, {}, [("Katze", "cat")]):
         with pytest.raises(TypeError, match=r"lexicon must be a non-empty dict"):
             pretrained.initialize_source_embedding(model, source, lexicon)
+
+
+def test_a_lexicon_whose_translations_are_not_text_is_refused(pretrained):
+    # Found by a user trial: {"Hund": 3} translated nothing, silently.
+    tokenizer = SubwordTokenizer(RESERVED + ["Hund"])
+    for lexicon in ({"Hund": 3}, {"Hund": None}, {"Hund": " "}, {4: "dog"}):
+        with pytest.raises(TypeError, match=r"lexicon must map a word .* Received: "):
+            pretrained.embedding_matrix(tokenizer, dim=4, lexicon=lexicon)
