@@ -400,6 +400,11 @@ def load_ding_lexicon(path=DING_DE_EN_PATH):
             f"The Ding German-English dictionary was not found at {path}. On "
             f"Debian or Ubuntu install it with: {DING_INSTALL_COMMAND}"
         )
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"{path} is a directory; expected the Ding dictionary file (Debian "
+            f"trans-de-en installs it at {DING_DE_EN_PATH})."
+        )
     best = {}
     with open(path, encoding="utf-8", errors="replace") as file:
         for line in file:

@@ -15,7 +15,8 @@ def load_lexicon(name_or_path):
         name_or_path: str. `"ding"` (the Ding dictionary's German to English,
             `load_ding_lexicon`), or a UTF-8 TSV file with a source word and
             its translation on each line (later lines do not replace an
-            earlier word's translation; a byte order mark and Windows line
+            earlier word's translation; spaces around a word or a
+            translation are stripped; a byte order mark and Windows line
             ends are fine; lines without exactly one tab are refused).
 
     Returns:

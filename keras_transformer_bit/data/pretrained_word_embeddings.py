@@ -171,7 +171,9 @@ class PretrainedWordEmbeddings:
         these English vectors): a subword that starts a word and that the
         lexicon translates (as it is, lower-cased, capitalised, or as an
         inflected form of a lexicon word: `_translation`) takes the mean
-        vector of its translation's words; any other subword takes its
+        vector of its translation's words (a word the pretrained vocabulary
+        lacks is spelled from its word pieces, so any text counts as
+        translated); any other subword takes its
         vector only when the pretrained vocabulary holds it as it is (names,
         numbers, punctuation), and starts random otherwise (spelling a
         German word with English pieces means nothing).
@@ -482,10 +484,9 @@ def _check_lexicon(lexicon, required=False):
             + (" (empty)" if isinstance(lexicon, dict) else "")
         )
     for word, translation in lexicon.items():
-        if not (isinstance(word, str) and word.strip()) or not (
-            isinstance(translation, str) and translation.strip()
-        ):
-            raise TypeError(
+        text = isinstance(word, str) and isinstance(translation, str)
+        if not (text and word.strip() and translation.strip()):
+            raise (ValueError if text else TypeError)(
                 "lexicon must map a word (a non-empty str) to its translation "
                 f"(a non-empty str). Received: {word!r}: {translation!r}"
             )

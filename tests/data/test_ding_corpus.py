@@ -294,3 +294,11 @@ def test_a_file_without_ding_entries_is_not_an_empty_lexicon(tmp_path):
     path.write_text("Hund\tdog\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"lexicon.tsv holds no Ding entries"):
         load_ding_lexicon(str(path))
+
+
+def test_a_directory_is_not_a_ding_lexicon(tmp_path):
+    # Found by a user trial: a bare IsADirectoryError.
+    from keras_transformer_bit.data import load_ding_lexicon
+
+    with pytest.raises(IsADirectoryError, match=r"is a directory; expected the Ding"):
+        load_ding_lexicon(str(tmp_path))

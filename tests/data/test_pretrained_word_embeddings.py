@@ -387,6 +387,9 @@ def test_initialize_source_embedding_leaves_the_target_alone(pretrained):
 def test_a_lexicon_whose_translations_are_not_text_is_refused(pretrained):
     # Found by a user trial: {"Hund": 3} translated nothing, silently.
     tokenizer = SubwordTokenizer(RESERVED + ["Hund"])
-    for lexicon in ({"Hund": 3}, {"Hund": None}, {"Hund": " "}, {4: "dog"}):
+    for lexicon in ({"Hund": 3}, {"Hund": None}, {4: "dog"}):
         with pytest.raises(TypeError, match=r"lexicon must map a word .* Received: "):
+            pretrained.embedding_matrix(tokenizer, dim=4, lexicon=lexicon)
+    for lexicon in ({"Hund": " "}, {"": "dog"}):
+        with pytest.raises(ValueError, match=r"lexicon must map a word .* Received: "):
             pretrained.embedding_matrix(tokenizer, dim=4, lexicon=lexicon)
