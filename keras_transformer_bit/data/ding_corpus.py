@@ -40,6 +40,29 @@ def is_sentence(text, min_words=3):
     return bool(start) and start.group(0)[-1].isupper()
 
 
+def aligned_entries(line):
+    """The aligned `(German, English)` sub-entries of one dictionary line, as
+    written (alternatives and annotations kept); `[]` for a blank or comment
+    line, `None` for a malformed one (no " :: ", or another number of
+    sub-entries on each side).
+
+    Example:
+    >>> aligned_entries("Haus {n} | Häuser {pl} :: house | houses")
+    [('Haus {n}', 'house'), ('Häuser {pl}', 'houses')]
+    """
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return []
+    sides = line.split(" :: ")
+    if len(sides) != 2:
+        return None
+    german_entries = sides[0].split(" | ")
+    english_entries = sides[1].split(" | ")
+    if len(german_entries) != len(english_entries):
+        return None
+    return list(zip(german_entries, english_entries))
+
+
 def parse_ding_line(line, min_words=3):
     """Returns the sentence pairs of one dictionary line.
 
@@ -59,18 +82,11 @@ def parse_ding_line(line, min_words=3):
     >>> parse_ding_line("Haus {n} | Das Haus ist alt. :: house | The house is old.")
     [('Das Haus ist alt.', 'The house is old.')]
     """
-    line = line.strip()
-    if not line or line.startswith("#"):
-        return []
-    sides = line.split(" :: ")
-    if len(sides) != 2:
-        return None
-    german_entries = sides[0].split(" | ")
-    english_entries = sides[1].split(" | ")
-    if len(german_entries) != len(english_entries):
+    entries = aligned_entries(line)
+    if entries is None:
         return None
     pairs = []
-    for german, english in zip(german_entries, english_entries):
+    for german, english in entries:
         german = strip_annotations(german.split("; ")[0])
         english = strip_annotations(english.split("; ")[0])
         if is_sentence(german, min_words) and is_sentence(english, min_words):
@@ -218,16 +234,8 @@ def parse_ding_alternatives(line, min_words=3):
     >>> others
     [('Ich fürchte nein.', "I'm afraid it isn't.")]
     """
-    line = line.strip()
-    sides = line.split(" :: ")
-    if not line or line.startswith("#") or len(sides) != 2:
-        return []
-    german_entries = sides[0].split(" | ")
-    english_entries = sides[1].split(" | ")
-    if len(german_entries) != len(english_entries):
-        return []
     found = []
-    for german, english in zip(german_entries, english_entries):
+    for german, english in aligned_entries(line) or []:
         germans = [strip_annotations(text) for text in german.split("; ")]
         englishes = [strip_annotations(text) for text in english.split("; ")]
         first = (germans[0], englishes[0])
@@ -254,18 +262,8 @@ def parse_ding_phrases(line, max_words=6):
     ...     "Aachener {adj} | der Aachener Dom :: Aachen | the Aachen Cathedral")
     [('Aachener', 'Aachen'), ('der Aachener Dom', 'the Aachen Cathedral')]
     """
-    line = line.strip()
-    if not line or line.startswith("#"):
-        return []
-    sides = line.split(" :: ")
-    if len(sides) != 2:
-        return []
-    german_entries = sides[0].split(" | ")
-    english_entries = sides[1].split(" | ")
-    if len(german_entries) != len(english_entries):
-        return []
     pairs = []
-    for german, english in zip(german_entries, english_entries):
+    for german, english in aligned_entries(line) or []:
         german = strip_annotations(german.split("; ")[0])
         english = strip_annotations(english.split("; ")[0])
         if not german or not english or is_sentence(german) or is_sentence(english):
@@ -348,18 +346,8 @@ def parse_ding_lexicon(line):
     >>> parse_ding_lexicon("gehen; laufen {vi} | er/sie geht :: to go | he/she goes")
     [('gehen', 'go', (0, 0)), ('laufen', 'go', (1, 0)), ('geht', 'goes', (0, 1))]
     """
-    line = line.strip()
-    if not line or line.startswith("#"):
-        return []
-    sides = line.split(" :: ")
-    if len(sides) != 2:
-        return []
-    german_entries = sides[0].split(" | ")
-    english_entries = sides[1].split(" | ")
-    if len(german_entries) != len(english_entries):
-        return []
     triples = []
-    for entry, (german, english) in enumerate(zip(german_entries, english_entries)):
+    for entry, (german, english) in enumerate(aligned_entries(line) or []):
         english = strip_annotations(_PARENTHESES.sub(" ", english)).split("; ")[0]
         english = _ENGLISH_PRONOUNS.sub("", _ENGLISH_PARTICLE.sub("", english))
         if not english or is_sentence(english):

@@ -807,6 +807,17 @@ def _check_sizes(chosen, names):
         )
 
 
+def _needs_two_vocabularies(reason, names):
+    """The error for a setting that a shared vocabulary rules out."""
+    shared = names.get("shared_vocabulary", "shared_vocabulary")
+    fix = (
+        "leave out --shared-vocabulary."
+        if shared.startswith("--")
+        else "set shared_vocabulary=False."
+    )
+    return ValueError(f"{reason} with one shared vocabulary; {fix}")
+
+
 def _check_target_embeddings(config, names):
     """Refuses pretrained target embeddings that cannot be read, or a shared
     vocabulary for them, before a new run reads any data."""
@@ -815,17 +826,11 @@ def _check_target_embeddings(config, names):
         return
     name = names.get("target_embeddings", "target_embeddings")
     if config["shared_vocabulary"]:
-        shared = names.get("shared_vocabulary", "shared_vocabulary")
-        raise ValueError(
+        raise _needs_two_vocabularies(
             f"{name} initialises the target embedding from English word pieces, "
             "so it needs a vocabulary per language: a shared one also embeds the "
-            f"source language. Received: {name} {pretrained!r} with one shared "
-            "vocabulary; "
-            + (
-                "leave out --shared-vocabulary."
-                if shared.startswith("--")
-                else "set shared_vocabulary=False."
-            )
+            f"source language. Received: {name} {pretrained!r}",
+            names,
         )
     try:
         check_pretrained_embeddings(pretrained)
@@ -846,17 +851,11 @@ def _check_source_lexicon(config, names):
             f"or None. Received: {lexicon!r}"
         )
     if config["shared_vocabulary"]:
-        shared = names.get("shared_vocabulary", "shared_vocabulary")
-        raise ValueError(
+        raise _needs_two_vocabularies(
             f"{name} starts the source embedding from English vectors, so it "
             "needs a vocabulary per language, as the pretrained target "
-            f"embeddings do. Received: {name} {lexicon!r} with one shared "
-            "vocabulary; "
-            + (
-                "leave out --shared-vocabulary."
-                if shared.startswith("--")
-                else "set shared_vocabulary=False."
-            )
+            f"embeddings do. Received: {name} {lexicon!r}",
+            names,
         )
     if config.get("target_embeddings") is None:
         vectors = names.get("target_embeddings", "target_embeddings")
