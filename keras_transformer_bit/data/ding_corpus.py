@@ -82,16 +82,37 @@ def parse_ding_line(line, min_words=3):
     >>> parse_ding_line("Haus {n} | Das Haus ist alt. :: house | The house is old.")
     [('Das Haus ist alt.', 'The house is old.')]
     """
+    entries = _sentence_entries(line, min_words)
+    return None if entries is None else [first for first, _ in entries]
+
+
+def _sentence_entries(line, min_words, with_others=False):
+    """`(first_pair, other_pairs)` for each aligned sub-entry of `line` whose
+    first German and first English alternatives are sentences; `None` for a
+    malformed line. `other_pairs` (computed only `with_others`, else `[]`)
+    are the other combinations of a German and an English alternative that
+    are sentences."""
     entries = aligned_entries(line)
     if entries is None:
         return None
-    pairs = []
+    found = []
     for german, english in entries:
-        german = strip_annotations(german.split("; ")[0])
-        english = strip_annotations(english.split("; ")[0])
-        if is_sentence(german, min_words) and is_sentence(english, min_words):
-            pairs.append((german, english))
-    return pairs
+        germans, englishes = german.split("; "), english.split("; ")
+        first = (strip_annotations(germans[0]), strip_annotations(englishes[0]))
+        if not all(is_sentence(text, min_words) for text in first):
+            continue
+        others = []
+        if with_others and (len(germans) > 1 or len(englishes) > 1):
+            germans = [first[0]] + _sentences(germans[1:], min_words)
+            englishes = [first[1]] + _sentences(englishes[1:], min_words)
+            others = [(g, e) for g in germans for e in englishes if (g, e) != first]
+        found.append((first, others))
+    return found
+
+
+def _sentences(alternatives, min_words):
+    texts = (strip_annotations(text) for text in alternatives)
+    return [text for text in texts if is_sentence(text, min_words)]
 
 
 def load_ding_de_en(
@@ -162,19 +183,15 @@ def load_ding_de_en(
                     f"{path}:{line_number} is not valid UTF-8 ({error.reason} at "
                     f"byte {error.start})."
                 ) from None
-            line_pairs = parse_ding_line(line, min_words)
-            if line_pairs is None:
+            entries = _sentence_entries(line, min_words, alternative_pairs)
+            if entries is None:
                 num_malformed += 1
                 continue
-            if alternative_pairs:
-                for (german, _), others in parse_ding_alternatives(line, min_words):
+            for (german, english), others in entries:
+                if others:
                     alternatives.setdefault(_key(german), others)
-            pairs.extend(
-                (german, english)
-                for german, english in line_pairs
-                if len(german.split()) <= max_words
-                and len(english.split()) <= max_words
-            )
+                if max(len(german.split()), len(english.split())) <= max_words:
+                    pairs.append((german, english))
     corpus = ParallelCorpus.from_pairs(
         pairs,
         test_size=test_size,
@@ -234,19 +251,8 @@ def parse_ding_alternatives(line, min_words=3):
     >>> others
     [('Ich fürchte nein.', "I'm afraid it isn't.")]
     """
-    found = []
-    for german, english in aligned_entries(line) or []:
-        germans = [strip_annotations(text) for text in german.split("; ")]
-        englishes = [strip_annotations(text) for text in english.split("; ")]
-        first = (germans[0], englishes[0])
-        if not all(is_sentence(text, min_words) for text in first):
-            continue
-        germans = [text for text in germans if is_sentence(text, min_words)]
-        englishes = [text for text in englishes if is_sentence(text, min_words)]
-        others = [(g, e) for g in germans for e in englishes if (g, e) != first]
-        if others:
-            found.append((first, others))
-    return found
+    entries = _sentence_entries(line, min_words, with_others=True) or []
+    return [(first, others) for first, others in entries if others]
 
 
 def parse_ding_phrases(line, max_words=6):
