@@ -154,8 +154,8 @@ class PretrainedWordEmbeddings:
             stems += [word[:-1], word[:-2], word + "n"]
         forms = [form for s in stems for form in (s, s.lower(), s.capitalize())]
         for key in dict.fromkeys(forms):
-            translation = lexicon.get(key)
-            if not isinstance(translation, str):
+            translation = lexicon.get(key)  # `_check_lexicon`: a str or absent
+            if translation is None:
                 continue
             parts = _WORD.findall(translation)
             vectors = [self._lookup(part, False)[0] for part in parts]

@@ -790,21 +790,18 @@ def _check_sizes(chosen, names):
     if not isinstance(alternatives, bool):
         name = names.get("alternative_pairs", "alternative_pairs")
         raise ValueError(f"{name} must be True or False. Received: {alternatives!r}")
-    if alternatives and chosen.get("data", "ding") not in DING_NAMES:
-        name = names.get("alternative_pairs", "alternative_pairs")
-        raise ValueError(
-            f"{name} adds the Ding dictionary's other wordings of its sentences, "
-            f"so it needs {names.get('data', 'data')} ding. Received: {name} "
-            f"with {names.get('data', 'data')} {chosen['data']!r}"
-        )
-    if chosen.get("phrase_pairs") and chosen.get("data", "ding") not in DING_NAMES:
-        name = names.get("phrase_pairs", "phrase_pairs")
-        raise ValueError(
-            f"{name} adds pairs from the Ding dictionary, so it needs "
-            f"{names.get('data', 'data')} ding. Received: {name}="
-            f"{chosen['phrase_pairs']} with {names.get('data', 'data')} "
-            f"{chosen['data']!r}"
-        )
+    ding_only = {
+        "alternative_pairs": "adds the Ding dictionary's other wordings of its "
+        "sentences",
+        "phrase_pairs": "adds pairs from the Ding dictionary",
+    }
+    for key, what in ding_only.items():
+        if chosen.get(key) and chosen.get("data", "ding") not in DING_NAMES:
+            name, data = names.get(key, key), names.get("data", "data")
+            raise ValueError(
+                f"{name} {what}, so it needs {data} ding. Received: {name}="
+                f"{chosen[key]} with {data} {chosen['data']!r}"
+            )
 
 
 def _needs_two_vocabularies(reason, names):
