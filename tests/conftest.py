@@ -58,3 +58,14 @@ def _reset_keras_state():
     keras.utils.clear_session(free_memory=False)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own Ctrl-C handler, as a command run from a terminal starts
+    with (a test run started in the background may have SIGINT ignored)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -24,7 +24,9 @@ Surviving crashes. `training_callbacks(model_dir)` returns TensorBoard and
 `AtomicBackupAndRestore` (a backup under `BACKUP_DIRNAME` that a kill during
 a save cannot corrupt); `save_model_on_chief` saves where only the chief may
 write; `model_signature` and `check_same_model` refuse to restore a run
-directory written by a different model. `set_mixed_precision` and
+directory written by a different model. `InterruptBetweenSteps` makes
+Ctrl-C stop training between two steps (inside one, TensorFlow can turn it
+into a `SystemError` or swallow it). `set_mixed_precision` and
 `resolve_jit_compile` pick the speed switches a device supports, and
 `GradientAccumulation` splits each batch into parts that fit in memory (one
 optimizer update per batch, under every strategy).
@@ -65,6 +67,9 @@ from keras_transformer_bit.distribute.get_strategy import (  # noqa: F401
 )
 from keras_transformer_bit.distribute.gradient_accumulation import (  # noqa: F401
     GradientAccumulation,
+)
+from keras_transformer_bit.distribute.interrupt_between_steps import (  # noqa: F401
+    InterruptBetweenSteps,
 )
 from keras_transformer_bit.distribute.local_cluster import LocalCluster  # noqa: F401
 from keras_transformer_bit.distribute.mixed_precision import (  # noqa: F401
@@ -130,4 +135,5 @@ __all__ = [
     "set_mixed_precision",
     "resolve_jit_compile",
     "GradientAccumulation",
+    "InterruptBetweenSteps",
 ]

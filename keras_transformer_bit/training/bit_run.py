@@ -648,23 +648,27 @@ class BiTRun:
         jit_compile,
     ):
         settings = self.settings
-        recipes.bit_fine_tune(
-            classifier,
-            train,
-            rule,
-            micro_batch_size=settings["micro_batch_size"],
-            seed=settings["seed"],
-            strategy=strategy,
-            num_epochs=settings["num_epochs"],
-            validation_images=validation,
-            eval_every=settings["eval_every"],
-            model_dir=self.model_dir,  # backups (resume) and TensorBoard logs
-            step_timeout_seconds=worker_timeout,
-            shard_files=settings["shard_files"],
-            verbose=verbose,
-            jit_compile=jit_compile,
-            keep_backup=True,  # deleted once the run is saved
-        )
+        # Ctrl-C stops training between two steps: inside one, TensorFlow can
+        # turn it into a SystemError or swallow it.
+        with distribute.InterruptBetweenSteps() as interrupt:
+            recipes.bit_fine_tune(
+                classifier,
+                train,
+                rule,
+                micro_batch_size=settings["micro_batch_size"],
+                seed=settings["seed"],
+                strategy=strategy,
+                num_epochs=settings["num_epochs"],
+                validation_images=validation,
+                eval_every=settings["eval_every"],
+                model_dir=self.model_dir,  # backups (resume) and TensorBoard logs
+                step_timeout_seconds=worker_timeout,
+                shard_files=settings["shard_files"],
+                verbose=verbose,
+                jit_compile=jit_compile,
+                keep_backup=True,  # deleted once the run is saved
+                callbacks=[interrupt],
+            )
 
     def _check_strategy(self, strategy):
         """Refuses settings that do not fit the strategy, before any data is

@@ -663,7 +663,7 @@ def _fit_on_workers(
     loop.epoch.assign(initial_epoch)  # a newer checkpoint, if any, overrides it
     # The same callbacks as `fit`'s path; BLEU, the best checkpoint and the
     # partial history run on the chief only (the others wait for it).
-    budget, bleu, best, averaging = callbacks
+    budget, bleu, best, averaging, interrupt = callbacks
     worker_callbacks = [c for c in (budget, averaging) if c is not None]
     if loop.is_chief:
         worker_callbacks += [bleu, best] if bleu is not None else []
@@ -675,7 +675,7 @@ def _fit_on_workers(
         epochs=last_epoch,
         validation_data=validation_data,
         verbose=1,
-        callbacks=[*worker_callbacks, epoch_logs],
+        callbacks=[*worker_callbacks, epoch_logs, interrupt],
     )
     return epoch_logs.entries
 
@@ -1393,25 +1393,29 @@ class TranslationRun:
             )
         started = time.perf_counter()
         partial.start()
-        if on_workers:
-            new_entries = _fit_on_workers(
-                model,
-                strategy,
-                config,
-                model_dir,
-                datasets,
-                (budget, bleu, best, averaging),
-                epoch_range,
-                step_timeout_seconds=worker_timeout,
-                partial=partial,
-            )
-        else:
-            # The best checkpoint reads the val_bleu that BleuCallback logs.
-            callbacks = [c for c in (budget, bleu, averaging) if c is not None]
-            callbacks += [best] if bleu is not None and chief else []
-            callbacks += distribute.training_callbacks(model_dir)
-            callbacks.append(_partial_history_callback(partial))  # after the backup
-            new_entries = _fit_with_keras(model, *datasets, callbacks, epoch_range)
+        # Ctrl-C stops training between two steps: inside one, TensorFlow can
+        # turn it into a SystemError or swallow it.
+        with distribute.InterruptBetweenSteps() as interrupt:
+            if on_workers:
+                new_entries = _fit_on_workers(
+                    model,
+                    strategy,
+                    config,
+                    model_dir,
+                    datasets,
+                    (budget, bleu, best, averaging, interrupt),
+                    epoch_range,
+                    step_timeout_seconds=worker_timeout,
+                    partial=partial,
+                )
+            else:
+                # The best checkpoint reads the val_bleu that BleuCallback logs.
+                callbacks = [c for c in (budget, bleu, averaging) if c is not None]
+                callbacks += [best] if bleu is not None and chief else []
+                callbacks += distribute.training_callbacks(model_dir)
+                callbacks.append(_partial_history_callback(partial))  # after backup
+                callbacks.append(interrupt)
+                new_entries = _fit_with_keras(model, *datasets, callbacks, epoch_range)
         this_call = (time.perf_counter() - started) / 60
         minutes = partial.minutes_before + this_call
         history = _merge_history(history, partial.entries, new_entries)

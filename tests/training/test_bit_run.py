@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 
 import keras
 import numpy as np
@@ -11,6 +12,7 @@ import keras_transformer_bit as ktb
 from keras_transformer_bit.training import BiTRun, default_bit_settings
 from keras_transformer_bit.training import bit_run as run_files
 from tests.cli.test_bit_cli import _image_folder
+from tests.distribute.test_interrupt_between_steps import CtrlCInStep
 
 # A schedule of a few updates of 4 images at 16x16.
 TINY = dict(
@@ -221,3 +223,21 @@ def test_data_of_a_wrong_type_is_named_with_what_was_expected(tmp_path):
     with pytest.raises(ValueError, match="eval_every needs eval_data"):
         BiTRun(run_dir, data=_images_in_memory(0), eval_every=5).train()
     assert not os.path.exists(run_dir)
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_ctrl_c_during_a_step_stops_the_run_before_the_next_one(
+    tmp_path, monkeypatch, capsys
+):
+    data = _image_folder(tmp_path / "images")
+    presser = CtrlCInStep(step=1)
+    made = ktb.distribute.training_callbacks
+    monkeypatch.setattr(
+        ktb.distribute, "training_callbacks", lambda *a, **k: [*made(*a, **k), presser]
+    )
+    run = BiTRun(str(tmp_path / "run"), strategy="one_device", data=str(data), **TINY)
+    with pytest.raises(KeyboardInterrupt):
+        run.train(verbose=0)
+    assert presser.steps_begun == 2
+    assert "stopping before the next training step" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

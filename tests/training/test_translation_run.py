@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,12 +11,14 @@ import textwrap
 import numpy as np
 import pytest
 
+import keras_transformer_bit as ktb
 from keras_transformer_bit.data import PretrainedWordEmbeddings
 from keras_transformer_bit.training import TranslationRun
 from keras_transformer_bit.training import translation_run as run_files
 from tests.cli.test_translate_cli import ENGLISH, _write_corpus
 from tests.data.test_pretrained_word_embeddings import vectors_for, write_checkpoint
 from tests.distribute.processes import kill, wait_for_line
+from tests.distribute.test_interrupt_between_steps import CtrlCInStep
 
 # A model and pipeline small enough for seconds per epoch.
 TINY = dict(
@@ -692,3 +695,24 @@ def test_a_lexicon_gone_before_the_first_save_says_what_to_do(tmp_path):
     lexicon.unlink()
     with pytest.raises(FileNotFoundError, match=r"restore .*or train in a new"):
         TranslationRun(str(model_dir), **settings).train(epochs=1, bleu_every=0)
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_ctrl_c_during_a_step_stops_the_run_before_the_next_one(
+    tmp_path, monkeypatch, capsys
+):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    presser = CtrlCInStep(step=1)
+    made = ktb.distribute.training_callbacks
+    monkeypatch.setattr(
+        ktb.distribute, "training_callbacks", lambda *a, **k: [*made(*a, **k), presser]
+    )
+    run = TranslationRun(
+        str(tmp_path / "run"), strategy="one_device", data=str(corpus), **TINY
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run.train(epochs=100, bleu_every=0)
+    assert presser.steps_begun == 2
+    assert "stopping before the next training step" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -1,0 +1,140 @@
+"""Ctrl-C during training stops it between steps, under `fit` and the loop."""
+
+import os
+import signal
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+from keras_transformer_bit.distribute import InterruptBetweenSteps
+from tests.distribute.test_loop_callbacks import (
+    STEPS,
+    _dataset,
+    _dense,
+    train_with_fit,
+    train_with_loop,
+)
+
+
+@pytest.fixture(autouse=True)
+def _default_sigint(default_sigint):
+    yield
+
+
+def ctrl_c():
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+class CtrlCInStep(keras.callbacks.Callback):
+    """Presses Ctrl-C as step `step` starts: the step is under way then."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+        self.steps_begun = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.steps_begun += 1
+        if self.steps_begun == self.step + 1:
+            ctrl_c()
+
+
+@pytest.mark.parametrize("train", [train_with_fit, train_with_loop])
+def test_a_ctrl_c_during_a_step_stops_before_the_next_one(train):
+    interrupt = InterruptBetweenSteps()
+    # The interrupt's hooks run before the presser's: the request reaches it
+    # only at the next step, as one from inside TensorFlow would.
+    presser = CtrlCInStep(step=4)
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt:
+            train(_dense, "mse", _dataset(), 3, [interrupt, presser])
+    # Steps 0-4 ran; step 5 was begun by Keras but stopped before it ran.
+    assert presser.steps_begun == 5
+    assert interrupt.requested is False  # the request was acted on
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_without_it_the_interrupt_lands_wherever_python_is():
+    presser = CtrlCInStep(step=4)
+    with pytest.raises(KeyboardInterrupt):
+        train_with_fit(_dense, "mse", _dataset(), 3, [presser])
+    assert presser.steps_begun == 5  # raised inside step 4's begin hook
+
+
+def test_a_ctrl_c_during_the_last_step_lets_the_epoch_end_run():
+    epoch_ends = []
+
+    class EpochEnds(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_ends.append(epoch)
+
+    interrupt = InterruptBetweenSteps()
+    presser = CtrlCInStep(step=STEPS - 1)  # the first epoch's last step
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt:
+            train_with_fit(
+                _dense, "mse", _dataset(), 3, [interrupt, presser, EpochEnds()]
+            )
+    assert epoch_ends == [0]  # epoch 0 ended (its backup would be written)
+
+
+def test_a_request_pending_when_training_ends_raises_as_the_context_closes():
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptBetweenSteps() as interrupt:
+            ctrl_c()
+            assert interrupt.requested
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_first_ctrl_c_says_so_and_a_second_one_stops_at_once(capsys):
+    with InterruptBetweenSteps() as interrupt:
+        ctrl_c()
+        assert "stopping before the next training step" in capsys.readouterr().err
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c()
+        interrupt.requested = False  # handled here, not at the context's end
+
+
+def test_the_handler_is_restored_when_training_fails():
+    with pytest.raises(ValueError, match="boom"):
+        with InterruptBetweenSteps():
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+            raise ValueError("boom")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c()  # Ctrl-C works as before
+
+
+def test_another_handler_and_an_ignored_sigint_are_left_alone():
+    def mine(signum, frame):
+        pass
+
+    for handler in (mine, signal.SIG_IGN):
+        signal.signal(signal.SIGINT, handler)
+        with InterruptBetweenSteps():
+            assert signal.getsignal(signal.SIGINT) is handler
+        assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_off_the_main_thread_nothing_changes():
+    seen = []
+
+    def enter():
+        with InterruptBetweenSteps() as interrupt:
+            seen.append(signal.getsignal(signal.SIGINT))
+            seen.append(interrupt.requested)
+
+    thread = threading.Thread(target=enter)
+    thread.start()
+    thread.join()
+    assert seen == [signal.default_int_handler, False]
+
+
+def test_it_trains_as_without_it():
+    with InterruptBetweenSteps() as interrupt:
+        history, steps = train_with_fit(_dense, "mse", _dataset(), 2, [interrupt])
+    plain, plain_steps = train_with_fit(_dense, "mse", _dataset(), 2, [])
+    assert steps == plain_steps == 2 * STEPS
+    np.testing.assert_allclose(history.history["loss"], plain.history["loss"])
