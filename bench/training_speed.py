@@ -34,9 +34,18 @@ interleaved: as is, with XLA, in mixed_bfloat16, and with both; it reports
 each against the first, and how long the warm-up (tracing, and XLA's
 compiling once per bucket shape) took.
 
+With `--losses`, one run trains our model on the bucketed batches with two
+formulations of the same label-smoothed loss, interleaved: ours
+(`LabelSmoothedCrossEntropy`, from the logits' normalizer, mean and true logit)
+and the straightforward one (smoothed one-hot targets of shape (tokens,
+vocabulary) into Keras's `categorical_crossentropy`, as `keras.losses.
+CategoricalCrossentropy(label_smoothing=...)` does); it reports ours against
+the straightforward one.
+
 Run (on an otherwise idle machine):
     python bench/training_speed.py
     python bench/training_speed.py --switches   # XLA and bfloat16, in one run
+    python bench/training_speed.py --losses     # the loss's formulation
     python bench/training_speed.py --quick      # a smoke run
 """
 
@@ -52,6 +61,7 @@ import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 from ding_tokenizer import load_or_build_tokenizer  # noqa: E402
+from keras import ops  # noqa: E402
 from translation_quality import fixed_length_dataset  # noqa: E402
 
 import keras_transformer_bit as ktb  # noqa: E402
@@ -101,17 +111,33 @@ def take_batches(dataset, steps):
     return batches, real
 
 
+class OneHotLabelSmoothing(LabelSmoothedCrossEntropy):
+    """The straightforward formulation of the same loss: smoothed one-hot
+    targets, (tokens, vocabulary), into Keras's categorical cross-entropy."""
+
+    def call(self, y_true, y_pred):
+        vocabulary_size = ops.shape(y_pred)[-1]
+        labels = ops.one_hot(ops.cast(y_true, "int32"), vocabulary_size)
+        labels = labels * (1.0 - self.label_smoothing) + (
+            self.label_smoothing / ops.cast(vocabulary_size, labels.dtype)
+        )
+        return keras.losses.categorical_crossentropy(labels, y_pred, from_logits=True)
+
+
 class Contender:
     """One model on one kind of batches: a compiled train step and its batches."""
 
-    def __init__(self, name, model, recipe, batches, real_tokens, jit_compile):
+    def __init__(
+        self, name, model, recipe, batches, real_tokens, jit_compile, loss=None
+    ):
         self.name = name
         self.model = model
         # The same schedule for both: the recipe's, for the shared width.
         width = transformer_presets[recipe.preset]["config"]["hidden_dim"]
         model.compile(
             optimizer=recipe.optimizer(width),
-            loss=LabelSmoothedCrossEntropy(label_smoothing=recipe.label_smoothing),
+            loss=loss
+            or LabelSmoothedCrossEntropy(label_smoothing=recipe.label_smoothing),
             jit_compile=jit_compile,
         )
         self.batches = batches
@@ -143,6 +169,11 @@ def parse_arguments():
         "--switches",
         action="store_true",
         help="ours only, bucketed: float32, XLA, mixed_bfloat16, both",
+    )
+    parser.add_argument(
+        "--losses",
+        action="store_true",
+        help="ours only, bucketed: our loss against the one-hot formulation",
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default="bench_training_speed.json")
@@ -208,6 +239,44 @@ def make_switch_contenders(args, recipe, corpus, tokenizer):
     return contenders
 
 
+def make_loss_contenders(args, recipe, corpus, tokenizer):
+    """Our model on the bucketed batches, with each formulation of the loss."""
+    bucketed, _ = recipe.datasets(corpus, tokenizer, tokenizer, seed=args.seed)
+    batches, real = take_batches(bucketed, args.steps)
+    jit = args.jit_compile == "true"
+    contenders = []
+    for name, loss_class in (
+        ("one-hot targets", OneHotLabelSmoothing),
+        ("ours", LabelSmoothedCrossEntropy),
+    ):
+        keras.utils.set_random_seed(args.seed)
+        model = recipe.build_model(vocabulary_size=tokenizer.vocabulary_size)
+        loss = loss_class(label_smoothing=recipe.label_smoothing)
+        contenders.append(Contender(name, model, recipe, batches, real, jit, loss))
+    return contenders
+
+
+def losses_report(args, contenders, vocabulary_size):
+    speed = {c.name: c.tokens_per_second() for c in contenders}
+    ratio = speed["ours"] / speed["one-hot targets"]
+    lines = [
+        f"Command: `python bench/training_speed.py --losses` (our model on the "
+        f"bucketed batches, {vocabulary_size:,} subwords, "
+        f"{contenders[0].model.count_params():,} parameters; {args.rounds} "
+        f"rounds of {args.steps} steps per loss, "
+        "interleaved; median)",
+        "",
+        "| loss | real target tokens / s | / one-hot targets |",
+        "|---|---|---|",
+    ]
+    for c in contenders:
+        lines.append(
+            f"| {c.name} | {speed[c.name]:,.0f} | "
+            f"{speed[c.name] / speed['one-hot targets']:.2f}x |"
+        )
+    return "\n".join(lines), {"tokens_per_second": speed, "ours / one-hot": ratio}
+
+
 def switches_report(args, contenders, warmup_seconds):
     speed = {c.name: c.tokens_per_second() for c in contenders}
     base = speed["float32"]
@@ -238,7 +307,11 @@ def main():
         )
         vocabulary_size = 1000
     tokenizer = load_or_build_tokenizer(corpus, args.tokenizer_dir, vocabulary_size)
-    make = make_switch_contenders if args.switches else make_contenders
+    make = make_contenders
+    if args.switches:
+        make = make_switch_contenders
+    elif args.losses:
+        make = make_loss_contenders
     contenders = make(args, recipe, corpus, tokenizer)
     warmup_seconds = {}
     for contender in contenders:
@@ -251,6 +324,10 @@ def main():
     if args.switches:
         text, speed = switches_report(args, contenders, warmup_seconds)
         write_results(args, text, {"tokens_per_second": speed}, contenders)
+        return
+    if args.losses:
+        text, results = losses_report(args, contenders, tokenizer.vocabulary_size)
+        write_results(args, text, results, contenders)
         return
     speed = {c.name: c.tokens_per_second() for c in contenders}
     ratios = {

@@ -67,3 +67,57 @@ def test_serialization_round_trip():
 def test_rejects_bad_smoothing(value):
     with pytest.raises(ValueError, match=f"label_smoothing={value}"):
         LabelSmoothedCrossEntropy(label_smoothing=value)
+
+
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("epsilon", [0.0, 0.1, 0.3])
+def test_gradient_is_softmax_minus_the_smoothed_target(epsilon):
+    import tensorflow as tf
+
+    logits = tf.constant(LOGITS)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        value = LabelSmoothedCrossEntropy(label_smoothing=epsilon)(LABELS, logits)
+    gradient = tape.gradient(value, logits).numpy()
+    probabilities = np.exp(LOGITS) / np.exp(LOGITS).sum(-1, keepdims=True)
+    vocabulary = LOGITS.shape[-1]
+    targets = np.eye(vocabulary)[LABELS] * (1 - epsilon) + epsilon / vocabulary
+    real = (LABELS != 0)[..., None]
+    expected = (probabilities - targets) * real / real.sum()
+    np.testing.assert_allclose(gradient, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_large_logits_stay_finite(from_logits):
+    logits = LOGITS * 1000.0
+    if not from_logits:  # probabilities with exact zeros and ones
+        logits = np.eye(7, dtype="float32")[np.argmax(logits, -1)]
+    loss = LabelSmoothedCrossEntropy(from_logits=from_logits)
+    assert np.isfinite(float(loss(LABELS, logits)))
+
+
+@pytest.mark.tensorflow_only
+def test_logits_build_no_one_hot_targets():
+    # The smoothed target of every token would be a (tokens, vocabulary)
+    # tensor as large as the logits: the loss works from the logits alone.
+    import tensorflow as tf
+
+    loss = LabelSmoothedCrossEntropy()
+    graph = (
+        tf.function(loss)
+        .get_concrete_function(
+            tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None, None, 7), tf.float32),
+        )
+        .graph
+    )
+    kinds = {op.type for op in graph.get_operations()}
+    assert "OneHot" not in kinds, sorted(kinds)
+
+
+def test_probabilities_match_the_reference():
+    probabilities = np.exp(LOGITS) / np.exp(LOGITS).sum(-1, keepdims=True)
+    loss = LabelSmoothedCrossEntropy(from_logits=False)
+    np.testing.assert_allclose(
+        float(loss(LABELS, probabilities)), reference(LABELS, LOGITS, 0.1), rtol=1e-5
+    )
