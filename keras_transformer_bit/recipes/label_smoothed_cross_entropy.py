@@ -107,33 +107,16 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
             return ops.divide_no_nan(total, count)
 
     def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, "int32")
-        if not self.from_logits:
-            return self._on_probabilities(y_true, y_pred)
-        # With q = (1 - e) one_hot(y) + e / V and log p = z - logsumexp(z):
-        # -sum(q log p) = logsumexp(z) - (1 - e) z_y - e mean(z). No
-        # (tokens, vocabulary) target tensor is built, nor its product with
-        # the log-probabilities: one pass over the logits for the normalizer,
-        # one for their mean, a gather for the true logit.
-        log_normalizer = ops.logsumexp(y_pred, axis=-1)
-        true_logit = ops.take_along_axis(y_pred, y_true[..., None], axis=-1)[..., 0]
-        if not self.label_smoothing:
-            return log_normalizer - true_logit
-        epsilon = self.label_smoothing
-        return (
-            log_normalizer
-            - (1.0 - epsilon) * true_logit
-            - epsilon * ops.mean(y_pred, axis=-1)
-        )
-
-    def _on_probabilities(self, y_true, y_pred):
         vocabulary_size = ops.shape(y_pred)[-1]
-        labels = ops.cast(ops.one_hot(y_true, vocabulary_size), y_pred.dtype)
+        labels = ops.one_hot(ops.cast(y_true, "int32"), vocabulary_size)
+        labels = ops.cast(labels, y_pred.dtype)
         if self.label_smoothing:
             labels = labels * (1.0 - self.label_smoothing) + (
                 self.label_smoothing / ops.cast(vocabulary_size, y_pred.dtype)
             )
-        return keras.losses.categorical_crossentropy(labels, y_pred)
+        return keras.losses.categorical_crossentropy(
+            labels, y_pred, from_logits=self.from_logits
+        )
 
     def get_config(self):
         return {

@@ -104,21 +104,21 @@ def test_a_quick_switches_run_compares_each_setting_with_float32(tmp_path):
     assert "| float32 |" in table and "| 1.00x |" in table
 
 
-def test_the_one_hot_formulation_is_the_same_loss():
+def test_the_closed_form_is_the_same_loss():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(3, 5, 11)).astype("float32")
     labels = np.array([[4, 2, 7, 0, 0], [1, 10, 3, 5, 0], [6, 0, 0, 0, 0]])
     ours = training_speed.LabelSmoothedCrossEntropy(label_smoothing=0.1)
-    one_hot = training_speed.OneHotLabelSmoothing(label_smoothing=0.1)
+    closed = training_speed.ClosedFormLabelSmoothing(label_smoothing=0.1)
     np.testing.assert_allclose(
-        float(one_hot(labels, logits)), float(ours(labels, logits)), rtol=1e-6
+        float(closed(labels, logits)), float(ours(labels, logits)), rtol=1e-6
     )
 
 
 @pytest.mark.large
 @pytest.mark.timeout(600)
-def test_a_quick_losses_run_compares_ours_with_one_hot_targets(tmp_path):
+def test_a_quick_losses_run_compares_the_closed_form_with_ours(tmp_path):
     saved = _quick_run(tmp_path / "losses.json", "--losses")
-    assert list(saved["tokens_per_second"]) == ["one-hot targets", "ours"]
-    assert saved["ours / one-hot"] > 0
-    assert "| ours |" in (tmp_path / "losses.md").read_text()
+    assert list(saved["tokens_per_second"]) == ["ours", "closed form"]
+    assert saved["closed form / ours"] > 0
+    assert "| closed form |" in (tmp_path / "losses.md").read_text()

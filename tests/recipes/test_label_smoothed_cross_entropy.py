@@ -96,25 +96,6 @@ def test_large_logits_stay_finite(from_logits):
     assert np.isfinite(float(loss(LABELS, logits)))
 
 
-@pytest.mark.tensorflow_only
-def test_logits_build_no_one_hot_targets():
-    # The smoothed target of every token would be a (tokens, vocabulary)
-    # tensor as large as the logits: the loss works from the logits alone.
-    import tensorflow as tf
-
-    loss = LabelSmoothedCrossEntropy()
-    graph = (
-        tf.function(loss)
-        .get_concrete_function(
-            tf.TensorSpec((None, None), tf.int32),
-            tf.TensorSpec((None, None, 7), tf.float32),
-        )
-        .graph
-    )
-    kinds = {op.type for op in graph.get_operations()}
-    assert "OneHot" not in kinds, sorted(kinds)
-
-
 def test_probabilities_match_the_reference():
     probabilities = np.exp(LOGITS) / np.exp(LOGITS).sum(-1, keepdims=True)
     loss = LabelSmoothedCrossEntropy(from_logits=False)
