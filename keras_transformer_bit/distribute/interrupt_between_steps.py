@@ -23,9 +23,10 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
     out of epochs, a pending request raises there. A second Ctrl-C raises at
     once.
 
-    Nothing changes where a handler other than Python's default one is in
-    place, where SIGINT is ignored (a background job), or off the main thread
-    (signal handlers can only be set there).
+    Nothing changes where a handler other than Python's default one (or
+    another `InterruptBetweenSteps`'s, whose context this one then runs in) is
+    in place, where SIGINT is ignored (a background job), or off the main
+    thread (signal handlers can only be set there).
 
     Example:
     >>> import numpy as np
@@ -42,23 +43,29 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.requested = False
-        self._previous = None
+        # The handler each open context replaced (None: it left it alone).
+        self._replaced = []
 
     def __enter__(self):
-        self.requested = False
-        main_thread = threading.current_thread() is threading.main_thread()
-        if (
-            main_thread
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+        if not self._replaced:
+            self.requested = False
+        current = signal.getsignal(signal.SIGINT)
+        installs = threading.current_thread() is threading.main_thread() and (
+            current is signal.default_int_handler
+            # Inside another one (a TranslationRun in a user's context): this
+            # one's callback is the one in the training running now.
+            or isinstance(getattr(current, "__self__", None), InterruptBetweenSteps)
+        )
+        self._replaced.append(
+            signal.signal(signal.SIGINT, self._handle) if installs else None
+        )
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-        if exc_type is None:
+        replaced = self._replaced.pop()
+        if replaced is not None:
+            signal.signal(signal.SIGINT, replaced)
+        if exc_type is None and not self._replaced:
             self._raise_if_requested()
         return False
 

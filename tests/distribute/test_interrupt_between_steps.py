@@ -138,3 +138,29 @@ def test_it_trains_as_without_it():
     plain, plain_steps = train_with_fit(_dense, "mse", _dataset(), 2, [])
     assert steps == plain_steps == 2 * STEPS
     np.testing.assert_allclose(history.history["loss"], plain.history["loss"])
+
+
+def test_inside_another_one_the_inner_training_stops():
+    # A user's context around a TranslationRun, which opens its own: the
+    # request must reach the callback of the training that is running.
+    presser = CtrlCInStep(step=1)
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptBetweenSteps():
+            inner = InterruptBetweenSteps()
+            with inner:
+                train_with_fit(_dense, "mse", _dataset(), 50, [inner, presser])
+    assert presser.steps_begun == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_one_instance_opened_twice_restores_the_handler_once_closed():
+    interrupt = InterruptBetweenSteps()
+    with interrupt:
+        handler = signal.getsignal(signal.SIGINT)
+        with interrupt:
+            pass
+        assert signal.getsignal(signal.SIGINT) == handler  # still deferring
+        ctrl_c()
+        assert interrupt.requested
+        interrupt.requested = False
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
