@@ -3,6 +3,7 @@
 import signal
 import sys
 import threading
+import warnings
 
 import keras
 
@@ -11,22 +12,26 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
     """A callback and context manager that defers Ctrl-C to the next step.
 
     Python raises `KeyboardInterrupt` wherever the main thread happens to be.
-    Inside TensorFlow (tracing a step, running it, reading a dataset) the
-    exception can surface as an unrelated `SystemError`, or be swallowed so
-    that training goes on as if nothing happened. Within this context the
-    first Ctrl-C only records the request and says so; the callback raises
-    `KeyboardInterrupt` where Python is in charge: before the next training
-    step, or before the next epoch when the request came during the last step
-    or the epoch's end. An epoch's end (validation, the other callbacks'
-    `on_epoch_end`: a backup, a checkpoint) therefore finishes, wherever the
-    callback stands in the list. When the context closes after training ran
-    out of epochs, a pending request raises there. A second Ctrl-C raises at
-    once.
+    Inside TensorFlow (tracing a step, running it, reading a dataset, saving a
+    model) the exception can surface as an unrelated `SystemError`, or be
+    swallowed so that training goes on as if nothing happened. Within this
+    context the first Ctrl-C only records the request (`requested` is then
+    `True`) and says so on stderr; the callback raises `KeyboardInterrupt`
+    where Python is in charge: before the next training step, or before the
+    next epoch when the request came during the last step or the epoch's end.
+    An epoch's end (validation, the other callbacks' `on_epoch_end`: a backup,
+    a checkpoint) therefore finishes, wherever the callback stands in the
+    list. In `evaluate` and `predict` it raises before the next batch. What
+    the context holds after training (saving the model) finishes too: a
+    request still pending when the context closes raises there. Raising
+    clears `requested`. A second Ctrl-C raises at once.
 
-    Nothing changes where a handler other than Python's default one (or
-    another `InterruptBetweenSteps`'s, whose context this one then runs in) is
-    in place, where SIGINT is ignored (a background job), or off the main
-    thread (signal handlers can only be set there).
+    Use it as the example shows: the context installs the SIGINT handler, the
+    callback acts on it. Passed to `fit` outside its context it does nothing
+    (and warns). Nothing changes where a handler other than Python's default
+    one (or another `InterruptBetweenSteps`'s, whose context this one then
+    runs in) is in place, where SIGINT is ignored (a background job), or off
+    the main thread (signal handlers can only be set there).
 
     Example:
     >>> import numpy as np
@@ -45,6 +50,7 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
         self.requested = False
         # The handler each open context replaced (None: it left it alone).
         self._replaced = []
+        self._training = False
 
     def __enter__(self):
         if not self._replaced:
@@ -74,8 +80,8 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
             raise KeyboardInterrupt
         self.requested = True
         print(
-            "\nInterrupted: stopping before the next training step (press Ctrl-C "
-            "again to stop at once).",
+            "\nInterrupted: stopping once the current step (or save) is done; "
+            "press Ctrl-C again to stop at once.",
             file=sys.stderr,
             flush=True,
         )
@@ -85,8 +91,30 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
             self.requested = False
             raise KeyboardInterrupt
 
+    def on_train_begin(self, logs=None):
+        self._training = True
+        if not self._replaced:
+            warnings.warn(
+                "InterruptBetweenSteps was given to fit outside its context, "
+                "where it does nothing: use `with InterruptBetweenSteps() as "
+                "interrupt: model.fit(..., callbacks=[interrupt])`.",
+                stacklevel=2,
+            )
+
+    def on_train_end(self, logs=None):
+        self._training = False
+
     def on_epoch_begin(self, epoch, logs=None):
         self._raise_if_requested()
 
     def on_train_batch_begin(self, batch, logs=None):
+        self._raise_if_requested()
+
+    def on_test_batch_begin(self, batch, logs=None):
+        # Not during fit's validation: the epoch's end (its backup) comes
+        # after it.
+        if not self._training:
+            self._raise_if_requested()
+
+    def on_predict_batch_begin(self, batch, logs=None):
         self._raise_if_requested()

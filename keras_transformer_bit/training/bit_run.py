@@ -592,16 +592,6 @@ class BiTRun:
                 os.path.join(self.model_dir, FLAGS_FILE),
                 json.dumps(recorded, indent=2),
             )
-        self._fine_tune(
-            classifier,
-            train,
-            validation,
-            rule,
-            strategy,
-            verbose,
-            worker_timeout,
-            jit_compile,
-        )
         settings = self.settings
         config = {
             "data": recorded["data"],
@@ -616,7 +606,21 @@ class BiTRun:
         # Plain JSON (the rule's tuples as lists): what bit_config.json holds
         # and `saved_config()` reads back.
         config = json.loads(json.dumps(config, default=list))
-        self._save(classifier, config, strategy, worker_timeout)
+        # Ctrl-C stops training between two steps, and waits for the saves:
+        # inside TensorFlow it could turn into a SystemError or be swallowed.
+        with distribute.InterruptBetweenSteps() as interrupt:
+            self._fine_tune(
+                classifier,
+                train,
+                validation,
+                rule,
+                strategy,
+                verbose,
+                worker_timeout,
+                jit_compile,
+                interrupt,
+            )
+            self._save(classifier, config, strategy, worker_timeout)
         return config
 
     def _remove_unstarted_run(self, created_dir):
@@ -646,29 +650,27 @@ class BiTRun:
         verbose,
         worker_timeout,
         jit_compile,
+        interrupt,
     ):
         settings = self.settings
-        # Ctrl-C stops training between two steps: inside one, TensorFlow can
-        # turn it into a SystemError or swallow it.
-        with distribute.InterruptBetweenSteps() as interrupt:
-            recipes.bit_fine_tune(
-                classifier,
-                train,
-                rule,
-                micro_batch_size=settings["micro_batch_size"],
-                seed=settings["seed"],
-                strategy=strategy,
-                num_epochs=settings["num_epochs"],
-                validation_images=validation,
-                eval_every=settings["eval_every"],
-                model_dir=self.model_dir,  # backups (resume) and TensorBoard logs
-                step_timeout_seconds=worker_timeout,
-                shard_files=settings["shard_files"],
-                verbose=verbose,
-                jit_compile=jit_compile,
-                keep_backup=True,  # deleted once the run is saved
-                callbacks=[interrupt],
-            )
+        recipes.bit_fine_tune(
+            classifier,
+            train,
+            rule,
+            micro_batch_size=settings["micro_batch_size"],
+            seed=settings["seed"],
+            strategy=strategy,
+            num_epochs=settings["num_epochs"],
+            validation_images=validation,
+            eval_every=settings["eval_every"],
+            model_dir=self.model_dir,  # backups (resume) and TensorBoard logs
+            step_timeout_seconds=worker_timeout,
+            shard_files=settings["shard_files"],
+            verbose=verbose,
+            jit_compile=jit_compile,
+            keep_backup=True,  # deleted once the run is saved
+            callbacks=[interrupt],
+        )
 
     def _check_strategy(self, strategy):
         """Refuses settings that do not fit the strategy, before any data is

@@ -1393,8 +1393,8 @@ class TranslationRun:
             )
         started = time.perf_counter()
         partial.start()
-        # Ctrl-C stops training between two steps: inside one, TensorFlow can
-        # turn it into a SystemError or swallow it.
+        # Ctrl-C stops training between two steps, and waits for the saves:
+        # inside TensorFlow it could turn into a SystemError or be swallowed.
         with distribute.InterruptBetweenSteps() as interrupt:
             if on_workers:
                 new_entries = _fit_on_workers(
@@ -1412,30 +1412,17 @@ class TranslationRun:
                 # The best checkpoint reads the val_bleu that BleuCallback logs.
                 callbacks = [c for c in (budget, bleu, averaging) if c is not None]
                 callbacks += [best] if bleu is not None and chief else []
-                callbacks += distribute.training_callbacks(model_dir)
+                # The backup goes once model.keras and history.json hold the run.
+                callbacks += distribute.training_callbacks(
+                    model_dir, delete_backup_when_done=False
+                )
                 callbacks.append(_partial_history_callback(partial))  # after backup
                 callbacks.append(interrupt)
                 new_entries = _fit_with_keras(model, *datasets, callbacks, epoch_range)
-        this_call = (time.perf_counter() - started) / 60
-        minutes = partial.minutes_before + this_call
-        history = _merge_history(history, partial.entries, new_entries)
-        for entry in history:  # a rerun's bookkeeping only
-            entry.pop(CALL_MINUTES, None)
-        if history:
-            history[-1]["run_minutes"] = round(minutes, 2)
-        # Written aside and renamed: whole or absent after a kill. Until the
-        # backup goes, the same command resumes (at the end) and saves again.
-        distribute.save_model_on_chief(model, model_path, strategy)
-        if averaging is not None and averaging.num_kept:
-            self._save_averaged(model, averaging, strategy)
-        if chief:
-            write_json_atomically(history_path, history)
-            # model.keras now holds the run: the crash-recovery state of both
-            # paths (the loop's checkpoints, fit's backup) is obsolete.
-            for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
-                remove_tree(os.path.join(model_dir, name))
-            if gfile.exists(partial.path):  # now in history.json
-                gfile.remove(partial.path)
+            this_call = (time.perf_counter() - started) / 60
+            history = self._save_run(
+                model, strategy, averaging, history, partial, new_entries, this_call
+            )
         # The other workers' training is done, but not the run until the
         # chief has saved it: if it died meanwhile they exit 75, not 0.
         distribute.wait_for_chief(
@@ -1445,6 +1432,7 @@ class TranslationRun:
             what=model_path,
         )
         if chief:
+            minutes = partial.minutes_before + this_call
             last = history[-1] if history else {}
             print(
                 f"Saved {model_path} after {last.get('epoch', 0)} epochs "
@@ -1456,6 +1444,34 @@ class TranslationRun:
                 )
                 + (f"; val_bleu {last['val_bleu']:.2f}" if "val_bleu" in last else "")
             )
+        return history
+
+    def _save_run(
+        self, model, strategy, averaging, history, partial, new_entries, this_call
+    ):
+        """Saves model.keras, averaged.keras and history.json; then removes
+        the crash-recovery state. Returns the run's whole history."""
+        model_dir = self.model_dir
+        history = _merge_history(history, partial.entries, new_entries)
+        for entry in history:  # a rerun's bookkeeping only
+            entry.pop(CALL_MINUTES, None)
+        if history:
+            history[-1]["run_minutes"] = round(partial.minutes_before + this_call, 2)
+        # Written aside and renamed: whole or absent after a kill. Until the
+        # backup goes, the same command resumes (at the end) and saves again.
+        distribute.save_model_on_chief(
+            model, os.path.join(model_dir, MODEL_FILE), strategy
+        )
+        if averaging is not None and averaging.num_kept:
+            self._save_averaged(model, averaging, strategy)
+        if distribute.is_chief_task(strategy):
+            write_json_atomically(os.path.join(model_dir, HISTORY_FILE), history)
+            # model.keras now holds the run: the crash-recovery state of both
+            # paths (the loop's checkpoints, fit's backup) is obsolete.
+            for name in (distribute.CHECKPOINT_DIRNAME, distribute.BACKUP_DIRNAME):
+                remove_tree(os.path.join(model_dir, name))
+            if gfile.exists(partial.path):  # now in history.json
+                gfile.remove(partial.path)
         return history
 
     def _save_averaged(self, model, averaging, strategy):
@@ -1480,10 +1496,12 @@ class TranslationRun:
                 )
 
     def _remove_unsaved_fresh_run(self, created_dir):
-        """A fresh run that saved no model leaves nothing behind (its
-        directory was empty or absent before, so everything in it is ours)."""
+        """A fresh run that saved no model and no backup leaves nothing behind
+        (its directory was empty or absent before, so everything in it is
+        ours). One that trained an epoch is kept: the same command resumes it."""
         model_dir = self.model_dir
-        if gfile.exists(os.path.join(model_dir, MODEL_FILE)):
+        kept = (MODEL_FILE, distribute.BACKUP_DIRNAME, distribute.CHECKPOINT_DIRNAME)
+        if any(gfile.exists(os.path.join(model_dir, name)) for name in kept):
             return
         if created_dir:
             remove_tree(model_dir)

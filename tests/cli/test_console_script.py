@@ -72,5 +72,5 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     assert process.returncode == 130, error[-2000:]
     # Deferred to the next step: inside one, TensorFlow could turn the
     # KeyboardInterrupt into a SystemError or swallow it.
-    assert "stopping before the next training step" in error, error[-2000:]
+    assert "stopping once the current step" in error, error[-2000:]
     assert "Run the same command again to resume" in error

@@ -91,7 +91,7 @@ def test_a_request_pending_when_training_ends_raises_as_the_context_closes():
 def test_the_first_ctrl_c_says_so_and_a_second_one_stops_at_once(capsys):
     with InterruptBetweenSteps() as interrupt:
         ctrl_c()
-        assert "stopping before the next training step" in capsys.readouterr().err
+        assert "stopping once the current step" in capsys.readouterr().err
         with pytest.raises(KeyboardInterrupt):
             ctrl_c()
         interrupt.requested = False  # handled here, not at the context's end
@@ -164,3 +164,48 @@ def test_one_instance_opened_twice_restores_the_handler_once_closed():
         assert interrupt.requested
         interrupt.requested = False
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class CtrlCInBatch(keras.callbacks.Callback):
+    """Presses Ctrl-C as evaluate's or predict's batch `batch` starts."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+        self.ended = 0
+
+    def _press(self, batch):
+        if batch == self.batch:
+            ctrl_c()
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._press(batch)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._press(batch)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.ended += 1
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.ended += 1
+
+
+@pytest.mark.parametrize("method", ["evaluate", "predict"])
+def test_evaluate_and_predict_stop_before_the_next_batch(method):
+    model = _dense()
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((64, 5), "float32")
+    arguments = (x, np.zeros((64, 1), "float32")) if method == "evaluate" else (x,)
+    presser = CtrlCInBatch(batch=2)
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptBetweenSteps() as interrupt:
+            getattr(model, method)(
+                *arguments, batch_size=4, verbose=0, callbacks=[interrupt, presser]
+            )
+    assert presser.ended == 3  # batch 2 ran; batch 3 did not
+
+
+def test_outside_its_context_it_warns_that_it_does_nothing():
+    with pytest.warns(UserWarning, match="outside its context"):
+        train_with_fit(_dense, "mse", _dataset(), 1, [InterruptBetweenSteps()])

@@ -239,5 +239,5 @@ def test_ctrl_c_during_a_step_stops_the_run_before_the_next_one(
     with pytest.raises(KeyboardInterrupt):
         run.train(verbose=0)
     assert presser.steps_begun == 2
-    assert "stopping before the next training step" in capsys.readouterr().err
+    assert "stopping once the current step" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

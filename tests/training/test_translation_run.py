@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 
@@ -714,5 +715,90 @@ def test_ctrl_c_during_a_step_stops_the_run_before_the_next_one(
     with pytest.raises(KeyboardInterrupt):
         run.train(epochs=100, bleu_every=0)
     assert presser.steps_begun == 2
-    assert "stopping before the next training step" in capsys.readouterr().err
+    assert "stopping once the current step" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _CtrlCAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _with_callback(monkeypatch, callback):
+    made = ktb.distribute.training_callbacks
+    monkeypatch.setattr(
+        ktb.distribute, "training_callbacks", lambda *a, **k: [*made(*a, **k), callback]
+    )
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_a_new_run_interrupted_after_an_epoch_is_kept_and_resumes(
+    tmp_path, monkeypatch
+):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    settings = dict(strategy="one_device", data=str(corpus), **TINY)
+    with monkeypatch.context() as patch:
+        _with_callback(patch, _CtrlCAtEpoch(1))  # as epoch 2 begins
+        with pytest.raises(KeyboardInterrupt):
+            TranslationRun(str(model_dir), **settings).train(epochs=3, bleu_every=0)
+    # Epoch 1 is in the backup: the directory stays for the same call to go on.
+    assert (model_dir / "backup").is_dir()
+    history = TranslationRun(str(model_dir), **settings).train(epochs=3, bleu_every=0)
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_ctrl_c_during_the_final_save_lets_it_finish(tmp_path, monkeypatch, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    save = ktb.distribute.save_model_on_chief
+    saves = []
+
+    def save_with_ctrl_c(*args, **kwargs):
+        if not saves:  # one Ctrl-C, in the first save (model.keras)
+            os.kill(os.getpid(), signal.SIGINT)
+        saves.append(args[1])
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(ktb.distribute, "save_model_on_chief", save_with_ctrl_c)
+    run = TranslationRun(
+        str(model_dir), strategy="one_device", data=str(corpus), **TINY
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run.train(epochs=1, bleu_every=0)
+    # Raised once the run was saved, not inside the save.
+    files = {path.name for path in model_dir.iterdir()}
+    assert {"model.keras", "averaged.keras", "history.json"} <= files, files
+    assert json.loads((model_dir / "history.json").read_text())[0]["epoch"] == 1
+    assert not (model_dir / "backup").exists()
+
+
+def test_a_kill_during_the_final_save_keeps_the_trained_epochs(
+    tmp_path, monkeypatch, capsys
+):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    settings = dict(strategy="one_device", data=str(corpus), **TINY)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed while saving")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ktb.distribute, "save_model_on_chief", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            TranslationRun(str(model_dir), **settings).train(epochs=2, bleu_every=0)
+    # The backup outlives fit until model.keras holds the run.
+    assert (model_dir / "backup").is_dir()
+    capsys.readouterr()
+    history = TranslationRun(str(model_dir), **settings).train(epochs=2, bleu_every=0)
+    assert [entry["epoch"] for entry in history] == [1, 2]
+    assert "Epoch 1/2" not in capsys.readouterr().out  # nothing trained again
