@@ -1,6 +1,7 @@
 """Label-smoothed cross-entropy over token logits that ignores padding."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -61,25 +62,90 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
                 "label_smoothing must be a float in [0, 1). "
                 f"Received: label_smoothing={label_smoothing}"
             )
+        if pad_token_id is not None:
+            if isinstance(pad_token_id, bool) or not isinstance(
+                pad_token_id, (int, np.integer)
+            ):
+                raise ValueError(
+                    "pad_token_id must be an int (a label id) or None. "
+                    f"Received: pad_token_id={pad_token_id!r}"
+                )
+            pad_token_id = int(pad_token_id)
         self.label_smoothing = label_smoothing
         self.pad_token_id = pad_token_id
         self.from_logits = from_logits
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = self._checked_ids(ops.convert_to_tensor(y_true), y_pred)
+        if sample_weight is not None:
+            sample_weight = self._per_token(sample_weight, y_true)
         if self.pad_token_id is not None:
-            weight = ops.cast(
-                ops.not_equal(ops.convert_to_tensor(y_true), self.pad_token_id),
-                self.dtype,
-            )
+            weight = ops.cast(ops.not_equal(y_true, self.pad_token_id), self.dtype)
             if sample_weight is not None:
-                sample_weight = ops.convert_to_tensor(sample_weight, self.dtype)
-                if len(sample_weight.shape) == 1:
-                    sample_weight = sample_weight[:, None]
                 weight = weight * sample_weight
             sample_weight = weight
         if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
             return self._mean_over_global_batch(y_true, y_pred, sample_weight)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
+    def _checked_ids(self, y_true, y_pred):
+        """`y_true`, checked to hold ids of the logits' vocabulary.
+
+        A one-hot target of an id outside [0, vocabulary size) is all zeros:
+        the loss would come out finite and wrong. TensorFlow checks inside a
+        compiled step too (imported on use: other backends lack it).
+        """
+        if keras.config.backend() != "tensorflow":
+            return y_true
+        import tensorflow as tf
+
+        ids = tf.cast(y_true, tf.int64)
+        size = tf.cast(tf.shape(y_pred)[-1], tf.int64)
+        message = (
+            f"{type(self).__name__}: every label id must be in [0, vocabulary "
+            "size), the size being the last dimension of y_pred (the logits). "
+            "Targets made with another vocabulary than the model's?"
+        )
+        checks = [
+            tf.debugging.assert_non_negative(ids, message=message),
+            tf.debugging.assert_less(ids, size, message=message),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(y_true)
+
+    def _per_token(self, sample_weight, y_true):
+        """`sample_weight` shaped like `y_true`: a weight per sequence is
+        spread over its tokens; a trailing axis of 1 is dropped."""
+        sample_weight = ops.convert_to_tensor(sample_weight, self.dtype)
+        received = tuple(sample_weight.shape)
+        ids = tuple(y_true.shape)
+        if len(received) == len(ids) + 1 and received[-1] == 1:
+            sample_weight = sample_weight[..., 0]
+        while len(sample_weight.shape) < len(ids):
+            sample_weight = sample_weight[..., None]
+        shape = tuple(sample_weight.shape)
+
+        def agree(weight, label, broadcasts=False):
+            return (
+                weight is None
+                or label is None
+                or weight == label
+                or (broadcasts and weight == 1)
+            )
+
+        fits = (
+            len(shape) == len(ids)
+            and len(ids) > 0
+            and agree(shape[0], ids[0])
+            and all(agree(w, n, True) for w, n in zip(shape[1:], ids[1:]))
+        )
+        if not fits:
+            raise ValueError(
+                "sample_weight must hold one weight per sequence, shape "
+                f"(batch,), or one per label, the shape of y_true {ids}. "
+                f"Received: sample_weight of shape {received}"
+            )
+        return sample_weight
 
     def _mean_over_global_batch(self, y_true, y_pred, sample_weight):
         # Under tf.distribute each replica holds a slice of the global batch,

@@ -102,3 +102,49 @@ def test_probabilities_match_the_reference():
     np.testing.assert_allclose(
         float(loss(LABELS, probabilities)), reference(LABELS, LOGITS, 0.1), rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("bad_id", [7, 12, -1])
+def test_a_label_id_outside_the_vocabulary_is_an_error(bad_id):
+    # Its one-hot target would be all zeros: a finite, wrong loss.
+    labels = LABELS.copy()
+    labels[0, 1] = bad_id
+    with pytest.raises(Exception, match="every label id must be in"):
+        LabelSmoothedCrossEntropy()(labels, LOGITS)
+
+
+@pytest.mark.tensorflow_only
+def test_a_label_id_outside_the_vocabulary_is_an_error_in_fit():
+    inputs = keras.Input((4,), dtype="int32")
+    logits = keras.layers.Embedding(10, 7)(inputs)
+    model = keras.Model(inputs, logits)
+    model.compile("sgd", LabelSmoothedCrossEntropy())
+    ids = np.array([[1, 2, 3, 0]] * 4)
+    with pytest.raises(Exception, match="every label id must be in"):
+        model.fit(ids, ids + 5, verbose=0)  # ids up to 8, logits of 7
+
+
+@pytest.mark.parametrize("pad", [1.5, "0", True])
+def test_a_pad_id_that_is_not_an_int_is_refused(pad):
+    with pytest.raises(ValueError, match="pad_token_id must be an int"):
+        LabelSmoothedCrossEntropy(pad_token_id=pad)
+
+
+def test_a_numpy_pad_id_is_taken():
+    assert LabelSmoothedCrossEntropy(pad_token_id=np.int64(3)).pad_token_id == 3
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 5), (4, 4)])
+def test_a_sample_weight_of_another_shape_is_named(shape):
+    with pytest.raises(ValueError, match=r"sample_weight must hold .*\(2, 4\)"):
+        LabelSmoothedCrossEntropy()(LABELS, LOGITS, sample_weight=np.ones(shape))
+
+
+def test_a_sample_weight_with_a_trailing_axis_of_one_is_per_token():
+    weights = RNG.uniform(size=(2, 4)).astype("float32")
+    loss = LabelSmoothedCrossEntropy()
+    np.testing.assert_allclose(
+        float(loss(LABELS, LOGITS, sample_weight=weights[..., None])),
+        float(loss(LABELS, LOGITS, sample_weight=weights)),
+        rtol=1e-6,
+    )
