@@ -88,8 +88,9 @@ def run(argv=None):
         return main(argv)
     except KeyboardInterrupt:
         print(
-            "\nktb: interrupted. Run the same command again to resume from the "
-            "last backup.",
+            "\nktb: interrupted. Run the same command again to go on: training "
+            "resumes from its last backup (a run stopped before its first "
+            "backup starts over).",
             file=sys.stderr,
         )
         return 130

@@ -73,4 +73,4 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     # Deferred to the next step: inside one, TensorFlow could turn the
     # KeyboardInterrupt into a SystemError or swallow it.
     assert "stopping once the current step" in error, error[-2000:]
-    assert "Run the same command again to resume" in error
+    assert "Run the same command again to go on" in error
