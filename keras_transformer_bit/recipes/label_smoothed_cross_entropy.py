@@ -32,10 +32,16 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
         name: str. Defaults to `"label_smoothed_cross_entropy"`.
         dtype: dtype of the loss computation. Defaults to float32.
 
+    A label id outside [0, vocabulary size) is an error (on TensorFlow; not
+    checked under XLA). The class is registered as
+    `"keras_transformer_bit>LabelSmoothedCrossEntropy"`: a saved model that
+    uses it reloads once `keras_transformer_bit` is imported.
+
     Call arguments:
-        y_true: int `(batch, length)` target ids.
+        y_true: int `(batch, length)` target ids (floats are cast to int).
         y_pred: `(batch, length, vocabulary_size)` logits.
-        sample_weight: optional `(batch,)` or `(batch, length)` weights.
+        sample_weight: optional `(batch,)` or `(batch, length)` weights (or
+            `(batch, length, 1)`); another shape is a `ValueError`.
 
     Example:
     >>> loss = keras_transformer_bit.recipes.LabelSmoothedCrossEntropy()
