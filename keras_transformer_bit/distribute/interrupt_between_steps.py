@@ -86,6 +86,20 @@ class InterruptBetweenSteps(keras.callbacks.Callback):
             flush=True,
         )
 
+    def dismiss(self, reason):
+        """Clears a pending request, saying on stderr why it is not acted on.
+
+        For work that ended before the request could stop it: a run whose
+        final save was under way is complete, and raising then would only
+        say "interrupted" about a finished run.
+
+        Args:
+            reason: str. Why, e.g. `"the run is complete and saved"`.
+        """
+        if self.requested:
+            self.requested = False
+            print(f"Ctrl-C came too late to stop anything: {reason}.", file=sys.stderr)
+
     def _raise_if_requested(self):
         if self.requested:
             self.requested = False

@@ -32,8 +32,9 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
         name: str. Defaults to `"label_smoothed_cross_entropy"`.
         dtype: dtype of the loss computation. Defaults to float32.
 
-    A label id outside [0, vocabulary size) is an error (on TensorFlow; not
-    checked under XLA). The class is registered as
+    A label id outside [0, vocabulary size), other than `pad_token_id`
+    (which may lie outside it, as -100 does), is an error (on TensorFlow;
+    not checked under XLA). The class is registered as
     `"keras_transformer_bit>LabelSmoothedCrossEntropy"`: a saved model that
     uses it reloads once `keras_transformer_bit` is imported.
 
@@ -106,6 +107,8 @@ class LabelSmoothedCrossEntropy(keras.losses.Loss):
         import tensorflow as tf
 
         ids = tf.cast(y_true, tf.int64)
+        if self.pad_token_id is not None:  # -100, say: ignored, not an id
+            ids = tf.where(tf.equal(ids, self.pad_token_id), tf.zeros_like(ids), ids)
         size = tf.cast(tf.shape(y_pred)[-1], tf.int64)
         message = (
             f"{type(self).__name__}: every label id must be in [0, vocabulary "

@@ -621,6 +621,7 @@ class BiTRun:
                 interrupt,
             )
             self._save(classifier, config, strategy, worker_timeout)
+            interrupt.dismiss(f"training had ended and {self.model_dir} is saved")
         return config
 
     def _remove_unstarted_run(self, created_dir):

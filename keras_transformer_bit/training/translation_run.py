@@ -1423,6 +1423,7 @@ class TranslationRun:
             history = self._save_run(
                 model, strategy, averaging, history, partial, new_entries, this_call
             )
+            interrupt.dismiss(f"training had ended and {model_path} is saved")
         # The other workers' training is done, but not the run until the
         # chief has saved it: if it died meanwhile they exit 75, not 0.
         distribute.wait_for_chief(

@@ -209,3 +209,14 @@ def test_evaluate_and_predict_stop_before_the_next_batch(method):
 def test_outside_its_context_it_warns_that_it_does_nothing():
     with pytest.warns(UserWarning, match="outside its context"):
         train_with_fit(_dense, "mse", _dataset(), 1, [InterruptBetweenSteps()])
+
+
+def test_dismiss_clears_a_late_request_and_says_why(capsys):
+    with InterruptBetweenSteps() as interrupt:
+        interrupt.dismiss("nothing pending")  # silent without a request
+        ctrl_c()
+        interrupt.dismiss("the run is saved")
+    assert not interrupt.requested
+    assert "came too late to stop anything: the run is saved" in (
+        capsys.readouterr().err
+    )

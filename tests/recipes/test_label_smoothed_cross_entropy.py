@@ -148,3 +148,12 @@ def test_a_sample_weight_with_a_trailing_axis_of_one_is_per_token():
         float(loss(LABELS, LOGITS, sample_weight=weights)),
         rtol=1e-6,
     )
+
+
+@pytest.mark.parametrize("pad", [-100, 7])
+def test_a_pad_id_outside_the_vocabulary_is_ignored_not_refused(pad):
+    labels = np.where(LABELS == 0, pad, LABELS)
+    loss = LabelSmoothedCrossEntropy(pad_token_id=pad)
+    np.testing.assert_allclose(
+        float(loss(labels, LOGITS)), reference(LABELS, LOGITS, 0.1), rtol=1e-5
+    )

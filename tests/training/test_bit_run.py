@@ -241,3 +241,22 @@ def test_ctrl_c_during_a_step_stops_the_run_before_the_next_one(
     assert presser.steps_begun == 2
     assert "stopping once the current step" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_ctrl_c_during_the_final_save_lets_the_run_finish(
+    tmp_path, monkeypatch, capsys
+):
+    data = _image_folder(tmp_path / "images")
+    save = ktb.distribute.save_model_on_chief
+
+    def save_with_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(ktb.distribute, "save_model_on_chief", save_with_ctrl_c)
+    model_dir = tmp_path / "run"
+    run = BiTRun(str(model_dir), strategy="one_device", data=str(data), **TINY)
+    assert run.train(verbose=0)["class_names"] == ["circles", "squares"]
+    assert "came too late to stop anything" in capsys.readouterr().err
+    assert sorted(os.listdir(model_dir)) == ["bit_config.json", "logs", "model.keras"]
