@@ -257,7 +257,7 @@ def test_export_defaults_to_the_next_serving_version(tmp_path):
 def test_failure_during_training_leaves_nothing(tmp_path, monkeypatch):
     from keras_transformer_bit import distribute
 
-    def broken(model_dir):
+    def broken(model_dir, **settings):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(distribute, "training_callbacks", broken)
