@@ -44,6 +44,7 @@ from keras_transformer_bit.training.run_checks import (
     check_model_dir_not_a_file,
     check_positive_number,
     describe_setting,
+    holds_training_state,
 )
 from keras_transformer_bit.training.run_lock import RunLock
 from keras_transformer_bit.utils import (
@@ -628,8 +629,7 @@ class BiTRun:
         """A fresh run that failed before its first backup (a setting that
         training refused) leaves nothing behind, so the corrected call is not
         compared with it."""
-        kept = (distribute.BACKUP_DIRNAME, distribute.CHECKPOINT_DIRNAME)
-        if any(gfile.exists(os.path.join(self.model_dir, n)) for n in kept):
+        if holds_training_state(self.model_dir):
             return  # it trained: a rerun resumes from there
         if created_dir:
             remove_tree(self.model_dir)

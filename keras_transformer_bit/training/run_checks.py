@@ -4,6 +4,8 @@ A run names a setting the way its caller does: by its keyword in Python,
 by its flag under `ktb` (the CLI passes `names={"seed": "--seed", ...}`).
 """
 
+import os
+
 from keras_transformer_bit.layers.transformer_block_parts import (
     check_block_arguments,
 )
@@ -34,6 +36,15 @@ def check_model_dir_not_a_file(model_dir, name="model_dir"):
             f"{name} {model_dir} is a file, not a directory: choose a directory "
             "for the run."
         )
+
+
+def holds_training_state(model_dir):
+    """Whether a run directory holds what a rerun resumes from: fit's backup
+    or the multi-worker loop's checkpoints (the epochs trained so far)."""
+    from keras_transformer_bit import distribute
+
+    names = (distribute.BACKUP_DIRNAME, distribute.CHECKPOINT_DIRNAME)
+    return any(gfile.exists(os.path.join(model_dir, name)) for name in names)
 
 
 def check_positive_number(name, value, unit="", allow_none=False):

@@ -76,6 +76,7 @@ from keras_transformer_bit.training.run_checks import (
     check_model_overrides,
     check_positive_number,
     describe_setting,
+    holds_training_state,
     smaller_vocabulary_note,
 )
 from keras_transformer_bit.training.run_lock import LOCK_FILE, RunLock
@@ -1501,8 +1502,9 @@ class TranslationRun:
         (its directory was empty or absent before, so everything in it is
         ours). One that trained an epoch is kept: the same command resumes it."""
         model_dir = self.model_dir
-        kept = (MODEL_FILE, distribute.BACKUP_DIRNAME, distribute.CHECKPOINT_DIRNAME)
-        if any(gfile.exists(os.path.join(model_dir, name)) for name in kept):
+        if gfile.exists(os.path.join(model_dir, MODEL_FILE)) or holds_training_state(
+            model_dir
+        ):
             return
         if created_dir:
             remove_tree(model_dir)
