@@ -21,6 +21,7 @@ Run (on an otherwise idle machine; 20 minutes of training per trial):
 """
 
 import argparse
+import collections
 import json
 import os
 import subprocess
@@ -59,6 +60,7 @@ def run_trial(trial, args):
         settings.update(QUICK_SETTINGS)
     settings.update(trial.get("settings", {}))
     model_dir = os.path.join(args.output_dir, trial["name"])
+    recorders = _record_epoch_weights() if args.average_windows else []
     run = TranslationRun(
         model_dir, mixed_precision=trial.get("mixed_precision", False), **settings
     )
@@ -97,8 +99,64 @@ def run_trial(trial, args):
         result[f"{checkpoint}_bleu"] = round(corpus_bleu(hypotheses, references), 2)
         result[f"{checkpoint}_chrf"] = round(corpus_chrf(hypotheses, references), 1)
         result[f"{checkpoint}_decode_seconds"] = round(time.perf_counter() - started, 1)
+    if recorders:
+        # Averages of other windows of the same run's last epochs, each
+        # decoded like the others (the model's weights are replaced in turn).
+        recorder = recorders[-1]
+        _, source_tokenizer, target_tokenizer, model = run.load("last")
+        translator = recipe.translator(model, source_tokenizer, target_tokenizer)
+        for window in args.average_windows:
+            if window > recorder.num_recorded:
+                continue
+            model.set_weights(recorder.averaged_weights(last=window))
+            hypotheses = translator(sources)
+            name = f"averaged_{window}"
+            result[f"{name}_bleu"] = round(corpus_bleu(hypotheses, references), 2)
+            result[f"{name}_chrf"] = round(corpus_chrf(hypotheses, references), 1)
+            checkpoints.append(name)
     result["val_bleu"] = max(result[f"{c}_bleu"] for c in checkpoints)
     return result
+
+
+def _record_epoch_weights():
+    """Makes the runs of this process keep every epoch's weights in memory
+    (not just the recipe's last `average_checkpoints`), so `--average-windows`
+    can score averages of other lengths from the same training. Returns the
+    list that each run's averaging callback joins."""
+    from keras_transformer_bit.recipes import CheckpointAveraging
+    from keras_transformer_bit.training import translation_run
+
+    recorders = []
+
+    class RecordingAveraging(CheckpointAveraging):
+        def __init__(self, num_checkpoints=5, apply_on_train_end=True):
+            super().__init__(num_checkpoints, apply_on_train_end)
+            self._all = collections.deque()  # unbounded: every epoch
+            recorders.append(self)
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            self._all.clear()
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            self._all.append(self._kept[-1])
+
+        @property
+        def num_recorded(self):
+            return len(self._all)
+
+        def averaged_weights(self, last=None):
+            if last is None:  # what the run saves: the recipe's window
+                return super().averaged_weights()
+            kept, self._kept = self._kept, self._all
+            try:
+                return super().averaged_weights(last=last)
+            finally:
+                self._kept = kept
+
+    translation_run.CheckpointAveraging = RecordingAveraging
+    return recorders
 
 
 def table(results):
@@ -108,18 +166,33 @@ def table(results):
         "averaged | val chrF (best) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
+    windows = sorted(
+        {int(key.split("_")[1]) for r in results for key in r if _is_window(key)}
+    )
+    if windows:
+        lines[0] = lines[0].replace(
+            " val chrF", "".join(f" averaged {w} |" for w in windows) + " val chrF"
+        )
+        lines[1] = "|---|---|" + "---:|" * (5 + len(windows))
     for result in sorted(results, key=lambda r: -r["val_bleu"]):
         settings = dict(result["settings"])
         if result["mixed_precision"]:
             settings["mixed_precision"] = "bfloat16"
-        best = (
-            "averaged" if result.get("averaged_bleu") == result["val_bleu"] else "last"
+        best = next(
+            key[: -len("_bleu")]
+            for key in result
+            if key.endswith("_bleu")
+            and key != "val_bleu"
+            and result[key] == result["val_bleu"]
         )
         lines.append(
             f"| {result['name']} | `{json.dumps(settings)}` | {result['epochs']} | "
             f"{result['train_pairs']:,} | {result['last_bleu']:.2f} | "
             f"{_number(result.get('averaged_bleu'))} | "
-            f"{result[f'{best}_chrf']:.1f} |"
+            + "".join(
+                f"{_number(result.get(f'averaged_{w}_bleu'))} | " for w in windows
+            )
+            + f"{result[f'{best}_chrf']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -135,6 +208,13 @@ def main():
     parser.add_argument("--data", default="ding")
     parser.add_argument("--held-out-size", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--average-windows",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also score the mean of the last N epochs' weights, for each N",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", help=argparse.SUPPRESS)  # one trial, in-process
     args = parser.parse_args()
@@ -176,6 +256,11 @@ def main():
     with open(os.path.join(args.output_dir, "results.md"), "w", encoding="utf-8") as f:
         f.write(markdown + "\n")
     print(markdown)
+
+
+def _is_window(key):
+    parts = key.split("_")
+    return len(parts) == 3 and parts[0] == "averaged" and parts[1].isdigit()
 
 
 def _number(value):

@@ -54,16 +54,25 @@ class CheckpointAveraging(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._kept.append([np.array(w, copy=True) for w in self.model.get_weights()])
 
-    def averaged_weights(self):
+    def averaged_weights(self, last=None):
         """The elementwise mean of the kept weights (float weights only; the
-        others, such as integer seed states, are the last epoch's)."""
+        others, such as integer seed states, are the last epoch's).
+
+        Args:
+            last: int or `None`. Average only the last `last` kept epochs
+                (at most `num_kept`). Defaults to `None`: all kept epochs.
+        """
         if not self._kept:
             raise ValueError(
                 "CheckpointAveraging has no weights to average: no epoch has "
                 "ended since training began."
             )
+        kept = list(self._kept)
+        if last is not None:
+            last = check_positive_int("last", last)
+            kept = kept[-last:]
         averaged = []
-        for values in zip(*self._kept):
+        for values in zip(*kept):
             last = values[-1]
             if np.issubdtype(last.dtype, np.floating):
                 mean = np.mean(np.stack(values).astype("float64"), axis=0)
