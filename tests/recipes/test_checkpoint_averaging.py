@@ -53,3 +53,21 @@ def test_bad_arguments_and_nothing_to_average():
         CheckpointAveraging().averaged_weights()
     with pytest.raises(ValueError, match="no weights to average"):
         CheckpointAveraging().apply()  # before training: named, not a crash
+
+
+def test_a_shorter_window_of_the_kept_epochs():
+    model, x, y = _model_and_data()
+    record, averaging = RecordWeights(), CheckpointAveraging(num_checkpoints=4)
+    model.fit(x, y, epochs=5, batch_size=4, verbose=0, callbacks=[record, averaging])
+    for last in (1, 2, 4):
+        for weight, values in zip(
+            averaging.averaged_weights(last=last), zip(*record.epochs[-last:])
+        ):
+            np.testing.assert_allclose(weight, np.mean(values, axis=0), rtol=1e-6)
+    # More than is kept: the mean of all kept epochs, as without `last`.
+    for wide, kept in zip(
+        averaging.averaged_weights(last=9), averaging.averaged_weights()
+    ):
+        np.testing.assert_array_equal(wide, kept)
+    with pytest.raises(ValueError, match="last must be a positive int"):
+        averaging.averaged_weights(last=0)
