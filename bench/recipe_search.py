@@ -210,7 +210,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument(
         "--average-windows",
-        type=int,
+        type=_positive_int,
         nargs="*",
         default=[],
         help="also score the mean of the last N epochs' weights, for each N",
@@ -256,6 +256,16 @@ def main():
     with open(os.path.join(args.output_dir, "results.md"), "w", encoding="utf-8") as f:
         f.write(markdown + "\n")
     print(markdown)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
 
 
 def _is_window(key):

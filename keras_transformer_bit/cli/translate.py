@@ -578,7 +578,8 @@ def add_parser(subparsers):
             "--" + name.replace("_", "-"),
             type=float if name == "dropout" else int,
             default=None,
-            help=f"override the preset's {name}",
+            help=f"override the preset's {name}"
+            + (" (the recipe sets 0.2)" if name == "dropout" else ""),
         )
     train_parser.add_argument(
         "--budget-minutes",

@@ -556,3 +556,14 @@ def test_phrase_pairs_and_averaging_flags(tmp_path):
     assert not os.path.exists(model_dir)
     with pytest.raises(FileNotFoundError, match="no averaged.keras"):
         translation_run.checkpoint_path(model_dir, "averaged")
+
+
+def test_the_dropout_flag_names_the_recipe_s_value(capsys):
+    from keras_transformer_bit.cli.main import build_parser
+    from keras_transformer_bit.recipes import translation_recipe
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["translate", "train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    dropout = translation_recipe().model_overrides["dropout"]
+    assert f"override the preset's dropout (the recipe sets {dropout})" in help_text
