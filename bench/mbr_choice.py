@@ -14,6 +14,7 @@ Run (a few minutes on 2 cores):
 """
 
 import argparse
+import math
 import os
 import time
 
@@ -96,13 +97,42 @@ def n_best(model, source_tokenizer, target_tokenizer, sources, recipe, beam_size
     return candidates, scores
 
 
-def main():
+def _beam_size(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected an int >= 2 (MBR chooses among the beam's candidates), "
+            f"got {text!r}"
+        )
+    return value
+
+
+def _temperature(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--checkpoint", default="auto")
-    parser.add_argument("--beam-size", type=int, default=8)
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 1, 2])
-    args = parser.parse_args()
+    parser.add_argument("--beam-size", type=_beam_size, default=8)
+    parser.add_argument(
+        "--temperatures", type=_temperature, nargs="+", default=[0.5, 1, 2]
+    )
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
 
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
 
@@ -117,6 +147,11 @@ def main():
     config, source_tokenizer, target_tokenizer, model = run.load(args.checkpoint)
     recipe = translation_recipe(max_length=config["max_length"])
     pairs = run.corpus().validation
+    if not pairs:
+        raise SystemExit(
+            f"{args.run_dir} has no validation split: MBR is chosen on validation "
+            "sentences, and the test split is not decoded here."
+        )
     sources = [source for source, _ in pairs]
     references = [reference for _, reference in pairs]
     started = time.perf_counter()

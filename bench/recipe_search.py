@@ -105,8 +105,13 @@ def run_trial(trial, args):
         recorder = recorders[-1]
         _, source_tokenizer, target_tokenizer, model = run.load("last")
         translator = recipe.translator(model, source_tokenizer, target_tokenizer)
-        for window in args.average_windows:
+        for window in sorted(set(args.average_windows)):
             if window > recorder.num_recorded:
+                print(
+                    f"[search] {trial['name']}: averaging window {window} skipped: "
+                    f"the trial trained {recorder.num_recorded} epochs",
+                    file=sys.stderr,
+                )
                 continue
             model.set_weights(recorder.averaged_weights(last=window))
             hypotheses = translator(sources)

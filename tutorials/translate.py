@@ -191,8 +191,9 @@ if recipe.average_checkpoints:
     chosen = max(scores, key=scores.get)
     print(
         f"Validation BLEU (beam {recipe.beam_size}, {len(validation_sources)} "
-        f"sentences): last epoch {scores['last']:.2f}, mean of the last "
-        f"{recipe.average_checkpoints} epochs {scores['averaged']:.2f}: "
+        f"sentences): last epoch {scores['last']:.2f}, averaged.keras (the mean "
+        f"of the last epochs, up to {recipe.average_checkpoints}) "
+        f"{scores['averaged']:.2f}: "
         f"keeping the {chosen}"
     )
     model = candidates[chosen]

@@ -59,8 +59,9 @@ class CheckpointAveraging(keras.callbacks.Callback):
         others, such as integer seed states, are the last epoch's).
 
         Args:
-            last: int or `None`. Average only the last `last` kept epochs
-                (at most `num_kept`). Defaults to `None`: all kept epochs.
+            last: int or `None`. Average only the last `last` kept epochs;
+                a `last` above `num_kept` averages all kept epochs. Defaults
+                to `None`: all kept epochs.
         """
         if not self._kept:
             raise ValueError(

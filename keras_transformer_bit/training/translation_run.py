@@ -961,7 +961,10 @@ class TranslationRun:
             message. Defaults to `key=value`.
         **settings: the run's training settings, keys of
             `ktb.training.default_config()`
-            (`data`, `preset`, `model_overrides`, `tokenizer`,
+            (`data`, `preset`, `model_overrides`: a dict merged into the
+            recipe's, which sets `{"dropout": 0.2}`, so `{"num_layers": 2}`
+            keeps that dropout and `{"dropout": 0.1}` gives the preset's;
+            `tokenizer`,
             `vocabulary_size`, `max_length`, `tokens_per_batch`,
             `target_embeddings`: pretrained English word pieces for the
             target embedding, `ktb.data.PretrainedWordEmbeddings.load`'s name
@@ -1058,7 +1061,8 @@ class TranslationRun:
     def load(self, checkpoint="auto"):
         """The trained run: `(config, source_tokenizer, target_tokenizer,
         model)`. `checkpoint`: `"auto"` (the best validation BLEU if scored,
-        else the last), `"best"` or `"last"`."""
+        else the last), `"best"`, `"last"` or `"averaged"` (the mean of the
+        last epochs, saved with `average_checkpoints`)."""
         return load_run(self.model_dir, checkpoint)
 
     def resolve_config(self):

@@ -61,3 +61,45 @@ def test_sentence_utilities_and_bad_arguments():
         mbr_choice.sentence_utility("ter")
     with pytest.raises(ValueError, match="temperature must be > 0"):
         mbr_choice.mbr_choose(["a"], [0.0], _overlap, 0)
+
+
+@pytest.mark.parametrize(
+    "flag, value, expected",
+    [
+        ("--beam-size", "1", "expected an int >= 2"),
+        ("--beam-size", "0", "expected an int >= 2"),
+        ("--beam-size", "x", "expected an int >= 2"),
+        ("--temperatures", "0", "expected a finite number > 0"),
+        ("--temperatures", "-1", "expected a finite number > 0"),
+        ("--temperatures", "nan", "expected a finite number > 0"),
+        ("--temperatures", "inf", "expected a finite number > 0"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_decoded(
+    flag, value, expected, capsys
+):
+    with pytest.raises(SystemExit):
+        mbr_choice.parse_args(["--run-dir", "runs/x", flag, value])
+    error = capsys.readouterr().err
+    assert expected in error and repr(value) in error
+
+
+def test_a_run_without_a_validation_split_is_named_not_decoded(monkeypatch):
+    import types
+
+    from keras_transformer_bit import training
+
+    class RunWithoutValidation:
+        def __init__(self, model_dir):
+            self.model_dir = model_dir
+
+        def load(self, checkpoint):
+            return {"max_length": 16}, None, None, None
+
+        def corpus(self):
+            return types.SimpleNamespace(validation=[], test=[("a", "b")])
+
+    monkeypatch.setattr(training, "TranslationRun", RunWithoutValidation)
+    monkeypatch.setattr(sys, "argv", ["mbr_choice.py", "--run-dir", "runs/noval"])
+    with pytest.raises(SystemExit, match="runs/noval has no validation split"):
+        mbr_choice.main()

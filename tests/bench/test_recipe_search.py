@@ -31,7 +31,8 @@ def test_quick_search_scores_each_trial_on_validation_and_resumes(tmp_path):
         "1",
         "999",
     ]
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert "averaging window 999 skipped: the trial trained" in done.stderr
     results = json.loads((output / "results.json").read_text())
     assert [r["name"] for r in results] == ["base", "averaged"]
     for result in results:
