@@ -134,31 +134,24 @@ def _record_epoch_weights():
     recorders = []
 
     class RecordingAveraging(CheckpointAveraging):
+        """Keeps every epoch; what the run reads and saves is still the mean
+        of the recipe's last `num_checkpoints`."""
+
         def __init__(self, num_checkpoints=5, apply_on_train_end=True):
             super().__init__(num_checkpoints, apply_on_train_end)
-            self._all = collections.deque()  # unbounded: every epoch
+            self._kept = collections.deque()  # unbounded: every epoch
             recorders.append(self)
 
-        def on_train_begin(self, logs=None):
-            super().on_train_begin(logs)
-            self._all.clear()
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            self._all.append(self._kept[-1])
+        @property
+        def num_kept(self):
+            return min(len(self._kept), self.num_checkpoints)
 
         @property
         def num_recorded(self):
-            return len(self._all)
+            return len(self._kept)
 
         def averaged_weights(self, last=None):
-            if last is None:  # what the run saves: the recipe's window
-                return super().averaged_weights()
-            kept, self._kept = self._kept, self._all
-            try:
-                return super().averaged_weights(last=last)
-            finally:
-                self._kept = kept
+            return super().averaged_weights(last=last or self.num_checkpoints)
 
     translation_run.CheckpointAveraging = RecordingAveraging
     return recorders
