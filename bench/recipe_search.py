@@ -17,7 +17,8 @@ under `--output-dir`, and prints the table.
 
 Run (on an otherwise idle machine; 20 minutes of training per trial):
     python bench/recipe_search.py --trials bench/recipe_trials.json
-    python bench/recipe_search.py --quick      # smoke test, ~1 minute
+    python bench/recipe_search.py --quick      # smoke test: 6 s of training a
+                                               # trial, a few minutes in all
 """
 
 import argparse

@@ -227,7 +227,9 @@ def train_ours(corpus, minutes, seed, vocabulary_size, keep_run=None):
     return dict(
         name=(
             f"ours ({recipe.preset}: 3+3 d128, length buckets, beam "
-            f"{recipe.beam_size}, {chosen} weights)"
+            f"{recipe.beam_size}"
+            + (f" + MBR {recipe.mbr_utility}" if recipe.mbr_utility else "")
+            + f", {chosen} weights)"
         ),
         **scores(hypotheses, corpus.test),
         epochs=len(history),

@@ -6,12 +6,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_transformer_bit.mbr_choice import mbr_choice
 from keras_transformer_bit.models.transformer.generation import (
     check_max_length,
     compiled_generate_function,
 )
 from keras_transformer_bit.samplers import BeamSampler, get_sampler
-from keras_transformer_bit.utils import check_positive_int
+from keras_transformer_bit.utils import check_mbr_options, check_positive_int
 
 DEFAULT_MAX_LENGTH = 128
 # The stutter guard of the translation recipe and `ktb translate`: no n-gram
@@ -166,6 +167,18 @@ class Translator:
         jit_compile: bool. Compile the decoding loop with XLA. Defaults to
             `False`, which is what an exported SavedModel runs (TF Serving
             disables XLA on CPU by default), so both give identical results.
+        mbr_utility: `None` or `"chrf"`. With `"chrf"`, beam search returns
+            its `beam_size` best finished hypotheses and the translation is
+            their minimum-Bayes-risk choice (`mbr_choice` in
+            `keras_transformer_bit.mbr_choice`): the one of highest expected
+            sentence chrF against the others, each weighted by the softmax
+            of its beam score divided by `mbr_temperature`.
+            Needs `method="beam"` and `beam_size >= 2`; the scores returned
+            are the chosen hypotheses' beam scores. Defaults to `None`: beam
+            search's top-1.
+        mbr_temperature: float > 0. Divides the beam scores before the
+            softmax of the MBR choice (small: trust the model's ranking;
+            large: weigh the candidates evenly). Defaults to `1.0`.
         **generate_kwargs: the method's options (`beam_size`,
             `length_penalty`; `top_k`, `top_p`, `temperature`, `seed`;
             `no_repeat_ngram_size`, `max_repeat_run` for every method).
@@ -191,20 +204,37 @@ class Translator:
         max_source_length=None,
         batch_size=64,
         jit_compile=False,
+        mbr_utility=None,
+        mbr_temperature=1.0,
         **generate_kwargs,
     ):
         check_tensorflow_backend("ktb.Translator")
+        mbr_utility, mbr_temperature = check_mbr_options(mbr_utility, mbr_temperature)
         if isinstance(method, str):
             generate_kwargs.setdefault("max_repeat_run", DEFAULT_MAX_REPEAT_RUN)
-        self.sampler = get_sampler(method, **generate_kwargs)
-        if (
-            isinstance(self.sampler, BeamSampler)
-            and self.sampler.num_return_sequences != 1
-        ):
+        sampler_kwargs = dict(generate_kwargs)
+        if mbr_utility is not None and method == "beam":
+            # The choice is among every finished hypothesis of the beam.
+            beam_size = get_sampler(method, **sampler_kwargs).beam_size
+            sampler_kwargs.setdefault("num_return_sequences", beam_size)
+        self.sampler = get_sampler(method, **sampler_kwargs)
+        returned = getattr(self.sampler, "num_return_sequences", 1)
+        if mbr_utility is None and returned != 1:
             raise ValueError(
                 "Translator returns one translation per input, so "
-                "num_return_sequences must be 1. Received: num_return_sequences="
-                f"{self.sampler.num_return_sequences}"
+                "num_return_sequences must be 1 (or choose among them with "
+                f"mbr_utility='chrf'). Received: num_return_sequences={returned}"
+            )
+        if mbr_utility is not None and not (
+            isinstance(self.sampler, BeamSampler) and returned >= 2
+        ):
+            raise ValueError(
+                "mbr_utility chooses among the n-best of beam search, so it "
+                "needs method='beam' with beam_size >= 2 (and "
+                "num_return_sequences >= 2 when given). Received: "
+                f"method={method!r}, beam_size="
+                f"{getattr(self.sampler, 'beam_size', None)}, "
+                f"num_return_sequences={returned}, mbr_utility={mbr_utility!r}"
             )
         model_length = getattr(model, "max_sequence_length", None)
         if max_length is None:
@@ -236,6 +266,8 @@ class Translator:
         self.max_source_length = max_source_length
         self.batch_size = batch_size
         self.jit_compile = jit_compile
+        self.mbr_utility = mbr_utility
+        self.mbr_temperature = mbr_temperature
         self._translate_function = tf.function(
             self.translate_tensor,
             input_signature=[tf.TensorSpec([None], tf.string, name="text")],
@@ -284,14 +316,31 @@ class Translator:
             unknown_id,
             source_ids,
         )
-        generate_function = compiled_generate_function(
-            self.model, self.sampler, self.max_length, self.jit_compile
-        )
-        token_ids, scores = generate_function(source_ids)
+        token_ids, scores = self._generate(source_ids)
         translation = self.target_tokenizer.detokenize(token_ids[:, 1:])
         translation = tf.where(empty, tf.constant("", tf.string), translation)
         scores = tf.where(empty, tf.zeros_like(scores), scores)
         return translation, scores
+
+    def _generate(self, source_ids):
+        """The decoded ids `(batch, 1 + length)` and scores `(batch,)`; with
+        `mbr_utility`, those of each source's MBR choice among the n-best."""
+        generate_function = compiled_generate_function(
+            self.model, self.sampler, self.max_length, self.jit_compile
+        )
+        token_ids, scores = generate_function(source_ids)
+        if self.mbr_utility is None:
+            return token_ids, scores
+        shape = tf.shape(token_ids)
+        candidates = self.target_tokenizer.detokenize(
+            tf.reshape(token_ids[:, :, 1:], [shape[0] * shape[1], shape[2] - 1])
+        )
+        candidates = tf.reshape(candidates, shape[:2])
+        chosen = mbr_choice(candidates, scores, self.mbr_temperature)
+        return (
+            tf.gather(token_ids, chosen, axis=1, batch_dims=1),
+            tf.gather(scores, chosen, axis=1, batch_dims=1),
+        )
 
     def translate_with_attention(self, text, layer=-1):
         """Translates one string and returns the cross-attention behind it.
@@ -344,10 +393,7 @@ class Translator:
             raise ValueError(
                 f"text has no tokens to attend to. Received: text={text!r}"
             )
-        generate_function = compiled_generate_function(
-            self.model, self.sampler, self.max_length, self.jit_compile
-        )
-        token_ids, _ = generate_function(source_ids)
+        token_ids, _ = self._generate(source_ids)
         ids = token_ids.numpy()[0]
         generated = []
         for token in ids[1:]:

@@ -210,8 +210,13 @@ DECODING_FLAGS = {
         "no_repeat_ngram_size",
     ),
     "max_repeat_run": (("beam", "greedy", "top_k", "top_p"), "max_repeat_run"),
+    "mbr": (("beam",), "mbr_utility"),
+    "mbr_temperature": (("beam",), "mbr_temperature"),
 }
 
+
+# The `Translator` arguments of the MBR choice (not the sampler's).
+MBR_OPTIONS = ("mbr_utility", "mbr_temperature")
 
 # How the decoding flags name the samplers' and the `Translator`'s arguments.
 DECODING_NAMES = {
@@ -223,6 +228,8 @@ DECODING_NAMES = {
     "seed": "--seed",
     "no_repeat_ngram_size": "--no-repeat-ngram-size",
     "max_repeat_run": "--max-repeat-run",
+    "mbr_utility": "--mbr",
+    "mbr_temperature": "--mbr-temperature",
     "max_length": "--max-length",
 }
 
@@ -233,8 +240,10 @@ def decoding_options(args):
     `--top-k` or `--top-p` alone choose their method; without either the
     method is beam search with the recipe's beam size and length penalty.
     Every method takes the recipe's `max_repeat_run` unless
-    `--max-repeat-run` is given. A flag that the chosen method does not use
-    is refused, naming both.
+    `--max-repeat-run` is given. Beam search with 2 or more beams takes the
+    recipe's MBR choice (`--mbr`, `--mbr-temperature`) unless `--mbr` is
+    given. A flag that the chosen method does not use is refused, naming
+    both.
 
     Returns:
         `(method, options)`: a `Translator` method name and keyword arguments.
@@ -262,9 +271,23 @@ def decoding_options(args):
     from keras_transformer_bit.recipes import translation_recipe
 
     recipe = translation_recipe()
+    if options.get("mbr_utility") == "none":
+        options["mbr_utility"] = None
     if method == "beam":
         options.setdefault("beam_size", recipe.beam_size)
         options.setdefault("length_penalty", recipe.length_penalty)
+        beam_size = options["beam_size"]
+        # One beam has nothing to choose among: the recipe's MBR then stays off.
+        if "mbr_utility" not in options and isinstance(beam_size, int):
+            options["mbr_utility"] = recipe.mbr_utility if beam_size >= 2 else None
+        if options.get("mbr_utility") is not None:
+            options.setdefault("mbr_temperature", recipe.mbr_temperature)
+        elif "mbr_temperature" in options:
+            raise ValueError(
+                "--mbr-temperature weighs the candidates of an MBR choice, which "
+                "is off here (--mbr none, or one beam). Received: "
+                f"--mbr-temperature {options['mbr_temperature']}"
+            )
     options.setdefault("max_repeat_run", recipe.max_repeat_run)
     return method, options
 
@@ -277,11 +300,26 @@ def checked_decoding_options(args):
         `(method, options)`, as `decoding_options`.
     """
     from keras_transformer_bit.samplers import get_sampler
-    from keras_transformer_bit.utils import check_positive_int, restate_setting_errors
+    from keras_transformer_bit.utils import (
+        check_mbr_options,
+        check_positive_int,
+        restate_setting_errors,
+    )
 
     method, options = decoding_options(args)
+    mbr = {name: options[name] for name in MBR_OPTIONS if name in options}
     with restate_setting_errors(DECODING_NAMES):
-        get_sampler(method, **options)
+        sampler = get_sampler(
+            method, **{k: v for k, v in options.items() if k not in MBR_OPTIONS}
+        )
+        if mbr.get("mbr_utility") is not None:
+            check_mbr_options(mbr["mbr_utility"], mbr["mbr_temperature"])
+            if sampler.beam_size < 2:
+                raise ValueError(
+                    "--mbr chooses among the beam's hypotheses, so it needs "
+                    f"--beam-size 2 or more. Received: --beam-size "
+                    f"{sampler.beam_size}, --mbr {mbr['mbr_utility']}"
+                )
         max_length = getattr(args, "decode_max_length", None)
         if max_length is not None:
             check_positive_int("max_length", max_length)
@@ -540,6 +578,21 @@ def _add_decoding(parser):
         help="never output one n-gram of subwords more than this many times in "
         'a row (2: "very very" but no third "very"; 0: no limit; default: '
         "the translation recipe's)",
+    )
+    group.add_argument(
+        "--mbr",
+        default=None,
+        choices=("chrf", "none"),
+        help="beam: translate with the candidate of highest expected sentence "
+        "chrF among the beam's hypotheses (minimum Bayes risk), or none: the "
+        f"top-1 {RECIPE}",
+    )
+    group.add_argument(
+        "--mbr-temperature",
+        type=float,
+        default=None,
+        help="beam with --mbr chrf: divides the beam scores before the softmax "
+        f"that weighs the candidates {RECIPE}",
     )
     group.add_argument(
         "--max-length",

@@ -19,7 +19,8 @@ def export_translator(
     any shape, and returns, in that same shape:
     - `translation`: `tf.string`;
     - `scores`: float32, the decoder's score of each translation
-      (length-penalised log-probability for beam search).
+      (length-penalised log-probability for beam search; with an MBR choice,
+      the chosen hypothesis's).
 
     So one string (a scalar) gives one translation, a batch `[N]` gives `N`,
     and the `[rows, columns]` tensor that TF Serving's columnar REST form
@@ -47,16 +48,18 @@ def export_translator(
         translator: a `keras_transformer_bit.Translator`.
         path: str. Output directory.
         method: `"beam"`, `"greedy"`, `"top_k"`, `"top_p"` or `None`. `None`
-            keeps the translator's method and options (`"beam"` for a default
-            `Translator`); a method name replaces them with `generate_kwargs`.
-            Defaults to `None`.
+            keeps the translator's method and options, its MBR choice
+            (`mbr_utility`) included (`"beam"` for a default `Translator`);
+            a method name replaces them with `generate_kwargs`. Defaults to
+            `None`.
         jit_compile: bool. Export the decoding loop as an XLA function
             (`tf.function(jit_compile=True)`). Loading and running it needs a
             TensorFlow with XLA (pip's has it); TF Serving needs
             `--xla_cpu_compilation_enabled=true`. Defaults to `False`.
         **generate_kwargs: options of `method` (`beam_size`, `length_penalty`,
             `top_k`, `top_p`, `temperature`, `seed`; `no_repeat_ngram_size`,
-            `max_repeat_run` for every method) and `max_length`,
+            `max_repeat_run` for every method; `mbr_utility`,
+            `mbr_temperature` for beam search) and `max_length`,
             `max_source_length`.
 
     Returns:
@@ -86,6 +89,10 @@ def export_translator(
     if method is None:
         method = translator.method
         options.update(translator.generate_kwargs)
+        options.update(
+            mbr_utility=translator.mbr_utility,
+            mbr_temperature=translator.mbr_temperature,
+        )
     options.update(generate_kwargs)
     exported = Translator(
         translator.model,

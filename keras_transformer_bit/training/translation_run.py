@@ -694,6 +694,20 @@ def _local_paths_exist(data):
     return len(parts) <= 2 and all(os.path.isfile(part) for part in parts)
 
 
+def _check_overrides_type(settings, names):
+    """`model_overrides` must be a dict; `None` means none of the run's own
+    (the recipe's stay), and becomes `{}` in `settings`."""
+    overrides = settings.get("model_overrides", {})
+    if overrides is None:
+        settings["model_overrides"] = {}
+    elif not isinstance(overrides, dict):
+        name = names.get("model_overrides", "model_overrides")
+        raise ValueError(
+            f"{name} must be a dict of Transformer arguments (or None). "
+            f"Received: {name}={overrides!r}"
+        )
+
+
 def _check_choices(chosen, names):
     """Refuses an unknown preset, model override or strategy, and a label
     smoothing outside [0, 1), before any data is read."""
@@ -924,7 +938,12 @@ def changed_settings(saved_config, chosen, describe=describe_setting):
     changes = []
     for key, value in chosen.items():
         if key == "model_overrides":
-            saved_overrides = saved_config.get("model_overrides", {})
+            # An argument the run did not override has its preset's value.
+            preset = saved_config.get("preset") or default_config()["preset"]
+            saved_overrides = {
+                **transformer_presets.get(preset, {}).get("config", {}),
+                **saved_config.get("model_overrides", {}),
+            }
             pairs = [
                 (f"model_overrides.{name}", override, saved_overrides.get(name))
                 for name, override in value.items()
@@ -1018,6 +1037,7 @@ class TranslationRun:
         self.names = {"character_coverage": None, **(names or {})}
         self.describe = describe
         self.settings = {key: plain_value(value) for key, value in settings.items()}
+        _check_overrides_type(self.settings, self.names)
         if "data" in self.settings:
             # Resolved, so that a rerun from another directory finds its run.
             self.settings["data"] = _resolved_data(self.settings["data"])

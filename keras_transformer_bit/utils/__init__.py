@@ -4,7 +4,8 @@
 of the package: it accepts Python and NumPy integers, refuses booleans,
 floats and values below 1, and names the argument in its error;
 `check_rate` does the same for rates in `[0, 1)` (dropout), and `check_seed`
-for random seeds (ints in `[0, 2**32 - 1]`). A `SettingError` is a
+for random seeds (ints in `[0, 2**32 - 1]`), and `check_mbr_options` for
+the minimum-Bayes-risk decoding settings. A `SettingError` is a
 `ValueError` whose message each caller words in its own names of the
 settings (`--max-length` under `ktb`, `max_length` in Python):
 `restate_setting_errors(names)` around a call restates it.
@@ -21,6 +22,7 @@ Example:
 32
 """
 
+from keras_transformer_bit.utils.check_mbr_options import check_mbr_options
 from keras_transformer_bit.utils.check_non_negative_int import check_non_negative_int
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
 from keras_transformer_bit.utils.check_rate import check_rate
@@ -34,6 +36,7 @@ from keras_transformer_bit.utils.setting_error import (
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
 __all__ = [
+    "check_mbr_options",
     "check_non_negative_int",
     "check_positive_int",
     "check_rate",

@@ -358,9 +358,18 @@ DECODING_ERRORS = [
         r"^--seed must be an int in \[0, 2\*\*32 - 1\]",
     ),
     (["--max-length", "0"], r"^--max-length must be a positive int.*--max-length=0"),
+    (
+        ["--mbr-temperature", "0"],
+        r"^--mbr-temperature must be a finite number > 0.*--mbr-temperature=0",
+    ),
+    (
+        ["--beam-size", "1", "--mbr", "chrf"],
+        r"^--mbr chooses among the beam's hypotheses, so it needs --beam-size 2",
+    ),
 ]
 PYTHON_KEYS = ("beam_size", "length_penalty", "top_k", "top_p", "temperature")
 PYTHON_KEYS += ("no_repeat_ngram_size", "max_repeat_run", "max_length", "max_examples")
+PYTHON_KEYS += ("mbr_utility", "mbr_temperature")
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "export"])

@@ -10,6 +10,9 @@ from keras_transformer_bit.recipes import translation_recipe
 from keras_transformer_bit.training import translation_run as run_files
 
 RECIPE = translation_recipe()
+# The recipe's MBR choice among the beam's hypotheses.
+MBR = {"mbr_utility": RECIPE.mbr_utility, "mbr_temperature": RECIPE.mbr_temperature}
+BEAM = {"beam_size": RECIPE.beam_size, "length_penalty": RECIPE.length_penalty}
 
 
 def _parse(*argv):
@@ -19,11 +22,15 @@ def _parse(*argv):
 @pytest.mark.parametrize(
     "flags, method, options",
     [
-        ([], "beam", {"beam_size": 4, "length_penalty": RECIPE.length_penalty}),
+        ([], "beam", {**BEAM, **MBR}),
+        (["--beam-size", "2"], "beam", {**BEAM, "beam_size": 2, **MBR}),
+        # One beam has nothing to choose among.
+        (["--beam-size", "1"], "beam", {**BEAM, "beam_size": 1, "mbr_utility": None}),
+        (["--mbr", "none"], "beam", {**BEAM, "mbr_utility": None}),
         (
-            ["--beam-size", "2"],
+            ["--mbr", "chrf", "--mbr-temperature", "2"],
             "beam",
-            {"beam_size": 2, "length_penalty": RECIPE.length_penalty},
+            {**BEAM, "mbr_utility": "chrf", "mbr_temperature": 2.0},
         ),
         (["--method", "greedy"], "greedy", {}),
         (["--top-k", "5"], "top_k", {"top_k": 5}),
@@ -63,6 +70,15 @@ def test_max_repeat_run_defaults_to_the_recipe_and_0_turns_it_off(method):
         (["--temperature", "0.5"], "--temperature applies to --method top_k or top_p"),
         (["--seed", "1"], "--seed applies to --method top_k or top_p"),
         (["--top-k", "5", "--top-p", "0.9"], "--top-k and --top-p"),
+        (["--method", "greedy", "--mbr", "chrf"], "--mbr applies to --method beam"),
+        (
+            ["--top-k", "5", "--mbr-temperature", "1"],
+            "--mbr-temperature applies to --method beam",
+        ),
+        (
+            ["--mbr", "none", "--mbr-temperature", "1"],
+            "--mbr-temperature weighs the candidates of an MBR choice, which is off",
+        ),
     ],
 )
 def test_decoding_flags_the_method_does_not_use_are_refused(flags, message):
@@ -126,6 +142,19 @@ def test_resume_flags_equal_to_the_saved_ones_pass_the_check(tmp_path):
         + ["--budget-minutes", "5", "--strategy", "one_device"]
     )
     assert translate.changed_training_flags(saved, translate._chosen_config(args)) == []
+    # User trial: a model flag equal to the preset's value, which the run
+    # never overrode, is no change either; another value is.
+    args = build_parser().parse_args(
+        ["translate", "train", "--model-dir", "run", "--data", "ding"]
+        + ["--num-layers", "3", "--hidden-dim", "128", "--dropout", "0.2"]
+    )
+    assert translate.changed_training_flags(saved, translate._chosen_config(args)) == []
+    args = build_parser().parse_args(
+        ["translate", "train", "--model-dir", "run", "--num-layers", "2"]
+    )
+    assert translate.changed_training_flags(saved, translate._chosen_config(args)) == [
+        "--num-layers 2 (saved: --num-layers 3)"
+    ]
 
 
 def test_a_new_run_takes_the_recipe_for_flags_left_out():

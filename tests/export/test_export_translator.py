@@ -221,3 +221,44 @@ def test_served_in_any_shape_without_crash_or_loss(translator, tmp_path):
     translations = [r["translation"] for r in results]
     assert translations[:5] == [expected[:1], expected, expected, ["", ""], [""]]
     assert translations[5:] == [[], []]
+
+
+@pytest.mark.large
+def test_an_mbr_translator_exports_its_choice(tmp_path):
+    tokenizer = tiny_tokenizer()
+    mbr = ktb.Translator(
+        tiny_model(seed=0),
+        tokenizer,
+        tokenizer,
+        beam_size=5,
+        length_penalty=1.0,
+        max_length=10,
+        mbr_utility="chrf",
+        mbr_temperature=2.0,
+    )
+    texts = TEXTS + ["ich bin hier", "du bist seit fünf tagen dort !", "wir"]
+    expected, expected_scores = mbr.translate(texts)
+    top_1 = ktb.Translator(
+        mbr.model, tokenizer, tokenizer, beam_size=5, length_penalty=1.0, max_length=10
+    )
+    assert expected != top_1(texts)  # the choice shows in the export below
+    path = str(tmp_path / "mbr" / "1")
+    ktb.export.export_translator(mbr, path)
+    # A fresh process without our package serves the same choice.
+    result = json.loads(
+        _finish(_python(LOAD_AND_TRANSLATE, path, json.dumps(texts)))
+        .strip()
+        .splitlines()[-1]
+    )
+    assert result["modules"] == []
+    assert result["translation"] == expected
+    assert result["scores"] == pytest.approx(expected_scores, abs=1e-5)
+    # A method name replaces the translator's decoding, MBR included.
+    greedy = str(tmp_path / "greedy" / "1")
+    ktb.export.export_translator(mbr, greedy, method="greedy", max_length=10)
+    served = tf.saved_model.load(greedy).signatures["serving_default"]
+    translated = served(text=tf.constant(texts))["translation"].numpy()
+    greedy_translator = ktb.Translator(
+        mbr.model, tokenizer, tokenizer, method="greedy", max_length=10
+    )
+    assert [t.decode() for t in translated] == greedy_translator(texts)

@@ -81,6 +81,25 @@ def test_datasets_and_translator_follow_the_recipe():
     assert guarded.sampler.max_repeat_run == 2
     free = translation_recipe(max_repeat_run=0).translator(model, tokenizer, tokenizer)
     assert free.sampler.max_repeat_run is None
+    # So does the MBR choice among the beam's hypotheses.
+    assert (translator.mbr_utility, translator.mbr_temperature) == (
+        recipe.mbr_utility,
+        recipe.mbr_temperature,
+    )
+    assert translator.sampler.num_return_sequences == recipe.beam_size
+    top_1 = translation_recipe(mbr_utility=None).translator(model, tokenizer, tokenizer)
+    assert top_1.mbr_utility is None and top_1.sampler.num_return_sequences == 1
+
+
+def test_the_cpu_budget_recipe_decodes_with_an_mbr_choice():
+    # bench/mbr_choice.py chose it on validation (docs/benchmarks.md).
+    recipe = translation_recipe()
+    assert (recipe.beam_size, recipe.mbr_utility, recipe.mbr_temperature) == (
+        8,
+        "chrf",
+        0.5,
+    )
+    assert translation_recipe("paper").mbr_utility is None
 
 
 def test_bad_recipes():
@@ -96,6 +115,13 @@ def test_bad_recipes():
         translation_recipe(beam_size=0)
     with pytest.raises(ValueError, match=r"max_repeat_run must be an int >= 0"):
         translation_recipe(max_repeat_run=-1)
+    with pytest.raises(ValueError, match=r"Received: mbr_utility='bleu'"):
+        translation_recipe(mbr_utility="bleu")
+    with pytest.raises(ValueError, match="mbr_temperature must be a finite number"):
+        translation_recipe(mbr_temperature=-1)
+    with pytest.raises(ValueError, match="needs beam_size >= 2"):
+        translation_recipe(beam_size=1)
+    assert translation_recipe(beam_size=1, mbr_utility=None).beam_size == 1
     # User trial: None means no limit, as it does for the samplers.
     assert translation_recipe(max_repeat_run=None).max_repeat_run == 0
     assert isinstance(ktb.recipes.translation_recipe(), TranslationRecipe)

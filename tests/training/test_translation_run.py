@@ -94,6 +94,15 @@ def test_bad_settings_are_named_before_anything_is_read(tmp_path):
         TranslationRun(str(tmp_path / "run")).train(budget_minutes=-1)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         TranslationRun(str(tmp_path / "run")).train(epochs=0)
+    # User trial: None is "no overrides of the run's own", not a TypeError.
+    assert (
+        TranslationRun(str(tmp_path / "run"), model_overrides=None).settings[
+            "model_overrides"
+        ]
+        == {}
+    )
+    with pytest.raises(ValueError, match=r"model_overrides must be a dict.*\[3\]"):
+        TranslationRun(str(tmp_path / "run"), model_overrides=[3])
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty and holds no translate_config"):
