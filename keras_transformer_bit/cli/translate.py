@@ -354,8 +354,11 @@ def make_translator(model, source_tokenizer, target_tokenizer, config, args, dec
 
 
 def evaluate(args):
-    """`ktb translate evaluate`: sacreBLEU of a split (test by default)."""
+    """`ktb translate evaluate`: sacreBLEU and chrF of a split (test by
+    default), with the counts of degenerate translations."""
     from keras_transformer_bit.recipes.bleu import corpus_bleu
+    from keras_transformer_bit.recipes.corpus_chrf import corpus_chrf
+    from keras_transformer_bit.recipes.repetition_report import repetition_report
     from keras_transformer_bit.training import translation_run as run_files
     from keras_transformer_bit.utils import (
         check_non_negative_int,
@@ -395,7 +398,10 @@ def evaluate(args):
     started = time.perf_counter()
     hypotheses = translator([source for source, _ in pairs])
     seconds = time.perf_counter() - started
-    bleu = corpus_bleu(hypotheses, [target for _, target in pairs])
+    references = [target for _, target in pairs]
+    bleu = corpus_bleu(hypotheses, references)
+    chrf = corpus_chrf(hypotheses, references)
+    repetitions = repetition_report(hypotheses, [source for source, _ in pairs])
     settings = {**options, "max_length": translator.max_length}
     result = {
         "data": config["data"],
@@ -404,6 +410,9 @@ def evaluate(args):
         "method": method,
         **settings,
         "bleu": round(bleu, 2),
+        "chrf": round(chrf, 2),
+        "repetitive": repetitions["repetitive"],
+        "empty": repetitions["empty"],
         "seconds": round(seconds, 1),
     }
     run_files.write_json_atomically(
@@ -417,7 +426,10 @@ def evaluate(args):
     named = ", ".join(f"{DECODING_NAMES[name]} {settings[name]}" for name in settings)
     print(
         f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
-        f"{method} ({named}): {bleu:.2f} ({seconds:.0f} s)"
+        f"{method} ({named}): {bleu:.2f} ({seconds:.0f} s)\n"
+        f"chrF {chrf:.1f}; {repetitions['repetitive']} of {len(pairs)} "
+        "translations repeat a word 3+ times in a row where the source does "
+        f"not; {repetitions['empty']} are empty"
     )
     return 0
 

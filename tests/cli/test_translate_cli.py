@@ -105,12 +105,21 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
         == 0
     )
     # The summary names the decoding settings, the recipe's stutter guard included.
+    output = capsys.readouterr().out
     assert (
         "sacreBLEU (13a, cased) on 3 test sentences with greedy "
         "(--max-repeat-run 2, --max-length "
-    ) in capsys.readouterr().out
+    ) in output
+    # chrF and the degenerate translations too (issue 11 reports both).
+    assert re.search(
+        r"chrF \d+\.\d; \d of 3 translations repeat a word 3\+ times in a row "
+        r"where the source does not; \d are empty",
+        output,
+    ), output
     result = json.loads((tmp_path / "run" / "eval_test_greedy.json").read_text())
     assert result["num_sentences"] == 3 and 0 <= result["bleu"] <= 100
+    assert 0 <= result["chrf"] <= 100
+    assert {result["repetitive"], result["empty"]} <= {0, 1, 2, 3}
     assert (
         main(
             [
