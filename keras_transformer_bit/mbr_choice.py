@@ -9,9 +9,13 @@ choice inside its decoding graph and `ktb.export.export_translator` writes it
 into the SavedModel that TF Serving loads.
 """
 
+import math
+import numbers
+
 import tensorflow as tf
 
 from keras_transformer_bit.utils.check_mbr_options import check_mbr_options
+from keras_transformer_bit.utils.check_positive_int import check_positive_int
 
 # What Python's `str.split()` splits on, and so what sacreBLEU's chrF drops.
 _WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x{85}\p{Z}]+"
@@ -40,7 +44,19 @@ def pairwise_chrf(candidates, char_order=6, beta=2.0):
     >>> [round(float(x), 3) for x in scores[0, 0]]
     [1.0, 0.66, 0.0]
     """
+    check_positive_int("char_order", char_order)
+    if (
+        isinstance(beta, bool)
+        or not isinstance(beta, numbers.Real)
+        or not 0 < beta < math.inf
+    ):
+        raise ValueError(f"beta must be a finite number > 0. Received: beta={beta!r}")
     candidates = tf.convert_to_tensor(candidates, tf.string)
+    if candidates.shape.rank != 2:
+        raise ValueError(
+            "candidates must be a (batch, n) tensor of strings. Received: shape "
+            f"{candidates.shape}"
+        )
     batch, n = tf.shape(candidates)[0], tf.shape(candidates)[1]
     text = tf.strings.regex_replace(tf.reshape(candidates, [-1]), _WHITESPACE, "")
     characters = tf.strings.unicode_split(text, "UTF-8")
@@ -112,10 +128,13 @@ def mbr_choice(candidates, scores, temperature=1.0):
     [1]
     """
     _, temperature = check_mbr_options(None, temperature)
+    candidates = tf.convert_to_tensor(candidates, tf.string)
     scores = tf.cast(tf.convert_to_tensor(scores), tf.float32)
+    _check_shapes(candidates, scores)
     utility = pairwise_chrf(candidates)
-    finite = tf.math.is_finite(scores)
-    logits = tf.where(finite, scores / temperature, float("-inf"))
+    logits = scores / temperature
+    finite = tf.math.is_finite(logits)
+    logits = tf.where(finite, logits, float("-inf"))
     # A row without a finite score has NaN weights; they become 0 here.
     weights = tf.where(finite, tf.nn.softmax(logits, axis=-1), 0.0)
     expected = tf.linalg.matvec(utility, weights)
@@ -123,4 +142,25 @@ def mbr_choice(candidates, scores, temperature=1.0):
     best = tf.reduce_max(expected, axis=-1, keepdims=True)
     n = tf.shape(expected)[-1]
     index = tf.where(expected >= best, tf.range(n)[None, :], n)
-    return tf.reduce_min(index, axis=-1)
+    return tf.minimum(tf.reduce_min(index, axis=-1), n - 1)
+
+
+def _check_shapes(candidates, scores):
+    """Candidates and scores of one shape `(batch, n)` with `n >= 1`, where
+    the shapes are known (inside a graph, unknown dimensions pass)."""
+    if candidates.shape.rank != 2 or scores.shape.rank != 2:
+        raise ValueError(
+            "candidates and scores must both be (batch, n) tensors. Received: "
+            f"candidates of shape {candidates.shape}, scores of shape {scores.shape}"
+        )
+    if not candidates.shape.is_compatible_with(scores.shape):
+        raise ValueError(
+            "candidates and scores must have the same shape (a score per "
+            f"candidate). Received: candidates of shape {candidates.shape}, "
+            f"scores of shape {scores.shape}"
+        )
+    if candidates.shape[1] == 0:
+        raise ValueError(
+            "mbr_choice needs at least one candidate per row. Received: "
+            f"candidates of shape {candidates.shape}"
+        )

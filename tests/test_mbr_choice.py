@@ -91,7 +91,11 @@ def test_unfinished_beams_are_never_chosen():
     assert mbr_choice([["", ""]], [[-1.0, -2.0]]).numpy().tolist() == [0]
 
 
-@pytest.mark.parametrize("temperature", [0, -1.0, math.nan, math.inf, True, "1"])
+@pytest.mark.parametrize(
+    # User trial: 1e-40 and 1e39 passed "> 0" and broke the float32 softmax.
+    "temperature",
+    [0, -1.0, math.nan, math.inf, True, "1", 1e-40, 1e-4, 1e39],
+)
 def test_bad_temperature(temperature):
     with pytest.raises(ValueError, match="mbr_temperature must be a finite number"):
         mbr_choice([["a", "b"]], [[-1.0, -2.0]], temperature)
@@ -112,3 +116,39 @@ def test_runs_inside_a_graph_with_unknown_shapes():
     )
     empty = function(tf.zeros([0, 3], tf.string), tf.zeros([0, 3]))
     assert empty.shape == (0,)
+
+
+@pytest.mark.parametrize("temperature", [1e-3, 1e3])
+def test_the_extreme_temperatures_choose_within_the_row(temperature):
+    candidates = [["the dog", "a dog runs", "the dog runs"]] * 2
+    scores = [[-1.0, -50.0, -400.0], [-300.0, -2.0, -2.5]]
+    chosen = mbr_choice(candidates, scores, temperature).numpy()
+    assert ((0 <= chosen) & (chosen < 3)).all()
+
+
+@pytest.mark.parametrize(
+    "candidates, scores, message",
+    [
+        ([["a", "b"]], [[-1.0, -2.0], [-1.0, -2.0]], "the same shape"),
+        (["a", "b"], [-1.0, -2.0], r"\(batch, n\) tensors"),
+        (tf.zeros([1, 0], tf.string), tf.zeros([1, 0]), "at least one candidate"),
+    ],
+)
+def test_bad_shapes_are_refused(candidates, scores, message):
+    # User trial: a batch of 1 broadcast against 2 rows of scores; no
+    # candidates returned index 2**31 - 1.
+    with pytest.raises(ValueError, match=message):
+        mbr_choice(candidates, scores)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"char_order": 0}, "char_order must be a positive int"),
+        ({"beta": math.nan}, "beta must be a finite number > 0"),
+        ({"beta": 0}, "beta must be a finite number > 0"),
+    ],
+)
+def test_bad_chrf_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pairwise_chrf([["a", "b"]], **kwargs)

@@ -415,21 +415,29 @@ def evaluate(args):
         "empty": repetitions["empty"],
         "seconds": round(seconds, 1),
     }
-    run_files.write_json_atomically(
-        os.path.join(args.model_dir, f"eval_{args.split}_{method}.json"), result
-    )
+    # One file per split, decoding and subset: a run never overwrites another's.
+    name = f"eval_{args.split}_{method}"
+    if options.get("mbr_utility"):
+        name += f"_mbr_{options['mbr_utility']}"
+    if args.max_examples is not None:
+        name += f"_first{args.max_examples}"
+    result_path = os.path.join(args.model_dir, f"{name}.json")
+    run_files.write_json_atomically(result_path, result)
     for (source, reference), hypothesis in list(zip(pairs, hypotheses))[: args.show]:
         print(
             f"  source:     {source}\n  reference:  {reference}\n"
             f"  hypothesis: {hypothesis}"
         )
-    named = ", ".join(f"{DECODING_NAMES[name]} {settings[name]}" for name in settings)
+    named = ", ".join(
+        f"{DECODING_NAMES[name]} {'none' if value is None else value}"
+        for name, value in settings.items()
+    )
     print(
         f"sacreBLEU (13a, cased) on {len(pairs)} {args.split} sentences with "
         f"{method} ({named}): {bleu:.2f} ({seconds:.0f} s)\n"
         f"chrF {chrf:.1f}; {repetitions['repetitive']} of {len(pairs)} "
         "translations repeat a word 3+ times in a row where the source does "
-        f"not; {repetitions['empty']} are empty"
+        f"not; {repetitions['empty']} are empty\nWrote {result_path}"
     )
     return 0
 

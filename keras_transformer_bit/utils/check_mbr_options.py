@@ -7,6 +7,9 @@ from keras_transformer_bit.utils.setting_error import SettingError
 
 # The utilities an MBR choice can maximise (`keras_transformer_bit.mbr_choice`).
 MBR_UTILITIES = ("chrf",)
+# Beyond these, scores divided in float32 underflow or overflow; the samplers'
+# temperature has the same bounds.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 1e3
 
 
 def check_mbr_options(utility, temperature):
@@ -14,8 +17,8 @@ def check_mbr_options(utility, temperature):
 
     Args:
         utility: `None` (beam search's top-1) or a name in `MBR_UTILITIES`.
-        temperature: a finite real number > 0; it divides the beam scores
-            before the softmax that weighs the candidates.
+        temperature: a real number in `[1e-3, 1e3]`; it divides the beam
+            scores before the softmax that weighs the candidates.
 
     Returns:
         `(utility, float(temperature))`.
@@ -30,7 +33,7 @@ def check_mbr_options(utility, temperature):
     ...     check_mbr_options("chrf", 0)
     ... except ValueError as error:  # a SettingError
     ...     print(error)  # doctest: +ELLIPSIS
-    mbr_temperature must be a finite number > 0 (it divides ...=0
+    mbr_temperature must be a finite number > 0, in [0.001, 1000] ...=0
     """
     if utility is not None and utility not in MBR_UTILITIES:
         raise SettingError(
@@ -43,12 +46,13 @@ def check_mbr_options(utility, temperature):
         isinstance(temperature, bool)
         or not isinstance(temperature, numbers.Real)
         or not math.isfinite(temperature)
-        or temperature <= 0
+        or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
     ):
         raise SettingError(
             lambda n: (
-                f"{n('mbr_temperature')} must be a finite number > 0 (it divides "
-                "the beam scores before the softmax). Received: "
+                f"{n('mbr_temperature')} must be a finite number > 0, in "
+                f"[{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] (it divides the beam "
+                "scores before the softmax, in float32). Received: "
                 f"{n('mbr_temperature')}={temperature!r}"
             )
         )

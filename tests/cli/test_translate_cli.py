@@ -116,7 +116,9 @@ def test_train_resume_evaluate_predict_export(tmp_path, capsys):
         r"where the source does not; \d are empty",
         output,
     ), output
-    result = json.loads((tmp_path / "run" / "eval_test_greedy.json").read_text())
+    # User trial: the file names the subset, so it never replaces a full run's.
+    assert "eval_test_greedy_first3.json" in output
+    result = json.loads((tmp_path / "run" / "eval_test_greedy_first3.json").read_text())
     assert result["num_sentences"] == 3 and 0 <= result["bleu"] <= 100
     assert 0 <= result["chrf"] <= 100
     assert {result["repetitive"], result["empty"]} <= {0, 1, 2, 3}
