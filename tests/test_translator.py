@@ -4,7 +4,12 @@ import pytest
 import tensorflow as tf
 
 import keras_transformer_bit as ktb
-from tests.tiny_translation import tiny_model, tiny_tokenizer
+from tests.tiny_translation import (
+    MBR_TEXTS,
+    tiny_mbr_translator,
+    tiny_model,
+    tiny_tokenizer,
+)
 
 TEXTS = ["Ich bin seit fünf Tagen hier.", "Du bist dort!", "wir sind hier ?"]
 
@@ -387,17 +392,8 @@ def _mbr_by_hand(model, tokenizer, texts, beam_size, temperature, max_length):
 
 def test_mbr_translation_is_the_chrf_choice_among_the_n_best(parts):
     model, tokenizer = parts
-    texts = TEXTS + ["ich bin hier", "du bist seit fünf tagen dort !", "wir"]
-    translator = ktb.Translator(
-        model,
-        tokenizer,
-        tokenizer,
-        beam_size=5,
-        length_penalty=1.0,
-        max_length=10,
-        mbr_utility="chrf",
-        mbr_temperature=2.0,
-    )
+    texts = MBR_TEXTS
+    translator = tiny_mbr_translator(model, tokenizer)
     translations, scores = translator.translate(texts)
     expected, expected_scores = _mbr_by_hand(model, tokenizer, texts, 5, 2.0, 10)
     assert translations == expected

@@ -33,3 +33,29 @@ def tiny_model(seed=0, **overrides):
     kernel = model.get_layer("output_projection").kernel
     kernel.assign(kernel.numpy() * 3.0)  # varied, sharper outputs
     return model
+
+
+# Sources on which the tiny model's beam hypotheses disagree, so that an MBR
+# choice differs from the top-1 for some of them.
+MBR_TEXTS = [
+    "Ich bin seit fünf Tagen hier.",
+    "Du bist dort!",
+    "wir sind hier ?",
+    "ich bin hier",
+    "du bist seit fünf tagen dort !",
+    "wir",
+]
+
+
+def tiny_mbr_translator(model, tokenizer, **overrides):
+    """A beam-5 `Translator` with the MBR choice by chrF (temperature 2)."""
+    from keras_transformer_bit.translator import Translator
+
+    options = dict(
+        beam_size=5,
+        length_penalty=1.0,
+        max_length=10,
+        mbr_utility="chrf",
+        mbr_temperature=2.0,
+    )
+    return Translator(model, tokenizer, tokenizer, **{**options, **overrides})

@@ -7,7 +7,12 @@ import pytest
 import tensorflow as tf
 
 import keras_transformer_bit as ktb
-from tests.tiny_translation import tiny_model, tiny_tokenizer
+from tests.tiny_translation import (
+    MBR_TEXTS,
+    tiny_mbr_translator,
+    tiny_model,
+    tiny_tokenizer,
+)
 
 TEXTS = ["Ich bin seit fünf Tagen hier.", "", "Du bist dort!", "wir sind hier ?"]
 
@@ -226,17 +231,8 @@ def test_served_in_any_shape_without_crash_or_loss(translator, tmp_path):
 @pytest.mark.large
 def test_an_mbr_translator_exports_its_choice(tmp_path):
     tokenizer = tiny_tokenizer()
-    mbr = ktb.Translator(
-        tiny_model(seed=0),
-        tokenizer,
-        tokenizer,
-        beam_size=5,
-        length_penalty=1.0,
-        max_length=10,
-        mbr_utility="chrf",
-        mbr_temperature=2.0,
-    )
-    texts = TEXTS + ["ich bin hier", "du bist seit fünf tagen dort !", "wir"]
+    mbr = tiny_mbr_translator(tiny_model(seed=0), tokenizer)
+    texts = MBR_TEXTS + [""]
     expected, expected_scores = mbr.translate(texts)
     top_1 = ktb.Translator(
         mbr.model, tokenizer, tokenizer, beam_size=5, length_penalty=1.0, max_length=10
