@@ -61,11 +61,15 @@ def pairwise_chrf(candidates, char_order=6, beta=2.0):
     text = tf.strings.regex_replace(tf.reshape(candidates, [-1]), _WHITESPACE, "")
     characters = tf.strings.unicode_split(text, "UTF-8")
     rows = tf.range(batch * n)
+    # Each flat row's sentence and its column among the sentence's candidates.
+    sentence_of_row = rows // n
+    column_of_row = tf.cast(rows % n, tf.int64)
+    n64 = tf.cast(n, tf.int64)
     matches, counts = [], []
     for order in range(1, char_order + 1):
         grams = tf.strings.ngrams(characters, order, separator="")
         row = grams.value_rowids()
-        sentence = tf.gather(rows // n, row)
+        sentence = tf.gather(sentence_of_row, row)
         # One id per distinct (sentence, n-gram); whitespace never occurs in
         # an n-gram, so a tab keeps the sentence number apart.
         keys = tf.strings.join(
@@ -73,8 +77,7 @@ def pairwise_chrf(candidates, char_order=6, beta=2.0):
         )
         ids, gram_index = tf.unique(keys, out_idx=tf.int64)
         num_ids = tf.size(ids, out_type=tf.int64)
-        column = tf.cast(tf.gather(rows % n, row), tf.int64)
-        n64 = tf.cast(n, tf.int64)
+        column = tf.gather(column_of_row, row)
         # counts[id, k]: how often candidate k of the id's sentence holds it.
         gram_counts = tf.math.unsorted_segment_sum(
             tf.ones_like(gram_index, tf.float32),

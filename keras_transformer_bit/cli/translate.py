@@ -396,12 +396,13 @@ def evaluate(args):
         model, source_tokenizer, target_tokenizer, config, args, decoding
     )
     started = time.perf_counter()
-    hypotheses = translator([source for source, _ in pairs])
-    seconds = time.perf_counter() - started
+    sources = [source for source, _ in pairs]
     references = [target for _, target in pairs]
+    hypotheses = translator(sources)
+    seconds = time.perf_counter() - started
     bleu = corpus_bleu(hypotheses, references)
     chrf = corpus_chrf(hypotheses, references)
-    repetitions = repetition_report(hypotheses, [source for source, _ in pairs])
+    repetitions = repetition_report(hypotheses, sources)
     settings = {**options, "max_length": translator.max_length}
     result = {
         "data": config["data"],
