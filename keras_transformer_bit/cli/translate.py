@@ -85,6 +85,7 @@ TRAINING_FLAGS = {
     "tokens_per_batch": "--tokens-per-batch",
     "warmup_steps": "--warmup-steps",
     "learning_rate_scale": "--learning-rate-scale",
+    "learning_rate_cooldown": "--learning-rate-cooldown",
     "label_smoothing": "--label-smoothing",
     "seed": "--seed",
     "phrase_pairs": "--phrase-pairs",
@@ -719,6 +720,13 @@ def add_parser(subparsers):
     train_parser.add_argument("--warmup-steps", type=int, default=None, help=RECIPE)
     train_parser.add_argument(
         "--learning-rate-scale", type=float, default=None, help=RECIPE
+    )
+    train_parser.add_argument(
+        "--learning-rate-cooldown",
+        type=float,
+        default=None,
+        help="the last fraction of --budget-minutes over which the learning "
+        f"rate falls linearly to zero; 0: none {RECIPE}",
     )
     train_parser.add_argument(
         "--label-smoothing", type=float, default=None, help=RECIPE

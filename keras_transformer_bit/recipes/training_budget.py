@@ -14,17 +14,28 @@ class TrainingBudget(keras.callbacks.Callback):
     `stopped_early` tells afterwards whether the budget, not the epoch count,
     ended training.
 
+    Before every step it also tells the optimizer's learning-rate schedule how
+    much of the budget is spent, when the schedule has a cooldown to drive
+    (`NoamSchedule(cooldown=...)`, by `set_progress`): the learning rate then
+    reaches zero as the budget runs out, wherever that falls.
+
     Args:
         minutes: float. The budget; must be > 0.
         verbose: bool. Print a line when the budget stops training. Defaults to
             `True`.
+        spent_minutes: float. Minutes of the same budget that earlier calls
+            spent (a run resumed after a kill): the schedule's progress is of
+            `spent_minutes + minutes`. Defaults to `0.0`.
+        drive_schedule: bool. Set the schedule's progress. Defaults to `True`.
+            Workers of a multi-worker job read different clocks, and must not
+            (their learning rates, and then their weights, would drift apart).
 
     Example:
     >>> budget = TrainingBudget(minutes=20)
     >>> model.fit(data, epochs=1000, callbacks=[budget])  # doctest: +SKIP
     """
 
-    def __init__(self, minutes, verbose=True):
+    def __init__(self, minutes, verbose=True, spent_minutes=0.0, drive_schedule=True):
         super().__init__()
         if (
             isinstance(minutes, bool)
@@ -34,14 +45,33 @@ class TrainingBudget(keras.callbacks.Callback):
             raise ValueError(
                 f"minutes must be a number > 0. Received: minutes={minutes!r}"
             )
+        if (
+            isinstance(spent_minutes, bool)
+            or not isinstance(spent_minutes, (int, float))
+            or not (spent_minutes >= 0)
+        ):
+            raise ValueError(
+                "spent_minutes must be a number >= 0. "
+                f"Received: spent_minutes={spent_minutes!r}"
+            )
         self.minutes = float(minutes)
+        self.spent_minutes = float(spent_minutes)
         self.verbose = verbose
+        self.drive_schedule = bool(drive_schedule)
         self.stopped_early = False
         self.started = None
+        self._schedule = None
 
     @property
     def elapsed_seconds(self):
         return 0.0 if self.started is None else time.perf_counter() - self.started
+
+    @property
+    def progress(self):
+        """The fraction of the whole budget spent (earlier calls' included),
+        at most 1."""
+        total = self.spent_minutes + self.minutes
+        return min(1.0, (self.spent_minutes + self.elapsed_seconds / 60) / total)
 
     def start(self):
         """Starts the clock (`fit` does, through `on_train_begin`)."""
@@ -66,7 +96,25 @@ class TrainingBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start()
+        self._schedule = None
+        if self.drive_schedule:
+            self._schedule = _cooldown_schedule(getattr(self.model, "optimizer", None))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._schedule is not None:
+            self._schedule.set_progress(self.progress)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.spent():
             self.model.stop_training = True
+
+
+def _cooldown_schedule(optimizer):
+    """The optimizer's learning-rate schedule when it has a progress to set
+    (a `NoamSchedule` with a cooldown and no `total_steps`), else `None`."""
+    # Keras keeps the schedule in `_learning_rate`; `learning_rate` is its
+    # value at the current step.
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if getattr(schedule, "_progress", None) is None:
+        return None
+    return schedule

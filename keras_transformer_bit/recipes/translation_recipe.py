@@ -18,6 +18,7 @@ from keras_transformer_bit.recipes.label_smoothed_cross_entropy import (
 from keras_transformer_bit.recipes.masked_token_accuracy import MaskedTokenAccuracy
 from keras_transformer_bit.recipes.noam_schedule import NoamSchedule
 from keras_transformer_bit.utils import (
+    check_fraction,
     check_mbr_options,
     check_non_negative_int,
     check_positive_int,
@@ -38,6 +39,10 @@ class TranslationRecipe:
         tokens_per_batch: int. Token budget of a length-bucketed batch.
         warmup_steps: int. Warm-up of the Noam schedule.
         learning_rate_scale: float. Multiplies the Noam schedule.
+        learning_rate_cooldown: float in `[0, 1]`. The last fraction of a
+            wall-clock budget over which the learning rate falls linearly to
+            zero (`NoamSchedule`'s `cooldown`, driven by `TrainingBudget`);
+            `0.0`: none. Training without a budget keeps the plain schedule.
         label_smoothing: float. Label smoothing of the loss.
         beam_size: int. Beam width for evaluation and serving.
         length_penalty: float. GNMT length penalty alpha of beam search.
@@ -96,6 +101,7 @@ class TranslationRecipe:
     source_lexicon: str | None = None
     mbr_utility: str | None = None
     mbr_temperature: float = 1.0
+    learning_rate_cooldown: float = 0.0
 
     def build_model(self, vocabulary_size, source_vocabulary_size=None, **overrides):
         """The preset with the recipe's overrides, sized to the vocabularies.
@@ -125,13 +131,17 @@ class TranslationRecipe:
         )
 
     def optimizer(self, hidden_dim):
-        """Adam (beta_2 0.98, epsilon 1e-9) on the Noam schedule for `hidden_dim`.
+        """Adam (beta_2 0.98, epsilon 1e-9) on the Noam schedule for `hidden_dim`,
+        with the recipe's cooldown (a `TrainingBudget` in `fit` drives it).
 
         Example:
         >>> optimizer = translation_recipe().optimizer(hidden_dim=256)
         """
         schedule = NoamSchedule(
-            hidden_dim, warmup_steps=self.warmup_steps, scale=self.learning_rate_scale
+            hidden_dim,
+            warmup_steps=self.warmup_steps,
+            scale=self.learning_rate_scale,
+            cooldown=self.learning_rate_cooldown,
         )
         return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
 
@@ -260,6 +270,7 @@ translation_recipes = {
         tokens_per_batch=2048,
         warmup_steps=500,
         learning_rate_scale=0.8,
+        learning_rate_cooldown=0.3,
         label_smoothing=0.1,
         # bench/mbr_choice.py (docs/benchmarks.md): on the main job's
         # validation split, the MBR choice by sentence chrF among beam 8's
@@ -363,6 +374,7 @@ def translation_recipe(name="cpu_budget", **changes):
     for field in ("phrase_pairs", "average_checkpoints", "max_repeat_run"):
         check_non_negative_int(field, getattr(recipe, field))
     _check_mbr(recipe)
+    check_fraction("learning_rate_cooldown", recipe.learning_rate_cooldown)
     return recipe
 
 

@@ -86,6 +86,7 @@ from keras_transformer_bit.translator import (
 )
 from keras_transformer_bit.utils import (
     SettingError,
+    check_fraction,
     check_non_negative_int,
     check_positive_int,
     check_seed,
@@ -225,6 +226,8 @@ def _recipe(config):
             "learning_rate_scale", defaults.learning_rate_scale
         ),
         label_smoothing=config.get("label_smoothing", defaults.label_smoothing),
+        # Runs saved before the cooldown existed trained without one.
+        learning_rate_cooldown=config.get("learning_rate_cooldown", 0.0),
     )
 
 
@@ -451,6 +454,9 @@ def default_config():
         "tokens_per_batch": recipe.tokens_per_batch,
         "warmup_steps": recipe.warmup_steps,
         "learning_rate_scale": recipe.learning_rate_scale,
+        # The last fraction of the budget over which the learning rate falls
+        # to zero (`NoamSchedule`'s cooldown, driven by `TrainingBudget`).
+        "learning_rate_cooldown": recipe.learning_rate_cooldown,
         "label_smoothing": recipe.label_smoothing,
         "seed": 1234,
         # Ding only: dictionary word/phrase pairs added to the training split
@@ -585,7 +591,7 @@ def _plan(epochs, budget_minutes, partial):
     budget = None
     if budget_minutes:
         left = budget_minutes - spent
-        budget = TrainingBudget(left)
+        budget = TrainingBudget(left, spent_minutes=spent)
         message += f", budget {budget_minutes:g} min" + (
             f" ({spent:.1f} spent by the call that was stopped, {left:.1f} left)"
             if spent
@@ -801,6 +807,11 @@ def _check_sizes(chosen, names):
     )
     for key in ("phrase_pairs", "average_checkpoints"):
         check_non_negative_int(names.get(key, key), chosen.get(key, 0))
+    if "learning_rate_cooldown" in chosen:
+        check_fraction(
+            names.get("learning_rate_cooldown", "learning_rate_cooldown"),
+            chosen["learning_rate_cooldown"],
+        )
     alternatives = chosen.get("alternative_pairs", False)
     if not isinstance(alternatives, bool):
         name = names.get("alternative_pairs", "alternative_pairs")
@@ -920,6 +931,11 @@ def _check_subword_sampling(config, names):
 CHECKPOINT_CHOICES = ("auto", "best", "last", "averaged")
 
 
+# What runs saved before a key existed trained with, where that is not the
+# recipe's value of today.
+_VALUES_BEFORE_THE_KEY = {"learning_rate_cooldown": 0.0}
+
+
 def changed_settings(saved_config, chosen, describe=describe_setting):
     """The settings of `chosen` whose values differ from a saved run's config.
 
@@ -951,7 +967,8 @@ def changed_settings(saved_config, chosen, describe=describe_setting):
         else:
             if key not in saved_config:  # a config written before the key existed
                 defaults = defaults or default_config()
-            pairs = [(key, value, saved_config.get(key, (defaults or {}).get(key)))]
+            before = _VALUES_BEFORE_THE_KEY.get(key, (defaults or {}).get(key))
+            pairs = [(key, value, saved_config.get(key, before))]
         for name, given, saved in pairs:
             same = given == saved
             if name == "data":  # a path as typed then, or resolved now
@@ -1403,6 +1420,17 @@ class TranslationRun:
         epoch_range, budget, message = _plan(
             (initial_epoch, resumed_epoch, epochs), budget_minutes, partial
         )
+        if budget is not None and on_workers:
+            # Each worker reads its own clock: set by it, the learning rates,
+            # and so the weights, of the workers would drift apart.
+            budget.drive_schedule = False
+            if config.get("learning_rate_cooldown") and chief:
+                print(
+                    "Note: the learning-rate cooldown follows the budget's clock "
+                    "on one machine only; across workers the plain schedule "
+                    "trains.",
+                    flush=True,
+                )
         averaging = None
         if config.get("average_checkpoints"):
             averaging = CheckpointAveraging(

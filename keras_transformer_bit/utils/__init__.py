@@ -3,7 +3,8 @@
 `check_positive_int` is the one check behind every positive-integer argument
 of the package: it accepts Python and NumPy integers, refuses booleans,
 floats and values below 1, and names the argument in its error;
-`check_rate` does the same for rates in `[0, 1)` (dropout), and `check_seed`
+`check_rate` does the same for rates in `[0, 1)` (dropout), `check_fraction`
+for shares in `[0, 1]` (the learning-rate cooldown), and `check_seed`
 for random seeds (ints in `[0, 2**32 - 1]`), and `check_mbr_options` for
 the minimum-Bayes-risk decoding settings. A `SettingError` is a
 `ValueError` whose message each caller words in its own names of the
@@ -22,6 +23,7 @@ Example:
 32
 """
 
+from keras_transformer_bit.utils.check_fraction import check_fraction
 from keras_transformer_bit.utils.check_mbr_options import check_mbr_options
 from keras_transformer_bit.utils.check_non_negative_int import check_non_negative_int
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
@@ -36,6 +38,7 @@ from keras_transformer_bit.utils.setting_error import (
 from keras_transformer_bit.utils.write_text_atomically import write_text_atomically
 
 __all__ = [
+    "check_fraction",
     "check_mbr_options",
     "check_non_negative_int",
     "check_positive_int",

@@ -67,6 +67,12 @@ def test_bit_train_errors_after_reading_the_data_name_the_flags(
         (["--dropout", "1.5"], r"--dropout must be a float in \[0, 1\)"),
         (["--learning-rate-scale", "0"], r"--learning-rate-scale must be > 0"),
         (
+            ["--learning-rate-cooldown", "1.5"],
+            r"--learning-rate-cooldown must be a float in \[0, 1\]\. "
+            r"Received: --learning-rate-cooldown=1.5",
+        ),
+        (["--learning-rate-cooldown", "nan"], r"--learning-rate-cooldown=nan"),
+        (
             ["--target-embeddings", "nope"],
             r"--target-embeddings: Pretrained embeddings must be a directory .*'nope'",
         ),

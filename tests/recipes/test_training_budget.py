@@ -32,3 +32,55 @@ def test_fit_stops_after_the_batch_that_spends_it():
 def test_bad_minutes_are_named(minutes):
     with pytest.raises(ValueError, match="minutes must be a number > 0"):
         TrainingBudget(minutes)
+
+
+def test_drives_the_cooldown_of_the_optimizer_schedule(monkeypatch):
+    from keras_transformer_bit.recipes import NoamSchedule, training_budget
+
+    now = [100.0]
+    monkeypatch.setattr(training_budget.time, "perf_counter", lambda: now[0])
+    schedule = NoamSchedule(8, warmup_steps=1, cooldown=0.5)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule), "mse")
+    seen = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(schedule.progress)
+            now[0] += 30.0  # each step takes half a minute
+
+    # 2 minutes of a 4-minute budget were spent by a call that was stopped.
+    budget = TrainingBudget(minutes=2, spent_minutes=2, verbose=False)
+    model.fit(
+        np.zeros((8, 2)), np.zeros((8, 1)), batch_size=2, epochs=5,
+        callbacks=[budget, Clock()], verbose=0,
+    )  # fmt: skip
+    # Progress is of the whole 4 minutes, read before each step; the budget
+    # is found spent at the end of the step that began at its end.
+    np.testing.assert_allclose(seen, [0.5, 0.625, 0.75, 0.875, 1.0])
+    assert budget.stopped_early and budget.progress == 1.0
+
+
+def test_leaves_other_schedules_alone():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    budget = TrainingBudget(minutes=5, verbose=False)
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[budget], verbose=0)
+    assert 0.0 < budget.progress < 0.1
+
+
+def test_drive_schedule_false_keeps_the_cooldown_still():
+    from keras_transformer_bit.recipes import NoamSchedule
+
+    schedule = NoamSchedule(8, cooldown=0.5)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule), "mse")
+    budget = TrainingBudget(minutes=1e-9, verbose=False, drive_schedule=False)
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[budget], verbose=0)
+    assert schedule.progress == 0.0
+
+
+@pytest.mark.parametrize("spent", [-1, float("nan"), "1", True])
+def test_bad_spent_minutes_are_named(spent):
+    with pytest.raises(ValueError, match="spent_minutes must be a number >= 0"):
+        TrainingBudget(5, spent_minutes=spent)

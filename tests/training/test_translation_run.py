@@ -813,3 +813,53 @@ def test_a_kill_during_the_final_save_keeps_the_trained_epochs(
     history = TranslationRun(str(model_dir), **settings).train(epochs=2, bleu_every=0)
     assert [entry["epoch"] for entry in history] == [1, 2]
     assert "Epoch 1/2" not in capsys.readouterr().out  # nothing trained again
+
+
+def test_the_budget_drives_the_learning_rate_cooldown(tmp_path, monkeypatch):
+    from keras_transformer_bit.recipes.noam_schedule import NoamSchedule
+
+    progress = []
+    set_progress = NoamSchedule.set_progress
+
+    def recording(self, fraction):
+        progress.append(fraction)
+        set_progress(self, fraction)
+
+    monkeypatch.setattr(NoamSchedule, "set_progress", recording)
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    model_dir = tmp_path / "run"
+    run = TranslationRun(
+        str(model_dir), strategy="one_device", data=str(corpus),
+        learning_rate_cooldown=0.5, **TINY,
+    )  # fmt: skip
+    run.train(epochs=2, budget_minutes=5, bleu_every=0)
+    assert run.resolve_config()["learning_rate_cooldown"] == 0.5
+    # Set before every step, from the budget's clock.
+    assert len(progress) >= 2 and progress == sorted(progress)
+    assert 0 <= progress[0] < progress[-1] < 0.1
+    model = keras.saving.load_model(model_dir / "model.keras")
+    schedule = model.optimizer._learning_rate
+    assert schedule.cooldown == 0.5 and schedule.total_steps is None
+
+
+def test_runs_saved_before_the_cooldown_resume_without_one(tmp_path):
+    model_dir = _one_epoch_run(tmp_path)
+    config_path = model_dir / run_files.CONFIG_FILE
+    config = json.loads(config_path.read_text())
+    assert config["learning_rate_cooldown"] == 0.3  # the recipe's
+    del config["learning_rate_cooldown"]
+    config_path.write_text(json.dumps(config))
+    # What it trained with is no cooldown: asking for none is no change.
+    TranslationRun(str(model_dir), learning_rate_cooldown=0.0).resolve_config()
+    with pytest.raises(ValueError, match=r"learning_rate_cooldown=0.3 \(saved: "):
+        TranslationRun(str(model_dir), learning_rate_cooldown=0.3).resolve_config()
+
+
+@pytest.mark.parametrize("cooldown", [1.5, -0.1, float("nan"), "half"])
+def test_bad_cooldowns_are_refused_before_any_work(tmp_path, cooldown):
+    with pytest.raises(ValueError, match=r"learning_rate_cooldown must be a float in"):
+        TranslationRun(str(tmp_path / "run"), learning_rate_cooldown=cooldown).train(
+            epochs=1
+        )
+    assert not (tmp_path / "run").exists()
