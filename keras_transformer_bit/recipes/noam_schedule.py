@@ -27,7 +27,9 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
       Without a driver the progress stays 0 and the rate is the plain one.
       The progress is a variable that the compiled train step reads, so this
       needs a backend whose compiled steps read variables (TensorFlow, the
-      package's training backend, or torch); under JAX, give `total_steps`.
+      package's training backend, or torch): under JAX `set_progress` raises
+      and `TrainingBudget` leaves the schedule plain, with a warning; give
+      `total_steps` there.
 
     Args:
         hidden_dim: int. Model width `d_model`.
@@ -66,13 +68,6 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
             self.total_steps = check_positive_int("total_steps", total_steps)
         self._progress = None
         if self.cooldown and self.total_steps is None:
-            if keras.backend.backend() == "jax":
-                raise ValueError(
-                    "A cooldown driven by set_progress needs a backend whose "
-                    "compiled steps read variables; a JAX train step would "
-                    "freeze the progress at 0. Give total_steps. Received: "
-                    f"cooldown={cooldown}, total_steps=None under JAX"
-                )
             self._progress = keras.Variable(
                 0.0, dtype="float32", trainable=False, name="cooldown_progress"
             )
@@ -104,7 +99,15 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 f"its progress. Received: set_progress({fraction!r}) with "
                 f"total_steps={self.total_steps}"
             )
-        self._progress.assign(check_fraction("progress", fraction))
+        fraction = check_fraction("progress", fraction)
+        if keras.backend.backend() == "jax":
+            raise ValueError(
+                "A cooldown driven by set_progress needs a backend whose "
+                "compiled train steps read variables; a JAX step keeps the "
+                "value it was traced with. Give NoamSchedule total_steps "
+                f"instead. Received: set_progress({fraction}) under JAX"
+            )
+        self._progress.assign(fraction)
 
     def __call__(self, step):
         step = ops.cast(step, "float32") + 1.0

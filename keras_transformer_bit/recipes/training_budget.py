@@ -1,6 +1,7 @@
 """A callback that stops training when a wall-clock budget is spent."""
 
 import time
+import warnings
 
 import keras
 
@@ -99,6 +100,15 @@ class TrainingBudget(keras.callbacks.Callback):
         self._schedule = None
         if self.drive_schedule:
             self._schedule = _cooldown_schedule(getattr(self.model, "optimizer", None))
+        if self._schedule is not None and keras.backend.backend() == "jax":
+            warnings.warn(
+                "TrainingBudget leaves the learning-rate cooldown of the "
+                "optimizer's schedule at 0 under JAX (a compiled JAX step "
+                "keeps the progress it was traced with): the plain schedule "
+                "trains. Give the schedule total_steps for a cooldown by step.",
+                stacklevel=2,
+            )
+            self._schedule = None
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._schedule is not None:

@@ -84,3 +84,41 @@ def test_drive_schedule_false_keeps_the_cooldown_still():
 def test_bad_spent_minutes_are_named(spent):
     with pytest.raises(ValueError, match="spent_minutes must be a number >= 0"):
         TrainingBudget(5, spent_minutes=spent)
+
+
+def test_under_jax_the_cooldown_is_left_plain_and_said_so():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import warnings
+        import keras, numpy as np
+        from keras_transformer_bit.recipes import NoamSchedule, TrainingBudget
+        schedule = NoamSchedule(8, cooldown=0.5)
+        try:
+            schedule.set_progress(0.5)
+        except ValueError as error:
+            print("refused:", error)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(schedule), "mse")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0,
+                      callbacks=[TrainingBudget(1e-9, verbose=False)])
+        print("warned:", any("under JAX" in str(w.message) for w in caught))
+        print("progress:", schedule.progress)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "KERAS_BACKEND": "jax"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "refused: A cooldown driven by set_progress needs" in result.stdout
+    assert "Give NoamSchedule total_steps instead" in result.stdout
+    assert "warned: True" in result.stdout and "progress: 0.0" in result.stdout

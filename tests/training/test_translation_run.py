@@ -863,3 +863,14 @@ def test_bad_cooldowns_are_refused_before_any_work(tmp_path, cooldown):
             epochs=1
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_cooldown_without_a_budget_says_the_plain_schedule_trains(tmp_path, capsys):
+    corpus = tmp_path / "pairs.tsv"
+    _write_corpus(corpus)
+    run = TranslationRun(
+        str(tmp_path / "run"), strategy="one_device", data=str(corpus), **TINY
+    )
+    run.train(epochs=1, bleu_every=0)
+    out = capsys.readouterr().out
+    assert "Note: without budget_minutes the learning-rate cooldown (the last 0.3" in out
