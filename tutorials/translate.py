@@ -132,8 +132,10 @@ decoding = f"beam {recipe.beam_size}" + (
 #       the same vectors through the Ding dictionary, each word from its
 #       translation's: 8.31 against 8.22, chrF 28.3 against 27.1; see
 #       docs/benchmarks.md), Adam on the
-#       warm-up / inverse-square-root schedule, label smoothing 0.1, trained
-#       within the budget, with
+#       warm-up / inverse-square-root schedule, falling linearly to zero over
+#       the last 30% of the budget (the recipe's learning_rate_cooldown: the
+#       last weights scored 9.65 validation BLEU against 9.11 without),
+#       label smoothing 0.1, trained within the budget, with
 #       validation BLEU every 4 epochs (greedy, on 100 sentences) and
 #       TensorBoard logs.
 #    The run keeps a backup of every finished epoch while it trains: killed

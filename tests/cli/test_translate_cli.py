@@ -356,6 +356,8 @@ def test_train_on_two_workers(tmp_path):
     assert codes == [0, 0], outputs
     assert "MultiWorkerMirroredStrategy, 2 replica(s) over 2 workers" in outputs[0]
     assert "budget of 0.001 minutes spent" in outputs[0]
+    # Each worker would read its own clock: the recipe's cooldown stays off.
+    assert "the learning-rate cooldown follows the budget's clock" in outputs[0]
     assert "Saved" not in outputs[1]
     assert sorted(os.listdir(model_dir)) == RUN_FILES
     history = json.loads((model_dir / "history.json").read_text())

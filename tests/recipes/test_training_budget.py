@@ -122,3 +122,42 @@ def test_under_jax_the_cooldown_is_left_plain_and_said_so():
     assert "refused: A cooldown driven by set_progress needs" in result.stdout
     assert "Give NoamSchedule total_steps instead" in result.stdout
     assert "warned: True" in result.stdout and "progress: 0.0" in result.stdout
+
+
+@pytest.mark.large
+def test_drives_the_cooldown_of_every_replica_under_mirrored_strategy():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import keras, numpy as np
+        from keras_transformer_bit.recipes import NoamSchedule, TrainingBudget
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        with strategy.scope():
+            schedule = NoamSchedule(8, warmup_steps=1, cooldown=1.0)
+            model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+            model.compile(keras.optimizers.SGD(schedule), "mse")
+        x, y = np.ones((8, 2)), np.ones((8, 1))
+        schedule.set_progress(1.0)  # rate 0 on both replicas: nothing moves
+        before = model.get_weights()[0].copy()
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+        print("still:", np.array_equal(before, model.get_weights()[0]))
+        schedule.set_progress(0.0)
+        budget = TrainingBudget(minutes=10, verbose=False)
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[budget])
+        print("moved:", not np.array_equal(before, model.get_weights()[0]))
+        print("driven:", 0 < schedule.progress < 0.1)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "still: True" in result.stdout, result.stdout
+    assert "moved: True" in result.stdout and "driven: True" in result.stdout
