@@ -18,7 +18,8 @@ class TrainingBudget(keras.callbacks.Callback):
     Before every step it also tells the optimizer's learning-rate schedule how
     much of the budget is spent, when the schedule has a cooldown to drive
     (`NoamSchedule(cooldown=...)`, by `set_progress`): the learning rate then
-    reaches zero as the budget runs out, wherever that falls.
+    reaches zero as the budget runs out, wherever that falls. The rate an
+    epoch ended with is then logged as `learning_rate` (in `fit`'s history).
 
     Args:
         minutes: float. The budget; must be > 0.
@@ -113,6 +114,12 @@ class TrainingBudget(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self._schedule is not None:
             self._schedule.set_progress(self.progress)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # The rate the cooldown has reached, in the history (and TensorBoard).
+        if self._schedule is not None and logs is not None:
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
     def on_train_batch_end(self, batch, logs=None):
         if self.spent():

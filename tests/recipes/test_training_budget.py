@@ -161,3 +161,31 @@ def test_drives_the_cooldown_of_every_replica_under_mirrored_strategy():
     assert result.returncode == 0, result.stderr
     assert "still: True" in result.stdout, result.stdout
     assert "moved: True" in result.stdout and "driven: True" in result.stdout
+
+
+def test_logs_the_rate_each_epoch_ended_with(monkeypatch):
+    from keras_transformer_bit.recipes import NoamSchedule, training_budget
+
+    now = [0.0]
+    monkeypatch.setattr(training_budget.time, "perf_counter", lambda: now[0])
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            now[0] += 15.0
+
+    schedule = NoamSchedule(8, warmup_steps=1, cooldown=0.5)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule), "mse")
+    history = model.fit(
+        np.zeros((4, 2)), np.zeros((4, 1)), batch_size=2, epochs=10,
+        callbacks=[TrainingBudget(minutes=2, verbose=False), Clock()], verbose=0,
+    )  # fmt: skip
+    rates = history.history["learning_rate"]
+    # 2 steps (30 s) an epoch, each setting the progress as it begins: plain
+    # for the first minute, then 1 - (progress - 0.5) / 0.5 of it, down to 0.
+    plain = NoamSchedule(8, warmup_steps=1)
+    expected = [
+        float(plain(2)), float(plain(4)), 0.75 * float(plain(6)),
+        0.25 * float(plain(8)), 0.0,
+    ]  # fmt: skip
+    np.testing.assert_allclose(rates, expected, rtol=1e-5)
