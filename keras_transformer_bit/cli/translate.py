@@ -726,7 +726,8 @@ def add_parser(subparsers):
         type=float,
         default=None,
         help="the last fraction of --budget-minutes over which the learning "
-        f"rate falls linearly to zero; 0: none {RECIPE}",
+        "rate falls linearly to zero (on one machine: a multi_worker run keeps "
+        f"the plain schedule); 0: none {RECIPE}",
     )
     train_parser.add_argument(
         "--label-smoothing", type=float, default=None, help=RECIPE

@@ -1,9 +1,16 @@
 """The warm-up / inverse-square-root learning rate of Vaswani et al. (§5.3)."""
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
-from keras_transformer_bit.utils import check_fraction, check_positive_int
+from keras_transformer_bit.utils import (
+    SettingError,
+    check_fraction,
+    check_positive_int,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_transformer_bit")
@@ -39,7 +46,8 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
             the rate falls linearly to zero; `1.0`: all of it. Defaults to
             `0.0`: no cooldown.
         total_steps: int or `None`. The steps of the whole training, for a
-            cooldown by step count. Defaults to `None`: by `set_progress`.
+            cooldown by step count (needs `cooldown > 0`); steps beyond it
+            train at a rate of 0. Defaults to `None`: by `set_progress`.
 
     Example:
     >>> schedule = keras_transformer_bit.recipes.NoamSchedule(512)
@@ -57,15 +65,33 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         warmup_steps = check_positive_int("warmup_steps", warmup_steps)
-        if not isinstance(scale, (int, float)) or scale <= 0:
-            raise ValueError(f"scale must be a positive float. Received: scale={scale}")
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, numbers.Real)
+            or not math.isfinite(scale)
+            or scale <= 0
+        ):
+            raise SettingError(
+                lambda n: (
+                    f"{n('scale')} must be a finite number > 0. "
+                    f"Received: {n('scale')}={scale!r}"
+                )
+            )
         self.hidden_dim = hidden_dim
         self.warmup_steps = warmup_steps
-        self.scale = scale
+        self.scale = float(scale)
         self.cooldown = check_fraction("cooldown", cooldown)
         self.total_steps = None
         if total_steps is not None:
             self.total_steps = check_positive_int("total_steps", total_steps)
+            if not self.cooldown:
+                raise SettingError(
+                    lambda n: (
+                        f"{n('total_steps')} times the cooldown, so it needs "
+                        f"{n('cooldown')} > 0. Received: {n('total_steps')}="
+                        f"{total_steps}, {n('cooldown')}={cooldown!r}"
+                    )
+                )
         self._progress = None
         if self.cooldown and self.total_steps is None:
             self._progress = keras.Variable(
@@ -116,7 +142,9 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if not self.cooldown:
             return rate
         if self.total_steps is not None:
-            progress = ops.minimum(step / float(self.total_steps), 1.0)
+            # The steps done before this one: the last of `total_steps` still
+            # moves the weights; any step after them has a rate of 0.
+            progress = ops.minimum((step - 1.0) / float(self.total_steps), 1.0)
         else:
             progress = ops.convert_to_tensor(self._progress)
         left = (1.0 - progress) / self.cooldown

@@ -1,5 +1,7 @@
 """A callback that stops training when a wall-clock budget is spent."""
 
+import math
+import numbers
 import time
 import warnings
 
@@ -20,6 +22,11 @@ class TrainingBudget(keras.callbacks.Callback):
     (`NoamSchedule(cooldown=...)`, by `set_progress`): the learning rate then
     reaches zero as the budget runs out, wherever that falls. The rate an
     epoch ended with is then logged as `learning_rate` (in `fit`'s history).
+    The progress is the clock's, so when the budget runs out during an
+    epoch's end (validation, other callbacks) rather than during a step, the
+    last step's rate is the clock's then, a little above zero. When training
+    ends the progress goes back to 0: a later `fit` without a budget trains
+    on the plain schedule, as a reloaded model would.
 
     Args:
         minutes: float. The budget; must be > 0.
@@ -39,27 +46,24 @@ class TrainingBudget(keras.callbacks.Callback):
 
     def __init__(self, minutes, verbose=True, spent_minutes=0.0, drive_schedule=True):
         super().__init__()
-        if (
-            isinstance(minutes, bool)
-            or not isinstance(minutes, (int, float))
-            or not (minutes > 0)
-        ):
+        if not _is_finite_number(minutes) or not minutes > 0:
             raise ValueError(
                 f"minutes must be a number > 0. Received: minutes={minutes!r}"
             )
-        if (
-            isinstance(spent_minutes, bool)
-            or not isinstance(spent_minutes, (int, float))
-            or not (spent_minutes >= 0)
-        ):
+        if not _is_finite_number(spent_minutes) or not spent_minutes >= 0:
             raise ValueError(
                 "spent_minutes must be a number >= 0. "
                 f"Received: spent_minutes={spent_minutes!r}"
             )
+        if not isinstance(drive_schedule, bool):
+            raise ValueError(
+                "drive_schedule must be True or False. "
+                f"Received: drive_schedule={drive_schedule!r}"
+            )
         self.minutes = float(minutes)
         self.spent_minutes = float(spent_minutes)
         self.verbose = verbose
-        self.drive_schedule = bool(drive_schedule)
+        self.drive_schedule = drive_schedule
         self.stopped_early = False
         self.started = None
         self._schedule = None
@@ -121,9 +125,26 @@ class TrainingBudget(keras.callbacks.Callback):
             rate = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
+    def on_train_end(self, logs=None):
+        # The budget's progress ends with it: a later `fit` without a budget
+        # trains on the plain schedule (as a reloaded model does), not at the
+        # rate of 0 the cooldown ended on.
+        if self._schedule is not None:
+            self._schedule.set_progress(0.0)
+        self._schedule = None
+
     def on_train_batch_end(self, batch, logs=None):
         if self.spent():
             self.model.stop_training = True
+
+
+def _is_finite_number(value):
+    """A real number (Python or NumPy), not a bool, NaN or infinite."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+    )
 
 
 def _cooldown_schedule(optimizer):

@@ -28,7 +28,7 @@ def test_fit_stops_after_the_batch_that_spends_it():
     assert len(history.epoch) == 1 and int(model.optimizer.iterations) == 1
 
 
-@pytest.mark.parametrize("minutes", [0, -1, True, "5"])
+@pytest.mark.parametrize("minutes", [0, -1, True, "5", float("inf"), float("nan")])
 def test_bad_minutes_are_named(minutes):
     with pytest.raises(ValueError, match="minutes must be a number > 0"):
         TrainingBudget(minutes)
@@ -80,7 +80,7 @@ def test_drive_schedule_false_keeps_the_cooldown_still():
     assert schedule.progress == 0.0
 
 
-@pytest.mark.parametrize("spent", [-1, float("nan"), "1", True])
+@pytest.mark.parametrize("spent", [-1, float("nan"), "1", True, float("inf")])
 def test_bad_spent_minutes_are_named(spent):
     with pytest.raises(ValueError, match="spent_minutes must be a number >= 0"):
         TrainingBudget(5, spent_minutes=spent)
@@ -150,9 +150,15 @@ def test_drives_the_cooldown_of_every_replica_under_mirrored_strategy():
         print("still:", np.array_equal(before, model.get_weights()[0]))
         schedule.set_progress(0.0)
         budget = TrainingBudget(minutes=10, verbose=False)
-        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[budget])
+        seen = []
+        class Seen(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                seen.append(schedule.progress)
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0,
+                            callbacks=[budget, Seen()])
         print("moved:", not np.array_equal(before, model.get_weights()[0]))
-        print("driven:", 0 < schedule.progress < 0.1)
+        print("driven:", 0 < seen[0] < seen[-1] < 0.1)
+        print("logged:", len(history.history["learning_rate"]) == 2)
         """
     )
     result = subprocess.run(
@@ -161,6 +167,7 @@ def test_drives_the_cooldown_of_every_replica_under_mirrored_strategy():
     assert result.returncode == 0, result.stderr
     assert "still: True" in result.stdout, result.stdout
     assert "moved: True" in result.stdout and "driven: True" in result.stdout
+    assert "logged: True" in result.stdout
 
 
 def test_logs_the_rate_each_epoch_ended_with(monkeypatch):
@@ -189,3 +196,30 @@ def test_logs_the_rate_each_epoch_ended_with(monkeypatch):
         0.25 * float(plain(8)), 0.0,
     ]  # fmt: skip
     np.testing.assert_allclose(rates, expected, rtol=1e-5)
+
+
+def test_numpy_numbers_pass_and_drive_schedule_is_a_bool():
+    # Found by a user trial: np.int64 minutes were refused, np.float64 not.
+    assert TrainingBudget(np.int64(1)).minutes == 1.0
+    assert TrainingBudget(np.float32(0.5), spent_minutes=np.int32(2)).spent_minutes == 2
+    for value in ("yes", None, 2):
+        with pytest.raises(ValueError, match="drive_schedule must be True or False"):
+            TrainingBudget(5, drive_schedule=value)
+
+
+def test_a_later_fit_without_a_budget_trains_on_the_plain_schedule():
+    # Found by a user trial: the progress stayed at 1 after the budget, so a
+    # second `fit` trained at a rate of 0 (while a reloaded copy trained).
+    from keras_transformer_bit.recipes import NoamSchedule
+
+    schedule = NoamSchedule(8, warmup_steps=1, cooldown=0.5)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule), "mse")
+    x, y = np.ones((4, 2)), np.ones((4, 1))
+    budget = TrainingBudget(minutes=1e-9, verbose=False)
+    history = model.fit(x, y, epochs=3, callbacks=[budget], verbose=0)
+    assert history.history["learning_rate"] == [0.0]  # it ended at 0
+    assert schedule.progress == 0.0  # and the budget's progress went with it
+    before = model.get_weights()[0].copy()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.array_equal(before, model.get_weights()[0])

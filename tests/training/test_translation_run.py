@@ -835,9 +835,10 @@ def test_the_budget_drives_the_learning_rate_cooldown(tmp_path, monkeypatch):
     )  # fmt: skip
     run.train(epochs=2, budget_minutes=5, bleu_every=0)
     assert run.resolve_config()["learning_rate_cooldown"] == 0.5
-    # Set before every step, from the budget's clock.
-    assert len(progress) >= 2 and progress == sorted(progress)
-    assert 0 <= progress[0] < progress[-1] < 0.1
+    # Set before every step, from the budget's clock; back to 0 at the end.
+    *during, after = progress
+    assert len(during) >= 2 and during == sorted(during) and after == 0.0
+    assert 0 <= during[0] < during[-1] < 0.1
     model = keras.saving.load_model(model_dir / "model.keras")
     schedule = model.optimizer._learning_rate
     assert schedule.cooldown == 0.5 and schedule.total_steps is None
