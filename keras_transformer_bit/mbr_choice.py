@@ -9,13 +9,11 @@ choice inside its decoding graph and `ktb.export.export_translator` writes it
 into the SavedModel that TF Serving loads.
 """
 
-import math
-import numbers
-
 import tensorflow as tf
 
 from keras_transformer_bit.utils.check_mbr_options import check_mbr_options
 from keras_transformer_bit.utils.check_positive_int import check_positive_int
+from keras_transformer_bit.utils.is_finite_number import is_finite_number
 
 # What Python's `str.split()` splits on, and so what sacreBLEU's chrF drops.
 _WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x{85}\p{Z}]+"
@@ -45,11 +43,7 @@ def pairwise_chrf(candidates, char_order=6, beta=2.0):
     [1.0, 0.66, 0.0]
     """
     check_positive_int("char_order", char_order)
-    if (
-        isinstance(beta, bool)
-        or not isinstance(beta, numbers.Real)
-        or not 0 < beta < math.inf
-    ):
+    if not is_finite_number(beta) or not beta > 0:
         raise ValueError(f"beta must be a finite number > 0. Received: beta={beta!r}")
     candidates = tf.convert_to_tensor(candidates, tf.string)
     if candidates.shape.rank != 2:

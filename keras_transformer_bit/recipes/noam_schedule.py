@@ -1,8 +1,5 @@
 """The warm-up / inverse-square-root learning rate of Vaswani et al. (§5.3)."""
 
-import math
-import numbers
-
 import keras
 from keras import ops
 
@@ -10,6 +7,7 @@ from keras_transformer_bit.utils import (
     SettingError,
     check_fraction,
     check_positive_int,
+    is_finite_number,
 )
 
 
@@ -65,12 +63,7 @@ class NoamSchedule(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         warmup_steps = check_positive_int("warmup_steps", warmup_steps)
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, numbers.Real)
-            or not math.isfinite(scale)
-            or scale <= 0
-        ):
+        if not is_finite_number(scale) or scale <= 0:
             raise SettingError(
                 lambda n: (
                     f"{n('scale')} must be a finite number > 0. "

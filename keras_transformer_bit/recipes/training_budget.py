@@ -1,11 +1,11 @@
 """A callback that stops training when a wall-clock budget is spent."""
 
-import math
-import numbers
 import time
 import warnings
 
 import keras
+
+from keras_transformer_bit.utils import is_finite_number
 
 
 class TrainingBudget(keras.callbacks.Callback):
@@ -46,11 +46,11 @@ class TrainingBudget(keras.callbacks.Callback):
 
     def __init__(self, minutes, verbose=True, spent_minutes=0.0, drive_schedule=True):
         super().__init__()
-        if not _is_finite_number(minutes) or not minutes > 0:
+        if not is_finite_number(minutes) or not minutes > 0:
             raise ValueError(
                 f"minutes must be a number > 0. Received: minutes={minutes!r}"
             )
-        if not _is_finite_number(spent_minutes) or not spent_minutes >= 0:
+        if not is_finite_number(spent_minutes) or not spent_minutes >= 0:
             raise ValueError(
                 "spent_minutes must be a number >= 0. "
                 f"Received: spent_minutes={spent_minutes!r}"
@@ -136,15 +136,6 @@ class TrainingBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.spent():
             self.model.stop_training = True
-
-
-def _is_finite_number(value):
-    """A real number (Python or NumPy), not a bool, NaN or infinite."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and math.isfinite(value)
-    )
 
 
 def _cooldown_schedule(optimizer):

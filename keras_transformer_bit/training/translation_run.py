@@ -1420,15 +1420,13 @@ class TranslationRun:
         epoch_range, budget, message = _plan(
             (initial_epoch, resumed_epoch, epochs), budget_minutes, partial
         )
-        if budget is None and config.get("learning_rate_cooldown") and chief:
-            if initial_epoch < epoch_range[1] and budget_minutes is None:
-                print(
-                    f"Note: without {self._name('budget_minutes')} the "
-                    "learning-rate cooldown (the last "
-                    f"{config['learning_rate_cooldown']:g} of the budget) has "
-                    "no budget to follow: the plain schedule trains.",
-                    flush=True,
-                )
+        if budget_minutes is None and config.get("learning_rate_cooldown") and chief:
+            print(
+                f"Note: without {self._name('budget_minutes')} the learning-rate "
+                f"cooldown (the last {config['learning_rate_cooldown']:g} of the "
+                "budget) has no budget to follow: the plain schedule trains.",
+                flush=True,
+            )
         if budget is not None and on_workers:
             # Each worker reads its own clock: set by it, the learning rates,
             # and so the weights, of the workers would drift apart.

@@ -4,7 +4,8 @@
 of the package: it accepts Python and NumPy integers, refuses booleans,
 floats and values below 1, and names the argument in its error;
 `check_rate` does the same for rates in `[0, 1)` (dropout), `check_fraction`
-for shares in `[0, 1]` (the learning-rate cooldown), and `check_seed`
+for shares in `[0, 1]` (the learning-rate cooldown), all on
+`is_finite_number` (a real, finite number, not a bool), and `check_seed`
 for random seeds (ints in `[0, 2**32 - 1]`), and `check_mbr_options` for
 the minimum-Bayes-risk decoding settings. A `SettingError` is a
 `ValueError` whose message each caller words in its own names of the
@@ -30,6 +31,7 @@ from keras_transformer_bit.utils.check_positive_int import check_positive_int
 from keras_transformer_bit.utils.check_rate import check_rate
 from keras_transformer_bit.utils.check_seed import check_seed
 from keras_transformer_bit.utils.clone_initializer import clone_initializer
+from keras_transformer_bit.utils.is_finite_number import is_finite_number
 from keras_transformer_bit.utils.plot_attention import plot_attention
 from keras_transformer_bit.utils.setting_error import (
     SettingError,
@@ -45,6 +47,7 @@ __all__ = [
     "check_rate",
     "check_seed",
     "clone_initializer",
+    "is_finite_number",
     "plot_attention",
     "restate_setting_errors",
     "SettingError",

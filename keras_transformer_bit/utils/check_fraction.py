@@ -1,8 +1,6 @@
 """The one check behind every "must be a float in [0, 1]" error of the package."""
 
-import math
-import numbers
-
+from keras_transformer_bit.utils.is_finite_number import is_finite_number
 from keras_transformer_bit.utils.setting_error import SettingError
 
 
@@ -33,12 +31,7 @@ def check_fraction(name, value):
     ...     print(error)
     cooldown must be a float in [0, 1]. Received: cooldown=1.5
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or math.isnan(value)
-        or not 0 <= value <= 1
-    ):
+    if not is_finite_number(value) or not 0 <= value <= 1:
         raise SettingError(
             lambda n: (
                 f"{n(name)} must be a float in [0, 1]. Received: {n(name)}={value!r}"

@@ -1,8 +1,6 @@
 """The one check of the minimum-Bayes-risk decoding settings."""
 
-import math
-import numbers
-
+from keras_transformer_bit.utils.is_finite_number import is_finite_number
 from keras_transformer_bit.utils.setting_error import SettingError
 
 # The utilities an MBR choice can maximise (`keras_transformer_bit.mbr_choice`).
@@ -43,9 +41,7 @@ def check_mbr_options(utility, temperature):
             )
         )
     if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, numbers.Real)
-        or not math.isfinite(temperature)
+        not is_finite_number(temperature)
         or not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE
     ):
         raise SettingError(

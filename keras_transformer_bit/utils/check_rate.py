@@ -1,7 +1,6 @@
 """The one check behind every "must be a rate in [0, 1)" error of the package."""
 
-import numbers
-
+from keras_transformer_bit.utils.is_finite_number import is_finite_number
 from keras_transformer_bit.utils.setting_error import SettingError
 
 
@@ -31,11 +30,7 @@ def check_rate(name, value):
     ...     print(error)
     dropout must be a float in [0, 1). Received: dropout=1.0
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not 0 <= value < 1
-    ):
+    if not is_finite_number(value) or not 0 <= value < 1:
         raise SettingError(
             lambda n: (
                 f"{n(name)} must be a float in [0, 1). Received: {n(name)}={value}"
